@@ -1,0 +1,223 @@
+//! The in-memory adapter: a room index for one node.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::RwLock;
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+
+use super::{Adapter, BroadcastOptions, Room};
+use crate::Args;
+use crate::codec::socketio::{Packet, PacketData};
+use crate::sid::Sid;
+use crate::socketio::{
+    AckError, BroadcastError, EmitError, NsHandle, RemoteSocket, Socket, encode_message,
+};
+
+#[derive(Default)]
+struct Index {
+    rooms: HashMap<Room, HashSet<Sid>>,
+    sids: HashMap<Sid, HashSet<Room>>,
+}
+
+/// The default adapter: rooms and broadcasts within this process.
+///
+/// Each socket's own id room is implicit (resolved from the namespace's
+/// socket table), so an idle socket costs no index entry.
+pub struct MemoryAdapter {
+    ns: NsHandle,
+    index: RwLock<Index>,
+}
+
+impl MemoryAdapter {
+    /// An adapter for the namespace behind `ns`.
+    pub fn new(ns: NsHandle) -> Self {
+        MemoryAdapter {
+            ns,
+            index: RwLock::new(Index::default()),
+        }
+    }
+
+    /// The local sockets targeted by `opts`.
+    pub fn local_targets(&self, opts: &BroadcastOptions) -> Vec<Socket> {
+        let Ok(idx) = self.index.read() else {
+            return Vec::new();
+        };
+        let members = |room: &Room, out: &mut HashSet<Sid>| {
+            if let Some(set) = idx.rooms.get(room) {
+                out.extend(set.iter().copied());
+            } else if let Some(sid) = Sid::parse(room) {
+                out.insert(sid);
+            }
+        };
+        let mut excluded = HashSet::new();
+        for room in &opts.except {
+            members(room, &mut excluded);
+        }
+        if opts.rooms.is_empty() {
+            let mut all = self.ns.sockets();
+            if !excluded.is_empty() {
+                all.retain(|s| !excluded.contains(&s.id()));
+            }
+            return all;
+        }
+        let mut targets = HashSet::new();
+        for room in &opts.rooms {
+            members(room, &mut targets);
+        }
+        drop(idx);
+        targets
+            .into_iter()
+            .filter(|sid| !excluded.contains(sid))
+            .filter_map(|sid| self.ns.get_socket(sid))
+            .collect()
+    }
+}
+
+impl Adapter for MemoryAdapter {
+    fn add_all(&self, sid: Sid, rooms: &[Room]) {
+        let Ok(mut idx) = self.index.write() else {
+            return;
+        };
+        for room in rooms {
+            idx.rooms.entry(room.clone()).or_default().insert(sid);
+            idx.sids.entry(sid).or_default().insert(room.clone());
+        }
+    }
+
+    fn del(&self, sid: Sid, room: &str) {
+        let Ok(mut idx) = self.index.write() else {
+            return;
+        };
+        if let Some(set) = idx.rooms.get_mut(room) {
+            set.remove(&sid);
+            if set.is_empty() {
+                idx.rooms.remove(room);
+            }
+        }
+        if let Some(set) = idx.sids.get_mut(&sid) {
+            set.remove(room);
+            if set.is_empty() {
+                idx.sids.remove(&sid);
+            }
+        }
+    }
+
+    fn del_all(&self, sid: Sid) {
+        let Ok(mut idx) = self.index.write() else {
+            return;
+        };
+        let Some(rooms) = idx.sids.remove(&sid) else {
+            return;
+        };
+        for room in rooms {
+            if let Some(set) = idx.rooms.get_mut(&room) {
+                set.remove(&sid);
+                if set.is_empty() {
+                    idx.rooms.remove(&room);
+                }
+            }
+        }
+    }
+
+    fn socket_rooms(&self, sid: Sid) -> Vec<Room> {
+        let mut out: Vec<Room> = vec![Room::from(sid.as_str())];
+        if let Ok(idx) = self.index.read() {
+            if let Some(set) = idx.sids.get(&sid) {
+                out.extend(set.iter().cloned());
+            }
+        }
+        out
+    }
+
+    fn broadcast(&self, packet: Packet, opts: &BroadcastOptions) -> Result<(), BroadcastError> {
+        let msg = encode_message(&packet);
+        let mut failed = Vec::new();
+        for socket in self.local_targets(opts) {
+            match socket.send_message(msg.clone()) {
+                Ok(()) => {}
+                Err(EmitError::QueueFull) if opts.flags.volatile => {}
+                Err(e) => failed.push((socket.id(), e)),
+            }
+        }
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(BroadcastError::Sockets(failed))
+        }
+    }
+
+    fn broadcast_with_ack(
+        &self,
+        mut packet: Packet,
+        opts: &BroadcastOptions,
+        timeout: Duration,
+    ) -> BoxFuture<'static, Result<Vec<Args>, AckError>> {
+        let id = self.ns.next_ack_id();
+        if let PacketData::Event { id: slot, .. } = &mut packet.data {
+            *slot = Some(id);
+        }
+        let msg = encode_message(&packet);
+        let mut waiters = Vec::new();
+        for socket in self.local_targets(opts) {
+            let rx = socket.register_ack(id);
+            match socket.send_message(msg.clone()) {
+                Ok(()) => waiters.push(rx),
+                Err(_) => socket.cancel_ack(id),
+            }
+        }
+        async move {
+            let all = futures_util::future::join_all(waiters);
+            match tokio::time::timeout(timeout, all).await {
+                Ok(replies) => Ok(replies.into_iter().filter_map(Result::ok).collect()),
+                Err(_) => Err(AckError::Timeout),
+            }
+        }
+        .boxed()
+    }
+
+    fn fetch_sockets(&self, opts: &BroadcastOptions) -> BoxFuture<'static, Vec<RemoteSocket>> {
+        let sockets: Vec<RemoteSocket> = self
+            .local_targets(opts)
+            .iter()
+            .map(RemoteSocket::from_local)
+            .collect();
+        async move { sockets }.boxed()
+    }
+
+    fn add_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) {
+        for s in self.local_targets(opts) {
+            self.add_all(s.id(), rooms);
+        }
+    }
+
+    fn del_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) {
+        for s in self.local_targets(opts) {
+            for r in rooms {
+                self.del(s.id(), r);
+            }
+        }
+    }
+
+    fn disconnect_sockets(&self, opts: &BroadcastOptions, close: bool) {
+        for s in self.local_targets(opts) {
+            s.disconnect_with(close);
+        }
+    }
+
+    fn rooms(&self) -> BoxFuture<'static, Vec<Room>> {
+        let mut rooms: Vec<Room> = self
+            .index
+            .read()
+            .map(|i| i.rooms.keys().cloned().collect())
+            .unwrap_or_default();
+        rooms.extend(
+            self.ns
+                .sockets()
+                .iter()
+                .map(|s| Room::from(s.id().as_str())),
+        );
+        async move { rooms }.boxed()
+    }
+}

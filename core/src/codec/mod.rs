@@ -1,0 +1,9 @@
+//! Pure codecs: bytes ⇄ packets, no I/O.
+//!
+//! Every malformed input is an error value, never a panic, so these
+//! functions can be fed anything a peer sends.
+
+pub mod engineio;
+pub mod polling;
+pub mod socketio;
+pub mod value;

@@ -1,0 +1,617 @@
+//! [`Value`]: any JSON value with binary buffers nested anywhere.
+//!
+//! Socket.IO sends binary buffers out of band: the JSON text carries
+//! `{"_placeholder":true,"num":i}` and the buffers follow as attachments.
+//! Users never see placeholders: they build and read a [`Value`] tree where
+//! buffers sit where they belong, and the codec swaps them in and out.
+
+use std::fmt;
+
+use bytes::Bytes;
+use indexmap::IndexMap;
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+use serde_json::Number;
+
+/// Map type of [`Value::Object`]: keeps insertion order, as JavaScript does.
+pub type Map = IndexMap<String, Value>;
+
+/// A JSON value that may also hold binary buffers anywhere in the tree.
+///
+/// ```
+/// use oxsio::Value;
+/// let v = Value::from(serde_json::json!({"name": "ada"}));
+/// let mut obj = v.clone();
+/// obj.as_object_mut().unwrap().insert("avatar".into(), Value::from(vec![1u8, 2, 3]));
+/// assert!(obj.has_binary());
+/// assert_eq!(obj["name"], Value::from("ada"));
+/// ```
+#[derive(Clone, PartialEq, Default)]
+pub enum Value {
+    /// JSON `null`.
+    #[default]
+    Null,
+    /// JSON boolean.
+    Bool(bool),
+    /// JSON number (integers kept exact).
+    Number(Number),
+    /// JSON string.
+    String(String),
+    /// A binary buffer (sent as an attachment).
+    Binary(Bytes),
+    /// JSON array.
+    Array(Vec<Value>),
+    /// JSON object, in insertion order.
+    Object(Map),
+}
+
+static NULL: Value = Value::Null;
+
+impl Value {
+    /// True if a binary buffer sits anywhere in this value.
+    pub fn has_binary(&self) -> bool {
+        match self {
+            Value::Binary(_) => true,
+            Value::Array(a) => a.iter().any(Value::has_binary),
+            Value::Object(o) => o.values().any(Value::has_binary),
+            _ => false,
+        }
+    }
+
+    /// The string, if this is a string.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The buffer, if this is a binary buffer.
+    pub fn as_bytes(&self) -> Option<&Bytes> {
+        match self {
+            Value::Binary(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// The number as `i64`, if it is an integer in range.
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Value::Number(n) => n.as_i64(),
+            _ => None,
+        }
+    }
+
+    /// The number as `u64`, if it is a non-negative integer in range.
+    pub fn as_u64(&self) -> Option<u64> {
+        match self {
+            Value::Number(n) => n.as_u64(),
+            _ => None,
+        }
+    }
+
+    /// The number as `f64`.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Number(n) => n.as_f64(),
+            _ => None,
+        }
+    }
+
+    /// The boolean, if this is a boolean.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    /// The elements, if this is an array.
+    pub fn as_array(&self) -> Option<&Vec<Value>> {
+        match self {
+            Value::Array(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// The entries, if this is an object.
+    pub fn as_object(&self) -> Option<&Map> {
+        match self {
+            Value::Object(o) => Some(o),
+            _ => None,
+        }
+    }
+
+    /// Mutable entries, if this is an object.
+    pub fn as_object_mut(&mut self) -> Option<&mut Map> {
+        match self {
+            Value::Object(o) => Some(o),
+            _ => None,
+        }
+    }
+
+    /// True for `null`.
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    /// Converts any serializable value (binary fields serialized with
+    /// `serde_bytes`-style byte sequences become [`Value::Binary`]).
+    ///
+    /// # Errors
+    /// Fails if `T`'s `Serialize` implementation fails or produces a map with
+    /// non-string keys.
+    pub fn from_serialize<T: Serialize + ?Sized>(value: &T) -> Result<Value, serde_json::Error> {
+        serde_json::to_value(value).map(Value::from)
+    }
+
+    /// Deserializes into any `T` (buffers appear as arrays of bytes).
+    ///
+    /// # Errors
+    /// Fails if the value does not have the shape `T` expects.
+    pub fn deserialize_into<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_value(self.to_json())
+    }
+
+    /// Converts to a plain JSON value; buffers become arrays of byte numbers.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match self {
+            Value::Null => J::Null,
+            Value::Bool(b) => J::Bool(*b),
+            Value::Number(n) => J::Number(n.clone()),
+            Value::String(s) => J::String(s.clone()),
+            Value::Binary(b) => J::Array(b.iter().map(|x| J::from(*x)).collect()),
+            Value::Array(a) => J::Array(a.iter().map(Value::to_json).collect()),
+            Value::Object(o) => {
+                J::Object(o.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
+            }
+        }
+    }
+
+    /// Compact JSON text (as `JSON.stringify`); buffers are written as
+    /// placeholders numbered in order and pushed onto `attachments`.
+    pub fn write_json(&self, out: &mut String, attachments: &mut Vec<Bytes>) {
+        match self {
+            Value::Null => out.push_str("null"),
+            Value::Bool(true) => out.push_str("true"),
+            Value::Bool(false) => out.push_str("false"),
+            Value::Number(n) => write_number(out, n),
+            Value::String(s) => write_str(out, s),
+            Value::Binary(b) => {
+                out.push_str("{\"_placeholder\":true,\"num\":");
+                out.push_str(itoa(attachments.len() as u64).as_str());
+                out.push('}');
+                attachments.push(b.clone());
+            }
+            Value::Array(a) => {
+                out.push('[');
+                for (i, v) in a.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    v.write_json(out, attachments);
+                }
+                out.push(']');
+            }
+            Value::Object(o) => {
+                out.push('{');
+                for (i, (k, v)) in o.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write_str(out, k);
+                    out.push(':');
+                    v.write_json(out, attachments);
+                }
+                out.push('}');
+            }
+        }
+    }
+
+    /// Replaces every placeholder object with the matching attachment.
+    ///
+    /// # Errors
+    /// A placeholder whose `num` is not an index into `attachments`
+    /// (the official parser's "illegal attachments").
+    pub(crate) fn fill_placeholders(&mut self, attachments: &[Bytes]) -> Result<(), ()> {
+        match self {
+            Value::Array(a) => a
+                .iter_mut()
+                .try_for_each(|v| v.fill_placeholders(attachments)),
+            Value::Object(o) => {
+                if o.get("_placeholder") == Some(&Value::Bool(true)) {
+                    let idx = o.get("num").and_then(Value::as_u64).ok_or(())?;
+                    let buf = attachments
+                        .get(usize::try_from(idx).map_err(|_| ())?)
+                        .ok_or(())?;
+                    *self = Value::Binary(buf.clone());
+                    Ok(())
+                } else {
+                    o.values_mut()
+                        .try_for_each(|v| v.fill_placeholders(attachments))
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+fn itoa(n: u64) -> String {
+    n.to_string()
+}
+
+fn write_number(out: &mut String, n: &Number) {
+    use std::fmt::Write;
+    // serde_json prints floats like JavaScript for the common cases except
+    // integral floats ("1.0"); JSON.stringify prints those as "1".
+    if let Some(f) = n.as_f64().filter(|_| n.is_f64()) {
+        if f.fract() == 0.0 && f.abs() < 1e21 {
+            let _ = write!(out, "{}", f as i64);
+            return;
+        }
+    }
+    let _ = write!(out, "{n}");
+}
+
+/// Writes `s` as a JSON string literal, escaped exactly as `JSON.stringify`.
+pub(crate) fn write_str(out: &mut String, s: &str) {
+    out.reserve(s.len() + 2);
+    out.push('"');
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let esc: &str = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        if esc.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.push_str("\\u00");
+            out.push(HEX[(b >> 4) as usize] as char);
+            out.push(HEX[(b & 0xf) as usize] as char);
+        } else {
+            out.push_str(esc);
+        }
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
+}
+
+impl fmt::Debug for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Null => f.write_str("null"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Number(n) => write!(f, "{n}"),
+            Value::String(s) => write!(f, "{s:?}"),
+            Value::Binary(b) => write!(f, "<binary {} bytes>", b.len()),
+            Value::Array(a) => f.debug_list().entries(a).finish(),
+            Value::Object(o) => f.debug_map().entries(o).finish(),
+        }
+    }
+}
+
+impl fmt::Display for Value {
+    /// Compact JSON, buffers shown as placeholders.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = String::new();
+        self.write_json(&mut s, &mut Vec::new());
+        f.write_str(&s)
+    }
+}
+
+impl std::ops::Index<&str> for Value {
+    type Output = Value;
+    /// The member `key` of an object, or `null`.
+    fn index(&self, key: &str) -> &Value {
+        self.as_object().and_then(|o| o.get(key)).unwrap_or(&NULL)
+    }
+}
+
+impl std::ops::Index<usize> for Value {
+    type Output = Value;
+    /// Element `i` of an array, or `null`.
+    fn index(&self, i: usize) -> &Value {
+        self.as_array().and_then(|a| a.get(i)).unwrap_or(&NULL)
+    }
+}
+
+impl From<serde_json::Value> for Value {
+    fn from(v: serde_json::Value) -> Self {
+        use serde_json::Value as J;
+        match v {
+            J::Null => Value::Null,
+            J::Bool(b) => Value::Bool(b),
+            J::Number(n) => Value::Number(n),
+            J::String(s) => Value::String(s),
+            J::Array(a) => Value::Array(a.into_iter().map(Value::from).collect()),
+            J::Object(o) => {
+                Value::Object(o.into_iter().map(|(k, v)| (k, Value::from(v))).collect())
+            }
+        }
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Self {
+        Value::String(s.to_owned())
+    }
+}
+impl From<String> for Value {
+    fn from(s: String) -> Self {
+        Value::String(s)
+    }
+}
+impl From<bool> for Value {
+    fn from(b: bool) -> Self {
+        Value::Bool(b)
+    }
+}
+impl From<Bytes> for Value {
+    fn from(b: Bytes) -> Self {
+        Value::Binary(b)
+    }
+}
+impl From<Vec<u8>> for Value {
+    fn from(b: Vec<u8>) -> Self {
+        Value::Binary(Bytes::from(b))
+    }
+}
+impl From<&[u8]> for Value {
+    fn from(b: &[u8]) -> Self {
+        Value::Binary(Bytes::copy_from_slice(b))
+    }
+}
+impl From<Vec<Value>> for Value {
+    fn from(a: Vec<Value>) -> Self {
+        Value::Array(a)
+    }
+}
+impl From<Map> for Value {
+    fn from(o: Map) -> Self {
+        Value::Object(o)
+    }
+}
+impl From<()> for Value {
+    fn from(_: ()) -> Self {
+        Value::Null
+    }
+}
+impl From<f64> for Value {
+    fn from(f: f64) -> Self {
+        Number::from_f64(f).map_or(Value::Null, Value::Number)
+    }
+}
+macro_rules! from_int {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Value {
+            fn from(n: $t) -> Self { Value::Number(Number::from(n)) }
+        }
+    )*};
+}
+from_int!(i8, i16, i32, i64, u8, u16, u32, u64, usize, isize);
+
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(o: Option<T>) -> Self {
+        o.map_or(Value::Null, Into::into)
+    }
+}
+
+impl Serialize for Value {
+    /// Buffers serialize as byte strings (`serialize_bytes`); in JSON they are arrays of numbers.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Value::Null => s.serialize_unit(),
+            Value::Bool(b) => s.serialize_bool(*b),
+            Value::Number(n) => n.serialize(s),
+            Value::String(v) => s.serialize_str(v),
+            Value::Binary(b) => s.serialize_bytes(b),
+            Value::Array(a) => {
+                let mut seq = s.serialize_seq(Some(a.len()))?;
+                for v in a {
+                    seq.serialize_element(v)?;
+                }
+                seq.end()
+            }
+            Value::Object(o) => {
+                let mut map = s.serialize_map(Some(o.len()))?;
+                for (k, v) in o {
+                    map.serialize_entry(k, v)?;
+                }
+                map.end()
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Value {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(ValueVisitor)
+    }
+}
+
+struct ValueVisitor;
+
+impl<'de> Visitor<'de> for ValueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_bytes<E>(self, v: &[u8]) -> Result<Value, E> {
+        Ok(Value::Binary(Bytes::copy_from_slice(v)))
+    }
+    fn visit_byte_buf<E>(self, v: Vec<u8>) -> Result<Value, E> {
+        Ok(Value::Binary(Bytes::from(v)))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        Deserialize::deserialize(d)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut v = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+        while let Some(e) = seq.next_element()? {
+            v.push(e);
+        }
+        Ok(Value::Array(v))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut o = Map::with_capacity(map.size_hint().unwrap_or(0).min(64));
+        while let Some((k, v)) = map.next_entry::<String, Value>()? {
+            o.insert(k, v);
+        }
+        Ok(Value::Object(o))
+    }
+}
+
+impl de::IntoDeserializer<'_, serde_json::Error> for Value {
+    type Deserializer = serde_json::Value;
+    fn into_deserializer(self) -> serde_json::Value {
+        self.to_json()
+    }
+}
+
+/// Arguments of an event or an acknowledgement.
+pub type Args = Vec<Value>;
+
+/// Things that can be sent as the arguments of an emit: `()`, one value, a
+/// `Vec<Value>`, or a tuple of up to six values.
+///
+/// A single `serde_json::Value` or [`Value`] is **one** argument, even when it
+/// is an array; pass a `Vec<Value>` for several.
+pub trait IntoArgs {
+    /// The argument list.
+    fn into_args(self) -> Args;
+}
+
+impl IntoArgs for () {
+    fn into_args(self) -> Args {
+        Vec::new()
+    }
+}
+impl IntoArgs for Vec<Value> {
+    fn into_args(self) -> Args {
+        self
+    }
+}
+impl IntoArgs for Value {
+    fn into_args(self) -> Args {
+        vec![self]
+    }
+}
+impl IntoArgs for serde_json::Value {
+    fn into_args(self) -> Args {
+        vec![Value::from(self)]
+    }
+}
+impl IntoArgs for &str {
+    fn into_args(self) -> Args {
+        vec![Value::from(self)]
+    }
+}
+impl IntoArgs for String {
+    fn into_args(self) -> Args {
+        vec![Value::from(self)]
+    }
+}
+impl IntoArgs for Bytes {
+    fn into_args(self) -> Args {
+        vec![Value::Binary(self)]
+    }
+}
+macro_rules! tuple_args {
+    ($($name:ident),+) => {
+        impl<$($name: Into<Value>),+> IntoArgs for ($($name,)+) {
+            #[allow(non_snake_case)]
+            fn into_args(self) -> Args {
+                let ($($name,)+) = self;
+                vec![$($name.into()),+]
+            }
+        }
+    };
+}
+tuple_args!(A);
+tuple_args!(A, B);
+tuple_args!(A, B, C);
+tuple_args!(A, B, C, D);
+tuple_args!(A, B, C, D, E);
+tuple_args!(A, B, C, D, E, F);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn writes_compact_json_with_placeholders() {
+        let mut v = Value::from(json!({"a": [1, 2.5, "x\"\n"], "b": null, "c": 1.0}));
+        v.as_object_mut()
+            .unwrap()
+            .insert("bin".into(), Value::from(vec![1u8]));
+        let mut out = String::new();
+        let mut att = Vec::new();
+        v.write_json(&mut out, &mut att);
+        assert_eq!(
+            out,
+            r#"{"a":[1,2.5,"x\"\n"],"b":null,"c":1,"bin":{"_placeholder":true,"num":0}}"#
+        );
+        assert_eq!(att, vec![Bytes::from_static(&[1])]);
+    }
+
+    #[test]
+    fn placeholders_fill_and_reject_out_of_range() {
+        let mut v: Value = serde_json::from_str(
+            r#"[{"_placeholder":true,"num":1},{"_placeholder":true,"num":0}]"#,
+        )
+        .unwrap();
+        let att = [Bytes::from_static(b"a"), Bytes::from_static(b"b")];
+        v.fill_placeholders(&att).unwrap();
+        assert_eq!(
+            v,
+            Value::Array(vec![Value::from(&b"b"[..]), Value::from(&b"a"[..])])
+        );
+        let mut bad: Value = serde_json::from_str(r#"{"_placeholder":true,"num":2}"#).unwrap();
+        assert!(bad.fill_placeholders(&att).is_err());
+        let mut neg: Value = serde_json::from_str(r#"{"_placeholder":true,"num":-1}"#).unwrap();
+        assert!(neg.fill_placeholders(&att).is_err());
+    }
+
+    #[test]
+    fn tuples_become_args() {
+        assert_eq!(("a", 1, true).into_args().len(), 3);
+        assert_eq!(json!([1, 2]).into_args().len(), 1);
+        assert!(().into_args().is_empty());
+    }
+}

@@ -1,0 +1,173 @@
+//! Engine.IO options, with the official server's defaults.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::HeaderMap;
+
+/// A transport a client may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transport {
+    /// HTTP long-polling.
+    Polling,
+    /// WebSocket.
+    Websocket,
+}
+
+impl Transport {
+    /// The name used in the `transport` query parameter.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Polling => "polling",
+            Transport::Websocket => "websocket",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Option<Transport> {
+        match s {
+            "polling" => Some(Transport::Polling),
+            "websocket" => Some(Transport::Websocket),
+            _ => None,
+        }
+    }
+}
+
+/// What an `allow_request` hook and the handshake see of the HTTP request.
+#[derive(Debug, Clone)]
+pub struct RequestInfo {
+    /// Request headers.
+    pub headers: HeaderMap,
+    /// The raw query string (without `?`).
+    pub query: String,
+    /// The peer's address, when the server knows it.
+    pub remote_addr: Option<SocketAddr>,
+    /// The request URI.
+    pub uri: http::Uri,
+}
+
+impl RequestInfo {
+    /// The value of query parameter `key`, percent-decoded.
+    pub fn query_param(&self, key: &str) -> Option<String> {
+        super::http::query_pairs(&self.query)
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
+    }
+
+    /// The `Origin` header, if present and valid UTF-8.
+    pub fn origin(&self) -> Option<&str> {
+        self.headers
+            .get(http::header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+    }
+}
+
+/// A hook deciding whether a handshake may proceed; `Err(message)` refuses it
+/// with HTTP 403 `{"code":4,"message":<message>}`.
+pub type AllowRequest = Arc<dyn Fn(&RequestInfo) -> Result<(), String> + Send + Sync>;
+
+/// Which origins may make cross-origin requests.
+#[derive(Clone)]
+pub enum AllowOrigin {
+    /// Any origin (`*`, or the request's origin when credentials are allowed).
+    Any,
+    /// Exactly these origins (e.g. `https://example.com`).
+    List(Vec<String>),
+    /// Origins for which the predicate returns true.
+    Predicate(Arc<dyn Fn(&str) -> bool + Send + Sync>),
+}
+
+impl std::fmt::Debug for AllowOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AllowOrigin::Any => f.write_str("Any"),
+            AllowOrigin::List(l) => f.debug_tuple("List").field(l).finish(),
+            AllowOrigin::Predicate(_) => f.write_str("Predicate(..)"),
+        }
+    }
+}
+
+/// Cross-origin resource sharing; off unless configured.
+#[derive(Debug, Clone)]
+pub struct Cors {
+    /// Allowed origins.
+    pub origins: AllowOrigin,
+    /// Send `Access-Control-Allow-Credentials: true`.
+    pub credentials: bool,
+}
+
+impl Cors {
+    /// The `Access-Control-Allow-Origin` value for a request from `origin`, if allowed.
+    pub(crate) fn allow(&self, origin: Option<&str>) -> Option<String> {
+        match (&self.origins, origin) {
+            (AllowOrigin::Any, Some(o)) if self.credentials => Some(o.to_owned()),
+            (AllowOrigin::Any, _) => Some("*".to_owned()),
+            (AllowOrigin::List(l), Some(o)) => l.iter().any(|x| x == o).then(|| o.to_owned()),
+            (AllowOrigin::Predicate(p), Some(o)) => p(o).then(|| o.to_owned()),
+            (_, None) => None,
+        }
+    }
+}
+
+/// Engine.IO server options. Defaults are the official server's.
+#[derive(Clone)]
+pub struct EngineConfig {
+    /// Path the server answers on (default `/socket.io/`).
+    pub path: String,
+    /// Allowed transports (default polling and websocket).
+    pub transports: Vec<Transport>,
+    /// Whether polling sessions may upgrade to WebSocket (default true).
+    pub allow_upgrades: bool,
+    /// Time between server pings (default 25 s).
+    pub ping_interval: Duration,
+    /// Time to wait for a pong (default 20 s).
+    pub ping_timeout: Duration,
+    /// Largest payload a client may send in one POST or frame (default 1 000 000 bytes).
+    pub max_payload: usize,
+    /// Time a client has to finish an upgrade (default 10 s).
+    pub upgrade_timeout: Duration,
+    /// Packets queued per session before sends fail (default 256).
+    pub max_buffer_size: usize,
+    /// CORS; `None` (default) sends no CORS headers.
+    pub cors: Option<Cors>,
+    /// Admission hook run on every handshake.
+    pub allow_request: Option<AllowRequest>,
+    /// Name of the sticky-session cookie set on handshake, if any (e.g. `io`).
+    pub cookie: Option<String>,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            path: "/socket.io/".into(),
+            transports: vec![Transport::Polling, Transport::Websocket],
+            allow_upgrades: true,
+            ping_interval: Duration::from_millis(25_000),
+            ping_timeout: Duration::from_millis(20_000),
+            max_payload: 1_000_000,
+            upgrade_timeout: Duration::from_secs(10),
+            max_buffer_size: 256,
+            cors: None,
+            allow_request: None,
+            cookie: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for EngineConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineConfig")
+            .field("path", &self.path)
+            .field("transports", &self.transports)
+            .field("allow_upgrades", &self.allow_upgrades)
+            .field("ping_interval", &self.ping_interval)
+            .field("ping_timeout", &self.ping_timeout)
+            .field("max_payload", &self.max_payload)
+            .field("upgrade_timeout", &self.upgrade_timeout)
+            .field("max_buffer_size", &self.max_buffer_size)
+            .field("cors", &self.cors)
+            .field("allow_request", &self.allow_request.is_some())
+            .field("cookie", &self.cookie)
+            .finish()
+    }
+}

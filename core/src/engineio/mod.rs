@@ -1,0 +1,303 @@
+//! Engine.IO v4 server: handshake, long-polling, WebSocket, upgrade and
+//! heartbeat. The layer above sees sessions and messages through
+//! [`Handler`](session::Handler), never a transport.
+
+pub mod config;
+pub(crate) mod http;
+mod polling;
+pub mod session;
+mod websocket;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+
+use ::http::{Method, Request, Response, StatusCode, header};
+use bytes::Bytes;
+
+pub use config::{AllowOrigin, AllowRequest, Cors, EngineConfig, RequestInfo, Transport};
+pub use session::{CloseReason, Incoming, Message, SendError, Session};
+
+use self::http::{Body, ErrorCode, apply_cors, error_response, text_response};
+use crate::codec::engineio::{OpenPacket, Packet};
+use crate::sid::Sid;
+use session::{Handler, STATE_POLLING, STATE_WEBSOCKET};
+
+/// The peer address of a connection, put in request extensions by the
+/// standalone server so that handshakes can report it.
+#[derive(Debug, Clone, Copy)]
+pub struct RemoteAddr(pub SocketAddr);
+
+pub(crate) struct Entry<C> {
+    pub(crate) session: Arc<Session>,
+    pub(crate) conn: Arc<C>,
+}
+
+impl<C> Clone for Entry<C> {
+    fn clone(&self) -> Self {
+        Entry {
+            session: self.session.clone(),
+            conn: self.conn.clone(),
+        }
+    }
+}
+
+/// The Engine.IO server: every open session and the layer above.
+pub(crate) struct Engine<H: Handler> {
+    pub(crate) config: EngineConfig,
+    pub(crate) handler: H,
+    sessions: RwLock<HashMap<Sid, Entry<H::Conn>>>,
+}
+
+/// Parsed Engine.IO query parameters.
+struct Query {
+    eio: Option<String>,
+    transport: Option<String>,
+    sid: Option<String>,
+}
+
+impl Query {
+    fn parse(q: &str) -> Query {
+        let mut out = Query {
+            eio: None,
+            transport: None,
+            sid: None,
+        };
+        for (k, v) in http::query_pairs(q) {
+            match k.as_str() {
+                "EIO" => out.eio = Some(v),
+                "transport" => out.transport = Some(v),
+                "sid" => out.sid = Some(v),
+                _ => {}
+            }
+        }
+        out
+    }
+}
+
+impl<H: Handler> Engine<H> {
+    pub(crate) fn new(config: EngineConfig, handler: H) -> Arc<Self> {
+        Arc::new(Engine {
+            config,
+            handler,
+            sessions: RwLock::new(HashMap::new()),
+        })
+    }
+
+    fn get(&self, sid: &str) -> Option<Entry<H::Conn>> {
+        let sid = Sid::parse(sid)?;
+        self.sessions.read().ok()?.get(&sid).cloned()
+    }
+
+    fn insert(&self, entry: Entry<H::Conn>) {
+        if let Ok(mut m) = self.sessions.write() {
+            m.insert(entry.session.sid, entry);
+        }
+    }
+
+    /// Number of open sessions.
+    pub(crate) fn session_count(&self) -> usize {
+        self.sessions.read().map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Closes every session with `reason`.
+    pub(crate) fn close_all(&self, reason: CloseReason) {
+        let all: Vec<_> = self
+            .sessions
+            .read()
+            .map(|m| m.values().map(|e| e.session.clone()).collect())
+            .unwrap_or_default();
+        for s in all {
+            s.close(reason);
+        }
+    }
+
+    /// Removes a closed session and tells the layer above, exactly once.
+    pub(crate) fn teardown(&self, entry: &Entry<H::Conn>) {
+        let removed = self
+            .sessions
+            .write()
+            .ok()
+            .and_then(|mut m| m.remove(&entry.session.sid))
+            .is_some();
+        if removed {
+            self.handler.on_close(&entry.conn, entry.session.reason());
+        }
+    }
+
+    /// Handles one incoming text packet from either transport; returns false
+    /// if the session must close.
+    pub(crate) fn on_text(&self, entry: &Entry<H::Conn>, text: &str) -> bool {
+        entry
+            .session
+            .activity
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        match Packet::decode(text) {
+            Ok(Packet::Message(m)) => self.handler.on_message(&entry.conn, Incoming::Text(m)),
+            Ok(Packet::Pong(_)) => entry.session.pong.notify_one(),
+            Ok(Packet::Close) => {
+                entry.session.close(CloseReason::TransportClose);
+                return false;
+            }
+            // v4 clients never ping outside an upgrade: the official server closes.
+            Ok(Packet::Ping(_)) | Ok(Packet::Open(_)) | Err(_) => {
+                entry.session.close(CloseReason::ParseError);
+                return false;
+            }
+            Ok(Packet::Upgrade) | Ok(Packet::Noop) => {}
+        }
+        true
+    }
+
+    pub(crate) fn on_binary(&self, entry: &Entry<H::Conn>, data: Bytes) {
+        entry
+            .session
+            .activity
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.handler.on_message(&entry.conn, Incoming::Binary(data));
+    }
+
+    fn open_packet(&self, sid: Sid, transport: Transport) -> String {
+        let upgrades = if transport == Transport::Polling
+            && self.config.allow_upgrades
+            && self.config.transports.contains(&Transport::Websocket)
+        {
+            vec!["websocket".to_owned()]
+        } else {
+            vec![]
+        };
+        OpenPacket {
+            sid: sid.to_string(),
+            upgrades,
+            ping_interval: self.config.ping_interval.as_millis() as u64,
+            ping_timeout: self.config.ping_timeout.as_millis() as u64,
+            max_payload: self.config.max_payload as u64,
+        }
+        .encode()
+    }
+
+    /// Creates a session and tells the layer above.
+    fn open(&self, transport: Transport, info: &RequestInfo) -> Entry<H::Conn> {
+        let state = if transport == Transport::Polling {
+            STATE_POLLING
+        } else {
+            STATE_WEBSOCKET
+        };
+        let session = Arc::new(Session::new(
+            Sid::random(),
+            self.config.max_buffer_size,
+            state,
+        ));
+        let conn = self.handler.on_open(session.clone(), info);
+        let entry = Entry { session, conn };
+        self.insert(entry.clone());
+        entry
+    }
+
+    /// Answers one HTTP request addressed to the Engine.IO path.
+    pub(crate) async fn handle<B>(self: Arc<Self>, req: Request<B>) -> Response<Body>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let origin = req
+            .headers()
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let is_preflight = req.method() == Method::OPTIONS;
+        let mut res = if is_preflight {
+            text_response(StatusCode::NO_CONTENT, Bytes::new(), "text/plain")
+        } else {
+            self.clone().route(req).await
+        };
+        if res.status() != StatusCode::SWITCHING_PROTOCOLS {
+            apply_cors(
+                self.config.cors.as_ref(),
+                origin.as_deref(),
+                is_preflight,
+                &mut res,
+            );
+        }
+        res
+    }
+
+    async fn route<B>(self: Arc<Self>, req: Request<B>) -> Response<Body>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let query = Query::parse(req.uri().query().unwrap_or(""));
+        let is_ws_upgrade = req
+            .headers()
+            .get(header::UPGRADE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+        let transport = match query.transport.as_deref().and_then(Transport::parse) {
+            Some(t) if self.config.transports.contains(&t) => t,
+            _ => return error_response(ErrorCode::UnknownTransport, None),
+        };
+        if let Some(o) = req.headers().get(header::ORIGIN) {
+            if o.as_bytes()
+                .iter()
+                .any(|b| *b == b'\r' || *b == b'\n' || *b == 0)
+            {
+                return error_response(ErrorCode::BadRequest, None);
+            }
+        }
+        if let Some(sid) = &query.sid {
+            let Some(entry) = self.get(sid) else {
+                return error_response(ErrorCode::UnknownSid, None);
+            };
+            return match (transport, is_ws_upgrade) {
+                (Transport::Websocket, true) => websocket::upgrade(self, req, entry),
+                (Transport::Polling, false) => polling::request(self, req, entry).await,
+                _ => error_response(ErrorCode::BadRequest, None),
+            };
+        }
+        // Handshake.
+        if req.method() != Method::GET {
+            return error_response(ErrorCode::BadHandshakeMethod, None);
+        }
+        if transport == Transport::Websocket && !is_ws_upgrade {
+            return error_response(ErrorCode::BadRequest, None);
+        }
+        let info = RequestInfo {
+            headers: req.headers().clone(),
+            query: req.uri().query().unwrap_or("").to_owned(),
+            remote_addr: req.extensions().get::<RemoteAddr>().map(|r| r.0),
+            uri: req.uri().clone(),
+        };
+        if let Some(allow) = &self.config.allow_request {
+            if let Err(message) = allow(&info) {
+                return error_response(ErrorCode::Forbidden, Some(&message));
+            }
+        }
+        if query.eio.as_deref() != Some("4") {
+            return error_response(ErrorCode::UnsupportedProtocolVersion, None);
+        }
+        match transport {
+            Transport::Websocket => websocket::handshake(self, req, info),
+            Transport::Polling => {
+                let entry = self.open(Transport::Polling, &info);
+                tokio::spawn(polling::owner(self.clone(), entry.clone()));
+                let mut res = text_response(
+                    StatusCode::OK,
+                    self.open_packet(entry.session.sid, Transport::Polling),
+                    "text/plain; charset=UTF-8",
+                );
+                self.set_cookie(&mut res, entry.session.sid);
+                res
+            }
+        }
+    }
+
+    fn set_cookie(&self, res: &mut Response<Body>, sid: Sid) {
+        if let Some(name) = &self.config.cookie {
+            let value = format!("{name}={sid}; Path=/; HttpOnly; SameSite=Lax");
+            if let Ok(v) = ::http::HeaderValue::from_str(&value) {
+                res.headers_mut().insert(header::SET_COOKIE, v);
+            }
+        }
+    }
+}

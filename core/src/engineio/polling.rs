@@ -1,0 +1,189 @@
+//! Long-polling: GET drains the queue, POST delivers packets, one of each
+//! in flight; plus the heartbeat task that owns a polling-born session.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use ::http::{Method, Request, Response, StatusCode, header};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Limited};
+
+use super::http::{Body, ErrorCode, error_response, text_response};
+use super::session::{Handler, STATE_POLLING, STATE_UPGRADING, Session};
+use super::{CloseReason, Engine, Entry};
+use crate::codec::polling::{self, Record};
+
+const PAYLOAD_CONTENT_TYPE: &str = "text/plain; charset=UTF-8";
+
+pub(super) async fn request<H, B>(
+    engine: Arc<Engine<H>>,
+    req: Request<B>,
+    entry: Entry<H::Conn>,
+) -> Response<Body>
+where
+    H: Handler,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    match *req.method() {
+        Method::GET => get(&entry.session).await,
+        Method::POST => post(&engine, req, &entry).await,
+        _ => error_response(ErrorCode::BadRequest, None),
+    }
+}
+
+/// A long poll: waits for at least one packet, then returns all queued ones.
+async fn get(session: &Session) -> Response<Body> {
+    match session.state() {
+        STATE_POLLING => {}
+        // The client is probing a WebSocket: release it with a noop.
+        STATE_UPGRADING => return text_response(StatusCode::OK, "6", PAYLOAD_CONTENT_TYPE),
+        _ => return error_response(ErrorCode::BadRequest, None),
+    }
+    let Ok(mut rx) = session.rx.try_lock() else {
+        // A second concurrent GET: the official server fails it and closes.
+        session.close(CloseReason::TransportError);
+        return error_response(ErrorCode::BadRequest, None);
+    };
+    let mut payload = String::new();
+    let first = tokio::select! {
+        m = rx.recv() => m,
+        () = session.closed.wait() => None,
+        () = session.upgrading.notified() => return text_response(StatusCode::OK, "6", PAYLOAD_CONTENT_TYPE),
+    };
+    let mut next = first;
+    while let Some(msg) = next {
+        polling::push_text(&mut payload, &msg.text);
+        for att in msg.attachments.iter().flat_map(|a| a.iter()) {
+            polling::push_binary(&mut payload, att);
+        }
+        next = rx.try_recv().ok();
+    }
+    if session.is_closed() {
+        polling::push_text(&mut payload, "1");
+    }
+    text_response(StatusCode::OK, payload, PAYLOAD_CONTENT_TYPE)
+}
+
+async fn post<H, B>(engine: &Engine<H>, req: Request<B>, entry: &Entry<H::Conn>) -> Response<Body>
+where
+    H: Handler,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let session = &entry.session;
+    if session.state() != STATE_POLLING && session.state() != STATE_UPGRADING {
+        return error_response(ErrorCode::BadRequest, None);
+    }
+    let is_binary = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/octet-stream"));
+    if is_binary {
+        session.close(CloseReason::TransportError);
+        return error_response(ErrorCode::BadRequest, None);
+    }
+    let max = engine.config.max_payload;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return text_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Payload Too Large",
+            "text/plain",
+        );
+    }
+    if session.post_busy.swap(true, Ordering::AcqRel) {
+        session.close(CloseReason::TransportError);
+        return error_response(ErrorCode::BadRequest, None);
+    }
+    let _busy = PostGuard(session);
+    let bytes = match Limited::new(req.into_body(), max).collect().await {
+        Ok(c) => c.to_bytes(),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            return text_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Payload Too Large",
+                "text/plain",
+            );
+        }
+        Err(_) => {
+            session.close(CloseReason::TransportError);
+            return error_response(ErrorCode::BadRequest, None);
+        }
+    };
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        session.close(CloseReason::ParseError);
+        return text_response(StatusCode::OK, "ok", "text/html");
+    };
+    for record in polling::decode(text) {
+        let keep_going = match record {
+            Ok(Record::Text(t)) => engine.on_text(entry, t),
+            Ok(Record::Binary(b)) => {
+                engine.on_binary(entry, b);
+                true
+            }
+            Err(_) => {
+                session.close(CloseReason::ParseError);
+                false
+            }
+        };
+        if !keep_going || session.is_closed() {
+            break;
+        }
+    }
+    text_response(StatusCode::OK, "ok", "text/html")
+}
+
+struct PostGuard<'a>(&'a Session);
+
+impl Drop for PostGuard<'_> {
+    fn drop(&mut self) {
+        self.0.post_busy.store(false, Ordering::Release);
+    }
+}
+
+/// Owns a polling-born session (also after an upgrade): sends pings, waits
+/// for pongs, and tears the session down when it closes.
+pub(super) async fn owner<H: Handler>(engine: Arc<Engine<H>>, entry: Entry<H::Conn>) {
+    let session = entry.session.clone();
+    tokio::select! {
+        () = heartbeat(&engine, &session) => {}
+        () = session.closed.wait() => {}
+    }
+    // Let a pending GET return the close packet before the session goes.
+    tokio::task::yield_now().await;
+    engine.teardown(&entry);
+}
+
+/// Pings every interval; closes the session if no pong comes in time.
+pub(super) async fn heartbeat<H: Handler>(engine: &Engine<H>, session: &Session) {
+    let cfg = &engine.config;
+    loop {
+        tokio::time::sleep(cfg.ping_interval).await;
+        session.activity.store(false, Ordering::Relaxed);
+        // A full queue means the client is not reading: the ping is skipped
+        // and the missing pong ends the session.
+        let _ = session.try_send(super::Message::control("2"));
+        let mut extended = false;
+        loop {
+            match tokio::time::timeout(cfg.ping_timeout, session.pong.notified()).await {
+                Ok(()) => break,
+                // The official server extends the deadline once when other packets arrived.
+                Err(_) if !extended && session.activity.swap(false, Ordering::Relaxed) => {
+                    extended = true
+                }
+                Err(_) => {
+                    session.close(CloseReason::PingTimeout);
+                    return;
+                }
+            }
+        }
+    }
+}

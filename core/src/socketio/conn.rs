@@ -1,0 +1,131 @@
+//! Per-connection state: the packet decoder and the namespaces joined over
+//! one Engine.IO session, and the official server's state machine.
+
+use std::sync::{Arc, Mutex};
+
+use super::error::DisconnectReason;
+use super::server::ServerState;
+use super::socket::Socket;
+use crate::Value;
+use crate::codec::socketio::{Decoder, Packet, PacketData};
+use crate::engineio::{CloseReason, Incoming, RequestInfo, Session};
+
+pub(crate) struct Conn {
+    session: Arc<Session>,
+    state: Arc<ServerState>,
+    info: RequestInfo,
+    decoder: Mutex<Decoder>,
+    /// Namespaces joined or joining, with their socket.
+    sockets: Mutex<Vec<(Arc<str>, Socket)>>,
+}
+
+impl Conn {
+    pub(crate) fn new(session: Arc<Session>, state: Arc<ServerState>, info: RequestInfo) -> Conn {
+        let decoder = Decoder::new(state.common.max_attachments);
+        Conn {
+            session,
+            state,
+            info,
+            decoder: Mutex::new(decoder),
+            sockets: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub(crate) fn session(&self) -> &Arc<Session> {
+        &self.session
+    }
+
+    pub(crate) fn info(&self) -> &RequestInfo {
+        &self.info
+    }
+
+    fn sockets(&self) -> std::sync::MutexGuard<'_, Vec<(Arc<str>, Socket)>> {
+        self.sockets.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn track(&self, nsp: Arc<str>, socket: Socket) {
+        self.sockets().push((nsp, socket));
+    }
+
+    pub(crate) fn forget(&self, nsp: &str) {
+        self.sockets().retain(|(n, _)| &**n != nsp);
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.sockets().is_empty()
+    }
+
+    fn socket(&self, nsp: &str) -> Option<Socket> {
+        self.sockets()
+            .iter()
+            .find(|(n, _)| &**n == nsp)
+            .map(|(_, s)| s.clone())
+    }
+
+    /// Closes the whole connection, as the official server does on protocol misuse.
+    fn reject(&self) {
+        self.session.close(CloseReason::ForcedClose);
+    }
+
+    pub(crate) fn on_message(self: &Arc<Self>, msg: Incoming<'_>) {
+        let decoded = {
+            let mut d = self.decoder.lock().unwrap_or_else(|e| e.into_inner());
+            match msg {
+                Incoming::Text(t) => d.decode_text(t),
+                Incoming::Binary(b) => d.decode_binary(b),
+            }
+        };
+        match decoded {
+            Ok(Some(packet)) => self.on_packet(packet),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::debug!(sid = %self.session.sid(), error = %e, "invalid packet, closing");
+                self.reject();
+            }
+        }
+    }
+
+    fn on_packet(self: &Arc<Self>, packet: Packet) {
+        match packet.data {
+            PacketData::Connect(auth) => self.on_connect(packet.nsp, auth),
+            PacketData::ConnectError(_) => self.reject(),
+            PacketData::Disconnect => match self.socket(&packet.nsp) {
+                Some(socket) => {
+                    self.forget(&packet.nsp);
+                    socket.close(DisconnectReason::ClientNamespaceDisconnect);
+                }
+                None => self.reject(),
+            },
+            PacketData::Event { .. } | PacketData::Ack { .. } => match self.socket(&packet.nsp) {
+                Some(socket) => socket.on_packet(packet),
+                None => self.reject(),
+            },
+        }
+    }
+
+    fn on_connect(self: &Arc<Self>, nsp: String, auth: Option<Value>) {
+        if self.socket(&nsp).is_some() {
+            self.reject();
+            return;
+        }
+        match self.state.namespace_for(&nsp) {
+            Some(ns) => ns.connect(self, auth),
+            None => {
+                let mut err = crate::Map::new();
+                err.insert("message".into(), Value::from("Invalid namespace"));
+                let packet = Packet {
+                    nsp,
+                    data: PacketData::ConnectError(Value::Object(err)),
+                };
+                let _ = self.session.try_send(super::encode_message(&packet));
+            }
+        }
+    }
+
+    pub(crate) fn on_close(&self, reason: CloseReason) {
+        let sockets = std::mem::take(&mut *self.sockets());
+        for (_, socket) in sockets {
+            socket.close(DisconnectReason::from(reason));
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! The Socket.IO v5 server: namespaces, sockets, events, acknowledgements,
+//! rooms and broadcasts, on top of [`engineio`](crate::engineio).
+
+mod broadcast;
+mod conn;
+mod error;
+mod handshake;
+mod namespace;
+mod server;
+mod socket;
+
+pub use broadcast::{BroadcastOperator, IntoRooms};
+pub use error::{AckError, BroadcastError, ConnectError, DisconnectReason, EmitError};
+pub use handshake::Handshake;
+pub use namespace::{Namespace, NsHandle};
+pub use server::{Server, ServerBuilder, ServerHandle, SocketIoService};
+pub use socket::{AckFuture, AckSender, Event, RemoteSocket, Socket, SocketEmitter};
+
+use crate::codec::socketio::Packet;
+use crate::engineio::Message;
+
+/// Encodes a packet once as an Engine.IO message (`4` + packet, attachments).
+pub fn encode_message(packet: &Packet) -> Message {
+    let mut text = String::with_capacity(32);
+    text.push('4');
+    let mut att = Vec::new();
+    packet.encode_into(&mut text, &mut att);
+    Message::new(text, att)
+}

@@ -1,0 +1,371 @@
+//! Namespaces: connection handlers, connect middlewares, their sockets.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, Weak};
+use std::time::{Duration, SystemTime};
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+
+use super::broadcast::{BroadcastOperator, IntoRooms};
+use super::conn::Conn;
+use super::error::{BroadcastError, ConnectError};
+use super::handshake::Handshake;
+use super::server::ServerCommon;
+use super::socket::{Socket, guarded};
+use crate::adapter::{Adapter, Room};
+use crate::codec::socketio::{Packet, PacketData};
+use crate::sid::Sid;
+use crate::{IntoArgs, Value};
+
+type ConnectionFn = Arc<dyn Fn(Socket) + Send + Sync>;
+
+/// A connect middleware: sync, or async (awaited before the socket joins).
+#[derive(Clone)]
+pub(crate) enum Middleware {
+    Sync(Arc<dyn Fn(&Socket) -> Result<(), ConnectError> + Send + Sync>),
+    Async(Arc<dyn Fn(Socket) -> BoxFuture<'static, Result<(), ConnectError>> + Send + Sync>),
+}
+
+/// Handlers and middlewares; shared by the children of a dynamic namespace.
+#[derive(Default)]
+pub(crate) struct NsConfig {
+    on_connection: RwLock<Vec<ConnectionFn>>,
+    pub(crate) middlewares: RwLock<Vec<Middleware>>,
+}
+
+pub(crate) struct NsInner {
+    pub(crate) name: Arc<str>,
+    pub(crate) config: Arc<NsConfig>,
+    sockets: RwLock<HashMap<Sid, Socket>>,
+    pub(crate) adapter: Arc<dyn Adapter>,
+    ack_ids: AtomicU64,
+    pub(crate) common: Arc<ServerCommon>,
+}
+
+/// What an adapter sees of its namespace: a weak handle, so the adapter
+/// never keeps the namespace alive.
+#[derive(Clone)]
+pub struct NsHandle(Weak<NsInner>);
+
+impl NsHandle {
+    /// The namespace name.
+    pub fn name(&self) -> Option<Arc<str>> {
+        self.0.upgrade().map(|n| n.name.clone())
+    }
+
+    /// A connected local socket by id.
+    pub fn get_socket(&self, sid: Sid) -> Option<Socket> {
+        let ns = self.0.upgrade()?;
+        let map = ns.sockets.read().ok()?;
+        map.get(&sid).cloned()
+    }
+
+    /// Every connected local socket.
+    pub fn sockets(&self) -> Vec<Socket> {
+        self.0
+            .upgrade()
+            .and_then(|ns| {
+                ns.sockets
+                    .read()
+                    .ok()
+                    .map(|m| m.values().cloned().collect())
+            })
+            .unwrap_or_default()
+    }
+
+    /// A fresh acknowledgement id for this namespace.
+    pub fn next_ack_id(&self) -> u64 {
+        self.0.upgrade().map_or(0, |ns| ns.next_ack_id())
+    }
+}
+
+impl NsInner {
+    pub(crate) fn new(
+        name: Arc<str>,
+        config: Arc<NsConfig>,
+        common: Arc<ServerCommon>,
+    ) -> Arc<NsInner> {
+        Arc::new_cyclic(|weak: &Weak<NsInner>| NsInner {
+            name,
+            config,
+            sockets: RwLock::new(HashMap::new()),
+            adapter: (common.adapter)(NsHandle(weak.clone())),
+            ack_ids: AtomicU64::new(0),
+            common,
+        })
+    }
+
+    pub(crate) fn next_ack_id(&self) -> u64 {
+        self.ack_ids.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn ack_timeout(&self) -> Duration {
+        self.common.ack_timeout
+    }
+
+    pub(crate) fn remove_socket(&self, sid: Sid) {
+        if let Ok(mut m) = self.sockets.write() {
+            m.remove(&sid);
+        }
+    }
+
+    /// Runs the middlewares for a new socket, then connects it or refuses it.
+    pub(crate) fn connect(self: &Arc<Self>, conn: &Arc<Conn>, auth: Option<Value>) {
+        let info = conn.info();
+        let handshake = Handshake {
+            auth: auth.unwrap_or_else(|| Value::Object(crate::Map::new())),
+            headers: info.headers.clone(),
+            query: info.query.clone(),
+            remote_addr: info.remote_addr,
+            issued: SystemTime::now(),
+            url: info.uri.to_string(),
+        };
+        let socket = Socket::new(
+            self.clone(),
+            conn.session().clone(),
+            Arc::downgrade(conn),
+            handshake,
+        );
+        conn.track(self.name.clone(), socket.clone());
+        let mut mws: Vec<Middleware> = self
+            .common
+            .middlewares
+            .read()
+            .map(|m| m.clone())
+            .unwrap_or_default();
+        mws.extend(
+            self.config
+                .middlewares
+                .read()
+                .map(|m| m.clone())
+                .unwrap_or_default(),
+        );
+        if mws.iter().all(|m| matches!(m, Middleware::Sync(_))) {
+            let verdict = mws.iter().try_for_each(|m| match m {
+                Middleware::Sync(f) => run_sync(f.as_ref(), &socket),
+                Middleware::Async(_) => Ok(()),
+            });
+            self.finish(conn, socket, verdict);
+            return;
+        }
+        let ns = self.clone();
+        let conn = conn.clone();
+        tokio::spawn(async move {
+            let mut verdict = Ok(());
+            for m in &mws {
+                verdict = match m {
+                    Middleware::Sync(f) => run_sync(f.as_ref(), &socket),
+                    Middleware::Async(f) => std::panic::AssertUnwindSafe(f(socket.clone()))
+                        .catch_unwind()
+                        .await
+                        .unwrap_or_else(|_| Err(ConnectError::new("middleware panicked"))),
+                };
+                if verdict.is_err() {
+                    break;
+                }
+            }
+            ns.finish(&conn, socket, verdict);
+        });
+    }
+
+    fn finish(
+        self: &Arc<Self>,
+        conn: &Arc<Conn>,
+        socket: Socket,
+        verdict: Result<(), ConnectError>,
+    ) {
+        let nsp = self.name.to_string();
+        if let Err(err) = verdict {
+            conn.forget(&self.name);
+            let packet = Packet {
+                nsp,
+                data: PacketData::ConnectError(err.to_value()),
+            };
+            let _ = conn.session().try_send(super::encode_message(&packet));
+            return;
+        }
+        if conn.session().is_closed() {
+            conn.forget(&self.name);
+            return;
+        }
+        if let Ok(mut m) = self.sockets.write() {
+            m.insert(socket.id(), socket.clone());
+        }
+        socket.mark_connected();
+        let mut sid = crate::Map::new();
+        sid.insert("sid".into(), Value::from(socket.id().as_str()));
+        let packet = Packet {
+            nsp,
+            data: PacketData::Connect(Some(Value::Object(sid))),
+        };
+        let _ = conn.session().try_send(super::encode_message(&packet));
+        let handlers = self
+            .config
+            .on_connection
+            .read()
+            .map(|h| h.clone())
+            .unwrap_or_default();
+        for h in handlers {
+            let s = socket.clone();
+            guarded(|| h(s));
+        }
+        socket.mark_ready();
+    }
+}
+
+fn run_sync(
+    f: &(dyn Fn(&Socket) -> Result<(), ConnectError> + Send + Sync),
+    socket: &Socket,
+) -> Result<(), ConnectError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(socket)))
+        .unwrap_or_else(|_| Err(ConnectError::new("middleware panicked")))
+}
+
+/// A namespace: a channel of its own over the shared connection, with its
+/// handlers, middlewares, sockets and rooms.
+///
+/// ```no_run
+/// # use oxsio::{Server, ConnectError};
+/// let io = Server::new();
+/// let admin = io.of("/admin");
+/// admin.use_middleware(|socket| {
+///     if socket.handshake().auth["token"].as_str() == Some("secret") { Ok(()) }
+///     else { Err(ConnectError::new("unauthorized")) }
+/// });
+/// admin.on_connection(|socket| { let _ = socket.emit("hello", "admin"); });
+/// ```
+#[derive(Clone)]
+pub struct Namespace(pub(crate) Arc<NsInner>);
+
+impl std::fmt::Debug for Namespace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Namespace").field(&self.0.name).finish()
+    }
+}
+
+impl Namespace {
+    /// The namespace name (e.g. `/` or `/chat`).
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// Calls `handler` with each socket that connects (after the middlewares).
+    pub fn on_connection(&self, handler: impl Fn(Socket) + Send + Sync + 'static) {
+        if let Ok(mut h) = self.0.config.on_connection.write() {
+            h.push(Arc::new(handler));
+        }
+    }
+
+    /// Adds a connect middleware; `Err` refuses the socket with `connect_error`.
+    pub fn use_middleware(
+        &self,
+        mw: impl Fn(&Socket) -> Result<(), ConnectError> + Send + Sync + 'static,
+    ) {
+        if let Ok(mut m) = self.0.config.middlewares.write() {
+            m.push(Middleware::Sync(Arc::new(mw)));
+        }
+    }
+
+    /// Adds an async connect middleware.
+    pub fn use_middleware_async<F, Fut>(&self, mw: F)
+    where
+        F: Fn(Socket) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<(), ConnectError>> + Send + 'static,
+    {
+        if let Ok(mut m) = self.0.config.middlewares.write() {
+            m.push(Middleware::Async(Arc::new(move |s| mw(s).boxed())));
+        }
+    }
+
+    /// The connected sockets of this node.
+    pub fn sockets(&self) -> Vec<Socket> {
+        NsHandle(Arc::downgrade(&self.0)).sockets()
+    }
+
+    /// A connected socket by id.
+    pub fn get_socket(&self, sid: Sid) -> Option<Socket> {
+        NsHandle(Arc::downgrade(&self.0)).get_socket(sid)
+    }
+
+    fn op(&self) -> BroadcastOperator {
+        BroadcastOperator::new(self.0.clone())
+    }
+
+    /// Targets the sockets in `rooms`.
+    pub fn to(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.op().to(rooms)
+    }
+
+    /// Alias of [`to`](Self::to).
+    pub fn within(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.op().to(rooms)
+    }
+
+    /// Targets every socket except those in `rooms`.
+    pub fn except(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.op().except(rooms)
+    }
+
+    /// Only this node.
+    pub fn local(&self) -> BroadcastOperator {
+        self.op().local()
+    }
+
+    /// Messages may be dropped for slow clients.
+    pub fn volatile(&self) -> BroadcastOperator {
+        self.op().volatile()
+    }
+
+    /// Acknowledgement timeout for a broadcast `emit_with_ack`.
+    pub fn timeout(&self, timeout: Duration) -> BroadcastOperator {
+        self.op().timeout(timeout)
+    }
+
+    /// Sends an event to every socket of the namespace.
+    ///
+    /// # Errors
+    /// See [`BroadcastOperator::emit`].
+    pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), BroadcastError> {
+        self.op().emit(event, args)
+    }
+
+    /// Sends the `message` event to every socket.
+    ///
+    /// # Errors
+    /// See [`BroadcastOperator::emit`].
+    pub fn send(&self, args: impl IntoArgs) -> Result<(), BroadcastError> {
+        self.op().send(args)
+    }
+
+    /// Every socket of the namespace (see [`BroadcastOperator::fetch_sockets`]).
+    pub async fn fetch_sockets(&self) -> Vec<super::RemoteSocket> {
+        self.op().fetch_sockets().await
+    }
+
+    /// Every socket joins `rooms`.
+    pub fn sockets_join(&self, rooms: impl IntoRooms) {
+        self.op().sockets_join(rooms)
+    }
+
+    /// Every socket leaves `rooms`.
+    pub fn sockets_leave(&self, rooms: impl IntoRooms) {
+        self.op().sockets_leave(rooms)
+    }
+
+    /// Disconnects every socket of the namespace.
+    pub fn disconnect_sockets(&self, close: bool) {
+        self.op().disconnect_sockets(close)
+    }
+
+    /// Every non-empty room (own-id rooms included).
+    pub async fn rooms(&self) -> Vec<Room> {
+        self.0.adapter.rooms().await
+    }
+
+    /// The adapter behind this namespace.
+    pub fn adapter(&self) -> &Arc<dyn Adapter> {
+        &self.0.adapter
+    }
+}

@@ -1,0 +1,592 @@
+//! The Socket.IO server: options, namespaces, serving and shutdown.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, RwLock};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, ToSocketAddrs};
+use tokio::task::JoinHandle;
+
+use super::broadcast::{BroadcastOperator, IntoRooms};
+use super::conn::Conn;
+use super::error::{BroadcastError, ConnectError};
+use super::namespace::{Middleware, Namespace, NsConfig, NsInner};
+use super::socket::Socket;
+use crate::IntoArgs;
+use crate::adapter::{AdapterFactory, MemoryAdapter};
+use crate::engineio::http::Body;
+use crate::engineio::session::Handler;
+use crate::engineio::{
+    AllowOrigin, CloseReason, Cors, Engine, EngineConfig, Incoming, RemoteAddr, RequestInfo,
+    Session, Transport,
+};
+
+/// Options shared by every namespace.
+pub(crate) struct ServerCommon {
+    pub(crate) ack_timeout: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) max_attachments: usize,
+    pub(crate) middlewares: RwLock<Vec<Middleware>>,
+    pub(crate) adapter: AdapterFactory,
+}
+
+type NsPredicate = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+pub(crate) struct ServerState {
+    pub(crate) common: Arc<ServerCommon>,
+    namespaces: RwLock<HashMap<Arc<str>, Namespace>>,
+    dynamic: RwLock<Vec<(NsPredicate, Arc<NsConfig>)>>,
+}
+
+impl ServerState {
+    fn of(&self, name: &str) -> Namespace {
+        let name = normalize(name);
+        if let Some(ns) = self
+            .namespaces
+            .read()
+            .ok()
+            .and_then(|m| m.get(name.as_str()).cloned())
+        {
+            return ns;
+        }
+        let Ok(mut map) = self.namespaces.write() else {
+            // A poisoned lock means a panic elsewhere; serve a detached namespace.
+            return Namespace(NsInner::new(
+                name.into(),
+                Arc::default(),
+                self.common.clone(),
+            ));
+        };
+        map.entry(Arc::from(name.as_str()))
+            .or_insert_with_key(|k| {
+                Namespace(NsInner::new(k.clone(), Arc::default(), self.common.clone()))
+            })
+            .clone()
+    }
+
+    /// The namespace a client asks for: existing, or created by a dynamic
+    /// namespace whose predicate accepts the name.
+    pub(crate) fn namespace_for(&self, name: &str) -> Option<Arc<NsInner>> {
+        if let Some(ns) = self.namespaces.read().ok()?.get(name) {
+            return Some(ns.0.clone());
+        }
+        let config = self
+            .dynamic
+            .read()
+            .ok()?
+            .iter()
+            .find(|(p, _)| p(name))
+            .map(|(_, c)| c.clone())?;
+        let mut map = self.namespaces.write().ok()?;
+        let ns = map.entry(Arc::from(name)).or_insert_with_key(|k| {
+            Namespace(NsInner::new(k.clone(), config, self.common.clone()))
+        });
+        Some(ns.0.clone())
+    }
+}
+
+fn normalize(name: &str) -> String {
+    if name.starts_with('/') {
+        name.to_owned()
+    } else {
+        format!("/{name}")
+    }
+}
+
+/// The Engine.IO handler of the Socket.IO layer.
+pub(crate) struct SioHandler(Arc<ServerState>);
+
+impl Handler for SioHandler {
+    type Conn = Conn;
+
+    fn on_open(&self, session: Arc<Session>, req: &RequestInfo) -> Arc<Conn> {
+        let conn = Arc::new(Conn::new(session, self.0.clone(), req.clone()));
+        let weak = Arc::downgrade(&conn);
+        let timeout = self.0.common.connect_timeout;
+        tokio::spawn(async move {
+            tokio::time::sleep(timeout).await;
+            if let Some(c) = weak.upgrade() {
+                if c.is_empty() {
+                    c.session().close(CloseReason::ForcedClose);
+                }
+            }
+        });
+        conn
+    }
+
+    fn on_message(&self, conn: &Arc<Conn>, msg: Incoming<'_>) {
+        conn.on_message(msg);
+    }
+
+    fn on_close(&self, conn: &Arc<Conn>, reason: CloseReason) {
+        conn.on_close(reason);
+    }
+}
+
+/// Builds a [`Server`]; every option has the official server's default.
+///
+/// ```
+/// use std::time::Duration;
+/// let io = oxsio::Server::builder()
+///     .ping_interval(Duration::from_secs(10))
+///     .max_payload(64 * 1024)
+///     .cors_origins(["https://example.com"])
+///     .build();
+/// # drop(io);
+/// ```
+pub struct ServerBuilder {
+    engine: EngineConfig,
+    ack_timeout: Duration,
+    connect_timeout: Duration,
+    max_attachments: usize,
+    adapter: AdapterFactory,
+}
+
+impl Default for ServerBuilder {
+    fn default() -> Self {
+        ServerBuilder {
+            engine: EngineConfig::default(),
+            ack_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(45),
+            max_attachments: crate::codec::socketio::DEFAULT_MAX_ATTACHMENTS,
+            adapter: Arc::new(|ns| Arc::new(MemoryAdapter::new(ns))),
+        }
+    }
+}
+
+impl ServerBuilder {
+    /// HTTP path (default `/socket.io/`).
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        let mut p: String = path.into();
+        if !p.ends_with('/') {
+            p.push('/');
+        }
+        self.engine.path = p;
+        self
+    }
+    /// Allowed transports (default polling and websocket).
+    pub fn transports(mut self, transports: impl IntoIterator<Item = Transport>) -> Self {
+        self.engine.transports = transports.into_iter().collect();
+        self
+    }
+    /// Whether polling clients may upgrade to WebSocket (default true).
+    pub fn allow_upgrades(mut self, allow: bool) -> Self {
+        self.engine.allow_upgrades = allow;
+        self
+    }
+    /// Interval between server pings (default 25 s).
+    pub fn ping_interval(mut self, d: Duration) -> Self {
+        self.engine.ping_interval = d;
+        self
+    }
+    /// Time to wait for a pong (default 20 s).
+    pub fn ping_timeout(mut self, d: Duration) -> Self {
+        self.engine.ping_timeout = d;
+        self
+    }
+    /// Largest payload per POST or frame (default 1 000 000 bytes).
+    pub fn max_payload(mut self, bytes: usize) -> Self {
+        self.engine.max_payload = bytes;
+        self
+    }
+    /// Time allowed for an upgrade (default 10 s).
+    pub fn upgrade_timeout(mut self, d: Duration) -> Self {
+        self.engine.upgrade_timeout = d;
+        self
+    }
+    /// Packets queued per connection before emits fail with `QueueFull` (default 256).
+    pub fn max_buffer_size(mut self, packets: usize) -> Self {
+        self.engine.max_buffer_size = packets;
+        self
+    }
+    /// Time a client has to join a namespace after connecting (default 45 s).
+    pub fn connect_timeout(mut self, d: Duration) -> Self {
+        self.connect_timeout = d;
+        self
+    }
+    /// Default acknowledgement timeout of `emit_with_ack` (default 5 s).
+    pub fn ack_timeout(mut self, d: Duration) -> Self {
+        self.ack_timeout = d;
+        self
+    }
+    /// Most binary attachments per packet (default 10).
+    pub fn max_attachments(mut self, n: usize) -> Self {
+        self.max_attachments = n;
+        self
+    }
+    /// Enables CORS for these origins.
+    pub fn cors_origins<S: Into<String>>(mut self, origins: impl IntoIterator<Item = S>) -> Self {
+        let list = origins.into_iter().map(Into::into).collect();
+        self.engine.cors = Some(Cors {
+            origins: AllowOrigin::List(list),
+            credentials: false,
+        });
+        self
+    }
+    /// Sets CORS in full (origins list, any, or predicate; credentials).
+    pub fn cors(mut self, cors: Cors) -> Self {
+        self.engine.cors = Some(cors);
+        self
+    }
+    /// A hook run on every handshake; `Err(message)` answers 403.
+    pub fn allow_request(
+        mut self,
+        f: impl Fn(&RequestInfo) -> Result<(), String> + Send + Sync + 'static,
+    ) -> Self {
+        self.engine.allow_request = Some(Arc::new(f));
+        self
+    }
+    /// Sets a sticky-session cookie with this name on handshake (HttpOnly, SameSite=Lax).
+    pub fn cookie(mut self, name: impl Into<String>) -> Self {
+        self.engine.cookie = Some(name.into());
+        self
+    }
+    /// The adapter each namespace uses (default in-memory).
+    pub fn adapter(mut self, factory: AdapterFactory) -> Self {
+        self.adapter = factory;
+        self
+    }
+    /// Engine.IO options in full.
+    pub fn engine_config(mut self, config: EngineConfig) -> Self {
+        self.engine = config;
+        self
+    }
+
+    /// The server.
+    pub fn build(self) -> Server {
+        let common = Arc::new(ServerCommon {
+            ack_timeout: self.ack_timeout,
+            connect_timeout: self.connect_timeout,
+            max_attachments: self.max_attachments,
+            middlewares: RwLock::new(Vec::new()),
+            adapter: self.adapter,
+        });
+        let state = Arc::new(ServerState {
+            common,
+            namespaces: RwLock::default(),
+            dynamic: RwLock::default(),
+        });
+        Server {
+            engine: Engine::new(self.engine, SioHandler(state)),
+        }
+    }
+}
+
+/// A Socket.IO server. Cheap to clone; every clone is the same server.
+///
+/// ```no_run
+/// use oxsio::{Server, Socket, Event};
+/// # async fn run() -> std::io::Result<()> {
+/// let io = Server::new();
+/// io.of("/").on_connection(|socket: Socket| {
+///     socket.on("echo", |ev: Event| { let _ = ev.socket.emit("echo", ev.args); });
+/// });
+/// let handle = io.listen("127.0.0.1:3000").await?;
+/// println!("listening on {}", handle.local_addr());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Server {
+    engine: Arc<Engine<SioHandler>>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("config", &self.engine.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Server::new()
+    }
+}
+
+impl Server {
+    /// A server with default options.
+    pub fn new() -> Server {
+        ServerBuilder::default().build()
+    }
+
+    /// Options for a new server.
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::default()
+    }
+
+    fn state(&self) -> &Arc<ServerState> {
+        &self.engine.handler.0
+    }
+
+    /// The Engine.IO options in force.
+    pub fn config(&self) -> &EngineConfig {
+        &self.engine.config
+    }
+
+    /// The namespace `name` (created on first use).
+    pub fn of(&self, name: &str) -> Namespace {
+        self.state().of(name)
+    }
+
+    /// A dynamic namespace: clients may connect to any name the predicate
+    /// accepts; each such namespace is created on first use and shares the
+    /// handlers and middlewares registered on the returned template.
+    ///
+    /// ```no_run
+    /// # let io = oxsio::Server::new();
+    /// let rooms = io.of_dynamic(|name| name.starts_with("/room-"));
+    /// rooms.on_connection(|socket| { let _ = socket.emit("hello", socket.ns()); });
+    /// ```
+    pub fn of_dynamic(
+        &self,
+        predicate: impl Fn(&str) -> bool + Send + Sync + 'static,
+    ) -> Namespace {
+        let config = Arc::new(NsConfig::default());
+        let template = Namespace(NsInner::new(
+            "/*dynamic*".into(),
+            config.clone(),
+            self.state().common.clone(),
+        ));
+        if let Ok(mut d) = self.state().dynamic.write() {
+            d.push((Arc::new(predicate), config));
+        }
+        template
+    }
+
+    /// Adds a connect middleware run for every namespace, before the
+    /// namespace's own (`io.of("/").use_middleware` is Node's `io.use`).
+    pub fn use_middleware(
+        &self,
+        mw: impl Fn(&Socket) -> Result<(), ConnectError> + Send + Sync + 'static,
+    ) {
+        if let Ok(mut m) = self.state().common.middlewares.write() {
+            m.push(Middleware::Sync(Arc::new(mw)));
+        }
+    }
+
+    /// Shorthand for `of("/").on_connection`.
+    pub fn on_connection(&self, handler: impl Fn(Socket) + Send + Sync + 'static) {
+        self.of("/").on_connection(handler);
+    }
+
+    /// Targets rooms of the main namespace.
+    pub fn to(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.of("/").to(rooms)
+    }
+
+    /// Alias of [`to`](Self::to).
+    pub fn within(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.of("/").to(rooms)
+    }
+
+    /// Every socket of the main namespace except those in `rooms`.
+    pub fn except(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.of("/").except(rooms)
+    }
+
+    /// Only this node.
+    pub fn local(&self) -> BroadcastOperator {
+        self.of("/").local()
+    }
+
+    /// Messages that may be dropped for slow clients.
+    pub fn volatile(&self) -> BroadcastOperator {
+        self.of("/").volatile()
+    }
+
+    /// Acknowledgement timeout for a broadcast `emit_with_ack`.
+    pub fn timeout(&self, d: Duration) -> BroadcastOperator {
+        self.of("/").timeout(d)
+    }
+
+    /// Sends an event to every socket of the main namespace.
+    ///
+    /// # Errors
+    /// See [`BroadcastOperator::emit`].
+    pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), BroadcastError> {
+        self.of("/").emit(event, args)
+    }
+
+    /// Number of open Engine.IO connections.
+    pub fn connection_count(&self) -> usize {
+        self.engine.session_count()
+    }
+
+    /// Answers one HTTP request (any path; non-Socket.IO paths get 404).
+    pub async fn handle<B>(&self, req: Request<B>) -> Response<Body>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        if !req
+            .uri()
+            .path()
+            .starts_with(self.engine.config.path.as_str())
+        {
+            let mut res = Response::new(Body::from("Not Found"));
+            *res.status_mut() = StatusCode::NOT_FOUND;
+            return res;
+        }
+        self.engine.clone().handle(req).await
+    }
+
+    /// A hyper/tower service answering on the server's path, to mount in
+    /// an existing HTTP server (see the axum example).
+    pub fn service(&self) -> SocketIoService {
+        SocketIoService {
+            server: self.clone(),
+        }
+    }
+
+    /// Serves on `addr` (port 0 picks a free port) until shutdown.
+    ///
+    /// # Errors
+    /// The address cannot be bound.
+    pub async fn listen(&self, addr: impl ToSocketAddrs) -> std::io::Result<ServerHandle> {
+        let listener = TcpListener::bind(addr).await?;
+        let local_addr = listener.local_addr()?;
+        let stop = Arc::new(tokio::sync::Notify::new());
+        let server = self.clone();
+        let stopped = stop.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let (stream, peer) = tokio::select! {
+                    r = listener.accept() => match r {
+                        Ok(x) => x,
+                        Err(e) => {
+                            // Out of file descriptors and the like: back off, keep serving.
+                            tracing::warn!(error = %e, "accept failed");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    },
+                    () = stopped.notified() => break,
+                };
+                let _ = stream.set_nodelay(true);
+                let server = server.clone();
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(
+                        move |mut req: Request<hyper::body::Incoming>| {
+                            req.extensions_mut().insert(RemoteAddr(peer));
+                            let server = server.clone();
+                            async move { Ok::<_, Infallible>(server.handle(req).await) }
+                        },
+                    );
+                    let conn = http1::Builder::new()
+                        .timer(TokioTimer::new())
+                        .header_read_timeout(Duration::from_secs(10))
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .with_upgrades();
+                    let _ = conn.await;
+                });
+            }
+        });
+        Ok(ServerHandle {
+            local_addr,
+            server: self.clone(),
+            stop,
+            task: Some(task),
+        })
+    }
+
+    /// Disconnects every socket with reason `server shutting down` and
+    /// closes every connection; waits (at most 2 s) for them to go.
+    pub async fn shutdown(&self) {
+        self.engine.close_all(CloseReason::ServerShutdown);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+        while self.engine.session_count() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// A running standalone server.
+#[derive(Debug)]
+pub struct ServerHandle {
+    local_addr: SocketAddr,
+    server: Server,
+    stop: Arc<tokio::sync::Notify>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl ServerHandle {
+    /// The bound address (the real port when bound to port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The server.
+    pub fn server(&self) -> &Server {
+        &self.server
+    }
+
+    /// Stops accepting, disconnects every socket ("server shutting down")
+    /// and closes every connection.
+    pub async fn shutdown(mut self) {
+        self.stop.notify_one();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        self.server.shutdown().await;
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// The server as a hyper / tower service.
+#[derive(Clone, Debug)]
+pub struct SocketIoService {
+    server: Server,
+}
+
+type ServiceFuture = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+
+impl<B> tower_service::Service<Request<B>> for SocketIoService
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = ServiceFuture;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let server = self.server.clone();
+        Box::pin(async move { Ok(server.handle(req).await) })
+    }
+}
+
+impl<B> hyper::service::Service<Request<B>> for SocketIoService
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = ServiceFuture;
+
+    fn call(&self, req: Request<B>) -> Self::Future {
+        let server = self.server.clone();
+        Box::pin(async move { Ok(server.handle(req).await) })
+    }
+}
