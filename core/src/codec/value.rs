@@ -551,6 +551,15 @@ impl IntoArgs for Bytes {
         vec![Value::Binary(self)]
     }
 }
+macro_rules! scalar_args {
+    ($($t:ty),*) => {$(
+        impl IntoArgs for $t {
+            fn into_args(self) -> Args { vec![Value::from(self)] }
+        }
+    )*};
+}
+scalar_args!(bool, i32, i64, u32, u64, usize, f64, Vec<u8>);
+
 macro_rules! tuple_args {
     ($($name:ident),+) => {
         impl<$($name: Into<Value>),+> IntoArgs for ($($name,)+) {

@@ -1,0 +1,124 @@
+//! Shared fixtures: the interop app of tests/interop/APP.md, servers on
+//! port 0, and paths to the peer programs.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use oxsio::{ConnectError, Event, Server, ServerHandle, Socket, Value};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// The app every interop script expects (tests/interop/APP.md).
+pub fn interop_app() -> Server {
+    let io = Server::builder()
+        .max_payload(100_000)
+        .ping_interval(Duration::from_millis(300))
+        .ping_timeout(Duration::from_millis(200))
+        .build();
+    let root = io.of("/");
+    root.use_middleware(|socket| {
+        if socket.handshake().auth["token"].as_str() == Some("bad") {
+            return Err(ConnectError::new("unauthorized").with_data(serde_json::json!({"reason": "bad token"})));
+        }
+        Ok(())
+    });
+    let ns = root.clone();
+    root.on_connection(move |socket: Socket| {
+        socket.join("all");
+        if let Some(room) = socket.handshake().auth["room"].as_str() {
+            socket.join(room);
+        }
+        let mut welcome = oxsio::Map::new();
+        welcome.insert("sid".into(), Value::from(socket.id().as_str()));
+        welcome.insert("auth".into(), socket.handshake().auth.clone());
+        socket.emit("welcome", Value::Object(welcome)).unwrap();
+
+        socket.on("echo", |ev: Event| {
+            let _ = ev.socket.emit("echo", ev.args);
+        });
+        socket.on("echo-ack", |ev: Event| {
+            if let Some(ack) = ev.ack {
+                let _ = ack.send(ev.args);
+            }
+        });
+        socket.on_async("ask-client", |ev: Event| async move {
+            let reply = ev.socket.timeout(Duration::from_secs(5)).emit_with_ack("question", ev.args).await;
+            let _ = match reply {
+                Ok(args) => ev.socket.emit("answer", args),
+                Err(e) => ev.socket.emit("answer-error", e.to_string()),
+            };
+        });
+        socket.on("join", |ev: Event| {
+            let room = ev.arg(0).as_str().unwrap_or_default().to_owned();
+            ev.socket.join(room.as_str());
+            if let Some(ack) = ev.ack {
+                let _ = ack.send(("joined", room));
+            }
+        });
+        socket.on("leave", |ev: Event| {
+            let room = ev.arg(0).as_str().unwrap_or_default().to_owned();
+            ev.socket.leave(&room);
+            if let Some(ack) = ev.ack {
+                let _ = ack.send(("left", room));
+            }
+        });
+        let io_ns = ns.clone();
+        socket.on("to-room", move |ev: Event| {
+            let (room, event) = (ev.arg(0).as_str().unwrap_or_default(), ev.arg(1).as_str().unwrap_or_default());
+            let _ = io_ns.to(room).emit(event, ev.arg(2).clone());
+        });
+        let io_ns = ns.clone();
+        socket.on("to-room-except", move |ev: Event| {
+            let room = ev.arg(0).as_str().unwrap_or_default();
+            let except = ev.arg(1).as_str().unwrap_or_default();
+            let event = ev.arg(2).as_str().unwrap_or_default();
+            let _ = io_ns.to(room).except(except).emit(event, ev.arg(3).clone());
+        });
+        socket.on("broadcast", |ev: Event| {
+            let event = ev.arg(0).as_str().unwrap_or_default();
+            let _ = ev.socket.broadcast().emit(event, ev.arg(1).clone());
+        });
+        socket.on("disconnect-me", |ev: Event| ev.socket.disconnect());
+        socket.on("observe", |ev: Event| {
+            ev.socket.join("observers");
+            if let Some(ack) = ev.ack {
+                let _ = ack.send(());
+            }
+        });
+        socket.on("size", |ev: Event| {
+            let n = match ev.arg(0) {
+                Value::String(s) => s.len(),
+                Value::Binary(b) => b.len(),
+                _ => 0,
+            };
+            if let Some(ack) = ev.ack {
+                let _ = ack.send(n);
+            }
+        });
+        let io_ns = ns.clone();
+        socket.on_disconnect(move |s, reason| {
+            let mut m = oxsio::Map::new();
+            m.insert("sid".into(), Value::from(s.id().as_str()));
+            m.insert("reason".into(), Value::from(reason.as_str()));
+            let _ = io_ns.to("observers").emit("peer-disconnect", Value::Object(m));
+        });
+    });
+    let admin = io.of("/admin");
+    admin.on_connection(|socket: Socket| {
+        socket.join("admins");
+        let _ = socket.emit("welcome", serde_json::json!({"sid": socket.id().as_str(), "nsp": "/admin"}));
+        socket.on("echo", |ev: Event| {
+            let _ = ev.socket.emit("echo", ev.args);
+        });
+    });
+    io
+}
+
+/// Starts the interop app on 127.0.0.1, port 0.
+pub async fn start_interop_app() -> ServerHandle {
+    interop_app().listen("127.0.0.1:0").await.unwrap()
+}
