@@ -26,8 +26,10 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod adapter;
+pub mod client;
 pub mod codec;
 pub mod engineio;
+pub mod runtime;
 pub mod sid;
 pub mod socketio;
 

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! The official JavaScript client and python-socketio against an oxsio
 //! server running the app of tests/interop/APP.md, on every transport.
 //! Peers are installed by `tests/interop/setup.sh` (the README test command).
@@ -30,13 +31,22 @@ async fn run_peer(program: &str, script: &str, transports: &str) {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     handle.shutdown().await;
-    assert!(out.status.success(), "{script} {transports} failed:\n{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "{script} {transports} failed:\n{stdout}\n{stderr}"
+    );
     assert!(!stdout.contains("FAIL"), "{stdout}");
-    assert!(stdout.lines().filter(|l| l.starts_with("ok ")).count() >= 7, "too few scenarios ran:\n{stdout}");
+    assert!(
+        stdout.lines().filter(|l| l.starts_with("ok ")).count() >= 7,
+        "too few scenarios ran:\n{stdout}"
+    );
 }
 
 fn python() -> String {
-    common::repo_root().join("tests/interop/.venv/bin/python").display().to_string()
+    common::repo_root()
+        .join("tests/interop/.venv/bin/python")
+        .display()
+        .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

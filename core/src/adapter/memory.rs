@@ -123,10 +123,10 @@ impl Adapter for MemoryAdapter {
 
     fn socket_rooms(&self, sid: Sid) -> Vec<Room> {
         let mut out: Vec<Room> = vec![Room::from(sid.as_str())];
-        if let Ok(idx) = self.index.read() {
-            if let Some(set) = idx.sids.get(&sid) {
-                out.extend(set.iter().cloned());
-            }
+        if let Ok(idx) = self.index.read()
+            && let Some(set) = idx.sids.get(&sid)
+        {
+            out.extend(set.iter().cloned());
         }
         out
     }

@@ -245,11 +245,12 @@ fn write_number(out: &mut String, n: &Number) {
     use std::fmt::Write;
     // serde_json prints floats like JavaScript for the common cases except
     // integral floats ("1.0"); JSON.stringify prints those as "1".
-    if let Some(f) = n.as_f64().filter(|_| n.is_f64()) {
-        if f.fract() == 0.0 && f.abs() < 1e21 {
-            let _ = write!(out, "{}", f as i64);
-            return;
-        }
+    if let Some(f) = n.as_f64().filter(|_| n.is_f64())
+        && f.fract() == 0.0
+        && f.abs() < 1e21
+    {
+        let _ = write!(out, "{}", f as i64);
+        return;
     }
     let _ = write!(out, "{n}");
 }

@@ -237,13 +237,12 @@ impl<H: Handler> Engine<H> {
             Some(t) if self.config.transports.contains(&t) => t,
             _ => return error_response(ErrorCode::UnknownTransport, None),
         };
-        if let Some(o) = req.headers().get(header::ORIGIN) {
-            if o.as_bytes()
+        if let Some(o) = req.headers().get(header::ORIGIN)
+            && o.as_bytes()
                 .iter()
                 .any(|b| *b == b'\r' || *b == b'\n' || *b == 0)
-            {
-                return error_response(ErrorCode::BadRequest, None);
-            }
+        {
+            return error_response(ErrorCode::BadRequest, None);
         }
         if let Some(sid) = &query.sid {
             let Some(entry) = self.get(sid) else {
@@ -268,10 +267,10 @@ impl<H: Handler> Engine<H> {
             remote_addr: req.extensions().get::<RemoteAddr>().map(|r| r.0),
             uri: req.uri().clone(),
         };
-        if let Some(allow) = &self.config.allow_request {
-            if let Err(message) = allow(&info) {
-                return error_response(ErrorCode::Forbidden, Some(&message));
-            }
+        if let Some(allow) = &self.config.allow_request
+            && let Err(message) = allow(&info)
+        {
+            return error_response(ErrorCode::Forbidden, Some(&message));
         }
         if query.eio.as_deref() != Some("4") {
             return error_response(ErrorCode::UnsupportedProtocolVersion, None);

@@ -20,12 +20,15 @@ use crate::sid::Sid;
 use crate::{IntoArgs, Value};
 
 type ConnectionFn = Arc<dyn Fn(Socket) + Send + Sync>;
+type SyncMiddleware = Arc<dyn Fn(&Socket) -> Result<(), ConnectError> + Send + Sync>;
+type AsyncMiddleware =
+    Arc<dyn Fn(Socket) -> BoxFuture<'static, Result<(), ConnectError>> + Send + Sync>;
 
 /// A connect middleware: sync, or async (awaited before the socket joins).
 #[derive(Clone)]
 pub(crate) enum Middleware {
-    Sync(Arc<dyn Fn(&Socket) -> Result<(), ConnectError> + Send + Sync>),
-    Async(Arc<dyn Fn(Socket) -> BoxFuture<'static, Result<(), ConnectError>> + Send + Sync>),
+    Sync(SyncMiddleware),
+    Async(AsyncMiddleware),
 }
 
 /// Handlers and middlewares; shared by the children of a dynamic namespace.

@@ -114,10 +114,10 @@ impl Handler for SioHandler {
         let timeout = self.0.common.connect_timeout;
         tokio::spawn(async move {
             tokio::time::sleep(timeout).await;
-            if let Some(c) = weak.upgrade() {
-                if c.is_empty() {
-                    c.session().close(CloseReason::ForcedClose);
-                }
+            if let Some(c) = weak.upgrade()
+                && c.is_empty()
+            {
+                c.session().close(CloseReason::ForcedClose);
             }
         });
         conn

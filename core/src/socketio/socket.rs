@@ -587,14 +587,14 @@ impl Socket {
         let (middlewares, any, listeners, errors) = {
             let mut h = self.handlers();
             let listeners = h.events.get(&ev.name).cloned();
-            if let Some(l) = &listeners {
-                if l.iter().any(|l| l.once) {
-                    let keep: Vec<Listener> = l.iter().filter(|l| !l.once).cloned().collect();
-                    if keep.is_empty() {
-                        h.events.remove(&ev.name);
-                    } else {
-                        h.events.insert(ev.name.clone(), keep.into());
-                    }
+            if let Some(l) = &listeners
+                && l.iter().any(|l| l.once)
+            {
+                let keep: Vec<Listener> = l.iter().filter(|l| !l.once).cloned().collect();
+                if keep.is_empty() {
+                    h.events.remove(&ev.name);
+                } else {
+                    h.events.insert(ev.name.clone(), keep.into());
                 }
             }
             let mws = if h.middlewares.is_empty() {

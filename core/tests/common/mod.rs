@@ -9,7 +9,10 @@ use oxsio::{ConnectError, Event, Server, ServerHandle, Socket, Value};
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// The app every interop script expects (tests/interop/APP.md).
@@ -22,7 +25,8 @@ pub fn interop_app() -> Server {
     let root = io.of("/");
     root.use_middleware(|socket| {
         if socket.handshake().auth["token"].as_str() == Some("bad") {
-            return Err(ConnectError::new("unauthorized").with_data(serde_json::json!({"reason": "bad token"})));
+            return Err(ConnectError::new("unauthorized")
+                .with_data(serde_json::json!({"reason": "bad token"})));
         }
         Ok(())
     });
@@ -46,7 +50,11 @@ pub fn interop_app() -> Server {
             }
         });
         socket.on_async("ask-client", |ev: Event| async move {
-            let reply = ev.socket.timeout(Duration::from_secs(5)).emit_with_ack("question", ev.args).await;
+            let reply = ev
+                .socket
+                .timeout(Duration::from_secs(5))
+                .emit_with_ack("question", ev.args)
+                .await;
             let _ = match reply {
                 Ok(args) => ev.socket.emit("answer", args),
                 Err(e) => ev.socket.emit("answer-error", e.to_string()),
@@ -68,7 +76,10 @@ pub fn interop_app() -> Server {
         });
         let io_ns = ns.clone();
         socket.on("to-room", move |ev: Event| {
-            let (room, event) = (ev.arg(0).as_str().unwrap_or_default(), ev.arg(1).as_str().unwrap_or_default());
+            let (room, event) = (
+                ev.arg(0).as_str().unwrap_or_default(),
+                ev.arg(1).as_str().unwrap_or_default(),
+            );
             let _ = io_ns.to(room).emit(event, ev.arg(2).clone());
         });
         let io_ns = ns.clone();
@@ -104,13 +115,18 @@ pub fn interop_app() -> Server {
             let mut m = oxsio::Map::new();
             m.insert("sid".into(), Value::from(s.id().as_str()));
             m.insert("reason".into(), Value::from(reason.as_str()));
-            let _ = io_ns.to("observers").emit("peer-disconnect", Value::Object(m));
+            let _ = io_ns
+                .to("observers")
+                .emit("peer-disconnect", Value::Object(m));
         });
     });
     let admin = io.of("/admin");
     admin.on_connection(|socket: Socket| {
         socket.join("admins");
-        let _ = socket.emit("welcome", serde_json::json!({"sid": socket.id().as_str(), "nsp": "/admin"}));
+        let _ = socket.emit(
+            "welcome",
+            serde_json::json!({"sid": socket.id().as_str(), "nsp": "/admin"}),
+        );
         socket.on("echo", |ev: Event| {
             let _ = ev.socket.emit("echo", ev.args);
         });

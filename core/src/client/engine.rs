@@ -1,0 +1,602 @@
+//! The Engine.IO v4 client: handshake over polling or WebSocket, the
+//! polling→WebSocket upgrade, and the heartbeat watch (a server that stops
+//! pinging is declared dead after pingInterval + pingTimeout).
+//!
+//! One task per connection owns the transport; the layer above talks to it
+//! through a bounded queue of outgoing messages and a queue of events.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use futures_util::{FutureExt, SinkExt, StreamExt};
+use http::{HeaderMap, Method, Request, StatusCode, header};
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use rustls::ClientConfig;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+use super::error::ClientError;
+use super::tls::{Io, dial};
+use crate::codec::engineio::{OpenPacket, Packet};
+use crate::codec::polling::{self, Record};
+use crate::engineio::session::Signal;
+use crate::engineio::{Message, Transport};
+
+type Ws = WebSocketStream<Box<dyn Io>>;
+
+/// Where and how to connect.
+pub(crate) struct Target {
+    pub(crate) tls: Option<Arc<ClientConfig>>,
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) path: String,
+    /// Extra query, already encoded (`a=1&b=2`), may be empty.
+    pub(crate) query: String,
+    pub(crate) headers: HeaderMap,
+    pub(crate) transports: Vec<Transport>,
+    pub(crate) upgrade: bool,
+}
+
+impl Target {
+    fn uri(&self, transport: Transport, sid: Option<&str>, ws: bool) -> String {
+        let scheme = match (ws, self.tls.is_some()) {
+            (true, true) => "wss",
+            (true, false) => "ws",
+            (false, true) => "https",
+            (false, false) => "http",
+        };
+        let mut s = format!(
+            "{scheme}://{}:{}{}?EIO=4&transport={}",
+            self.host,
+            self.port,
+            self.path,
+            transport.as_str()
+        );
+        if let Some(sid) = sid {
+            s.push_str("&sid=");
+            s.extend(form_urlencoded::byte_serialize(sid.as_bytes()));
+        }
+        if !self.query.is_empty() {
+            s.push('&');
+            s.push_str(&self.query);
+        }
+        s
+    }
+
+    fn host_header(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+}
+
+/// The server's handshake.
+#[derive(Debug, Clone)]
+pub(crate) struct OpenInfo {
+    pub(crate) sid: String,
+    pub(crate) ping_interval: Duration,
+    pub(crate) ping_timeout: Duration,
+    pub(crate) max_payload: usize,
+    upgrades: Vec<String>,
+}
+
+fn parse_open(text: &str) -> Result<OpenInfo, ClientError> {
+    match Packet::decode(text) {
+        Ok(Packet::Open(json)) => {
+            let o: OpenPacket = serde_json::from_str(json)
+                .map_err(|e| ClientError::Protocol(format!("bad handshake: {e}")))?;
+            Ok(OpenInfo {
+                sid: o.sid,
+                ping_interval: Duration::from_millis(o.ping_interval),
+                ping_timeout: Duration::from_millis(o.ping_timeout),
+                max_payload: usize::try_from(o.max_payload).unwrap_or(usize::MAX),
+                upgrades: o.upgrades,
+            })
+        }
+        _ => Err(ClientError::Protocol(format!(
+            "expected an open packet, got {:?}",
+            truncate(text)
+        ))),
+    }
+}
+
+fn truncate(s: &str) -> &str {
+    let mut end = s.len().min(64);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Why an Engine.IO connection ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum EngineClose {
+    /// The server closed the connection.
+    TransportClose,
+    /// I/O or HTTP error.
+    TransportError(String),
+    /// No ping from the server in time.
+    PingTimeout,
+    /// The server sent something undecodable.
+    ParseError,
+    /// We closed it.
+    Client,
+}
+
+/// What the engine reports upward.
+#[derive(Debug)]
+pub(crate) enum EngineEvent {
+    Text(String),
+    Binary(Bytes),
+    Closed(EngineClose),
+}
+
+/// The upper layer's side of a live connection.
+pub(crate) struct EngineHandle {
+    pub(crate) tx: mpsc::Sender<Message>,
+    pub(crate) open: OpenInfo,
+    pub(crate) close: Arc<Signal>,
+}
+
+/// Opens a connection; the returned receiver yields events until `Closed`.
+pub(crate) async fn connect(
+    target: Arc<Target>,
+    capacity: usize,
+) -> Result<(EngineHandle, mpsc::Receiver<EngineEvent>), ClientError> {
+    let (tx, rx) = mpsc::channel(capacity.max(1));
+    let (ev_tx, ev_rx) = mpsc::channel(1024);
+    let close = Arc::new(Signal::default());
+    let first = *target
+        .transports
+        .first()
+        .ok_or_else(|| ClientError::InvalidUrl("no transport allowed".into()))?;
+    let open = match first {
+        Transport::Websocket => {
+            let (mut ws, open) = ws_handshake(&target, None).await?;
+            let (open2, close2) = (open.clone(), close.clone());
+            tokio::spawn(async move {
+                let mut rx = rx;
+                let why = ws_loop(&mut ws, &mut rx, &ev_tx, &open2, &close2, Instant::now()).await;
+                let _ = ev_tx.send(EngineEvent::Closed(why)).await;
+            });
+            open
+        }
+        Transport::Polling => {
+            let mut lanes = Lanes::default();
+            let (status, body) = lanes
+                .get
+                .request(
+                    &target,
+                    Method::GET,
+                    target.uri(Transport::Polling, None, false),
+                    Bytes::new(),
+                )
+                .await?;
+            if status != StatusCode::OK {
+                return Err(ClientError::Http(
+                    status.as_u16(),
+                    String::from_utf8_lossy(&body).into_owned(),
+                ));
+            }
+            let text = std::str::from_utf8(&body)
+                .map_err(|_| ClientError::Protocol("handshake is not UTF-8".into()))?;
+            let mut records = text.split(polling::SEPARATOR);
+            let open = parse_open(records.next().unwrap_or_default())?;
+            // Packets the server sent with the handshake go up first.
+            for rest in records {
+                if let Ok(Packet::Message(m)) = Packet::decode(rest) {
+                    let _ = ev_tx.send(EngineEvent::Text(m.to_owned())).await;
+                }
+            }
+            let (open2, close2) = (open.clone(), close.clone());
+            tokio::spawn(async move {
+                let mut rx = rx;
+                let why = polling_loop(target, lanes, &mut rx, &ev_tx, &open2, &close2).await;
+                let _ = ev_tx.send(EngineEvent::Closed(why)).await;
+            });
+            open
+        }
+    };
+    Ok((EngineHandle { tx, open, close }, ev_rx))
+}
+
+fn ws_config() -> WebSocketConfig {
+    let mut c = WebSocketConfig::default();
+    c.read_buffer_size = 16 * 1024;
+    c.write_buffer_size = 16 * 1024;
+    c
+}
+
+async fn ws_open(target: &Target, sid: Option<&str>) -> Result<Ws, ClientError> {
+    let io = dial(&target.host, target.port, target.tls.as_ref()).await?;
+    let mut req = target
+        .uri(Transport::Websocket, sid, true)
+        .into_client_request()
+        .map_err(|e| ClientError::InvalidUrl(e.to_string()))?;
+    for (k, v) in &target.headers {
+        req.headers_mut().append(k, v.clone());
+    }
+    let (ws, _) = tokio_tungstenite::client_async_with_config(req, io, Some(ws_config()))
+        .await
+        .map_err(|e| match e {
+            tokio_tungstenite::tungstenite::Error::Http(res) => {
+                let body = res
+                    .body()
+                    .as_ref()
+                    .map(|b| String::from_utf8_lossy(b).into_owned())
+                    .unwrap_or_default();
+                ClientError::Http(res.status().as_u16(), body)
+            }
+            other => ClientError::Connect(other.to_string()),
+        })?;
+    Ok(ws)
+}
+
+async fn ws_handshake(target: &Target, sid: Option<&str>) -> Result<(Ws, OpenInfo), ClientError> {
+    let mut ws = ws_open(target, sid).await?;
+    loop {
+        match ws.next().await {
+            Some(Ok(WsMessage::Text(t))) => return Ok((ws, parse_open(&t)?)),
+            Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => continue,
+            Some(Ok(other)) => {
+                return Err(ClientError::Protocol(format!(
+                    "expected an open packet, got {other:?}"
+                )));
+            }
+            Some(Err(e)) => return Err(ClientError::Connect(e.to_string())),
+            None => {
+                return Err(ClientError::Connect(
+                    "connection closed during handshake".into(),
+                ));
+            }
+        }
+    }
+}
+
+/// Reads and writes a WebSocket connection until it ends.
+async fn ws_loop(
+    ws: &mut Ws,
+    rx: &mut mpsc::Receiver<Message>,
+    events: &mpsc::Sender<EngineEvent>,
+    open: &OpenInfo,
+    close: &Signal,
+    last_ping: Instant,
+) -> EngineClose {
+    let dead_after = open.ping_interval + open.ping_timeout;
+    let watchdog = tokio::time::sleep_until(last_ping + dead_after);
+    tokio::pin!(watchdog);
+    loop {
+        tokio::select! {
+            biased;
+            () = close.wait() => {
+                while let Ok(m) = rx.try_recv() {
+                    if feed(ws, &m).await.is_err() { break; }
+                }
+                let _ = ws.send(WsMessage::text("1")).await;
+                let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(None)).await;
+                return EngineClose::Client;
+            }
+            m = rx.recv() => {
+                let Some(m) = m else { return EngineClose::Client };
+                let mut ok = feed(ws, &m).await.is_ok();
+                let mut n = 1;
+                while ok && n < 64 {
+                    let Ok(more) = rx.try_recv() else { break };
+                    ok = feed(ws, &more).await.is_ok();
+                    n += 1;
+                }
+                if !ok || ws.flush().await.is_err() {
+                    return EngineClose::TransportError("write failed".into());
+                }
+            }
+            frame = ws.next() => match frame {
+                Some(Ok(WsMessage::Text(t))) => match Packet::decode(&t) {
+                    Ok(Packet::Ping(_)) => {
+                        watchdog.as_mut().reset(Instant::now() + dead_after);
+                        if ws.send(WsMessage::text("3")).await.is_err() {
+                            return EngineClose::TransportError("write failed".into());
+                        }
+                    }
+                    Ok(Packet::Message(m)) => {
+                        if events.send(EngineEvent::Text(m.to_owned())).await.is_err() {
+                            return EngineClose::Client;
+                        }
+                    }
+                    Ok(Packet::Close) => return EngineClose::TransportClose,
+                    Ok(Packet::Noop | Packet::Pong(_) | Packet::Upgrade | Packet::Open(_)) => {}
+                    Err(_) => return EngineClose::ParseError,
+                },
+                Some(Ok(WsMessage::Binary(b))) => {
+                    if events.send(EngineEvent::Binary(b)).await.is_err() {
+                        return EngineClose::Client;
+                    }
+                }
+                Some(Ok(WsMessage::Close(_))) | None => return EngineClose::TransportClose,
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return EngineClose::TransportError(e.to_string()),
+            },
+            () = &mut watchdog => return EngineClose::PingTimeout,
+        }
+    }
+}
+
+async fn feed(ws: &mut Ws, m: &Message) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+    ws.feed(WsMessage::Text(m.text.clone())).await?;
+    for a in m.attachments.iter().flat_map(|a| a.iter()) {
+        ws.feed(WsMessage::Binary(a.clone())).await?;
+    }
+    Ok(())
+}
+
+/// One HTTP/1.1 keep-alive connection, re-dialed when it drops.
+#[derive(Default)]
+struct Lane {
+    conn: Option<SendRequest<Full<Bytes>>>,
+}
+
+#[derive(Default)]
+struct Lanes {
+    get: Lane,
+    post: Lane,
+}
+
+impl Lane {
+    async fn request(
+        &mut self,
+        target: &Target,
+        method: Method,
+        uri: String,
+        body: Bytes,
+    ) -> Result<(StatusCode, Bytes), ClientError> {
+        let reusable = match self.conn.take() {
+            Some(mut c) => c.ready().await.is_ok().then_some(c),
+            None => None,
+        };
+        let conn = match reusable {
+            Some(c) => c,
+            None => {
+                let io = dial(&target.host, target.port, target.tls.as_ref()).await?;
+                let (sender, driver) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+                    .await
+                    .map_err(|e| ClientError::Connect(e.to_string()))?;
+                tokio::spawn(driver);
+                sender
+            }
+        };
+        let mut conn = conn;
+        let path_and_query = uri
+            .splitn(4, '/')
+            .nth(3)
+            .map(|p| format!("/{p}"))
+            .unwrap_or_else(|| "/".into());
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path_and_query)
+            .header(header::HOST, target.host_header())
+            .body(Full::new(body.clone()))
+            .map_err(|e| ClientError::InvalidUrl(e.to_string()))?;
+        for (k, v) in &target.headers {
+            req.headers_mut().append(k, v.clone());
+        }
+        if !body.is_empty() {
+            req.headers_mut().insert(
+                header::CONTENT_TYPE,
+                http::HeaderValue::from_static("text/plain;charset=UTF-8"),
+            );
+        }
+        let res = conn
+            .send_request(req)
+            .await
+            .map_err(|e| ClientError::Connect(e.to_string()))?;
+        let status = res.status();
+        let bytes = res
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| ClientError::Connect(e.to_string()))?
+            .to_bytes();
+        self.conn = Some(conn);
+        Ok((status, bytes))
+    }
+}
+
+type Pending<T> = Option<BoxFuture<'static, T>>;
+
+/// A finished request: the lane back (for reuse) and the answer.
+type Reply = (Lane, Result<(StatusCode, Bytes), ClientError>);
+
+async fn maybe<T>(f: &mut Pending<T>) -> T {
+    match f {
+        Some(f) => f.await,
+        None => std::future::pending().await,
+    }
+}
+
+fn start_get(target: &Arc<Target>, mut lane: Lane, sid: &str) -> BoxFuture<'static, Reply> {
+    let (target, uri) = (
+        target.clone(),
+        target.uri(Transport::Polling, Some(sid), false),
+    );
+    async move {
+        let r = lane.request(&target, Method::GET, uri, Bytes::new()).await;
+        (lane, r)
+    }
+    .boxed()
+}
+
+fn start_post(
+    target: &Arc<Target>,
+    mut lane: Lane,
+    sid: &str,
+    body: String,
+) -> BoxFuture<'static, Reply> {
+    let (target, uri) = (
+        target.clone(),
+        target.uri(Transport::Polling, Some(sid), false),
+    );
+    async move {
+        let r = lane
+            .request(&target, Method::POST, uri, Bytes::from(body))
+            .await;
+        (lane, r)
+    }
+    .boxed()
+}
+
+/// Probes a WebSocket for the upgrade: `2probe` → `3probe`.
+async fn probe(target: Arc<Target>, sid: String) -> Result<Ws, ClientError> {
+    let mut ws = ws_open(&target, Some(&sid)).await?;
+    ws.send(WsMessage::text("2probe"))
+        .await
+        .map_err(|e| ClientError::Connect(e.to_string()))?;
+    loop {
+        match ws.next().await {
+            Some(Ok(WsMessage::Text(t))) if t.as_str() == "3probe" => return Ok(ws),
+            Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => continue,
+            _ => return Err(ClientError::Protocol("upgrade probe failed".into())),
+        }
+    }
+}
+
+/// Long-polling until closed, or until upgraded (then WebSocket until closed).
+async fn polling_loop(
+    target: Arc<Target>,
+    lanes: Lanes,
+    rx: &mut mpsc::Receiver<Message>,
+    events: &mpsc::Sender<EngineEvent>,
+    open: &OpenInfo,
+    close: &Signal,
+) -> EngineClose {
+    let sid = open.sid.clone();
+    let dead_after = open.ping_interval + open.ping_timeout;
+    let watchdog = tokio::time::sleep(dead_after);
+    tokio::pin!(watchdog);
+    let mut last_ping = Instant::now();
+    let Lanes {
+        get: get_lane,
+        post: post_lane,
+    } = lanes;
+    let mut get: Pending<Reply> = Some(start_get(&target, get_lane, &sid));
+    let mut post: Pending<Reply> = None;
+    let mut post_lane = Some(post_lane);
+    let mut control: Vec<&'static str> = Vec::new();
+    let mut outbox: VecDeque<Message> = VecDeque::new();
+    let can_upgrade = target.upgrade
+        && target.transports.contains(&Transport::Websocket)
+        && open.upgrades.iter().any(|u| u == "websocket");
+    let mut upgrade: Pending<Result<Ws, ClientError>> =
+        can_upgrade.then(|| probe(target.clone(), sid.clone()).boxed());
+    let mut upgraded: Option<Ws> = None;
+    loop {
+        if let Some(ws) = upgraded.as_mut() {
+            if get.is_none() && post.is_none() {
+                let mut ws = upgraded.take().unwrap_or_else(|| unreachable!());
+                // Whatever polling had not sent yet goes first, in order.
+                let mut ok = ws.send(WsMessage::text("5")).await.is_ok();
+                for m in outbox.drain(..) {
+                    ok = ok && feed(&mut ws, &m).await.is_ok();
+                }
+                if !ok || ws.flush().await.is_err() {
+                    return EngineClose::TransportError("upgrade failed".into());
+                }
+                return ws_loop(&mut ws, rx, events, open, close, last_ping).await;
+            }
+            let _ = ws;
+        }
+        let post_idle = post.is_none() && upgraded.is_none();
+        let has_output = !control.is_empty() || !outbox.is_empty();
+        tokio::select! {
+            biased;
+            () = close.wait() => {
+                if let Some(lane) = post_lane.as_mut() {
+                    let _ = tokio::time::timeout(Duration::from_secs(1), lane.request(&target, Method::POST, target.uri(Transport::Polling, Some(&sid), false), Bytes::from_static(b"1"))).await;
+                }
+                return EngineClose::Client;
+            }
+            (lane, r) = maybe(&mut get) => {
+                get = None;
+                let body = match r {
+                    Ok((StatusCode::OK, body)) => body,
+                    Ok((status, body)) => return EngineClose::TransportError(format!("HTTP {status}: {}", String::from_utf8_lossy(&body))),
+                    Err(e) => return EngineClose::TransportError(e.to_string()),
+                };
+                let Ok(text) = std::str::from_utf8(&body) else { return EngineClose::ParseError };
+                for record in polling::decode(text) {
+                    let event = match record {
+                        Ok(Record::Text(t)) => match Packet::decode(t) {
+                            Ok(Packet::Ping(_)) => {
+                                last_ping = Instant::now();
+                                watchdog.as_mut().reset(last_ping + dead_after);
+                                control.push("3");
+                                continue;
+                            }
+                            Ok(Packet::Message(m)) => EngineEvent::Text(m.to_owned()),
+                            Ok(Packet::Close) => return EngineClose::TransportClose,
+                            Ok(_) => continue,
+                            Err(_) => return EngineClose::ParseError,
+                        },
+                        Ok(Record::Binary(b)) => EngineEvent::Binary(b),
+                        Err(_) => return EngineClose::ParseError,
+                    };
+                    if events.send(event).await.is_err() {
+                        return EngineClose::Client;
+                    }
+                }
+                if upgraded.is_none() {
+                    get = Some(start_get(&target, lane, &sid));
+                }
+            }
+            (lane, r) = maybe(&mut post) => {
+                post = None;
+                post_lane = Some(lane);
+                match r {
+                    Ok((StatusCode::OK, _)) => {}
+                    Ok((status, body)) => return EngineClose::TransportError(format!("HTTP {status}: {}", String::from_utf8_lossy(&body))),
+                    Err(e) => return EngineClose::TransportError(e.to_string()),
+                }
+            }
+            m = rx.recv(), if upgraded.is_none() && outbox.len() < 1024 => {
+                let Some(m) = m else { return EngineClose::Client };
+                outbox.push_back(m);
+                while outbox.len() < 1024 {
+                    let Ok(m) = rx.try_recv() else { break };
+                    outbox.push_back(m);
+                }
+            }
+            () = std::future::ready(()), if post_idle && has_output => {
+                let mut body = String::new();
+                for c in control.drain(..) {
+                    polling::push_text(&mut body, c);
+                }
+                while let Some(m) = outbox.front() {
+                    let size = m.text.len() + m.attachments.as_ref().map_or(0, |a| a.iter().map(|b| b.len() * 4 / 3 + 4).sum());
+                    if !body.is_empty() && body.len() + size + 1 > open.max_payload {
+                        break;
+                    }
+                    let Some(m) = outbox.pop_front() else { break };
+                    polling::push_text(&mut body, &m.text);
+                    for a in m.attachments.iter().flat_map(|a| a.iter()) {
+                        polling::push_binary(&mut body, a);
+                    }
+                }
+                if let Some(lane) = post_lane.take() {
+                    post = Some(start_post(&target, lane, &sid, body));
+                }
+            }
+            r = maybe(&mut upgrade) => {
+                upgrade = None;
+                if let Ok(ws) = r {
+                    upgraded = Some(ws);
+                }
+            }
+            () = &mut watchdog => return EngineClose::PingTimeout,
+        }
+    }
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every test of the repository on a fresh machine: installs the interop
+# peers (npm ci from the committed lockfile, python-socketio in a venv), then
+# formatting, lints, and every Rust test (unit, property, integration,
+# interop). Usage: bash tests/run-all.sh
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "installing interop peers (npm ci, pip)"
+bash tests/interop/setup.sh
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "cargo test (unit, property, integration, interop)"
+cargo test --workspace --all-targets 2>&1 | tee target/test-output.txt
+# Doc tests (examples in the API docs).
+cargo test --workspace --doc
+
+passed=$(grep -Eo '[0-9]+ passed' target/test-output.txt | awk '{s+=$1} END {print s+0}')
+failed=$(grep -Eo '[0-9]+ failed' target/test-output.txt | awk '{s+=$1} END {print s+0}')
+echo
+echo "all tests: ${passed} passed, ${failed} failed"
