@@ -22,6 +22,9 @@ cargo test --workspace --all-targets 2>&1 | tee target/test-output.txt
 # Doc tests (examples in the API docs).
 cargo test --workspace --doc
 
+step "the README demo (chat server + bots, exits after the exchange)"
+PORT=0 timeout 120 cargo run --quiet --example chat -- --exit-after-demo
+
 passed=$(grep -Eo '[0-9]+ passed' target/test-output.txt | awk '{s+=$1} END {print s+0}')
 failed=$(grep -Eo '[0-9]+ failed' target/test-output.txt | awk '{s+=$1} END {print s+0}')
 echo
