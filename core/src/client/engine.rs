@@ -465,6 +465,33 @@ async fn probe(target: Arc<Target>, sid: String) -> Result<Ws, ClientError> {
     }
 }
 
+/// Builds one POST body: control packets, then queued messages up to `max` bytes.
+fn take_batch(
+    control: &mut Vec<&'static str>,
+    outbox: &mut VecDeque<Message>,
+    max: usize,
+) -> String {
+    let mut body = String::new();
+    for c in control.drain(..) {
+        polling::push_text(&mut body, c);
+    }
+    while let Some(m) = outbox.front() {
+        let size = m.text.len()
+            + m.attachments
+                .as_ref()
+                .map_or(0, |a| a.iter().map(|b| b.len().div_ceil(3) * 4 + 2).sum());
+        if !body.is_empty() && body.len() + size + 1 > max {
+            break;
+        }
+        let Some(m) = outbox.pop_front() else { break };
+        polling::push_text(&mut body, &m.text);
+        for a in m.attachments.iter().flat_map(|a| a.iter()) {
+            polling::push_binary(&mut body, a);
+        }
+    }
+    body
+}
+
 /// Long-polling until closed, or until upgraded (then WebSocket until closed).
 async fn polling_loop(
     target: Arc<Target>,
@@ -515,9 +542,28 @@ async fn polling_loop(
         tokio::select! {
             biased;
             () = close.wait() => {
-                if let Some(lane) = post_lane.as_mut() {
-                    let _ = tokio::time::timeout(Duration::from_secs(1), lane.request(&target, Method::POST, target.uri(Transport::Polling, Some(&sid), false), Bytes::from_static(b"1"))).await;
-                }
+                // Graceful: what is queued goes out first, then the close packet.
+                let flush = async {
+                    if let Some(in_flight) = post.take() {
+                        post_lane = Some(in_flight.await.0);
+                    }
+                    while let Ok(m) = rx.try_recv() {
+                        outbox.push_back(m);
+                    }
+                    let Some(lane) = post_lane.as_mut() else { return };
+                    loop {
+                        let mut body = take_batch(&mut control, &mut outbox, open.max_payload);
+                        let last = outbox.is_empty();
+                        if last {
+                            polling::push_text(&mut body, "1");
+                        }
+                        let uri = target.uri(Transport::Polling, Some(&sid), false);
+                        if lane.request(&target, Method::POST, uri, Bytes::from(body)).await.is_err() || last {
+                            return;
+                        }
+                    }
+                };
+                let _ = tokio::time::timeout(Duration::from_secs(5), flush).await;
                 return EngineClose::Client;
             }
             (lane, r) = maybe(&mut get) => {
@@ -571,21 +617,7 @@ async fn polling_loop(
                 }
             }
             () = std::future::ready(()), if post_idle && has_output => {
-                let mut body = String::new();
-                for c in control.drain(..) {
-                    polling::push_text(&mut body, c);
-                }
-                while let Some(m) = outbox.front() {
-                    let size = m.text.len() + m.attachments.as_ref().map_or(0, |a| a.iter().map(|b| b.len() * 4 / 3 + 4).sum());
-                    if !body.is_empty() && body.len() + size + 1 > open.max_payload {
-                        break;
-                    }
-                    let Some(m) = outbox.pop_front() else { break };
-                    polling::push_text(&mut body, &m.text);
-                    for a in m.attachments.iter().flat_map(|a| a.iter()) {
-                        polling::push_binary(&mut body, a);
-                    }
-                }
+                let body = take_batch(&mut control, &mut outbox, open.max_payload);
                 if let Some(lane) = post_lane.take() {
                     post = Some(start_post(&target, lane, &sid, body));
                 }

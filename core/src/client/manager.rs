@@ -321,6 +321,18 @@ async fn run(inner: Arc<ManagerInner>, mut cmds: mpsc::UnboundedReceiver<Cmd>) {
 
 async fn send_connect(handle: &EngineHandle, socket: &ClientSocket) {
     let auth = socket.0.auth.resolve().await;
+    if auth
+        .as_ref()
+        .is_some_and(|a| !matches!(a, crate::Value::Object(_) | crate::Value::Null))
+    {
+        // The protocol only allows an object; the server would drop the connection.
+        socket.fail_connect(
+            ClientError::Protocol("the auth payload must be a JSON object".into()),
+            true,
+        );
+        return;
+    }
+    let auth = auth.filter(|a| !a.is_null());
     let packet = Packet {
         nsp: socket.nsp().to_owned(),
         data: PacketData::Connect(auth),

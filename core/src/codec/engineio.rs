@@ -15,6 +15,9 @@ pub enum DecodeError {
     #[error("unknown packet type {0:?}")]
     UnknownType(char),
     /// A polling record started with `b` but was not valid base64.
+    ///
+    /// No longer produced: like the official parser, the codec decodes any
+    /// base64 leniently (see [`decode_base64`](super::polling::decode_base64)).
     #[error("invalid base64 in binary record")]
     Base64,
 }

@@ -4,6 +4,7 @@
 //! functions can be fed anything a peer sends.
 
 pub mod engineio;
+pub(crate) mod json;
 pub mod polling;
 pub mod socketio;
 pub mod value;

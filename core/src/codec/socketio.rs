@@ -6,6 +6,7 @@
 
 use bytes::Bytes;
 
+use super::json;
 use super::value::{Args, Value, write_str};
 
 /// Largest number of attachments accepted in one packet by default.
@@ -155,7 +156,8 @@ impl Packet {
 }
 
 fn write_nsp(out: &mut String, nsp: &str) {
-    if nsp != "/" {
+    // Like the official encoder, an empty namespace means the main one.
+    if !nsp.is_empty() && nsp != "/" {
         out.push_str(nsp);
         out.push(',');
     }
@@ -309,74 +311,107 @@ impl Decoder {
 }
 
 /// Parses a packet's text; returns it with the number of attachments that follow.
+///
+/// Mirrors `decodeString` of the official `socket.io-parser` (4.2.7),
+/// including its JavaScript coercions:
+/// - the type is `Number(first char)`: a whitespace character counts as
+///   `0` (CONNECT). The empty string is rejected: the official server never
+///   hands one to its parser (an empty Engine.IO message has *no* data and
+///   makes the server close the connection).
+/// - the attachment count is `Number(text up to the first '-')`, so
+///   ` 1`, `1.0`, `1e0` or `0x1` are accepted; it must be an integer in
+///   `1..=max_attachments`.
+/// - the ack id is the run of digits *and whitespace* that follows, read
+///   with `Number()`: whitespace alone is id 0, whitespace inside (`1 2`) is
+///   `NaN`. Ids JavaScript cannot hold exactly are kept exact up to
+///   `u64::MAX`; `NaN` and larger ids (which Node keeps as inexact doubles)
+///   become `None`.
+/// - the payload is optional for every type. Without one, an ACK has no
+///   arguments, a CONNECT_ERROR carries `null`, and an EVENT (which the
+///   official server accepts and then ignores, as it has no name) decodes as
+///   a [`PacketData::Ack`] without id, which receivers ignore too.
 fn decode_header(text: &str, max_attachments: usize) -> Result<(Packet, usize), ParseError> {
-    let bytes = text.as_bytes();
-    let ty = match bytes.first() {
-        Some(c @ b'0'..=b'6') => c - b'0',
+    let first = text.chars().next().ok_or(ParseError::UnknownType)?;
+    let ty = match first {
+        '0'..='6' => first as u8 - b'0',
+        c if json::is_js_whitespace(c) => 0,
         _ => return Err(ParseError::UnknownType),
     };
-    let mut i = 1;
+    let mut pos = first.len_utf8();
     let mut attachments = 0;
     if ty == 5 || ty == 6 {
-        let start = i;
-        while i < bytes.len() && bytes[i].is_ascii_digit() {
-            i += 1;
-        }
-        if i == start || bytes.get(i) != Some(&b'-') {
+        let dash = text[pos..]
+            .find('-')
+            .ok_or(ParseError::IllegalAttachments)?;
+        let n =
+            json::string_to_number(&text[pos..pos + dash]).ok_or(ParseError::IllegalAttachments)?;
+        if !(n.fract() == 0.0 && n >= 1.0 && n <= max_attachments as f64) {
             return Err(ParseError::IllegalAttachments);
         }
-        attachments = text[start..i]
-            .parse::<usize>()
-            .map_err(|_| ParseError::IllegalAttachments)?;
-        if attachments > max_attachments {
-            return Err(ParseError::IllegalAttachments);
-        }
-        i += 1;
+        attachments = n as usize;
+        pos += dash + 1;
     }
-    let nsp = if bytes.get(i) == Some(&b'/') {
-        let start = i;
-        while i < bytes.len() && bytes[i] != b',' {
-            i += 1;
+    let rest = &text[pos..];
+    let nsp = if rest.starts_with('/') {
+        match rest.find(',') {
+            Some(comma) => {
+                pos += comma + 1;
+                &rest[..comma]
+            }
+            None => {
+                pos = text.len();
+                rest
+            }
         }
-        let nsp = &text[start..i];
-        if i < bytes.len() {
-            i += 1; // the comma
-        }
-        nsp
     } else {
         "/"
     };
-    let mut id = None;
-    let start = i;
-    while i < bytes.len() && bytes[i].is_ascii_digit() {
-        i += 1;
-    }
-    if i > start {
-        id = Some(
-            text[start..i]
-                .parse::<u64>()
-                .map_err(|_| ParseError::IllegalId)?,
-        );
-    }
-    let json = &text[i..];
-    let payload: Option<Value> = if json.is_empty() {
+    let rest = &text[pos..];
+    let run = rest
+        .find(|c: char| !(c.is_ascii_digit() || json::is_js_whitespace(c)))
+        .unwrap_or(rest.len());
+    let id = if run == 0 {
         None
     } else {
-        Some(serde_json::from_str(json).map_err(|_| ParseError::InvalidPayload)?)
+        let digits = rest[..run].trim_matches(json::is_js_whitespace);
+        if digits.is_empty() {
+            Some(0)
+        } else {
+            // All digits or NaN; beyond u64 Node has an inexact double.
+            digits.parse::<u64>().ok()
+        }
+    };
+    let json_text = &rest[run..];
+    let (payload, first_number) = if json_text.is_empty() {
+        (None, None)
+    } else {
+        let (v, f) =
+            json::parse_with_first_number(json_text).map_err(|_| ParseError::InvalidPayload)?;
+        (Some(v), f)
     };
     let data = match (ty, payload) {
         (0, None) => PacketData::Connect(None),
         (0, Some(v @ Value::Object(_))) => PacketData::Connect(Some(v)),
         (1, None) => PacketData::Disconnect,
+        (2 | 5, None) => PacketData::Ack {
+            args: Vec::new(),
+            id: None,
+        },
         (2 | 5, Some(Value::Array(mut args))) if !args.is_empty() => {
-            let event = match args.remove(0) {
-                Value::String(s) if !RESERVED_EVENTS.contains(&s.as_str()) => s,
-                Value::Number(n) => n.to_string(),
+            let event = match (args.remove(0), first_number) {
+                (Value::String(s), _) if !RESERVED_EVENTS.contains(&s.as_str()) => s,
+                // JavaScript emits the number; listeners see `String(n)`.
+                (_, Some(f)) => json::f64_to_string(f),
                 _ => return Err(ParseError::InvalidPayload),
             };
             PacketData::Event { event, args, id }
         }
+        (3 | 6, None) => PacketData::Ack {
+            args: Vec::new(),
+            id,
+        },
         (3 | 6, Some(Value::Array(args))) => PacketData::Ack { args, id },
+        (4, None) => PacketData::ConnectError(Value::Null),
         (4, Some(v @ (Value::Object(_) | Value::String(_)))) => PacketData::ConnectError(v),
         _ => return Err(ParseError::InvalidPayload),
     };
@@ -392,6 +427,7 @@ fn decode_header(text: &str, max_attachments: usize) -> Result<(Packet, usize), 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::value::Map;
     use serde_json::json;
 
     fn one(text: &str) -> Result<Packet, ParseError> {
@@ -399,61 +435,171 @@ mod tests {
         d.decode_text(text).map(|p| p.expect("complete packet"))
     }
 
+    fn v(j: serde_json::Value) -> Value {
+        Value::from(j)
+    }
+
+    fn pk(nsp: &str, data: PacketData) -> Packet {
+        Packet {
+            nsp: nsp.into(),
+            data,
+        }
+    }
+
+    fn ack(nsp: &str, args: Args, id: Option<u64>) -> Packet {
+        pk(nsp, PacketData::Ack { args, id })
+    }
+
+    /// Every text example of the v5 spec (socket.io-protocol Readme.md,
+    /// "Packet encoding" and "Sample session") and of PROTOCOL.md: decodes
+    /// to the packet, and the packet encodes back to the same text.
     #[test]
-    fn protocol_examples_decode() {
-        assert_eq!(
-            one("0").unwrap(),
-            Packet {
-                nsp: "/".into(),
-                data: PacketData::Connect(None)
+    fn spec_text_examples_round_trip() {
+        let cases = [
+            ("0", pk("/", PacketData::Connect(None))),
+            (
+                r#"0{"sid":"wZX3oN0bSVIhsaknAAAI"}"#,
+                pk(
+                    "/",
+                    PacketData::Connect(Some(v(json!({"sid": "wZX3oN0bSVIhsaknAAAI"})))),
+                ),
+            ),
+            ("0/admin,", pk("/admin", PacketData::Connect(None))),
+            (
+                r#"0/admin,{"sid":"oSO0OpakMV_3jnilAAAA"}"#,
+                pk(
+                    "/admin",
+                    PacketData::Connect(Some(v(json!({"sid": "oSO0OpakMV_3jnilAAAA"})))),
+                ),
+            ),
+            (
+                r#"0/admin,{"sid":"-G5j-67EZFp-q59rADQM"}"#,
+                pk(
+                    "/admin",
+                    PacketData::Connect(Some(v(json!({"sid": "-G5j-67EZFp-q59rADQM"})))),
+                ),
+            ),
+            (
+                r#"0{"token":"123"}"#,
+                pk("/", PacketData::Connect(Some(v(json!({"token": "123"}))))),
+            ),
+            (
+                r#"4{"message":"Not authorized"}"#,
+                pk(
+                    "/",
+                    PacketData::ConnectError(v(json!({"message": "Not authorized"}))),
+                ),
+            ),
+            (
+                r#"4/random,{"message":"Invalid namespace"}"#,
+                pk(
+                    "/random",
+                    PacketData::ConnectError(v(json!({"message": "Invalid namespace"}))),
+                ),
+            ),
+            (r#"2["foo"]"#, Packet::event("/", "foo", vec![], None)),
+            (
+                r#"2/admin,["bar"]"#,
+                Packet::event("/admin", "bar", vec![], None),
+            ),
+            (
+                r#"2["hey","Jude"]"#,
+                Packet::event("/", "hey", vec![Value::from("Jude")], None),
+            ),
+            (r#"212["foo"]"#, Packet::event("/", "foo", vec![], Some(12))),
+            ("312[]", Packet::ack("/", vec![], 12)),
+            (
+                r#"2/admin,13["foo"]"#,
+                Packet::event("/admin", "foo", vec![], Some(13)),
+            ),
+            (
+                r#"3/admin,13["bar"]"#,
+                Packet::ack("/admin", vec![Value::from("bar")], 13),
+            ),
+            (
+                r#"314["bar"]"#,
+                Packet::ack("/", vec![Value::from("bar")], 14),
+            ),
+            (r#"215["foo"]"#, Packet::event("/", "foo", vec![], Some(15))),
+            (
+                r#"2/admin,1["tellme"]"#,
+                Packet::event("/admin", "tellme", vec![], Some(1)),
+            ),
+            ("1", pk("/", PacketData::Disconnect)),
+            ("1/admin,", pk("/admin", PacketData::Disconnect)),
+        ];
+        for (text, packet) in cases {
+            assert_eq!(one(text).as_ref(), Ok(&packet), "decode {text}");
+            let (enc, att) = packet.encode();
+            assert_eq!(enc, text, "encode {packet:?}");
+            assert!(att.is_empty());
+        }
+    }
+
+    /// The binary examples of the spec: header + attachments, both ways.
+    #[test]
+    fn spec_binary_examples_round_trip() {
+        let b1234 = Value::from(vec![1u8, 2, 3, 4]);
+        let cases = [
+            (
+                r#"51-["baz",{"_placeholder":true,"num":0}]"#,
+                vec![&[1u8, 2, 3, 4][..]],
+                Packet::event("/", "baz", vec![b1234.clone()], None),
+            ),
+            (
+                r#"52-/admin,["baz",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#,
+                vec![&[1u8, 2][..], &[3, 4]],
+                Packet::event(
+                    "/admin",
+                    "baz",
+                    vec![Value::from(vec![1u8, 2]), Value::from(vec![3u8, 4])],
+                    None,
+                ),
+            ),
+            (
+                r#"51-14["foo",{"_placeholder":true,"num":0}]"#,
+                vec![&[1u8, 2, 3, 4][..]],
+                Packet::event("/", "foo", vec![b1234.clone()], Some(14)),
+            ),
+            (
+                r#"61-15["bar",{"_placeholder":true,"num":0}]"#,
+                vec![&[1u8, 2, 3, 4][..]],
+                Packet::ack("/", vec![Value::from("bar"), b1234.clone()], 15),
+            ),
+            (
+                r#"61-/admin,1[{"_placeholder":true,"num":0}]"#,
+                vec![&[1u8, 2, 3, 4][..]],
+                Packet::ack("/admin", vec![b1234.clone()], 1),
+            ),
+            (
+                r#"51-["message-back",{"_placeholder":true,"num":0},"x"]"#,
+                vec![&[1u8, 2, 3][..]],
+                Packet::event(
+                    "/",
+                    "message-back",
+                    vec![Value::from(vec![1u8, 2, 3]), Value::from("x")],
+                    None,
+                ),
+            ),
+        ];
+        for (text, buffers, packet) in cases {
+            let mut d = Decoder::default();
+            assert_eq!(d.decode_text(text), Ok(None), "{text}");
+            let mut got = None;
+            for (i, b) in buffers.iter().enumerate() {
+                assert!(got.is_none(), "{text}: complete before attachment {i}");
+                got = d.decode_binary(Bytes::copy_from_slice(b)).unwrap();
             }
-        );
-        assert_eq!(
-            one(r#"0{"token":"123"}"#).unwrap().data,
-            PacketData::Connect(Some(Value::from(json!({"token": "123"}))))
-        );
-        assert_eq!(one(r#"0/admin,{"sid":"oSO0"}"#).unwrap().nsp, "/admin");
-        assert_eq!(one("0/custom").unwrap().nsp, "/custom");
-        assert_eq!(
-            one("1/custom").unwrap(),
-            Packet {
-                nsp: "/custom".into(),
-                data: PacketData::Disconnect
-            }
-        );
-        assert_eq!(one("1/admin,").unwrap().data, PacketData::Disconnect);
-        assert_eq!(
-            one(r#"4{"message":"Not authorized"}"#).unwrap().data,
-            PacketData::ConnectError(Value::from(json!({"message": "Not authorized"})))
-        );
-        assert_eq!(
-            one(r#"2["foo"]"#).unwrap(),
-            Packet::event("/", "foo", vec![], None)
-        );
-        assert_eq!(
-            one(r#"2/admin,["bar"]"#).unwrap(),
-            Packet::event("/admin", "bar", vec![], None)
-        );
-        assert_eq!(
-            one(r#"212["foo"]"#).unwrap(),
-            Packet::event("/", "foo", vec![], Some(12))
-        );
-        assert_eq!(
-            one(r#"3/admin,13["bar"]"#).unwrap(),
-            Packet::ack("/admin", vec![Value::from("bar")], 13)
-        );
-        assert_eq!(
-            one("3[]").unwrap().data,
-            PacketData::Ack {
-                args: vec![],
-                id: None
-            }
-        );
-        assert_eq!(one("2[1]").unwrap(), Packet::event("/", "1", vec![], None));
+            assert_eq!(got.as_ref(), Some(&packet), "{text}");
+            assert!(!d.is_reconstructing());
+            let (enc, att) = packet.encode();
+            assert_eq!(enc, text);
+            assert_eq!(att, buffers);
+        }
     }
 
     #[test]
-    fn binary_examples_reassemble() {
+    fn binary_state_machine_errors() {
         let mut d = Decoder::default();
         assert_eq!(
             d.decode_text(r#"61-15["bar",{"_placeholder":true,"num":0}]"#),
@@ -480,43 +626,246 @@ mod tests {
             d.decode_binary(Bytes::new()),
             Err(ParseError::UnexpectedBinary)
         );
+        // A bad placeholder fails the packet and resets the decoder.
+        for bad in [
+            r#"51-["a",{"_placeholder":true,"num":1}]"#,
+            r#"51-["a",{"_placeholder":true,"num":-1}]"#,
+            r#"51-["a",{"_placeholder":true,"num":1.0}]"#,
+            r#"51-["a",{"_placeholder":true,"num":"0"}]"#,
+            r#"51-["a",{"_placeholder":true}]"#,
+            r#"51-["a",[{"x":{"_placeholder":true,"num":1e400}}]]"#,
+        ] {
+            let mut d = Decoder::default();
+            assert_eq!(d.decode_text(bad), Ok(None), "{bad}");
+            assert_eq!(
+                d.decode_binary(Bytes::new()),
+                Err(ParseError::IllegalAttachments),
+                "{bad}"
+            );
+            assert!(!d.is_reconstructing());
+        }
+    }
+
+    /// Inputs the official parser (socket.io-parser 4.2.7) accepts although
+    /// they look malformed; expected results are what Node decoded.
+    #[test]
+    fn accepts_what_node_accepts() {
+        let a = || vec![];
+        let cases: Vec<(&str, Packet)> = vec![
+            // Number(" ") === 0: whitespace is a CONNECT type, and an id.
+            (" ", pk("/", PacketData::Connect(None))),
+            ("\t", pk("/", PacketData::Connect(None))),
+            ("\u{3000}/admin,", pk("/admin", PacketData::Connect(None))),
+            (
+                " {\"a\":1}",
+                pk("/", PacketData::Connect(Some(v(json!({"a": 1}))))),
+            ),
+            ("0\u{2028}", pk("/", PacketData::Connect(None))),
+            ("2 [\"a\"]", Packet::event("/", "a", a(), Some(0))),
+            ("2 12 [\"a\"]", Packet::event("/", "a", a(), Some(12))),
+            (
+                "2/admin,\u{feff}7\n[\"a\"]",
+                Packet::event("/admin", "a", a(), Some(7)),
+            ),
+            // Number("1 2") is NaN; Node keeps id NaN. Not representable.
+            ("21 2[\"a\"]", Packet::event("/", "a", a(), None)),
+            // Beyond u64 Node has an inexact double (1e+23).
+            (
+                "299999999999999999999999[\"a\"]",
+                Packet::event("/", "a", a(), None),
+            ),
+            // Kept exact where Node rounds to 9007199254740992.
+            (
+                "29007199254740993[\"a\"]",
+                Packet::event("/", "a", a(), Some(9007199254740993)),
+            ),
+            // No payload: accepted for every type (EVENT is then ignored).
+            ("2", ack("/", a(), None)),
+            ("212", ack("/", a(), None)),
+            ("2/admin,", ack("/admin", a(), None)),
+            ("3", ack("/", a(), None)),
+            ("312", ack("/", a(), Some(12))),
+            ("4", pk("/", PacketData::ConnectError(Value::Null))),
+            (
+                "4\"refused\"",
+                pk("/", PacketData::ConnectError(Value::from("refused"))),
+            ),
+            ("41", pk("/", PacketData::ConnectError(Value::Null))),
+            // Namespace runs to the first comma or the end.
+            ("0/admin", pk("/admin", PacketData::Connect(None))),
+            ("0/", pk("/", PacketData::Connect(None))),
+            (
+                "0/admin,12{}",
+                pk("/admin", PacketData::Connect(Some(v(json!({}))))),
+            ),
+            ("1/admin,12", pk("/admin", PacketData::Disconnect)),
+            ("1/a b€,", pk("/a b€", PacketData::Disconnect)),
+            // JSON.parse details.
+            ("2[\"a\"] ", Packet::event("/", "a", a(), None)),
+            ("2[\"a\"]\r\n\t", Packet::event("/", "a", a(), None)),
+            ("2[1]", Packet::event("/", "1", a(), None)),
+            ("2[-0]", Packet::event("/", "0", a(), None)),
+            ("2[1.0]", Packet::event("/", "1", a(), None)),
+            ("2[1e21]", Packet::event("/", "1e+21", a(), None)),
+            ("2[1e400]", Packet::event("/", "Infinity", a(), None)),
+            ("2[-1e400]", Packet::event("/", "-Infinity", a(), None)),
+            (
+                "2[9007199254740993]",
+                Packet::event("/", "9007199254740992", a(), None),
+            ),
+            (
+                "2[0.1,2]",
+                Packet::event("/", "0.1", vec![Value::from(2)], None),
+            ),
+            (
+                "2[\"a\",1e400]",
+                Packet::event("/", "a", vec![Value::Null], None),
+            ),
+            ("2[\"\\ud800\"]", Packet::event("/", "\u{fffd}", a(), None)),
+            ("2[\"Connect\"]", Packet::event("/", "Connect", a(), None)),
+            (
+                "2[\"a\",{\"b\":1,\"b\":2}]",
+                Packet::event("/", "a", vec![v(json!({"b": 2}))], None),
+            ),
+        ];
+        for (text, packet) in cases {
+            assert_eq!(one(text).as_ref(), Ok(&packet), "{text:?}");
+        }
     }
 
     #[test]
+    fn attachment_count_is_read_with_number() {
+        for text in [
+            "51-[\"a\",{\"_placeholder\":true,\"num\":0}]",
+            "5 1 -[\"a\",{\"_placeholder\":true,\"num\":0}]",
+            "5\u{3000}1-[\"a\",{\"_placeholder\":true,\"num\":0}]",
+            "51e0-[\"a\",{\"_placeholder\":true,\"num\":0}]",
+            "51.0-[\"a\",{\"_placeholder\":true,\"num\":0}]",
+            "5+1-[\"a\",{\"_placeholder\":true,\"num\":0}]",
+            "50x1-[\"a\",{\"_placeholder\":true,\"num\":0}]",
+            "50b1-[\"a\",{\"_placeholder\":true,\"num\":0}]",
+            "500001-[\"a\",{\"_placeholder\":true,\"num\":0}]",
+            "5.1e1-[\"a\",{\"_placeholder\":true,\"num\":0}]",
+        ] {
+            let mut d = Decoder::default();
+            assert_eq!(d.decode_text(text), Ok(None), "{text:?}");
+            let p = d.decode_binary(Bytes::from_static(&[9])).unwrap();
+            assert_eq!(
+                p,
+                Some(Packet::event("/", "a", vec![Value::from(vec![9u8])], None)),
+                "{text:?}"
+            );
+        }
+        // No payload: the attachments are still consumed, then ignored.
+        let mut d = Decoder::default();
+        assert_eq!(d.decode_text("51-12"), Ok(None));
+        assert_eq!(
+            d.decode_binary(Bytes::new()),
+            Ok(Some(ack("/", vec![], None)))
+        );
+        assert_eq!(d.decode_text("61-/x,3"), Ok(None));
+        assert_eq!(
+            d.decode_binary(Bytes::new()),
+            Ok(Some(ack("/x", vec![], Some(3))))
+        );
+        // The limit is configurable.
+        let mut d = Decoder::new(2);
+        assert_eq!(
+            d.decode_text(r#"53-["a"]"#),
+            Err(ParseError::IllegalAttachments)
+        );
+        assert_eq!(d.decode_text(r#"52-["a"]"#), Ok(None));
+    }
+
+    #[test]
+    fn placeholder_with_fractional_index_is_undefined() {
+        // Node: buffers[0.5] is undefined (null in an array, absent member).
+        let mut d = Decoder::default();
+        d.decode_text(
+            r#"51-["a",{"_placeholder":true,"num":0.5},{"x":{"_placeholder":true,"num":0.5},"y":1},{"_placeholder":true,"num":-0.0}]"#,
+        )
+        .unwrap();
+        let p = d.decode_binary(Bytes::from_static(&[1])).unwrap().unwrap();
+        assert_eq!(
+            p,
+            Packet::event(
+                "/",
+                "a",
+                vec![Value::Null, v(json!({"y": 1})), Value::from(vec![1u8])],
+                None
+            )
+        );
+    }
+
+    /// Rejected by Node too (`socket.io-parser` throws), incl. its own test cases.
+    #[test]
     fn invalid_packets_are_rejected_like_node() {
+        use ParseError::*;
         let bad = [
-            ("", ParseError::UnknownType),
-            ("7", ParseError::UnknownType),
-            ("x", ParseError::UnknownType),
-            ("0\"str\"", ParseError::InvalidPayload),
-            ("0[]", ParseError::InvalidPayload),
-            ("1{}", ParseError::InvalidPayload),
-            ("2", ParseError::InvalidPayload),
-            ("2[]", ParseError::InvalidPayload),
-            ("2{}", ParseError::InvalidPayload),
-            ("2[null]", ParseError::InvalidPayload),
-            (r#"2["connect"]"#, ParseError::InvalidPayload),
-            (r#"2["disconnecting"]"#, ParseError::InvalidPayload),
-            (r#"2["a"]x"#, ParseError::InvalidPayload),
-            ("3", ParseError::InvalidPayload),
-            ("3{}", ParseError::InvalidPayload),
-            ("4", ParseError::InvalidPayload),
-            ("4[]", ParseError::InvalidPayload),
-            (r#"5["a"]"#, ParseError::IllegalAttachments),
-            (r#"5x-["a"]"#, ParseError::IllegalAttachments),
-            (r#"511-["a"]"#, ParseError::IllegalAttachments),
-            (r#"299999999999999999999999["a"]"#, ParseError::IllegalId),
+            ("", UnknownType),
+            ("7", UnknownType),
+            ("999", UnknownType),
+            ("x", UnknownType),
+            ("\u{85}", UnknownType),
+            ("\u{200b}", UnknownType),
+            ("\u{1F600}", UnknownType),
+            ("0\"str\"", InvalidPayload),
+            ("0/admin,\"invalid\"", InvalidPayload),
+            ("0[]", InvalidPayload),
+            ("0null", InvalidPayload),
+            ("1{}", InvalidPayload),
+            ("1/admin,{}", InvalidPayload),
+            ("2[]", InvalidPayload),
+            ("2{}", InvalidPayload),
+            ("2/admin,{}", InvalidPayload),
+            ("2/admin,\"invalid", InvalidPayload),
+            ("2[null]", InvalidPayload),
+            ("2[null,\"bar\"]", InvalidPayload),
+            ("2[true,\"foo\"]", InvalidPayload),
+            ("2[{\"toString\":\"foo\"}]", InvalidPayload),
+            ("2[[\"a\"]]", InvalidPayload),
+            (r#"2["connect"]"#, InvalidPayload),
+            (r#"2["connect_error"]"#, InvalidPayload),
+            (r#"2["disconnect","123"]"#, InvalidPayload),
+            (r#"2["disconnecting"]"#, InvalidPayload),
+            (r#"2["newListener"]"#, InvalidPayload),
+            (r#"2["removeListener"]"#, InvalidPayload),
+            (r#"2["a"]x"#, InvalidPayload),
+            (r#"2["a"]["b"]"#, InvalidPayload),
+            (r#"2["a",]"#, InvalidPayload),
+            (r#"2['a']"#, InvalidPayload),
+            (r#"2["a\x"]"#, InvalidPayload),
+            ("2[\"a\u{1}\"]", InvalidPayload),
+            (r#"2["a",NaN]"#, InvalidPayload),
+            (r#"2["a",01]"#, InvalidPayload),
+            (r#"442["some","data""#, InvalidPayload),
+            (r#"2/a,b,["x"]"#, InvalidPayload),
+            ("3{}", InvalidPayload),
+            ("3\"a\"", InvalidPayload),
+            ("4[]", InvalidPayload),
+            ("4true", InvalidPayload),
+            ("5", IllegalAttachments),
+            ("51", IllegalAttachments),
+            ("50-", IllegalAttachments),
+            ("5-[\"a\"]", IllegalAttachments),
+            ("5 -[\"a\"]", IllegalAttachments),
+            ("5a-", IllegalAttachments),
+            ("51.23-", IllegalAttachments),
+            ("5Infinity-[\"a\"]", IllegalAttachments),
+            ("51e400-[\"a\"]", IllegalAttachments),
+            (r#"5["a"]"#, IllegalAttachments),
+            (r#"5x-["a"]"#, IllegalAttachments),
+            (r#"511-["a"]"#, IllegalAttachments),
+            (r#"599999999999999999999999-["a"]"#, IllegalAttachments),
+            ("6/admin,1-[]", IllegalAttachments),
+            (r#"51-{}"#, InvalidPayload),
+            (r#"61-{}"#, InvalidPayload),
         ];
         for (text, err) in bad {
             assert_eq!(Decoder::default().decode_text(text), Err(err), "{text:?}");
         }
-        let mut d = Decoder::default();
-        d.decode_text(r#"51-["a",{"_placeholder":true,"num":1}]"#)
-            .unwrap();
-        assert_eq!(
-            d.decode_binary(Bytes::new()),
-            Err(ParseError::IllegalAttachments)
-        );
+        let deep = format!("2[\"a\",{}{}]", "[".repeat(200), "]".repeat(200));
+        assert_eq!(Decoder::default().decode_text(&deep), Err(InvalidPayload));
     }
 
     #[test]
@@ -525,62 +874,32 @@ mod tests {
         let PacketData::Event { args, .. } = p.data else {
             panic!()
         };
-        assert_eq!(
-            args[0],
-            Value::from(json!({"_placeholder": true, "num": 0}))
-        );
+        assert_eq!(args[0], v(json!({"_placeholder": true, "num": 0})));
     }
 
     #[test]
-    fn zero_attachment_binary_packet_is_complete() {
+    fn encodes_like_the_official_encoder() {
+        // An empty namespace is the main one (`obj.nsp && "/" !== obj.nsp`).
+        assert_eq!(Packet::event("", "a", vec![], None).encode().0, r#"2["a"]"#);
+        assert_eq!(pk("", PacketData::Disconnect).encode().0, "1");
+        // Binary anywhere turns EVENT/ACK into BINARY_*; placeholders are
+        // numbered in JSON.stringify order (integer-like keys first).
+        let mut o = Map::new();
+        o.insert("b".into(), Value::from(vec![2u8]));
+        o.insert("1".into(), Value::from(vec![1u8]));
+        let p = Packet::ack("/", vec![Value::Object(o)], 0);
+        let (text, att) = p.encode();
         assert_eq!(
-            one(r#"50-["a"]"#).unwrap(),
-            Packet::event("/", "a", vec![], None)
+            text,
+            r#"62-0[{"1":{"_placeholder":true,"num":0},"b":{"_placeholder":true,"num":1}}]"#
         );
-    }
-
-    #[test]
-    fn encodes_protocol_examples() {
-        let cases = [
-            (
-                Packet {
-                    nsp: "/".into(),
-                    data: PacketData::Connect(None),
-                },
-                "0",
-            ),
-            (
-                Packet {
-                    nsp: "/admin".into(),
-                    data: PacketData::Connect(Some(Value::from(json!({"sid": "oSO0"})))),
-                },
-                r#"0/admin,{"sid":"oSO0"}"#,
-            ),
-            (
-                Packet {
-                    nsp: "/admin".into(),
-                    data: PacketData::Disconnect,
-                },
-                "1/admin,",
-            ),
-            (Packet::event("/", "foo", vec![], None), r#"2["foo"]"#),
-            (Packet::event("/", "foo", vec![], Some(12)), r#"212["foo"]"#),
-            (
-                Packet::ack("/admin", vec![Value::from("bar")], 13),
-                r#"3/admin,13["bar"]"#,
-            ),
-            (
-                Packet {
-                    nsp: "/".into(),
-                    data: PacketData::ConnectError(Value::from(
-                        json!({"message": "Not authorized"}),
-                    )),
-                },
-                r#"4{"message":"Not authorized"}"#,
-            ),
-        ];
-        for (p, text) in cases {
-            assert_eq!(p.encode().0, text);
-        }
+        assert_eq!(
+            att,
+            vec![Bytes::from_static(&[1]), Bytes::from_static(&[2])]
+        );
+        let mut d = Decoder::default();
+        assert_eq!(d.decode_text(&text), Ok(None));
+        assert_eq!(d.decode_binary(att[0].clone()), Ok(None));
+        assert_eq!(d.decode_binary(att[1].clone()), Ok(Some(p)));
     }
 }

@@ -179,9 +179,12 @@ impl Value {
             Value::Number(n) => write_number(out, n),
             Value::String(s) => write_str(out, s),
             Value::Binary(b) => {
-                out.push_str("{\"_placeholder\":true,\"num\":");
-                out.push_str(itoa(attachments.len() as u64).as_str());
-                out.push('}');
+                use std::fmt::Write;
+                let _ = write!(
+                    out,
+                    "{{\"_placeholder\":true,\"num\":{}}}",
+                    attachments.len()
+                );
                 attachments.push(b.clone());
             }
             Value::Array(a) => {
@@ -196,13 +199,36 @@ impl Value {
             }
             Value::Object(o) => {
                 out.push('{');
-                for (i, (k, v)) in o.iter().enumerate() {
-                    if i > 0 {
+                let mut first = true;
+                let mut member = |k: &str, v: &Value, out: &mut String| {
+                    if !first {
                         out.push(',');
                     }
+                    first = false;
                     write_str(out, k);
                     out.push(':');
                     v.write_json(out, attachments);
+                };
+                // JavaScript objects list integer-like keys ("array
+                // indices") first, in numeric order, then the others in
+                // insertion order; JSON.stringify and the official
+                // parser's placeholder numbering follow that order.
+                if o.keys().any(|k| array_index(k).is_some()) {
+                    let mut idx: Vec<(u32, &str, &Value)> = o
+                        .iter()
+                        .filter_map(|(k, v)| array_index(k).map(|i| (i, k.as_str(), v)))
+                        .collect();
+                    idx.sort_unstable_by_key(|e| e.0);
+                    for (_, k, v) in idx {
+                        member(k, v, out);
+                    }
+                    for (k, v) in o.iter().filter(|(k, _)| array_index(k).is_none()) {
+                        member(k, v, out);
+                    }
+                } else {
+                    for (k, v) in o {
+                        member(k, v, out);
+                    }
                 }
                 out.push('}');
             }
@@ -211,48 +237,91 @@ impl Value {
 
     /// Replaces every placeholder object with the matching attachment.
     ///
+    /// Follows the official `reconstructPacket`: an object whose
+    /// `_placeholder` is `true` is replaced when `num` is a number with
+    /// `0 <= num < attachments.len()`; a fractional `num` in that range
+    /// selects nothing (JavaScript's `undefined`: `null` in an array, the
+    /// member removed from an object, as `JSON.stringify` shows it).
+    ///
     /// # Errors
-    /// A placeholder whose `num` is not an index into `attachments`
+    /// A placeholder whose `num` is missing, not a number, or out of range
     /// (the official parser's "illegal attachments").
     pub(crate) fn fill_placeholders(&mut self, attachments: &[Bytes]) -> Result<(), ()> {
+        if let Some(slot) = self.placeholder(attachments)? {
+            *self = slot.map_or(Value::Null, |b| Value::Binary(b.clone()));
+            return Ok(());
+        }
         match self {
             Value::Array(a) => a
                 .iter_mut()
                 .try_for_each(|v| v.fill_placeholders(attachments)),
             Value::Object(o) => {
-                if o.get("_placeholder") == Some(&Value::Bool(true)) {
-                    let idx = o.get("num").and_then(Value::as_u64).ok_or(())?;
-                    let buf = attachments
-                        .get(usize::try_from(idx).map_err(|_| ())?)
-                        .ok_or(())?;
-                    *self = Value::Binary(buf.clone());
-                    Ok(())
-                } else {
-                    o.values_mut()
-                        .try_for_each(|v| v.fill_placeholders(attachments))
+                let mut undefined = Vec::new();
+                for (k, v) in o.iter_mut() {
+                    match v.placeholder(attachments)? {
+                        Some(Some(b)) => *v = Value::Binary(b.clone()),
+                        Some(None) => undefined.push(k.clone()),
+                        None => v.fill_placeholders(attachments)?,
+                    }
                 }
+                for k in undefined {
+                    o.shift_remove(&k);
+                }
+                Ok(())
             }
             _ => Ok(()),
         }
     }
+
+    /// `None` if this is not a placeholder; `Some(None)` for a placeholder
+    /// selecting nothing (fractional index); `Some(Some(buffer))` otherwise.
+    fn placeholder<'b>(&self, attachments: &'b [Bytes]) -> Result<Option<Option<&'b Bytes>>, ()> {
+        let Value::Object(o) = self else {
+            return Ok(None);
+        };
+        if o.get("_placeholder") != Some(&Value::Bool(true)) {
+            return Ok(None);
+        }
+        let num = o.get("num").and_then(Value::as_f64).ok_or(())?;
+        if !(num >= 0.0 && num < attachments.len() as f64) {
+            return Err(());
+        }
+        if num.fract() != 0.0 {
+            return Ok(Some(None));
+        }
+        Ok(Some(attachments.get(num as usize)))
+    }
 }
 
-fn itoa(n: u64) -> String {
-    n.to_string()
+/// The index if `k` is a JavaScript array index: a canonical decimal
+/// integer below 2^32 - 1.
+fn array_index(k: &str) -> Option<u32> {
+    let b = k.as_bytes();
+    match b {
+        [b'0'] => Some(0),
+        [b'1'..=b'9', rest @ ..] if rest.len() < 10 && rest.iter().all(u8::is_ascii_digit) => k
+            .parse::<u64>()
+            .ok()
+            .filter(|&n| n < u64::from(u32::MAX))
+            .map(|n| n as u32),
+        _ => None,
+    }
 }
 
 fn write_number(out: &mut String, n: &Number) {
     use std::fmt::Write;
-    // serde_json prints floats like JavaScript for the common cases except
-    // integral floats ("1.0"); JSON.stringify prints those as "1".
-    if let Some(f) = n.as_f64().filter(|_| n.is_f64())
-        && f.fract() == 0.0
-        && f.abs() < 1e21
-    {
-        let _ = write!(out, "{}", f as i64);
-        return;
+    // Integers (kept exact, even beyond 2^53) print as they are; floats
+    // as JavaScript prints them (`1` for 1.0, `1e+21`, `1e-7`).
+    match (n.as_u64(), n.as_i64(), n.as_f64()) {
+        (Some(u), _, _) => {
+            let _ = write!(out, "{u}");
+        }
+        (None, Some(i), _) => {
+            let _ = write!(out, "{i}");
+        }
+        (None, None, Some(f)) => super::json::write_f64(out, f),
+        (None, None, None) => out.push_str("null"),
     }
-    let _ = write!(out, "{n}");
 }
 
 /// Writes `s` as a JSON string literal, escaped exactly as `JSON.stringify`.

@@ -1,0 +1,686 @@
+//! JSON as JavaScript sees it: a `JSON.parse`-compatible parser producing
+//! [`Value`]s, JavaScript number formatting (`Number.prototype.toString`,
+//! used by `JSON.stringify`) and `Number(string)` for the header fields the
+//! official `socket.io-parser` reads with it.
+//!
+//! Where a JavaScript value has no [`Value`] equivalent the parser picks the
+//! value `JSON.stringify` would print for it: `±Infinity` (from literals such
+//! as `1e400`) becomes `null`, and a lone UTF-16 surrogate in a `\u` escape
+//! (valid for `JSON.parse`, not representable in a Rust `String`) becomes
+//! U+FFFD.
+
+use std::fmt::{self, Write as _};
+
+use serde_json::Number;
+
+use super::value::{Map, Value};
+
+/// Deepest array/object nesting accepted. `JSON.parse` has no such limit;
+/// the codec keeps serde_json's default so recursive walks over a
+/// [`Value`] (drop, encode, placeholders) cannot exhaust the stack.
+pub(crate) const MAX_DEPTH: usize = 128;
+
+/// Why a JSON text was rejected (the official parser's `JSON.parse` throws).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SyntaxError;
+
+/// Parses `text` exactly as `JSON.parse` does (see the module docs for the
+/// two values mapped to their `JSON.stringify` form).
+#[cfg(test)]
+pub(crate) fn parse(text: &str) -> Result<Value, SyntaxError> {
+    parse_with_first_number(text).map(|(v, _)| v)
+}
+
+/// Like [`parse`]; when the text is an array whose first element is a
+/// number, also returns that number as JavaScript holds it (an `f64`,
+/// possibly infinite), for event names such as `[1e400]` → `"Infinity"`.
+pub(crate) fn parse_with_first_number(text: &str) -> Result<(Value, Option<f64>), SyntaxError> {
+    let mut p = Parser {
+        text,
+        bytes: text.as_bytes(),
+        pos: 0,
+        depth: 0,
+        first_number: None,
+    };
+    p.skip_ws();
+    let v = p.value()?;
+    p.skip_ws();
+    if p.pos != p.bytes.len() {
+        return Err(SyntaxError);
+    }
+    Ok((v, p.first_number))
+}
+
+struct Parser<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    pos: usize,
+    depth: usize,
+    first_number: Option<f64>,
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    fn expect_lit(&mut self, lit: &str, v: Value) -> Result<Value, SyntaxError> {
+        if self.bytes[self.pos..].starts_with(lit.as_bytes()) {
+            self.pos += lit.len();
+            Ok(v)
+        } else {
+            Err(SyntaxError)
+        }
+    }
+
+    fn value(&mut self) -> Result<Value, SyntaxError> {
+        match self.peek().ok_or(SyntaxError)? {
+            b'{' => self.object(),
+            b'[' => self.array(),
+            b'"' => self.string().map(Value::String),
+            b't' => self.expect_lit("true", Value::Bool(true)),
+            b'f' => self.expect_lit("false", Value::Bool(false)),
+            b'n' => self.expect_lit("null", Value::Null),
+            b'-' | b'0'..=b'9' => self.number().map(|(v, _)| v),
+            _ => Err(SyntaxError),
+        }
+    }
+
+    fn enter(&mut self) -> Result<(), SyntaxError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(SyntaxError);
+        }
+        self.pos += 1; // the opening bracket
+        self.skip_ws();
+        Ok(())
+    }
+
+    fn array(&mut self) -> Result<Value, SyntaxError> {
+        let top = self.depth == 0;
+        self.enter()?;
+        let mut items = Vec::new();
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            self.depth -= 1;
+            return Ok(Value::Array(items));
+        }
+        loop {
+            if top && items.is_empty() && matches!(self.peek(), Some(b'-' | b'0'..=b'9')) {
+                let (v, f) = self.number()?;
+                self.first_number = Some(f);
+                items.push(v);
+            } else {
+                items.push(self.value()?);
+            }
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => {
+                    self.pos += 1;
+                    self.skip_ws();
+                }
+                Some(b']') => {
+                    self.pos += 1;
+                    self.depth -= 1;
+                    return Ok(Value::Array(items));
+                }
+                _ => return Err(SyntaxError),
+            }
+        }
+    }
+
+    fn object(&mut self) -> Result<Value, SyntaxError> {
+        self.enter()?;
+        let mut map = Map::new();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            self.depth -= 1;
+            return Ok(Value::Object(map));
+        }
+        loop {
+            if self.peek() != Some(b'"') {
+                return Err(SyntaxError);
+            }
+            let key = self.string()?;
+            self.skip_ws();
+            if self.peek() != Some(b':') {
+                return Err(SyntaxError);
+            }
+            self.pos += 1;
+            self.skip_ws();
+            let v = self.value()?;
+            // Like JavaScript: a repeated key keeps its first position and
+            // takes the last value.
+            map.insert(key, v);
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => {
+                    self.pos += 1;
+                    self.skip_ws();
+                }
+                Some(b'}') => {
+                    self.pos += 1;
+                    self.depth -= 1;
+                    return Ok(Value::Object(map));
+                }
+                _ => return Err(SyntaxError),
+            }
+        }
+    }
+
+    fn hex4(&mut self) -> Result<u16, SyntaxError> {
+        let digits = self.bytes.get(self.pos..self.pos + 4).ok_or(SyntaxError)?;
+        let mut v = 0u16;
+        for &d in digits {
+            let n = (d as char).to_digit(16).ok_or(SyntaxError)?;
+            v = (v << 4) | n as u16;
+        }
+        self.pos += 4;
+        Ok(v)
+    }
+
+    /// A string literal; `pos` is on the opening quote.
+    fn string(&mut self) -> Result<String, SyntaxError> {
+        self.pos += 1;
+        let start = self.pos;
+        // Fast path: no escapes.
+        while let Some(&b) = self.bytes.get(self.pos) {
+            match b {
+                b'"' => {
+                    let s = self.text[start..self.pos].to_owned();
+                    self.pos += 1;
+                    return Ok(s);
+                }
+                b'\\' => break,
+                0..=0x1f => return Err(SyntaxError),
+                _ => self.pos += 1,
+            }
+        }
+        let mut s = String::with_capacity(self.pos - start + 16);
+        s.push_str(&self.text[start..self.pos]);
+        loop {
+            let run = self.pos;
+            while let Some(&b) = self.bytes.get(self.pos) {
+                if b == b'"' || b == b'\\' || b < 0x20 {
+                    break;
+                }
+                self.pos += 1;
+            }
+            s.push_str(&self.text[run..self.pos]);
+            match self.peek().ok_or(SyntaxError)? {
+                b'"' => {
+                    self.pos += 1;
+                    return Ok(s);
+                }
+                b'\\' => {
+                    self.pos += 1;
+                    let esc = self.peek().ok_or(SyntaxError)?;
+                    self.pos += 1;
+                    match esc {
+                        b'"' => s.push('"'),
+                        b'\\' => s.push('\\'),
+                        b'/' => s.push('/'),
+                        b'b' => s.push('\u{8}'),
+                        b'f' => s.push('\u{c}'),
+                        b'n' => s.push('\n'),
+                        b'r' => s.push('\r'),
+                        b't' => s.push('\t'),
+                        b'u' => self.unicode_escape(&mut s)?,
+                        _ => return Err(SyntaxError),
+                    }
+                }
+                _ => return Err(SyntaxError), // raw control character
+            }
+        }
+    }
+
+    /// After `\u`: one code unit, or a surrogate pair spelled as two escapes.
+    fn unicode_escape(&mut self, s: &mut String) -> Result<(), SyntaxError> {
+        let unit = self.hex4()?;
+        match unit {
+            0xd800..=0xdbff => {
+                if self.bytes[self.pos..].starts_with(b"\\u") {
+                    let save = self.pos;
+                    self.pos += 2;
+                    let low = self.hex4()?;
+                    if (0xdc00..=0xdfff).contains(&low) {
+                        let c = 0x10000
+                            + ((u32::from(unit) - 0xd800) << 10)
+                            + (u32::from(low) - 0xdc00);
+                        s.push(char::from_u32(c).unwrap_or('\u{fffd}'));
+                        return Ok(());
+                    }
+                    // Not a pair: the second escape is decoded on its own.
+                    self.pos = save;
+                }
+                s.push('\u{fffd}');
+            }
+            0xdc00..=0xdfff => s.push('\u{fffd}'),
+            _ => s.push(char::from_u32(u32::from(unit)).unwrap_or('\u{fffd}')),
+        }
+        Ok(())
+    }
+
+    /// A number literal: integers that fit `i64`/`u64` stay exact, the rest
+    /// is the correctly rounded `f64` (JavaScript's value), `±Infinity` →
+    /// `null`. Also returns the JavaScript value.
+    fn number(&mut self) -> Result<(Value, f64), SyntaxError> {
+        let start = self.pos;
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.pos += 1,
+            Some(b'1'..=b'9') => {
+                while let Some(b'0'..=b'9') = self.peek() {
+                    self.pos += 1;
+                }
+            }
+            _ => return Err(SyntaxError),
+        }
+        let mut integer = true;
+        if self.peek() == Some(b'.') {
+            integer = false;
+            self.pos += 1;
+            self.digits()?;
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            integer = false;
+            self.pos += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.pos += 1;
+            }
+            self.digits()?;
+        }
+        let lit = &self.text[start..self.pos];
+        if integer {
+            if let Ok(u) = lit.parse::<u64>() {
+                return Ok((Value::Number(u.into()), u as f64));
+            }
+            if let Ok(i) = lit.parse::<i64>() {
+                return Ok((Value::Number(i.into()), i as f64));
+            }
+        }
+        let f: f64 = lit.parse().map_err(|_| SyntaxError)?;
+        Ok((Number::from_f64(f).map_or(Value::Null, Value::Number), f))
+    }
+
+    fn digits(&mut self) -> Result<(), SyntaxError> {
+        let start = self.pos;
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.pos += 1;
+        }
+        if self.pos == start {
+            Err(SyntaxError)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// JavaScript's `StrWhiteSpaceChar` (WhiteSpace or LineTerminator), which
+/// `Number(string)` trims. Differs from [`char::is_whitespace`]: U+FEFF is
+/// included, U+0085 is not.
+pub(crate) fn is_js_whitespace(c: char) -> bool {
+    matches!(
+        c,
+        '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
+            ..='\u{200a}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{202f}'
+                | '\u{205f}'
+                | '\u{3000}'
+                | '\u{feff}'
+    )
+}
+
+/// JavaScript's `Number(s)` for a string; `None` where it gives `NaN`.
+///
+/// Trims JavaScript whitespace; the empty string is `0`; accepts decimal
+/// literals with sign, fraction and exponent, `Infinity`, and unsigned
+/// `0x`/`0o`/`0b` integers.
+pub(crate) fn string_to_number(s: &str) -> Option<f64> {
+    let s = s.trim_matches(is_js_whitespace);
+    if s.is_empty() {
+        return Some(0.0);
+    }
+    let b = s.as_bytes();
+    if b.len() > 2 && b[0] == b'0' {
+        let radix = match b[1] {
+            b'x' | b'X' => 16,
+            b'o' | b'O' => 8,
+            b'b' | b'B' => 2,
+            _ => 0,
+        };
+        if radix != 0 {
+            let mut v = 0f64;
+            for &d in &b[2..] {
+                v = v * f64::from(radix) + f64::from((d as char).to_digit(radix)?);
+            }
+            return Some(v);
+        }
+    }
+    let (neg, body) = match b[0] {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if body == "Infinity" {
+        return Some(if neg {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        });
+    }
+    // StrUnsignedDecimalLiteral: digits [. digits] | . digits, then [e[+-]digits].
+    let bb = body.as_bytes();
+    let mut i = 0;
+    let int_digits = count_digits(&bb[i..]);
+    i += int_digits;
+    let mut frac_digits = 0;
+    if bb.get(i) == Some(&b'.') {
+        i += 1;
+        frac_digits = count_digits(&bb[i..]);
+        i += frac_digits;
+    }
+    if int_digits + frac_digits == 0 {
+        return None;
+    }
+    if let Some(b'e' | b'E') = bb.get(i) {
+        i += 1;
+        if let Some(b'+' | b'-') = bb.get(i) {
+            i += 1;
+        }
+        let n = count_digits(&bb[i..]);
+        if n == 0 {
+            return None;
+        }
+        i += n;
+    }
+    if i != bb.len() {
+        return None;
+    }
+    // The grammar checked above is a subset of what Rust's parser accepts.
+    let v: f64 = body.parse().ok()?;
+    Some(if neg { -v } else { v })
+}
+
+fn count_digits(b: &[u8]) -> usize {
+    b.iter().take_while(|c| c.is_ascii_digit()).count()
+}
+
+/// A small stack buffer for formatting floats without allocating.
+struct StackBuf {
+    buf: [u8; 40],
+    len: usize,
+}
+
+impl fmt::Write for StackBuf {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len + s.len();
+        self.buf
+            .get_mut(self.len..end)
+            .ok_or(fmt::Error)?
+            .copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// Appends `f` as JavaScript's `Number.prototype.toString` prints it
+/// (`1e+21`, `1e-7`, `0.000001`, `100000000000000000000`, `-0` → `0`).
+pub(crate) fn write_f64(out: &mut String, f: f64) {
+    if f.is_nan() {
+        out.push_str("NaN");
+        return;
+    }
+    if f.is_infinite() {
+        out.push_str(if f < 0.0 { "-Infinity" } else { "Infinity" });
+        return;
+    }
+    if f == 0.0 {
+        out.push('0');
+        return;
+    }
+    if f < 0.0 {
+        out.push('-');
+    }
+    // Rust's `{:e}` prints the shortest digits that round-trip, as
+    // JavaScript does; only the layout differs.
+    let mut sb = StackBuf {
+        buf: [0; 40],
+        len: 0,
+    };
+    if write!(sb, "{:e}", f.abs()).is_err() {
+        return;
+    }
+    let Ok(sci) = std::str::from_utf8(&sb.buf[..sb.len]) else {
+        return;
+    };
+    let Some((mantissa, exp)) = sci.split_once('e') else {
+        return;
+    };
+    let Ok(exp) = exp.parse::<i32>() else {
+        return;
+    };
+    let (d0, rest) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let k = (d0.len() + rest.len()) as i32; // digit count
+    let n = exp + 1; // position of the decimal point
+    let digit = |i: i32| -> &str {
+        let i = i as usize;
+        if i < d0.len() {
+            &d0[i..=i]
+        } else {
+            &rest[i - d0.len()..=i - d0.len()]
+        }
+    };
+    if k <= n && n <= 21 {
+        out.push_str(d0);
+        out.push_str(rest);
+        for _ in 0..n - k {
+            out.push('0');
+        }
+    } else if 0 < n && n <= 21 {
+        for i in 0..n {
+            out.push_str(digit(i));
+        }
+        out.push('.');
+        for i in n..k {
+            out.push_str(digit(i));
+        }
+    } else if -6 < n && n <= 0 {
+        out.push_str("0.");
+        for _ in 0..-n {
+            out.push('0');
+        }
+        out.push_str(d0);
+        out.push_str(rest);
+    } else {
+        out.push_str(d0);
+        if !rest.is_empty() {
+            out.push('.');
+            out.push_str(rest);
+        }
+        out.push('e');
+        out.push(if n - 1 >= 0 { '+' } else { '-' });
+        let _ = write!(out, "{}", (n - 1).abs());
+    }
+}
+
+/// `f` as JavaScript's `String(f)`.
+pub(crate) fn f64_to_string(f: f64) -> String {
+    let mut s = String::new();
+    write_f64(&mut s, f);
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn js(f: f64) -> String {
+        f64_to_string(f)
+    }
+
+    #[test]
+    fn numbers_print_like_javascript() {
+        // Expected strings taken from Node 20 (`String(x)` / `JSON.stringify`).
+        let cases: [(f64, &str); 24] = [
+            (0.0, "0"),
+            (-0.0, "0"),
+            (1.0, "1"),
+            (-1.5, "-1.5"),
+            (100.0, "100"),
+            (0.1, "0.1"),
+            (1e21, "1e+21"),
+            (1e20, "100000000000000000000"),
+            (1e19, "10000000000000000000"),
+            (123456789012345680000.0, "123456789012345680000"),
+            (1e-7, "1e-7"),
+            (-1e-7, "-1e-7"),
+            (1.5e-7, "1.5e-7"),
+            (1.23e-18, "1.23e-18"),
+            (0.000001, "0.000001"),
+            (1.2345e-6, "0.0000012345"),
+            (5e-324, "5e-324"),
+            (1.7976931348623157e308, "1.7976931348623157e+308"),
+            (1e300, "1e+300"),
+            (9007199254740994.0, "9007199254740994"),
+            (2f64.powi(64), "18446744073709552000"),
+            (f64::INFINITY, "Infinity"),
+            (f64::NEG_INFINITY, "-Infinity"),
+            (1.0 / 3.0, "0.3333333333333333"),
+        ];
+        for (f, s) in cases {
+            assert_eq!(js(f), s, "{f:e}");
+        }
+    }
+
+    #[test]
+    fn string_to_number_matches_javascript() {
+        let cases: [(&str, Option<f64>); 30] = [
+            ("", Some(0.0)),
+            (" ", Some(0.0)),
+            ("\u{3000}1\u{feff}", Some(1.0)),
+            ("\u{85}1", None),
+            ("1", Some(1.0)),
+            ("00001", Some(1.0)),
+            ("+1", Some(1.0)),
+            ("-1", Some(-1.0)),
+            ("1.", Some(1.0)),
+            (".1e1", Some(1.0)),
+            ("1e0", Some(1.0)),
+            ("1E+1", Some(10.0)),
+            ("+.5", Some(0.5)),
+            ("-.5e1", Some(-5.0)),
+            ("0x1", Some(1.0)),
+            ("0X1f", Some(31.0)),
+            ("0o17", Some(15.0)),
+            ("0b101", Some(5.0)),
+            ("+0x1", None),
+            ("0x", None),
+            ("0xg", None),
+            ("Infinity", Some(f64::INFINITY)),
+            ("-Infinity", Some(f64::NEG_INFINITY)),
+            ("infinity", None),
+            ("1_0", None),
+            ("1e", None),
+            ("e1", None),
+            (".", None),
+            ("1 2", None),
+            ("\u{661}", None),
+        ];
+        for (s, v) in cases {
+            assert_eq!(string_to_number(s), v, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn parses_like_json_parse() {
+        let ok = [
+            ("[1,2.5,-0,1e2,\"x\"]", r#"[1,2.5,0,100,"x"]"#),
+            (
+                " {\"a\" : [ true , false , null ] } ",
+                r#"{"a":[true,false,null]}"#,
+            ),
+            ("[1e400,-1e400,1e-400]", "[null,null,0]"),
+            (
+                r#"["\ud83d\ude00","\ud800","\udc00x","\ud800\ud800\udc00"]"#,
+                "[\"😀\",\"\u{fffd}\",\"\u{fffd}x\",\"\u{fffd}𐀀\"]",
+            ),
+            (r#"{"a":1,"b":2,"a":3}"#, r#"{"a":3,"b":2}"#),
+            (r#""\"\\\/\b\f\n\r\t\u0041""#, r#""\"\\/\b\f\n\r\tA""#),
+            ("18446744073709551615", "18446744073709551615"),
+            ("-9223372036854775808", "-9223372036854775808"),
+            ("18446744073709551616", "18446744073709552000"),
+        ];
+        for (text, printed) in ok {
+            let v = parse(text).unwrap_or_else(|_| panic!("{text}"));
+            assert_eq!(v.to_string(), printed, "{text}");
+        }
+        let bad = [
+            "",
+            " ",
+            "[",
+            "]",
+            "[1,]",
+            "{\"a\":1,}",
+            "01",
+            "-",
+            "1.",
+            ".5",
+            "1e",
+            "+1",
+            "NaN",
+            "Infinity",
+            "'a'",
+            "\"\u{1}\"",
+            "\"\\x\"",
+            "\"\\u12\"",
+            "\"\\u12g4\"",
+            "[1]x",
+            "{a:1}",
+            "tru",
+            "nul",
+            "[1 2]",
+            "{\"a\" 1}",
+            "\"abc",
+        ];
+        for text in bad {
+            assert_eq!(parse(text), Err(SyntaxError), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn depth_is_bounded() {
+        let ok = "[".repeat(MAX_DEPTH) + &"]".repeat(MAX_DEPTH);
+        assert!(parse(&ok).is_ok());
+        let deep = "[".repeat(MAX_DEPTH + 1) + &"]".repeat(MAX_DEPTH + 1);
+        assert_eq!(parse(&deep), Err(SyntaxError));
+        let very_deep = "[{\"a\":".repeat(100_000);
+        assert_eq!(parse(&very_deep), Err(SyntaxError));
+    }
+
+    #[test]
+    fn first_number_is_the_javascript_value() {
+        assert_eq!(
+            parse_with_first_number("[1e400]").unwrap().1,
+            Some(f64::INFINITY)
+        );
+        assert_eq!(parse_with_first_number("[-0,1]").unwrap().1, Some(-0.0));
+        assert_eq!(
+            parse_with_first_number("[9007199254740993]").unwrap().1,
+            Some(9007199254740992.0)
+        );
+        assert_eq!(parse_with_first_number("[\"a\",1]").unwrap().1, None);
+        assert_eq!(parse_with_first_number("[[1]]").unwrap().1, None);
+        assert_eq!(parse_with_first_number("{\"a\":1}").unwrap().1, None);
+    }
+}
