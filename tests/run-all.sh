@@ -24,6 +24,8 @@ cargo test --workspace --doc
 
 step "the README demo (chat server + bots, exits after the exchange)"
 PORT=0 timeout 120 cargo run --quiet --example chat -- --exit-after-demo
+step "oxsio mounted in axum (a client connects through it)"
+timeout 120 cargo run --quiet --example axum -- --check
 
 passed=$(grep -Eo '[0-9]+ passed' target/test-output.txt | awk '{s+=$1} END {print s+0}')
 failed=$(grep -Eo '[0-9]+ failed' target/test-output.txt | awk '{s+=$1} END {print s+0}')
