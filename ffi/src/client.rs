@@ -1,0 +1,763 @@
+//! `oxsio_client`: a client socket (one namespace) over a manager's connection.
+
+use std::collections::BTreeMap;
+use std::ffi::{c_char, c_void};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use oxsio_core::client::{
+    Auth, Buffering, ClientAckFuture, ClientError, ClientEvent, ClientOptions, ClientSocket,
+    Manager, Reconnection, RootCerts, Status, TlsOptions,
+};
+use oxsio_core::{Args, Value};
+use serde::Deserialize;
+
+use crate::boundary::{
+    Entry, get_client, guard, id, need_out, opt_str_arg, ptr, register, str_arg,
+    unregister_if, write_opt, write_out,
+};
+use crate::dispatch::{
+    Callback, DEFAULT_QUEUE, Dispatch, Handlers, block_on, call_all, lock, oxsio_dispatch,
+    oxsio_event_cb, oxsio_free_cb,
+};
+use crate::error::{Error, Result, oxsio_result};
+use crate::event::{Acker, EventData, oxsio_event, oxsio_event_kind};
+use crate::payload::{oxsio_buf, parse_value};
+use crate::server::{emit_flags, parse_config, transports};
+use crate::socket::{ack_callback, args_of, binary_arg, forget_free, next_ack_id, poll_once};
+
+/// A client handle (one namespace of a connection), made by
+/// `oxsio_client_new` / `oxsio_client_connect` / `oxsio_client_of`,
+/// released by `oxsio_client_free`.
+pub struct oxsio_client {
+    _private: [u8; 0],
+}
+
+/// Connection state of a client (`oxsio_client_get_state`).
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum oxsio_client_state {
+    /// Not connected and not trying.
+    Disconnected = 0,
+    /// Connecting or reconnecting.
+    Connecting = 1,
+    /// Connected to the namespace.
+    Connected = 2,
+    /// Refused by the server's middleware (final until `oxsio_client_open`).
+    Refused = 3,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct ClientConfig {
+    path: Option<String>,
+    transports: Option<Vec<String>>,
+    upgrade: Option<bool>,
+    headers: Option<BTreeMap<String, String>>,
+    query: Option<BTreeMap<String, String>>,
+    auth: Option<serde_json::Value>,
+    reconnection: Option<bool>,
+    reconnection_attempts: Option<u32>,
+    reconnection_delay_ms: Option<u64>,
+    reconnection_delay_max_ms: Option<u64>,
+    randomization_factor: Option<f64>,
+    connect_timeout_ms: Option<u64>,
+    ack_timeout_ms: Option<u64>,
+    tls_roots: Option<String>,
+    tls_ca_pem: Option<String>,
+    tls_accept_invalid_certs: Option<bool>,
+    buffering: Option<bool>,
+    buffer_max_packets: Option<usize>,
+    buffer_max_bytes: Option<usize>,
+    queue_size: Option<usize>,
+    retry_refused: Option<bool>,
+    event_queue_capacity: Option<usize>,
+}
+
+fn bad(msg: String) -> Error {
+    Error::new(oxsio_result::InvalidConfig, msg)
+}
+
+impl ClientConfig {
+    fn options(self) -> Result<(ClientOptions, Auth, usize)> {
+        let mut o = ClientOptions::default();
+        if let Some(p) = self.path {
+            o.path = p;
+        }
+        if let Some(t) = self.transports {
+            o.transports = transports(&t)?;
+        }
+        if let Some(u) = self.upgrade {
+            o.upgrade = u;
+        }
+        for (k, v) in self.headers.unwrap_or_default() {
+            let name = http::HeaderName::from_bytes(k.as_bytes())
+                .map_err(|e| bad(format!("header name {k:?}: {e}")))?;
+            let value = http::HeaderValue::from_str(&v)
+                .map_err(|e| bad(format!("header value of {k:?}: {e}")))?;
+            o.headers.append(name, value);
+        }
+        o.query.extend(self.query.unwrap_or_default());
+        let mut r = Reconnection::default();
+        if let Some(v) = self.reconnection {
+            r.enabled = v;
+        }
+        r.attempts = self.reconnection_attempts.or(r.attempts);
+        if let Some(v) = self.reconnection_delay_ms {
+            r.delay = Duration::from_millis(v);
+        }
+        if let Some(v) = self.reconnection_delay_max_ms {
+            r.delay_max = Duration::from_millis(v);
+        }
+        if let Some(v) = self.randomization_factor {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(bad(format!("randomization_factor {v} is not in 0..=1")));
+            }
+            r.randomization_factor = v;
+        }
+        o.reconnection = r;
+        if let Some(v) = self.connect_timeout_ms {
+            o.connect_timeout = Duration::from_millis(v);
+        }
+        if let Some(v) = self.ack_timeout_ms {
+            o.ack_timeout = Duration::from_millis(v);
+        }
+        let mut tls = TlsOptions::default();
+        match self.tls_roots.as_deref() {
+            None | Some("webpki") => {}
+            Some("system") => tls.roots = RootCerts::System,
+            Some(other) => return Err(bad(format!("tls_roots {other:?} (webpki, system)"))),
+        }
+        tls.extra_ca_pem = self.tls_ca_pem.map(String::into_bytes);
+        tls.accept_invalid_certs = self.tls_accept_invalid_certs.unwrap_or(false);
+        o.tls = tls;
+        let mut b = Buffering::default();
+        if let Some(v) = self.buffering {
+            b.enabled = v;
+        }
+        if let Some(v) = self.buffer_max_packets {
+            b.max_packets = v;
+        }
+        if let Some(v) = self.buffer_max_bytes {
+            b.max_bytes = v;
+        }
+        o.buffering = b;
+        if let Some(v) = self.queue_size {
+            o.queue_size = v.max(1);
+        }
+        if let Some(v) = self.retry_refused {
+            o.retry_refused = v;
+        }
+        let auth = match self.auth {
+            Some(v) => Auth::Value(Value::from(v)),
+            None => Auth::None,
+        };
+        Ok((o, auth, self.event_queue_capacity.unwrap_or(DEFAULT_QUEUE)))
+    }
+}
+
+pub(crate) struct ClientShared {
+    manager: Manager,
+    socket: ClientSocket,
+    dispatch: Arc<Dispatch>,
+    handlers: Mutex<Handlers>,
+    closed: AtomicBool,
+}
+
+impl ClientShared {
+    fn new(manager: Manager, socket: ClientSocket, dispatch: Arc<Dispatch>) -> Arc<ClientShared> {
+        let me = Arc::new(ClientShared {
+            manager,
+            socket,
+            dispatch,
+            handlers: Mutex::new(Handlers::default()),
+            closed: AtomicBool::new(false),
+        });
+        me.install();
+        me
+    }
+
+    fn nsp(&self) -> &str {
+        self.socket.nsp()
+    }
+
+    fn install(self: &Arc<Self>) {
+        let w = Arc::downgrade(self);
+        self.socket.on_any(move |e: &ClientEvent| {
+            if let Some(me) = w.upgrade() {
+                let ack = e.ack.clone().map(Acker::Client);
+                me.deliver(EventData::message(me.nsp(), &e.name, e.args.clone(), ack));
+            }
+        });
+        let w = Arc::downgrade(self);
+        self.socket.on_connect(move |_| {
+            if let Some(me) = w.upgrade() {
+                me.deliver(EventData::new(oxsio_event_kind::Connect, me.nsp()));
+            }
+        });
+        let w = Arc::downgrade(self);
+        self.socket.on_disconnect(move |_, reason| {
+            if let Some(me) = w.upgrade() {
+                let ev = EventData::new(oxsio_event_kind::Disconnect, me.nsp())
+                    .with_error(oxsio_result::Ok, reason.as_str());
+                me.deliver(ev);
+            }
+        });
+        let w = Arc::downgrade(self);
+        self.socket.on_connect_error(move |_, err: &ClientError| {
+            if let Some(me) = w.upgrade() {
+                let mut ev = error_event(oxsio_event_kind::ConnectError, me.nsp(), err);
+                if let ClientError::Refused { data: Some(d), .. } = err {
+                    ev.args = vec![d.clone()];
+                }
+                me.deliver(ev);
+            }
+        });
+        let w = Arc::downgrade(self);
+        self.manager.on_reconnect_attempt(move |n| {
+            if let Some(me) = w.upgrade() {
+                let mut ev = EventData::new(oxsio_event_kind::ReconnectAttempt, me.nsp());
+                ev.id = n.into();
+                me.deliver(ev);
+            }
+        });
+        let w = Arc::downgrade(self);
+        self.manager.on_reconnect(move |n| {
+            if let Some(me) = w.upgrade() {
+                let mut ev = EventData::new(oxsio_event_kind::Reconnect, me.nsp());
+                ev.id = n.into();
+                me.deliver(ev);
+            }
+        });
+        let w = Arc::downgrade(self);
+        self.manager.on_reconnect_error(move |err| {
+            if let Some(me) = w.upgrade() {
+                me.deliver(error_event(oxsio_event_kind::ReconnectError, me.nsp(), err));
+            }
+        });
+        let w = Arc::downgrade(self);
+        self.manager.on_reconnect_failed(move || {
+            if let Some(me) = w.upgrade() {
+                me.deliver(EventData::new(oxsio_event_kind::ReconnectFailed, me.nsp()));
+            }
+        });
+    }
+
+    fn deliver(&self, ev: EventData) {
+        if self.closed.load(Ordering::Acquire) {
+            return;
+        }
+        if self.dispatch.is_poll() {
+            self.dispatch.push(ev);
+        } else {
+            let cbs = lock(&self.handlers).matching(ev.name.as_str());
+            call_all(&cbs, ev);
+        }
+    }
+
+    fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.dispatch.close();
+        self.socket.disconnect();
+        let released = lock(&self.handlers).remove(None);
+        drop(released);
+    }
+}
+
+fn error_event(kind: oxsio_event_kind, nsp: &str, err: &ClientError) -> EventData {
+    let e = Error::from(err.clone());
+    EventData::new(kind, nsp).with_error(e.code, &e.detail)
+}
+
+fn cli(c: *const oxsio_client) -> Result<Arc<ClientShared>> {
+    get_client(id(c))
+}
+
+fn namespace_of(url: &str) -> Result<String> {
+    let u = url::Url::parse(url)
+        .map_err(|e| Error::new(oxsio_result::InvalidUrl, format!("{url:?}: {e}")))?;
+    Ok(match u.path() {
+        "" | "/" => "/".to_owned(),
+        p => p.trim_end_matches('/').to_owned(),
+    })
+}
+
+fn new_client(
+    url: *const c_char,
+    config_json: *const c_char,
+    dispatch: u32,
+) -> Result<Arc<ClientShared>> {
+    let url = str_arg(url, "url")?;
+    let mode = oxsio_dispatch::from_u32(dispatch)?;
+    let config: ClientConfig = parse_config(opt_str_arg(config_json, "config_json")?)?;
+    let (opts, auth, cap) = config.options()?;
+    let nsp = namespace_of(url)?;
+    let manager = Manager::new(url, opts).map_err(Error::from)?;
+    let socket = manager.socket_with_auth(&nsp, auth);
+    Ok(ClientShared::new(manager, socket, Dispatch::new(mode, cap)))
+}
+
+/// Creates a client for `url` (`http://`, `https://`, `ws://`, `wss://`;
+/// its path names the namespace: `http://host:3000/chat` → `"/chat"`),
+/// without connecting: register callbacks, then call `oxsio_client_open`.
+///
+/// `config_json` (NULL or `""`: defaults) is a JSON object; every key is
+/// optional, unknown keys are refused (`OXSIO_RESULT_INVALID_CONFIG`):
+/// `path` ("/socket.io/"), `transports` (["polling","websocket"]), `upgrade`
+/// (true), `headers` ({"name":"value"}), `query` ({"k":"v"}), `auth` (any
+/// JSON, sent with CONNECT), `reconnection` (true), `reconnection_attempts`
+/// (unlimited), `reconnection_delay_ms` (1000), `reconnection_delay_max_ms`
+/// (5000), `randomization_factor` (0.5), `connect_timeout_ms` (20000),
+/// `ack_timeout_ms` (10000), `tls_roots` ("webpki" or "system"),
+/// `tls_ca_pem` (extra CA certificates, PEM text), `tls_accept_invalid_certs`
+/// (false; development only), `buffering` (true: emits while disconnected
+/// are queued), `buffer_max_packets` (1024), `buffer_max_bytes` (16 MiB),
+/// `queue_size` (1024 outgoing packets), `retry_refused` (false),
+/// `event_queue_capacity` (4096: poll-mode queue bound).
+///
+/// Ownership: release `*out_client` with `oxsio_client_free`.
+/// Returns: `OXSIO_RESULT_INVALID_URL`, `OXSIO_RESULT_INVALID_CONFIG`,
+/// `OXSIO_RESULT_TLS` (bad CA PEM). Never blocks.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_client_new(
+    url: *const c_char,
+    config_json: *const c_char,
+    dispatch: u32,
+    out_client: *mut *mut oxsio_client,
+) -> oxsio_result {
+    guard(|| {
+        need_out(out_client, "out_client")?;
+        let c = new_client(url, config_json, dispatch)?;
+        write_out(out_client, ptr(register(Entry::Client(c))), "out_client")
+    })
+}
+
+/// `oxsio_client_new` then `oxsio_client_open`: convenient in poll mode
+/// (in callback mode, events before your `oxsio_client_on` calls are lost).
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_client_connect(
+    url: *const c_char,
+    config_json: *const c_char,
+    dispatch: u32,
+    out_client: *mut *mut oxsio_client,
+) -> oxsio_result {
+    guard(|| {
+        need_out(out_client, "out_client")?;
+        let c = new_client(url, config_json, dispatch)?;
+        c.socket.open();
+        write_out(out_client, ptr(register(Entry::Client(c))), "out_client")
+    })
+}
+
+/// Another namespace (`nsp`, e.g. `"/admin"`) over the same connection, as
+/// `io(url + nsp)` in JavaScript, with the same dispatch mode and its own
+/// event queue and callbacks; `auth_json` (may be NULL) is its auth
+/// payload. Not connected yet: call `oxsio_client_open`.
+///
+/// Ownership: release `*out_client` with `oxsio_client_free`.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_client_of(
+    client: *const oxsio_client,
+    nsp: *const c_char,
+    auth_json: *const c_char,
+    out_client: *mut *mut oxsio_client,
+) -> oxsio_result {
+    guard(|| {
+        need_out(out_client, "out_client")?;
+        let c = cli(client)?;
+        let nsp = str_arg(nsp, "nsp")?;
+        let auth = match opt_str_arg(auth_json, "auth_json")? {
+            Some(j) => Auth::Value(parse_value(j, &[])?),
+            None => Auth::None,
+        };
+        let socket = c.manager.socket_with_auth(nsp, auth);
+        let cap = DEFAULT_QUEUE;
+        let other = ClientShared::new(
+            c.manager.clone(),
+            socket,
+            Dispatch::new(c.dispatch.mode, cap),
+        );
+        write_out(out_client, ptr(register(Entry::Client(other))), "out_client")
+    })
+}
+
+/// Starts connecting (or reconnecting after `oxsio_client_disconnect`);
+/// returns at once. `OXSIO_EVENT_KIND_CONNECT` or `OXSIO_EVENT_KIND_CONNECT_ERROR`
+/// follows.
+///
+/// Threads: any. Never blocks.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_client_open(client: *const oxsio_client) -> oxsio_result {
+    guard(|| {
+        cli(client)?.socket.open();
+        Ok(())
+    })
+}
+
+/// Waits until the client is connected, at most `timeout_ms`.
+///
+/// Threads: any thread but a library thread. Returns: `OXSIO_RESULT_OK`,
+/// `OXSIO_RESULT_TIMEOUT`, `OXSIO_RESULT_REFUSED`, `OXSIO_RESULT_WOULD_BLOCK`
+/// inside a callback.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_client_wait_connected(
+    client: *const oxsio_client,
+    timeout_ms: u32,
+) -> oxsio_result {
+    guard(|| {
+        let c = cli(client)?;
+        let d = Duration::from_millis(timeout_ms.into());
+        let mut rx = c.socket.watch_status();
+        let fut = async move {
+            let wait = async {
+                loop {
+                    match &*rx.borrow_and_update() {
+                        Status::Connected(_) => return Ok(()),
+                        Status::Refused(e) => return Err(Error::from(e.clone())),
+                        _ => {}
+                    }
+                    if rx.changed().await.is_err() {
+                        return Err(Error::from(oxsio_result::Closed));
+                    }
+                }
+            };
+            tokio::time::timeout(d, wait)
+                .await
+                .unwrap_or_else(|_| Err(Error::from(oxsio_result::Timeout)))
+        };
+        block_on(fut, d + Duration::from_millis(100))?
+    })
+}
+
+/// Callback mode: calls `callback` for every `event` from the server
+/// (`NULL`: every event), or for a lifecycle event by its name:
+/// `"connect"`, `"disconnect"`, `"connect_error"`, `"reconnect_attempt"`,
+/// `"reconnect"`, `"reconnect_error"`, `"reconnect_failed"` (check
+/// `oxsio_event_get_kind` if the server also sends events with those names).
+///
+/// Ownership: `user_data_free` is called exactly once when the
+/// registration ends (`oxsio_client_off`, `oxsio_client_free`), only if
+/// this returns `OXSIO_RESULT_OK`. Threads: the callback runs on a library
+/// thread (`oxsio_client_disconnect` runs `"disconnect"` on the caller's).
+/// Returns: `OXSIO_RESULT_WRONG_MODE` on a poll-mode client.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_client_on(
+    client: *const oxsio_client,
+    event: *const c_char,
+    callback: oxsio_event_cb,
+    user_data: *mut c_void,
+    user_data_free: oxsio_free_cb,
+) -> oxsio_result {
+    guard(|| {
+        let c = cli(client)?;
+        let name = opt_str_arg(event, "event")?;
+        if c.dispatch.is_poll() {
+            return Err(Error::new(
+                oxsio_result::WrongMode,
+                "oxsio_client_on on a poll-mode client: use oxsio_client_poll",
+            ));
+        }
+        let cb = Callback::new(callback, user_data, user_data_free)?;
+        lock(&c.handlers).add(name, cb);
+        Ok(())
+    })
+}
+
+/// Removes the callbacks of `event` (`NULL`: every callback).
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_client_off(
+    client: *const oxsio_client,
+    event: *const c_char,
+) -> oxsio_result {
+    guard(|| {
+        let c = cli(client)?;
+        let name = opt_str_arg(event, "event")?;
+        let removed = lock(&c.handlers).remove(name);
+        drop(removed);
+        Ok(())
+    })
+}
+
+/// Sends an event. `args_json` is a JSON array (one element per argument)
+/// with `{"_placeholder":true,"num":i}` for `buffers[i]`. While
+/// disconnected it is buffered and sent after the next connection.
+///
+/// Borrowing: every argument is copied during the call. NULL: `args_json`
+/// NULL means no argument; `buffers` may be NULL when `buffer_count` is 0.
+/// Threads: any. Never blocks.
+/// Returns: `OXSIO_RESULT_PAYLOAD_TOO_LARGE`, `OXSIO_RESULT_BUFFER_FULL`,
+/// `OXSIO_RESULT_NOT_CONNECTED`, `OXSIO_RESULT_QUEUE_FULL`,
+/// `OXSIO_RESULT_RESERVED_EVENT`, argument errors.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_client_emit(
+    client: *const oxsio_client,
+    event: *const c_char,
+    args_json: *const c_char,
+    buffers: *const oxsio_buf,
+    buffer_count: usize,
+) -> oxsio_result {
+    guard(|| {
+        let c = cli(client)?;
+        let name = str_arg(event, "event")?;
+        let args = args_of(args_json, buffers, buffer_count)?;
+        c.socket.emit(name, args).map_err(Error::from)
+    })
+}
+
+/// Sends the `message` event (`socket.send` in JavaScript).
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_client_send(
+    client: *const oxsio_client,
+    args_json: *const c_char,
+    buffers: *const oxsio_buf,
+    buffer_count: usize,
+) -> oxsio_result {
+    guard(|| {
+        let c = cli(client)?;
+        let args = args_of(args_json, buffers, buffer_count)?;
+        c.socket.send(args).map_err(Error::from)
+    })
+}
+
+/// Sends an event with one binary argument, without any JSON: the path for
+/// game state. With `OXSIO_EMIT_VOLATILE` in `flags` it is dropped
+/// silently while disconnected or congested.
+///
+/// Borrowing: `data` is copied during the call. NULL: `data` may be NULL
+/// when `len` is 0. Threads: any. Never blocks.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_client_emit_binary(
+    client: *const oxsio_client,
+    event: *const c_char,
+    data: *const u8,
+    len: usize,
+    flags: u32,
+) -> oxsio_result {
+    guard(|| {
+        let c = cli(client)?;
+        let name = str_arg(event, "event")?;
+        let volatile = emit_flags(flags)?;
+        let args = binary_arg(data, len)?;
+        let r = if volatile {
+            c.socket.emit_volatile(name, args)
+        } else {
+            c.socket.emit(name, args)
+        };
+        r.map_err(Error::from)
+    })
+}
+
+/// Sends an event and asks the server for an acknowledgement within
+/// `timeout_ms` (0: the client's `ack_timeout_ms`). The reply arrives as an
+/// `OXSIO_EVENT_KIND_ACK` whose id is `*out_ack_id`: to `callback` in callback
+/// mode (NULL: the reply is ignored), or from `oxsio_client_poll` in poll
+/// mode (where `callback` must be NULL). A timeout or disconnection
+/// arrives the same way, with its result code.
+///
+/// Ownership: `user_data_free` is called once after the reply was handled,
+/// only if this returns `OXSIO_RESULT_OK`. NULL: `out_ack_id` may be NULL.
+/// Threads: any. Never blocks.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_client_emit_with_ack(
+    client: *const oxsio_client,
+    event: *const c_char,
+    args_json: *const c_char,
+    buffers: *const oxsio_buf,
+    buffer_count: usize,
+    timeout_ms: u32,
+    callback: oxsio_event_cb,
+    user_data: *mut c_void,
+    user_data_free: oxsio_free_cb,
+    out_ack_id: *mut u64,
+) -> oxsio_result {
+    guard(|| {
+        let c = cli(client)?;
+        let name = str_arg(event, "event")?;
+        let args = args_of(args_json, buffers, buffer_count)?;
+        let cb = ack_callback(c.dispatch.is_poll(), callback, user_data, user_data_free)?;
+        let mut fut: ClientAckFuture = if timeout_ms == 0 {
+            c.socket.emit_with_ack(name, args)
+        } else {
+            c.socket
+                .emit_with_ack_timeout(name, args, Duration::from_millis(timeout_ms.into()))
+        };
+        let first = poll_once(&mut fut);
+        if let Some(Err(e)) = &first
+            && !matches!(e, ClientError::Timeout | ClientError::Closed)
+        {
+            if let Some(cb) = cb {
+                forget_free(cb);
+            }
+            return Err(Error::from(e.clone()));
+        }
+        let ack_id = next_ack_id();
+        write_opt(out_ack_id, ack_id);
+        let weak = Arc::downgrade(&c);
+        let nsp = c.nsp().to_owned();
+        let finish = move |r: std::result::Result<Args, ClientError>| {
+            let mut ev = EventData::new(oxsio_event_kind::Ack, &nsp);
+            ev.id = ack_id;
+            let ev = match r {
+                Ok(args) => {
+                    ev.args = args;
+                    ev
+                }
+                Err(e) => {
+                    let e = Error::from(e);
+                    ev.with_error(e.code, &e.detail)
+                }
+            };
+            let Some(me) = weak.upgrade() else { return };
+            if me.closed.load(Ordering::Acquire) {
+                return;
+            }
+            match cb {
+                Some(cb) => call_all(&[cb], ev),
+                None if me.dispatch.is_poll() => me.dispatch.push(ev),
+                None => {}
+            }
+        };
+        match first {
+            Some(r) => finish(r),
+            None => {
+                oxsio_core::runtime::spawn(async move { finish(fut.await) });
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Leaves the namespace (the server sees `"client namespace disconnect"`);
+/// the connection closes when no other namespace uses it. No automatic
+/// reconnection follows; `oxsio_client_open` connects again.
+/// `OXSIO_EVENT_KIND_DISCONNECT` follows (in callback mode, before this returns).
+///
+/// Threads: any. Never blocks on the network.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_client_disconnect(client: *const oxsio_client) -> oxsio_result {
+    guard(|| {
+        cli(client)?.socket.disconnect();
+        Ok(())
+    })
+}
+
+/// The connection state (`OXSIO_CLIENT_STATE_*`).
+///
+/// NULL: `out_state` must not be NULL.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_client_get_state(
+    client: *const oxsio_client,
+    out_state: *mut u32,
+) -> oxsio_result {
+    guard(|| {
+        let st = match cli(client)?.socket.status() {
+            Status::Disconnected => oxsio_client_state::Disconnected,
+            Status::Connecting => oxsio_client_state::Connecting,
+            Status::Connected(_) => oxsio_client_state::Connected,
+            Status::Refused(_) => oxsio_client_state::Refused,
+        };
+        write_out(out_state, st as u32, "out_state")
+    })
+}
+
+/// Copies the socket id the server gave (while connected) into `buf` with
+/// a terminating NUL, and its length (without NUL) into `*out_len`.
+///
+/// NULL: `buf` may be NULL when `capacity` is 0 (to learn the length);
+/// `out_len` may be NULL. Returns: `OXSIO_RESULT_NOT_CONNECTED` when there
+/// is no id, `OXSIO_RESULT_BUFFER_TOO_SMALL` (with `*out_len` set) when
+/// `capacity` < length + 1.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_client_id(
+    client: *const oxsio_client,
+    buf: *mut c_char,
+    capacity: usize,
+    out_len: *mut usize,
+) -> oxsio_result {
+    guard(|| {
+        let c = cli(client)?;
+        let id = c
+            .socket
+            .id()
+            .ok_or_else(|| Error::from(oxsio_result::NotConnected))?;
+        write_opt(out_len, id.len());
+        if capacity < id.len() + 1 || buf.is_null() {
+            return Err(Error::new(
+                oxsio_result::BufferTooSmall,
+                format!("the id needs {} bytes", id.len() + 1),
+            ));
+        }
+        // SAFETY: the caller passes `capacity` writable bytes at `buf`.
+        unsafe {
+            std::ptr::copy_nonoverlapping(id.as_ptr(), buf.cast::<u8>(), id.len());
+            buf.add(id.len()).write(0);
+        }
+        Ok(())
+    })
+}
+
+/// Poll mode: takes the next queued event, never blocking.
+/// `while (oxsio_client_poll(c, &ev) == OXSIO_RESULT_OK) { ...; oxsio_event_free(ev); }`
+///
+/// The queue holds at most `event_queue_capacity` events; when full, new
+/// `OXSIO_EVENT_KIND_MESSAGE` events are dropped and counted
+/// (`oxsio_client_dropped_events`); lifecycle and ack events are always queued.
+///
+/// Ownership: release `*out_event` with `oxsio_event_free`.
+/// Returns: `OXSIO_RESULT_EMPTY` when nothing is queued,
+/// `OXSIO_RESULT_WRONG_MODE` on a callback-mode client.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_client_poll(
+    client: *const oxsio_client,
+    out_event: *mut *mut oxsio_event,
+) -> oxsio_result {
+    guard(|| {
+        need_out(out_event, "out_event")?;
+        let h = cli(client)?.dispatch.poll()?;
+        write_out(out_event, ptr(h), "out_event")
+    })
+}
+
+/// Poll mode: waits until an event is queued, at most `timeout_ms`.
+///
+/// Threads: any; blocks the caller only. Returns: `OXSIO_RESULT_OK` when
+/// an event is ready, `OXSIO_RESULT_TIMEOUT` otherwise.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_client_wait(client: *const oxsio_client, timeout_ms: u32) -> oxsio_result {
+    guard(|| {
+        let d = cli(client)?.dispatch.clone();
+        d.wait(Duration::from_millis(timeout_ms.into()))
+    })
+}
+
+/// Poll mode: how many `MESSAGE` events the overflow policy dropped so far.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_client_dropped_events(
+    client: *const oxsio_client,
+    out_count: *mut u64,
+) -> oxsio_result {
+    guard(|| write_out(out_count, cli(client)?.dispatch.dropped(), "out_count"))
+}
+
+/// Releases the client: no event or callback after this returns (except
+/// one already running on another thread), queued events are dropped,
+/// registered `user_data_free`s run, and the namespace is left (the
+/// connection closes in the background when no other namespace uses it).
+/// Safe while connecting and inside the client's own callbacks. NULL is
+/// accepted.
+///
+/// Threads: any. Never blocks on the network.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_client_free(client: *mut oxsio_client) -> oxsio_result {
+    guard(|| {
+        if client.is_null() {
+            return Ok(());
+        }
+        let entry = unregister_if(id(client), |e| matches!(e, Entry::Client(_)))?;
+        if let Entry::Client(c) = entry {
+            c.close();
+        }
+        Ok(())
+    })
+}

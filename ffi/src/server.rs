@@ -1,0 +1,754 @@
+//! `oxsio_server`: a Socket.IO server with its namespaces.
+
+use std::collections::{HashMap, HashSet};
+use std::ffi::{c_char, c_void};
+use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use oxsio_core::{
+    AllowOrigin, BroadcastOperator, ConnectError, Cors, Namespace, Server, ServerHandle, Sid,
+    Socket, Transport,
+};
+use serde::Deserialize;
+
+use crate::boundary::{
+    Entry, get_server, guard, id, need_out, opt_str_arg, ptr, register, str_arg,
+    unregister_if, write_out,
+};
+use crate::dispatch::{
+    Callback, DEFAULT_QUEUE, Dispatch, block_on, call_all, lock, oxsio_dispatch, oxsio_event_cb,
+    oxsio_free_cb,
+};
+use crate::error::{Error, Result, oxsio_result};
+use crate::event::{EventData, oxsio_event, oxsio_event_kind};
+use crate::payload::{NulStr, oxsio_buf};
+use crate::socket::{SocketHandle, SocketShared, args_of, binary_arg, handshake_json, oxsio_socket};
+
+/// A server handle, made by `oxsio_server_new`, released by `oxsio_server_free`.
+pub struct oxsio_server {
+    _private: [u8; 0],
+}
+
+/// `oxsio_target.flags`: drop the message for clients whose queue is full.
+pub const OXSIO_TARGET_VOLATILE: u32 = 1;
+/// `oxsio_target.flags`: only the sockets of this node (multi-node adapters).
+pub const OXSIO_TARGET_LOCAL: u32 = 2;
+/// `flags` of the `*_emit_binary` calls: drop silently when the queue is full.
+pub const OXSIO_EMIT_VOLATILE: u32 = 1;
+
+/// A selection of sockets of one namespace, for broadcasts and
+/// server-side room operations. Zero-initialise it, then fill what you need.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct oxsio_target {
+    /// Namespace (NULL: `"/"`); it must have been declared (`oxsio_server_of`).
+    pub nsp: *const c_char,
+    /// Rooms to reach (union); none: every socket of the namespace.
+    pub rooms: *const *const c_char,
+    /// Number of `rooms`.
+    pub room_count: usize,
+    /// Rooms whose sockets are left out (a socket id leaves out that socket).
+    pub except_rooms: *const *const c_char,
+    /// Number of `except_rooms`.
+    pub except_count: usize,
+    /// `OXSIO_TARGET_VOLATILE` | `OXSIO_TARGET_LOCAL`.
+    pub flags: u32,
+}
+
+pub(crate) fn emit_flags(flags: u32) -> Result<bool> {
+    if flags & !OXSIO_EMIT_VOLATILE != 0 {
+        return Err(Error::new(
+            oxsio_result::InvalidArgument,
+            format!("unknown emit flags {flags:#x}"),
+        ));
+    }
+    Ok(flags & OXSIO_EMIT_VOLATILE != 0)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct ServerConfig {
+    path: Option<String>,
+    transports: Option<Vec<String>>,
+    allow_upgrades: Option<bool>,
+    ping_interval_ms: Option<u64>,
+    ping_timeout_ms: Option<u64>,
+    max_payload: Option<usize>,
+    upgrade_timeout_ms: Option<u64>,
+    max_buffer_size: Option<usize>,
+    connect_timeout_ms: Option<u64>,
+    ack_timeout_ms: Option<u64>,
+    max_attachments: Option<usize>,
+    cors_origins: Option<Vec<String>>,
+    cors_credentials: Option<bool>,
+    cookie: Option<String>,
+    event_queue_capacity: Option<usize>,
+}
+
+pub(crate) fn transports(list: &[String]) -> Result<Vec<Transport>> {
+    let t: Vec<Transport> = list
+        .iter()
+        .map(|t| match t.as_str() {
+            "polling" => Ok(Transport::Polling),
+            "websocket" => Ok(Transport::Websocket),
+            other => Err(Error::new(
+                oxsio_result::InvalidConfig,
+                format!("unknown transport {other:?} (polling, websocket)"),
+            )),
+        })
+        .collect::<Result<_>>()?;
+    if t.is_empty() {
+        return Err(Error::new(
+            oxsio_result::InvalidConfig,
+            "transports is empty",
+        ));
+    }
+    Ok(t)
+}
+
+pub(crate) fn parse_config<T: serde::de::DeserializeOwned + Default>(
+    json: Option<&str>,
+) -> Result<T> {
+    match json.filter(|j| !j.trim().is_empty()) {
+        None => Ok(T::default()),
+        Some(j) => serde_json::from_str(j)
+            .map_err(|e| Error::new(oxsio_result::InvalidConfig, format!("config: {e}"))),
+    }
+}
+
+fn ms(v: u64) -> Duration {
+    Duration::from_millis(v)
+}
+
+impl ServerConfig {
+    fn build(self) -> Result<(Server, usize, Duration)> {
+        let mut b = Server::builder();
+        if let Some(p) = self.path {
+            b = b.path(p);
+        }
+        if let Some(t) = self.transports {
+            b = b.transports(transports(&t)?);
+        }
+        if let Some(v) = self.allow_upgrades {
+            b = b.allow_upgrades(v);
+        }
+        if let Some(v) = self.ping_interval_ms {
+            b = b.ping_interval(ms(v));
+        }
+        if let Some(v) = self.ping_timeout_ms {
+            b = b.ping_timeout(ms(v));
+        }
+        if let Some(v) = self.max_payload {
+            b = b.max_payload(v);
+        }
+        if let Some(v) = self.upgrade_timeout_ms {
+            b = b.upgrade_timeout(ms(v));
+        }
+        if let Some(v) = self.max_buffer_size {
+            b = b.max_buffer_size(v);
+        }
+        let connect_timeout = ms(self.connect_timeout_ms.unwrap_or(45_000));
+        b = b.connect_timeout(connect_timeout);
+        if let Some(v) = self.ack_timeout_ms {
+            b = b.ack_timeout(ms(v));
+        }
+        if let Some(v) = self.max_attachments {
+            b = b.max_attachments(v);
+        }
+        if let Some(origins) = self.cors_origins {
+            let origins = if origins.iter().any(|o| o == "*") {
+                AllowOrigin::Any
+            } else {
+                AllowOrigin::List(origins)
+            };
+            b = b.cors(Cors {
+                origins,
+                credentials: self.cors_credentials.unwrap_or(false),
+            });
+        }
+        if let Some(c) = self.cookie {
+            b = b.cookie(c);
+        }
+        let cap = self.event_queue_capacity.unwrap_or(DEFAULT_QUEUE);
+        Ok((b.build(), cap, connect_timeout))
+    }
+}
+
+pub(crate) struct ServerShared {
+    io: Server,
+    pub(crate) dispatch: Arc<Dispatch>,
+    running: Mutex<Option<ServerHandle>>,
+    port: AtomicU16,
+    connection: Mutex<HashMap<String, Vec<Arc<Callback>>>>,
+    middlewares: Mutex<Vec<Arc<Callback>>>,
+    namespaces: Mutex<HashSet<String>>,
+    pub(crate) sockets: Mutex<HashSet<usize>>,
+    handle: AtomicUsize,
+    request_timeout: Duration,
+}
+
+fn normalize(nsp: Option<&str>) -> String {
+    match nsp {
+        None | Some("") => "/".to_owned(),
+        Some(n) if n.starts_with('/') => n.to_owned(),
+        Some(n) => format!("/{n}"),
+    }
+}
+
+impl ServerShared {
+    /// Declares a namespace: hooks its connections (once).
+    fn declare(self: &Arc<Self>, nsp: &str) -> Namespace {
+        let ns = self.io.of(nsp);
+        if lock(&self.namespaces).insert(nsp.to_owned()) {
+            let weak = Arc::downgrade(self);
+            ns.on_connection(move |socket: Socket| {
+                if let Some(me) = weak.upgrade() {
+                    me.on_connection(socket);
+                }
+            });
+        }
+        ns
+    }
+
+    fn namespace(&self, nsp: Option<&str>) -> Result<Namespace> {
+        let name = normalize(nsp);
+        if !lock(&self.namespaces).contains(&name) {
+            return Err(Error::new(
+                oxsio_result::InvalidArgument,
+                format!("namespace {name:?} was not declared with oxsio_server_of"),
+            ));
+        }
+        Ok(self.io.of(&name))
+    }
+
+    fn on_connection(self: &Arc<Self>, socket: Socket) {
+        if self.dispatch.is_closed() {
+            return;
+        }
+        let shared = Arc::new(SocketShared::new(socket.clone(), Arc::downgrade(self)));
+        let h = register(Entry::Socket(shared.clone()));
+        shared.handle.store(h, Ordering::Release);
+        lock(&self.sockets).insert(h);
+        socket.insert(SocketHandle(h));
+        shared.install();
+        let mut ev = EventData::new(oxsio_event_kind::Connection, socket.ns());
+        ev.socket = h;
+        ev.handshake = Some(shared.handshake.clone());
+        if self.dispatch.is_poll() {
+            self.dispatch.push(ev);
+        } else {
+            let cbs = lock(&self.connection)
+                .get(socket.ns())
+                .cloned()
+                .unwrap_or_default();
+            call_all(&cbs, ev);
+        }
+    }
+
+    fn add_middleware(self: &Arc<Self>, nsp: &str, cb: Option<Arc<Callback>>) {
+        let ns = self.declare(nsp);
+        if let Some(cb) = &cb {
+            lock(&self.middlewares).push(cb.clone());
+        }
+        let weak: Weak<ServerShared> = Arc::downgrade(self);
+        let cb = cb.map(|c| Arc::downgrade(&c));
+        let timeout = self.request_timeout;
+        ns.use_middleware_async(move |socket: Socket| {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let me = weak.upgrade().filter(|m| !m.dispatch.is_closed());
+            if let Some(me) = me {
+                let mut ev = EventData::new(oxsio_event_kind::ConnectionRequest, socket.ns());
+                ev.handshake = Some(Arc::new(NulStr::new(&handshake_json(socket.handshake()))));
+                *crate::dispatch::lock(&ev.verdict) = Some(tx);
+                if me.dispatch.is_poll() {
+                    me.dispatch.push(ev);
+                } else if let Some(cb) = cb.as_ref().and_then(Weak::upgrade) {
+                    drop(me);
+                    call_all(&[cb], ev);
+                }
+            }
+            async move {
+                match tokio::time::timeout(timeout, rx).await {
+                    Ok(Ok(verdict)) => verdict,
+                    Ok(Err(_)) => Err(ConnectError::new("server closed")),
+                    Err(_) => Err(ConnectError::new("middleware timed out")),
+                }
+            }
+        });
+    }
+
+    /// Closes the handle: no more events, sockets retired, handlers released,
+    /// the listener shut down in the background.
+    fn close(&self) {
+        self.dispatch.close();
+        let running = lock(&self.running).take();
+        if let Some(h) = running {
+            oxsio_core::runtime::spawn(async move { h.shutdown().await });
+        }
+        let sockets: Vec<usize> = lock(&self.sockets).drain().collect();
+        for h in sockets {
+            if let Some(Entry::Socket(s)) = crate::boundary::unregister(h) {
+                let released = s.take_handlers();
+                drop(released);
+            }
+        }
+        let conn: Vec<Arc<Callback>> = lock(&self.connection)
+            .drain()
+            .flat_map(|(_, v)| v)
+            .collect();
+        drop(conn);
+        let mws: Vec<Arc<Callback>> = lock(&self.middlewares).drain(..).collect();
+        drop(mws);
+    }
+
+    fn target(&self, t: *const oxsio_target) -> Result<BroadcastOperator> {
+        if t.is_null() {
+            return Ok(self.namespace(None)?.except(Vec::<String>::new()));
+        }
+        // SAFETY: the caller passes a readable oxsio_target for the call.
+        let t = unsafe { &*t };
+        let ns = self.namespace(opt_str_arg(t.nsp, "target.nsp")?)?;
+        let rooms = str_list(t.rooms, t.room_count, "target.rooms")?;
+        let except = str_list(t.except_rooms, t.except_count, "target.except_rooms")?;
+        if t.flags & !(OXSIO_TARGET_VOLATILE | OXSIO_TARGET_LOCAL) != 0 {
+            return Err(Error::new(
+                oxsio_result::InvalidArgument,
+                format!("unknown target flags {:#x}", t.flags),
+            ));
+        }
+        let mut op = ns.except(except);
+        if !rooms.is_empty() {
+            op = op.to(rooms);
+        }
+        if t.flags & OXSIO_TARGET_VOLATILE != 0 {
+            op = op.volatile();
+        }
+        if t.flags & OXSIO_TARGET_LOCAL != 0 {
+            op = op.local();
+        }
+        Ok(op)
+    }
+}
+
+fn str_list(p: *const *const c_char, n: usize, what: &str) -> Result<Vec<String>> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    if p.is_null() {
+        return Err(Error::new(
+            oxsio_result::NullArgument,
+            format!("{what} is NULL with a non-zero count"),
+        ));
+    }
+    // SAFETY: the caller passes `n` readable string pointers for the call.
+    let list = unsafe { std::slice::from_raw_parts(p, n) };
+    list.iter()
+        .enumerate()
+        .map(|(i, s)| str_arg(*s, &format!("{what}[{i}]")).map(str::to_owned))
+        .collect()
+}
+
+fn srv(s: *const oxsio_server) -> Result<Arc<ServerShared>> {
+    get_server(id(s))
+}
+
+/// Creates a server (not listening yet) with the namespace `"/"` declared.
+///
+/// `config_json` (NULL or `""`: defaults) is a JSON object; every key is
+/// optional, unknown keys are refused (`OXSIO_RESULT_INVALID_CONFIG`):
+/// `path` ("/socket.io/"), `transports` (["polling","websocket"]),
+/// `allow_upgrades` (true), `ping_interval_ms` (25000), `ping_timeout_ms`
+/// (20000), `max_payload` (1000000 bytes), `upgrade_timeout_ms` (10000),
+/// `max_buffer_size` (256 packets queued per client), `connect_timeout_ms`
+/// (45000; also bounds a middleware's answer), `ack_timeout_ms` (5000),
+/// `max_attachments` (10), `cors_origins` (["https://a.example"] or
+/// ["*"]; CORS off when absent), `cors_credentials` (false), `cookie`
+/// (sticky-session cookie name), `event_queue_capacity` (4096: poll-mode
+/// queue bound, see `oxsio_server_poll`).
+///
+/// `dispatch` is `OXSIO_DISPATCH_CALLBACK` or `OXSIO_DISPATCH_POLL`.
+///
+/// Ownership: release `*out_server` with `oxsio_server_free`.
+/// Borrowing: `config_json` is read during the call. Threads: any.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_server_new(
+    config_json: *const c_char,
+    dispatch: u32,
+    out_server: *mut *mut oxsio_server,
+) -> oxsio_result {
+    guard(|| {
+        need_out(out_server, "out_server")?;
+        let mode = oxsio_dispatch::from_u32(dispatch)?;
+        let config: ServerConfig = parse_config(opt_str_arg(config_json, "config_json")?)?;
+        let (io, cap, request_timeout) = config.build()?;
+        let shared = Arc::new(ServerShared {
+            io,
+            dispatch: Dispatch::new(mode, cap),
+            running: Mutex::new(None),
+            port: AtomicU16::new(0),
+            connection: Mutex::new(HashMap::new()),
+            middlewares: Mutex::new(Vec::new()),
+            namespaces: Mutex::new(HashSet::new()),
+            sockets: Mutex::new(HashSet::new()),
+            handle: AtomicUsize::new(0),
+            request_timeout,
+        });
+        shared.declare("/");
+        let h = register(Entry::Server(shared.clone()));
+        shared.handle.store(h, Ordering::Release);
+        write_out(out_server, ptr(h), "out_server")
+    })
+}
+
+/// Starts serving on `address` (e.g. `"127.0.0.1:0"`; port 0 picks a free
+/// port) and writes the bound port.
+///
+/// NULL: `out_port` may be NULL. Threads: any thread but a library thread
+/// (binding waits at most 10 s). Returns: `OXSIO_RESULT_IO` when the
+/// address cannot be bound, `OXSIO_RESULT_INVALID_ARGUMENT` when already
+/// listening, `OXSIO_RESULT_WOULD_BLOCK` inside a callback.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_server_listen(
+    server: *const oxsio_server,
+    address: *const c_char,
+    out_port: *mut u16,
+) -> oxsio_result {
+    guard(|| {
+        let s = srv(server)?;
+        let addr = str_arg(address, "address")?.to_owned();
+        if lock(&s.running).is_some() {
+            return Err(Error::new(
+                oxsio_result::InvalidArgument,
+                "the server is already listening",
+            ));
+        }
+        let io = s.io.clone();
+        let handle = block_on(async move { io.listen(addr).await }, Duration::from_secs(10))?
+            .map_err(|e| Error::new(oxsio_result::Io, format!("cannot listen: {e}")))?;
+        let port = handle.local_addr().port();
+        if s.dispatch.is_closed() {
+            return Err(Error::from(oxsio_result::Closed));
+        }
+        *lock(&s.running) = Some(handle);
+        s.port.store(port, Ordering::Release);
+        crate::boundary::write_opt(out_port, port);
+        Ok(())
+    })
+}
+
+/// The bound port (0 when not listening).
+///
+/// NULL: `out_port` must not be NULL.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_server_port(
+    server: *const oxsio_server,
+    out_port: *mut u16,
+) -> oxsio_result {
+    guard(|| write_out(out_port, srv(server)?.port.load(Ordering::Acquire), "out_port"))
+}
+
+/// Declares the namespace `nsp` (e.g. `"/admin"`; idempotent). Clients can
+/// only join declared namespaces; the others get `"Invalid namespace"`.
+///
+/// Borrowing: `nsp` is copied.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_server_of(server: *const oxsio_server, nsp: *const c_char) -> oxsio_result {
+    guard(|| {
+        let s = srv(server)?;
+        let nsp = normalize(Some(str_arg(nsp, "nsp")?));
+        s.declare(&nsp);
+        Ok(())
+    })
+}
+
+/// Callback mode: calls `callback` with an `OXSIO_EVENT_KIND_CONNECTION` event
+/// for each socket joining `nsp` (NULL: `"/"`; declared if needed). Inside
+/// it, register the socket's handlers with `oxsio_socket_on`: its packets
+/// wait until this callback returns.
+///
+/// Ownership: `user_data_free` is called once when the server is freed,
+/// only if this returns `OXSIO_RESULT_OK`. Threads: the callback runs on a
+/// library thread. Returns: `OXSIO_RESULT_WRONG_MODE` on a poll-mode server.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_server_on_connection(
+    server: *const oxsio_server,
+    nsp: *const c_char,
+    callback: oxsio_event_cb,
+    user_data: *mut c_void,
+    user_data_free: oxsio_free_cb,
+) -> oxsio_result {
+    guard(|| {
+        let s = srv(server)?;
+        let nsp = normalize(opt_str_arg(nsp, "nsp")?);
+        if s.dispatch.is_poll() {
+            return Err(Error::new(
+                oxsio_result::WrongMode,
+                "poll-mode server: CONNECTION events arrive from oxsio_server_poll",
+            ));
+        }
+        let cb = Callback::new(callback, user_data, user_data_free)?;
+        s.declare(&nsp);
+        lock(&s.connection).entry(nsp).or_default().push(cb);
+        Ok(())
+    })
+}
+
+/// Adds a connect middleware to `nsp` (NULL: `"/"`): each client joining it
+/// first produces an `OXSIO_EVENT_KIND_CONNECTION_REQUEST`, answered with
+/// `oxsio_event_accept` / `oxsio_event_refuse` (at once or later, from any
+/// thread; unanswered within `connect_timeout_ms`, or released unanswered,
+/// it is refused). Callback mode: `callback` receives the request. Poll
+/// mode: `callback` must be NULL; requests arrive from `oxsio_server_poll`.
+///
+/// Ownership: `user_data_free` as for `oxsio_server_on_connection`.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_server_use(
+    server: *const oxsio_server,
+    nsp: *const c_char,
+    callback: oxsio_event_cb,
+    user_data: *mut c_void,
+    user_data_free: oxsio_free_cb,
+) -> oxsio_result {
+    guard(|| {
+        let s = srv(server)?;
+        let nsp = normalize(opt_str_arg(nsp, "nsp")?);
+        let cb = crate::socket::ack_callback(
+            s.dispatch.is_poll(),
+            callback,
+            user_data,
+            user_data_free,
+        )?;
+        if !s.dispatch.is_poll() && cb.is_none() {
+            return Err(Error::new(oxsio_result::NullArgument, "callback is NULL"));
+        }
+        s.add_middleware(&nsp, cb);
+        Ok(())
+    })
+}
+
+/// Sends an event to the sockets `target` selects (NULL: every socket of
+/// `"/"`); the packet is encoded once. Arguments as for `oxsio_socket_emit`.
+///
+/// Threads: any. Never blocks. Returns: `OXSIO_RESULT_PARTIAL_BROADCAST`
+/// when some sockets' queues were full (the others got it).
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_server_emit(
+    server: *const oxsio_server,
+    target: *const oxsio_target,
+    event: *const c_char,
+    args_json: *const c_char,
+    buffers: *const oxsio_buf,
+    buffer_count: usize,
+) -> oxsio_result {
+    guard(|| {
+        let s = srv(server)?;
+        let op = s.target(target)?;
+        let name = str_arg(event, "event")?;
+        let args = args_of(args_json, buffers, buffer_count)?;
+        op.emit(name, args).map_err(Error::from)
+    })
+}
+
+/// Broadcasts an event with one binary argument, without JSON.
+///
+/// Borrowing: `data` is copied. NULL: `data` may be NULL when `len` is 0.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_server_emit_binary(
+    server: *const oxsio_server,
+    target: *const oxsio_target,
+    event: *const c_char,
+    data: *const u8,
+    len: usize,
+) -> oxsio_result {
+    guard(|| {
+        let s = srv(server)?;
+        let op = s.target(target)?;
+        let name = str_arg(event, "event")?;
+        op.emit(name, binary_arg(data, len)?).map_err(Error::from)
+    })
+}
+
+/// Makes the selected sockets join `room`.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_server_sockets_join(
+    server: *const oxsio_server,
+    target: *const oxsio_target,
+    room: *const c_char,
+) -> oxsio_result {
+    guard(|| {
+        let s = srv(server)?;
+        let op = s.target(target)?;
+        op.sockets_join(str_arg(room, "room")?);
+        Ok(())
+    })
+}
+
+/// Makes the selected sockets leave `room`.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_server_sockets_leave(
+    server: *const oxsio_server,
+    target: *const oxsio_target,
+    room: *const c_char,
+) -> oxsio_result {
+    guard(|| {
+        let s = srv(server)?;
+        let op = s.target(target)?;
+        op.sockets_leave(str_arg(room, "room")?);
+        Ok(())
+    })
+}
+
+/// Disconnects the selected sockets; with `close`, their connections too.
+///
+/// Threads: any. Never blocks on the network.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_server_disconnect_sockets(
+    server: *const oxsio_server,
+    target: *const oxsio_target,
+    close: bool,
+) -> oxsio_result {
+    guard(|| {
+        let s = srv(server)?;
+        s.target(target)?.disconnect_sockets(close);
+        Ok(())
+    })
+}
+
+/// The connected socket `sid` of namespace `nsp` (NULL: `"/"`).
+///
+/// Borrowing: the handle is owned by the server (see `oxsio_socket`).
+/// Returns: `OXSIO_RESULT_INVALID_ARGUMENT` when no such socket is connected.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_server_socket(
+    server: *const oxsio_server,
+    nsp: *const c_char,
+    sid: *const c_char,
+    out_socket: *mut *mut oxsio_socket,
+) -> oxsio_result {
+    guard(|| {
+        let s = srv(server)?;
+        let ns = s.namespace(opt_str_arg(nsp, "nsp")?)?;
+        let sid = str_arg(sid, "sid")?;
+        let found = Sid::parse(sid)
+            .and_then(|sid| ns.get_socket(sid))
+            .and_then(|sock| sock.get::<SocketHandle>());
+        match found {
+            Some(SocketHandle(h)) => write_out(out_socket, ptr(h), "out_socket"),
+            None => Err(Error::new(
+                oxsio_result::InvalidArgument,
+                format!("no socket {sid:?} connected"),
+            )),
+        }
+    })
+}
+
+/// The number of sockets connected to namespace `nsp` (NULL: `"/"`) on this node.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_server_socket_count(
+    server: *const oxsio_server,
+    nsp: *const c_char,
+    out_count: *mut usize,
+) -> oxsio_result {
+    guard(|| {
+        let s = srv(server)?;
+        let ns = s.namespace(opt_str_arg(nsp, "nsp")?)?;
+        write_out(out_count, ns.sockets().len(), "out_count")
+    })
+}
+
+/// Poll mode: takes the next queued event, never blocking.
+/// `while (oxsio_server_poll(s, &ev) == OXSIO_RESULT_OK) { ...; oxsio_event_free(ev); }`
+///
+/// The queue holds at most `event_queue_capacity` events; when it is full,
+/// new `OXSIO_EVENT_KIND_MESSAGE` events are dropped (and counted, see
+/// `oxsio_server_dropped_events`); connection, disconnection, ack and
+/// request events are always queued.
+///
+/// Ownership: release `*out_event` with `oxsio_event_free`.
+/// Threads: any (typically the host's main loop).
+/// Returns: `OXSIO_RESULT_EMPTY` when nothing is queued,
+/// `OXSIO_RESULT_WRONG_MODE` on a callback-mode server.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_server_poll(
+    server: *const oxsio_server,
+    out_event: *mut *mut oxsio_event,
+) -> oxsio_result {
+    guard(|| {
+        need_out(out_event, "out_event")?;
+        let h = srv(server)?.dispatch.poll()?;
+        write_out(out_event, ptr(h), "out_event")
+    })
+}
+
+/// Poll mode: waits until an event is queued, at most `timeout_ms`.
+///
+/// Threads: any; blocks the caller only. Returns: `OXSIO_RESULT_OK` when
+/// an event is ready, `OXSIO_RESULT_TIMEOUT` otherwise,
+/// `OXSIO_RESULT_CLOSED` once the server is freed.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_server_wait(server: *const oxsio_server, timeout_ms: u32) -> oxsio_result {
+    guard(|| {
+        let d = srv(server)?.dispatch.clone();
+        d.wait(Duration::from_millis(timeout_ms.into()))
+    })
+}
+
+/// Poll mode: how many `MESSAGE` events the overflow policy dropped so far.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_server_dropped_events(
+    server: *const oxsio_server,
+    out_count: *mut u64,
+) -> oxsio_result {
+    guard(|| write_out(out_count, srv(server)?.dispatch.dropped(), "out_count"))
+}
+
+/// Stops accepting, disconnects every socket (`"server shutting down"`)
+/// and closes every connection, waiting at most `timeout_ms` (the events
+/// of those disconnections still arrive). Inside a callback it starts the
+/// shutdown without waiting.
+///
+/// Threads: any.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_server_shutdown(
+    server: *const oxsio_server,
+    timeout_ms: u32,
+) -> oxsio_result {
+    guard(|| {
+        let s = srv(server)?;
+        let running = lock(&s.running).take();
+        let io = s.io.clone();
+        let fut = async move {
+            match running {
+                Some(h) => h.shutdown().await,
+                None => io.shutdown().await,
+            }
+        };
+        if tokio::runtime::Handle::try_current().is_ok() {
+            oxsio_core::runtime::spawn(fut);
+            return Ok(());
+        }
+        block_on(fut, Duration::from_millis(timeout_ms.into()))
+    })
+}
+
+/// Releases the server: no event or callback after this returns (except a
+/// callback already running on another thread), queued events are
+/// dropped, socket handles become invalid, registered `user_data_free`s
+/// run, and connections are closed in the background. NULL is accepted.
+///
+/// Threads: any, including inside one of this server's callbacks.
+/// Never blocks on the network.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_server_free(server: *mut oxsio_server) -> oxsio_result {
+    guard(|| {
+        if server.is_null() {
+            return Ok(());
+        }
+        let entry = unregister_if(id(server), |e| matches!(e, Entry::Server(_)))?;
+        if let Entry::Server(s) = entry {
+            s.close();
+        }
+        Ok(())
+    })
+}
