@@ -11,16 +11,24 @@ step() { printf '\n==> %s\n' "$*"; }
 step "installing interop peers (npm ci, pip)"
 bash tests/interop/setup.sh
 
+step "installing redis-server (for the Redis adapter tests) when missing"
+if ! command -v redis-server >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server >/dev/null
+fi
+redis-server --version
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "cargo clippy"
-cargo clippy --workspace --all-targets --quiet -- -D warnings
+cargo clippy --workspace --all-targets --features oxsio/redis --quiet -- -D warnings
 
 step "cargo test (unit, property, integration, interop)"
-cargo test --workspace --all-targets 2>&1 | tee target/test-output.txt
+cargo test --workspace --all-targets --features oxsio/redis 2>&1 | tee target/test-output.txt
 # Doc tests (examples in the API docs).
-cargo test --workspace --doc
+cargo test --workspace --doc --features oxsio/redis
 
 step "the README demo (chat server + bots, exits after the exchange)"
 PORT=0 timeout 120 cargo run --quiet --example chat -- --exit-after-demo

@@ -39,5 +39,5 @@ pub use sid::Sid;
 pub use socketio::{
     AckError, AckFuture, AckSender, BroadcastError, BroadcastOperator, ConnectError,
     DisconnectReason, EmitError, Event, Handshake, IntoRooms, Namespace, RemoteSocket, Server,
-    ServerBuilder, ServerHandle, Socket, SocketIoService,
+    ServerAck, ServerBuilder, ServerEvent, ServerHandle, Socket, SocketIoService,
 };

@@ -75,6 +75,37 @@ impl MemoryAdapter {
     }
 }
 
+impl MemoryAdapter {
+    /// Sends an event asking each local target for an acknowledgement;
+    /// returns one receiver per socket that got it (a multi-node adapter
+    /// reports their count, then each reply, to the requesting node).
+    pub fn send_with_acks(
+        &self,
+        mut packet: Packet,
+        opts: &BroadcastOptions,
+    ) -> Vec<tokio::sync::oneshot::Receiver<Args>> {
+        let id = self.ns.next_ack_id();
+        if let PacketData::Event { id: slot, .. } = &mut packet.data {
+            *slot = Some(id);
+        }
+        let msg = encode_message(&packet);
+        let mut waiters = Vec::new();
+        for socket in self.local_targets(opts) {
+            let rx = socket.register_ack(id);
+            match socket.send_message(msg.clone()) {
+                Ok(()) => waiters.push(rx),
+                Err(_) => socket.cancel_ack(id),
+            }
+        }
+        waiters
+    }
+
+    /// The namespace this adapter serves.
+    pub fn ns(&self) -> &NsHandle {
+        &self.ns
+    }
+}
+
 impl Adapter for MemoryAdapter {
     fn add_all(&self, sid: Sid, rooms: &[Room]) {
         let Ok(mut idx) = self.index.write() else {

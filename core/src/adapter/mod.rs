@@ -6,6 +6,8 @@
 //! return futures, so the socket code never changes.
 
 mod memory;
+#[cfg(feature = "redis")]
+pub mod redis;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -79,6 +81,23 @@ pub trait Adapter: Send + Sync + 'static {
     fn disconnect_sockets(&self, opts: &BroadcastOptions, close: bool);
     /// Every room with at least one socket, on every node.
     fn rooms(&self) -> BoxFuture<'static, Vec<Room>>;
+    /// Sends an event to the other nodes' server-side handlers
+    /// ([`Namespace::on_server_event`](crate::Namespace::on_server_event)).
+    /// With `ack`, gathers one reply per other node within the timeout.
+    /// A single node has no peers: the default sends nothing.
+    fn server_side_emit(
+        &self,
+        event: &str,
+        args: Args,
+        ack: Option<Duration>,
+    ) -> BoxFuture<'static, Result<Vec<crate::Value>, AckError>> {
+        let _ = (event, args, ack);
+        Box::pin(async { Ok(Vec::new()) })
+    }
+    /// Number of nodes serving this namespace, this one included.
+    fn server_count(&self) -> BoxFuture<'static, usize> {
+        Box::pin(async { 1 })
+    }
 }
 
 /// Creates the adapter of each namespace.

@@ -12,7 +12,7 @@ mod socket;
 pub use broadcast::{BroadcastOperator, IntoRooms};
 pub use error::{AckError, BroadcastError, ConnectError, DisconnectReason, EmitError};
 pub use handshake::Handshake;
-pub use namespace::{Namespace, NsHandle};
+pub use namespace::{Namespace, NsHandle, ServerAck, ServerEvent};
 pub use server::{Server, ServerBuilder, ServerHandle, SocketIoService};
 pub use socket::{AckFuture, AckSender, Event, RemoteSocket, Socket, SocketEmitter};
 

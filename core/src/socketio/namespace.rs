@@ -36,6 +36,44 @@ pub(crate) enum Middleware {
 pub(crate) struct NsConfig {
     on_connection: RwLock<Vec<ConnectionFn>>,
     pub(crate) middlewares: RwLock<Vec<Middleware>>,
+    server_events: RwLock<Vec<ServerEventFn>>,
+}
+
+type ServerEventFn = Arc<dyn Fn(ServerEvent) + Send + Sync>;
+
+/// An event another node sent with `server_side_emit` (multi-node adapters).
+pub struct ServerEvent {
+    /// Event name.
+    pub name: String,
+    /// Arguments.
+    pub args: crate::Args,
+    /// Present when the sender waits for a reply (only the first handler gets it).
+    pub ack: Option<ServerAck>,
+}
+
+impl std::fmt::Debug for ServerEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerEvent")
+            .field("name", &self.name)
+            .field("args", &self.args)
+            .field("ack", &self.ack.is_some())
+            .finish()
+    }
+}
+
+/// Replies to a server-side emit; one value travels back (as in socket.io).
+pub struct ServerAck(Box<dyn FnOnce(Value) + Send>);
+
+impl ServerAck {
+    /// Wraps the function that carries the reply back to the sender.
+    pub fn new(f: impl FnOnce(Value) + Send + 'static) -> Self {
+        ServerAck(Box::new(f))
+    }
+
+    /// Sends the reply.
+    pub fn send(self, value: impl Into<Value>) {
+        (self.0)(value.into());
+    }
 }
 
 pub(crate) struct NsInner {
@@ -81,6 +119,30 @@ impl NsHandle {
     /// A fresh acknowledgement id for this namespace.
     pub fn next_ack_id(&self) -> u64 {
         self.0.upgrade().map_or(0, |ns| ns.next_ack_id())
+    }
+
+    pub(crate) fn upgrade(&self) -> Option<Arc<NsInner>> {
+        self.0.upgrade()
+    }
+
+    /// Runs the namespace's server-event handlers (an event from another node).
+    pub fn dispatch_server_event(&self, name: String, args: crate::Args, ack: Option<ServerAck>) {
+        let Some(ns) = self.0.upgrade() else { return };
+        let handlers = ns
+            .config
+            .server_events
+            .read()
+            .map(|h| h.clone())
+            .unwrap_or_default();
+        let mut ack = ack;
+        for h in handlers {
+            let ev = ServerEvent {
+                name: name.clone(),
+                args: args.clone(),
+                ack: ack.take(),
+            };
+            guarded(|| h(ev));
+        }
     }
 }
 
@@ -365,6 +427,43 @@ impl Namespace {
     /// Every non-empty room (own-id rooms included).
     pub async fn rooms(&self) -> Vec<Room> {
         self.0.adapter.rooms().await
+    }
+
+    /// Calls `handler` for events other nodes send with `server_side_emit`.
+    pub fn on_server_event(&self, handler: impl Fn(ServerEvent) + Send + Sync + 'static) {
+        if let Ok(mut h) = self.0.config.server_events.write() {
+            h.push(Arc::new(handler));
+        }
+    }
+
+    /// Sends an event to the server-side handlers of every other node.
+    pub async fn server_side_emit(&self, event: &str, args: impl IntoArgs) {
+        let _ = self
+            .0
+            .adapter
+            .server_side_emit(event, args.into_args(), None)
+            .await;
+    }
+
+    /// Sends an event to every other node and gathers one reply per node.
+    ///
+    /// # Errors
+    /// [`AckError::Timeout`](super::AckError::Timeout) unless every node answered in time.
+    pub async fn server_side_emit_with_ack(
+        &self,
+        event: &str,
+        args: impl IntoArgs,
+        timeout: Duration,
+    ) -> Result<Vec<Value>, super::AckError> {
+        self.0
+            .adapter
+            .server_side_emit(event, args.into_args(), Some(timeout))
+            .await
+    }
+
+    /// Number of nodes serving this namespace (1 with the in-memory adapter).
+    pub async fn server_count(&self) -> usize {
+        self.0.adapter.server_count().await
     }
 
     /// The adapter behind this namespace.

@@ -729,6 +729,24 @@ impl RemoteSocket {
         }
     }
 
+    /// A socket described by another node.
+    pub(crate) fn remote(
+        id: Sid,
+        nsp: String,
+        rooms: Vec<Room>,
+        auth: Value,
+        ns: &super::NsHandle,
+    ) -> RemoteSocket {
+        RemoteSocket {
+            id,
+            nsp,
+            rooms,
+            auth,
+            local: ns.get_socket(id),
+            ns: ns.upgrade(),
+        }
+    }
+
     fn op(&self) -> Option<BroadcastOperator> {
         Some(BroadcastOperator::new(self.ns.clone()?).to(self.id))
     }

@@ -1,0 +1,347 @@
+//! The classic `@socket.io/redis-adapter` wire format: channel names,
+//! message shapes, and the notepack-compatible msgpack codec. Pure: no I/O.
+
+use bytes::Bytes;
+use serde_json::Number;
+
+use crate::adapter::{BroadcastFlags, BroadcastOptions, Room};
+use crate::{Args, Map, Value};
+
+/// Request types of the classic protocol.
+pub(crate) mod kind {
+    pub const SOCKETS: u64 = 0;
+    pub const ALL_ROOMS: u64 = 1;
+    pub const REMOTE_JOIN: u64 = 2;
+    pub const REMOTE_LEAVE: u64 = 3;
+    pub const REMOTE_DISCONNECT: u64 = 4;
+    pub const REMOTE_FETCH: u64 = 5;
+    pub const SERVER_SIDE_EMIT: u64 = 6;
+    pub const BROADCAST: u64 = 7;
+    pub const BROADCAST_CLIENT_COUNT: u64 = 8;
+    pub const BROADCAST_ACK: u64 = 9;
+}
+
+/// Channel names for one namespace under a key prefix.
+#[derive(Debug, Clone)]
+pub(crate) struct Channels {
+    /// `socket.io#<nsp>#`
+    pub broadcast: String,
+    /// `socket.io-request#<nsp>#`
+    pub request: String,
+    /// `socket.io-response#<nsp>#`
+    pub response: String,
+    /// `socket.io-response#<nsp>#<uid>#`
+    pub response_own: String,
+}
+
+impl Channels {
+    pub(crate) fn new(prefix: &str, nsp: &str, uid: &str) -> Channels {
+        Channels {
+            broadcast: format!("{prefix}#{nsp}#"),
+            request: format!("{prefix}-request#{nsp}#"),
+            response: format!("{prefix}-response#{nsp}#"),
+            response_own: format!("{prefix}-response#{nsp}#{uid}#"),
+        }
+    }
+
+    /// Where a broadcast goes: the room channel for exactly one room.
+    pub(crate) fn for_broadcast(&self, opts: &BroadcastOptions) -> String {
+        match opts.rooms.as_slice() {
+            [room] => format!("{}{room}#", self.broadcast),
+            _ => self.broadcast.clone(),
+        }
+    }
+}
+
+/// A random 6-character id (`uid2(6)`), never `"emitter"`.
+pub(crate) fn uid2() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    (0..6)
+        .map(|_| ALPHABET[usize::from(rand::random::<u8>() & 63)] as char)
+        .collect()
+}
+
+// ---- msgpack (notepack's choices) -------------------------------------
+
+/// Our value as msgpack, encoded as notepack does: smallest integer type,
+/// non-integral or huge numbers as float64, strings str8 from 32 bytes,
+/// buffers as bin, maps in insertion order.
+pub(crate) fn to_msgpack(v: &Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    // Writing to a Vec cannot fail.
+    let _ = rmpv::encode::write_value(&mut out, &to_rmpv(v));
+    out
+}
+
+fn to_rmpv(v: &Value) -> rmpv::Value {
+    match v {
+        Value::Null => rmpv::Value::Nil,
+        Value::Bool(b) => rmpv::Value::Boolean(*b),
+        Value::Number(n) => number_to_rmpv(n),
+        Value::String(s) => rmpv::Value::String(s.as_str().into()),
+        Value::Binary(b) => rmpv::Value::Binary(b.to_vec()),
+        Value::Array(a) => rmpv::Value::Array(a.iter().map(to_rmpv).collect()),
+        Value::Object(o) => rmpv::Value::Map(
+            o.iter()
+                .map(|(k, v)| (rmpv::Value::String(k.as_str().into()), to_rmpv(v)))
+                .collect(),
+        ),
+    }
+}
+
+fn number_to_rmpv(n: &Number) -> rmpv::Value {
+    if let Some(u) = n.as_u64() {
+        return rmpv::Value::from(u);
+    }
+    if let Some(i) = n.as_i64() {
+        return rmpv::Value::from(i);
+    }
+    let f = n.as_f64().unwrap_or(f64::NAN);
+    // JavaScript numbers: an integral value is an integer to notepack.
+    if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
+        if f >= 0.0 {
+            return rmpv::Value::from(f as u64);
+        }
+        return rmpv::Value::from(f as i64);
+    }
+    rmpv::Value::F64(f)
+}
+
+/// Decodes msgpack into our value (bin → [`Value::Binary`]).
+///
+/// # Errors
+/// Invalid or truncated msgpack.
+pub(crate) fn from_msgpack(mut bytes: &[u8]) -> Result<Value, String> {
+    let v = rmpv::decode::read_value(&mut bytes).map_err(|e| e.to_string())?;
+    Ok(from_rmpv(v))
+}
+
+fn from_rmpv(v: rmpv::Value) -> Value {
+    match v {
+        rmpv::Value::Nil => Value::Null,
+        rmpv::Value::Boolean(b) => Value::Bool(b),
+        rmpv::Value::Integer(i) => match (i.as_u64(), i.as_i64()) {
+            (Some(u), _) => Value::from(u),
+            (_, Some(s)) => Value::from(s),
+            _ => Value::Null,
+        },
+        rmpv::Value::F32(f) => Value::from(f64::from(f)),
+        rmpv::Value::F64(f) => Value::from(f),
+        rmpv::Value::String(s) => Value::String(s.into_str().unwrap_or_default()),
+        rmpv::Value::Binary(b) => Value::Binary(Bytes::from(b)),
+        rmpv::Value::Array(a) => Value::Array(a.into_iter().map(from_rmpv).collect()),
+        rmpv::Value::Map(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, v)| {
+                    let key = match k {
+                        rmpv::Value::String(s) => s.into_str().unwrap_or_default(),
+                        other => other.to_string(),
+                    };
+                    (key, from_rmpv(v))
+                })
+                .collect(),
+        ),
+        rmpv::Value::Ext(..) => Value::Null,
+    }
+}
+
+/// Decodes a message from any channel: JSON when it starts with `{`, else msgpack.
+///
+/// # Errors
+/// Neither valid JSON nor valid msgpack.
+pub(crate) fn decode(bytes: &[u8]) -> Result<Value, String> {
+    if bytes.first() == Some(&b'{') {
+        serde_json::from_slice(bytes).map_err(|e| e.to_string())
+    } else {
+        from_msgpack(bytes)
+    }
+}
+
+/// JSON text of a message (requests and responses without binary).
+pub(crate) fn to_json(v: &Value) -> Vec<u8> {
+    v.to_string().into_bytes()
+}
+
+// ---- message shapes -----------------------------------------------------
+
+/// An object from key/value pairs, in order.
+pub(crate) fn obj<const N: usize>(pairs: [(&str, Value); N]) -> Value {
+    let mut m = Map::with_capacity(N);
+    for (k, v) in pairs {
+        m.insert(k.to_owned(), v);
+    }
+    Value::Object(m)
+}
+
+fn rooms_value(rooms: &[Room]) -> Value {
+    Value::Array(rooms.iter().map(|r| Value::from(&**r)).collect())
+}
+
+/// `{rooms, except}` (requests carry no flags, except type 7).
+pub(crate) fn opts_value(opts: &BroadcastOptions, flags: Option<Value>) -> Value {
+    let mut m = Map::new();
+    m.insert("rooms".into(), rooms_value(&opts.rooms));
+    m.insert("except".into(), rooms_value(&opts.except));
+    if let Some(f) = flags {
+        m.insert("flags".into(), f);
+    }
+    Value::Object(m)
+}
+
+/// The flags object of a broadcast (`{}` when none, as Node sends).
+pub(crate) fn flags_value(flags: &BroadcastFlags, timeout_ms: Option<u64>) -> Value {
+    let mut m = Map::new();
+    if flags.volatile {
+        m.insert("volatile".into(), Value::Bool(true));
+    }
+    if let Some(t) = timeout_ms {
+        m.insert("timeout".into(), Value::from(t));
+    }
+    Value::Object(m)
+}
+
+/// `{type: 2, data: [event, ...args], nsp}`.
+pub(crate) fn packet_value(nsp: &str, event: &str, args: &Args) -> Value {
+    let mut data = Vec::with_capacity(args.len() + 1);
+    data.push(Value::from(event));
+    data.extend(args.iter().cloned());
+    obj([
+        ("type", Value::from(2)),
+        ("data", Value::Array(data)),
+        ("nsp", Value::from(nsp)),
+    ])
+}
+
+/// A broadcast: `[uid, packet, opts]`, msgpack.
+pub(crate) fn encode_broadcast(
+    uid: &str,
+    nsp: &str,
+    event: &str,
+    args: &Args,
+    opts: &BroadcastOptions,
+) -> Vec<u8> {
+    let msg = Value::Array(vec![
+        Value::from(uid),
+        packet_value(nsp, event, args),
+        opts_value(opts, Some(flags_value(&opts.flags, None))),
+    ]);
+    to_msgpack(&msg)
+}
+
+/// Reads `{rooms, except, flags?}` back.
+pub(crate) fn opts_from(v: &Value) -> BroadcastOptions {
+    let rooms = |key: &str| -> Vec<Room> {
+        v[key]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).map(Room::from).collect())
+            .unwrap_or_default()
+    };
+    BroadcastOptions {
+        rooms: rooms("rooms"),
+        except: rooms("except"),
+        flags: BroadcastFlags {
+            volatile: v["flags"]["volatile"].as_bool().unwrap_or(false),
+            local: false,
+        },
+    }
+}
+
+/// Splits `data: [event, ...args]` of a packet.
+pub(crate) fn event_from(data: &Value) -> Option<(String, Args)> {
+    let arr = data.as_array()?;
+    let (first, rest) = arr.split_first()?;
+    let name = match first {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        _ => return None,
+    };
+    Some((name, rest.to_vec()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_the_worked_example_byte_exact() {
+        let opts = BroadcastOptions {
+            rooms: vec![Room::from("room1")],
+            ..Default::default()
+        };
+        let bytes = encode_broadcast(
+            "UuHwrx",
+            "/",
+            "chat",
+            &vec![Value::from("hello"), Value::from(42)],
+            &opts,
+        );
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex,
+            "93a655754877727883a47479706502a46461746193a463686174a568656c6c6f2aa36e7370a12f83a5726f6f6d7391a5726f6f6d31a665786365707490a5666c61677380"
+        );
+    }
+
+    #[test]
+    fn numbers_follow_notepack() {
+        let cases: [(Value, &str); 6] = [
+            (Value::from(1000), "cd03e8"),
+            (Value::from(-1), "ff"),
+            (Value::from(-200), "d1ff38"),
+            (Value::from(1.5), "cb3ff8000000000000"),
+            (Value::from(2.0), "02"),
+            (Value::from(300_000u64), "ce000493e0"),
+        ];
+        for (v, hex) in cases {
+            let got: String = to_msgpack(&v).iter().map(|b| format!("{b:02x}")).collect();
+            assert_eq!(got, hex, "{v:?}");
+        }
+    }
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Every payload captured between two Node nodes (shared/redis-adapter-vectors.md)
+    /// decodes, and re-encodes to the identical bytes (msgpack) or text (JSON).
+    #[test]
+    fn every_captured_vector_round_trips_byte_exact() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/redis-adapter-vectors.md");
+        let doc =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let mut checked = 0;
+        for block in doc.split("```text\n").skip(1) {
+            let Some(end) = block.find("```") else {
+                continue;
+            };
+            let raw: String = block[..end].split_whitespace().collect();
+            if raw.is_empty() || !raw.len().is_multiple_of(2) || !raw.chars().all(|c| c.is_ascii_hexdigit()) {
+                continue;
+            }
+            let bytes: Vec<u8> = (0..raw.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&raw[i..i + 2], 16).unwrap())
+                .collect();
+            let value = decode(&bytes).unwrap_or_else(|e| panic!("{raw}: {e}"));
+            if bytes[0] == b'{' {
+                assert_eq!(
+                    String::from_utf8(to_json(&value)).unwrap(),
+                    String::from_utf8(bytes.clone()).unwrap()
+                );
+            } else {
+                assert_eq!(hex(&to_msgpack(&value)), raw);
+            }
+            checked += 1;
+        }
+        assert!(checked >= 50, "only {checked} vectors found");
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        assert!(decode(b"\xd9").is_err());
+        assert!(decode(b"{not json").is_err());
+        assert!(decode(b"").is_err());
+        assert!(decode(b"\x93\xa6").is_err());
+    }
+}

@@ -1,0 +1,106 @@
+#!/usr/bin/env node
+// A Node.js socket.io node on Redis with @socket.io/redis-adapter (classic
+// `createAdapter`), for the oxsio <-> Node cluster test (core/tests/redis.rs).
+//
+// Usage: node redis_node.js <redis-port> [http-port]   (prints "listening <port>")
+//
+// App on "/": a client's auth {name, rooms:[..]} names it and joins rooms;
+// every event a client receives is also reported back by the client itself.
+// "/control" lets the test drive cluster operations from this node:
+//   emit("op", {kind, ...}, ack) runs the operation and acks its result.
+// Server-side events: "peer-ping" (...args, ack?) → ack({node: "node", args}).
+"use strict";
+
+const http = require("http");
+const { Server } = require("socket.io");
+const { createAdapter } = require("@socket.io/redis-adapter");
+const { createClient } = require("redis");
+
+const redisPort = Number(process.argv[2]);
+const port = Number(process.argv[3] || 0);
+
+async function main() {
+  const pub = createClient({ url: `redis://127.0.0.1:${redisPort}` });
+  const sub = pub.duplicate();
+  pub.on("error", () => {});
+  sub.on("error", () => {});
+  await Promise.all([pub.connect(), sub.connect()]);
+  const httpServer = http.createServer();
+  const io = new Server(httpServer, { adapter: createAdapter(pub, sub, { requestsTimeout: 2000 }) });
+
+  io.on("connection", (socket) => {
+    const auth = socket.handshake.auth || {};
+    socket.data.name = auth.name;
+    for (const r of auth.rooms || []) socket.join(r);
+    socket.emit("ready", socket.id);
+  });
+  io.on("peer-ping", (...args) => {
+    const ack = typeof args[args.length - 1] === "function" ? args.pop() : null;
+    if (ack) ack({ node: "node", args });
+  });
+
+  io.of("/control").on("connection", (ctl) => {
+    ctl.on("op", async (op, ack) => {
+      try {
+        const sel = (op.rooms && op.rooms.length ? io.to(op.rooms) : io.of("/"));
+        const target = op.except ? sel.except(op.except) : sel;
+        switch (op.kind) {
+          case "emit":
+            target.emit(op.event, ...(op.args || []).map(revive));
+            return ack({ ok: true });
+          case "emit-with-ack": {
+            const responses = await target.timeout(op.timeout || 2000).emitWithAck(op.event, ...(op.args || []));
+            return ack({ ok: true, responses });
+          }
+          case "fetch": {
+            const sockets = await target.fetchSockets();
+            return ack({ ok: true, sockets: sockets.map((s) => ({ id: s.id, rooms: [...s.rooms], auth: s.handshake.auth })) });
+          }
+          case "join":
+            target.socketsJoin(op.room);
+            return ack({ ok: true });
+          case "leave":
+            target.socketsLeave(op.room);
+            return ack({ ok: true });
+          case "disconnect":
+            target.disconnectSockets(!!op.close);
+            return ack({ ok: true });
+          case "sse":
+            io.serverSideEmit(op.event, ...(op.args || []));
+            return ack({ ok: true });
+          case "sse-ack": {
+            const responses = await io.serverSideEmitWithAck(op.event, ...(op.args || []));
+            return ack({ ok: true, responses });
+          }
+          case "count":
+            return ack({ ok: true, count: await io.of("/").adapter.serverCount() });
+          case "rooms":
+            return ack({ ok: true, rooms: [...(await io.of("/").adapter.allRooms())] });
+          default:
+            return ack({ ok: false, error: "unknown op" });
+        }
+      } catch (e) {
+        ack({ ok: false, error: String(e && e.message ? e.message : e) });
+      }
+    });
+  });
+
+  httpServer.listen(port, "127.0.0.1", () => console.log(`listening ${httpServer.address().port}`));
+}
+
+// {"$bin": "hex"} in test-provided args becomes a Buffer.
+function revive(v) {
+  if (v && typeof v === "object" && !Array.isArray(v)) {
+    if (typeof v.$bin === "string") return Buffer.from(v.$bin, "hex");
+    const o = {};
+    for (const [k, x] of Object.entries(v)) o[k] = revive(x);
+    return o;
+  }
+  if (Array.isArray(v)) return v.map(revive);
+  return v;
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
