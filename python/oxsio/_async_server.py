@@ -1,0 +1,215 @@
+"""AsyncServer: handlers run on the application's asyncio event loop."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Callable, Dict, List, Optional, Set
+
+from ._base import ack_result, start_dispatcher
+from ._server import BroadcastOperator, Rooms, _ServerBase
+
+
+class AsyncBroadcastOperator(BroadcastOperator):
+    """`BroadcastOperator` whose emits are coroutines, as AsyncServer's."""
+
+    async def emit(self, event: str, *args: Any) -> None:  # type: ignore[override]
+        BroadcastOperator.emit(self, event, *args)
+
+    async def send(self, *args: Any) -> None:  # type: ignore[override]
+        BroadcastOperator.emit(self, "message", *args)
+
+
+class AsyncServer(_ServerBase):
+    """A Socket.IO server with python-socketio's asyncio API. Handlers (plain
+    functions or coroutines) run on the event loop that called `start`."""
+
+    _is_async = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._tasks: Set["asyncio.Task[Any]"] = set()
+        self._stopped: Optional[asyncio.Event] = None
+
+    # ---- bridging ---------------------------------------------------------
+
+    def _deliver(self, batch: List[Any]) -> None:
+        """On the dispatcher thread: hands the batch to the loop."""
+        loop = self._loop
+        if loop is not None:
+            loop.call_soon_threadsafe(self._dispatch, batch)
+
+    def _loop_closed(self) -> bool:
+        return self._loop is None or self._loop.is_closed()
+
+    def _spawn(self, coro: Any) -> "asyncio.Task[Any]":
+        loop = self._loop or asyncio.get_running_loop()
+        task = loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # ---- serving ----------------------------------------------------------
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        """Serves on `host`:`port` in the background; returns the bound port.
+        Handlers run on the current event loop."""
+        self._loop = asyncio.get_running_loop()
+        self._stopped = asyncio.Event()
+        bound = self._native.listen(host, port)
+        if self._thread is None:
+            self._thread = start_dispatcher(self._native, self, "_deliver", "oxsio-async-server")
+        return int(bound)
+
+    async def stop(self) -> None:
+        """Stops serving and disconnects every client."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self._native.shutdown)
+        if self._stopped is not None:
+            self._stopped.set()
+
+    shutdown = stop
+
+    async def close(self) -> None:
+        """Stops serving and ends the dispatcher thread (no restart)."""
+        await self.stop()
+        self._native.close()
+        t = self._thread
+        if t is not None:
+            await asyncio.get_running_loop().run_in_executor(None, t.join, 5)
+
+    async def wait(self) -> None:
+        """Returns once the server is stopped."""
+        if self._stopped is not None:
+            await self._stopped.wait()
+
+    async def serve(self, host: str = "127.0.0.1", port: int = 5000) -> None:
+        """Serves until cancelled or stopped."""
+        await self.start(host, port)
+        try:
+            await self.wait()
+        finally:
+            await self.stop()
+
+    def run(self, host: str = "127.0.0.1", port: int = 5000) -> None:
+        """Blocking: runs `serve` in a new event loop until Ctrl-C."""
+        try:
+            asyncio.run(self.serve(host, port))
+        except KeyboardInterrupt:
+            pass
+
+    async def __aenter__(self) -> "AsyncServer":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
+
+    def of(self, namespace: str) -> AsyncBroadcastOperator:
+        """JS-style operations: ``await sio.of('/chat').to('r').emit(...)``."""
+        return AsyncBroadcastOperator(self, namespace)
+
+    # ---- python-socketio API ----------------------------------------------
+
+    async def emit(
+        self,
+        event: str,
+        data: Any = None,
+        to: Rooms = None,
+        room: Rooms = None,
+        skip_sid: Rooms = None,
+        namespace: Optional[str] = None,
+        callback: Optional[Callable[..., Any]] = None,
+        ignore_queue: bool = False,
+    ) -> None:
+        """As `Server.emit`; `callback` may be a coroutine function."""
+        self._emit(event, data, to, room, skip_sid, namespace, callback)
+
+    async def send(
+        self,
+        data: Any,
+        to: Rooms = None,
+        room: Rooms = None,
+        skip_sid: Rooms = None,
+        namespace: Optional[str] = None,
+        callback: Optional[Callable[..., Any]] = None,
+        ignore_queue: bool = False,
+    ) -> None:
+        """Sends the ``message`` event."""
+        self._emit("message", data, to, room, skip_sid, namespace, callback)
+
+    async def call(
+        self,
+        event: str,
+        data: Any = None,
+        to: Optional[str] = None,
+        sid: Optional[str] = None,
+        namespace: Optional[str] = None,
+        timeout: float = 60,
+        ignore_queue: bool = False,
+    ) -> Any:
+        """Sends `event` to one client and returns its acknowledgement."""
+        target = to or sid
+        if target is None:
+            raise ValueError("Cannot use call() to broadcast.")
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        fut: "asyncio.Future[Any]" = loop.create_future()
+
+        def done(*args: Any) -> None:
+            if not fut.done():
+                fut.set_result(ack_result(list(args)))
+
+        def failed(exc: BaseException) -> None:
+            if not fut.done():
+                fut.set_exception(exc)
+
+        self._emit(event, data, target, None, None, namespace, done, failed, float(timeout))
+        return await asyncio.wait_for(fut, float(timeout) + 1)
+
+    async def enter_room(self, sid: str, room: str, namespace: Optional[str] = None) -> None:
+        """Adds a client to a room."""
+        self._native.enter_room(namespace or "/", sid, room)
+
+    async def leave_room(self, sid: str, room: str, namespace: Optional[str] = None) -> None:
+        """Removes a client from a room."""
+        self._native.leave_room(namespace or "/", sid, room)
+
+    async def close_room(self, room: str, namespace: Optional[str] = None) -> None:
+        """Removes every client from a room."""
+        self._native.close_room(namespace or "/", room)
+
+    async def get_session(self, sid: str, namespace: Optional[str] = None) -> Dict[str, Any]:
+        """The client's session dict."""
+        return self._sessions.setdefault(self._session_key(sid, namespace), {})  # type: ignore[no-any-return]
+
+    async def save_session(self, sid: str, session: Dict[str, Any], namespace: Optional[str] = None) -> None:
+        """Replaces the client's session."""
+        self._sessions[self._session_key(sid, namespace)] = session
+
+    def session(self, sid: str, namespace: Optional[str] = None) -> Any:
+        """``async with sio.session(sid) as s:`` edits and saves the session."""
+        server = self
+
+        class _Ctx:
+            async def __aenter__(self) -> Dict[str, Any]:
+                self.s = await server.get_session(sid, namespace)
+                return self.s
+
+            async def __aexit__(self, *exc: Any) -> None:
+                await server.save_session(sid, self.s, namespace)
+
+        return _Ctx()
+
+    async def disconnect(self, sid: str, namespace: Optional[str] = None, ignore_queue: bool = False) -> None:
+        """Disconnects a client from a namespace."""
+        self._native.disconnect(namespace or "/", sid)
+
+    def start_background_task(self, target: Callable[..., Any], *args: Any, **kwargs: Any) -> "asyncio.Task[Any]":
+        """Runs the coroutine function `target` as a task."""
+        return self._spawn(target(*args, **kwargs))
+
+    async def sleep(self, seconds: float = 0) -> None:
+        """asyncio.sleep."""
+        await asyncio.sleep(seconds)
+

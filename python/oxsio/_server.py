@@ -1,0 +1,544 @@
+"""Server (threads) and the parts AsyncServer shares with it."""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import threading
+import time
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
+
+from . import _native
+from ._base import (
+    NOT_HANDLED,
+    SRV_ACK,
+    SRV_CONNECT,
+    SRV_DISCONNECT,
+    SRV_EVENT,
+    Registry,
+    ack_result,
+    logger,
+    refusal,
+    start_dispatcher,
+    to_args,
+)
+
+Rooms = Union[str, Iterable[str], None]
+
+# Options python-socketio accepts that oxsio has no use for.
+_IGNORED_OPTIONS = frozenset(
+    {
+        "async_mode",
+        "async_handlers",
+        "client_manager",
+        "engineio_logger",
+        "json",
+        "serializer",
+        "monitor_clients",
+        "http_compression",
+        "compression_threshold",
+        "allow_upgrades",
+    }
+)
+
+
+def _room_list(rooms: Rooms) -> Optional[List[str]]:
+    if rooms is None:
+        return None
+    if isinstance(rooms, str):
+        return [rooms]
+    out = list(rooms)
+    for r in out:
+        if not isinstance(r, str):
+            raise TypeError(f"room names must be str, not {type(r).__name__}")
+    return out
+
+
+def _flatten(rooms: Tuple[Any, ...]) -> List[str]:
+    out: List[str] = []
+    for r in rooms:
+        out.extend(_room_list(r) or [])
+    return out
+
+
+class _Reason:
+    """Disconnect reasons passed to a server's ``disconnect(sid, reason)``."""
+
+    SERVER_DISCONNECT = "server disconnect"
+    CLIENT_DISCONNECT = "client disconnect"
+    PING_TIMEOUT = "ping timeout"
+    TRANSPORT_CLOSE = "transport close"
+    TRANSPORT_ERROR = "transport error"
+
+
+class BroadcastOperator:
+    """JS-style selection: ``sio.of('/chat').to('room').except_('x').emit(...)``.
+    Each method returns a new operator; nothing is sent until ``emit``."""
+
+    def __init__(
+        self,
+        server: Any,
+        namespace: str = "/",
+        rooms: Tuple[str, ...] = (),
+        except_rooms: Tuple[str, ...] = (),
+        volatile: bool = False,
+    ) -> None:
+        self._server = server
+        self._ns = namespace
+        self._rooms = rooms
+        self._except = except_rooms
+        self._volatile = volatile
+
+    def _copy(self, **kw: Any) -> Any:
+        d = dict(rooms=self._rooms, except_rooms=self._except, volatile=self._volatile)
+        d.update(kw)
+        return type(self)(self._server, self._ns, **d)
+
+    def to(self, *rooms: Rooms) -> Any:
+        """Adds target rooms (a socket id is a room too)."""
+        return self._copy(rooms=self._rooms + tuple(_flatten(rooms)))
+
+    in_ = to
+    within = to
+
+    def except_(self, *rooms: Rooms) -> Any:
+        """Excludes the sockets in these rooms."""
+        return self._copy(except_rooms=self._except + tuple(_flatten(rooms)))
+
+    @property
+    def volatile(self) -> Any:
+        """Messages may be dropped for clients that read too slowly."""
+        return self._copy(volatile=True)
+
+    def _sel(self) -> Tuple[Optional[List[str]], Optional[List[str]]]:
+        return (list(self._rooms) or None, list(self._except) or None)
+
+    def emit(self, event: str, *args: Any) -> None:
+        """Sends `event` with `args` (each one argument) to the selection."""
+        to, skip = self._sel()
+        self._server._native.emit(self._ns, event, list(args), to, skip, self._volatile)
+
+    def send(self, *args: Any) -> None:
+        """Sends the ``message`` event."""
+        self.emit("message", *args)
+
+    def sockets_join(self, *rooms: Rooms) -> None:
+        """The selected sockets join `rooms`."""
+        to, skip = self._sel()
+        self._server._native.sockets_join(self._ns, _flatten(rooms), to, skip)
+
+    def sockets_leave(self, *rooms: Rooms) -> None:
+        """The selected sockets leave `rooms`."""
+        to, skip = self._sel()
+        self._server._native.sockets_leave(self._ns, _flatten(rooms), to, skip)
+
+    def disconnect_sockets(self, close: bool = False) -> None:
+        """Disconnects the selected sockets (with `close`, their connections)."""
+        to, skip = self._sel()
+        self._server._native.disconnect_sockets(self._ns, to, skip, close)
+
+    def fetch_sockets(self) -> List[str]:
+        """The sids of the selected sockets."""
+        to, skip = self._sel()
+        return list(self._server._native.fetch_sockets(self._ns, to, skip))
+
+
+class _ServerBase(Registry):
+    reserved_events = ("connect", "disconnect")
+    reason = _Reason
+    _is_async = False
+
+    def __init__(
+        self,
+        cors_allowed_origins: Union[str, List[str], None] = None,
+        ping_interval: Union[float, Tuple[float, float]] = 25,
+        ping_timeout: float = 20,
+        max_http_buffer_size: int = 1_000_000,
+        transports: Optional[List[str]] = None,
+        namespaces: Union[str, List[str], None] = None,
+        always_connect: bool = False,
+        socketio_path: str = "socket.io",
+        cookie: Optional[str] = None,
+        cors_credentials: bool = False,
+        logger: Any = False,
+        threaded: bool = True,
+        ack_timeout: float = 60,
+        connect_timeout: float = 45,
+        max_queue: int = 256,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__()
+        unknown = set(kwargs) - _IGNORED_OPTIONS
+        if unknown:
+            raise TypeError(f"unexpected option(s): {', '.join(sorted(unknown))}")
+        if isinstance(ping_interval, (tuple, list)):
+            ping_interval = ping_interval[0]
+        if cors_allowed_origins is None or cors_allowed_origins == []:
+            origins = None
+        elif isinstance(cors_allowed_origins, str):
+            origins = [cors_allowed_origins]
+        else:
+            origins = list(cors_allowed_origins)
+        path = "/" + socketio_path.strip("/") + "/"
+        self._native = _native.Server(
+            path=path,
+            ping_interval=float(ping_interval),
+            ping_timeout=float(ping_timeout),
+            max_http_buffer_size=int(max_http_buffer_size),
+            transports=transports,
+            cors_allowed_origins=origins,
+            cors_credentials=cors_credentials,
+            always_connect=always_connect,
+            connect_timeout=float(connect_timeout),
+            max_queue=int(max_queue),
+            cookie=cookie,
+        )
+        self._threaded = threaded
+        self._ack_timeout = float(ack_timeout)
+        self._ids = itertools.count(1)
+        self._callbacks: Dict[int, Tuple[Callable[..., Any], Optional[Callable[[BaseException], Any]]]] = {}
+        self._sessions: Dict[Tuple[str, str], Any] = {}
+        self._environ: Dict[str, Dict[str, Any]] = {}
+        self._thread: Optional[threading.Thread] = None
+        self.namespaces = namespaces
+        if namespaces == "*":
+            self._native.add_any_namespace()
+        else:
+            for ns in [namespaces] if isinstance(namespaces, str) else (namespaces or ["/"]):
+                self._native.add_namespace(ns)
+
+    # ---- registration ---------------------------------------------------
+
+    def _namespace_added(self, namespace: str) -> None:
+        if namespace == "*":
+            self._native.add_any_namespace()
+        else:
+            self._native.add_namespace(namespace)
+
+    # ---- dispatch (on the dispatcher thread, the poll thread, or the loop)
+
+    def _dispatch(self, batch: List[Tuple[Any, ...]]) -> None:
+        for item in batch:
+            kind = item[0]
+            try:
+                if kind == SRV_EVENT:
+                    _, ns, sid, name, args, ack = item
+                    r = self._trigger(name, ns, sid, *args)
+                    if self._is_async and inspect.isawaitable(r):
+                        self._spawn(self._finish_event(r, name, ack))
+                    elif ack is not None and r is not NOT_HANDLED:
+                        ack.send(to_args(r))
+                elif kind == SRV_CONNECT:
+                    self._on_connect(item)
+                elif kind == SRV_DISCONNECT:
+                    _, ns, sid, reason = item
+                    try:
+                        r = self._trigger("disconnect", ns, sid, reason)
+                        if self._is_async and inspect.isawaitable(r):
+                            self._spawn(self._finish_event(r, "disconnect", None))
+                    finally:
+                        self._sessions.pop((sid, ns), None)
+                        self._environ.pop(sid, None)
+                elif kind == SRV_ACK:
+                    _, cid, args, err = item
+                    cb = self._callbacks.pop(cid, None)
+                    if cb is not None:
+                        fn, on_error = cb
+                        if err is None:
+                            r = fn(*args)
+                        elif on_error is not None:
+                            r = on_error(err)
+                        else:
+                            r = None
+                        if self._is_async and inspect.isawaitable(r):
+                            self._spawn(self._finish_event(r, "callback", None))
+            except Exception:
+                logger.exception("oxsio: a handler raised (event %r)", item[3] if kind == SRV_EVENT else kind)
+
+    def _on_connect(self, item: Tuple[Any, ...]) -> None:
+        _, ns, sid, environ, auth, reply = item
+        self._environ[sid] = environ
+        try:
+            r = self._trigger("connect", ns, sid, environ, auth)
+        except BaseException as exc:
+            self._refuse(reply, sid, exc)
+            if not isinstance(exc, (_native.ConnectionRefusedError, ConnectionRefusedError)):
+                raise
+            return
+        if self._is_async and inspect.isawaitable(r):
+            self._spawn(self._finish_connect(r, sid, reply))
+        else:
+            self._verdict(r, sid, reply)
+
+    def _refuse(self, reply: Any, sid: str, exc: BaseException) -> None:
+        message, data = refusal(exc)
+        if not isinstance(exc, (_native.ConnectionRefusedError, ConnectionRefusedError)):
+            message = "Connection rejected by server"
+        self._environ.pop(sid, None)
+        try:
+            reply.refuse(message, data)
+        except (TypeError, ValueError):
+            logger.exception("oxsio: the refusal data cannot be sent")
+            reply.refuse(message, None)
+
+    def _verdict(self, r: Any, sid: str, reply: Any) -> None:
+        if r is False:
+            self._environ.pop(sid, None)
+            reply.refuse("Connection rejected by server", None)
+        else:
+            reply.accept()
+
+    def _spawn(self, coro: Any) -> Any:  # pragma: no cover - AsyncServer only
+        raise NotImplementedError
+
+    async def _finish_event(self, aw: Any, name: str, ack: Any) -> None:
+        try:
+            r = await aw
+        except Exception:
+            logger.exception("oxsio: a handler raised (event %r)", name)
+            return
+        if ack is not None and r is not NOT_HANDLED:
+            ack.send(to_args(r))
+
+    async def _finish_connect(self, aw: Any, sid: str, reply: Any) -> None:
+        try:
+            r = await aw
+        except BaseException as exc:
+            self._refuse(reply, sid, exc)
+            if not isinstance(exc, (_native.ConnectionRefusedError, ConnectionRefusedError)):
+                logger.exception("oxsio: the connect handler raised")
+            return
+        self._verdict(r, sid, reply)
+
+    # ---- emitting (thread-safe, never blocks) -----------------------------
+
+    def _emit(
+        self,
+        event: str,
+        data: Any,
+        to: Rooms,
+        room: Rooms,
+        skip_sid: Rooms,
+        namespace: Optional[str],
+        callback: Optional[Callable[..., Any]],
+        on_error: Optional[Callable[[BaseException], Any]] = None,
+        timeout: Optional[float] = None,
+    ) -> None:
+        if not isinstance(event, str):
+            raise TypeError(f"event name must be str, not {type(event).__name__}")
+        ns = namespace or "/"
+        target = to if to is not None else room
+        args = to_args(data)
+        if callback is not None:
+            if not isinstance(target, str):
+                raise ValueError("a callback needs a single client: pass its sid as to=")
+            cid = next(self._ids)
+            self._callbacks[cid] = (callback, on_error)
+            t = self._ack_timeout if timeout is None else timeout
+            try:
+                sent = self._native.emit_with_ack(ns, event, args, target, t, cid)
+            except BaseException:
+                self._callbacks.pop(cid, None)
+                raise
+            if not sent:
+                self._callbacks.pop(cid, None)
+                if on_error is not None:
+                    on_error(_native.DisconnectedError(f"no socket {target} in {ns}"))
+            return
+        full = self._native.emit(ns, event, args, _room_list(target), _room_list(skip_sid))
+        if full:
+            logger.warning("oxsio: %d client(s) read too slowly and missed %r", len(full), event)
+
+    def _session_key(self, sid: str, namespace: Optional[str]) -> Tuple[str, str]:
+        if sid not in self._environ:
+            raise KeyError(f"unknown client {sid!r}")
+        return (sid, namespace or "/")
+
+    # ---- helpers shared by both flavours ------------------------------------
+
+    def of(self, namespace: str) -> BroadcastOperator:
+        """JS-style operations on a namespace: ``sio.of('/chat').to('r').emit(...)``."""
+        return BroadcastOperator(self, namespace)
+
+    def rooms(self, sid: str, namespace: Optional[str] = None) -> List[str]:
+        """The rooms a client is in (its own sid room included)."""
+        return list(self._native.rooms(namespace or "/", sid))
+
+    def get_environ(self, sid: str, namespace: Optional[str] = None) -> Optional[Dict[str, Any]]:
+        """The WSGI-style environ of the request that opened the client's connection."""
+        return self._environ.get(sid)
+
+    def is_connected(self, sid: str, namespace: Optional[str] = None) -> bool:
+        """True while the client is connected to the namespace."""
+        return bool(self._native.is_connected(namespace or "/", sid))
+
+    @property
+    def port(self) -> Optional[int]:
+        """The bound port while serving."""
+        return self._native.port  # type: ignore[no-any-return]
+
+    def poll(self, timeout: float = 0, max_events: int = 1024) -> int:
+        """Runs the handlers of waiting events on this thread (for servers
+        made with ``threaded=False``); waits up to `timeout` seconds for
+        the first. Returns how many events were handled."""
+        if self._threaded:
+            raise RuntimeError("poll() is for servers made with threaded=False")
+        batch = self._native.next_events(timeout, max_events)
+        if not batch:
+            return 0
+        self._dispatch(batch)
+        return len(batch)
+
+
+class Server(_ServerBase):
+    """A Socket.IO server with python-socketio's API; handlers run on one
+    dispatcher thread (or on yours with ``threaded=False`` and `poll()`).
+
+    Every method may be called from any thread.
+    """
+
+    # ---- serving --------------------------------------------------------
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        """Serves on `host`:`port` in the background; returns the bound port."""
+        bound = self._native.listen(host, port)
+        if self._threaded and self._thread is None:
+            self._thread = start_dispatcher(self._native, self, "_dispatch", "oxsio-server")
+        return int(bound)
+
+    def stop(self) -> None:
+        """Stops serving and disconnects every client."""
+        self._native.shutdown()
+
+    shutdown = stop
+
+    def close(self) -> None:
+        """Stops serving and ends the dispatcher thread, after it ran the
+        pending handlers (the server cannot be started again)."""
+        self._native.shutdown()
+        self._native.close()
+        t = self._thread
+        if t is not None and t is not threading.current_thread():
+            t.join(timeout=5)
+
+    def run(self, host: str = "127.0.0.1", port: int = 5000) -> None:
+        """Serves until Ctrl-C (or `stop()` from another thread)."""
+        self.start(host, port)
+        try:
+            self._native.wait(None)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        """Blocks until the server is stopped (True) or `timeout` (False)."""
+        return bool(self._native.wait(timeout))
+
+    def __enter__(self) -> "Server":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # ---- python-socketio API ----------------------------------------------
+
+    def emit(
+        self,
+        event: str,
+        data: Any = None,
+        to: Rooms = None,
+        room: Rooms = None,
+        skip_sid: Rooms = None,
+        namespace: Optional[str] = None,
+        callback: Optional[Callable[..., Any]] = None,
+        ignore_queue: bool = False,
+    ) -> None:
+        """Sends `event` to a client (its sid), a room, several rooms, or
+        everyone (`to` omitted), skipping `skip_sid`. A tuple `data` is
+        several arguments. With `callback`, `to` must be one sid and
+        `callback(*args)` runs with the client's acknowledgement."""
+        self._emit(event, data, to, room, skip_sid, namespace, callback)
+
+    def send(
+        self,
+        data: Any,
+        to: Rooms = None,
+        room: Rooms = None,
+        skip_sid: Rooms = None,
+        namespace: Optional[str] = None,
+        callback: Optional[Callable[..., Any]] = None,
+        ignore_queue: bool = False,
+    ) -> None:
+        """Sends the ``message`` event."""
+        self._emit("message", data, to, room, skip_sid, namespace, callback)
+
+    def call(
+        self,
+        event: str,
+        data: Any = None,
+        to: Optional[str] = None,
+        sid: Optional[str] = None,
+        namespace: Optional[str] = None,
+        timeout: float = 60,
+        ignore_queue: bool = False,
+    ) -> Any:
+        """Sends `event` to one client and returns its acknowledgement
+        (None, one value, or a tuple). Raises TimeoutError after `timeout`."""
+        target = to or sid
+        if target is None:
+            raise ValueError("Cannot use call() to broadcast.")
+        if not isinstance(event, str):
+            raise TypeError(f"event name must be str, not {type(event).__name__}")
+        return ack_result(
+            self._native.call(namespace or "/", event, to_args(data), target, float(timeout))
+        )
+
+    def enter_room(self, sid: str, room: str, namespace: Optional[str] = None) -> None:
+        """Adds a client to a room."""
+        self._native.enter_room(namespace or "/", sid, room)
+
+    def leave_room(self, sid: str, room: str, namespace: Optional[str] = None) -> None:
+        """Removes a client from a room."""
+        self._native.leave_room(namespace or "/", sid, room)
+
+    def close_room(self, room: str, namespace: Optional[str] = None) -> None:
+        """Removes every client from a room."""
+        self._native.close_room(namespace or "/", room)
+
+    def get_session(self, sid: str, namespace: Optional[str] = None) -> Dict[str, Any]:
+        """The client's session dict (KeyError for unknown clients)."""
+        return self._sessions.setdefault(self._session_key(sid, namespace), {})  # type: ignore[no-any-return]
+
+    def save_session(self, sid: str, session: Dict[str, Any], namespace: Optional[str] = None) -> None:
+        """Replaces the client's session."""
+        self._sessions[self._session_key(sid, namespace)] = session
+
+    def session(self, sid: str, namespace: Optional[str] = None) -> Any:
+        """``with sio.session(sid) as s:`` edits and saves the session."""
+        server = self
+
+        class _Ctx:
+            def __enter__(self) -> Dict[str, Any]:
+                self.s = server.get_session(sid, namespace)
+                return self.s
+
+            def __exit__(self, *exc: Any) -> None:
+                server.save_session(sid, self.s, namespace)
+
+        return _Ctx()
+
+    def disconnect(self, sid: str, namespace: Optional[str] = None, ignore_queue: bool = False) -> None:
+        """Disconnects a client from a namespace (its disconnect handler runs
+        with reason ``server disconnect``)."""
+        self._native.disconnect(namespace or "/", sid)
+
+    def start_background_task(self, target: Callable[..., Any], *args: Any, **kwargs: Any) -> threading.Thread:
+        """Runs `target` on a new daemon thread."""
+        t = threading.Thread(target=target, args=args, kwargs=kwargs, daemon=True)
+        t.start()
+        return t
+
+    def sleep(self, seconds: float = 0) -> None:
+        """time.sleep, for python-socketio compatibility."""
+        time.sleep(seconds)

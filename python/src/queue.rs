@@ -1,0 +1,123 @@
+//! The channel from Rust tasks to Python: tasks push plain Rust messages
+//! (never Python objects); a Python thread takes them in batches, with the
+//! GIL released while it waits, and converts them to Python there.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use pyo3::prelude::*;
+
+use crate::blocking::SLICE;
+
+/// An unbounded multi-producer queue with a batch-taking consumer.
+pub struct Queue<T> {
+    tx: mpsc::Sender<Option<T>>,
+    rx: Mutex<mpsc::Receiver<Option<T>>>,
+    closed: AtomicBool,
+}
+
+/// The producer side, for Rust callbacks.
+pub struct Tx<T>(mpsc::Sender<Option<T>>);
+
+impl<T> Clone for Tx<T> {
+    fn clone(&self) -> Self {
+        Tx(self.0.clone())
+    }
+}
+
+impl<T> Tx<T> {
+    /// Queues a message (dropped if the queue is gone).
+    pub fn push(&self, msg: T) {
+        let _ = self.0.send(Some(msg));
+    }
+}
+
+impl<T: Send> Queue<T> {
+    pub fn new() -> Arc<Self> {
+        let (tx, rx) = mpsc::channel();
+        Arc::new(Queue {
+            tx,
+            rx: Mutex::new(rx),
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    pub fn tx(&self) -> Tx<T> {
+        Tx(self.tx.clone())
+    }
+
+    pub fn push(&self, msg: T) {
+        let _ = self.tx.send(Some(msg));
+    }
+
+    /// No more messages will matter: wakes the consumer, which gets `None`
+    /// once the queue is drained.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        let _ = self.tx.send(None);
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Waits up to `timeout` (0 = don't wait, `None` = forever) for a first
+    /// message, then takes every waiting message up to `max`. `Ok(None)`
+    /// when the queue is closed and drained.
+    ///
+    /// # Errors
+    /// The exception of a signal handler (main thread only).
+    pub fn take(
+        &self,
+        py: Python<'_>,
+        timeout: Option<Duration>,
+        max: usize,
+    ) -> PyResult<Option<Vec<T>>> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let max = max.max(1);
+        loop {
+            let slice = match deadline {
+                Some(d) => d.saturating_duration_since(Instant::now()).min(SLICE),
+                None => SLICE,
+            };
+            let (batch, closed_seen) = py.detach(|| {
+                let rx = self.rx.lock().unwrap_or_else(|e| e.into_inner());
+                let mut batch = Vec::new();
+                let mut closed_seen = false;
+                let first = if slice.is_zero() {
+                    rx.try_recv().map_err(|e| match e {
+                        TryRecvError::Empty => RecvTimeoutError::Timeout,
+                        TryRecvError::Disconnected => RecvTimeoutError::Disconnected,
+                    })
+                } else {
+                    rx.recv_timeout(slice)
+                };
+                match first {
+                    Ok(Some(m)) => batch.push(m),
+                    Ok(None) | Err(RecvTimeoutError::Disconnected) => closed_seen = true,
+                    Err(RecvTimeoutError::Timeout) => {}
+                }
+                while batch.len() < max {
+                    match rx.try_recv() {
+                        Ok(Some(m)) => batch.push(m),
+                        Ok(None) | Err(TryRecvError::Disconnected) => closed_seen = true,
+                        Err(TryRecvError::Empty) => break,
+                    }
+                }
+                (batch, closed_seen)
+            });
+            if !batch.is_empty() {
+                return Ok(Some(batch));
+            }
+            if closed_seen || self.is_closed() {
+                return Ok(None);
+            }
+            py.check_signals()?;
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(Some(Vec::new()));
+            }
+        }
+    }
+}

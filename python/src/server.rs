@@ -1,0 +1,787 @@
+//! `oxsio._native.Server`: the core server, with every socket event sent
+//! to a [`Queue`] that the Python facade drains on its own thread.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::time::Duration;
+
+use oxsio::codec::socketio::RESERVED_EVENTS;
+use oxsio::{
+    AckError, AllowOrigin, Args, BroadcastError, ConnectError, Cors, DisconnectReason, EmitError,
+    Event, Namespace, ServerHandle, Sid, Socket, Transport,
+};
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyTuple};
+use tokio::sync::oneshot;
+
+use crate::blocking::{self, SLICE};
+use crate::convert::{args_to_py, to_args, to_py};
+use crate::errors::{self, Kind};
+use crate::queue::Queue;
+use crate::reply::{Ack, ConnectReply, Verdict};
+
+/// What Rust tasks tell the Python side.
+pub enum Msg {
+    Connect {
+        socket: Socket,
+        verdict: Verdict,
+    },
+    Event(Event),
+    Disconnect {
+        ns: String,
+        sid: Sid,
+        reason: DisconnectReason,
+    },
+    Ack {
+        id: u64,
+        result: Result<Args, AckError>,
+    },
+}
+
+/// Event kinds as the facade sees them (first item of each tuple).
+const CONNECT: u8 = 0;
+const EVENT: u8 = 1;
+const DISCONNECT: u8 = 2;
+const ACK: u8 = 3;
+
+/// Emits made while the socket's connect handler runs, sent once it is in.
+#[derive(Clone, Default)]
+struct Early(Arc<Mutex<EarlyInner>>);
+
+#[derive(Default)]
+struct EarlyInner {
+    emits: Vec<(String, Args)>,
+    flushed: bool,
+}
+
+struct Shared {
+    queue: Arc<Queue<Msg>>,
+    always_connect: bool,
+    connect_timeout: Duration,
+    /// Sockets whose connect handler is running, by (namespace, sid).
+    pending: Mutex<HashMap<(String, Sid), Socket>>,
+    pending_count: AtomicUsize,
+}
+
+impl Shared {
+    fn pending(&self, ns: &str, sid: Sid) -> Option<Socket> {
+        if self.pending_count.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        let map = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(&(ns.to_owned(), sid)).cloned()
+    }
+
+    fn set_pending(&self, key: (String, Sid), socket: Option<Socket>) {
+        let mut map = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        match socket {
+            Some(s) => {
+                map.insert(key, s);
+            }
+            None => {
+                map.remove(&key);
+            }
+        }
+        self.pending_count.store(map.len(), Ordering::Release);
+    }
+
+    /// Routes a namespace's events to the queue (and its connect requests
+    /// to the Python `connect` handler).
+    fn install(self: &Arc<Self>, ns: &Namespace) {
+        if !self.always_connect {
+            let sh = self.clone();
+            ns.use_middleware_async(move |socket: Socket| {
+                let sh = sh.clone();
+                async move {
+                    let key = (socket.ns().to_owned(), socket.id());
+                    socket.insert(Early::default());
+                    sh.set_pending(key.clone(), Some(socket.clone()));
+                    let (tx, rx) = oneshot::channel();
+                    sh.queue.push(Msg::Connect {
+                        socket: socket.clone(),
+                        verdict: Verdict::Middleware(tx),
+                    });
+                    let verdict = match tokio::time::timeout(sh.connect_timeout, rx).await {
+                        Ok(Ok(v)) => v,
+                        Ok(Err(_)) => Err(ConnectError::new("server closed")),
+                        Err(_) => Err(ConnectError::new("connect handler timed out")),
+                    };
+                    sh.set_pending(key, None);
+                    if verdict.is_err() {
+                        for room in socket.rooms() {
+                            socket.leave(&room);
+                        }
+                    }
+                    verdict
+                }
+            });
+        }
+        let sh = self.clone();
+        ns.on_connection(move |socket: Socket| {
+            let tx = sh.queue.tx();
+            socket.on_any(move |ev: &Event| tx.push(Msg::Event(ev.clone())));
+            let tx = sh.queue.tx();
+            socket.on_disconnect(move |s: &Socket, reason| {
+                tx.push(Msg::Disconnect {
+                    ns: s.ns().to_owned(),
+                    sid: s.id(),
+                    reason,
+                });
+            });
+            if sh.always_connect {
+                sh.queue.push(Msg::Connect {
+                    socket: socket.clone(),
+                    verdict: Verdict::Connected(socket.clone()),
+                });
+            } else if let Some(early) = socket.get::<Early>() {
+                let emits = {
+                    let mut e = early.0.lock().unwrap_or_else(|e| e.into_inner());
+                    e.flushed = true;
+                    std::mem::take(&mut e.emits)
+                };
+                for (event, args) in emits {
+                    let _ = socket.emit(&event, args);
+                }
+                socket.remove::<Early>();
+            }
+        });
+    }
+}
+
+/// The python-socketio reason string of a server-side disconnect.
+fn reason_str(r: DisconnectReason) -> &'static str {
+    match r {
+        DisconnectReason::ClientNamespaceDisconnect => "client disconnect",
+        DisconnectReason::ServerNamespaceDisconnect
+        | DisconnectReason::ForcedClose
+        | DisconnectReason::ServerShuttingDown => "server disconnect",
+        DisconnectReason::PingTimeout => "ping timeout",
+        DisconnectReason::TransportClose => "transport close",
+        DisconnectReason::TransportError | DisconnectReason::ParseError => "transport error",
+    }
+}
+
+fn parse_transports(list: Option<Vec<String>>) -> PyResult<Option<Vec<Transport>>> {
+    let Some(list) = list else { return Ok(None) };
+    let mut out = Vec::new();
+    for t in list {
+        out.push(match t.as_str() {
+            "polling" => Transport::Polling,
+            "websocket" => Transport::Websocket,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "unknown transport {other:?} (use 'polling' or 'websocket')"
+                )));
+            }
+        });
+    }
+    if out.is_empty() {
+        return Err(PyValueError::new_err("at least one transport is needed"));
+    }
+    Ok(Some(out))
+}
+
+fn check_event(event: &str) -> PyResult<()> {
+    if RESERVED_EVENTS.contains(&event) {
+        Err(PyValueError::new_err(format!(
+            "event name {event:?} is reserved"
+        )))
+    } else {
+        Ok(())
+    }
+}
+
+/// A WSGI-style environ of the request that opened the connection.
+fn environ<'py>(py: Python<'py>, socket: &Socket) -> PyResult<Bound<'py, PyDict>> {
+    let hs = socket.handshake();
+    let d = PyDict::new(py);
+    let path = hs
+        .url
+        .parse::<http::Uri>()
+        .map(|u| u.path().to_owned())
+        .unwrap_or_default();
+    d.set_item("REQUEST_METHOD", "GET")?;
+    d.set_item("PATH_INFO", path)?;
+    d.set_item("QUERY_STRING", &hs.query)?;
+    d.set_item("SERVER_PROTOCOL", "HTTP/1.1")?;
+    d.set_item("wsgi.url_scheme", "http")?;
+    if let Some(addr) = hs.remote_addr {
+        d.set_item("REMOTE_ADDR", addr.ip().to_string())?;
+        d.set_item("REMOTE_PORT", addr.port().to_string())?;
+    }
+    for (name, value) in &hs.headers {
+        let upper = name.as_str().to_ascii_uppercase().replace('-', "_");
+        let key = match upper.as_str() {
+            "CONTENT_TYPE" | "CONTENT_LENGTH" => upper,
+            _ => format!("HTTP_{upper}"),
+        };
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        let joined = match d.get_item(&key)? {
+            Some(prev) => format!("{},{value}", prev.extract::<String>()?),
+            None => value,
+        };
+        d.set_item(key, joined)?;
+    }
+    Ok(d)
+}
+
+fn msg_to_py<'py>(py: Python<'py>, msg: Msg) -> PyResult<Bound<'py, PyTuple>> {
+    match msg {
+        Msg::Event(ev) => {
+            let ack = match ev.ack {
+                Some(a) => Bound::new(py, Ack::server(a))?.into_any(),
+                None => py.None().into_bound(py),
+            };
+            PyTuple::new(
+                py,
+                [
+                    EVENT.into_pyobject(py)?.into_any(),
+                    ev.socket.ns().into_pyobject(py)?.into_any(),
+                    ev.socket.id().as_str().into_pyobject(py)?.into_any(),
+                    ev.name.into_pyobject(py)?.into_any(),
+                    args_to_py(py, &ev.args)?.into_any(),
+                    ack,
+                ],
+            )
+        }
+        Msg::Connect { socket, verdict } => {
+            let auth = &socket.handshake().auth;
+            let auth = match auth.as_object() {
+                Some(o) if o.is_empty() => py.None().into_bound(py),
+                _ => to_py(py, auth)?,
+            };
+            PyTuple::new(
+                py,
+                [
+                    CONNECT.into_pyobject(py)?.into_any(),
+                    socket.ns().into_pyobject(py)?.into_any(),
+                    socket.id().as_str().into_pyobject(py)?.into_any(),
+                    environ(py, &socket)?.into_any(),
+                    auth,
+                    Bound::new(py, ConnectReply::new(verdict))?.into_any(),
+                ],
+            )
+        }
+        Msg::Disconnect { ns, sid, reason } => PyTuple::new(
+            py,
+            [
+                DISCONNECT.into_pyobject(py)?.into_any(),
+                ns.into_pyobject(py)?.into_any(),
+                sid.as_str().into_pyobject(py)?.into_any(),
+                reason_str(reason).into_pyobject(py)?.into_any(),
+            ],
+        ),
+        Msg::Ack { id, result } => {
+            let (args, err) = match result {
+                Ok(args) => (args_to_py(py, &args)?.into_any(), py.None().into_bound(py)),
+                Err(e) => (
+                    py.None().into_bound(py),
+                    errors::ack_error(e)
+                        .into_value(py)
+                        .into_bound(py)
+                        .into_any(),
+                ),
+            };
+            PyTuple::new(
+                py,
+                [
+                    ACK.into_pyobject(py)?.into_any(),
+                    id.into_pyobject(py)?.into_any(),
+                    args,
+                    err,
+                ],
+            )
+        }
+    }
+}
+
+/// The native server. Used through `oxsio.Server` / `oxsio.AsyncServer`.
+#[pyclass(module = "oxsio._native", frozen)]
+pub struct Server {
+    io: oxsio::Server,
+    shared: Arc<Shared>,
+    namespaces: RwLock<HashMap<String, Namespace>>,
+    any_namespace: Mutex<Option<Namespace>>,
+    handle: Mutex<Option<ServerHandle>>,
+    stopped: Arc<(Mutex<bool>, Condvar)>,
+}
+
+impl Server {
+    fn namespace(&self, name: &str) -> Option<Namespace> {
+        let map = self.namespaces.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(ns) = map.get(name) {
+            return Some(ns.clone());
+        }
+        drop(map);
+        // Namespaces created by a dynamic ('*') namespace.
+        let any = self
+            .any_namespace
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some();
+        any.then(|| self.io.of(name))
+    }
+
+    /// The sockets of `ns` in `to` (all when None) and in none of `skip`.
+    fn select(
+        &self,
+        ns: &str,
+        to: Option<Vec<String>>,
+        skip: Option<Vec<String>>,
+    ) -> Option<oxsio::BroadcastOperator> {
+        let n = self.namespace(ns)?;
+        let mut op = match to {
+            Some(rooms) if rooms.is_empty() => return None,
+            Some(rooms) => n.to(rooms),
+            None => n.except(Vec::<String>::new()),
+        };
+        if let Some(skip) = skip {
+            op = op.except(skip);
+        }
+        Some(op)
+    }
+
+    /// A connected socket, or one whose connect handler is running.
+    fn socket(&self, ns: &str, sid: &str) -> Option<Socket> {
+        let sid = Sid::parse(sid)?;
+        self.namespace(ns)
+            .and_then(|n| n.get_socket(sid))
+            .or_else(|| self.shared.pending(ns, sid))
+    }
+}
+
+#[pymethods]
+impl Server {
+    #[new]
+    #[pyo3(signature = (
+        *,
+        path = "/socket.io/".to_owned(),
+        ping_interval = 25.0,
+        ping_timeout = 20.0,
+        max_http_buffer_size = 1_000_000,
+        transports = None,
+        cors_allowed_origins = None,
+        cors_credentials = false,
+        always_connect = false,
+        connect_timeout = 45.0,
+        max_queue = 256,
+        cookie = None,
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        path: String,
+        ping_interval: f64,
+        ping_timeout: f64,
+        max_http_buffer_size: usize,
+        transports: Option<Vec<String>>,
+        cors_allowed_origins: Option<Vec<String>>,
+        cors_credentials: bool,
+        always_connect: bool,
+        connect_timeout: f64,
+        max_queue: usize,
+        cookie: Option<String>,
+    ) -> PyResult<Self> {
+        let secs = |v: f64, what: &str| {
+            blocking::duration(Some(v))?
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| PyValueError::new_err(format!("{what} must be positive")))
+        };
+        let mut b = oxsio::Server::builder()
+            .path(path)
+            .ping_interval(secs(ping_interval, "ping_interval")?)
+            .ping_timeout(secs(ping_timeout, "ping_timeout")?)
+            .max_payload(max_http_buffer_size)
+            .connect_timeout(secs(connect_timeout, "connect_timeout")?)
+            .max_buffer_size(max_queue.max(1));
+        if let Some(t) = parse_transports(transports)? {
+            b = b.transports(t);
+        }
+        if let Some(origins) = cors_allowed_origins {
+            let any = origins.iter().any(|o| o == "*");
+            b = b.cors(Cors {
+                origins: if any {
+                    AllowOrigin::Any
+                } else {
+                    AllowOrigin::List(origins)
+                },
+                credentials: cors_credentials,
+            });
+        }
+        if let Some(c) = cookie {
+            b = b.cookie(c);
+        }
+        let shared = Arc::new(Shared {
+            queue: Queue::new(),
+            always_connect,
+            connect_timeout: secs(connect_timeout, "connect_timeout")?,
+            pending: Mutex::default(),
+            pending_count: AtomicUsize::new(0),
+        });
+        Ok(Server {
+            io: b.build(),
+            shared,
+            namespaces: RwLock::default(),
+            any_namespace: Mutex::default(),
+            handle: Mutex::default(),
+            stopped: Arc::new((Mutex::new(false), Condvar::new())),
+        })
+    }
+
+    /// Serves namespace `name` (idempotent): clients may join it, and its
+    /// events reach `next_events`.
+    fn add_namespace(&self, name: &str) -> PyResult<()> {
+        if !name.starts_with('/') {
+            return Err(PyValueError::new_err(format!(
+                "namespace {name:?} must start with '/'"
+            )));
+        }
+        let mut map = self.namespaces.write().unwrap_or_else(|e| e.into_inner());
+        if !map.contains_key(name) {
+            let ns = self.io.of(name);
+            self.shared.install(&ns);
+            map.insert(name.to_owned(), ns);
+        }
+        Ok(())
+    }
+
+    /// Serves every namespace a client asks for (idempotent).
+    fn add_any_namespace(&self) {
+        let mut any = self.any_namespace.lock().unwrap_or_else(|e| e.into_inner());
+        if any.is_none() {
+            let ns = self.io.of_dynamic(|_| true);
+            self.shared.install(&ns);
+            *any = Some(ns);
+        }
+    }
+
+    /// Binds `host:port` (0 = any free port) and serves in the background;
+    /// returns the bound port.
+    fn listen(&self, py: Python<'_>, host: String, port: u16) -> PyResult<u16> {
+        let mut slot = self.handle.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_some() {
+            return Err(PyRuntimeError::new_err("the server is already listening"));
+        }
+        let io = self.io.clone();
+        let handle = blocking::run(py, async move { io.listen((host, port)).await }, None)?
+            .ok_or_else(|| errors::err(Kind::Runtime, "the runtime stopped"))??;
+        let port = handle.local_addr().port();
+        *slot = Some(handle);
+        *self.stopped.0.lock().unwrap_or_else(|e| e.into_inner()) = false;
+        Ok(port)
+    }
+
+    /// The bound port, while listening.
+    #[getter]
+    fn port(&self) -> Option<u16> {
+        self.handle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|h| h.local_addr().port())
+    }
+
+    /// Stops listening and disconnects every client (their `disconnect`
+    /// events are still delivered). Waits at most about 2 s.
+    fn shutdown(&self, py: Python<'_>) -> PyResult<()> {
+        let handle = self.handle.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let io = self.io.clone();
+        blocking::run(
+            py,
+            async move {
+                match handle {
+                    Some(h) => h.shutdown().await,
+                    None => io.shutdown().await,
+                }
+            },
+            Some(Duration::from_secs(5)),
+        )?;
+        let (lock, cv) = &*self.stopped;
+        *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        cv.notify_all();
+        Ok(())
+    }
+
+    /// Ends the event stream: `next_events` returns None once drained.
+    fn close(&self) {
+        self.shared.queue.close();
+    }
+
+    /// Blocks until `shutdown` (True) or `timeout` seconds (False). The GIL
+    /// is released; Ctrl-C raises KeyboardInterrupt.
+    #[pyo3(signature = (timeout=None))]
+    fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
+        let deadline = blocking::duration(timeout)?.map(|t| std::time::Instant::now() + t);
+        let (lock, cv) = &*self.stopped;
+        loop {
+            let done = py.detach(|| {
+                let g = lock.lock().unwrap_or_else(|e| e.into_inner());
+                let (g, _) = cv.wait_timeout(g, SLICE).unwrap_or_else(|e| e.into_inner());
+                *g
+            });
+            if done {
+                return Ok(true);
+            }
+            py.check_signals()?;
+            if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                return Ok(false);
+            }
+        }
+    }
+
+    /// Takes the waiting events (blocking up to `timeout` seconds for the
+    /// first; 0 polls, None waits forever), at most `max`. Returns None once
+    /// the server is closed and every event was taken.
+    #[pyo3(signature = (timeout=None, max=1024))]
+    fn next_events<'py>(
+        &self,
+        py: Python<'py>,
+        timeout: Option<f64>,
+        max: usize,
+    ) -> PyResult<Option<Bound<'py, PyList>>> {
+        let Some(batch) = self
+            .shared
+            .queue
+            .take(py, blocking::duration(timeout)?, max)?
+        else {
+            return Ok(None);
+        };
+        let items = batch
+            .into_iter()
+            .map(|m| msg_to_py(py, m))
+            .collect::<PyResult<Vec<_>>>()?;
+        Ok(Some(PyList::new(py, items)?))
+    }
+
+    /// Emits to the sockets of namespace `ns` in any of `to` (all when
+    /// None) and in none of `skip`. Returns the sids whose outgoing queue
+    /// was full (they did not get it).
+    #[pyo3(signature = (ns, event, args, to=None, skip=None, volatile=false))]
+    fn emit(
+        &self,
+        ns: &str,
+        event: &str,
+        args: &Bound<'_, PyAny>,
+        to: Option<Vec<String>>,
+        skip: Option<Vec<String>>,
+        volatile: bool,
+    ) -> PyResult<Vec<String>> {
+        check_event(event)?;
+        let args = to_args(args)?;
+        // A socket whose connect handler runs now gets the emit once it is in.
+        if let Some([room]) = to.as_deref()
+            && let Some(sid) = Sid::parse(room)
+            && let Some(socket) = self.shared.pending(ns, sid)
+            && let Some(early) = socket.get::<Early>()
+        {
+            let mut e = early.0.lock().unwrap_or_else(|e| e.into_inner());
+            if !e.flushed {
+                e.emits.push((event.to_owned(), args));
+                return Ok(Vec::new());
+            }
+            drop(e);
+            return match socket.emit(event, args) {
+                Ok(()) | Err(EmitError::Disconnected) => Ok(Vec::new()),
+                Err(EmitError::QueueFull) => Ok(vec![room.clone()]),
+                Err(e) => Err(errors::emit_error(e)),
+            };
+        }
+        let Some(mut op) = self.select(ns, to, skip) else {
+            return Ok(Vec::new());
+        };
+        if volatile {
+            op = op.volatile();
+        }
+        match op.emit(event, args) {
+            Ok(()) => Ok(Vec::new()),
+            Err(BroadcastError::ReservedEvent(e)) => Err(PyValueError::new_err(format!(
+                "event name {e:?} is reserved"
+            ))),
+            Err(BroadcastError::Sockets(failed)) => Ok(failed
+                .into_iter()
+                .filter(|(_, e)| *e == EmitError::QueueFull)
+                .map(|(sid, _)| sid.as_str().to_owned())
+                .collect()),
+        }
+    }
+
+    /// Emits to one socket asking for an acknowledgement; its result comes
+    /// back through `next_events` as `(3, id, args, error)`. Returns False
+    /// (and never reports) when the socket is unknown.
+    #[pyo3(signature = (ns, event, args, sid, timeout, id))]
+    fn emit_with_ack(
+        &self,
+        ns: &str,
+        event: &str,
+        args: &Bound<'_, PyAny>,
+        sid: &str,
+        timeout: f64,
+        id: u64,
+    ) -> PyResult<bool> {
+        check_event(event)?;
+        let args = to_args(args)?;
+        let timeout = blocking::duration(Some(timeout))?.unwrap_or_default();
+        let Some(socket) = self.socket(ns, sid) else {
+            return Ok(false);
+        };
+        let fut = socket.timeout(timeout).emit_with_ack(event, args);
+        let tx = self.shared.queue.tx();
+        oxsio::runtime::spawn(async move {
+            let result = fut.await;
+            tx.push(Msg::Ack { id, result });
+        });
+        Ok(true)
+    }
+
+    /// Emits to one socket and blocks (GIL released) until it acknowledges;
+    /// returns the acknowledgement's arguments.
+    #[pyo3(signature = (ns, event, args, sid, timeout))]
+    fn call<'py>(
+        &self,
+        py: Python<'py>,
+        ns: &str,
+        event: &str,
+        args: &Bound<'py, PyAny>,
+        sid: &str,
+        timeout: f64,
+    ) -> PyResult<Bound<'py, PyList>> {
+        check_event(event)?;
+        let args = to_args(args)?;
+        let timeout = blocking::duration(Some(timeout))?.unwrap_or_default();
+        let socket = self
+            .socket(ns, sid)
+            .ok_or_else(|| errors::err(Kind::Disconnected, format!("no socket {sid} in {ns}")))?;
+        let fut = socket.timeout(timeout).emit_with_ack(event, args);
+        match blocking::run(py, fut, Some(timeout + Duration::from_secs(1)))? {
+            Some(Ok(args)) => args_to_py(py, &args),
+            Some(Err(e)) => Err(errors::ack_error(e)),
+            None => Err(errors::err(Kind::Timeout, "acknowledgement timed out")),
+        }
+    }
+
+    /// Adds socket `sid` of `ns` to `room` (no-op for unknown sockets).
+    fn enter_room(&self, ns: &str, sid: &str, room: &str) {
+        if let Some(s) = self.socket(ns, sid) {
+            s.join(room);
+        }
+    }
+
+    /// Removes socket `sid` of `ns` from `room`.
+    fn leave_room(&self, ns: &str, sid: &str, room: &str) {
+        if let Some(s) = self.socket(ns, sid) {
+            s.leave(room);
+        }
+    }
+
+    /// Removes every socket from `room`.
+    fn close_room(&self, ns: &str, room: &str) {
+        if let Some(n) = self.namespace(ns) {
+            n.to(room).sockets_leave(room);
+        }
+    }
+
+    /// The rooms of socket `sid` (its own id room included); empty when unknown.
+    fn rooms(&self, ns: &str, sid: &str) -> Vec<String> {
+        self.socket(ns, sid)
+            .map(|s| s.rooms().iter().map(|r| r.to_string()).collect())
+            .unwrap_or_default()
+    }
+
+    /// The sids of the connected sockets of `ns`, optionally only those in `room`.
+    #[pyo3(signature = (ns, room=None))]
+    fn sockets(&self, ns: &str, room: Option<&str>) -> Vec<String> {
+        let Some(n) = self.namespace(ns) else {
+            return Vec::new();
+        };
+        n.sockets()
+            .into_iter()
+            .filter(|s| room.is_none_or(|r| s.rooms().iter().any(|x| &**x == r)))
+            .map(|s| s.id().as_str().to_owned())
+            .collect()
+    }
+
+    /// True while socket `sid` is connected to `ns`.
+    fn is_connected(&self, ns: &str, sid: &str) -> bool {
+        Sid::parse(sid)
+            .and_then(|sid| self.namespace(ns)?.get_socket(sid))
+            .is_some_and(|s| s.connected())
+    }
+
+    /// Disconnects socket `sid` from `ns` (its `disconnect` event follows).
+    fn disconnect(&self, ns: &str, sid: &str) {
+        if let Some(s) = self.socket(ns, sid) {
+            s.disconnect();
+        }
+    }
+
+    /// Makes the sockets of `ns` in `to` (all when None) and not in
+    /// `skip` join `rooms`.
+    #[pyo3(signature = (ns, rooms, to=None, skip=None))]
+    fn sockets_join(
+        &self,
+        ns: &str,
+        rooms: Vec<String>,
+        to: Option<Vec<String>>,
+        skip: Option<Vec<String>>,
+    ) {
+        if let Some(op) = self.select(ns, to, skip) {
+            op.sockets_join(rooms);
+        }
+    }
+
+    /// Makes the selected sockets leave `rooms`.
+    #[pyo3(signature = (ns, rooms, to=None, skip=None))]
+    fn sockets_leave(
+        &self,
+        ns: &str,
+        rooms: Vec<String>,
+        to: Option<Vec<String>>,
+        skip: Option<Vec<String>>,
+    ) {
+        if let Some(op) = self.select(ns, to, skip) {
+            op.sockets_leave(rooms);
+        }
+    }
+
+    /// Disconnects the selected sockets (with `close`, their connections too).
+    #[pyo3(signature = (ns, to=None, skip=None, close=false))]
+    fn disconnect_sockets(
+        &self,
+        ns: &str,
+        to: Option<Vec<String>>,
+        skip: Option<Vec<String>>,
+        close: bool,
+    ) {
+        if let Some(op) = self.select(ns, to, skip) {
+            op.disconnect_sockets(close);
+        }
+    }
+
+    /// The sids of the selected sockets.
+    #[pyo3(signature = (ns, to=None, skip=None))]
+    fn fetch_sockets(
+        &self,
+        py: Python<'_>,
+        ns: &str,
+        to: Option<Vec<String>>,
+        skip: Option<Vec<String>>,
+    ) -> PyResult<Vec<String>> {
+        let Some(op) = self.select(ns, to, skip) else {
+            return Ok(Vec::new());
+        };
+        let found = blocking::run(
+            py,
+            async move { op.fetch_sockets().await },
+            Some(Duration::from_secs(5)),
+        )?
+        .unwrap_or_default();
+        Ok(found.iter().map(|s| s.id.as_str().to_owned()).collect())
+    }
+
+    /// Number of open Engine.IO connections.
+    #[getter]
+    fn connection_count(&self) -> usize {
+        self.io.connection_count()
+    }
+}
