@@ -169,6 +169,8 @@ impl Adapter for MemoryAdapter {
             match socket.send_message(msg.clone()) {
                 Ok(()) => {}
                 Err(EmitError::QueueFull) if opts.flags.volatile => {}
+                // Left while we were sending: no longer a target.
+                Err(EmitError::Disconnected) => {}
                 Err(e) => failed.push((socket.id(), e)),
             }
         }

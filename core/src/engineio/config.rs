@@ -134,6 +134,8 @@ pub struct EngineConfig {
     pub allow_request: Option<AllowRequest>,
     /// Name of the sticky-session cookie set on handshake, if any (e.g. `io`).
     pub cookie: Option<String>,
+    /// Most open sessions; further handshakes get HTTP 503 (default 250 000).
+    pub max_connections: usize,
 }
 
 impl Default for EngineConfig {
@@ -150,6 +152,7 @@ impl Default for EngineConfig {
             cors: None,
             allow_request: None,
             cookie: None,
+            max_connections: 250_000,
         }
     }
 }
@@ -168,6 +171,7 @@ impl std::fmt::Debug for EngineConfig {
             .field("cors", &self.cors)
             .field("allow_request", &self.allow_request.is_some())
             .field("cookie", &self.cookie)
+            .field("max_connections", &self.max_connections)
             .finish()
     }
 }

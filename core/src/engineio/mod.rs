@@ -275,6 +275,11 @@ impl<H: Handler> Engine<H> {
         if query.eio.as_deref() != Some("4") {
             return error_response(ErrorCode::UnsupportedProtocolVersion, None);
         }
+        if self.session_count() >= self.config.max_connections {
+            let mut res = error_response(ErrorCode::Forbidden, Some("Too many connections"));
+            *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+            return res;
+        }
         match transport {
             Transport::Websocket => websocket::handshake(self, req, info),
             Transport::Polling => {

@@ -214,15 +214,26 @@ async fn run<H: Handler>(
             () = session.closed.wait() => break,
             msg = rx.recv() => {
                 let Some(msg) = msg else { break };
-                let mut ok = feed(ws, &msg).await;
-                let mut n = 1;
-                while ok && n < WRITE_BATCH {
-                    let Ok(more) = rx.try_recv() else { break };
-                    ok = feed(ws, &more).await;
-                    n += 1;
-                }
-                if !ok || ws.flush().await.is_err() {
-                    session.close(CloseReason::TransportError);
+                // A client that stops reading stalls the write; past a heartbeat
+                // period it is dead for us too (its queue is bounded meanwhile).
+                let write = async {
+                    let mut ok = feed(ws, &msg).await;
+                    let mut n = 1;
+                    while ok && n < WRITE_BATCH {
+                        let Ok(more) = rx.try_recv() else { break };
+                        ok = feed(ws, &more).await;
+                        n += 1;
+                    }
+                    ok && ws.flush().await.is_ok()
+                };
+                match tokio::time::timeout(cfg.ping_interval + cfg.ping_timeout, write).await {
+                    Ok(true) => {}
+                    Ok(false) => session.close(CloseReason::TransportError),
+                    Err(_) => {
+                        tracing::debug!(sid = %session.sid(), "write stalled; closing");
+                        session.close(CloseReason::TransportError);
+                        break;
+                    }
                 }
             }
             frame = ws.next() => match frame {

@@ -40,6 +40,24 @@ pub enum AckError {
     /// The socket disconnected before replying.
     #[error("the socket disconnected before acknowledging")]
     Disconnected,
+    /// Too many acknowledgements are already awaited on this socket
+    /// (`max_pending_acks`); wait for some replies first.
+    #[error("too many pending acknowledgements (max {max})")]
+    TooManyPending {
+        /// The limit.
+        max: usize,
+    },
+}
+
+/// Why a socket could not join rooms.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JoinError {
+    /// The socket would be in more rooms than `max_rooms_per_socket`.
+    #[error("too many rooms for one socket (max {max})")]
+    TooManyRooms {
+        /// The limit.
+        max: usize,
+    },
 }
 
 /// Why a broadcast failed or reached only part of its targets.

@@ -10,7 +10,7 @@ mod server;
 mod socket;
 
 pub use broadcast::{BroadcastOperator, IntoRooms};
-pub use error::{AckError, BroadcastError, ConnectError, DisconnectReason, EmitError};
+pub use error::{AckError, BroadcastError, ConnectError, DisconnectReason, EmitError, JoinError};
 pub use handshake::Handshake;
 pub use namespace::{Namespace, NsHandle, ServerAck, ServerEvent};
 pub use server::{Server, ServerBuilder, ServerHandle, SocketIoService};

@@ -121,6 +121,7 @@ impl NsHandle {
         self.0.upgrade().map_or(0, |ns| ns.next_ack_id())
     }
 
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) fn upgrade(&self) -> Option<Arc<NsInner>> {
         self.0.upgrade()
     }

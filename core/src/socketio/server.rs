@@ -33,6 +33,8 @@ use crate::engineio::{
 /// Options shared by every namespace.
 pub(crate) struct ServerCommon {
     pub(crate) ack_timeout: Duration,
+    pub(crate) max_rooms_per_socket: usize,
+    pub(crate) max_pending_acks: usize,
     pub(crate) connect_timeout: Duration,
     pub(crate) max_attachments: usize,
     pub(crate) middlewares: RwLock<Vec<Middleware>>,
@@ -146,6 +148,8 @@ impl Handler for SioHandler {
 pub struct ServerBuilder {
     engine: EngineConfig,
     ack_timeout: Duration,
+    max_rooms_per_socket: usize,
+    max_pending_acks: usize,
     connect_timeout: Duration,
     max_attachments: usize,
     adapter: AdapterFactory,
@@ -156,6 +160,8 @@ impl Default for ServerBuilder {
         ServerBuilder {
             engine: EngineConfig::default(),
             ack_timeout: Duration::from_secs(5),
+            max_rooms_per_socket: 10_000,
+            max_pending_acks: 4096,
             connect_timeout: Duration::from_secs(45),
             max_attachments: crate::codec::socketio::DEFAULT_MAX_ATTACHMENTS,
             adapter: Arc::new(|ns| Arc::new(MemoryAdapter::new(ns))),
@@ -218,6 +224,23 @@ impl ServerBuilder {
         self.ack_timeout = d;
         self
     }
+    /// Most rooms one socket may be in, its own id room aside (default 10 000).
+    pub fn max_rooms_per_socket(mut self, n: usize) -> Self {
+        self.max_rooms_per_socket = n;
+        self
+    }
+    /// Most acknowledgements awaited at once per socket (default 4096);
+    /// beyond, `emit_with_ack` fails with `AckError::TooManyPending`.
+    pub fn max_pending_acks(mut self, n: usize) -> Self {
+        self.max_pending_acks = n;
+        self
+    }
+    /// Most open connections (default 250 000); further handshakes get HTTP
+    /// 503 `{"code":4,"message":"Too many connections"}`.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.engine.max_connections = n;
+        self
+    }
     /// Most binary attachments per packet (default 10).
     pub fn max_attachments(mut self, n: usize) -> Self {
         self.max_attachments = n;
@@ -265,6 +288,8 @@ impl ServerBuilder {
     pub fn build(self) -> Server {
         let common = Arc::new(ServerCommon {
             ack_timeout: self.ack_timeout,
+            max_rooms_per_socket: self.max_rooms_per_socket,
+            max_pending_acks: self.max_pending_acks,
             connect_timeout: self.connect_timeout,
             max_attachments: self.max_attachments,
             middlewares: RwLock::new(Vec::new()),
@@ -275,6 +300,8 @@ impl ServerBuilder {
             namespaces: RwLock::default(),
             dynamic: RwLock::default(),
         });
+        // The main namespace always exists, as in socket.io.
+        state.of("/");
         Server {
             engine: Engine::new(self.engine, SioHandler(state)),
         }

@@ -12,7 +12,7 @@ use tokio::sync::oneshot;
 
 use super::broadcast::{BroadcastOperator, IntoRooms};
 use super::conn::Conn;
-use super::error::{AckError, DisconnectReason, EmitError};
+use super::error::{AckError, DisconnectReason, EmitError, JoinError};
 use super::handshake::Handshake;
 use super::namespace::NsInner;
 use crate::adapter::Room;
@@ -373,6 +373,10 @@ impl Socket {
     }
 
     fn emit_with_ack_timeout(&self, event: &str, args: Args, timeout: Duration) -> AckFuture {
+        let max = self.0.ns.common.max_pending_acks;
+        if self.0.acks.lock().map(|a| a.len()).unwrap_or(0) >= max {
+            return Box::pin(async move { Err(AckError::TooManyPending { max }) });
+        }
         let id = self.0.ns.next_ack_id();
         let rx = self.register_ack(id);
         let sent = self
@@ -429,9 +433,31 @@ impl Socket {
 
     // ---- rooms and broadcasting ------------------------------------------
 
-    /// Joins one or several rooms.
+    /// Joins one or several rooms. Past the server's `max_rooms_per_socket`
+    /// the extra rooms are not joined (logged); use [`try_join`](Self::try_join)
+    /// to get the error.
     pub fn join(&self, rooms: impl IntoRooms) {
-        self.0.ns.adapter.add_all(self.0.id, &rooms.into_rooms());
+        if let Err(e) = self.try_join(rooms) {
+            tracing::warn!(sid = %self.0.id, error = %e, "join refused");
+        }
+    }
+
+    /// Joins rooms, or fails without joining any when the socket would be in
+    /// more than `max_rooms_per_socket` rooms.
+    ///
+    /// # Errors
+    /// [`JoinError::TooManyRooms`].
+    pub fn try_join(&self, rooms: impl IntoRooms) -> Result<(), JoinError> {
+        let rooms = rooms.into_rooms();
+        let max = self.0.ns.common.max_rooms_per_socket;
+        let current = self.0.ns.adapter.socket_rooms(self.0.id);
+        let new = rooms.iter().filter(|r| !current.contains(r)).count();
+        // The own-id room does not count.
+        if current.len() - 1 + new > max {
+            return Err(JoinError::TooManyRooms { max });
+        }
+        self.0.ns.adapter.add_all(self.0.id, &rooms);
+        Ok(())
     }
 
     /// Leaves a room.
@@ -730,6 +756,7 @@ impl RemoteSocket {
     }
 
     /// A socket described by another node.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) fn remote(
         id: Sid,
         nsp: String,
