@@ -62,16 +62,34 @@ impl MemoryAdapter {
             }
             return all;
         }
-        let mut targets = HashSet::new();
-        for room in &opts.rooms {
-            members(room, &mut targets);
-        }
+        let targets: Vec<Sid> = if let [room] = opts.rooms.as_slice() {
+            // One room (the common case): no union set to build.
+            let mut one = HashSet::new();
+            match idx.rooms.get(room) {
+                Some(set) => set
+                    .iter()
+                    .copied()
+                    .filter(|sid| !excluded.contains(sid))
+                    .collect(),
+                None => {
+                    members(room, &mut one);
+                    one.into_iter()
+                        .filter(|sid| !excluded.contains(sid))
+                        .collect()
+                }
+            }
+        } else {
+            let mut union = HashSet::new();
+            for room in &opts.rooms {
+                members(room, &mut union);
+            }
+            union
+                .into_iter()
+                .filter(|sid| !excluded.contains(sid))
+                .collect()
+        };
         drop(idx);
-        targets
-            .into_iter()
-            .filter(|sid| !excluded.contains(sid))
-            .filter_map(|sid| self.ns.get_socket(sid))
-            .collect()
+        self.ns.get_sockets(targets)
     }
 }
 

@@ -103,6 +103,19 @@ impl NsHandle {
         map.get(&sid).cloned()
     }
 
+    /// The connected local sockets among `sids`, looked up under one lock.
+    pub fn get_sockets(&self, sids: impl IntoIterator<Item = Sid>) -> Vec<Socket> {
+        let Some(ns) = self.0.upgrade() else {
+            return Vec::new();
+        };
+        let Ok(map) = ns.sockets.read() else {
+            return Vec::new();
+        };
+        sids.into_iter()
+            .filter_map(|sid| map.get(&sid).cloned())
+            .collect()
+    }
+
     /// Every connected local socket.
     pub fn sockets(&self) -> Vec<Socket> {
         self.0
