@@ -1,0 +1,51 @@
+//! The benchmark app on oxsio: on connect join room "all"; "echo" → emit
+//! back to the sender; "broadcast" → emit to room "all", sender included.
+//!
+//! Prints `LISTENING <port>` once bound (127.0.0.1, port from `--port`,
+//! default 0) and serves until SIGTERM / SIGINT. `--ping-interval-ms` and
+//! `--ping-timeout-ms` override the default heartbeat (used by the smoke run).
+
+use std::time::Duration;
+
+use oxsio::{Event, Server, Socket};
+use tokio::signal::unix::{SignalKind, signal};
+
+fn arg(name: &str) -> Option<u64> {
+    let args: Vec<String> = std::env::args().collect();
+    let i = args.iter().position(|a| a == name)?;
+    args.get(i + 1)?.parse().ok()
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let mut builder = Server::builder();
+    if let Some(ms) = arg("--ping-interval-ms") {
+        builder = builder.ping_interval(Duration::from_millis(ms));
+    }
+    if let Some(ms) = arg("--ping-timeout-ms") {
+        builder = builder.ping_timeout(Duration::from_millis(ms));
+    }
+    let io = builder.build();
+    let root = io.of("/");
+    let all = root.clone();
+    root.on_connection(move |socket: Socket| {
+        socket.join("all");
+        socket.on("echo", |ev: Event| {
+            let _ = ev.socket.emit("echo", ev.args);
+        });
+        let all = all.clone();
+        socket.on("broadcast", move |ev: Event| {
+            let _ = all.to("all").emit("broadcast", ev.args);
+        });
+    });
+    let port = arg("--port").unwrap_or(0);
+    let handle = io.listen(("127.0.0.1", port as u16)).await?;
+    println!("LISTENING {}", handle.local_addr().port());
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    handle.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,771 @@
+//! Starts the peers (a fresh server per measurement, pinned to CPU 0),
+//! runs each scenario in a load process pinned to CPU 1, interleaves the
+//! repetitions and writes the report.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::Flags;
+use crate::report;
+use crate::sys;
+
+/// CPU of the server; the load runs on [`LOAD_CPU`].
+const SERVER_CPU: usize = 0;
+const LOAD_CPU: usize = 1;
+
+/// All scenarios, in run order.
+pub const SCENARIOS: &[&str] = &[
+    "echo_64",
+    "echo_1k",
+    "fanout",
+    "connect",
+    "polling_echo",
+    "idle",
+];
+
+/// A server implementation of the benchmark app.
+#[derive(Clone, Debug)]
+pub struct Peer {
+    pub name: &'static str,
+    /// Implementation and version, for the report.
+    pub about: String,
+    pub program: String,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    /// Why it is skipped, when it is.
+    pub skip: Option<String>,
+}
+
+/// The repository root (benches/..).
+pub fn repo_root() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    dir.parent().map(Path::to_path_buf).unwrap_or(dir)
+}
+
+fn bin_dir() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .unwrap_or_default()
+}
+
+fn output(program: &str, args: &[&str]) -> Result<String, String> {
+    match Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+    {
+        Ok(o) if o.status.success() => Ok(String::from_utf8_lossy(&o.stdout).trim().to_owned()),
+        Ok(o) => {
+            let err = String::from_utf8_lossy(&o.stderr);
+            let last = err
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("failed");
+            Err(last.trim().to_owned())
+        }
+        Err(e) => Err(format!("{program}: {e}")),
+    }
+}
+
+fn lock_version(root: &Path, name: &str) -> String {
+    let lock = std::fs::read_to_string(root.join("Cargo.lock")).unwrap_or_default();
+    let pat = format!("name = \"{name}\"\nversion = \"");
+    lock.find(&pat)
+        .and_then(|i| lock[i + pat.len()..].split('"').next())
+        .unwrap_or("?")
+        .to_owned()
+}
+
+fn bin_peer(name: &'static str, about: String, bin: &str) -> Peer {
+    let path = bin_dir().join(bin);
+    let skip = (!path.exists()).then(|| format!("{} not built", path.display()));
+    Peer {
+        name,
+        about,
+        program: path.display().to_string(),
+        args: vec![],
+        env: vec![],
+        skip,
+    }
+}
+
+/// Finds the peers on this machine (missing ones carry a skip note).
+pub fn detect_peers() -> Vec<Peer> {
+    let root = repo_root();
+    let peers_dir = root.join("benches/peers");
+    let mut peers = vec![
+        bin_peer(
+            "oxsio",
+            format!("oxsio {} (Rust, this repo)", lock_version(&root, "oxsio")),
+            "bench-server-oxsio",
+        ),
+        bin_peer(
+            "socketioxide",
+            format!(
+                "socketioxide {} (crates.io, hyper 1 http1)",
+                lock_version(&root, "socketioxide")
+            ),
+            "bench-server-socketioxide",
+        ),
+    ];
+
+    // Node.js socket.io from tests/interop/node_modules.
+    let modules = root.join("tests/interop/node_modules");
+    let node = match output("node", &["--version"]) {
+        Err(e) => Err(format!("node not found ({e})")),
+        Ok(v) => {
+            let pkg = std::fs::read_to_string(modules.join("socket.io/package.json"));
+            match pkg.ok().and_then(|p| serde_json::from_str::<Value>(&p).ok()) {
+                Some(p) => Ok(format!("socket.io {} on Node.js {v}", p["version"].as_str().unwrap_or("?"))),
+                None => Err("tests/interop/node_modules has no socket.io: run `bash tests/interop/setup.sh`".into()),
+            }
+        }
+    };
+    peers.push(Peer {
+        name: "node",
+        about: node.clone().unwrap_or_default(),
+        program: "node".into(),
+        args: vec![peers_dir.join("node_app.js").display().to_string()],
+        env: vec![("OXSIO_NODE_MODULES".into(), modules.display().to_string())],
+        skip: node.err(),
+    });
+
+    // python-socketio + aiohttp from tests/interop/.venv.
+    let py = root.join("tests/interop/.venv/bin/python");
+    let pyv = if py.exists() {
+        output(
+            &py.display().to_string(),
+            &["-c", "import importlib.metadata as m, socketio, aiohttp, sys; print('python-socketio', m.version('python-socketio'), '+ aiohttp', aiohttp.__version__, 'on Python', sys.version.split()[0])"],
+        )
+        .map_err(|e| format!("tests/interop/.venv cannot import socketio/aiohttp: {e}"))
+    } else {
+        Err("tests/interop/.venv missing: run `bash tests/interop/setup.sh`".into())
+    };
+    peers.push(Peer {
+        name: "python-socketio",
+        about: pyv.clone().unwrap_or_default(),
+        program: py.display().to_string(),
+        args: vec![
+            peers_dir
+                .join("python_socketio_app.py")
+                .display()
+                .to_string(),
+        ],
+        env: vec![],
+        skip: pyv.err(),
+    });
+
+    // oxsio hosted from Python (python/.venv with the oxsio module).
+    let py = root.join("python/.venv/bin/python");
+    let app = peers_dir.join("oxsio_python_app.py");
+    let oxpy = if !app.exists() {
+        Err(format!("{} missing", app.display()))
+    } else if !py.exists() {
+        Err("python/.venv missing (the Python binding is not built on this machine)".to_owned())
+    } else {
+        output(&py.display().to_string(), &["-c", "import oxsio, sys; print('oxsio (Python binding) on Python', sys.version.split()[0])"])
+            .map_err(|e| format!("python/.venv cannot import oxsio: {e}"))
+    };
+    peers.push(Peer {
+        name: "oxsio-python",
+        about: oxpy.clone().unwrap_or_default(),
+        program: py.display().to_string(),
+        args: vec![app.display().to_string()],
+        env: vec![],
+        skip: oxpy.err(),
+    });
+
+    // oxsio hosted from C in poll mode (ffi/ header and library).
+    let c = build_c_peer(&root);
+    peers.push(Peer {
+        name: "oxsio-c-poll",
+        about: "oxsio C ABI, poll mode (benches/peers/oxsio_c_poll_app.c)".into(),
+        program: c.clone().unwrap_or_default(),
+        args: vec![],
+        env: vec![],
+        skip: c.err(),
+    });
+    peers
+}
+
+/// Compiles benches/peers/oxsio_c_poll_app.c against ffi/include/oxsio.h
+/// and the built C library, when both exist.
+fn build_c_peer(root: &Path) -> Result<String, String> {
+    let header = root.join("ffi/include/oxsio.h");
+    if !header.exists() {
+        return Err("ffi/include/oxsio.h missing (the C ABI is not built on this machine)".into());
+    }
+    let src = root.join("benches/peers/oxsio_c_poll_app.c");
+    if !src.exists() {
+        return Err("benches/peers/oxsio_c_poll_app.c missing".into());
+    }
+    // The C library from any target dir of this repo, release preferred.
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root.join("target"));
+    let candidates = [
+        target.join("release/liboxsio.a"),
+        root.join("target/release/liboxsio.a"),
+        root.join("target/bench/release/liboxsio.a"),
+    ];
+    let Some(lib) = candidates.iter().find(|p| p.exists()) else {
+        return Err("liboxsio.a (release) not built: `cargo build --release -p oxsio-ffi`".into());
+    };
+    let out = bin_dir().join("bench-server-oxsio-c-poll");
+    let status = Command::new("cc")
+        .args(["-O2", "-o"])
+        .arg(&out)
+        .arg(&src)
+        .arg("-I")
+        .arg(root.join("ffi/include"))
+        .arg(lib)
+        .args(["-lpthread", "-ldl", "-lm"])
+        .status()
+        .map_err(|e| format!("cc: {e}"))?;
+    if !status.success() {
+        return Err(format!("cc failed to build {}", src.display()));
+    }
+    Ok(out.display().to_string())
+}
+
+/// A running server.
+struct Running {
+    child: Child,
+    pid: u32,
+    port: u16,
+}
+
+impl Running {
+    fn stop(mut self) {
+        sys::terminate(self.pid);
+        let until = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < until {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn pinned(cpu: Option<usize>, program: &str) -> Command {
+    match cpu {
+        Some(c) => {
+            let mut cmd = Command::new("taskset");
+            cmd.args(["-c", &c.to_string(), program]);
+            cmd
+        }
+        None => Command::new(program),
+    }
+}
+
+fn start(peer: &Peer, pin: Option<usize>, extra: &[String], log: &Path) -> Result<Running, String> {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .map_err(|e| format!("log {}: {e}", log.display()))?;
+    let mut child = pinned(pin, &peer.program)
+        .args(&peer.args)
+        .args(extra)
+        .envs(peer.env.iter().cloned())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .map_err(|e| format!("{}: {e}", peer.program))?;
+    let pid = child.id();
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        let mut sent = false;
+        for line in lines.by_ref().map_while(Result::ok) {
+            if !sent && let Some(p) = line.trim().strip_prefix("LISTENING ") {
+                let _ = tx.send(p.trim().parse::<u16>().ok());
+                sent = true;
+            }
+        }
+    });
+    match rx.recv_timeout(Duration::from_secs(30)) {
+        Ok(Some(port)) => Ok(Running { child, pid, port }),
+        _ => {
+            let _ = child.kill();
+            let _ = child.wait();
+            Err(format!("{} did not print LISTENING <port>", peer.name))
+        }
+    }
+}
+
+/// Sizes of every scenario.
+#[derive(Clone, Debug)]
+pub struct Sizes {
+    pub profile: String,
+    pub echo_clients: u64,
+    pub echo_per_client: u64,
+    pub fanout_receivers: u64,
+    pub fanout_broadcasts: u64,
+    pub fanout_window: u64,
+    pub connect_conns: u64,
+    pub connect_concurrency: u64,
+    pub poll_clients: u64,
+    pub poll_per_client: u64,
+    pub idle_conns: u64,
+    pub idle_hold_s: u64,
+    pub limit_s: u64,
+    /// Server heartbeat override (smoke only; None = each server's default).
+    pub ping_interval_ms: Option<u64>,
+}
+
+impl Sizes {
+    fn profile(name: &str, nofile: u64) -> Sizes {
+        // Each idle connection costs one fd in the server and one here.
+        let idle_cap = nofile.saturating_sub(500).max(100);
+        match name {
+            "smoke" => Sizes {
+                profile: "smoke".into(),
+                echo_clients: 4,
+                echo_per_client: 20,
+                fanout_receivers: 10,
+                fanout_broadcasts: 20,
+                fanout_window: 4,
+                connect_conns: 50,
+                connect_concurrency: 10,
+                poll_clients: 4,
+                poll_per_client: 10,
+                idle_conns: 20,
+                idle_hold_s: 2,
+                limit_s: 20,
+                ping_interval_ms: Some(500),
+            },
+            "moderate" => Sizes {
+                profile: "moderate".into(),
+                echo_clients: 100,
+                echo_per_client: 1000,
+                fanout_receivers: 1000,
+                fanout_broadcasts: 200,
+                fanout_window: 8,
+                connect_conns: 10_000,
+                connect_concurrency: 100,
+                poll_clients: 50,
+                poll_per_client: 100,
+                idle_conns: 10_000.min(idle_cap),
+                idle_hold_s: 30,
+                limit_s: 25,
+                ping_interval_ms: None,
+            },
+            _ => Sizes {
+                profile: "full".into(),
+                echo_clients: 100,
+                echo_per_client: 1000,
+                fanout_receivers: 1000,
+                fanout_broadcasts: 1000,
+                fanout_window: 8,
+                connect_conns: 10_000,
+                connect_concurrency: 100,
+                poll_clients: 100,
+                poll_per_client: 200,
+                idle_conns: 100_000.min(idle_cap),
+                idle_hold_s: 60,
+                limit_s: 60,
+                ping_interval_ms: None,
+            },
+        }
+    }
+
+    fn args(&self, scenario: &str) -> Vec<String> {
+        let kv: Vec<(&str, u64)> = match scenario {
+            "echo_64" | "echo_1k" => vec![
+                ("clients", self.echo_clients),
+                ("per-client", self.echo_per_client),
+            ],
+            "fanout" => vec![
+                ("receivers", self.fanout_receivers),
+                ("broadcasts", self.fanout_broadcasts),
+                ("window", self.fanout_window),
+            ],
+            "connect" => vec![
+                ("conns", self.connect_conns),
+                ("concurrency", self.connect_concurrency),
+            ],
+            "polling_echo" => vec![
+                ("clients", self.poll_clients),
+                ("per-client", self.poll_per_client),
+            ],
+            "idle" => vec![("conns", self.idle_conns), ("hold-s", self.idle_hold_s)],
+            _ => vec![],
+        };
+        let mut out: Vec<String> = kv
+            .into_iter()
+            .flat_map(|(k, v)| [format!("--{k}"), v.to_string()])
+            .collect();
+        // The connect phase of idle is not part of its hold time.
+        let limit = if scenario == "idle" {
+            self.limit_s + self.idle_hold_s
+        } else {
+            self.limit_s
+        };
+        out.extend(["--limit-s".into(), limit.to_string()]);
+        out
+    }
+
+    /// One line per scenario, for the report.
+    pub fn describe(&self) -> Vec<(String, String)> {
+        vec![
+            (
+                "echo_64".into(),
+                format!(
+                    "{} clients × {} events, 64 B string, closed loop, WebSocket",
+                    self.echo_clients, self.echo_per_client
+                ),
+            ),
+            (
+                "echo_1k".into(),
+                format!(
+                    "{} clients × {} events, 1 KiB string, closed loop, WebSocket",
+                    self.echo_clients, self.echo_per_client
+                ),
+            ),
+            (
+                "fanout".into(),
+                format!(
+                    "{} receivers in room \"all\", {} broadcasts, window {}",
+                    self.fanout_receivers, self.fanout_broadcasts, self.fanout_window
+                ),
+            ),
+            (
+                "connect".into(),
+                format!(
+                    "{} WebSocket connections ({} handshakes in flight), held 2 s",
+                    self.connect_conns, self.connect_concurrency
+                ),
+            ),
+            (
+                "polling_echo".into(),
+                format!(
+                    "{} clients × {} events, 64 B, long-polling only",
+                    self.poll_clients, self.poll_per_client
+                ),
+            ),
+            (
+                "idle".into(),
+                format!(
+                    "{} WebSocket connections held {} s, default heartbeat",
+                    self.idle_conns, self.idle_hold_s
+                ),
+            ),
+        ]
+    }
+}
+
+/// Runs one scenario in a pinned load process; its JSON line.
+fn load(
+    scenario: &str,
+    port: u16,
+    pid: u32,
+    sizes: &Sizes,
+    pin: Option<usize>,
+) -> Result<Value, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut args = vec![
+        "run".to_owned(),
+        scenario.to_owned(),
+        "--addr".into(),
+        format!("127.0.0.1:{port}"),
+        "--pid".into(),
+        pid.to_string(),
+    ];
+    args.extend(sizes.args(scenario));
+    let mut child = pinned(pin, &exe.display().to_string())
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let lines: Vec<String> = BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .collect();
+        let _ = tx.send(lines);
+    });
+    let budget = Duration::from_secs(sizes.limit_s * 2 + sizes.idle_hold_s + 30);
+    let until = Instant::now() + budget;
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if Instant::now() < until => std::thread::sleep(Duration::from_millis(50)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("load process exceeded {} s", budget.as_secs()));
+            }
+        }
+    }
+    let lines = rx.recv_timeout(Duration::from_secs(5)).unwrap_or_default();
+    let line = lines
+        .iter()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .ok_or("load process printed no JSON line")?;
+    serde_json::from_str(line).map_err(|e| format!("bad JSON line: {e}"))
+}
+
+/// One measurement: fresh server, one scenario, server stopped.
+fn measure(
+    peer: &Peer,
+    scenario: &str,
+    sizes: &Sizes,
+    pins: (Option<usize>, Option<usize>),
+    log: &Path,
+) -> Value {
+    let mut extra = vec![];
+    if let Some(ms) = sizes.ping_interval_ms {
+        extra = vec![
+            "--ping-interval-ms".into(),
+            ms.to_string(),
+            "--ping-timeout-ms".into(),
+            (ms * 2).to_string(),
+        ];
+    }
+    let mut server = match start(peer, pins.0, &extra, log) {
+        Ok(s) => s,
+        Err(e) => return json!({"scenario": scenario, "ok": false, "error": e}),
+    };
+    // Let interpreters and JITs finish starting before the clock runs.
+    std::thread::sleep(Duration::from_millis(300));
+    let r = load(scenario, server.port, server.pid, sizes, pins.1);
+    let alive = !matches!(server.child.try_wait(), Ok(Some(_)));
+    server.stop();
+    match r {
+        Ok(mut v) => {
+            if !alive {
+                v["server_died"] = json!(true);
+            }
+            v
+        }
+        Err(e) => json!({"scenario": scenario, "ok": false, "error": e}),
+    }
+}
+
+fn list(f: &Flags, key: &str, all: &[&str]) -> Vec<String> {
+    match f.str(key) {
+        Some(s) => s
+            .split(',')
+            .map(|x| x.trim().to_owned())
+            .filter(|x| !x.is_empty())
+            .collect(),
+        None => all.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+/// Pins: server on CPU 0 and load on CPU 1, when there are two CPUs and
+/// taskset is there.
+fn pins() -> ((Option<usize>, Option<usize>), String) {
+    let taskset = Command::new("taskset")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if sys::cpus() >= 2 && taskset {
+        sys::pin_self(LOAD_CPU);
+        (
+            (Some(SERVER_CPU), Some(LOAD_CPU)),
+            format!(
+                "server pinned to CPU {SERVER_CPU}, load (and this orchestrator) to CPU {LOAD_CPU} (taskset)"
+            ),
+        )
+    } else {
+        (
+            (None, None),
+            "not pinned (fewer than 2 CPUs or no taskset): figures are less comparable".into(),
+        )
+    }
+}
+
+fn log_path() -> PathBuf {
+    let dir = std::env::temp_dir().join("oxsio-bench-logs");
+    let _ = std::fs::create_dir_all(&dir);
+    dir
+}
+
+/// `all`: every scenario × every available peer × repetitions.
+pub fn all(f: &Flags) -> i32 {
+    let nofile = sys::raise_nofile();
+    let sizes = Sizes::profile(f.str("profile").unwrap_or("full"), nofile);
+    let reps = f.num("reps", 3).max(1) as usize;
+    let want_peers = list(
+        f,
+        "peers",
+        &[
+            "oxsio",
+            "socketioxide",
+            "node",
+            "python-socketio",
+            "oxsio-python",
+            "oxsio-c-poll",
+        ],
+    );
+    let scenarios = list(f, "scenarios", SCENARIOS);
+    let root = repo_root();
+    let out = f
+        .str("out")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("BENCHMARKS.md"));
+    let results_dir = root.join("benches/results");
+    let _ = std::fs::create_dir_all(&results_dir);
+    let chart = f
+        .str("chart")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| results_dir.join("ratios.png"));
+    let raw = results_dir.join("raw.jsonl");
+    let (pins, pin_note) = pins();
+    let peers: Vec<Peer> = detect_peers()
+        .into_iter()
+        .filter(|p| want_peers.iter().any(|w| w == p.name))
+        .collect();
+    for p in &peers {
+        match &p.skip {
+            Some(why) => eprintln!("peer {}: skipped: {why}", p.name),
+            None => eprintln!("peer {}: {}", p.name, p.about),
+        }
+    }
+    let logs = log_path();
+    let load_before = sys::loadavg();
+    let started = Instant::now();
+    let mut rows: Vec<Value> = Vec::new();
+    let mut raw_file = std::fs::File::create(&raw).ok();
+    let live: Vec<&Peer> = peers.iter().filter(|p| p.skip.is_none()).collect();
+    for rep in 0..reps {
+        for scenario in &scenarios {
+            // Rotate the peer order each repetition so no peer always runs
+            // first (or right after the heaviest one).
+            let n = live.len().max(1);
+            for k in 0..live.len() {
+                let peer = live[(k + rep) % n];
+                let t = Instant::now();
+                let mut v = measure(
+                    peer,
+                    scenario,
+                    &sizes,
+                    pins,
+                    &logs.join(format!("{}.log", peer.name)),
+                );
+                v["peer"] = json!(peer.name);
+                v["rep"] = json!(rep);
+                v["scenario"] = json!(scenario);
+                eprintln!(
+                    "[rep {}/{reps}] {scenario:<13} {:<16} {:>6.1}s {}",
+                    rep + 1,
+                    peer.name,
+                    t.elapsed().as_secs_f64(),
+                    report::headline(&v)
+                );
+                if let Some(fh) = raw_file.as_mut() {
+                    let _ = writeln!(fh, "{v}");
+                }
+                rows.push(v);
+            }
+        }
+    }
+    let meta = report::Meta {
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        sizes: sizes.clone(),
+        reps,
+        pin_note,
+        peers: peers.clone(),
+        load_before,
+        load_after: sys::loadavg(),
+        minutes: started.elapsed().as_secs_f64() / 60.0,
+        nofile,
+    };
+    let md = report::markdown(&meta, &rows, &scenarios, &out, &chart);
+    if let Err(e) = std::fs::write(&out, md) {
+        eprintln!("cannot write {}: {e}", out.display());
+        return 1;
+    }
+    if let Err(e) = report::chart(&rows, &scenarios, &peers, &chart) {
+        eprintln!("chart: {e}");
+    }
+    eprintln!(
+        "wrote {}, {} and {}",
+        out.display(),
+        chart.display(),
+        raw.display()
+    );
+    0
+}
+
+/// `smoke`: every scenario against oxsio only, tiny sizes; exit 1 unless
+/// every scenario completed.
+pub fn smoke(f: &Flags) -> i32 {
+    let nofile = sys::raise_nofile();
+    let sizes = Sizes::profile("smoke", nofile);
+    let peers = detect_peers();
+    let Some(oxsio) = peers.iter().find(|p| p.name == "oxsio") else {
+        return 1;
+    };
+    if let Some(why) = &oxsio.skip {
+        eprintln!("smoke: oxsio server: {why}");
+        return 1;
+    }
+    let logs = log_path();
+    let mut failed = 0;
+    let mut rows = Vec::new();
+    for scenario in SCENARIOS {
+        let mut v = measure(
+            oxsio,
+            scenario,
+            &sizes,
+            (None, None),
+            &logs.join("smoke-oxsio.log"),
+        );
+        v["peer"] = json!("oxsio");
+        v["rep"] = json!(0);
+        println!("{v}");
+        if v["ok"] != json!(true) {
+            failed += 1;
+        }
+        rows.push(v);
+    }
+    if let Some(out) = f.str("out") {
+        let meta = report::Meta {
+            command: std::env::args().collect::<Vec<_>>().join(" "),
+            sizes,
+            reps: 1,
+            pin_note: "not pinned (smoke)".into(),
+            peers: vec![oxsio.clone()],
+            load_before: None,
+            load_after: sys::loadavg(),
+            minutes: 0.0,
+            nofile,
+        };
+        let scen: Vec<String> = SCENARIOS.iter().map(|s| s.to_string()).collect();
+        let out = PathBuf::from(out);
+        let chart = out.with_extension("png");
+        let _ = std::fs::write(&out, report::markdown(&meta, &rows, &scen, &out, &chart));
+        if let Err(e) = report::chart(&rows, &scen, std::slice::from_ref(oxsio), &chart) {
+            eprintln!("chart: {e}");
+            failed += 1;
+        }
+    }
+    eprintln!(
+        "smoke: {} of {} scenarios completed",
+        SCENARIOS.len() - failed.min(SCENARIOS.len()),
+        SCENARIOS.len()
+    );
+    if failed == 0 { 0 } else { 1 }
+}

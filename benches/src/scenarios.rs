@@ -1,0 +1,565 @@
+//! The load scenarios. Each runs on the current-thread runtime of the load
+//! process, is bounded in count and time, and returns one JSON object.
+
+use std::cell::{Cell, RefCell};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::sync::{Notify, Semaphore};
+use tokio::task::JoinSet;
+use tokio::time::timeout_at;
+
+use crate::sys;
+use crate::wire::{self, PINGS, WsClient};
+
+/// The server under load.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub addr: SocketAddr,
+    /// Its pid, for CPU and memory figures from /proc.
+    pub pid: Option<u32>,
+}
+
+impl Target {
+    fn cpu(&self) -> Option<f64> {
+        self.pid.and_then(sys::cpu_seconds)
+    }
+    fn rss(&self) -> Option<u64> {
+        self.pid.and_then(sys::rss_kib)
+    }
+}
+
+/// Connections per source address before moving to the next 127.0.0.x.
+const PER_SOURCE: usize = 12_000;
+
+/// The source address of connection `i` out of `total`.
+pub fn source(i: usize, total: usize) -> Option<IpAddr> {
+    if total <= PER_SOURCE {
+        None
+    } else {
+        Some(IpAddr::V4(Ipv4Addr::new(
+            127,
+            0,
+            0,
+            2 + (i / PER_SOURCE) as u8,
+        )))
+    }
+}
+
+/// Latency samples in microseconds.
+#[derive(Default)]
+pub struct Lat(Vec<u32>);
+
+impl Lat {
+    fn push(&mut self, d: Duration) {
+        self.0.push(d.as_micros().min(u32::MAX as u128) as u32);
+    }
+    fn summary(mut self) -> (Option<u32>, Option<u32>, Option<u32>) {
+        if self.0.is_empty() {
+            return (None, None, None);
+        }
+        self.0.sort_unstable();
+        let p = |q: f64| self.0[((self.0.len() - 1) as f64 * q).round() as usize];
+        (Some(p(0.5)), Some(p(0.99)), self.0.last().copied())
+    }
+}
+
+fn cpu_delta(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    Some(b? - a?)
+}
+
+fn round(x: f64, digits: i32) -> f64 {
+    let m = 10f64.powi(digits);
+    (x * m).round() / m
+}
+
+fn per(cpu: Option<f64>, n: u64) -> Value {
+    match cpu {
+        Some(c) if n > 0 => json!(round(c * 1e6 / n as f64, 3)),
+        _ => Value::Null,
+    }
+}
+
+/// Opens `n` WebSocket clients, at most `concurrency` handshakes at once,
+/// until `deadline`. Returns the clients, the number of failures, the first
+/// error and the time until the last one connected.
+async fn open_all(
+    t: &Target,
+    n: usize,
+    concurrency: usize,
+    deadline: tokio::time::Instant,
+) -> (Vec<WsClient>, usize, Option<String>, Duration) {
+    let sem = std::sync::Arc::new(Semaphore::new(concurrency.max(1)));
+    let start = Instant::now();
+    let clients = Rc::new(RefCell::new(Vec::with_capacity(n)));
+    let failed = Rc::new(Cell::new(0usize));
+    let first_err: Rc<RefCell<Option<String>>> = Rc::default();
+    let last = Rc::new(Cell::new(start));
+    let mut set = JoinSet::new();
+    for i in 0..n {
+        let permit = match timeout_at(deadline, sem.clone().acquire_owned()).await {
+            Ok(Ok(p)) => p,
+            _ => {
+                failed.set(failed.get() + (n - i));
+                break;
+            }
+        };
+        let (addr, src) = (t.addr, source(i, n));
+        let (clients, failed, first_err, last) = (
+            clients.clone(),
+            failed.clone(),
+            first_err.clone(),
+            last.clone(),
+        );
+        set.spawn_local(async move {
+            let r = timeout_at(deadline, wire::ws_connect(addr, src, i as u32 + 1)).await;
+            drop(permit);
+            match r {
+                Ok(Ok(c)) => {
+                    clients.borrow_mut().push(c);
+                    last.set(Instant::now());
+                }
+                Ok(Err(e)) => {
+                    failed.set(failed.get() + 1);
+                    first_err.borrow_mut().get_or_insert(e.to_string());
+                }
+                Err(_) => {
+                    failed.set(failed.get() + 1);
+                    first_err
+                        .borrow_mut()
+                        .get_or_insert("connect timed out".into());
+                }
+            }
+        });
+        while set.try_join_next().is_some() {}
+    }
+    while set.join_next().await.is_some() {}
+    let clients = std::mem::take(&mut *clients.borrow_mut());
+    let err = first_err.borrow().clone();
+    (clients, failed.get(), err, last.get() - start)
+}
+
+/// Keeps clients alive (answering heartbeats) until `stop` is notified.
+fn hold(clients: Vec<WsClient>, stop: Rc<Notify>) -> JoinSet<u32> {
+    let mut set = JoinSet::new();
+    for mut c in clients {
+        let stop = stop.clone();
+        set.spawn_local(async move {
+            let mut dropped = 0;
+            let stopped = stop.notified();
+            tokio::pin!(stopped);
+            loop {
+                tokio::select! {
+                    _ = &mut stopped => break,
+                    r = c.reader.next_eio(&c.writer) => {
+                        if r.is_err() {
+                            dropped = 1;
+                            break;
+                        }
+                    }
+                }
+            }
+            dropped
+        });
+    }
+    set
+}
+
+fn echo_frame(event: &str, payload: usize) -> Vec<u8> {
+    let pad = "x".repeat(payload);
+    format!("42[\"{event}\",\"{pad}\"]").into_bytes()
+}
+
+/// echo: `clients` WebSocket clients × `per_client` round trips, closed
+/// loop (one event in flight per client).
+pub async fn echo(
+    t: &Target,
+    clients: usize,
+    per_client: usize,
+    payload: usize,
+    limit: Duration,
+) -> Value {
+    let deadline = tokio::time::Instant::now() + limit;
+    let (conns, failed, err, _) = open_all(t, clients, 64, deadline).await;
+    let frame = Rc::new(echo_frame("echo", payload));
+    let expect_len = frame.len() - 1;
+    let (cpu0, t0) = (t.cpu(), Instant::now());
+    let mut set = JoinSet::new();
+    for mut c in conns {
+        let frame = frame.clone();
+        set.spawn_local(async move {
+            let mut lat = Lat::default();
+            let mut errors = 0u64;
+            let run = async {
+                for _ in 0..per_client {
+                    let sent = Instant::now();
+                    c.writer.lock().await.send_text(&frame).await?;
+                    loop {
+                        let p = c.reader.next_sio(&c.writer).await?;
+                        if p.starts_with(b"2[\"echo\"") {
+                            if p.len() != expect_len {
+                                errors += 1;
+                            }
+                            break;
+                        }
+                    }
+                    lat.push(sent.elapsed());
+                }
+                Ok::<_, std::io::Error>(())
+            };
+            let r = timeout_at(deadline, run).await;
+            let broken = !matches!(r, Ok(Ok(())));
+            (lat, errors, broken)
+        });
+    }
+    let mut lat = Lat::default();
+    let (mut errors, mut broken) = (0u64, 0u64);
+    while let Some(Ok((l, e, b))) = set.join_next().await {
+        lat.0.extend(l.0);
+        errors += e;
+        broken += b as u64;
+    }
+    let elapsed = t0.elapsed().as_secs_f64();
+    let cpu = cpu_delta(cpu0, t.cpu());
+    let msgs = lat.0.len() as u64;
+    let (p50, p99, max) = lat.summary();
+    let expected = (clients * per_client) as u64;
+    json!({
+        "scenario": if payload >= 1024 { "echo_1k" } else { "echo_64" },
+        "transport": "websocket",
+        "clients": clients, "per_client": per_client, "payload_bytes": payload,
+        "connect_failures": failed, "first_error": err,
+        "msgs": msgs, "expected": expected, "complete": msgs == expected,
+        "bad_replies": errors, "broken_clients": broken,
+        "elapsed_s": round(elapsed, 3),
+        "msgs_per_s": round(msgs as f64 / elapsed, 1),
+        "p50_us": p50, "p99_us": p99, "max_us": max,
+        "server_cpu_s": cpu.map(|c| round(c, 3)),
+        "cpu_us_per_msg": per(cpu, msgs),
+        "ok": msgs == expected && errors == 0 && failed == 0,
+    })
+}
+
+/// fanout: `receivers` clients in room "all"; client 0 sends `broadcasts`
+/// broadcasts with at most `window` not yet delivered to every receiver.
+pub async fn fanout(
+    t: &Target,
+    receivers: usize,
+    broadcasts: usize,
+    window: usize,
+    limit: Duration,
+) -> Value {
+    let deadline = tokio::time::Instant::now() + limit;
+    let (mut conns, failed, err, _) = open_all(t, receivers, 64, deadline).await;
+    let n = conns.len();
+    if n == 0 {
+        return json!({"scenario": "fanout", "ok": false, "first_error": err, "connect_failures": failed});
+    }
+    // Let every socket settle in the room before the first broadcast.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    struct Shared {
+        sent_at: Vec<Option<Instant>>,
+        count: Vec<u32>,
+        completed: usize,
+        lat: Lat,
+        duplicates: u64,
+        bad: u64,
+        last: Instant,
+    }
+    let sh = Rc::new(RefCell::new(Shared {
+        sent_at: vec![None; broadcasts],
+        count: vec![0; broadcasts],
+        completed: 0,
+        lat: Lat(Vec::with_capacity(n * broadcasts)),
+        duplicates: 0,
+        bad: 0,
+        last: Instant::now(),
+    }));
+    let progress = Rc::new(Notify::new());
+    let sender_writer = conns[0].writer.clone();
+    let (cpu0, t0) = (t.cpu(), Instant::now());
+    let mut set = JoinSet::new();
+    for mut c in conns.drain(..) {
+        let (sh, progress) = (sh.clone(), progress.clone());
+        set.spawn_local(async move {
+            let mut seen = vec![false; broadcasts];
+            let mut got = 0usize;
+            let run = async {
+                while got < broadcasts {
+                    let p = c.reader.next_sio(&c.writer).await?;
+                    let Some(rest) = p.strip_prefix(b"2[\"broadcast\",\"") else {
+                        continue;
+                    };
+                    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+                    let seq: Option<usize> = std::str::from_utf8(&rest[..digits])
+                        .ok()
+                        .and_then(|s| s.parse().ok());
+                    let mut s = sh.borrow_mut();
+                    let Some(seq) = seq.filter(|&q| q < broadcasts) else {
+                        s.bad += 1;
+                        continue;
+                    };
+                    if seen[seq] {
+                        s.duplicates += 1;
+                        continue;
+                    }
+                    seen[seq] = true;
+                    got += 1;
+                    let now = Instant::now();
+                    if let Some(at) = s.sent_at[seq] {
+                        s.lat.push(now - at);
+                    }
+                    s.last = now;
+                    s.count[seq] += 1;
+                    if s.count[seq] as usize == n {
+                        s.completed += 1;
+                        progress.notify_one();
+                    }
+                }
+                Ok::<_, std::io::Error>(())
+            };
+            let r = timeout_at(deadline, run).await;
+            // Keep the connection open until every receiver is done so no
+            // disconnect disturbs the broadcasts still in flight.
+            (c, matches!(r, Ok(Ok(()))))
+        });
+    }
+    let pad = "x".repeat(48);
+    let send = async {
+        for seq in 0..broadcasts {
+            loop {
+                let done = sh.borrow().completed;
+                if seq - done < window {
+                    break;
+                }
+                progress.notified().await;
+            }
+            let frame = format!("42[\"broadcast\",\"{seq}:{pad}\"]");
+            sh.borrow_mut().sent_at[seq] = Some(Instant::now());
+            if sender_writer
+                .lock()
+                .await
+                .send_text(frame.as_bytes())
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+    };
+    let _ = timeout_at(deadline, send).await;
+    let mut held = Vec::new();
+    let mut finished = 0;
+    while let Some(Ok((c, ok))) = set.join_next().await {
+        finished += ok as usize;
+        held.push(c);
+    }
+    let s = Rc::try_unwrap(sh).ok().map(RefCell::into_inner);
+    let Some(s) = s else {
+        return json!({"scenario": "fanout", "ok": false, "first_error": "internal"});
+    };
+    let end = s.last;
+    let elapsed = (end - t0).as_secs_f64().max(1e-6);
+    let cpu = cpu_delta(cpu0, t.cpu());
+    drop(held);
+    let deliveries = s.lat.0.len() as u64;
+    let sent = s.sent_at.iter().filter(|x| x.is_some()).count();
+    let lost = (sent * n) as u64 - deliveries;
+    let (p50, p99, max) = s.lat.summary();
+    json!({
+        "scenario": "fanout", "transport": "websocket",
+        "receivers": n, "broadcasts": broadcasts, "window": window,
+        "connect_failures": failed, "first_error": err,
+        "sent": sent, "deliveries": deliveries, "expected": (broadcasts * n) as u64,
+        "lost": lost, "duplicates": s.duplicates, "bad": s.bad,
+        "receivers_complete": finished,
+        "complete": sent == broadcasts && lost == 0,
+        "elapsed_s": round(elapsed, 3),
+        "deliveries_per_s": round(deliveries as f64 / elapsed, 1),
+        "p50_us": p50, "p99_us": p99, "max_us": max,
+        "server_cpu_s": cpu.map(|c| round(c, 3)),
+        "cpu_us_per_msg": per(cpu, deliveries),
+        "ok": sent == broadcasts && lost == 0 && s.duplicates == 0 && failed == 0,
+    })
+}
+
+/// connect: opens `conns` WebSocket connections (`concurrency` handshakes
+/// at once), holds them and reports the server's memory per connection.
+pub async fn connect(t: &Target, conns: usize, concurrency: usize, limit: Duration) -> Value {
+    let deadline = tokio::time::Instant::now() + limit;
+    let rss0 = t.rss();
+    let cpu0 = t.cpu();
+    let (clients, failed, err, took) = open_all(t, conns, concurrency, deadline).await;
+    let cpu = cpu_delta(cpu0, t.cpu());
+    let ok = clients.len();
+    let stop = Rc::new(Notify::new());
+    let mut holders = hold(clients, stop.clone());
+    // Let the server settle (and garbage-collected peers collect).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss1 = t.rss();
+    stop.notify_waiters();
+    let mut dropped = 0;
+    while let Some(Ok(d)) = holders.join_next().await {
+        dropped += d;
+    }
+    let secs = took.as_secs_f64().max(1e-6);
+    let mem = match (rss0, rss1) {
+        (Some(a), Some(b)) if ok > 0 => json!(round((b as f64 - a as f64) / ok as f64, 2)),
+        _ => Value::Null,
+    };
+    json!({
+        "scenario": "connect", "transport": "websocket",
+        "conns": conns, "concurrency": concurrency,
+        "connected": ok, "connect_failures": failed, "first_error": err,
+        "dropped_while_held": dropped,
+        "elapsed_s": round(secs, 3),
+        "conns_per_s": round(ok as f64 / secs, 1),
+        "rss_before_kib": rss0, "rss_after_kib": rss1,
+        "kib_per_conn": mem,
+        "server_cpu_s": cpu.map(|c| round(c, 3)),
+        "cpu_us_per_conn": per(cpu, ok as u64),
+        "ok": ok == conns && failed == 0,
+    })
+}
+
+/// polling echo: like echo, on the long-polling transport only (a GET
+/// kept pending beside each POST, two keep-alive connections per client).
+pub async fn polling_echo(
+    t: &Target,
+    clients: usize,
+    per_client: usize,
+    payload: usize,
+    limit: Duration,
+) -> Value {
+    let deadline = tokio::time::Instant::now() + limit;
+    let sem = std::sync::Arc::new(Semaphore::new(32));
+    let mut set = JoinSet::new();
+    for i in 0..clients {
+        let (addr, src, sem) = (t.addr, source(i, clients), sem.clone());
+        set.spawn_local(async move {
+            let _p = sem.acquire_owned().await;
+            timeout_at(deadline, wire::polling_connect(addr, src)).await
+        });
+    }
+    let mut conns = Vec::new();
+    let (mut failed, mut err) = (0usize, None);
+    while let Some(r) = set.join_next().await {
+        match r {
+            Ok(Ok(Ok(c))) => conns.push(c),
+            Ok(Ok(Err(e))) => {
+                failed += 1;
+                err.get_or_insert(e.to_string());
+            }
+            _ => {
+                failed += 1;
+                err.get_or_insert("connect timed out".to_owned());
+            }
+        }
+    }
+    let frame = Rc::new(echo_frame("echo", payload));
+    let (cpu0, t0) = (t.cpu(), Instant::now());
+    let mut set = JoinSet::new();
+    for mut c in conns {
+        let frame = frame.clone();
+        set.spawn_local(async move {
+            let mut lat = Lat::default();
+            let run = async {
+                for _ in 0..per_client {
+                    let sent = Instant::now();
+                    let wire::PollClient {
+                        get,
+                        post,
+                        target,
+                        pongs_due,
+                        ..
+                    } = &mut c;
+                    let mut body = Vec::new();
+                    for _ in 0..std::mem::take(pongs_due) {
+                        body.extend_from_slice(b"3\x1e");
+                    }
+                    body.extend_from_slice(&frame);
+                    let post_fut = post.request("POST", target, &body);
+                    let get_fut = async {
+                        loop {
+                            let packets = wire::poll_records(get, target, pongs_due).await?;
+                            if packets.iter().any(|p| p.starts_with(b"2[\"echo\"")) {
+                                return Ok::<_, std::io::Error>(());
+                            }
+                        }
+                    };
+                    let (a, b) = tokio::join!(post_fut, get_fut);
+                    a?;
+                    b?;
+                    lat.push(sent.elapsed());
+                }
+                Ok::<_, std::io::Error>(())
+            };
+            let r = timeout_at(deadline, run).await;
+            (lat, !matches!(r, Ok(Ok(()))))
+        });
+    }
+    let mut lat = Lat::default();
+    let mut broken = 0u64;
+    while let Some(Ok((l, b))) = set.join_next().await {
+        lat.0.extend(l.0);
+        broken += b as u64;
+    }
+    let elapsed = t0.elapsed().as_secs_f64();
+    let cpu = cpu_delta(cpu0, t.cpu());
+    let msgs = lat.0.len() as u64;
+    let (p50, p99, max) = lat.summary();
+    let expected = (clients * per_client) as u64;
+    json!({
+        "scenario": "polling_echo", "transport": "polling",
+        "clients": clients, "per_client": per_client, "payload_bytes": payload,
+        "connect_failures": failed, "first_error": err,
+        "msgs": msgs, "expected": expected, "complete": msgs == expected,
+        "broken_clients": broken,
+        "elapsed_s": round(elapsed, 3),
+        "msgs_per_s": round(msgs as f64 / elapsed, 1),
+        "p50_us": p50, "p99_us": p99, "max_us": max,
+        "server_cpu_s": cpu.map(|c| round(c, 3)),
+        "cpu_us_per_msg": per(cpu, msgs),
+        "ok": msgs == expected && failed == 0,
+    })
+}
+
+/// idle: `conns` WebSocket connections held for `hold_for` with the
+/// server's default heartbeat; reports the server's CPU use meanwhile.
+pub async fn idle(t: &Target, conns: usize, hold_for: Duration, limit: Duration) -> Value {
+    let deadline = tokio::time::Instant::now() + limit;
+    let (clients, failed, err, took) = open_all(t, conns, 128, deadline).await;
+    let ok = clients.len();
+    let ping_interval = clients.first().map(|c| c.open.ping_interval);
+    let stop = Rc::new(Notify::new());
+    let mut holders = hold(clients, stop.clone());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let pings0 = PINGS.load(Ordering::Relaxed);
+    let (cpu0, t0) = (t.cpu(), Instant::now());
+    tokio::time::sleep(hold_for).await;
+    let cpu = cpu_delta(cpu0, t.cpu());
+    let secs = t0.elapsed().as_secs_f64();
+    let pings = PINGS.load(Ordering::Relaxed) - pings0;
+    let rss = t.rss();
+    stop.notify_waiters();
+    let mut dropped = 0;
+    while let Some(Ok(d)) = holders.join_next().await {
+        dropped += d;
+    }
+    let pct = cpu.map(|c| round(c / secs * 100.0, 3));
+    json!({
+        "scenario": "idle", "transport": "websocket",
+        "conns": conns, "connected": ok, "connect_failures": failed, "first_error": err,
+        "connect_s": round(took.as_secs_f64(), 3),
+        "held_s": round(secs, 3), "ping_interval_ms": ping_interval,
+        "pings_answered": pings, "dropped_while_held": dropped,
+        "server_cpu_s": cpu.map(|c| round(c, 3)),
+        "cpu_pct": pct,
+        "cpu_pct_per_100k": match (cpu, ok) { (Some(c), n) if n > 0 => json!(round(c / secs * 100.0 * 100_000.0 / n as f64, 3)), _ => Value::Null },
+        "rss_kib": rss,
+        "ok": ok == conns && dropped == 0 && pings > 0,
+    })
+}

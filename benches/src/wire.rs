@@ -1,0 +1,697 @@
+//! A lean Engine.IO v4 / Socket.IO v5 client for load generation: a
+//! hand-rolled WebSocket client (masked frames out, small growable read
+//! buffer in, so 20 000 idle connections stay cheap) and a hand-rolled
+//! HTTP/1.1 keep-alive client for long-polling.
+//!
+//! Everything here runs on one current-thread runtime: shared state is `Rc`.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use oxsio::codec::engineio::Packet as EioPacket;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::sync::Mutex;
+
+/// Engine.IO pings answered by every connection of this process.
+pub static PINGS: AtomicU64 = AtomicU64::new(0);
+
+/// The Socket.IO endpoint.
+pub const PATH: &str = "/socket.io/";
+
+fn bad(msg: impl Into<String>) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, msg.into())
+}
+
+/// A read buffer that starts small and grows to fit the largest frame.
+pub struct Buf {
+    data: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl Buf {
+    fn new(cap: usize) -> Self {
+        Buf {
+            data: vec![0; cap],
+            start: 0,
+            end: 0,
+        }
+    }
+
+    fn avail(&self) -> &[u8] {
+        &self.data[self.start..self.end]
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        if self.start >= self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// Reads at least one more byte (cancel-safe: nothing is lost if the
+    /// future is dropped).
+    async fn fill<R: AsyncRead + Unpin>(&mut self, r: &mut R) -> io::Result<()> {
+        if self.end == self.data.len() {
+            if self.start > 0 {
+                self.data.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            } else {
+                let n = self.data.len() * 2;
+                self.data.resize(n, 0);
+            }
+        }
+        let n = r.read(&mut self.data[self.end..]).await?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "connection closed by the server",
+            ));
+        }
+        self.end += n;
+        Ok(())
+    }
+
+    /// Ensures `n` bytes are buffered.
+    async fn need<R: AsyncRead + Unpin>(&mut self, r: &mut R, n: usize) -> io::Result<()> {
+        while self.end - self.start < n {
+            if self.data.len() - self.start < n {
+                // Make room for the whole frame.
+                self.data.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+                if self.data.len() < n {
+                    self.data.resize(n.next_power_of_two(), 0);
+                }
+            }
+            self.fill(r).await?;
+        }
+        Ok(())
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Opens a TCP connection, from `src` when given (several 127.0.0.x source
+/// addresses multiply the ephemeral ports available).
+pub async fn tcp_connect(addr: SocketAddr, src: Option<IpAddr>) -> io::Result<TcpStream> {
+    let stream = match src {
+        None => TcpStream::connect(addr).await?,
+        Some(ip) => {
+            let sock = TcpSocket::new_v4()?;
+            crate::sys::bind_address_no_port(&sock);
+            sock.bind(SocketAddr::new(ip, 0))?;
+            sock.connect(addr).await?
+        }
+    };
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+// ------------------------------------------------------------- WebSocket
+
+/// The read side of a WebSocket connection.
+pub struct WsReader {
+    rd: OwnedReadHalf,
+    buf: Buf,
+    pending: usize,
+    frag: Vec<u8>,
+    in_frag: bool,
+    use_frag: bool,
+    frag_op: u8,
+    cur: (usize, usize),
+}
+
+/// The write side of a WebSocket connection (client frames are masked).
+pub struct WsWriter {
+    wr: OwnedWriteHalf,
+    out: Vec<u8>,
+    rng: u32,
+}
+
+impl WsWriter {
+    fn mask_key(&mut self) -> [u8; 4] {
+        // xorshift32: masking keys need not be strong for a load generator.
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.rng = x;
+        x.to_le_bytes()
+    }
+
+    /// Sends one frame with `opcode` (1 text, 2 binary, 8 close, 10 pong).
+    pub async fn send_frame(&mut self, opcode: u8, payload: &[u8]) -> io::Result<()> {
+        let key = self.mask_key();
+        let mut out = std::mem::take(&mut self.out);
+        out.clear();
+        out.push(0x80 | opcode);
+        let n = payload.len();
+        if n < 126 {
+            out.push(0x80 | n as u8);
+        } else if n < 65536 {
+            out.push(0x80 | 126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        } else {
+            out.push(0x80 | 127);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+        out.extend_from_slice(&key);
+        let at = out.len();
+        out.extend_from_slice(payload);
+        for (i, b) in out[at..].iter_mut().enumerate() {
+            *b ^= key[i & 3];
+        }
+        let r = self.wr.write_all(&out).await;
+        if out.capacity() <= 4096 {
+            self.out = out;
+        }
+        r
+    }
+
+    /// Sends an Engine.IO text packet.
+    pub async fn send_text(&mut self, text: &[u8]) -> io::Result<()> {
+        self.send_frame(1, text).await
+    }
+}
+
+/// A frame header parsed from the buffer.
+struct Frame {
+    fin: bool,
+    opcode: u8,
+    header: usize,
+    len: usize,
+    mask: Option<[u8; 4]>,
+}
+
+fn parse_header(b: &[u8]) -> Option<Frame> {
+    if b.len() < 2 {
+        return None;
+    }
+    let fin = b[0] & 0x80 != 0;
+    let opcode = b[0] & 0x0f;
+    let masked = b[1] & 0x80 != 0;
+    let len7 = (b[1] & 0x7f) as usize;
+    let (mut header, len) = match len7 {
+        126 => {
+            if b.len() < 4 {
+                return None;
+            }
+            (4, u16::from_be_bytes([b[2], b[3]]) as usize)
+        }
+        127 => {
+            if b.len() < 10 {
+                return None;
+            }
+            let mut l = [0u8; 8];
+            l.copy_from_slice(&b[2..10]);
+            (10, u64::from_be_bytes(l) as usize)
+        }
+        n => (2, n),
+    };
+    let mask = if masked {
+        if b.len() < header + 4 {
+            return None;
+        }
+        let m = [b[header], b[header + 1], b[header + 2], b[header + 3]];
+        header += 4;
+        Some(m)
+    } else {
+        None
+    };
+    Some(Frame {
+        fin,
+        opcode,
+        header,
+        len,
+        mask,
+    })
+}
+
+/// What [`WsReader::next_eio`] returns.
+pub enum Eio {
+    /// An Engine.IO message: the Socket.IO packet text is in [`WsReader::sio`].
+    Message,
+    /// A binary message.
+    Binary,
+    /// Anything else (noop, upgrade probes).
+    Other,
+}
+
+impl WsReader {
+    /// The payload of the message [`Self::next_frame`] returned.
+    pub fn payload(&self) -> &[u8] {
+        if self.use_frag {
+            &self.frag
+        } else {
+            &self.buf.data[self.cur.0..self.cur.1]
+        }
+    }
+
+    /// Next complete WebSocket data message (its opcode; the payload is in
+    /// [`Self::payload`]), answering WebSocket pings and reporting a close
+    /// frame as an error.
+    async fn next_frame(&mut self, w: &Mutex<WsWriter>) -> io::Result<u8> {
+        self.buf.consume(self.pending);
+        self.pending = 0;
+        if self.use_frag {
+            self.frag.clear();
+            self.use_frag = false;
+        }
+        loop {
+            let frame = loop {
+                if let Some(f) = parse_header(self.buf.avail()) {
+                    break f;
+                }
+                let want = self.buf.avail().len() + 1;
+                self.buf.need(&mut self.rd, want.max(2)).await?;
+            };
+            let total = frame.header + frame.len;
+            self.buf.need(&mut self.rd, total).await?;
+            let s = self.buf.start + frame.header;
+            if let Some(m) = frame.mask {
+                for (i, b) in self.buf.data[s..s + frame.len].iter_mut().enumerate() {
+                    *b ^= m[i & 3];
+                }
+            }
+            match frame.opcode {
+                8 => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::ConnectionAborted,
+                        "close frame",
+                    ));
+                }
+                9 => {
+                    let payload = self.buf.data[s..s + frame.len].to_vec();
+                    self.buf.consume(total);
+                    w.lock().await.send_frame(10, &payload).await?;
+                }
+                10 => self.buf.consume(total),
+                0 if self.in_frag => {
+                    self.frag
+                        .extend_from_slice(&self.buf.data[s..s + frame.len]);
+                    self.buf.consume(total);
+                    if frame.fin {
+                        self.in_frag = false;
+                        self.use_frag = true;
+                        return Ok(self.frag_op);
+                    }
+                }
+                1 | 2 if !frame.fin => {
+                    self.frag_op = frame.opcode;
+                    self.in_frag = true;
+                    self.frag.clear();
+                    self.frag
+                        .extend_from_slice(&self.buf.data[s..s + frame.len]);
+                    self.buf.consume(total);
+                }
+                1 | 2 => {
+                    self.pending = total;
+                    self.cur = (s, s + frame.len);
+                    return Ok(frame.opcode);
+                }
+                op => return Err(bad(format!("unexpected WebSocket opcode {op}"))),
+            }
+        }
+    }
+
+    /// Next Engine.IO packet that matters: pings are answered here (and
+    /// counted in [`PINGS`]), a close packet is an error. A message's
+    /// payload (the Socket.IO packet after the `4`) is in [`Self::sio`].
+    pub async fn next_eio(&mut self, w: &Mutex<WsWriter>) -> io::Result<Eio> {
+        loop {
+            let op = self.next_frame(w).await?;
+            if op == 2 {
+                return Ok(Eio::Binary);
+            }
+            match self.payload().first() {
+                Some(b'2') => {
+                    PINGS.fetch_add(1, Ordering::Relaxed);
+                    let probe = self.payload().len() > 1;
+                    let mut w = w.lock().await;
+                    w.send_text(if probe { b"3probe" } else { b"3" }).await?;
+                }
+                Some(b'4') => return Ok(Eio::Message),
+                Some(b'1') => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::ConnectionAborted,
+                        "engine.io close",
+                    ));
+                }
+                _ => return Ok(Eio::Other),
+            }
+        }
+    }
+
+    /// The Socket.IO packet of the last [`Eio::Message`].
+    pub fn sio(&self) -> &[u8] {
+        self.payload().get(1..).unwrap_or_default()
+    }
+
+    /// Next Socket.IO packet text (Engine.IO messages only).
+    pub async fn next_sio(&mut self, w: &Mutex<WsWriter>) -> io::Result<&[u8]> {
+        loop {
+            if let Eio::Message = self.next_eio(w).await? {
+                return Ok(self.sio());
+            }
+        }
+    }
+}
+
+/// The handshake figures the server sent.
+#[derive(Debug, Clone)]
+pub struct Open {
+    pub sid: String,
+    pub ping_interval: u64,
+}
+
+fn parse_open(text: &[u8]) -> io::Result<Open> {
+    let text = std::str::from_utf8(text).map_err(|_| bad("open packet not UTF-8"))?;
+    match EioPacket::decode(text) {
+        Ok(EioPacket::Open(json)) => {
+            let v: serde_json::Value =
+                serde_json::from_str(json).map_err(|e| bad(format!("open packet: {e}")))?;
+            Ok(Open {
+                sid: v["sid"].as_str().unwrap_or_default().to_owned(),
+                ping_interval: v["pingInterval"].as_u64().unwrap_or(0),
+            })
+        }
+        _ => Err(bad(format!("expected an open packet, got {text:?}"))),
+    }
+}
+
+/// A connected Socket.IO client over WebSocket (namespace "/").
+pub struct WsClient {
+    pub reader: WsReader,
+    pub writer: std::rc::Rc<Mutex<WsWriter>>,
+    pub open: Open,
+}
+
+/// Connects over WebSocket directly (no polling first), then joins the
+/// main namespace: returns once `40{"sid":…}` arrived.
+pub async fn ws_connect(addr: SocketAddr, src: Option<IpAddr>, seed: u32) -> io::Result<WsClient> {
+    let stream = tcp_connect(addr, src).await?;
+    let (mut rd, mut wr) = stream.into_split();
+    let req = format!(
+        "GET {PATH}?EIO=4&transport=websocket HTTP/1.1\r\nHost: {addr}\r\n\
+         Upgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    wr.write_all(req.as_bytes()).await?;
+    let mut buf = Buf::new(512);
+    let end = loop {
+        if let Some(i) = find(buf.avail(), b"\r\n\r\n") {
+            break i + 4;
+        }
+        if buf.avail().len() > 16 * 1024 {
+            return Err(bad("oversized upgrade response"));
+        }
+        buf.fill(&mut rd).await?;
+    };
+    if !buf.avail().starts_with(b"HTTP/1.1 101") {
+        let head = String::from_utf8_lossy(&buf.avail()[..end]).into_owned();
+        return Err(bad(format!("upgrade refused: {head}")));
+    }
+    buf.consume(end);
+    let writer = std::rc::Rc::new(Mutex::new(WsWriter {
+        wr,
+        out: Vec::new(),
+        rng: seed | 1,
+    }));
+    let mut reader = WsReader {
+        rd,
+        buf,
+        pending: 0,
+        frag: Vec::new(),
+        in_frag: false,
+        use_frag: false,
+        frag_op: 0,
+        cur: (0, 0),
+    };
+    reader.next_frame(&writer).await?;
+    let open = parse_open(reader.payload())?;
+    writer.lock().await.send_text(b"40").await?;
+    loop {
+        let p = reader.next_sio(&writer).await?;
+        if p.starts_with(b"0") {
+            break;
+        }
+        if p.starts_with(b"4") {
+            return Err(bad(format!(
+                "connect refused: {}",
+                String::from_utf8_lossy(p)
+            )));
+        }
+    }
+    Ok(WsClient {
+        reader,
+        writer,
+        open,
+    })
+}
+
+// --------------------------------------------------------------- polling
+
+/// An HTTP/1.1 keep-alive connection.
+pub struct Http {
+    addr: SocketAddr,
+    src: Option<IpAddr>,
+    conn: Option<(TcpStream, Buf)>,
+    req: Vec<u8>,
+}
+
+impl Http {
+    pub fn new(addr: SocketAddr, src: Option<IpAddr>) -> Self {
+        Http {
+            addr,
+            src,
+            conn: None,
+            req: Vec::new(),
+        }
+    }
+
+    /// One request; the body of a 200 answer, an error otherwise.
+    pub async fn request(
+        &mut self,
+        method: &str,
+        target: &str,
+        body: &[u8],
+    ) -> io::Result<Vec<u8>> {
+        if self.conn.is_none() {
+            let s = tcp_connect(self.addr, self.src).await?;
+            self.conn = Some((s, Buf::new(1024)));
+        }
+        self.req.clear();
+        use std::io::Write;
+        let _ = write!(
+            self.req,
+            "{method} {target} HTTP/1.1\r\nHost: {}\r\n",
+            self.addr
+        );
+        if method == "POST" {
+            let _ = write!(
+                self.req,
+                "Content-Type: text/plain;charset=UTF-8\r\nContent-Length: {}\r\n",
+                body.len()
+            );
+        }
+        self.req.extend_from_slice(b"\r\n");
+        self.req.extend_from_slice(body);
+        let Some((stream, buf)) = self.conn.as_mut() else {
+            return Err(bad("no connection"));
+        };
+        stream.write_all(&self.req).await?;
+        let head_end = loop {
+            if let Some(i) = find(buf.avail(), b"\r\n\r\n") {
+                break i + 4;
+            }
+            if buf.avail().len() > 64 * 1024 {
+                return Err(bad("oversized response head"));
+            }
+            buf.fill(stream).await?;
+        };
+        let head = String::from_utf8_lossy(&buf.avail()[..head_end]).into_owned();
+        buf.consume(head_end);
+        let status: u16 = head
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| bad("bad status line"))?;
+        let mut length = None;
+        let mut chunked = false;
+        let mut close = false;
+        for line in head.split("\r\n").skip(1) {
+            let Some((k, v)) = line.split_once(':') else {
+                continue;
+            };
+            let (k, v) = (k.trim().to_ascii_lowercase(), v.trim().to_ascii_lowercase());
+            match k.as_str() {
+                "content-length" => length = v.parse::<usize>().ok(),
+                "transfer-encoding" => chunked = v.contains("chunked"),
+                "connection" => close = v.contains("close"),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        if chunked {
+            loop {
+                let line_end = loop {
+                    if let Some(i) = find(buf.avail(), b"\r\n") {
+                        break i;
+                    }
+                    buf.fill(stream).await?;
+                };
+                let size_txt = String::from_utf8_lossy(&buf.avail()[..line_end]).into_owned();
+                let size =
+                    usize::from_str_radix(size_txt.split(';').next().unwrap_or("").trim(), 16)
+                        .map_err(|_| bad("bad chunk size"))?;
+                buf.consume(line_end + 2);
+                buf.need(stream, size + 2).await?;
+                out.extend_from_slice(&buf.avail()[..size]);
+                buf.consume(size + 2);
+                if size == 0 {
+                    break;
+                }
+            }
+        } else if let Some(n) = length {
+            buf.need(stream, n).await?;
+            out.extend_from_slice(&buf.avail()[..n]);
+            buf.consume(n);
+        } else {
+            // Body until close.
+            loop {
+                out.extend_from_slice(buf.avail());
+                let n = buf.avail().len();
+                buf.consume(n);
+                if buf.fill(stream).await.is_err() {
+                    break;
+                }
+            }
+            close = true;
+        }
+        if close {
+            self.conn = None;
+        }
+        if status != 200 {
+            return Err(bad(format!(
+                "HTTP {status} for {method} {target}: {}",
+                String::from_utf8_lossy(&out)
+            )));
+        }
+        Ok(out)
+    }
+}
+
+/// A connected Socket.IO client over long-polling: one connection for
+/// the GETs, one for the POSTs, as browsers do.
+pub struct PollClient {
+    pub get: Http,
+    pub post: Http,
+    pub target: String,
+    /// The handshake the server sent.
+    #[allow(dead_code)]
+    pub open: Open,
+    /// Pings seen in the last GET, to answer with the next POST.
+    pub pongs_due: usize,
+}
+
+/// Splits a polling payload into its records.
+pub fn records(body: &[u8]) -> impl Iterator<Item = &[u8]> {
+    body.split(|&b| b == 0x1e)
+}
+
+impl PollClient {
+    /// One GET: returns the Socket.IO packets it carried (pings noted).
+    pub async fn poll(&mut self) -> io::Result<Vec<Vec<u8>>> {
+        poll_records(&mut self.get, &self.target, &mut self.pongs_due).await
+    }
+
+    /// One POST of Engine.IO records (pongs due are prepended).
+    pub async fn send(&mut self, packets: &[&[u8]]) -> io::Result<()> {
+        let mut body = Vec::new();
+        for _ in 0..self.pongs_due {
+            if !body.is_empty() {
+                body.push(0x1e);
+            }
+            body.push(b'3');
+        }
+        self.pongs_due = 0;
+        for p in packets {
+            if !body.is_empty() {
+                body.push(0x1e);
+            }
+            body.extend_from_slice(p);
+        }
+        if body.is_empty() {
+            return Ok(());
+        }
+        self.post.request("POST", &self.target, &body).await?;
+        Ok(())
+    }
+}
+
+/// One polling GET on `get`: the Socket.IO packets it carried; pings are
+/// counted in `pongs_due` (answer them with the next POST).
+pub async fn poll_records(
+    get: &mut Http,
+    target: &str,
+    pongs_due: &mut usize,
+) -> io::Result<Vec<Vec<u8>>> {
+    let body = get.request("GET", target, b"").await?;
+    let mut out = Vec::new();
+    for rec in records(&body) {
+        match rec.first() {
+            Some(b'2') => {
+                PINGS.fetch_add(1, Ordering::Relaxed);
+                *pongs_due += 1;
+            }
+            Some(b'4') => out.push(rec[1..].to_vec()),
+            Some(b'1') => {
+                return Err(io::Error::new(
+                    io::ErrorKind::ConnectionAborted,
+                    "engine.io close",
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// Connects over long-polling and joins the main namespace.
+pub async fn polling_connect(addr: SocketAddr, src: Option<IpAddr>) -> io::Result<PollClient> {
+    let mut get = Http::new(addr, src);
+    let body = get
+        .request("GET", &format!("{PATH}?EIO=4&transport=polling"), b"")
+        .await?;
+    let first = records(&body).next().unwrap_or_default();
+    let open = parse_open(first)?;
+    let mut c = PollClient {
+        get,
+        post: Http::new(addr, src),
+        target: format!("{PATH}?EIO=4&transport=polling&sid={}", open.sid),
+        open,
+        pongs_due: 0,
+    };
+    c.send(&[b"40"]).await?;
+    loop {
+        let packets = c.poll().await?;
+        if packets.iter().any(|p| p.starts_with(b"0")) {
+            break;
+        }
+        if let Some(p) = packets.iter().find(|p| p.starts_with(b"4")) {
+            return Err(bad(format!(
+                "connect refused: {}",
+                String::from_utf8_lossy(p)
+            )));
+        }
+    }
+    Ok(c)
+}

@@ -1,0 +1,39 @@
+//! The bench builds and a tiny smoke run of every scenario (against oxsio
+//! only: few clients, a few seconds) completes.
+
+use std::process::Command;
+
+#[test]
+fn smoke_run_of_every_scenario_completes() {
+    let out = Command::new(env!("CARGO_BIN_EXE_oxsio-bench"))
+        .arg("smoke")
+        .output()
+        .expect("run oxsio-bench smoke");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "smoke failed:\n{stdout}\n{stderr}");
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    let scenarios: Vec<&str> = lines
+        .iter()
+        .filter_map(|v| v["scenario"].as_str())
+        .collect();
+    assert_eq!(
+        scenarios,
+        [
+            "echo_64",
+            "echo_1k",
+            "fanout",
+            "connect",
+            "polling_echo",
+            "idle"
+        ],
+        "{stdout}"
+    );
+    for v in &lines {
+        assert_eq!(v["ok"], true, "scenario did not complete: {v}");
+    }
+}
