@@ -124,6 +124,9 @@ enum oxsio_result
   OXSIO_RESULT_WOULD_BLOCK = 310,
   // Some targets of a broadcast did not get it (their queue was full).
   OXSIO_RESULT_PARTIAL_BROADCAST = 311,
+  // Too many acknowledgements are already awaited on this socket; wait
+  // for some replies first.
+  OXSIO_RESULT_TOO_MANY_PENDING = 312,
   // An I/O error (e.g. the address cannot be bound).
   OXSIO_RESULT_IO = 400,
   // The server could not be reached.

@@ -14,8 +14,8 @@ use oxsio_core::{Args, Value};
 use serde::Deserialize;
 
 use crate::boundary::{
-    Entry, get_client, guard, id, need_out, opt_str_arg, ptr, register, str_arg,
-    unregister_if, write_opt, write_out,
+    Entry, get_client, guard, id, need_out, opt_str_arg, ptr, register, str_arg, unregister_if,
+    write_opt, write_out,
 };
 use crate::dispatch::{
     Callback, DEFAULT_QUEUE, Dispatch, Handlers, block_on, call_all, lock, oxsio_dispatch,
@@ -252,7 +252,7 @@ impl ClientShared {
             self.dispatch.push(ev);
         } else {
             let cbs = lock(&self.handlers).matching(ev.name.as_str());
-            call_all(&cbs, ev);
+            call_all(&self.dispatch, &cbs, ev);
         }
     }
 
@@ -378,7 +378,11 @@ pub extern "C" fn oxsio_client_of(
             socket,
             Dispatch::new(c.dispatch.mode, cap),
         );
-        write_out(out_client, ptr(register(Entry::Client(other))), "out_client")
+        write_out(
+            out_client,
+            ptr(register(Entry::Client(other))),
+            "out_client",
+        )
     })
 }
 
@@ -613,7 +617,7 @@ pub extern "C" fn oxsio_client_emit_with_ack(
                 return;
             }
             match cb {
-                Some(cb) => call_all(&[cb], ev),
+                Some(cb) => call_all(&me.dispatch, &[cb], ev),
                 None if me.dispatch.is_poll() => me.dispatch.push(ev),
                 None => {}
             }

@@ -94,18 +94,41 @@ impl Drop for Callback {
     }
 }
 
+thread_local! {
+    /// The dispatches whose callbacks run on this thread (innermost last).
+    static RUNNING: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Calls every callback with one event, lent to them as a fresh handle that
-/// is released afterwards (unless a callback freed it already).
-pub(crate) fn call_all(cbs: &[Arc<Callback>], ev: EventData) {
+/// is released afterwards (unless a callback freed it already). Nothing is
+/// called once the dispatch is closed.
+pub(crate) fn call_all(d: &Dispatch, cbs: &[Arc<Callback>], ev: EventData) {
     let ev = Arc::new(ev);
     if cbs.is_empty() {
         return;
     }
+    d.inflight.fetch_add(1, Ordering::SeqCst);
+    if d.is_closed() {
+        d.inflight.fetch_sub(1, Ordering::SeqCst);
+        return;
+    }
+    let me = d as *const Dispatch as usize;
+    RUNNING.with(|r| r.borrow_mut().push(me));
     let h = register(Entry::Event(ev));
     for cb in cbs {
+        if d.is_closed() {
+            break;
+        }
         cb.call(h);
     }
     drop(unregister(h));
+    RUNNING.with(|r| {
+        let mut r = r.borrow_mut();
+        if let Some(i) = r.iter().rposition(|x| *x == me) {
+            r.remove(i);
+        }
+    });
+    d.inflight.fetch_sub(1, Ordering::SeqCst);
 }
 
 /// Default bound of a poll-mode queue.
@@ -119,6 +142,7 @@ pub(crate) struct Dispatch {
     capacity: usize,
     dropped: AtomicU64,
     closed: AtomicBool,
+    inflight: std::sync::atomic::AtomicUsize,
 }
 
 impl Dispatch {
@@ -130,6 +154,7 @@ impl Dispatch {
             capacity: capacity.max(1),
             dropped: AtomicU64::new(0),
             closed: AtomicBool::new(false),
+            inflight: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -138,12 +163,21 @@ impl Dispatch {
     }
 
     pub(crate) fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Acquire)
+        self.closed.load(Ordering::SeqCst)
     }
 
-    /// Stops delivery and drops every queued event.
+    /// Stops delivery and drops every queued event. Waits (at most 5 s)
+    /// for callbacks running on other threads to return, so none runs after
+    /// the handle's `free` returns; callbacks of this dispatch running on
+    /// the calling thread (a `free` from inside a callback) are not waited for.
     pub(crate) fn close(&self) {
-        self.closed.store(true, Ordering::Release);
+        self.closed.store(true, Ordering::SeqCst);
+        let me = self as *const Dispatch as usize;
+        let mine = RUNNING.with(|r| r.borrow().iter().filter(|x| **x == me).count());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.inflight.load(Ordering::SeqCst) > mine && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_micros(200));
+        }
         let drained: Vec<EventData> = {
             let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
             q.drain(..).collect()

@@ -64,6 +64,9 @@ pub enum oxsio_result {
     WouldBlock = 310,
     /// Some targets of a broadcast did not get it (their queue was full).
     PartialBroadcast = 311,
+    /// Too many acknowledgements are already awaited on this socket; wait
+    /// for some replies first.
+    TooManyPending = 312,
     /// An I/O error (e.g. the address cannot be bound).
     Io = 400,
     /// The server could not be reached.
@@ -112,6 +115,7 @@ impl oxsio_result {
             R::NoAck => "no acknowledgement or verdict was requested\0",
             R::WouldBlock => "blocking call on a library thread\0",
             R::PartialBroadcast => "the broadcast did not reach every target\0",
+            R::TooManyPending => "too many pending acknowledgements\0",
             R::Io => "I/O error\0",
             R::Connect => "cannot connect\0",
             R::Tls => "TLS error\0",
@@ -127,7 +131,7 @@ impl oxsio_result {
     /// The code for a raw value (unknown values map to `Internal`).
     pub fn from_u32(v: u32) -> Option<oxsio_result> {
         use oxsio_result as R;
-        const ALL: [oxsio_result; 32] = [
+        const ALL: [oxsio_result; 33] = [
             R::Ok,
             R::NullArgument,
             R::InvalidUtf8,
@@ -151,6 +155,7 @@ impl oxsio_result {
             R::NoAck,
             R::WouldBlock,
             R::PartialBroadcast,
+            R::TooManyPending,
             R::Io,
             R::Connect,
             R::Tls,
@@ -228,6 +233,9 @@ impl From<AckError> for Error {
             AckError::Timeout => Error::new(oxsio_result::Timeout, e.to_string()),
             AckError::Emit(e) => e.into(),
             AckError::Disconnected => Error::new(oxsio_result::Disconnected, e.to_string()),
+            AckError::TooManyPending { .. } => {
+                Error::new(oxsio_result::TooManyPending, e.to_string())
+            }
         }
     }
 }
@@ -281,6 +289,5 @@ pub extern "C" fn oxsio_result_message(result: u32) -> *const c_char {
 /// NULL: never returned. Threads: per thread.
 #[unsafe(no_mangle)]
 pub extern "C" fn oxsio_last_error_message() -> *const c_char {
-    std::panic::catch_unwind(|| LAST.with(|l| l.borrow().as_ptr()))
-        .unwrap_or(c"".as_ptr())
+    std::panic::catch_unwind(|| LAST.with(|l| l.borrow().as_ptr())).unwrap_or(c"".as_ptr())
 }

@@ -14,6 +14,9 @@
 //! - fallible calls return [`oxsio_result`]; outputs are written only on success.
 #![allow(unsafe_code)]
 #![allow(non_camel_case_types)]
+// The exports take raw pointers by design: their validity is the C caller's
+// contract, stated in the header; NULL is always checked.
+#![allow(clippy::not_unsafe_ptr_arg_deref)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 #[cfg(not(target_pointer_width = "64"))]

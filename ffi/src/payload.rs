@@ -76,7 +76,9 @@ pub(crate) fn buffers(bufs: *const oxsio_buf, count: usize) -> Result<Vec<Bytes>
     let list = unsafe { std::slice::from_raw_parts(bufs, count) };
     list.iter()
         .enumerate()
-        .map(|(i, b)| bytes_arg(b.data, b.len, &format!("buffers[{i}]")).map(Bytes::copy_from_slice))
+        .map(|(i, b)| {
+            bytes_arg(b.data, b.len, &format!("buffers[{i}]")).map(Bytes::copy_from_slice)
+        })
         .collect()
 }
 
@@ -112,7 +114,10 @@ fn fill(v: &mut Value, bufs: &[Bytes]) -> Result<()> {
                     .and_then(Value::as_u64)
                     .and_then(|n| usize::try_from(n).ok())
                     .ok_or_else(|| {
-                        Error::new(oxsio_result::InvalidJson, "a placeholder has no valid \"num\"")
+                        Error::new(
+                            oxsio_result::InvalidJson,
+                            "a placeholder has no valid \"num\"",
+                        )
                     })?;
                 let b = bufs.get(i).ok_or_else(|| {
                     Error::new(
@@ -215,7 +220,10 @@ mod tests {
             r.text(),
             r#"[1,{"x":{"_placeholder":true,"num":0}},{"_placeholder":true,"num":1}]"#
         );
-        assert_eq!(r.bins, vec![Bytes::from_static(b"c"), Bytes::from_static(b"ab")]);
+        assert_eq!(
+            r.bins,
+            vec![Bytes::from_static(b"c"), Bytes::from_static(b"ab")]
+        );
         assert_eq!(&r.text()[r.ranges[0].0..r.ranges[0].1], "1");
         assert!(parse_args(Some(r#"[{"_placeholder":true,"num":5}]"#), &bufs).is_err());
         assert!(parse_args(Some("{}"), &bufs).is_err());

@@ -13,8 +13,8 @@ use oxsio_core::{
 use serde::Deserialize;
 
 use crate::boundary::{
-    Entry, get_server, guard, id, need_out, opt_str_arg, ptr, register, str_arg,
-    unregister_if, write_out,
+    Entry, get_server, guard, id, need_out, opt_str_arg, ptr, register, str_arg, unregister_if,
+    write_out,
 };
 use crate::dispatch::{
     Callback, DEFAULT_QUEUE, Dispatch, block_on, call_all, lock, oxsio_dispatch, oxsio_event_cb,
@@ -23,7 +23,9 @@ use crate::dispatch::{
 use crate::error::{Error, Result, oxsio_result};
 use crate::event::{EventData, oxsio_event, oxsio_event_kind};
 use crate::payload::{NulStr, oxsio_buf};
-use crate::socket::{SocketHandle, SocketShared, args_of, binary_arg, handshake_json, oxsio_socket};
+use crate::socket::{
+    SocketHandle, SocketShared, args_of, binary_arg, handshake_json, oxsio_socket,
+};
 
 /// A server handle, made by `oxsio_server_new`, released by `oxsio_server_free`.
 pub struct oxsio_server {
@@ -242,7 +244,7 @@ impl ServerShared {
                 .get(socket.ns())
                 .cloned()
                 .unwrap_or_default();
-            call_all(&cbs, ev);
+            call_all(&self.dispatch, &cbs, ev);
         }
     }
 
@@ -264,8 +266,7 @@ impl ServerShared {
                 if me.dispatch.is_poll() {
                     me.dispatch.push(ev);
                 } else if let Some(cb) = cb.as_ref().and_then(Weak::upgrade) {
-                    drop(me);
-                    call_all(&[cb], ev);
+                    call_all(&me.dispatch, &[cb], ev);
                 }
             }
             async move {
@@ -424,8 +425,11 @@ pub extern "C" fn oxsio_server_listen(
             ));
         }
         let io = s.io.clone();
-        let handle = block_on(async move { io.listen(addr).await }, Duration::from_secs(10))?
-            .map_err(|e| Error::new(oxsio_result::Io, format!("cannot listen: {e}")))?;
+        let handle = block_on(
+            async move { io.listen(addr).await },
+            Duration::from_secs(10),
+        )?
+        .map_err(|e| Error::new(oxsio_result::Io, format!("cannot listen: {e}")))?;
         let port = handle.local_addr().port();
         if s.dispatch.is_closed() {
             return Err(Error::from(oxsio_result::Closed));
@@ -445,7 +449,13 @@ pub extern "C" fn oxsio_server_port(
     server: *const oxsio_server,
     out_port: *mut u16,
 ) -> oxsio_result {
-    guard(|| write_out(out_port, srv(server)?.port.load(Ordering::Acquire), "out_port"))
+    guard(|| {
+        write_out(
+            out_port,
+            srv(server)?.port.load(Ordering::Acquire),
+            "out_port",
+        )
+    })
 }
 
 /// Declares the namespace `nsp` (e.g. `"/admin"`; idempotent). Clients can
@@ -513,12 +523,8 @@ pub extern "C" fn oxsio_server_use(
     guard(|| {
         let s = srv(server)?;
         let nsp = normalize(opt_str_arg(nsp, "nsp")?);
-        let cb = crate::socket::ack_callback(
-            s.dispatch.is_poll(),
-            callback,
-            user_data,
-            user_data_free,
-        )?;
+        let cb =
+            crate::socket::ack_callback(s.dispatch.is_poll(), callback, user_data, user_data_free)?;
         if !s.dispatch.is_poll() && cb.is_none() {
             return Err(Error::new(oxsio_result::NullArgument, "callback is NULL"));
         }

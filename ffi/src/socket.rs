@@ -62,7 +62,11 @@ pub(crate) fn handshake_json(h: &Handshake) -> String {
     m.insert("time".into(), J::from(format!("{}", h.issued_ms())));
     m.insert(
         "address".into(),
-        J::from(h.remote_addr.map(|a| a.ip().to_string()).unwrap_or_default()),
+        J::from(
+            h.remote_addr
+                .map(|a| a.ip().to_string())
+                .unwrap_or_default(),
+        ),
     );
     m.insert("xdomain".into(), J::from(h.headers.contains_key("origin")));
     m.insert("secure".into(), J::from(false));
@@ -153,8 +157,7 @@ impl SocketShared {
             server.dispatch.push(ev);
         } else {
             let cbs = lock(&self.handlers).matching(ev.name.as_str());
-            drop(server);
-            call_all(&cbs, ev);
+            call_all(&server.dispatch, &cbs, ev);
         }
     }
 }
@@ -163,11 +166,7 @@ fn sock(s: *const oxsio_socket) -> Result<Arc<SocketShared>> {
     get_socket(id(s))
 }
 
-pub(crate) fn args_of(
-    json: *const c_char,
-    bufs: *const oxsio_buf,
-    count: usize,
-) -> Result<Args> {
+pub(crate) fn args_of(json: *const c_char, bufs: *const oxsio_buf, count: usize) -> Result<Args> {
     let json = opt_str_arg(json, "args_json")?;
     let bufs = buffers(bufs, count)?;
     parse_args(json, &bufs)
@@ -269,7 +268,13 @@ pub extern "C" fn oxsio_socket_connected(
     socket: *const oxsio_socket,
     out_connected: *mut bool,
 ) -> oxsio_result {
-    guard(|| write_out(out_connected, sock(socket)?.socket.connected(), "out_connected"))
+    guard(|| {
+        write_out(
+            out_connected,
+            sock(socket)?.socket.connected(),
+            "out_connected",
+        )
+    })
 }
 
 /// Callback mode: calls `callback` for every `event` from this client
@@ -404,7 +409,12 @@ pub extern "C" fn oxsio_socket_emit_with_ack(
             .ok_or_else(|| Error::from(oxsio_result::Closed))?;
         let name = str_arg(event, "event")?;
         let args = args_of(args_json, buffers_, buffer_count)?;
-        let cb = ack_callback(server.dispatch.is_poll(), callback, user_data, user_data_free)?;
+        let cb = ack_callback(
+            server.dispatch.is_poll(),
+            callback,
+            user_data,
+            user_data_free,
+        )?;
         let mut fut: AckFuture = if timeout_ms == 0 {
             s.socket.emit_with_ack(name, args)
         } else {
@@ -413,13 +423,15 @@ pub extern "C" fn oxsio_socket_emit_with_ack(
                 .emit_with_ack(name, args)
         };
         let first = poll_once(&mut fut);
-        if let Some(Err(AckError::Emit(e))) = first {
+        if let Some(Err(e)) = &first
+            && !matches!(e, AckError::Timeout | AckError::Disconnected)
+        {
             // Not sent: report now; the callback registration is dropped
             // without calling user_data_free (the call failed).
             if let Some(cb) = cb {
                 forget_free(cb);
             }
-            return Err(e.into());
+            return Err(e.clone().into());
         }
         let ack_id = next_ack_id();
         write_opt(out_ack_id, ack_id);
@@ -481,12 +493,8 @@ pub(crate) fn forget_free(cb: Arc<Callback>) {
 fn deliver_ack(s: Option<Arc<SocketShared>>, cb: Option<Arc<Callback>>, ev: EventData) {
     match cb {
         Some(cb) => {
-            let closed = s
-                .as_ref()
-                .and_then(|s| s.server.upgrade())
-                .is_none_or(|srv| srv.dispatch.is_closed());
-            if !closed {
-                call_all(&[cb], ev);
+            if let Some(server) = s.and_then(|s| s.server.upgrade()) {
+                call_all(&server.dispatch, &[cb], ev);
             }
         }
         None => {
@@ -537,7 +545,10 @@ pub extern "C" fn oxsio_socket_leave(
 ///
 /// Threads: any. Never blocks on the network.
 #[unsafe(no_mangle)]
-pub extern "C" fn oxsio_socket_disconnect(socket: *const oxsio_socket, close: bool) -> oxsio_result {
+pub extern "C" fn oxsio_socket_disconnect(
+    socket: *const oxsio_socket,
+    close: bool,
+) -> oxsio_result {
     guard(|| {
         let s = sock(socket)?;
         s.socket.disconnect_with(close);

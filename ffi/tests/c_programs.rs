@@ -1,0 +1,506 @@
+//! The C and C++ programs, compiled against `include/oxsio.h` /
+//! `include/oxsio.hpp` and the freshly built `liboxsio.so`, run against live
+//! servers: the examples (C with `-std=c11 -Wall -Wextra -Werror -pedantic`,
+//! C++ with `-std=c++17 -Wall -Wextra -Werror`, both with AddressSanitizer
+//! and UndefinedBehaviorSanitizer), a C-hosted server against the official
+//! JavaScript client, the C client against the official Node server, the
+//! misuse program, and the same programs under valgrind memcheck.
+//!
+//! Needs gcc, g++, node (and `bash tests/interop/setup.sh`, run here when
+//! needed) and valgrind.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, Once, OnceLock};
+use std::time::{Duration, Instant};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// target/debug (where cargo put liboxsio.so for this test run).
+fn lib_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
+    assert!(
+        dir.join("liboxsio.so").exists(),
+        "{} has no liboxsio.so: run `cargo build -p oxsio-ffi` first",
+        dir.display()
+    );
+    dir
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Flavor {
+    /// -fsanitize=address,undefined
+    Sanitized,
+    /// Plain -O0 -g, for valgrind.
+    Plain,
+}
+
+/// Compiles one program (once per test run).
+fn build(src: &str, flavor: Flavor) -> PathBuf {
+    static BUILT: OnceLock<Mutex<HashMap<(String, bool), PathBuf>>> = OnceLock::new();
+    let mut built = BUILT
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let key = (src.to_owned(), flavor == Flavor::Sanitized);
+    if let Some(p) = built.get(&key) {
+        return p.clone();
+    }
+    let root = root();
+    let lib = lib_dir();
+    let out_dir = lib.join("c-programs");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let path = root.join(src);
+    let cpp = src.ends_with(".cpp");
+    let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+    let name = format!(
+        "{stem}{}{}",
+        if cpp { "_cpp" } else { "" },
+        if flavor == Flavor::Sanitized {
+            "-asan"
+        } else {
+            ""
+        }
+    );
+    let out = out_dir.join(&name);
+    let mut cmd = Command::new(if cpp { "g++" } else { "gcc" });
+    if cpp {
+        cmd.args(["-std=c++17", "-Wall", "-Wextra", "-Werror"]);
+    } else {
+        cmd.args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic"]);
+    }
+    cmd.arg("-g");
+    match flavor {
+        Flavor::Sanitized => {
+            cmd.args([
+                "-O1",
+                "-fno-omit-frame-pointer",
+                "-fsanitize=address,undefined",
+                "-fno-sanitize-recover=all",
+            ]);
+        }
+        Flavor::Plain => {
+            cmd.arg("-O0");
+        }
+    }
+    cmd.arg(format!("-I{}", root.join("include").display()))
+        .arg(format!("-I{}", root.join("examples/c").display()))
+        .arg(&path)
+        .arg(format!("-L{}", lib.display()))
+        .arg("-loxsio")
+        .arg(format!("-Wl,-rpath,{}", lib.display()))
+        .args(["-lpthread", "-ldl", "-lm", "-o"])
+        .arg(&out);
+    let o = cmd.output().expect("gcc/g++");
+    assert!(
+        o.status.success(),
+        "compiling {src} failed:\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    built.insert(key, out.clone());
+    out
+}
+
+fn sanitizer_env(cmd: &mut Command) {
+    cmd.env("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+        .env("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1");
+}
+
+fn valgrind(exe: &Path) -> Command {
+    let mut cmd = Command::new("valgrind");
+    cmd.args([
+        "--quiet",
+        "--error-exitcode=99",
+        "--leak-check=full",
+        "--errors-for-leak-kinds=definite",
+        "--show-leak-kinds=definite",
+    ])
+    .arg(exe);
+    cmd
+}
+
+/// A process whose stdout lines are collected as they come.
+struct Proc {
+    name: String,
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+    new_line: mpsc::Receiver<String>,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Proc {
+    fn spawn(name: &str, mut cmd: Command) -> Proc {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {name}: {e}"));
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        let l = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                l.lock().unwrap().push(line.clone());
+                let _ = tx.send(line);
+            }
+        });
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut err = child.stderr.take().unwrap();
+        let e = stderr.clone();
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = err.read_to_string(&mut s);
+            *e.lock().unwrap() = s;
+        });
+        Proc {
+            name: name.to_owned(),
+            child,
+            lines,
+            new_line: rx,
+            stderr,
+        }
+    }
+
+    /// Waits for a stdout line containing `needle`.
+    fn wait_line(&self, needle: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        if let Some(l) = self
+            .lines
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|l| l.contains(needle))
+        {
+            return l.clone();
+        }
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.new_line.recv_timeout(left) {
+                Ok(l) if l.contains(needle) => return l,
+                Ok(_) => {}
+                Err(_) => panic!(
+                    "{}: no line with {needle:?} within {timeout:?}; output:\n{}\nstderr:\n{}",
+                    self.name,
+                    self.lines.lock().unwrap().join("\n"),
+                    self.stderr.lock().unwrap()
+                ),
+            }
+        }
+    }
+
+    /// Waits for exit (killing it after `timeout`); returns status and stdout.
+    fn finish(mut self, timeout: Duration) -> (ExitStatus, String) {
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let s = self.child.wait().unwrap();
+                panic!(
+                    "{} did not finish within {timeout:?} (killed: {s}); output:\n{}\nstderr:\n{}",
+                    self.name,
+                    self.lines.lock().unwrap().join("\n"),
+                    self.stderr.lock().unwrap()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        // Let the reader threads drain the pipes.
+        std::thread::sleep(Duration::from_millis(50));
+        let out = self.lines.lock().unwrap().join("\n");
+        let err = self.stderr.lock().unwrap().clone();
+        assert!(
+            status.success(),
+            "{} exited with {status}; output:\n{out}\nstderr:\n{err}",
+            self.name
+        );
+        (status, out)
+    }
+
+    /// Waits for exit (killing it after `timeout`); returns the exit code.
+    fn exit_code(mut self, timeout: Duration) -> Option<i32> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// SIGTERM, then `finish`.
+    fn stop(self, timeout: Duration) -> String {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        self.finish(timeout).1
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn cmd(exe: &Path, flavor: Flavor) -> Command {
+    match flavor {
+        Flavor::Sanitized => {
+            let mut c = Command::new(exe);
+            sanitizer_env(&mut c);
+            c
+        }
+        Flavor::Plain => valgrind(exe),
+    }
+}
+
+fn start_server(name: &str, exe: &Path, flavor: Flavor) -> (Proc, u16) {
+    let mut c = cmd(exe, flavor);
+    c.arg("0");
+    let p = Proc::spawn(name, c);
+    let line = p.wait_line("listening ", Duration::from_secs(60));
+    let port = line
+        .trim()
+        .trim_start_matches("listening ")
+        .parse()
+        .unwrap();
+    (p, port)
+}
+
+fn assert_has(out: &str, needle: &str, who: &str) {
+    assert!(
+        out.contains(needle),
+        "{who}: expected {needle:?} in:\n{out}"
+    );
+}
+
+/// Two chat clients and two binary-state peers against a chat server.
+fn chat_scenario(server: &str, client: &str, binary: &str, flavor: Flavor) {
+    let t = if flavor == Flavor::Plain { 120 } else { 30 };
+    let t = Duration::from_secs(t);
+    let (srv, port) = start_server(server, &build(server, flavor), flavor);
+    let url = format!("http://127.0.0.1:{port}/");
+    let client_exe = build(client, flavor);
+
+    let mut c = cmd(&client_exe, flavor);
+    c.args([&url, "bob", "game", "--expect", "2"]);
+    let bob = Proc::spawn("bob", c);
+    bob.wait_line("join ack [\"joined\",\"game\"]", t);
+    let mut c = cmd(&client_exe, flavor);
+    c.args([&url, "alice", "game", "hello bob", "how are you?"]);
+    let (_, alice) = Proc::spawn("alice", c).finish(t);
+    assert_has(&alice, "welcome to lobby", "alice");
+    assert_has(&alice, "answered ready?", "alice");
+    assert_has(&alice, "chat ack [\"delivered\",", "alice");
+    assert_has(&alice, "done after", "alice");
+    assert_has(&alice, "2 delivered", "alice");
+    let (_, bob) = bob.finish(t);
+    assert_has(&bob, "chat from alice: hello bob", "bob");
+    assert_has(&bob, "chat from alice: how are you?", "bob");
+    assert_has(&bob, "2 received", "bob");
+
+    // A client without a name is refused by the middleware.
+    let mut c = cmd(&client_exe, flavor);
+    c.args([&url, "", "game", "hi"]);
+    let refused = Proc::spawn("refused", c);
+    refused.wait_line(
+        "connect_error: connection refused by the server: name required",
+        t,
+    );
+    assert_eq!(
+        refused.exit_code(t),
+        Some(1),
+        "a refused client exits with 1"
+    );
+
+    if flavor == Flavor::Sanitized {
+        let bin_exe = build(binary, flavor);
+        let mut c1 = cmd(&bin_exe, flavor);
+        c1.args([&url, "p1", "arena"]);
+        let mut c2 = cmd(&bin_exe, flavor);
+        c2.args([&url, "p2", "arena"]);
+        let p1 = Proc::spawn("p1", c1);
+        let p2 = Proc::spawn("p2", c2);
+        let (_, o1) = p1.finish(t);
+        let (_, o2) = p2.finish(t);
+        for (o, who) in [(o1, "p1"), (o2, "p2")] {
+            assert_has(&o, "peer state #", who);
+            assert_has(&o, "done: sent", who);
+        }
+    }
+
+    let out = srv.stop(t);
+    assert_has(&out, "connected alice", server);
+    assert_has(&out, "join bob game", server);
+    assert_has(&out, "[\"ready\"]", server);
+    assert_has(&out, "chat alice@game: hello bob", server);
+    assert_has(
+        &out,
+        "disconnected alice (client namespace disconnect)",
+        server,
+    );
+    assert_has(&out, "stopped after 2 chats", server);
+}
+
+#[test]
+fn c_examples_against_the_c_server() {
+    chat_scenario(
+        "examples/c/chat_server.c",
+        "examples/c/chat_client.c",
+        "examples/c/binary_state.c",
+        Flavor::Sanitized,
+    );
+}
+
+#[test]
+fn cpp_examples_against_the_cpp_server() {
+    chat_scenario(
+        "examples/cpp/chat_server.cpp",
+        "examples/cpp/chat_client.cpp",
+        "examples/cpp/binary_state.cpp",
+        Flavor::Sanitized,
+    );
+}
+
+#[test]
+fn misuse_is_answered_with_error_codes() {
+    let exe = build("ffi/tests/c/misuse.c", Flavor::Sanitized);
+    let (_, out) =
+        Proc::spawn("misuse", cmd(&exe, Flavor::Sanitized)).finish(Duration::from_secs(60));
+    assert_has(&out, "checks ok", "misuse");
+}
+
+fn interop_setup() {
+    static SETUP: Once = Once::new();
+    SETUP.call_once(|| {
+        let dir = root().join("tests/interop");
+        if dir.join("node_modules/socket.io-client").exists()
+            && dir.join("node_modules/socket.io").exists()
+        {
+            return;
+        }
+        let st = Command::new("bash")
+            .arg(dir.join("setup.sh"))
+            .status()
+            .expect("bash tests/interop/setup.sh");
+        assert!(st.success(), "tests/interop/setup.sh failed");
+    });
+}
+
+#[test]
+fn official_js_client_against_a_c_server() {
+    interop_setup();
+    let (srv, port) = start_server(
+        "interop_server",
+        &build("ffi/tests/c/interop_server.c", Flavor::Sanitized),
+        Flavor::Sanitized,
+    );
+    let dir = root().join("tests/interop");
+    for mode in ["websocket", "polling", "upgrade"] {
+        let mut c = Command::new("node");
+        c.arg(dir.join("client_scenarios.js"))
+            .arg(format!("http://127.0.0.1:{port}"))
+            .arg(mode)
+            .current_dir(&dir);
+        let (_, out) =
+            Proc::spawn(&format!("client_scenarios.js {mode}"), c).finish(Duration::from_secs(120));
+        assert!(!out.contains("FAIL"), "{mode}:\n{out}");
+        for s in [
+            "ok binary-echo",
+            "ok server-ack",
+            "ok rooms",
+            "ok auth-rejected",
+        ] {
+            assert_has(&out, s, mode);
+        }
+    }
+    let out = srv.stop(Duration::from_secs(30));
+    assert_has(&out, "stopped after", "interop_server");
+}
+
+fn node_reference_server() -> (Proc, u16) {
+    interop_setup();
+    let dir = root().join("tests/interop");
+    let mut c = Command::new("node");
+    c.arg(dir.join("reference_server.js"))
+        .arg("0")
+        .current_dir(&dir);
+    let p = Proc::spawn("reference_server.js", c);
+    let line = p.wait_line("listening ", Duration::from_secs(30));
+    let port = line
+        .trim()
+        .trim_start_matches("listening ")
+        .parse()
+        .unwrap();
+    (p, port)
+}
+
+#[test]
+fn c_client_against_the_official_node_server() {
+    let (node, port) = node_reference_server();
+    let exe = build("ffi/tests/c/interop_client.c", Flavor::Sanitized);
+    for mode in ["websocket", "polling", "upgrade"] {
+        let mut c = cmd(&exe, Flavor::Sanitized);
+        c.arg(format!("http://127.0.0.1:{port}")).arg(mode);
+        let (_, out) =
+            Proc::spawn(&format!("interop_client {mode}"), c).finish(Duration::from_secs(60));
+        assert_has(&out, "all ok: 0 failure(s)", mode);
+        for s in [
+            "ok welcome-and-echo",
+            "ok acks-both-ways",
+            "ok rooms",
+            "ok refused",
+        ] {
+            assert_has(&out, s, mode);
+        }
+    }
+    drop(node);
+}
+
+#[test]
+fn valgrind_memcheck() {
+    if Command::new("valgrind").arg("--version").output().is_err() {
+        panic!("valgrind is not installed");
+    }
+    // Misuse: every error path, frees from callbacks, frees while connecting.
+    let exe = build("ffi/tests/c/misuse.c", Flavor::Plain);
+    let (_, out) =
+        Proc::spawn("misuse (valgrind)", valgrind(&exe)).finish(Duration::from_secs(300));
+    assert_has(&out, "checks ok", "misuse under valgrind");
+    // The C chat server and clients, all under valgrind.
+    chat_scenario(
+        "examples/c/chat_server.c",
+        "examples/c/chat_client.c",
+        "examples/c/binary_state.c",
+        Flavor::Plain,
+    );
+    // The C client against the official Node server.
+    let (node, port) = node_reference_server();
+    let exe = build("ffi/tests/c/interop_client.c", Flavor::Plain);
+    let mut c = valgrind(&exe);
+    c.arg(format!("http://127.0.0.1:{port}")).arg("websocket");
+    let (_, out) = Proc::spawn("interop_client (valgrind)", c).finish(Duration::from_secs(300));
+    assert_has(
+        &out,
+        "all ok: 0 failure(s)",
+        "interop_client under valgrind",
+    );
+    drop(node);
+}

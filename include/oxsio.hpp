@@ -1,0 +1,531 @@
+// oxsio.hpp: header-only C++17 RAII wrapper over the oxsio C ABI (oxsio.h).
+//
+// Hand-written (oxsio.h is generated). Choices:
+// - Errors are exceptions: every failing C call throws oxsio::Error (a
+//   std::runtime_error carrying the oxsio_result code and the detailed
+//   message). The only exceptions: poll() returns std::nullopt when the queue
+//   is empty, and wait() returns false on timeout.
+// - Server, Client and Event own their handle, are move-only, and free it in
+//   their destructor (which never blocks on the network and never throws).
+//   Socket and EventView are non-owning views whose lifetimes the C header
+//   states (a socket lives until its DISCONNECT event is released; a borrowed
+//   event until its callback returns).
+// - Callbacks are std::function<void(const EventView&)>; they run on a
+//   library thread (callback mode). An exception escaping a callback is
+//   caught and dropped at the boundary, never propagated into the library.
+// - Inputs are std::string_view (copied to NUL-terminated strings for C);
+//   outputs that point into an event are std::string_view / Bytes views.
+#ifndef OXSIO_HPP
+#define OXSIO_HPP
+
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "oxsio.h"
+
+namespace oxsio {
+
+/// A failed call: the oxsio_result code and the library's detailed message.
+class Error : public std::runtime_error {
+public:
+    Error(oxsio_result code, const std::string &detail)
+        : std::runtime_error(std::string(oxsio_result_message(code)) +
+                             (detail.empty() ? "" : ": " + detail)),
+          code_(code) {}
+    oxsio_result code() const noexcept { return code_; }
+
+private:
+    oxsio_result code_;
+};
+
+namespace detail {
+inline void check(oxsio_result r) {
+    if (r != OXSIO_RESULT_OK) throw Error(r, oxsio_last_error_message());
+}
+inline std::string z(std::string_view s) { return std::string(s); }
+inline const char *opt(const std::optional<std::string> &s) { return s ? s->c_str() : nullptr; }
+} // namespace detail
+
+/// Dispatch mode of a handle.
+enum class Dispatch : uint32_t { Callback = OXSIO_DISPATCH_CALLBACK, Poll = OXSIO_DISPATCH_POLL };
+
+/// A borrowed byte range.
+struct Bytes {
+    const uint8_t *data = nullptr;
+    size_t size = 0;
+};
+
+class EventView;
+class Event;
+using Handler = std::function<void(const EventView &)>;
+
+namespace detail {
+// Registration helpers: the library owns the heap-allocated std::function
+// once the C call succeeds, and deletes it through release().
+inline void trampoline(void *user_data, const oxsio_event *ev);
+inline void release(void *user_data) { delete static_cast<Handler *>(user_data); }
+template <class F> inline void register_handler(Handler h, F &&call) {
+    auto owned = std::make_unique<Handler>(std::move(h));
+    check(call(&trampoline, static_cast<void *>(owned.get()), &release));
+    owned.release(); // now owned by the library
+}
+} // namespace detail
+
+class Socket;
+
+/// A non-owning view of an event (valid as long as the event it views).
+class EventView {
+public:
+    explicit EventView(const oxsio_event *ev) noexcept : ev_(ev) {}
+    const oxsio_event *get() const noexcept { return ev_; }
+
+    oxsio_event_kind kind() const noexcept { return oxsio_event_get_kind(ev_); }
+    std::string_view name() const { return str(&oxsio_event_name); }
+    std::string_view nsp() const { return str(&oxsio_event_namespace); }
+    std::string_view args_json() const { return str(&oxsio_event_args_json); }
+    std::string_view message() const { return str(&oxsio_event_message); }
+    std::string_view handshake_json() const { return str(&oxsio_event_handshake_json); }
+    oxsio_result result() const {
+        oxsio_result r = OXSIO_RESULT_OK;
+        detail::check(oxsio_event_result(ev_, &r));
+        return r;
+    }
+    uint64_t id() const {
+        uint64_t v = 0;
+        detail::check(oxsio_event_id(ev_, &v));
+        return v;
+    }
+    size_t arg_count() const {
+        size_t n = 0;
+        detail::check(oxsio_event_arg_count(ev_, &n));
+        return n;
+    }
+    oxsio_value_kind arg_kind(size_t i) const {
+        uint32_t k = 0;
+        detail::check(oxsio_event_arg_kind(ev_, i, &k));
+        return static_cast<oxsio_value_kind>(k);
+    }
+    std::string_view arg_json(size_t i) const {
+        const char *p = nullptr;
+        size_t n = 0;
+        detail::check(oxsio_event_arg_json(ev_, i, &p, &n));
+        return {p, n};
+    }
+    std::string_view arg_string(size_t i) const {
+        const char *p = nullptr;
+        size_t n = 0;
+        detail::check(oxsio_event_arg_string(ev_, i, &p, &n));
+        return {p, n};
+    }
+    double arg_number(size_t i) const {
+        double d = 0;
+        detail::check(oxsio_event_arg_number(ev_, i, &d));
+        return d;
+    }
+    bool arg_bool(size_t i) const {
+        bool b = false;
+        detail::check(oxsio_event_arg_bool(ev_, i, &b));
+        return b;
+    }
+    Bytes arg_binary(size_t i) const {
+        Bytes b;
+        detail::check(oxsio_event_arg_binary(ev_, i, &b.data, &b.size));
+        return b;
+    }
+    /// Every buffer, in placeholder order (views into the event).
+    std::vector<oxsio_buf> buffers() const {
+        size_t n = 0;
+        detail::check(oxsio_event_binary_count(ev_, &n));
+        std::vector<oxsio_buf> v(n);
+        for (size_t i = 0; i < n; i++) detail::check(oxsio_event_binary(ev_, i, &v[i].data, &v[i].len));
+        return v;
+    }
+    bool wants_ack() const {
+        bool b = false;
+        detail::check(oxsio_event_wants_ack(ev_, &b));
+        return b;
+    }
+    /// Answers the peer's ack request (JSON array text + buffers).
+    void ack(std::string_view args_json = "[]", const std::vector<oxsio_buf> &bufs = {}) const {
+        detail::check(oxsio_event_ack(ev_, detail::z(args_json).c_str(), bufs.data(), bufs.size()));
+    }
+    void ack_binary(const void *data, size_t len) const {
+        detail::check(oxsio_event_ack_binary(ev_, static_cast<const uint8_t *>(data), len));
+    }
+    void accept() const { detail::check(oxsio_event_accept(ev_)); }
+    void refuse(std::string_view message, std::optional<std::string> data_json = {}) const {
+        detail::check(oxsio_event_refuse(ev_, detail::z(message).c_str(), detail::opt(data_json)));
+    }
+    inline Socket socket() const;
+    inline Event clone() const;
+
+private:
+    using StrFn = oxsio_result (*)(const oxsio_event *, const char **, size_t *);
+    std::string_view str(StrFn f) const {
+        const char *p = nullptr;
+        size_t n = 0;
+        detail::check(f(ev_, &p, &n));
+        return {p, n};
+    }
+    const oxsio_event *ev_;
+};
+
+/// An owned event (from poll() or clone()); freed by the destructor.
+class Event : public EventView {
+public:
+    explicit Event(oxsio_event *ev) noexcept : EventView(ev), owned_(ev) {}
+    Event(Event &&o) noexcept : EventView(o.owned_), owned_(std::exchange(o.owned_, nullptr)) {}
+    Event &operator=(Event &&o) noexcept {
+        if (this != &o) {
+            oxsio_event_free(owned_);
+            owned_ = std::exchange(o.owned_, nullptr);
+            static_cast<EventView &>(*this) = EventView(owned_);
+        }
+        return *this;
+    }
+    Event(const Event &) = delete;
+    Event &operator=(const Event &) = delete;
+    ~Event() { oxsio_event_free(owned_); }
+
+private:
+    oxsio_event *owned_;
+};
+
+inline Event EventView::clone() const {
+    oxsio_event *out = nullptr;
+    detail::check(oxsio_event_clone(get(), &out));
+    return Event(out);
+}
+
+namespace detail {
+inline void trampoline(void *user_data, const oxsio_event *ev) {
+    try {
+        (*static_cast<Handler *>(user_data))(EventView(ev));
+    } catch (...) {
+        // Never let an exception unwind into the library.
+    }
+}
+} // namespace detail
+
+/// A non-owning view of a server-side socket.
+class Socket {
+public:
+    explicit Socket(const oxsio_socket *s) noexcept : s_(s) {}
+    const oxsio_socket *get() const noexcept { return s_; }
+    bool operator==(const Socket &o) const noexcept { return s_ == o.s_; }
+
+    std::string_view id() const { return str(&oxsio_socket_id); }
+    std::string_view nsp() const { return str(&oxsio_socket_namespace); }
+    std::string_view auth_json() const { return str(&oxsio_socket_auth_json); }
+    std::string_view handshake_json() const { return str(&oxsio_socket_handshake_json); }
+    bool connected() const {
+        bool b = false;
+        detail::check(oxsio_socket_connected(s_, &b));
+        return b;
+    }
+    void emit(std::string_view event, std::string_view args_json = "[]",
+              const std::vector<oxsio_buf> &bufs = {}) const {
+        detail::check(oxsio_socket_emit(s_, detail::z(event).c_str(), detail::z(args_json).c_str(),
+                                        bufs.data(), bufs.size()));
+    }
+    void emit_binary(std::string_view event, const void *data, size_t len, bool volatile_ = false) const {
+        detail::check(oxsio_socket_emit_binary(s_, detail::z(event).c_str(),
+                                               static_cast<const uint8_t *>(data), len,
+                                               volatile_ ? OXSIO_EMIT_VOLATILE : 0));
+    }
+    /// Callback mode: `reply` gets the ACK event. Poll mode: pass no reply;
+    /// the ACK arrives from Server::poll with the returned id.
+    uint64_t emit_with_ack(std::string_view event, std::string_view args_json, uint32_t timeout_ms,
+                           Handler reply = nullptr, const std::vector<oxsio_buf> &bufs = {}) const {
+        uint64_t id = 0;
+        std::string e(event), a(args_json);
+        if (reply) {
+            detail::register_handler(std::move(reply), [&](oxsio_event_cb cb, void *ud, oxsio_free_cb f) {
+                return oxsio_socket_emit_with_ack(s_, e.c_str(), a.c_str(), bufs.data(), bufs.size(),
+                                                  timeout_ms, cb, ud, f, &id);
+            });
+        } else {
+            detail::check(oxsio_socket_emit_with_ack(s_, e.c_str(), a.c_str(), bufs.data(), bufs.size(),
+                                                     timeout_ms, nullptr, nullptr, nullptr, &id));
+        }
+        return id;
+    }
+    void join(std::string_view room) const { detail::check(oxsio_socket_join(s_, detail::z(room).c_str())); }
+    void leave(std::string_view room) const { detail::check(oxsio_socket_leave(s_, detail::z(room).c_str())); }
+    void disconnect(bool close = false) const { detail::check(oxsio_socket_disconnect(s_, close)); }
+    /// Callback mode: handler for `event` ("disconnect" included); empty name: every event.
+    void on(std::string_view event, Handler h) const {
+        std::string e(event);
+        detail::register_handler(std::move(h), [&](oxsio_event_cb cb, void *ud, oxsio_free_cb f) {
+            return oxsio_socket_on(s_, e.empty() ? nullptr : e.c_str(), cb, ud, f);
+        });
+    }
+
+private:
+    using StrFn = oxsio_result (*)(const oxsio_socket *, const char **, size_t *);
+    std::string_view str(StrFn f) const {
+        const char *p = nullptr;
+        size_t n = 0;
+        detail::check(f(s_, &p, &n));
+        return {p, n};
+    }
+    const oxsio_socket *s_;
+};
+
+inline Socket EventView::socket() const {
+    oxsio_socket *s = nullptr;
+    detail::check(oxsio_event_socket(ev_, &s));
+    return Socket(s);
+}
+
+/// A selection of sockets (see oxsio_target).
+struct Target {
+    std::string nsp = "/";
+    std::vector<std::string> rooms;
+    std::vector<std::string> except;
+    uint32_t flags = 0;
+};
+
+/// A Socket.IO server (owning, move-only).
+class Server {
+public:
+    explicit Server(std::string_view config_json = "", Dispatch mode = Dispatch::Callback) {
+        detail::check(oxsio_server_new(detail::z(config_json).c_str(), static_cast<uint32_t>(mode), &s_));
+    }
+    Server(Server &&o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
+    Server &operator=(Server &&o) noexcept {
+        if (this != &o) {
+            oxsio_server_free(s_);
+            s_ = std::exchange(o.s_, nullptr);
+        }
+        return *this;
+    }
+    Server(const Server &) = delete;
+    Server &operator=(const Server &) = delete;
+    ~Server() { oxsio_server_free(s_); }
+    const oxsio_server *get() const noexcept { return s_; }
+
+    /// Binds (port 0: any) and returns the bound port.
+    uint16_t listen(std::string_view address) {
+        uint16_t port = 0;
+        detail::check(oxsio_server_listen(s_, detail::z(address).c_str(), &port));
+        return port;
+    }
+    void of(std::string_view nsp) { detail::check(oxsio_server_of(s_, detail::z(nsp).c_str())); }
+    void on_connection(std::string_view nsp, Handler h) {
+        std::string n(nsp);
+        detail::register_handler(std::move(h), [&](oxsio_event_cb cb, void *ud, oxsio_free_cb f) {
+            return oxsio_server_on_connection(s_, n.c_str(), cb, ud, f);
+        });
+    }
+    /// Middleware: callback mode with a handler; poll mode without one.
+    void use(std::string_view nsp, Handler h = nullptr) {
+        std::string n(nsp);
+        if (!h) {
+            detail::check(oxsio_server_use(s_, n.c_str(), nullptr, nullptr, nullptr));
+            return;
+        }
+        detail::register_handler(std::move(h), [&](oxsio_event_cb cb, void *ud, oxsio_free_cb f) {
+            return oxsio_server_use(s_, n.c_str(), cb, ud, f);
+        });
+    }
+    void emit(const Target &t, std::string_view event, std::string_view args_json = "[]",
+              const std::vector<oxsio_buf> &bufs = {}) {
+        with_target(t, [&](const oxsio_target *ct) {
+            return oxsio_server_emit(s_, ct, detail::z(event).c_str(), detail::z(args_json).c_str(),
+                                     bufs.data(), bufs.size());
+        });
+    }
+    void emit_binary(const Target &t, std::string_view event, const void *data, size_t len) {
+        with_target(t, [&](const oxsio_target *ct) {
+            return oxsio_server_emit_binary(s_, ct, detail::z(event).c_str(),
+                                            static_cast<const uint8_t *>(data), len);
+        });
+    }
+    void sockets_join(const Target &t, std::string_view room) {
+        with_target(t, [&](const oxsio_target *ct) {
+            return oxsio_server_sockets_join(s_, ct, detail::z(room).c_str());
+        });
+    }
+    void sockets_leave(const Target &t, std::string_view room) {
+        with_target(t, [&](const oxsio_target *ct) {
+            return oxsio_server_sockets_leave(s_, ct, detail::z(room).c_str());
+        });
+    }
+    void disconnect_sockets(const Target &t, bool close = false) {
+        with_target(t, [&](const oxsio_target *ct) { return oxsio_server_disconnect_sockets(s_, ct, close); });
+    }
+    /// Poll mode: the next event, or nullopt when none is queued (never blocks).
+    std::optional<Event> poll() {
+        oxsio_event *ev = nullptr;
+        oxsio_result r = oxsio_server_poll(s_, &ev);
+        if (r == OXSIO_RESULT_EMPTY) return std::nullopt;
+        detail::check(r);
+        return Event(ev);
+    }
+    /// Poll mode: true when an event is ready within timeout_ms.
+    bool wait(uint32_t timeout_ms) {
+        oxsio_result r = oxsio_server_wait(s_, timeout_ms);
+        if (r == OXSIO_RESULT_TIMEOUT) return false;
+        detail::check(r);
+        return true;
+    }
+    void shutdown(uint32_t timeout_ms = 2000) { detail::check(oxsio_server_shutdown(s_, timeout_ms)); }
+
+private:
+    template <class F> void with_target(const Target &t, F &&call) {
+        std::vector<const char *> rooms, except;
+        for (auto &r : t.rooms) rooms.push_back(r.c_str());
+        for (auto &r : t.except) except.push_back(r.c_str());
+        oxsio_target ct{};
+        ct.nsp = t.nsp.c_str();
+        ct.rooms = rooms.data();
+        ct.room_count = rooms.size();
+        ct.except_rooms = except.data();
+        ct.except_count = except.size();
+        ct.flags = t.flags;
+        detail::check(call(&ct));
+    }
+    oxsio_server *s_ = nullptr;
+};
+
+/// A Socket.IO client socket (owning, move-only).
+class Client {
+public:
+    /// Creates without connecting (register handlers, then open()).
+    Client(std::string_view url, std::string_view config_json = "", Dispatch mode = Dispatch::Callback) {
+        detail::check(oxsio_client_new(detail::z(url).c_str(), detail::z(config_json).c_str(),
+                                       static_cast<uint32_t>(mode), &c_));
+    }
+    Client(Client &&o) noexcept : c_(std::exchange(o.c_, nullptr)) {}
+    Client &operator=(Client &&o) noexcept {
+        if (this != &o) {
+            oxsio_client_free(c_);
+            c_ = std::exchange(o.c_, nullptr);
+        }
+        return *this;
+    }
+    Client(const Client &) = delete;
+    Client &operator=(const Client &) = delete;
+    ~Client() { oxsio_client_free(c_); }
+    const oxsio_client *get() const noexcept { return c_; }
+
+    /// Another namespace over the same connection (not opened yet).
+    Client of(std::string_view nsp, std::optional<std::string> auth_json = {}) const {
+        oxsio_client *out = nullptr;
+        detail::check(oxsio_client_of(c_, detail::z(nsp).c_str(), detail::opt(auth_json), &out));
+        return Client(out);
+    }
+    void open() { detail::check(oxsio_client_open(c_)); }
+    void disconnect() { detail::check(oxsio_client_disconnect(c_)); }
+    /// Callback mode: handler for `event` or a lifecycle name ("connect", ...); empty: every event.
+    void on(std::string_view event, Handler h) {
+        std::string e(event);
+        detail::register_handler(std::move(h), [&](oxsio_event_cb cb, void *ud, oxsio_free_cb f) {
+            return oxsio_client_on(c_, e.empty() ? nullptr : e.c_str(), cb, ud, f);
+        });
+    }
+    void off(std::string_view event) {
+        std::string e(event);
+        detail::check(oxsio_client_off(c_, e.empty() ? nullptr : e.c_str()));
+    }
+    void emit(std::string_view event, std::string_view args_json = "[]",
+              const std::vector<oxsio_buf> &bufs = {}) {
+        detail::check(oxsio_client_emit(c_, detail::z(event).c_str(), detail::z(args_json).c_str(),
+                                        bufs.data(), bufs.size()));
+    }
+    void send(std::string_view args_json, const std::vector<oxsio_buf> &bufs = {}) {
+        detail::check(oxsio_client_send(c_, detail::z(args_json).c_str(), bufs.data(), bufs.size()));
+    }
+    void emit_binary(std::string_view event, const void *data, size_t len, bool volatile_ = false) {
+        detail::check(oxsio_client_emit_binary(c_, detail::z(event).c_str(),
+                                               static_cast<const uint8_t *>(data), len,
+                                               volatile_ ? OXSIO_EMIT_VOLATILE : 0));
+    }
+    /// Callback mode: `reply` gets the ACK event. Poll mode: no reply; the
+    /// ACK arrives from poll() with the returned id.
+    uint64_t emit_with_ack(std::string_view event, std::string_view args_json, uint32_t timeout_ms,
+                           Handler reply = nullptr, const std::vector<oxsio_buf> &bufs = {}) {
+        uint64_t id = 0;
+        std::string e(event), a(args_json);
+        if (reply) {
+            detail::register_handler(std::move(reply), [&](oxsio_event_cb cb, void *ud, oxsio_free_cb f) {
+                return oxsio_client_emit_with_ack(c_, e.c_str(), a.c_str(), bufs.data(), bufs.size(),
+                                                  timeout_ms, cb, ud, f, &id);
+            });
+        } else {
+            detail::check(oxsio_client_emit_with_ack(c_, e.c_str(), a.c_str(), bufs.data(), bufs.size(),
+                                                     timeout_ms, nullptr, nullptr, nullptr, &id));
+        }
+        return id;
+    }
+    oxsio_client_state state() const {
+        uint32_t s = 0;
+        detail::check(oxsio_client_get_state(c_, &s));
+        return static_cast<oxsio_client_state>(s);
+    }
+    /// The id the server gave, or "" while not connected.
+    std::string id() const {
+        char buf[128];
+        size_t n = 0;
+        oxsio_result r = oxsio_client_id(c_, buf, sizeof buf, &n);
+        if (r == OXSIO_RESULT_NOT_CONNECTED) return {};
+        detail::check(r);
+        return std::string(buf, n);
+    }
+    bool wait_connected(uint32_t timeout_ms) {
+        oxsio_result r = oxsio_client_wait_connected(c_, timeout_ms);
+        if (r == OXSIO_RESULT_TIMEOUT) return false;
+        detail::check(r);
+        return true;
+    }
+    /// Poll mode: the next event, or nullopt when none is queued (never blocks).
+    std::optional<Event> poll() {
+        oxsio_event *ev = nullptr;
+        oxsio_result r = oxsio_client_poll(c_, &ev);
+        if (r == OXSIO_RESULT_EMPTY) return std::nullopt;
+        detail::check(r);
+        return Event(ev);
+    }
+    /// Poll mode: true when an event is ready within timeout_ms.
+    bool wait(uint32_t timeout_ms) {
+        oxsio_result r = oxsio_client_wait(c_, timeout_ms);
+        if (r == OXSIO_RESULT_TIMEOUT) return false;
+        detail::check(r);
+        return true;
+    }
+
+private:
+    explicit Client(oxsio_client *c) noexcept : c_(c) {}
+    oxsio_client *c_ = nullptr;
+};
+
+/// Quotes `s` as a JSON string literal (for building argument arrays).
+inline std::string json_quote(std::string_view s) {
+    std::string out = "\"";
+    for (unsigned char c : s) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += static_cast<char>(c);
+        } else if (c < 0x20) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\u%04x", c);
+            out += buf;
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    return out + "\"";
+}
+
+} // namespace oxsio
+
+#endif
