@@ -35,6 +35,9 @@ PORT=0 timeout 120 cargo run --quiet --example chat -- --exit-after-demo
 step "oxsio mounted in axum (a client connects through it)"
 timeout 120 cargo run --quiet --example axum -- --check
 
+step "Python module (pip install ./python in python/.venv; stubtest; pytest)"
+bash python/run-tests.sh 2>&1 | tee -a target/test-output.txt
+
 passed=$(grep -Eo '[0-9]+ passed' target/test-output.txt | awk '{s+=$1} END {print s+0}')
 failed=$(grep -Eo '[0-9]+ failed' target/test-output.txt | awk '{s+=$1} END {print s+0}')
 echo

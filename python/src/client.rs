@@ -264,7 +264,7 @@ impl Client {
         auth = None,
         auth_callable = false,
         transports = None,
-        path = "/socket.io/".to_owned(),
+        path = "/socket.io/",
         retry = false,
     ))]
     #[allow(clippy::too_many_arguments)]
@@ -276,12 +276,12 @@ impl Client {
         auth: Option<&Bound<'_, PyAny>>,
         auth_callable: bool,
         transports: Option<Vec<String>>,
-        path: String,
+        path: &str,
         retry: bool,
     ) -> PyResult<()> {
         let mut slot = self.conn();
         if let Some(c) = slot.as_ref()
-            && c.manager.is_active()
+            && c.sockets.iter().any(ClientSocket::connected)
         {
             return Err(errors::err(Kind::Connection, "Already connected"));
         }
@@ -292,7 +292,7 @@ impl Client {
             reconnection: self.reconnection.clone(),
             connect_timeout: self.connect_timeout,
             ack_timeout: self.ack_timeout,
-            path,
+            path: path.to_owned(),
             ..ClientOptions::default()
         };
         for (k, v) in headers.unwrap_or_default() {
@@ -457,9 +457,11 @@ impl Client {
     /// True while connected or reconnecting.
     #[getter]
     fn active(&self) -> bool {
-        self.conn()
-            .as_ref()
-            .is_some_and(|c| c.manager.is_active() || c.sockets.iter().any(ClientSocket::connected))
+        self.conn().as_ref().is_some_and(|c| {
+            c.sockets
+                .iter()
+                .any(|s| matches!(s.status(), Status::Connected(_) | Status::Connecting))
+        })
     }
 
     /// Blocks (GIL released; Ctrl-C raises KeyboardInterrupt) until the
@@ -470,6 +472,10 @@ impl Client {
         let deadline = blocking::duration(timeout)?.map(|t| Instant::now() + t);
         loop {
             if !self.active() {
+                // No namespace is wanted any more: release the connection.
+                if let Some(c) = self.conn().as_ref() {
+                    c.manager.close();
+                }
                 return Ok(true);
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {

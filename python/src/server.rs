@@ -357,7 +357,7 @@ impl Server {
     #[new]
     #[pyo3(signature = (
         *,
-        path = "/socket.io/".to_owned(),
+        path = "/socket.io/",
         ping_interval = 25.0,
         ping_timeout = 20.0,
         max_http_buffer_size = 1_000_000,
@@ -371,7 +371,7 @@ impl Server {
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
-        path: String,
+        path: &str,
         ping_interval: f64,
         ping_timeout: f64,
         max_http_buffer_size: usize,
