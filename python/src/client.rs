@@ -54,14 +54,12 @@ const AUTH: u8 = 5;
 const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn reason_str(r: ClientDisconnectReason) -> &'static str {
-    match r {
-        ClientDisconnectReason::IoServerDisconnect => "server disconnect",
-        ClientDisconnectReason::IoClientDisconnect => "client disconnect",
-        ClientDisconnectReason::PingTimeout => "ping timeout",
-        ClientDisconnectReason::TransportClose => "transport close",
-        ClientDisconnectReason::TransportError | ClientDisconnectReason::ParseError => {
-            "transport error"
-        }
+    match r.as_str() {
+        "io server disconnect" => "server disconnect",
+        "io client disconnect" => "client disconnect",
+        "ping timeout" => "ping timeout",
+        "transport close" => "transport close",
+        _ => "transport error",
     }
 }
 

@@ -38,7 +38,21 @@ fn new_class(
     bases: Vec<Bound<'_, PyAny>>,
     doc: &str,
 ) -> PyResult<Py<PyType>> {
+    new_class_with(py, name, bases, doc, None)
+}
+
+/// Like [`new_class`], with an optional `__init__`.
+fn new_class_with(
+    py: Python<'_>,
+    name: &str,
+    bases: Vec<Bound<'_, PyAny>>,
+    doc: &str,
+    init: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyType>> {
     let ns = PyDict::new(py);
+    if let Some(init) = init {
+        ns.set_item("__init__", init)?;
+    }
     ns.set_item("__module__", "oxsio")?;
     ns.set_item("__doc__", doc)?;
     let bases = PyTuple::new(py, bases)?;
@@ -53,13 +67,21 @@ fn new_class(
 pub fn classes(py: Python<'_>) -> PyResult<&'static Classes> {
     CLASSES.get_or_try_init(py, || {
         let builtins = py.import("builtins")?;
+        // OSError subclasses (the builtin ConnectionError and TimeoutError)
+        // read two to five arguments as errno/strerror/...; an `__init__`
+        // of their own keeps `args` exactly as given.
+        let keep_args = py.eval(
+            c"lambda self, *args: BaseException.__init__(self, *args)",
+            None,
+            None,
+        )?;
         let base = new_class(
             py,
             "SocketIOError",
             vec![py.get_type::<PyException>().into_any()],
             "Base class of every oxsio error.",
         )?;
-        let connection = new_class(
+        let connection = new_class_with(
             py,
             "ConnectionError",
             vec![
@@ -67,6 +89,7 @@ pub fn classes(py: Python<'_>) -> PyResult<&'static Classes> {
                 builtins.getattr("ConnectionError")?,
             ],
             "The connection could not be made, or was refused.",
+            Some(&keep_args),
         )?;
         let refused = new_class(
             py,
@@ -75,7 +98,7 @@ pub fn classes(py: Python<'_>) -> PyResult<&'static Classes> {
             "Raise it from a server `connect` handler to refuse the client; \
              its arguments become the `connect_error` data (message, then data).",
         )?;
-        let timeout = new_class(
+        let timeout = new_class_with(
             py,
             "TimeoutError",
             vec![
@@ -83,6 +106,7 @@ pub fn classes(py: Python<'_>) -> PyResult<&'static Classes> {
                 builtins.getattr("TimeoutError")?,
             ],
             "No answer in time (acknowledgement, connection).",
+            Some(&keep_args),
         )?;
         let bad_namespace = new_class(
             py,
@@ -137,41 +161,52 @@ pub fn err(kind: Kind, message: impl Into<String>) -> PyErr {
     })
 }
 
-/// Client errors.
+/// Client errors. (`matches!` rather than `match`: variants the core adds
+/// later fall back to `SocketIOError`.)
 pub fn client_error(e: ClientError) -> PyErr {
-    let kind = match &e {
-        ClientError::InvalidUrl(_) | ClientError::PayloadTooLarge { .. } => Kind::Value,
-        ClientError::Emit(EmitError::ReservedEvent(_)) => Kind::Value,
-        ClientError::Connect(_)
-        | ClientError::Tls(_)
-        | ClientError::Protocol(_)
-        | ClientError::Http(..)
-        | ClientError::Refused { .. } => Kind::Connection,
-        ClientError::Timeout => Kind::Timeout,
-        ClientError::NotConnected | ClientError::Closed => Kind::Disconnected,
-        ClientError::BufferFull | ClientError::Emit(_) => Kind::SocketIo,
-        ClientError::BlockingInAsync => Kind::Runtime,
+    use ClientError as C;
+    let kind = if matches!(
+        e,
+        C::InvalidUrl(_) | C::PayloadTooLarge { .. } | C::Emit(EmitError::ReservedEvent(_))
+    ) {
+        Kind::Value
+    } else if matches!(
+        e,
+        C::Connect(_) | C::Tls(_) | C::Protocol(_) | C::Http(..) | C::Refused { .. }
+    ) {
+        Kind::Connection
+    } else if matches!(e, C::Timeout) {
+        Kind::Timeout
+    } else if matches!(e, C::NotConnected | C::Closed) {
+        Kind::Disconnected
+    } else if matches!(e, C::BlockingInAsync) {
+        Kind::Runtime
+    } else {
+        Kind::SocketIo
     };
     err(kind, e.to_string())
 }
 
 /// Server emit errors.
 pub fn emit_error(e: EmitError) -> PyErr {
-    match e {
-        EmitError::ReservedEvent(_) => err(Kind::Value, e.to_string()),
-        EmitError::Disconnected => err(Kind::Disconnected, e.to_string()),
-        EmitError::QueueFull => err(Kind::SocketIo, e.to_string()),
-    }
+    let kind = if matches!(e, EmitError::ReservedEvent(_)) {
+        Kind::Value
+    } else if matches!(e, EmitError::Disconnected) {
+        Kind::Disconnected
+    } else {
+        Kind::SocketIo
+    };
+    err(kind, e.to_string())
 }
 
 /// Server acknowledgement errors.
 pub fn ack_error(e: AckError) -> PyErr {
     match e {
-        AckError::Timeout => err(Kind::Timeout, e.to_string()),
         AckError::Emit(e) => emit_error(e),
-        // Disconnected, and the limits the core may add (e.g. too many pending).
         other => {
-            let kind = if matches!(other, AckError::Disconnected) {
+            let kind = if matches!(other, AckError::Timeout) {
+                Kind::Timeout
+            } else if matches!(other, AckError::Disconnected) {
                 Kind::Disconnected
             } else {
                 Kind::SocketIo

@@ -150,16 +150,15 @@ impl Shared {
     }
 }
 
-/// The python-socketio reason string of a server-side disconnect.
+/// The python-socketio reason string of a server-side disconnect (matched
+/// on the official strings, so reasons the core adds map to a sane default).
 fn reason_str(r: DisconnectReason) -> &'static str {
-    match r {
-        DisconnectReason::ClientNamespaceDisconnect => "client disconnect",
-        DisconnectReason::ServerNamespaceDisconnect
-        | DisconnectReason::ForcedClose
-        | DisconnectReason::ServerShuttingDown => "server disconnect",
-        DisconnectReason::PingTimeout => "ping timeout",
-        DisconnectReason::TransportClose => "transport close",
-        DisconnectReason::TransportError | DisconnectReason::ParseError => "transport error",
+    match r.as_str() {
+        "client namespace disconnect" => "client disconnect",
+        "ping timeout" => "ping timeout",
+        "transport close" => "transport close",
+        "transport error" | "parse error" => "transport error",
+        _ => "server disconnect",
     }
 }
 
@@ -595,14 +594,13 @@ impl Server {
         }
         match op.emit(event, args) {
             Ok(()) => Ok(Vec::new()),
-            Err(BroadcastError::ReservedEvent(e)) => Err(PyValueError::new_err(format!(
-                "event name {e:?} is reserved"
-            ))),
             Err(BroadcastError::Sockets(failed)) => Ok(failed
                 .into_iter()
                 .filter(|(_, e)| *e == EmitError::QueueFull)
                 .map(|(sid, _)| sid.as_str().to_owned())
                 .collect()),
+            // A reserved name (checked above) or a failure the core adds later.
+            Err(other) => Err(PyValueError::new_err(other.to_string())),
         }
     }
 
