@@ -38,7 +38,9 @@ fn app(ledger: Arc<Mutex<Ledger>>) -> Server {
             }
         });
         let l = ledger.clone();
-        s.on("offline", move |ev: Event| l.lock().unwrap().offline.push(ev.arg(0).as_u64().unwrap()));
+        s.on("offline", move |ev: Event| {
+            l.lock().unwrap().offline.push(ev.arg(0).as_u64().unwrap())
+        });
     });
     io
 }
@@ -56,17 +58,28 @@ async fn run(transports: Vec<Transport>) {
                 tokio::time::sleep(Duration::from_millis(250)).await;
                 handle.shutdown().await;
                 tokio::time::sleep(Duration::from_millis(100)).await;
-                handle = app(ledger.clone()).listen(("127.0.0.1", port)).await.unwrap();
+                handle = app(ledger.clone())
+                    .listen(("127.0.0.1", port))
+                    .await
+                    .unwrap();
             }
             handle
         }
     });
     let opts = ClientOptions {
         transports: transports.clone(),
-        reconnection: Reconnection { delay: Duration::from_millis(20), delay_max: Duration::from_millis(100), ..Default::default() },
+        reconnection: Reconnection {
+            delay: Duration::from_millis(20),
+            delay_max: Duration::from_millis(100),
+            ..Default::default()
+        },
         ..Default::default()
     };
-    let socket = ClientBuilder::new(format!("http://127.0.0.1:{port}")).options(opts).connect().await.unwrap();
+    let socket = ClientBuilder::new(format!("http://127.0.0.1:{port}"))
+        .options(opts)
+        .connect()
+        .await
+        .unwrap();
     let (mut sent, mut acked, mut retries, mut offline_sent) = (0u64, 0u64, 0u64, 0u64);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     for id in 0..N {
@@ -78,7 +91,10 @@ async fn run(transports: Vec<Transport>) {
                 socket.emit("offline", offline_sent).unwrap();
                 offline_sent += 1;
             }
-            match socket.emit_with_ack_timeout("msg", id, Duration::from_millis(300)).await {
+            match socket
+                .emit_with_ack_timeout("msg", id, Duration::from_millis(300))
+                .await
+            {
                 Ok(reply) => {
                     assert_eq!(reply, vec![Value::from(id)]);
                     acked += 1;
@@ -94,23 +110,32 @@ async fn run(transports: Vec<Transport>) {
     }
     let last = restarts.await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let l = ledger.lock().unwrap();
-    let lost = (0..N).filter(|i| !l.seen.contains(i)).count();
-    eprintln!(
-        "{transports:?}: sent {sent}, acked {acked}, delivered {}, duplicates suppressed {}, lost {lost}, retries {retries}, offline emits {offline_sent} (delivered {})",
-        l.delivered.len(),
-        l.duplicates,
-        l.offline.len()
-    );
-    assert_eq!(acked, N);
-    assert_eq!(lost, 0);
-    assert_eq!(l.delivered.len() as u64, N, "each message exactly once to the handler's effect");
-    let mut sorted = l.delivered.clone();
-    sorted.sort_unstable();
-    assert_eq!(sorted, (0..N).collect::<Vec<_>>());
-    // Offline emits arrive in order (a subsequence: some may be lost with a dying connection).
-    assert!(l.offline.windows(2).all(|w| w[0] < w[1]), "offline emits out of order: {:?}", l.offline);
-    drop(l);
+    {
+        let l = ledger.lock().unwrap();
+        let lost = (0..N).filter(|i| !l.seen.contains(i)).count();
+        eprintln!(
+            "{transports:?}: sent {sent}, acked {acked}, delivered {}, duplicates suppressed {}, lost {lost}, retries {retries}, offline emits {offline_sent} (delivered {})",
+            l.delivered.len(),
+            l.duplicates,
+            l.offline.len()
+        );
+        assert_eq!(acked, N);
+        assert_eq!(lost, 0);
+        assert_eq!(
+            l.delivered.len() as u64,
+            N,
+            "each message exactly once to the handler's effect"
+        );
+        let mut sorted = l.delivered.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..N).collect::<Vec<_>>());
+        // Offline emits arrive in order (a subsequence: some may be lost with a dying connection).
+        assert!(
+            l.offline.windows(2).all(|w| w[0] < w[1]),
+            "offline emits out of order: {:?}",
+            l.offline
+        );
+    }
     socket.disconnect();
     last.shutdown().await;
 }

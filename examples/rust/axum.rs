@@ -22,16 +22,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         });
     });
     let app = Router::new()
-        .route("/", get(|| async { "hello from axum; Socket.IO lives at /socket.io/" }))
+        .route(
+            "/",
+            get(|| async { "hello from axum; Socket.IO lives at /socket.io/" }),
+        )
         .route_service("/socket.io/", io.service());
 
     let check = std::env::args().any(|a| a == "--check");
-    let listener = tokio::net::TcpListener::bind(if check { "127.0.0.1:0" } else { "127.0.0.1:3001" }).await?;
+    let listener = tokio::net::TcpListener::bind(if check {
+        "127.0.0.1:0"
+    } else {
+        "127.0.0.1:3001"
+    })
+    .await?;
     let addr = listener.local_addr()?;
     println!("axum + oxsio on http://{addr}");
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     if check {
-        let socket = ClientBuilder::new(format!("http://{addr}")).connect().await?;
+        let socket = ClientBuilder::new(format!("http://{addr}"))
+            .connect()
+            .await?;
         let reply = socket.emit_with_ack("ping", ()).await?;
         println!("ack: {}", reply[0]);
         socket.disconnect();

@@ -144,6 +144,49 @@ mod tests {
         assert_eq!(Packet::decode("é"), Err(DecodeError::UnknownType('é')));
     }
 
+    /// Examples of the v4 spec (engine.io-protocol README.md) and PROTOCOL.md,
+    /// and what engine.io-parser 5.2.3 `decodePacket` makes of odd inputs.
+    #[test]
+    fn spec_examples_round_trip() {
+        let cases = [
+            ("2probe", Packet::Ping("probe")),
+            ("3probe", Packet::Pong("probe")),
+            ("5", Packet::Upgrade),
+            ("6", Packet::Noop),
+            ("1", Packet::Close),
+            ("2", Packet::Ping("")),
+            ("3", Packet::Pong("")),
+            ("4hello", Packet::Message("hello")),
+            ("4HelloWorld", Packet::Message("HelloWorld")),
+            ("4€✓", Packet::Message("€✓")),
+            ("42[\"foo\"]", Packet::Message("2[\"foo\"]")),
+            (
+                r#"0{"sid":"lv_VI97HAXpY6yYWAAAC","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}"#,
+                Packet::Open(
+                    r#"{"sid":"lv_VI97HAXpY6yYWAAAC","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}"#,
+                ),
+            ),
+        ];
+        for (text, packet) in cases {
+            assert_eq!(Packet::decode(text), Ok(packet), "{text}");
+            assert_eq!(packet.encode(), text);
+        }
+        // Node keeps data after 1/5/6 ({type:"close",data:"x"}); it has no meaning.
+        assert_eq!(Packet::decode("1x"), Ok(Packet::Close));
+        assert_eq!(Packet::decode("5probe"), Ok(Packet::Upgrade));
+        assert_eq!(Packet::decode("6x"), Ok(Packet::Noop));
+        // Not a type: the official parser returns its error packet.
+        for bad in ["", "7", "b", "bAQID", " 4", "\u{1F600}"] {
+            assert!(Packet::decode(bad).is_err(), "{bad:?}");
+        }
+        // The handshake decodes with serde into the struct.
+        let Ok(Packet::Open(json)) = Packet::decode(cases[11].0) else {
+            panic!()
+        };
+        let open: OpenPacket = serde_json::from_str(json).unwrap();
+        assert_eq!(open.encode(), cases[11].0);
+    }
+
     #[test]
     fn encodes_handshake_like_node() {
         let open = OpenPacket {

@@ -452,64 +452,74 @@ pub(crate) fn write_f64(out: &mut String, f: f64) {
     if f < 0.0 {
         out.push('-');
     }
-    // Rust's `{:e}` prints the shortest digits that round-trip, as
-    // JavaScript does; only the layout differs.
+    // JavaScript prints the shortest digits that round-trip and, among
+    // those, the closest to the exact value. serde_json's float output
+    // (ryu) picks the same digits (Rust's `{:e}` does not always pick the
+    // closest); only the layout differs, so take the digits from there.
     let mut sb = StackBuf {
         buf: [0; 40],
         len: 0,
     };
-    if write!(sb, "{:e}", f.abs()).is_err() {
+    let Some(n) = Number::from_f64(f.abs()) else {
+        return;
+    };
+    if write!(sb, "{n}").is_err() {
         return;
     }
-    let Ok(sci) = std::str::from_utf8(&sb.buf[..sb.len]) else {
+    let Ok(text) = std::str::from_utf8(&sb.buf[..sb.len]) else {
         return;
     };
-    let Some((mantissa, exp)) = sci.split_once('e') else {
-        return;
+    // `text` is like 245492955852508.62, 100000.0, 0.00012, 1e+21 or
+    // 1.2345678901234568e+20: digits with a decimal point, then an exponent.
+    let (mantissa, exp) = match text.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
+        None => (text, 0),
     };
-    let Ok(exp) = exp.parse::<i32>() else {
-        return;
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let mut point = int.len() as i32 + exp;
+    let mut digits = StackBuf {
+        buf: [0; 40],
+        len: 0,
     };
-    let (d0, rest) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    let k = (d0.len() + rest.len()) as i32; // digit count
-    let n = exp + 1; // position of the decimal point
-    let digit = |i: i32| -> &str {
-        let i = i as usize;
-        if i < d0.len() {
-            &d0[i..=i]
-        } else {
-            &rest[i - d0.len()..=i - d0.len()]
+    for &d in int.as_bytes().iter().chain(frac.as_bytes()) {
+        if d == b'0' && digits.len == 0 {
+            point -= 1; // leading zero
+        } else if digits.len < digits.buf.len() {
+            digits.buf[digits.len] = d;
+            digits.len += 1;
         }
+    }
+    while digits.len > 1 && digits.buf[digits.len - 1] == b'0' {
+        digits.len -= 1;
+    }
+    let Ok(d) = std::str::from_utf8(&digits.buf[..digits.len]) else {
+        return;
     };
+    let k = d.len() as i32; // significant digits
+    let n = point; // the value is 0.d × 10^n
     if k <= n && n <= 21 {
-        out.push_str(d0);
-        out.push_str(rest);
+        out.push_str(d);
         for _ in 0..n - k {
             out.push('0');
         }
     } else if 0 < n && n <= 21 {
-        for i in 0..n {
-            out.push_str(digit(i));
-        }
+        out.push_str(&d[..n as usize]);
         out.push('.');
-        for i in n..k {
-            out.push_str(digit(i));
-        }
+        out.push_str(&d[n as usize..]);
     } else if -6 < n && n <= 0 {
         out.push_str("0.");
         for _ in 0..-n {
             out.push('0');
         }
-        out.push_str(d0);
-        out.push_str(rest);
+        out.push_str(d);
     } else {
-        out.push_str(d0);
-        if !rest.is_empty() {
+        out.push_str(&d[..1]);
+        if k > 1 {
             out.push('.');
-            out.push_str(rest);
+            out.push_str(&d[1..]);
         }
         out.push('e');
-        out.push(if n - 1 >= 0 { '+' } else { '-' });
+        out.push(if n >= 1 { '+' } else { '-' });
         let _ = write!(out, "{}", (n - 1).abs());
     }
 }
@@ -532,7 +542,7 @@ mod tests {
     #[test]
     fn numbers_print_like_javascript() {
         // Expected strings taken from Node 20 (`String(x)` / `JSON.stringify`).
-        let cases: [(f64, &str); 24] = [
+        let cases: [(f64, &str); 30] = [
             (0.0, "0"),
             (-0.0, "0"),
             (1.0, "1"),
@@ -557,6 +567,13 @@ mod tests {
             (f64::INFINITY, "Infinity"),
             (f64::NEG_INFINITY, "-Infinity"),
             (1.0 / 3.0, "0.3333333333333333"),
+            // Two 17-digit strings round-trip; JavaScript takes the closest.
+            (245492955852508.62, "245492955852508.62"),
+            (-1657887725578390.2, "-1657887725578390.2"),
+            (100000.0, "100000"),
+            (0.00012, "0.00012"),
+            (1e16, "10000000000000000"),
+            (1.2345678901234568e20, "123456789012345680000"),
         ];
         for (f, s) in cases {
             assert_eq!(js(f), s, "{f:e}");

@@ -141,6 +141,57 @@ mod tests {
         );
     }
 
+    /// Payload examples of the v4 spec and PROTOCOL.md.
+    #[test]
+    fn spec_payload_examples() {
+        let cases: [(&str, Vec<Record<'_>>); 4] = [
+            (
+                "4hello\x1e2\x1e4world",
+                vec![
+                    Record::Text("4hello"),
+                    Record::Text("2"),
+                    Record::Text("4world"),
+                ],
+            ),
+            (
+                "4hello\x1ebAQIDBA==",
+                vec![
+                    Record::Text("4hello"),
+                    Record::Binary(Bytes::from_static(&[1, 2, 3, 4])),
+                ],
+            ),
+            (
+                "42[\"hello\"]\x1e42[\"world\"]",
+                vec![Record::Text("42[\"hello\"]"), Record::Text("42[\"world\"]")],
+            ),
+            (
+                "451-[\"message-back\",{\"_placeholder\":true,\"num\":0},\"x\"]\x1ebAQID",
+                vec![
+                    Record::Text("451-[\"message-back\",{\"_placeholder\":true,\"num\":0},\"x\"]"),
+                    Record::Binary(Bytes::from_static(&[1, 2, 3])),
+                ],
+            ),
+        ];
+        for (payload, records) in cases {
+            let got: Vec<_> = decode(payload).collect::<Result<_, _>>().unwrap();
+            assert_eq!(got, records, "{payload:?}");
+            let mut built = String::new();
+            for r in &records {
+                match r {
+                    Record::Text(t) => push_text(&mut built, t),
+                    Record::Binary(b) => push_binary(&mut built, b),
+                }
+            }
+            assert_eq!(built, payload);
+        }
+        // A WebSocket text frame starting with `b` is binary in Node too.
+        assert_eq!(
+            decode_record("bAQID"),
+            Ok(Record::Binary(Bytes::from_static(&[1, 2, 3])))
+        );
+        assert_eq!(decode_record(""), Err(DecodeError::Empty));
+    }
+
     #[test]
     fn rejects_empty_records_only() {
         assert_eq!(decode("").next(), Some(Err(DecodeError::Empty)));

@@ -110,6 +110,10 @@ impl Packet {
     /// Encodes the packet: header and JSON into `out` (appended), binary
     /// attachments, in placeholder order, into `attachments`.
     ///
+    /// Only EVENT and ACK packets carry attachments; like the official
+    /// encoder, buffers in a CONNECT or CONNECT_ERROR payload are written
+    /// inline as Node.js prints a `Buffer` (`{"type":"Buffer","data":[…]}`).
+    ///
     /// ```
     /// use oxsio::codec::socketio::Packet;
     /// use oxsio::Value;
@@ -120,7 +124,6 @@ impl Packet {
     /// assert_eq!(att.len(), 1);
     /// ```
     pub fn encode_into(&self, out: &mut String, attachments: &mut Vec<Bytes>) {
-        use std::fmt::Write;
         match &self.data {
             PacketData::Event { event, args, id } => {
                 encode_event_into(out, attachments, &self.nsp, Some(event), args, *id)
@@ -132,7 +135,7 @@ impl Packet {
                 out.push('0');
                 write_nsp(out, &self.nsp);
                 if let Some(v) = v {
-                    v.write_json(out, attachments);
+                    v.write_json_inline(out);
                 }
             }
             PacketData::Disconnect => {
@@ -140,9 +143,9 @@ impl Packet {
                 write_nsp(out, &self.nsp);
             }
             PacketData::ConnectError(v) => {
-                let _ = write!(out, "4");
+                out.push('4');
                 write_nsp(out, &self.nsp);
-                v.write_json(out, attachments);
+                v.write_json_inline(out);
             }
         }
     }
@@ -216,7 +219,8 @@ fn count_binary(v: &Value) -> usize {
 /// ```
 /// use oxsio::codec::socketio::{Decoder, PacketData};
 /// let mut d = Decoder::default();
-/// assert!(d.decode_text(r#"451-["baz",{"_placeholder":true,"num":0}]"#).unwrap().is_none());
+/// // The Engine.IO message was `451-[…]`: its data after the `4` type.
+/// assert!(d.decode_text(r#"51-["baz",{"_placeholder":true,"num":0}]"#).unwrap().is_none());
 /// let p = d.decode_binary(vec![1u8, 2].into()).unwrap().unwrap();
 /// match p.data {
 ///     PacketData::Event { event, args, .. } => {
@@ -901,5 +905,20 @@ mod tests {
         assert_eq!(d.decode_text(&text), Ok(None));
         assert_eq!(d.decode_binary(att[0].clone()), Ok(None));
         assert_eq!(d.decode_binary(att[1].clone()), Ok(Some(p)));
+        // CONNECT / CONNECT_ERROR never have attachments.
+        let mut o = Map::new();
+        o.insert("k".into(), Value::from(vec![1u8, 255]));
+        for (p, text) in [
+            (
+                pk("/", PacketData::Connect(Some(Value::Object(o.clone())))),
+                r#"0{"k":{"type":"Buffer","data":[1,255]}}"#,
+            ),
+            (
+                pk("/a", PacketData::ConnectError(Value::Object(o))),
+                r#"4/a,{"k":{"type":"Buffer","data":[1,255]}}"#,
+            ),
+        ] {
+            assert_eq!(p.encode(), (text.to_owned(), vec![]));
+        }
     }
 }

@@ -47,6 +47,14 @@ pub enum Value {
 
 static NULL: Value = Value::Null;
 
+/// Where [`Value::write_json_with`] puts binary buffers.
+enum Buffers<'a> {
+    /// Numbered placeholders; the buffers become attachments.
+    Placeholders(&'a mut Vec<Bytes>),
+    /// Inline, as `JSON.stringify` prints a Node.js `Buffer`.
+    Inline,
+}
+
 impl Value {
     /// True if a binary buffer sits anywhere in this value.
     pub fn has_binary(&self) -> bool {
@@ -172,28 +180,47 @@ impl Value {
     /// Compact JSON text (as `JSON.stringify`); buffers are written as
     /// placeholders numbered in order and pushed onto `attachments`.
     pub fn write_json(&self, out: &mut String, attachments: &mut Vec<Bytes>) {
+        self.write_json_with(out, &mut Buffers::Placeholders(attachments));
+    }
+
+    /// Compact JSON text with buffers inline as Node.js prints a `Buffer`
+    /// (`{"type":"Buffer","data":[1,2]}`): the official encoder only
+    /// extracts attachments from EVENT and ACK packets.
+    pub(crate) fn write_json_inline(&self, out: &mut String) {
+        self.write_json_with(out, &mut Buffers::Inline);
+    }
+
+    fn write_json_with(&self, out: &mut String, buffers: &mut Buffers<'_>) {
+        use std::fmt::Write;
         match self {
             Value::Null => out.push_str("null"),
             Value::Bool(true) => out.push_str("true"),
             Value::Bool(false) => out.push_str("false"),
             Value::Number(n) => write_number(out, n),
             Value::String(s) => write_str(out, s),
-            Value::Binary(b) => {
-                use std::fmt::Write;
-                let _ = write!(
-                    out,
-                    "{{\"_placeholder\":true,\"num\":{}}}",
-                    attachments.len()
-                );
-                attachments.push(b.clone());
-            }
+            Value::Binary(b) => match buffers {
+                Buffers::Placeholders(att) => {
+                    let _ = write!(out, "{{\"_placeholder\":true,\"num\":{}}}", att.len());
+                    att.push(b.clone());
+                }
+                Buffers::Inline => {
+                    out.push_str("{\"type\":\"Buffer\",\"data\":[");
+                    for (i, x) in b.iter().enumerate() {
+                        if i > 0 {
+                            out.push(',');
+                        }
+                        let _ = write!(out, "{x}");
+                    }
+                    out.push_str("]}");
+                }
+            },
             Value::Array(a) => {
                 out.push('[');
                 for (i, v) in a.iter().enumerate() {
                     if i > 0 {
                         out.push(',');
                     }
-                    v.write_json(out, attachments);
+                    v.write_json_with(out, buffers);
                 }
                 out.push(']');
             }
@@ -207,7 +234,7 @@ impl Value {
                     first = false;
                     write_str(out, k);
                     out.push(':');
-                    v.write_json(out, attachments);
+                    v.write_json_with(out, buffers);
                 };
                 // JavaScript objects list integer-like keys ("array
                 // indices") first, in numeric order, then the others in
@@ -669,6 +696,69 @@ mod tests {
         assert_eq!(att, vec![Bytes::from_static(&[1])]);
     }
 
+    fn stringify(v: &Value) -> String {
+        let mut out = String::new();
+        v.write_json(&mut out, &mut Vec::new());
+        out
+    }
+
+    /// Expected strings printed by Node 20's `JSON.stringify`.
+    #[test]
+    fn numbers_match_json_stringify() {
+        let cases: [(Value, &str); 16] = [
+            (Value::from(1e21), "1e+21"),
+            (Value::from(1e20), "100000000000000000000"),
+            (Value::from(1e19), "10000000000000000000"),
+            (Value::from(-1e19), "-10000000000000000000"),
+            (Value::from(1e-7), "1e-7"),
+            (Value::from(1.5e-7), "1.5e-7"),
+            (Value::from(0.000001), "0.000001"),
+            (Value::from(-0.0), "0"),
+            (Value::from(1.0), "1"),
+            (Value::from(2.5), "2.5"),
+            (
+                Value::from(1.7976931348623157e308),
+                "1.7976931348623157e+308",
+            ),
+            (Value::from(5e-324), "5e-324"),
+            (Value::from(f64::NAN), "null"),
+            (Value::from(f64::INFINITY), "null"),
+            (Value::from(u64::MAX), "18446744073709551615"),
+            (Value::from(i64::MIN), "-9223372036854775808"),
+        ];
+        for (v, s) in cases {
+            assert_eq!(stringify(&v), s, "{v:?}");
+        }
+    }
+
+    #[test]
+    fn strings_match_json_stringify() {
+        // JSON.stringify escapes only '"', '\\' and C0 controls (short forms
+        // for \b \f \n \r \t, else lowercase \u00xx); U+2028, U+2029,
+        // DEL and '/' go out raw.
+        let s = "\u{2028}\u{2029}\u{7f}\u{0}\u{1f}\u{8}\u{c}\n\r\t\"\\/é😀\u{1b}";
+        assert_eq!(
+            stringify(&Value::from(s)),
+            "\"\u{2028}\u{2029}\u{7f}\\u0000\\u001f\\b\\f\\n\\r\\t\\\"\\\\/é😀\\u001b\""
+        );
+    }
+
+    #[test]
+    fn keys_are_ordered_like_javascript_objects() {
+        // JSON.stringify({b:1,"2":2,"1":3,"4294967295":4,"4294967294":5,"01":6,"-1":7,"1.5":8})
+        let v = Value::from(json!({
+            "b": 1, "2": 2, "1": 3, "4294967295": 4, "4294967294": 5, "01": 6, "-1": 7, "1.5": 8
+        }));
+        assert_eq!(
+            stringify(&v),
+            r#"{"1":3,"2":2,"4294967294":5,"b":1,"4294967295":4,"01":6,"-1":7,"1.5":8}"#
+        );
+        assert_eq!(
+            stringify(&Value::from(json!({"z": 1, "a": 2}))),
+            r#"{"z":1,"a":2}"#
+        );
+    }
+
     #[test]
     fn placeholders_fill_and_reject_out_of_range() {
         let mut v: Value = serde_json::from_str(
@@ -685,6 +775,17 @@ mod tests {
         assert!(bad.fill_placeholders(&att).is_err());
         let mut neg: Value = serde_json::from_str(r#"{"_placeholder":true,"num":-1}"#).unwrap();
         assert!(neg.fill_placeholders(&att).is_err());
+        // A top-level placeholder is replaced too; other objects are walked.
+        let mut top: Value = serde_json::from_str(r#"{"_placeholder":true,"num":1}"#).unwrap();
+        top.fill_placeholders(&att).unwrap();
+        assert_eq!(top, Value::from(&b"b"[..]));
+        let mut not: Value = serde_json::from_str(
+            r#"{"_placeholder":false,"num":9,"x":{"_placeholder":true,"num":0}}"#,
+        )
+        .unwrap();
+        not.fill_placeholders(&att).unwrap();
+        assert_eq!(not["x"], Value::from(&b"a"[..]));
+        assert_eq!(not["num"], Value::from(9));
     }
 
     #[test]

@@ -45,12 +45,27 @@ async fn get(session: &Session) -> Response<Body> {
         session.close(CloseReason::TransportError);
         return error_response(ErrorCode::BadRequest, None);
     };
+    // A client that hangs up on a pending poll kills the session, as in Node.
+    let mut abort = AbortGuard(Some(session));
     let mut payload = String::new();
-    let first = tokio::select! {
-        m = rx.recv() => m,
-        () = session.closed.wait() => None,
-        () = session.upgrading.notified() => return text_response(StatusCode::OK, "6", PAYLOAD_CONTENT_TYPE),
+    let first = if session.is_closed() {
+        rx.try_recv().ok()
+    } else {
+        tokio::select! {
+            biased;
+            m = rx.recv() => m,
+            () = session.closed.wait() => rx.try_recv().ok(),
+            () = session.upgrading.notified() => {
+                abort.0 = None;
+                return text_response(StatusCode::OK, "6", PAYLOAD_CONTENT_TYPE);
+            }
+        }
     };
+    abort.0 = None;
+    if session.is_closed() && session.reason() == CloseReason::TransportClose {
+        // The client closed: release its pending poll with a noop.
+        return text_response(StatusCode::OK, "6", PAYLOAD_CONTENT_TYPE);
+    }
     let mut next = first;
     while let Some(msg) = next {
         polling::push_text(&mut payload, &msg.text);
@@ -60,9 +75,22 @@ async fn get(session: &Session) -> Response<Body> {
         next = rx.try_recv().ok();
     }
     if session.is_closed() {
+        // Whatever was queued before the close goes out first, then the close.
         polling::push_text(&mut payload, "1");
+        session.close_delivered.set();
     }
     text_response(StatusCode::OK, payload, PAYLOAD_CONTENT_TYPE)
+}
+
+/// Closes the session if a long poll is dropped before it answers.
+struct AbortGuard<'a>(Option<&'a Session>);
+
+impl Drop for AbortGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(s) = self.0 {
+            s.close(CloseReason::TransportError);
+        }
+    }
 }
 
 async fn post<H, B>(engine: &Engine<H>, req: Request<B>, entry: &Entry<H::Conn>) -> Response<Body>
@@ -72,6 +100,9 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let session = &entry.session;
+    if session.is_closed() {
+        return error_response(ErrorCode::UnknownSid, None);
+    }
     if session.state() != STATE_POLLING && session.state() != STATE_UPGRADING {
         return error_response(ErrorCode::BadRequest, None);
     }
@@ -157,8 +188,21 @@ pub(super) async fn owner<H: Handler>(engine: Arc<Engine<H>>, entry: Entry<H::Co
         () = heartbeat(&engine, &session) => {}
         () = session.closed.wait() => {}
     }
-    // Let a pending GET return the close packet before the session goes.
-    tokio::task::yield_now().await;
+    // A server-side close over polling: give the client one long poll to
+    // collect what was queued and the close packet (Node drains first too).
+    let server_side = matches!(
+        session.reason(),
+        CloseReason::ForcedClose | CloseReason::ForcedServerClose | CloseReason::ServerShutdown
+    );
+    if server_side && session.state() != super::session::STATE_WEBSOCKET {
+        let grace = engine
+            .config
+            .ping_timeout
+            .min(std::time::Duration::from_secs(2));
+        let _ = tokio::time::timeout(grace, session.close_delivered.wait()).await;
+    } else {
+        tokio::task::yield_now().await;
+    }
     engine.teardown(&entry);
 }
 

@@ -53,6 +53,9 @@ pub enum CloseReason {
     ParseError,
     /// The server closed the session.
     ForcedClose,
+    /// The server closed the session because the client broke the protocol
+    /// state machine (e.g. a packet for a namespace it never joined).
+    ForcedServerClose,
     /// The server is shutting down.
     ServerShutdown,
 }
@@ -66,6 +69,7 @@ impl CloseReason {
             CloseReason::PingTimeout => "ping timeout",
             CloseReason::ParseError => "parse error",
             CloseReason::ForcedClose => "forced close",
+            CloseReason::ForcedServerClose => "forced server close",
             CloseReason::ServerShutdown => "server shutting down",
         }
     }
@@ -135,6 +139,8 @@ pub struct Session {
     pub(crate) pong: Notify,
     /// Set when any packet arrives while a pong is awaited (Node extends the deadline once).
     pub(crate) activity: AtomicBool,
+    /// Set once a long poll has carried the close packet to the client.
+    pub(crate) close_delivered: Signal,
 }
 
 impl std::fmt::Debug for Session {
@@ -159,6 +165,7 @@ impl Session {
             upgrading: Notify::new(),
             pong: Notify::new(),
             activity: AtomicBool::new(false),
+            close_delivered: Signal::default(),
         }
     }
 

@@ -14,7 +14,7 @@ use hyper_util::rt::TokioIo;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, Sleep};
 use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::error::CapacityError;
+use tokio_tungstenite::tungstenite::error::{CapacityError, ProtocolError};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
@@ -243,6 +243,9 @@ async fn run<H: Handler>(
                     } else if heartbeat && text.as_bytes()[0] == b'3' {
                         beat = Beat::Idle;
                         timer.as_mut().reset(Instant::now() + cfg.ping_interval);
+                    } else if let Some(b64) = text.strip_prefix('b') {
+                        // Node decodes text frames like polling records: `b…` is binary.
+                        engine.on_binary(entry, crate::codec::polling::decode_base64(b64));
                     } else {
                         engine.on_text(entry, &text);
                     }
@@ -257,6 +260,16 @@ async fn run<H: Handler>(
                     let frame = CloseFrame { code: CloseCode::Size, reason: "Max payload size exceeded".into() };
                     let _ = ws.send(WsMessage::Close(Some(frame))).await;
                     session.close(CloseReason::TransportError);
+                }
+                Some(Err(WsError::Utf8(_))) => {
+                    let frame = CloseFrame { code: CloseCode::Invalid, reason: "Invalid UTF-8".into() };
+                    let _ = ws.send(WsMessage::Close(Some(frame))).await;
+                    session.close(CloseReason::TransportError);
+                }
+                // The peer vanished without a close frame: Node's `ws` reports a close (1006).
+                Some(Err(WsError::ConnectionClosed | WsError::AlreadyClosed | WsError::Io(_)))
+                | Some(Err(WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake))) => {
+                    session.close(CloseReason::TransportClose);
                 }
                 Some(Err(_)) => session.close(CloseReason::TransportError),
             },

@@ -17,6 +17,7 @@ pub(crate) struct Conn {
     decoder: Mutex<Decoder>,
     /// Namespaces joined or joining, with their socket.
     sockets: Mutex<Vec<(Arc<str>, Socket)>>,
+    joined_once: std::sync::atomic::AtomicBool,
 }
 
 impl Conn {
@@ -28,6 +29,7 @@ impl Conn {
             info,
             decoder: Mutex::new(decoder),
             sockets: Mutex::new(Vec::new()),
+            joined_once: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -51,10 +53,6 @@ impl Conn {
         self.sockets().retain(|(n, _)| &**n != nsp);
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.sockets().is_empty()
-    }
-
     fn socket(&self, nsp: &str) -> Option<Socket> {
         self.sockets()
             .iter()
@@ -62,9 +60,29 @@ impl Conn {
             .map(|(_, s)| s.clone())
     }
 
-    /// Closes the whole connection, as the official server does on protocol misuse.
+    /// Closes the whole connection after a protocol state violation.
     fn reject(&self) {
+        self.session.close(CloseReason::ForcedServerClose);
+    }
+
+    /// Disconnects every namespace (each client socket gets its DISCONNECT),
+    /// then closes the connection: Node's `client._disconnect()`.
+    pub(crate) fn disconnect_all(&self) {
+        let sockets: Vec<Socket> = self.sockets().iter().map(|(_, s)| s.clone()).collect();
+        for s in sockets {
+            s.disconnect();
+        }
         self.session.close(CloseReason::ForcedClose);
+    }
+
+    /// True once any namespace was joined (the connect timer no longer applies).
+    pub(crate) fn joined_once(&self) -> bool {
+        self.joined_once.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    pub(crate) fn mark_joined(&self) {
+        self.joined_once
+            .store(true, std::sync::atomic::Ordering::Release);
     }
 
     pub(crate) fn on_message(self: &Arc<Self>, msg: Incoming<'_>) {
@@ -80,7 +98,7 @@ impl Conn {
             Ok(None) => {}
             Err(e) => {
                 tracing::debug!(sid = %self.session.sid(), error = %e, "invalid packet, closing");
-                self.reject();
+                self.session.close(CloseReason::ForcedClose);
             }
         }
     }

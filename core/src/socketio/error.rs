@@ -137,6 +137,9 @@ pub enum DisconnectReason {
     ServerNamespaceDisconnect,
     /// The server closed the whole connection.
     ForcedClose,
+    /// The server closed the connection because the client broke the
+    /// protocol state machine (or never joined a namespace in time).
+    ForcedServerClose,
     /// The server is shutting down.
     ServerShuttingDown,
 }
@@ -152,6 +155,7 @@ impl DisconnectReason {
             DisconnectReason::ClientNamespaceDisconnect => "client namespace disconnect",
             DisconnectReason::ServerNamespaceDisconnect => "server namespace disconnect",
             DisconnectReason::ForcedClose => "forced close",
+            DisconnectReason::ForcedServerClose => "forced server close",
             DisconnectReason::ServerShuttingDown => "server shutting down",
         }
     }
@@ -172,6 +176,7 @@ impl From<crate::engineio::CloseReason> for DisconnectReason {
             C::PingTimeout => DisconnectReason::PingTimeout,
             C::ParseError => DisconnectReason::ParseError,
             C::ForcedClose => DisconnectReason::ForcedClose,
+            C::ForcedServerClose => DisconnectReason::ForcedServerClose,
             C::ServerShutdown => DisconnectReason::ServerShuttingDown,
         }
     }

@@ -273,6 +273,7 @@ impl NsInner {
             m.insert(socket.id(), socket.clone());
         }
         socket.mark_connected();
+        conn.mark_joined();
         let mut sid = crate::Map::new();
         sid.insert("sid".into(), Value::from(socket.id().as_str()));
         let packet = Packet {

@@ -117,9 +117,9 @@ impl Handler for SioHandler {
         tokio::spawn(async move {
             tokio::time::sleep(timeout).await;
             if let Some(c) = weak.upgrade()
-                && c.is_empty()
+                && !c.joined_once()
             {
-                c.session().close(CloseReason::ForcedClose);
+                c.session().close(CloseReason::ForcedServerClose);
             }
         });
         conn

@@ -509,6 +509,14 @@ impl Socket {
         if !self.connected() {
             return;
         }
+        if close {
+            // Every namespace of the connection leaves, then it closes (as Node).
+            match self.0.conn.upgrade() {
+                Some(conn) => conn.disconnect_all(),
+                None => self.0.session.close(CloseReason::ForcedClose),
+            }
+            return;
+        }
         let packet = Packet {
             nsp: self.0.ns.name.to_string(),
             data: PacketData::Disconnect,
@@ -518,9 +526,6 @@ impl Socket {
             conn.forget(&self.0.ns.name);
         }
         self.close(DisconnectReason::ServerNamespaceDisconnect);
-        if close {
-            self.0.session.close(CloseReason::ForcedClose);
-        }
     }
 
     /// Tears the socket down: `disconnecting`, leave rooms, `disconnect`.

@@ -2,6 +2,8 @@
 //! port 0, and paths to the peer programs.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod raw;
+
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -316,7 +316,10 @@ mod tests {
                 continue;
             };
             let raw: String = block[..end].split_whitespace().collect();
-            if raw.is_empty() || !raw.len().is_multiple_of(2) || !raw.chars().all(|c| c.is_ascii_hexdigit()) {
+            if raw.is_empty()
+                || !raw.len().is_multiple_of(2)
+                || !raw.chars().all(|c| c.is_ascii_hexdigit())
+            {
                 continue;
             }
             let bytes: Vec<u8> = (0..raw.len())
