@@ -186,7 +186,7 @@ pub fn detect_peers() -> Vec<Peer> {
     let c = build_c_peer(&root);
     peers.push(Peer {
         name: "oxsio-c-poll",
-        about: "oxsio C ABI, poll mode (benches/peers/oxsio_c_poll_app.c)".into(),
+        about: "oxsio C ABI (ffi/, static library, release), poll mode: benches/peers/oxsio_c_poll_app.c".into(),
         program: c.clone().unwrap_or_default(),
         args: vec![],
         env: vec![],
@@ -198,9 +198,9 @@ pub fn detect_peers() -> Vec<Peer> {
 /// Compiles benches/peers/oxsio_c_poll_app.c against ffi/include/oxsio.h
 /// and the built C library, when both exist.
 fn build_c_peer(root: &Path) -> Result<String, String> {
-    let header = root.join("ffi/include/oxsio.h");
-    if !header.exists() {
-        return Err("ffi/include/oxsio.h missing (the C ABI is not built on this machine)".into());
+    let header = root.join("include/oxsio.h");
+    if !header.exists() || !root.join("ffi/Cargo.toml").exists() {
+        return Err("include/oxsio.h or ffi/ missing (no C ABI in this checkout)".into());
     }
     let src = root.join("benches/peers/oxsio_c_poll_app.c");
     if !src.exists() {
@@ -224,7 +224,7 @@ fn build_c_peer(root: &Path) -> Result<String, String> {
         .arg(&out)
         .arg(&src)
         .arg("-I")
-        .arg(root.join("ffi/include"))
+        .arg(root.join("include"))
         .arg(lib)
         .args(["-lpthread", "-ldl", "-lm"])
         .status()

@@ -39,6 +39,7 @@ fn secondary(scenario: &str) -> Vec<(&'static str, &'static str, bool)> {
     match scenario {
         "fanout" => vec![
             ("cpu_us_per_msg", "server CPU µs/delivery", true),
+            ("server_user_share", "user-space share of CPU", false),
             ("p50_us", "p50 µs", false),
             ("p99_us", "p99 µs", true),
             ("lost", "lost", false),
@@ -54,6 +55,7 @@ fn secondary(scenario: &str) -> Vec<(&'static str, &'static str, bool)> {
         ],
         _ => vec![
             ("cpu_us_per_msg", "server CPU µs/echo", true),
+            ("server_user_share", "user-space share of CPU", false),
             ("p50_us", "p50 µs", false),
             ("p99_us", "p99 µs", true),
         ],

@@ -27,6 +27,9 @@ impl Target {
     fn cpu(&self) -> Option<f64> {
         self.pid.and_then(sys::cpu_seconds)
     }
+    fn cpu_split(&self) -> Option<(f64, f64)> {
+        self.pid.and_then(sys::cpu_split)
+    }
     fn rss(&self) -> Option<u64> {
         self.pid.and_then(sys::rss_kib)
     }
@@ -69,6 +72,13 @@ impl Lat {
 
 fn cpu_delta(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     Some(b? - a?)
+}
+
+/// The user-space share of the server's CPU time between two samples.
+fn user_share(a: Option<(f64, f64)>, b: Option<(f64, f64)>) -> Option<f64> {
+    let ((u0, s0), (u1, s1)) = (a?, b?);
+    let total = (u1 - u0) + (s1 - s0);
+    (total > 0.0).then(|| round((u1 - u0) / total, 3))
 }
 
 fn round(x: f64, digits: i32) -> f64 {
@@ -186,7 +196,7 @@ pub async fn echo(
     let (conns, failed, err, _) = open_all(t, clients, 64, deadline).await;
     let frame = Rc::new(echo_frame("echo", payload));
     let expect_len = frame.len() - 1;
-    let (cpu0, t0) = (t.cpu(), Instant::now());
+    let (cpu0, split0, t0) = (t.cpu(), t.cpu_split(), Instant::now());
     let mut set = JoinSet::new();
     for mut c in conns {
         let frame = frame.clone();
@@ -224,6 +234,7 @@ pub async fn echo(
     }
     let elapsed = t0.elapsed().as_secs_f64();
     let cpu = cpu_delta(cpu0, t.cpu());
+    let user_share = user_share(split0, t.cpu_split());
     let msgs = lat.0.len() as u64;
     let (p50, p99, max) = lat.summary();
     let expected = (clients * per_client) as u64;
@@ -239,6 +250,7 @@ pub async fn echo(
         "p50_us": p50, "p99_us": p99, "max_us": max,
         "server_cpu_s": cpu.map(|c| round(c, 3)),
         "cpu_us_per_msg": per(cpu, msgs),
+        "server_user_share": user_share,
         "ok": msgs == expected && errors == 0 && failed == 0,
     })
 }
@@ -280,7 +292,7 @@ pub async fn fanout(
     }));
     let progress = Rc::new(Notify::new());
     let sender_writer = conns[0].writer.clone();
-    let (cpu0, t0) = (t.cpu(), Instant::now());
+    let (cpu0, split0, t0) = (t.cpu(), t.cpu_split(), Instant::now());
     let mut set = JoinSet::new();
     for mut c in conns.drain(..) {
         let (sh, progress) = (sh.clone(), progress.clone());
@@ -364,6 +376,7 @@ pub async fn fanout(
     let end = s.last;
     let elapsed = (end - t0).as_secs_f64().max(1e-6);
     let cpu = cpu_delta(cpu0, t.cpu());
+    let user_share = user_share(split0, t.cpu_split());
     drop(held);
     let deliveries = s.lat.0.len() as u64;
     let sent = s.sent_at.iter().filter(|x| x.is_some()).count();
@@ -382,6 +395,7 @@ pub async fn fanout(
         "p50_us": p50, "p99_us": p99, "max_us": max,
         "server_cpu_s": cpu.map(|c| round(c, 3)),
         "cpu_us_per_msg": per(cpu, deliveries),
+        "server_user_share": user_share,
         "ok": sent == broadcasts && lost == 0 && s.duplicates == 0 && failed == 0,
     })
 }
@@ -460,7 +474,7 @@ pub async fn polling_echo(
         }
     }
     let frame = Rc::new(echo_frame("echo", payload));
-    let (cpu0, t0) = (t.cpu(), Instant::now());
+    let (cpu0, split0, t0) = (t.cpu(), t.cpu_split(), Instant::now());
     let mut set = JoinSet::new();
     for mut c in conns {
         let frame = frame.clone();
@@ -509,6 +523,7 @@ pub async fn polling_echo(
     }
     let elapsed = t0.elapsed().as_secs_f64();
     let cpu = cpu_delta(cpu0, t.cpu());
+    let user_share = user_share(split0, t.cpu_split());
     let msgs = lat.0.len() as u64;
     let (p50, p99, max) = lat.summary();
     let expected = (clients * per_client) as u64;
@@ -523,6 +538,7 @@ pub async fn polling_echo(
         "p50_us": p50, "p99_us": p99, "max_us": max,
         "server_cpu_s": cpu.map(|c| round(c, 3)),
         "cpu_us_per_msg": per(cpu, msgs),
+        "server_user_share": user_share,
         "ok": msgs == expected && failed == 0,
     })
 }

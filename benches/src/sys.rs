@@ -12,6 +12,11 @@ pub fn clock_ticks() -> u64 {
 
 /// utime + stime of a process (all its threads), in seconds.
 pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    cpu_split(pid).map(|(u, s)| u + s)
+}
+
+/// (utime, stime) of a process (all its threads), in seconds.
+pub fn cpu_split(pid: u32) -> Option<(f64, f64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name may contain spaces: fields start after the last ')'.
     let rest = &stat[stat.rfind(')')? + 2..];
@@ -19,7 +24,8 @@ pub fn cpu_seconds(pid: u32) -> Option<f64> {
     // rest[0] is field 3 (state): utime is field 14, stime field 15.
     let utime: u64 = f.get(11)?.parse().ok()?;
     let stime: u64 = f.get(12)?.parse().ok()?;
-    Some((utime + stime) as f64 / clock_ticks() as f64)
+    let hz = clock_ticks() as f64;
+    Some((utime as f64 / hz, stime as f64 / hz))
 }
 
 /// VmRSS of a process, in KiB.
