@@ -374,8 +374,34 @@ impl Client {
             });
             sockets.push(socket);
         }
-        for s in &sockets {
-            s.open();
+        // The first namespace starts the connection; the others are opened
+        // once it has an answer. (Opening them all at once makes the core
+        // send a second CONNECT for each, which python-socketio refuses.)
+        sockets[0].open();
+        if sockets.len() > 1 {
+            let first = sockets[0].clone();
+            let rest: Vec<ClientSocket> = sockets[1..].to_vec();
+            let bound = self.connect_timeout;
+            oxsio::runtime::spawn(async move {
+                let mut rx = first.watch_status();
+                let answered = async {
+                    loop {
+                        if matches!(
+                            *rx.borrow_and_update(),
+                            Status::Connected(_) | Status::Refused(_)
+                        ) {
+                            return;
+                        }
+                        if rx.changed().await.is_err() {
+                            return;
+                        }
+                    }
+                };
+                let _ = tokio::time::timeout(bound, answered).await;
+                for s in rest {
+                    s.open();
+                }
+            });
         }
         *slot = Some(Conn {
             manager,
