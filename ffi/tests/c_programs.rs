@@ -25,16 +25,78 @@ fn root() -> PathBuf {
         .to_path_buf()
 }
 
-/// target/debug (where cargo put liboxsio.so for this test run).
+/// Builds the library (as this test run's profile) and returns its directory
+/// (target/debug or target/release), where liboxsio.so is.
 fn lib_dir() -> PathBuf {
+    static BUILD: Once = Once::new();
+    BUILD.call_once(|| {
+        let exe = std::env::current_exe().unwrap();
+        let lib = exe.parent().unwrap().parent().unwrap().join("liboxsio.so");
+        if is_fresh(&lib) {
+            return;
+        }
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "-p", "oxsio-ffi", "--lib"]);
+        if !cfg!(debug_assertions) {
+            cmd.arg("--release");
+        }
+        let st = cmd.current_dir(root()).status().expect("cargo build");
+        assert!(st.success(), "cargo build -p oxsio-ffi failed");
+    });
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
     assert!(
         dir.join("liboxsio.so").exists(),
-        "{} has no liboxsio.so: run `cargo build -p oxsio-ffi` first",
+        "{} has no liboxsio.so",
         dir.display()
     );
     dir
+}
+
+/// True when `lib` is newer than every source of the ffi and core crates
+/// (then `cargo build`, which may wait on other cargo runs, is skipped).
+fn is_fresh(lib: &Path) -> bool {
+    fn newest(dir: &Path) -> std::time::SystemTime {
+        let mut t = std::time::UNIX_EPOCH;
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for e in entries.flatten() {
+                let p = e.path();
+                let m = if p.is_dir() {
+                    newest(&p)
+                } else {
+                    e.metadata()
+                        .and_then(|m| m.modified())
+                        .unwrap_or(std::time::UNIX_EPOCH)
+                };
+                t = t.max(m);
+            }
+        }
+        t
+    }
+    let Ok(built) = std::fs::metadata(lib).and_then(|m| m.modified()) else {
+        return false;
+    };
+    let root = root();
+    [
+        "ffi/src",
+        "ffi/Cargo.toml",
+        "core/src",
+        "core/Cargo.toml",
+        "Cargo.lock",
+    ]
+    .iter()
+    .all(|p| {
+        let p = root.join(p);
+        let t = if p.is_dir() {
+            newest(&p)
+        } else {
+            std::fs::metadata(&p)
+                .and_then(|m| m.modified())
+                .unwrap_or(std::time::UNIX_EPOCH)
+        };
+        t <= built
+    })
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -380,6 +442,14 @@ fn cpp_examples_against_the_cpp_server() {
 }
 
 #[test]
+fn lifecycle_overflow_reconnection_and_ack_timeout() {
+    let exe = build("ffi/tests/c/lifecycle.c", Flavor::Sanitized);
+    let (_, out) =
+        Proc::spawn("lifecycle", cmd(&exe, Flavor::Sanitized)).finish(Duration::from_secs(60));
+    assert_has(&out, "lifecycle: ok", "lifecycle");
+}
+
+#[test]
 fn misuse_is_answered_with_error_codes() {
     let exe = build("ffi/tests/c/misuse.c", Flavor::Sanitized);
     let (_, out) =
@@ -484,6 +554,10 @@ fn valgrind_memcheck() {
     let (_, out) =
         Proc::spawn("misuse (valgrind)", valgrind(&exe)).finish(Duration::from_secs(300));
     assert_has(&out, "checks ok", "misuse under valgrind");
+    let exe = build("ffi/tests/c/lifecycle.c", Flavor::Plain);
+    let (_, out) =
+        Proc::spawn("lifecycle (valgrind)", valgrind(&exe)).finish(Duration::from_secs(300));
+    assert_has(&out, "lifecycle: ok", "lifecycle under valgrind");
     // The C chat server and clients, all under valgrind.
     chat_scenario(
         "examples/c/chat_server.c",
