@@ -36,6 +36,12 @@ class AsyncClient(_ClientBase):
         task.add_done_callback(self._tasks.discard)
         return task
 
+    async def _sync(self) -> None:
+        """Returns once the handlers of the events queued so far have run."""
+        t = self._thread
+        if t is not None and t.is_alive() and self._loop is asyncio.get_running_loop():
+            await self._barriers.wait_async(self._native, self._loop)
+
     async def connect(
         self,
         url: Any,
@@ -73,6 +79,7 @@ class AsyncClient(_ClientBase):
         """Returns once the connection ends and no reconnection is under way."""
         while self._native.active:
             await asyncio.sleep(0.05)
+        await self._sync()
 
     async def emit(
         self,
@@ -107,8 +114,10 @@ class AsyncClient(_ClientBase):
         return await asyncio.wait_for(fut, float(timeout) + 1)
 
     async def disconnect(self) -> None:
-        """Disconnects every namespace; no reconnection follows."""
+        """Disconnects every namespace (the disconnect handlers run before
+        this returns); no reconnection follows."""
         self._native.disconnect()
+        await self._sync()
 
     async def shutdown(self) -> None:
         """Disconnects and ends the dispatcher thread."""

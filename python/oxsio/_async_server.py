@@ -65,6 +65,9 @@ class AsyncServer(_ServerBase):
         """Stops serving and disconnects every client."""
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self._native.shutdown)
+        t = self._thread
+        if t is not None and t.is_alive() and self._loop is loop:
+            await self._barriers.wait_async(self._native, loop)
         if self._stopped is not None:
             self._stopped.set()
 

@@ -18,6 +18,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # First item of each native event tuple.
 SRV_CONNECT, SRV_EVENT, SRV_DISCONNECT, SRV_ACK = 0, 1, 2, 3
+MARK = 6
 CLI_CONNECTED, CLI_EVENT, CLI_DISCONNECTED, CLI_ACK, CLI_CONNECT_ERROR, CLI_AUTH = (
     0,
     1,
@@ -90,6 +91,58 @@ def call_compat(fn: Callable[..., Any], *args: Any) -> Any:
     if args and not accepts(fn, len(args)) and accepts(fn, len(args) - 1):
         return fn(*args[:-1])
     return fn(*args)
+
+
+class Barriers:
+    """Waits until the dispatcher has run every handler queued before now."""
+
+    def __init__(self) -> None:
+        self._events: Dict[int, Any] = {}
+        self._next = 0
+        self._lock = threading.Lock()
+
+    def reached(self, mark: int) -> None:
+        ev = self._events.pop(mark, None)
+        if ev is not None:
+            ev.set()
+
+    def wait(self, native: Any, thread: Optional[threading.Thread], timeout: float = 2.0) -> None:
+        """Blocks (bounded) until the dispatcher `thread` reaches this point."""
+        if thread is None or not thread.is_alive() or thread is threading.current_thread():
+            return
+        ev = threading.Event()
+        with self._lock:
+            self._next += 1
+            mark = self._next
+            self._events[mark] = ev
+        native.mark(mark)
+        ev.wait(timeout)
+        self._events.pop(mark, None)
+
+    async def wait_async(self, native: Any, loop: Any, timeout: float = 2.0) -> None:
+        """Awaits (bounded) until the loop has run every queued handler."""
+        import asyncio
+
+        fut = loop.create_future()
+        with self._lock:
+            self._next += 1
+            mark = self._next
+            self._events[mark] = _FutureSetter(loop, fut)
+        native.mark(mark)
+        try:
+            await asyncio.wait_for(fut, timeout)
+        except asyncio.TimeoutError:
+            pass
+        self._events.pop(mark, None)
+
+
+class _FutureSetter:
+    def __init__(self, loop: Any, fut: Any) -> None:
+        self.loop, self.fut = loop, fut
+
+    def set(self) -> None:
+        if not self.fut.done():
+            self.fut.set_result(None)
 
 
 class NotHandled:

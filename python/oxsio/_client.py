@@ -16,7 +16,9 @@ from ._base import (
     CLI_CONNECTED,
     CLI_DISCONNECTED,
     CLI_EVENT,
+    MARK,
     NOT_HANDLED,
+    Barriers,
     Registry,
     ack_result,
     logger,
@@ -86,6 +88,7 @@ class _ClientBase(Registry):
         self._ids = itertools.count(1)
         self._callbacks: Dict[int, Tuple[Callable[..., Any], Optional[Callable[[BaseException], Any]]]] = {}
         self._auth_fn: Optional[Callable[[], Any]] = None
+        self._barriers = Barriers()
         self.connection_url: Any = None
         self.connection_namespaces: List[str] = []
 
@@ -191,6 +194,8 @@ class _ClientBase(Registry):
                             self._after(fn(*args), "callback")
                         elif on_error is not None:
                             on_error(err)
+                elif kind == MARK:
+                    self._barriers.reached(item[1])
                 elif kind == CLI_AUTH:
                     reply = item[1]
                     fn = self._auth_fn
@@ -313,6 +318,7 @@ class Client(_ClientBase):
         except KeyboardInterrupt:
             self._native.disconnect()
             raise
+        self._barriers.wait(self._native, self._thread)
 
     def emit(
         self,
@@ -338,8 +344,9 @@ class Client(_ClientBase):
 
     def disconnect(self) -> None:
         """Disconnects every namespace (the disconnect handlers get
-        ``client disconnect``); no reconnection follows."""
+        ``client disconnect``, before this returns); no reconnection follows."""
         self._native.disconnect()
+        self._barriers.wait(self._native, self._thread)
 
     def shutdown(self) -> None:
         """Disconnects and ends the dispatcher thread (no reconnect after)."""

@@ -82,7 +82,8 @@ class Server:
     ``(0, ns, sid, environ, auth, ConnectReply)`` a client asks to join,
     ``(1, ns, sid, event, args, Ack | None)`` an event,
     ``(2, ns, sid, reason)`` a disconnect,
-    ``(3, callback_id, args | None, error | None)`` an acknowledgement result.
+    ``(3, callback_id, args | None, error | None)`` an acknowledgement result,
+    ``(6, id)`` the marker queued by `mark`.
     """
 
     def __new__(
@@ -121,6 +122,10 @@ class Server:
 
     def close(self) -> None:
         """Ends the event stream: `next_events` returns None once drained."""
+
+    def mark(self, id: int) -> None:
+        """Queues `(6, id)` behind every event queued so far (lets the caller
+        wait until the handlers of those events have run)."""
 
     def wait(self, timeout: Optional[float] = None) -> bool:
         """Blocks until `shutdown` (True) or `timeout` seconds (False). The GIL
@@ -224,7 +229,8 @@ class Client:
     ``(2, ns, reason)`` disconnected, ``(3, callback_id, args | None, error |
     None)`` an acknowledgement result, ``(4, ns, data)`` a connect error
     (a ``{'message', 'data'}`` dict for a refusal, else a message),
-    ``(5, AuthReply)`` the auth callable must be called.
+    ``(5, AuthReply)`` the auth callable must be called, ``(6, id)`` the
+    marker queued by `mark`.
     """
 
     def __new__(
@@ -265,6 +271,10 @@ class Client:
 
     def close(self) -> None:
         """Ends the event stream: `next_events` returns None once drained."""
+
+    def mark(self, id: int) -> None:
+        """Queues `(6, id)` behind every event queued so far (lets the caller
+        wait until the handlers of those events have run)."""
 
     @property
     def active(self) -> bool:

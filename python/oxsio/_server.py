@@ -15,6 +15,8 @@ from ._base import (
     SRV_CONNECT,
     SRV_DISCONNECT,
     SRV_EVENT,
+    MARK,
+    Barriers,
     Registry,
     ack_result,
     logger,
@@ -200,6 +202,7 @@ class _ServerBase(Registry):
         self._sessions: Dict[Tuple[str, str], Any] = {}
         self._environ: Dict[str, Dict[str, Any]] = {}
         self._thread: Optional[threading.Thread] = None
+        self._barriers = Barriers()
         self.namespaces = namespaces
         if namespaces == "*":
             self._native.add_any_namespace()
@@ -239,6 +242,8 @@ class _ServerBase(Registry):
                     finally:
                         self._sessions.pop((sid, ns), None)
                         self._environ.pop(sid, None)
+                elif kind == MARK:
+                    self._barriers.reached(item[1])
                 elif kind == SRV_ACK:
                     _, cid, args, err = item
                     cb = self._callbacks.pop(cid, None)
@@ -407,8 +412,10 @@ class Server(_ServerBase):
         return int(bound)
 
     def stop(self) -> None:
-        """Stops serving and disconnects every client."""
+        """Stops serving and disconnects every client (their disconnect
+        handlers run before this returns)."""
         self._native.shutdown()
+        self._barriers.wait(self._native, self._thread)
 
     shutdown = stop
 

@@ -41,6 +41,7 @@ pub enum Msg {
         result: Result<Args, ClientError>,
     },
     Auth(oneshot::Sender<Value>),
+    Mark(u64),
 }
 
 const CONNECTED: u8 = 0;
@@ -49,6 +50,7 @@ const DISCONNECTED: u8 = 2;
 const ACK: u8 = 3;
 const CONNECT_ERROR: u8 = 4;
 const AUTH: u8 = 5;
+const MARK: u8 = 6;
 
 /// How long a reconnecting client waits for the Python `auth` callable.
 const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
@@ -142,6 +144,13 @@ fn msg_to_py<'py>(py: Python<'py>, msg: Msg) -> PyResult<Bound<'py, PyTuple>> {
                 ],
             )
         }
+        Msg::Mark(id) => PyTuple::new(
+            py,
+            [
+                MARK.into_pyobject(py)?.into_any(),
+                id.into_pyobject(py)?.into_any(),
+            ],
+        ),
         Msg::Auth(tx) => PyTuple::new(
             py,
             [
@@ -476,6 +485,12 @@ impl Client {
     /// Ends the event stream: `next_events` returns None once drained.
     fn close(&self) {
         self.queue.close();
+    }
+
+    /// Queues `(6, id)` behind every event queued so far (lets the caller
+    /// wait until the handlers of those events have run).
+    fn mark(&self, id: u64) {
+        self.queue.push(Msg::Mark(id));
     }
 
     /// True while connected or reconnecting.

@@ -38,6 +38,7 @@ pub enum Msg {
         id: u64,
         result: Result<Args, AckError>,
     },
+    Mark(u64),
 }
 
 /// Event kinds as the facade sees them (first item of each tuple).
@@ -45,6 +46,7 @@ const CONNECT: u8 = 0;
 const EVENT: u8 = 1;
 const DISCONNECT: u8 = 2;
 const ACK: u8 = 3;
+const MARK: u8 = 6;
 
 /// Emits made while the socket's connect handler runs, sent once it is in.
 #[derive(Clone, Default)]
@@ -270,6 +272,13 @@ fn msg_to_py<'py>(py: Python<'py>, msg: Msg) -> PyResult<Bound<'py, PyTuple>> {
                 ns.into_pyobject(py)?.into_any(),
                 sid.as_str().into_pyobject(py)?.into_any(),
                 reason_str(reason).into_pyobject(py)?.into_any(),
+            ],
+        ),
+        Msg::Mark(id) => PyTuple::new(
+            py,
+            [
+                MARK.into_pyobject(py)?.into_any(),
+                id.into_pyobject(py)?.into_any(),
             ],
         ),
         Msg::Ack { id, result } => {
@@ -505,6 +514,12 @@ impl Server {
     /// Ends the event stream: `next_events` returns None once drained.
     fn close(&self) {
         self.shared.queue.close();
+    }
+
+    /// Queues `(6, id)` behind every event queued so far (lets the caller
+    /// wait until the handlers of those events have run).
+    fn mark(&self, id: u64) {
+        self.shared.queue.push(Msg::Mark(id));
     }
 
     /// Blocks until `shutdown` (True) or `timeout` seconds (False). The GIL

@@ -99,8 +99,8 @@ def test_ctrl_c_interrupts_client_wait_and_call(server: oxsio.Server, url: str, 
         import oxsio
         c = oxsio.Client()
         c.connect({url!r})
-        print("connected", flush=True)
         try:
+            print("connected", flush=True)
             c.{blocking_call}
         except KeyboardInterrupt:
             print("interrupted", flush=True)
@@ -119,8 +119,8 @@ def test_ctrl_c_interrupts_server_wait() -> None:
         import oxsio
         sio = oxsio.Server()
         sio.start()
-        print("started", flush=True)
         try:
+            print("started", flush=True)
             sio.wait()
         except KeyboardInterrupt:
             print("interrupted", flush=True)
