@@ -39,6 +39,7 @@ fn secondary(scenario: &str) -> Vec<(&'static str, &'static str, bool)> {
     match scenario {
         "fanout" => vec![
             ("cpu_us_per_msg", "server CPU µs/delivery", true),
+            ("server_busy", "server busy (CPU s / s)", false),
             ("server_user_share", "user-space share of CPU", false),
             ("p50_us", "p50 µs", false),
             ("p99_us", "p99 µs", true),
@@ -55,6 +56,7 @@ fn secondary(scenario: &str) -> Vec<(&'static str, &'static str, bool)> {
         ],
         _ => vec![
             ("cpu_us_per_msg", "server CPU µs/echo", true),
+            ("server_busy", "server busy (CPU s / s)", false),
             ("server_user_share", "user-space share of CPU", false),
             ("p50_us", "p50 µs", false),
             ("p99_us", "p99 µs", true),
@@ -301,6 +303,36 @@ fn rel(from: &Path, to: &Path) -> String {
     }
 }
 
+/// The commit measured, and whether core/ had uncommitted changes.
+fn revision() -> String {
+    let root = crate::orchestrate::repo_root();
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(&root)
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    match git(&["rev-parse", "--short", "HEAD"]) {
+        None => "unknown (not a git checkout)".into(),
+        Some(rev) => {
+            let dirty = git(&["status", "--porcelain", "--", "core", "ffi", "python"])
+                .map(|s| !s.is_empty())
+                .unwrap_or(false);
+            if dirty {
+                format!(
+                    "`{rev}` plus uncommitted changes in core/, ffi/ or python/ (the working tree was measured)"
+                )
+            } else {
+                format!("`{rev}`")
+            }
+        }
+    }
+}
+
 /// The markdown report.
 pub fn markdown(
     meta: &Meta,
@@ -327,6 +359,7 @@ pub fn markdown(
          raw measurements in `benches/results/raw.jsonl`.\n"
     );
     let _ = writeln!(md, "- command: `{}`", meta.command);
+    let _ = writeln!(md, "- revision: {}", revision());
     let _ = writeln!(
         md,
         "- machine: {} CPUs ({cpu}); load average {} before, {} after; {:.0} min",

@@ -251,6 +251,7 @@ pub async fn echo(
         "server_cpu_s": cpu.map(|c| round(c, 3)),
         "cpu_us_per_msg": per(cpu, msgs),
         "server_user_share": user_share,
+        "server_busy": cpu.map(|c| round(c / elapsed, 3)),
         "ok": msgs == expected && errors == 0 && failed == 0,
     })
 }
@@ -396,6 +397,7 @@ pub async fn fanout(
         "server_cpu_s": cpu.map(|c| round(c, 3)),
         "cpu_us_per_msg": per(cpu, deliveries),
         "server_user_share": user_share,
+        "server_busy": cpu.map(|c| round(c / elapsed, 3)),
         "ok": sent == broadcasts && lost == 0 && s.duplicates == 0 && failed == 0,
     })
 }
@@ -539,6 +541,7 @@ pub async fn polling_echo(
         "server_cpu_s": cpu.map(|c| round(c, 3)),
         "cpu_us_per_msg": per(cpu, msgs),
         "server_user_share": user_share,
+        "server_busy": cpu.map(|c| round(c / elapsed, 3)),
         "ok": msgs == expected && failed == 0,
     })
 }
