@@ -42,6 +42,11 @@ const PREAMBLE: &str = r#"/*
  *   (bounded: see oxsio_client_poll) and your thread drains them each frame
  *   with oxsio_client_poll / oxsio_server_poll, which never block;
  *   oxsio_*_wait waits with a timeout.
+ * - Defaults for every function, unless its own doc says otherwise:
+ *   Threads: callable from any thread. NULL: handles and out-parameters
+ *   must not be NULL (OXSIO_RESULT_INVALID_HANDLE /
+ *   OXSIO_RESULT_NULL_ARGUMENT otherwise). Returns: OXSIO_RESULT_OK, or an
+ *   argument (1xx) or handle (2xx) error. Never blocks on the network.
  * - Callbacks take user_data first. A registration's user_data_free (may
  *   be NULL) is called exactly once, on any thread, when the registration
  *   ends, and only if the registering call returned OXSIO_RESULT_OK.
