@@ -312,6 +312,8 @@ pub struct Server {
     shared: Arc<Shared>,
     namespaces: RwLock<HashMap<String, Namespace>>,
     any_namespace: Mutex<Option<Namespace>>,
+    /// The core always has "/"; it admits clients only once served here.
+    root_served: Arc<std::sync::atomic::AtomicBool>,
     handle: Mutex<Option<ServerHandle>>,
     stopped: Arc<(Mutex<bool>, Condvar)>,
 }
@@ -427,8 +429,19 @@ impl Server {
             pending: Mutex::default(),
             pending_count: AtomicUsize::new(0),
         });
+        let io = b.build();
+        let root_served = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = root_served.clone();
+        io.of("/").use_middleware(move |_| {
+            if flag.load(Ordering::Acquire) {
+                Ok(())
+            } else {
+                Err(ConnectError::new("Invalid namespace"))
+            }
+        });
         Ok(Server {
-            io: b.build(),
+            io,
+            root_served,
             shared,
             namespaces: RwLock::default(),
             any_namespace: Mutex::default(),
@@ -451,17 +464,23 @@ impl Server {
             self.shared.install(&ns);
             map.insert(name.to_owned(), ns);
         }
+        if name == "/" {
+            self.root_served.store(true, Ordering::Release);
+        }
         Ok(())
     }
 
     /// Serves every namespace a client asks for (idempotent).
-    fn add_any_namespace(&self) {
+    fn add_any_namespace(&self) -> PyResult<()> {
+        // "/" always exists in the core, so the dynamic namespace never sees it.
+        self.add_namespace("/")?;
         let mut any = self.any_namespace.lock().unwrap_or_else(|e| e.into_inner());
         if any.is_none() {
             let ns = self.io.of_dynamic(|_| true);
             self.shared.install(&ns);
             *any = Some(ns);
         }
+        Ok(())
     }
 
     /// Binds `host:port` (0 = any free port) and serves in the background;

@@ -1,0 +1,74 @@
+"""Echo messages/s of a Python-hosted oxsio server with a Python handler vs
+python-socketio (aiohttp) with the same handler, under the same load (the
+official JS client, websocket), in one run.
+
+    python/.venv/bin/python python/bench/echo_bench.py [--clients 20] [--window 10] [--seconds 5]
+Needs tests/interop/node_modules (bash tests/interop/setup.sh).
+"""
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+NODE_MODULES = os.path.join(os.path.dirname(os.path.dirname(HERE)), "tests", "interop", "node_modules")
+
+
+def free_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def measure(impl: str, clients: int, window: int, seconds: int) -> dict:
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, os.path.join(HERE, "echo_server.py"), impl, str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()
+        if "ready" not in line:
+            raise RuntimeError(f"{impl} did not start: {line}{server.stdout.read()}")
+        time.sleep(0.2)
+        out = subprocess.run(
+            ["node", os.path.join(HERE, "load.js"), f"http://127.0.0.1:{port}", str(clients), str(window), str(seconds)],
+            capture_output=True, text=True, timeout=seconds + 60, env={**os.environ, "NODE_PATH": NODE_MODULES},
+        )
+        last = (out.stdout.strip().splitlines() or [""])[-1]
+        if out.returncode != 0 or not last.startswith("{"):
+            raise RuntimeError(f"load failed against {impl}: {out.stdout}{out.stderr}")
+        return json.loads(last)
+    finally:
+        server.kill()
+        server.wait(10)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--clients", type=int, default=20)
+    ap.add_argument("--window", type=int, default=10)
+    ap.add_argument("--seconds", type=int, default=5)
+    ap.add_argument("--impls", default="oxsio,oxsio-async,python-socketio")
+    a = ap.parse_args()
+    results = {}
+    for impl in a.impls.split(","):
+        r = measure(impl, a.clients, a.window, a.seconds)
+        results[impl] = r["msgs_per_sec"]
+        print(f"{impl:16s} {r['msgs_per_sec']:>9,d} echo msgs/s", flush=True)
+    base = results.get("python-socketio")
+    if base:
+        for impl, v in results.items():
+            if impl != "python-socketio":
+                print(f"{impl} / python-socketio = {v / base:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
