@@ -2,7 +2,8 @@
 # Tests of the Python module, against the installed module in a virtualenv:
 # creates python/.venv (idempotent), installs the test requirements and the
 # module (`pip install ./python`, a maturin build), then runs
-# `python -m mypy.stubtest oxsio._native` and pytest (per-test timeouts).
+# `python -m mypy.stubtest oxsio._native`, `mypy --strict -p oxsio` and
+# pytest (per-test timeouts).
 # The JavaScript interop test uses tests/interop/node_modules (setup.sh).
 # Usage: bash python/run-tests.sh [pytest args...]
 set -euo pipefail
@@ -31,9 +32,9 @@ if [[ ! -d ../tests/interop/node_modules/socket.io-client ]]; then
   bash ../tests/interop/setup.sh
 fi
 
-echo "run-tests.sh: mypy.stubtest oxsio._native"
+echo "run-tests.sh: mypy.stubtest oxsio._native; mypy --strict -p oxsio"
 # Run outside the source tree so the installed package is the one checked.
-(cd tests && ../.venv/bin/python -m mypy.stubtest oxsio._native)
+(cd tests && ../.venv/bin/python -m mypy.stubtest oxsio._native && ../.venv/bin/python -m mypy --strict -p oxsio)
 
 echo "run-tests.sh: pytest"
 cd tests

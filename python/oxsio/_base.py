@@ -186,7 +186,7 @@ class Registry:
 
         if handler is None:
             return set_handler
-        set_handler(handler)  # type: ignore[type-var]
+        set_handler(handler)
         return None
 
     def event(self, *args: Any, **kwargs: Any) -> Any:

@@ -110,12 +110,12 @@ class _ClientBase(Registry):
         sid = self._native.sid("/")
         if sid is None:
             for ns in self._native.connected_namespaces():
-                return self._native.sid(ns)  # type: ignore[no-any-return]
-        return sid  # type: ignore[no-any-return]
+                return self._native.sid(ns)
+        return sid
 
     def get_sid(self, namespace: Optional[str] = None) -> Optional[str]:
         """The sid of a connected namespace."""
-        return self._native.sid(namespace or "/")  # type: ignore[no-any-return]
+        return self._native.sid(namespace or "/")
 
     # ---- connecting -----------------------------------------------------------
 
@@ -198,8 +198,8 @@ class _ClientBase(Registry):
                     self._barriers.reached(item[1])
                 elif kind == CLI_AUTH:
                     reply = item[1]
-                    fn = self._auth_fn
-                    value = fn() if fn is not None else None
+                    auth_fn = self._auth_fn
+                    value = auth_fn() if auth_fn is not None else None
                     if self._is_async and inspect.isawaitable(value):
                         self._spawn(self._finish_auth(value, reply))
                     else:

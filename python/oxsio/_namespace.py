@@ -36,13 +36,13 @@ class Namespace(BaseNamespace):
 
     def emit(self, event: str, data: Any = None, to: Any = None, room: Any = None,
              skip_sid: Any = None, namespace: Optional[str] = None,
-             callback: Optional[Callable[..., Any]] = None) -> None:
+             callback: Optional[Callable[..., Any]] = None) -> Any:
         return self._owner.emit(event, data=data, to=to, room=room, skip_sid=skip_sid,
                                 namespace=namespace or self.namespace, callback=callback)
 
     def send(self, data: Any, to: Any = None, room: Any = None, skip_sid: Any = None,
              namespace: Optional[str] = None,
-             callback: Optional[Callable[..., Any]] = None) -> None:
+             callback: Optional[Callable[..., Any]] = None) -> Any:
         return self._owner.send(data, to=to, room=room, skip_sid=skip_sid,
                                 namespace=namespace or self.namespace, callback=callback)
 

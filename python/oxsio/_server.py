@@ -92,7 +92,7 @@ class BroadcastOperator:
         self._volatile = volatile
 
     def _copy(self, **kw: Any) -> Any:
-        d = dict(rooms=self._rooms, except_rooms=self._except, volatile=self._volatile)
+        d: Dict[str, Any] = dict(rooms=self._rooms, except_rooms=self._except, volatile=self._volatile)
         d.update(kw)
         return type(self)(self._server, self._ns, **d)
 
@@ -380,7 +380,7 @@ class _ServerBase(Registry):
     @property
     def port(self) -> Optional[int]:
         """The bound port while serving."""
-        return self._native.port  # type: ignore[no-any-return]
+        return self._native.port
 
     def poll(self, timeout: float = 0, max_events: int = 1024) -> int:
         """Runs the handlers of waiting events on this thread (for servers
