@@ -26,7 +26,7 @@ step "cargo clippy"
 cargo clippy --workspace --all-targets --features oxsio/redis --quiet -- -D warnings
 
 step "cargo test (unit, property, integration, interop)"
-cargo test --workspace --all-targets --features oxsio/redis 2>&1 | tee target/test-output.txt
+cargo test --workspace --all-targets --no-fail-fast --features oxsio/redis 2>&1 | tee target/test-output.txt
 # Doc tests (examples in the API docs).
 cargo test --workspace --doc --features oxsio/redis
 
