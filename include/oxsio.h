@@ -132,6 +132,8 @@ enum oxsio_result
   // Too many acknowledgements are already awaited on this socket; wait
   // for some replies first.
   OXSIO_RESULT_TOO_MANY_PENDING = 312,
+  // The socket is in as many rooms as `max_rooms_per_socket` allows.
+  OXSIO_RESULT_TOO_MANY_ROOMS = 313,
   // An I/O error (e.g. the address cannot be bound).
   OXSIO_RESULT_IO = 400,
   // The server could not be reached.
@@ -754,7 +756,9 @@ oxsio_result oxsio_event_free(struct oxsio_event *event);
 // (20000), `max_payload` (1000000 bytes), `upgrade_timeout_ms` (10000),
 // `max_buffer_size` (256 packets queued per client), `connect_timeout_ms`
 // (45000; also bounds a middleware's answer), `ack_timeout_ms` (5000),
-// `max_attachments` (10), `cors_origins` (["https://a.example"] or
+// `max_attachments` (10), `max_rooms_per_socket` (10000),
+// `max_pending_acks` (4096 per socket), `max_connections` (250000; more
+// get HTTP 503), `cors_origins` (["https://a.example"] or
 // ["*"]; CORS off when absent), `cors_credentials` (false), `cookie`
 // (sticky-session cookie name), `event_queue_capacity` (4096: poll-mode
 // queue bound, see `oxsio_server_poll`).
@@ -1010,7 +1014,8 @@ oxsio_result oxsio_socket_emit_with_ack(const struct oxsio_socket *socket,
 
 // Makes the socket join `room`.
 //
-// Borrowing: `room` is copied. Threads: any.
+// Borrowing: `room` is copied. Threads: any. Returns:
+// `OXSIO_RESULT_TOO_MANY_ROOMS` past the server's `max_rooms_per_socket`.
 oxsio_result oxsio_socket_join(const struct oxsio_socket *socket, const char *room);
 
 // Makes the socket leave `room`.

@@ -5,7 +5,7 @@
  *   binary_state <url> <name> <room> [frames_to_receive]
  *
  * Exits 0 once `frames_to_receive` (default 5) frames from peers arrived
- * (after 500 ms more, so the peers get theirs), 1 after 10 s without them.
+ * (after 500 ms more, so the peers get theirs), 1 after 20 s without them.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdatomic.h>
@@ -122,7 +122,7 @@ int main(int argc, char **argv) {
     CHECK(oxsio_client_open(g.client));
 
     state me = {0, 0.0f, 0.0f};
-    uint64_t deadline = now_ms() + 10000, linger = 0;
+    uint64_t deadline = now_ms() + 20000, linger = 0;
     while (now_ms() < deadline && !atomic_load(&g.failed)) {
         /* Once satisfied, keep playing 500 ms so the peers get their frames too. */
         if (atomic_load(&g.received) >= want && linger == 0) linger = now_ms() + 500;

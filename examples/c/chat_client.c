@@ -6,7 +6,7 @@
  * Connects with auth {"name": name}, joins `room` (ack), sends each message
  * (ack "delivered"), answers the server's "ready?" ack, prints the chats of
  * the others, and leaves once every message is delivered and N chats from
- * others were received (10 s at most). Exit code 0 on success.
+ * others were received (20 s at most). Exit code 0 on success.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "common.h"
@@ -34,7 +34,7 @@ int main(int argc, char **argv) {
 
     uint64_t join_ack = 0;
     int delivered = 0, received = 0, failed = 0, joined = 0;
-    uint64_t deadline = now_ms() + 10000;
+    uint64_t deadline = now_ms() + 20000;
     unsigned frames = 0;
 
     while (now_ms() < deadline) {

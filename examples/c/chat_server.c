@@ -82,7 +82,7 @@ static void on_join(void *user_data, const oxsio_event *ev) {
     printf("join %s %s\n", m->name, m->room);
     fflush(stdout);
     /* Server -> client acknowledgement: the reply goes to on_ready_reply. */
-    CHECK(oxsio_socket_emit_with_ack(s, "ready?", NULL, NULL, 0, 2000, on_ready_reply, NULL,
+    CHECK(oxsio_socket_emit_with_ack(s, "ready?", NULL, NULL, 0, 5000, on_ready_reply, NULL,
                                      NULL, NULL));
 }
 

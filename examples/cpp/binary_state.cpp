@@ -86,7 +86,7 @@ int main(int argc, char **argv) {
         client.open();
 
         using clock = std::chrono::steady_clock;
-        auto deadline = clock::now() + std::chrono::seconds(10);
+        auto deadline = clock::now() + std::chrono::seconds(20);
         std::optional<clock::time_point> linger;
         while (clock::now() < deadline && !failed) {
             if (received >= want && !linger) linger = clock::now() + std::chrono::milliseconds(500);

@@ -33,7 +33,7 @@ int main(int argc, char **argv) {
                              oxsio::Dispatch::Poll);
         client.open();
         uint64_t join_ack = 0;
-        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
         while (std::chrono::steady_clock::now() < deadline) {
             // One frame: drain every queued event without blocking.
             while (auto ev = client.poll()) {

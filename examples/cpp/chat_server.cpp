@@ -69,7 +69,7 @@ int main(int argc, char **argv) {
                 e.ack("[\"joined\"," + oxsio::json_quote(room) + "]");
                 say("join ", m->name, " ", room);
                 std::string sid(s.id());
-                s.emit_with_ack("ready?", "[]", 2000, [sid](const oxsio::EventView &reply) {
+                s.emit_with_ack("ready?", "[]", 5000, [sid](const oxsio::EventView &reply) {
                     if (reply.result() == OXSIO_RESULT_OK)
                         say("ready ", sid, " ", reply.args_json());
                     else

@@ -4,7 +4,7 @@ use std::cell::RefCell;
 use std::ffi::{CString, c_char};
 
 use oxsio_core::client::ClientError;
-use oxsio_core::{AckError, BroadcastError, EmitError};
+use oxsio_core::{AckError, BroadcastError, EmitError, JoinError};
 
 /// The result of every fallible call. `OXSIO_RESULT_OK` (0) is success;
 /// other codes are grouped by family (1xx arguments, 2xx handles and
@@ -67,6 +67,8 @@ pub enum oxsio_result {
     /// Too many acknowledgements are already awaited on this socket; wait
     /// for some replies first.
     TooManyPending = 312,
+    /// The socket is in as many rooms as `max_rooms_per_socket` allows.
+    TooManyRooms = 313,
     /// An I/O error (e.g. the address cannot be bound).
     Io = 400,
     /// The server could not be reached.
@@ -116,6 +118,7 @@ impl oxsio_result {
             R::WouldBlock => "blocking call on a library thread\0",
             R::PartialBroadcast => "the broadcast did not reach every target\0",
             R::TooManyPending => "too many pending acknowledgements\0",
+            R::TooManyRooms => "too many rooms for one socket\0",
             R::Io => "I/O error\0",
             R::Connect => "cannot connect\0",
             R::Tls => "TLS error\0",
@@ -131,7 +134,7 @@ impl oxsio_result {
     /// The code for a raw value (unknown values map to `Internal`).
     pub fn from_u32(v: u32) -> Option<oxsio_result> {
         use oxsio_result as R;
-        const ALL: [oxsio_result; 33] = [
+        const ALL: [oxsio_result; 34] = [
             R::Ok,
             R::NullArgument,
             R::InvalidUtf8,
@@ -156,6 +159,7 @@ impl oxsio_result {
             R::WouldBlock,
             R::PartialBroadcast,
             R::TooManyPending,
+            R::TooManyRooms,
             R::Io,
             R::Connect,
             R::Tls,
@@ -236,6 +240,14 @@ impl From<AckError> for Error {
             AckError::TooManyPending { .. } => {
                 Error::new(oxsio_result::TooManyPending, e.to_string())
             }
+        }
+    }
+}
+
+impl From<JoinError> for Error {
+    fn from(e: JoinError) -> Self {
+        match e {
+            JoinError::TooManyRooms { .. } => Error::new(oxsio_result::TooManyRooms, e.to_string()),
         }
     }
 }

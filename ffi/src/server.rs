@@ -82,6 +82,9 @@ struct ServerConfig {
     connect_timeout_ms: Option<u64>,
     ack_timeout_ms: Option<u64>,
     max_attachments: Option<usize>,
+    max_rooms_per_socket: Option<usize>,
+    max_pending_acks: Option<usize>,
+    max_connections: Option<usize>,
     cors_origins: Option<Vec<String>>,
     cors_credentials: Option<bool>,
     cookie: Option<String>,
@@ -157,6 +160,15 @@ impl ServerConfig {
         }
         if let Some(v) = self.max_attachments {
             b = b.max_attachments(v);
+        }
+        if let Some(v) = self.max_rooms_per_socket {
+            b = b.max_rooms_per_socket(v);
+        }
+        if let Some(v) = self.max_pending_acks {
+            b = b.max_pending_acks(v);
+        }
+        if let Some(v) = self.max_connections {
+            b = b.max_connections(v);
         }
         if let Some(origins) = self.cors_origins {
             let origins = if origins.iter().any(|o| o == "*") {
@@ -363,7 +375,9 @@ fn srv(s: *const oxsio_server) -> Result<Arc<ServerShared>> {
 /// (20000), `max_payload` (1000000 bytes), `upgrade_timeout_ms` (10000),
 /// `max_buffer_size` (256 packets queued per client), `connect_timeout_ms`
 /// (45000; also bounds a middleware's answer), `ack_timeout_ms` (5000),
-/// `max_attachments` (10), `cors_origins` (["https://a.example"] or
+/// `max_attachments` (10), `max_rooms_per_socket` (10000),
+/// `max_pending_acks` (4096 per socket), `max_connections` (250000; more
+/// get HTTP 503), `cors_origins` (["https://a.example"] or
 /// ["*"]; CORS off when absent), `cors_credentials` (false), `cookie`
 /// (sticky-session cookie name), `event_queue_capacity` (4096: poll-mode
 /// queue bound, see `oxsio_server_poll`).

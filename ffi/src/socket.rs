@@ -509,7 +509,8 @@ fn deliver_ack(s: Option<Arc<SocketShared>>, cb: Option<Arc<Callback>>, ev: Even
 
 /// Makes the socket join `room`.
 ///
-/// Borrowing: `room` is copied. Threads: any.
+/// Borrowing: `room` is copied. Threads: any. Returns:
+/// `OXSIO_RESULT_TOO_MANY_ROOMS` past the server's `max_rooms_per_socket`.
 #[unsafe(no_mangle)]
 pub extern "C" fn oxsio_socket_join(
     socket: *const oxsio_socket,
@@ -518,8 +519,7 @@ pub extern "C" fn oxsio_socket_join(
     guard(|| {
         let s = sock(socket)?;
         let room = str_arg(room, "room")?;
-        s.socket.join(room);
-        Ok(())
+        s.socket.try_join(room).map_err(Error::from)
     })
 }
 

@@ -27,7 +27,7 @@ static oxsio_client *connect_to(const char *nsp, const char *auth) {
     char url[256], config[512];
     snprintf(url, sizeof url, "%s%s", base, nsp);
     snprintf(config, sizeof config,
-             "{\"transports\":%s,\"reconnection\":false,\"connect_timeout_ms\":4000%s%s}",
+             "{\"transports\":%s,\"reconnection\":false,\"connect_timeout_ms\":10000%s%s}",
              transports, auth ? ",\"auth\":" : "", auth ? auth : "");
     oxsio_client *c = NULL;
     CHECK(oxsio_client_connect(url, config, OXSIO_DISPATCH_POLL, &c));
@@ -36,7 +36,7 @@ static oxsio_client *connect_to(const char *nsp, const char *auth) {
 
 /* Polls until an event of `kind` (and `name` for messages) arrives, or 5 s. */
 static oxsio_event *wait_for(oxsio_client *c, oxsio_event_kind kind, const char *name) {
-    uint64_t deadline = now_ms() + 5000;
+    uint64_t deadline = now_ms() + 15000;
     while (now_ms() < deadline) {
         oxsio_client_wait(c, 50);
         oxsio_event *ev;

@@ -6,6 +6,7 @@
  *   misuse            prints "misuse: N checks ok" and exits 0
  */
 #define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "common.h"
@@ -49,6 +50,24 @@ static void free_server(void *user_data, const oxsio_event *ev) {
     (void)ev;
     if (oxsio_server_free(cb_server) == OXSIO_RESULT_OK)
         atomic_store(&server_freed_in_callback, 1);
+}
+
+/* Threads hammering one client while the main thread frees it. */
+static oxsio_client *shared_client = NULL;
+static atomic_int hammer_done = 0, hammer_bad = 0;
+static void *hammer(void *arg) {
+    (void)arg;
+    for (int i = 0; i < 100000; i++) {
+        oxsio_result r = oxsio_client_emit(shared_client, "spam", "[1,\"x\"]", NULL, 0);
+        if (r == OXSIO_RESULT_INVALID_HANDLE) break; /* freed by the main thread */
+        if (r != OXSIO_RESULT_OK && r != OXSIO_RESULT_BUFFER_FULL && r != OXSIO_RESULT_QUEUE_FULL) {
+            printf("FAIL: concurrent emit returned %u\n", (unsigned)r);
+            atomic_fetch_add(&hammer_bad, 1);
+            break;
+        }
+    }
+    atomic_fetch_add(&hammer_done, 1);
+    return NULL;
 }
 
 static void nop_cb(void *user_data, const oxsio_event *ev) {
@@ -132,7 +151,7 @@ int main(void) {
     if (cli != NULL) failed++;
 
     /* ---- a real server and client, then abuse them ------------------------ */
-    OK(oxsio_server_new(NULL, OXSIO_DISPATCH_POLL, &srv));
+    OK(oxsio_server_new("{\"max_rooms_per_socket\":2}", OXSIO_DISPATCH_POLL, &srv));
     EXPECT_RC(oxsio_server_listen(srv, "not an address", &port), OXSIO_RESULT_IO);
     EXPECT_RC(oxsio_server_listen(srv, bad_utf8, &port), OXSIO_RESULT_INVALID_UTF8);
     OK(oxsio_server_listen(srv, "127.0.0.1:0", &port));
@@ -207,6 +226,9 @@ int main(void) {
     OK(oxsio_event_wants_ack(conn, &b));
     EXPECT_RC(oxsio_socket_on(sock, "x", nop_cb, NULL, NULL), OXSIO_RESULT_WRONG_MODE);
     EXPECT_RC(oxsio_socket_join(sock, bad_utf8), OXSIO_RESULT_INVALID_UTF8);
+    OK(oxsio_socket_join(sock, "r1"));
+    OK(oxsio_socket_join(sock, "r2"));
+    EXPECT_RC(oxsio_socket_join(sock, "r3"), OXSIO_RESULT_TOO_MANY_ROOMS);
     EXPECT_RC(oxsio_socket_emit(sock, "x", "[1", NULL, 0), OXSIO_RESULT_INVALID_JSON);
     EXPECT_RC(oxsio_socket_emit_with_ack(sock, "x", NULL, NULL, 0, 10, nop_cb, NULL, NULL, NULL),
               OXSIO_RESULT_WRONG_MODE);
@@ -326,6 +348,16 @@ int main(void) {
     OK(oxsio_client_free(early));
     OK(oxsio_client_connect(url, NULL, OXSIO_DISPATCH_POLL, &early));
     OK(oxsio_client_free(early));
+
+    /* Several threads use one client while another frees it. */
+    OK(oxsio_client_connect(url, NULL, OXSIO_DISPATCH_POLL, &shared_client));
+    pthread_t threads[4];
+    for (int i = 0; i < 4; i++) pthread_create(&threads[i], NULL, hammer, NULL);
+    sleep_ms(30);
+    OK(oxsio_client_free(shared_client));
+    for (int i = 0; i < 4; i++) pthread_join(threads[i], NULL);
+    checks++;
+    if (atomic_load(&hammer_done) != 4 || atomic_load(&hammer_bad) != 0) failed++;
 
     /* Socket handles die with their DISCONNECT event. */
     OK(oxsio_client_disconnect(cli));
