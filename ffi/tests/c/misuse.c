@@ -185,7 +185,10 @@ int main(void) {
 
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%u", (unsigned)port);
-    OK(oxsio_client_connect(url, "{\"transports\":[\"websocket\"]}", OXSIO_DISPATCH_POLL, &cli));
+    OK(oxsio_client_connect(url,
+                            "{\"transports\":[\"websocket\"],\"headers\":{\"x-game\":\"7\"},"
+                            "\"query\":{\"level\":\"2\"},\"auth\":{\"token\":\"t\"}}",
+                            OXSIO_DISPATCH_POLL, &cli));
     EXPECT_RC(oxsio_client_on(cli, "x", nop_cb, NULL, NULL), OXSIO_RESULT_WRONG_MODE);
     EXPECT_RC(oxsio_client_emit_with_ack(cli, "x", NULL, NULL, 0, 10, nop_cb, NULL, NULL, NULL),
               OXSIO_RESULT_WRONG_MODE);
@@ -217,6 +220,15 @@ int main(void) {
     }
     OK(oxsio_event_socket(conn, &sock));
     OK(oxsio_event_handshake_json(conn, &str, &n));
+    checks++;
+    if (!strstr(str, "\"x-game\":\"7\"") || !strstr(str, "\"level\":\"2\"") ||
+        !strstr(str, "\"auth\":{\"token\":\"t\"}") || !strstr(str, "\"EIO\":\"4\"")) {
+        failed++;
+        printf("FAIL: handshake %s\n", str);
+    }
+    OK(oxsio_socket_auth_json(sock, &str, NULL));
+    checks++;
+    if (strcmp(str, "{\"token\":\"t\"}") != 0) failed++;
     EXPECT_RC(oxsio_event_arg_string(conn, 0, &str, &n), OXSIO_RESULT_INVALID_ARGUMENT);
     EXPECT_RC(oxsio_event_arg_string(conn, 0, &str, NULL), OXSIO_RESULT_NULL_ARGUMENT);
     EXPECT_RC(oxsio_event_binary(conn, 5, &data, &n), OXSIO_RESULT_INVALID_ARGUMENT);
