@@ -547,3 +547,69 @@ async fn publish(conn: &tokio::sync::Mutex<tokio::net::TcpStream>, channel: &str
     let mut buf = [0u8; 64];
     let _ = c.read(&mut buf).await.unwrap();
 }
+
+/// Figure for the notes, not a pass/fail test: broadcast deliveries/s with
+/// 200 clients on one node vs 100 + 100 on two nodes over Redis.
+/// `cargo test -p oxsio --features redis --release --test redis -- --ignored --nocapture`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark"]
+async fn broadcast_throughput_one_vs_two_nodes() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    const CLIENTS: usize = 200;
+    const BROADCASTS: usize = 2000;
+    async fn measure(nodes: &[&Node]) -> f64 {
+        let got = Arc::new(AtomicUsize::new(0));
+        let mut sockets = Vec::new();
+        for i in 0..CLIENTS {
+            let node = nodes[i % nodes.len()];
+            let g = got.clone();
+            let s = ClientBuilder::new(node.url())
+                .transports([Transport::Websocket])
+                .auth(json!({"rooms": ["all"]}))
+                .on("tick", move |_| {
+                    g.fetch_add(1, Ordering::Relaxed);
+                })
+                .connect()
+                .await
+                .unwrap();
+            sockets.push(s);
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let Node::Oxsio(io, _) = nodes[0] else {
+            unreachable!()
+        };
+        let start = std::time::Instant::now();
+        let expected = CLIENTS * BROADCASTS;
+        for i in 0..BROADCASTS {
+            let _ = io.to("all").emit("tick", i);
+            if i % 50 == 0 {
+                // Bounded in flight: wait until most of the previous ones arrived.
+                while got.load(Ordering::Relaxed) + CLIENTS * 100 < CLIENTS * i {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            }
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while got.load(Ordering::Relaxed) < expected && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let rate = got.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64();
+        for s in sockets {
+            s.disconnect();
+        }
+        rate
+    }
+    let redis = Redis::start(free_port()).await;
+    let (n1, n2) = (oxsio_node(redis.port).await, oxsio_node(redis.port).await);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let one = measure(&[&n1]).await;
+    let two = measure(&[&n1, &n2]).await;
+    eprintln!(
+        "broadcast deliveries/s: one node {one:.0}, two nodes over Redis {two:.0} ({:.2}x)",
+        two / one
+    );
+    n1.stop().await;
+    n2.stop().await;
+    redis.stop().await;
+}

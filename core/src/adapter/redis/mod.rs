@@ -159,26 +159,31 @@ impl RedisAdapter {
     }
 }
 
-/// Publishes in order, one message at a time; drops (and logs) on failure.
+/// Publishes in order: whatever is queued goes out as one pipeline (one
+/// round trip per batch); on failure the batch is dropped and logged.
 async fn publisher(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<(String, Vec<u8>)>) {
-    while let Some((channel, payload)) = rx.recv().await {
+    const BATCH: usize = 256;
+    while let Some(first) = rx.recv().await {
+        let mut pipe = redis::pipe();
+        pipe.cmd("PUBLISH").arg(&first.0).arg(first.1).ignore();
+        let mut n = 1;
+        while n < BATCH {
+            let Ok((channel, payload)) = rx.try_recv() else {
+                break;
+            };
+            pipe.cmd("PUBLISH").arg(channel).arg(payload).ignore();
+            n += 1;
+        }
         let publish = async {
             let mut conn = shared.conn().await?;
-            let r: redis::RedisResult<i64> = redis::cmd("PUBLISH")
-                .arg(&channel)
-                .arg(payload)
-                .query_async(&mut conn)
-                .await;
-            r.map_err(|e| tracing::error!(error = %e, channel, "redis adapter: publish failed; message stays local")).ok()
+            let r: redis::RedisResult<()> = pipe.query_async(&mut conn).await;
+            r.map_err(|e| tracing::error!(error = %e, n, "redis adapter: publish failed; messages stay local")).ok()
         };
         if tokio::time::timeout(shared.config.requests_timeout, publish)
             .await
             .is_err()
         {
-            tracing::error!(
-                channel,
-                "redis adapter: publish timed out; message stays local"
-            );
+            tracing::error!(n, "redis adapter: publish timed out; messages stay local");
         }
     }
 }
