@@ -376,8 +376,8 @@ oxsio_result oxsio_client_connect(const char *url,
                                   struct oxsio_client **out_client);
 
 // Another namespace (`nsp`, e.g. `"/admin"`) over the same connection, as
-// `io(url + nsp)` in JavaScript, with the same dispatch mode and its own
-// event queue and callbacks; `auth_json` (may be NULL) is its auth
+// `io(url + nsp)` in JavaScript, with the same dispatch mode and queue
+// bound, and its own event queue and callbacks; `auth_json` (may be NULL) is its auth
 // payload. Not connected yet: call `oxsio_client_open`.
 //
 // Ownership: release `*out_client` with `oxsio_client_free`.

@@ -351,8 +351,8 @@ pub extern "C" fn oxsio_client_connect(
 }
 
 /// Another namespace (`nsp`, e.g. `"/admin"`) over the same connection, as
-/// `io(url + nsp)` in JavaScript, with the same dispatch mode and its own
-/// event queue and callbacks; `auth_json` (may be NULL) is its auth
+/// `io(url + nsp)` in JavaScript, with the same dispatch mode and queue
+/// bound, and its own event queue and callbacks; `auth_json` (may be NULL) is its auth
 /// payload. Not connected yet: call `oxsio_client_open`.
 ///
 /// Ownership: release `*out_client` with `oxsio_client_free`.
@@ -372,11 +372,10 @@ pub extern "C" fn oxsio_client_of(
             None => Auth::None,
         };
         let socket = c.manager.socket_with_auth(nsp, auth);
-        let cap = DEFAULT_QUEUE;
         let other = ClientShared::new(
             c.manager.clone(),
             socket,
-            Dispatch::new(c.dispatch.mode, cap),
+            Dispatch::new(c.dispatch.mode, c.dispatch.capacity),
         );
         write_out(
             out_client,

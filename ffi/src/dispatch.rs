@@ -139,7 +139,7 @@ pub(crate) struct Dispatch {
     pub(crate) mode: oxsio_dispatch,
     queue: Mutex<VecDeque<EventData>>,
     ready: Condvar,
-    capacity: usize,
+    pub(crate) capacity: usize,
     dropped: AtomicU64,
     closed: AtomicBool,
     inflight: std::sync::atomic::AtomicUsize,
