@@ -620,6 +620,24 @@ impl Server {
                 Err(e) => Err(errors::emit_error(e)),
             };
         }
+        // One connected socket by its sid: emit on it directly (the room of
+        // a sid holds only that socket), skipping the room lookup.
+        if skip.is_none()
+            && let Some([room]) = to.as_deref()
+            && let Some(sid) = Sid::parse(room)
+            && let Some(socket) = self.namespace(ns).and_then(|n| n.get_socket(sid))
+        {
+            let sent = if volatile {
+                socket.volatile().emit(event, args)
+            } else {
+                socket.emit(event, args)
+            };
+            return match sent {
+                Ok(()) | Err(EmitError::Disconnected) => Ok(Vec::new()),
+                Err(EmitError::QueueFull) => Ok(vec![room.clone()]),
+                Err(e) => Err(errors::emit_error(e)),
+            };
+        }
         let Some(mut op) = self.select(ns, to, skip) else {
             return Ok(Vec::new());
         };
