@@ -61,12 +61,13 @@ def interrupt(proc: subprocess.Popen, timeout: float = 5) -> str:
     return out
 
 
-def test_ctrl_c_stops_server_run() -> None:
+@pytest.mark.parametrize("cls", ["Server", "AsyncServer"])
+def test_ctrl_c_stops_server_run(cls: str) -> None:
     port = free_port()
     proc = spawn(
         f"""
         import oxsio
-        sio = oxsio.Server()
+        sio = oxsio.{cls}()
         sio.on("connect", lambda sid, env: print("connected", flush=True))
         print("starting", flush=True)
         sio.run("127.0.0.1", {port})
