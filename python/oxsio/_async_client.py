@@ -37,10 +37,14 @@ class AsyncClient(_ClientBase):
         return task
 
     async def _sync(self) -> None:
-        """Returns once the handlers of the events queued so far have run."""
+        """Returns once the handlers of the events queued so far have run
+        (coroutine connect / connect_error handlers included)."""
         t = self._thread
         if t is not None and t.is_alive() and self._loop is asyncio.get_running_loop():
             await self._barriers.wait_async(self._native, self._loop)
+        tasks, self._handshake_tasks = self._handshake_tasks, []
+        if tasks:
+            await asyncio.wait(tasks, timeout=5)
 
     async def connect(
         self,
@@ -65,12 +69,17 @@ class AsyncClient(_ClientBase):
         try:
             while True:
                 if self._native.wait_connected(0):
+                    await self._sync()  # the connect handlers have run
                     return
                 if self._loop.time() >= deadline and not (retry and self._native.active):
                     break
                 await asyncio.sleep(0.005)
+        except asyncio.CancelledError:
+            self._native.disconnect()
+            raise
         except BaseException:
             self._native.disconnect()
+            await self._sync()  # the connect_error handlers have run
             raise
         self._native.disconnect()
         raise _native.ConnectionError("Connection timed out")

@@ -89,6 +89,7 @@ class _ClientBase(Registry):
         self._callbacks: Dict[int, Tuple[Callable[..., Any], Optional[Callable[[BaseException], Any]]]] = {}
         self._auth_fn: Optional[Callable[[], Any]] = None
         self._barriers = Barriers()
+        self._handshake_tasks: List[Any] = []
         self.connection_url: Any = None
         self.connection_namespaces: List[str] = []
 
@@ -209,7 +210,9 @@ class _ClientBase(Registry):
 
     def _after(self, r: Any, name: str) -> None:
         if self._is_async and inspect.isawaitable(r):
-            self._spawn(self._finish(r, name, None))
+            task = self._spawn(self._finish(r, name, None))
+            if name in ("connect", "connect_error"):
+                self._handshake_tasks.append(task)
 
     async def _finish(self, aw: Any, name: str, ack: Any) -> None:
         try:
@@ -305,10 +308,13 @@ class Client(_ClientBase):
                 self.poll()
         except BaseException:
             self._native.disconnect()
+            self._barriers.wait(self._native, self._thread)  # connect_error handlers ran
             raise
         if not ok:
             self._native.disconnect()
             raise _native.ConnectionError("Connection timed out")
+        # As python-socketio: the connect handlers have run when connect() returns.
+        self._barriers.wait(self._native, self._thread)
 
     def wait(self) -> None:
         """Blocks until the connection ends and no reconnection is under way.

@@ -156,3 +156,19 @@ async def test_async_handler_exception_is_logged_and_connection_survives(
     await aclient.emit("boom")
     assert await aclient.call("ok") == "fine"
     await until(lambda: "kaboom" in caplog.text)
+
+
+async def test_async_connect_handler_has_run_when_connect_returns(aserver: oxsio.AsyncServer) -> None:
+    seen: List[Any] = []
+    c = oxsio.AsyncClient()
+
+    @c.event
+    async def connect():
+        await asyncio.sleep(0.1)
+        seen.append("connect")
+
+    try:
+        await c.connect(f"http://127.0.0.1:{aserver.port}")
+        assert seen == ["connect"]
+    finally:
+        await c.shutdown()

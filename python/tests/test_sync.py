@@ -375,3 +375,20 @@ def test_connect_twice_and_context_manager(server: oxsio.Server, url: str) -> No
         wait_for(lambda: not c.connected)
         c.connect(url)  # connecting again after a disconnect works
         assert c.connected
+
+
+def test_connect_handlers_have_run_when_connect_returns(server: oxsio.Server, url: str) -> None:
+    seen = []
+    c = oxsio.Client()
+    c.on("connect", lambda: (time.sleep(0.2), seen.append("connect")))
+    c.on("connect_error", lambda data: (time.sleep(0.2), seen.append(data)))
+    try:
+        c.connect(url)
+        assert seen == ["connect"]
+        c.disconnect()
+        server.on("connect", lambda sid, environ, auth: False)
+        with pytest.raises(oxsio.ConnectionError):
+            c.connect(url)
+        assert seen == ["connect", {"message": "Connection rejected by server"}]
+    finally:
+        c.shutdown()
