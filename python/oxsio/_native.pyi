@@ -100,6 +100,7 @@ class Server:
         connect_timeout: float = 45.0,
         max_queue: int = 256,
         cookie: Optional[str] = None,
+        max_pending_events: int = 100000,
     ) -> "Server": ...
     def add_namespace(self, name: str) -> None:
         """Serves namespace `name` (idempotent): clients may join it, and its

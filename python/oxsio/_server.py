@@ -167,6 +167,7 @@ class _ServerBase(Registry):
         ack_timeout: float = 60,
         connect_timeout: float = 45,
         max_queue: int = 256,
+        max_pending_events: int = 100_000,
         **kwargs: Any,
     ) -> None:
         super().__init__()
@@ -194,6 +195,7 @@ class _ServerBase(Registry):
             connect_timeout=float(connect_timeout),
             max_queue=int(max_queue),
             cookie=cookie,
+            max_pending_events=int(max_pending_events),
         )
         self._threaded = threaded
         self._ack_timeout = float(ack_timeout)

@@ -2,7 +2,7 @@
 //! (never Python objects); a Python thread takes them in batches, with the
 //! GIL released while it waits, and converts them to Python there.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -13,24 +13,38 @@ use crate::blocking::SLICE;
 
 /// An unbounded multi-producer queue with a batch-taking consumer.
 pub struct Queue<T> {
-    tx: mpsc::Sender<Option<T>>,
+    tx: Tx<T>,
     rx: Mutex<mpsc::Receiver<Option<T>>>,
     closed: AtomicBool,
 }
 
 /// The producer side, for Rust callbacks.
-pub struct Tx<T>(mpsc::Sender<Option<T>>);
+pub struct Tx<T> {
+    tx: mpsc::Sender<Option<T>>,
+    /// Messages queued and not taken yet.
+    len: Arc<AtomicUsize>,
+}
 
 impl<T> Clone for Tx<T> {
     fn clone(&self) -> Self {
-        Tx(self.0.clone())
+        Tx {
+            tx: self.tx.clone(),
+            len: self.len.clone(),
+        }
     }
 }
 
 impl<T> Tx<T> {
     /// Queues a message (dropped if the queue is gone).
     pub fn push(&self, msg: T) {
-        let _ = self.0.send(Some(msg));
+        if self.tx.send(Some(msg)).is_ok() {
+            self.len.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Messages waiting to be taken.
+    pub fn len(&self) -> usize {
+        self.len.load(Ordering::Acquire)
     }
 }
 
@@ -38,25 +52,28 @@ impl<T: Send> Queue<T> {
     pub fn new() -> Arc<Self> {
         let (tx, rx) = mpsc::channel();
         Arc::new(Queue {
-            tx,
+            tx: Tx {
+                tx,
+                len: Arc::new(AtomicUsize::new(0)),
+            },
             rx: Mutex::new(rx),
             closed: AtomicBool::new(false),
         })
     }
 
     pub fn tx(&self) -> Tx<T> {
-        Tx(self.tx.clone())
+        self.tx.clone()
     }
 
     pub fn push(&self, msg: T) {
-        let _ = self.tx.send(Some(msg));
+        self.tx.push(msg);
     }
 
     /// No more messages will matter: wakes the consumer, which gets `None`
     /// once the queue is drained.
     pub fn close(&self) {
         self.closed.store(true, Ordering::Release);
-        let _ = self.tx.send(None);
+        let _ = self.tx.tx.send(None);
     }
 
     pub fn is_closed(&self) -> bool {
@@ -109,6 +126,7 @@ impl<T: Send> Queue<T> {
                 (batch, closed_seen)
             });
             if !batch.is_empty() {
+                self.tx.len.fetch_sub(batch.len(), Ordering::AcqRel);
                 return Ok(Some(batch));
             }
             if closed_seen || self.is_closed() {

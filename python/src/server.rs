@@ -60,6 +60,9 @@ struct EarlyInner {
 
 struct Shared {
     queue: Arc<Queue<Msg>>,
+    /// Events waiting for Python beyond which a sending client is
+    /// disconnected (the queue never grows without bound).
+    max_pending: usize,
     always_connect: bool,
     connect_timeout: Duration,
     /// Sockets whose connect handler is running, by (namespace, sid).
@@ -123,7 +126,18 @@ impl Shared {
         let sh = self.clone();
         ns.on_connection(move |socket: Socket| {
             let tx = sh.queue.tx();
-            socket.on_any(move |ev: &Event| tx.push(Msg::Event(ev.clone())));
+            let max = sh.max_pending;
+            socket.on_any(move |ev: &Event| {
+                if tx.len() >= max {
+                    tracing::warn!(
+                        sid = %ev.socket.id(),
+                        "{max} events wait for the Python handlers: disconnecting the sender"
+                    );
+                    ev.socket.disconnect();
+                    return;
+                }
+                tx.push(Msg::Event(ev.clone()));
+            });
             let tx = sh.queue.tx();
             socket.on_disconnect(move |s: &Socket, reason| {
                 tx.push(Msg::Disconnect {
@@ -378,6 +392,7 @@ impl Server {
         connect_timeout = 45.0,
         max_queue = 256,
         cookie = None,
+        max_pending_events = 100_000,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -392,6 +407,7 @@ impl Server {
         connect_timeout: f64,
         max_queue: usize,
         cookie: Option<String>,
+        max_pending_events: usize,
     ) -> PyResult<Self> {
         let secs = |v: f64, what: &str| {
             blocking::duration(Some(v))?
@@ -424,6 +440,7 @@ impl Server {
         }
         let shared = Arc::new(Shared {
             queue: Queue::new(),
+            max_pending: max_pending_events.max(1),
             always_connect,
             connect_timeout: secs(connect_timeout, "connect_timeout")?,
             pending: Mutex::default(),

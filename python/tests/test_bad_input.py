@@ -205,3 +205,38 @@ def test_oversized_payload_is_refused_by_the_client(rec: Recorder) -> None:
     finally:
         c.shutdown()
         sio.close()
+
+
+def test_flood_beyond_max_pending_events_disconnects_the_sender() -> None:
+    import threading
+
+    sio = oxsio.Server(max_pending_events=20)
+    release = threading.Event()
+    seen = []
+
+    def on_e(sid, i):
+        release.wait(10)  # the handlers fall behind: events pile up
+        seen.append(i)
+
+    sio.on("e", on_e)
+    sio.on("disconnect", lambda sid, reason: seen.append(reason))
+    port = sio.start()
+    c = oxsio.Client(reconnection=False)
+    try:
+        c.connect(f"http://127.0.0.1:{port}")
+        for i in range(200):
+            try:
+                c.emit("e", i)
+            except oxsio.SocketIOError:
+                break
+        wait_for(lambda: not c.connected, what="the flooding client to be disconnected")
+        release.set()
+        wait_for(lambda: "server disconnect" in seen)
+        events = [x for x in seen if isinstance(x, int)]
+        # at most the batch being handled + max_pending_events queued
+        assert 0 < len(events) < 200
+        assert events == list(range(len(events)))
+    finally:
+        release.set()
+        c.shutdown()
+        sio.close()
