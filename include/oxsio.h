@@ -902,7 +902,8 @@ oxsio_result oxsio_server_dropped_events(const struct oxsio_server *server, uint
 // of those disconnections still arrive). Inside a callback it starts the
 // shutdown without waiting.
 //
-// Threads: any.
+// Threads: any. Returns: `OXSIO_RESULT_TIMEOUT` when connections were
+// still closing after `timeout_ms` (the shutdown goes on in the background).
 oxsio_result oxsio_server_shutdown(const struct oxsio_server *server, uint32_t timeout_ms);
 
 // Releases the server: no event or callback after this returns (except a

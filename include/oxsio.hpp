@@ -378,7 +378,13 @@ public:
         detail::check(r);
         return true;
     }
-    void shutdown(uint32_t timeout_ms = 2000) { detail::check(oxsio_server_shutdown(s_, timeout_ms)); }
+    /// Stops the server; false when connections were still closing after timeout_ms.
+    bool shutdown(uint32_t timeout_ms = 2000) {
+        oxsio_result r = oxsio_server_shutdown(s_, timeout_ms);
+        if (r == OXSIO_RESULT_TIMEOUT) return false;
+        detail::check(r);
+        return true;
+    }
 
 private:
     template <class F> void with_target(const Target &t, F &&call) {

@@ -728,7 +728,8 @@ pub extern "C" fn oxsio_server_dropped_events(
 /// of those disconnections still arrive). Inside a callback it starts the
 /// shutdown without waiting.
 ///
-/// Threads: any.
+/// Threads: any. Returns: `OXSIO_RESULT_TIMEOUT` when connections were
+/// still closing after `timeout_ms` (the shutdown goes on in the background).
 #[unsafe(no_mangle)]
 pub extern "C" fn oxsio_server_shutdown(
     server: *const oxsio_server,
