@@ -18,6 +18,9 @@ class AsyncBroadcastOperator(BroadcastOperator):
     async def send(self, *args: Any) -> None:  # type: ignore[override]
         BroadcastOperator.emit(self, "message", *args)
 
+    async def fetch_sockets(self) -> List[str]:  # type: ignore[override]
+        return BroadcastOperator.fetch_sockets(self)
+
 
 class AsyncServer(_ServerBase):
     """A Socket.IO server with python-socketio's asyncio API. Handlers (plain

@@ -383,6 +383,18 @@ impl Client {
             });
             sockets.push(socket);
         }
+        // python-socketio reports every failed reconnection attempt as a
+        // connect_error of each namespace.
+        let tx = self.queue.tx();
+        let names = namespaces.clone();
+        manager.on_reconnect_error(move |e: &ClientError| {
+            for ns in &names {
+                tx.push(Msg::ConnectError {
+                    ns: ns.clone(),
+                    error: e.clone(),
+                });
+            }
+        });
         // The first namespace starts the connection; the others are opened
         // once it has an answer. (Opening them all at once makes the core
         // send a second CONNECT for each, which python-socketio refuses.)

@@ -392,3 +392,52 @@ def test_connect_handlers_have_run_when_connect_returns(server: oxsio.Server, ur
         assert seen == ["connect", {"message": "Connection rejected by server"}]
     finally:
         c.shutdown()
+
+
+def test_retry_waits_for_a_server_that_starts_later(rec: Recorder) -> None:
+    import socket as _socket
+
+    s = _socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    sio = oxsio.Server()
+    c = oxsio.Client(reconnection_delay=0.1, reconnection_delay_max=0.2)
+    result = []
+
+    def connect() -> None:
+        try:
+            c.connect(f"http://127.0.0.1:{port}", retry=True)
+            result.append("connected")
+        except Exception as e:  # pragma: no cover - reported below
+            result.append(e)
+
+    t = threading.Thread(target=connect)
+    t.start()
+    try:
+        time.sleep(0.5)
+        assert result == []
+        sio.start("127.0.0.1", port)
+        t.join(10)
+        assert result == ["connected"]
+    finally:
+        c.shutdown()
+        sio.close()
+
+
+def test_reconnection_attempts_limit_ends_wait() -> None:
+    sio = oxsio.Server()
+    port = sio.start()
+    attempts = []
+    c = oxsio.Client(reconnection_attempts=2, reconnection_delay=0.05, reconnection_delay_max=0.1)
+    c.on("connect_error", lambda data: attempts.append(data))
+    try:
+        c.connect(f"http://127.0.0.1:{port}")
+        sio.close()
+        t = time.monotonic()
+        c.wait()
+        assert time.monotonic() - t < 10
+        assert not c.connected
+        wait_for(lambda: len(attempts) >= 2)
+    finally:
+        c.shutdown()
