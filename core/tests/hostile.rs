@@ -784,7 +784,7 @@ async fn hostile_input_suite() {
         "tasks: {baseline_tasks} at start, {loris_tasks} with the slowloris connections open, {end_tasks} at the end"
     );
     eprintln!(
-        "{:<16} {:<10} {:>5}  {:<58} {:>4} {:>5} {:>7}",
+        "{:<16} {:<10} {:>5}  {:<76} {:>4} {:>5} {:>7}",
         "class", "transport", "count", "outcomes", "dev", "fail", "crashes"
     );
     for ((class, tr), t) in &tally {
@@ -795,7 +795,7 @@ async fn hostile_input_suite() {
             .collect::<Vec<_>>()
             .join(", ");
         eprintln!(
-            "{class:<16} {tr:<10} {:>5}  {outcomes:<58} {:>4} {:>5} {:>7}",
+            "{class:<16} {tr:<10} {:>5}  {outcomes:<76} {:>4} {:>5} {:>7}",
             t.count, t.deviations, t.failures, t.crashes
         );
     }
