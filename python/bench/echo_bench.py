@@ -57,12 +57,19 @@ def main() -> None:
     ap.add_argument("--window", type=int, default=10)
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--impls", default="oxsio,oxsio-async,python-socketio")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the median is reported")
     a = ap.parse_args()
-    results = {}
-    for impl in a.impls.split(","):
-        r = measure(impl, a.clients, a.window, a.seconds)
-        results[impl] = r["msgs_per_sec"]
-        print(f"{impl:16s} {r['msgs_per_sec']:>9,d} echo msgs/s", flush=True)
+    impls = a.impls.split(",")
+    runs: dict = {impl: [] for impl in impls}
+    for rnd in range(a.rounds):
+        for impl in impls:
+            r = measure(impl, a.clients, a.window, a.seconds)
+            runs[impl].append(r["msgs_per_sec"])
+            print(f"round {rnd + 1}: {impl:16s} {r['msgs_per_sec']:>9,d} echo msgs/s", flush=True)
+    results = {impl: sorted(v)[len(v) // 2] for impl, v in runs.items()}
+    print(f"median of {a.rounds} round(s), {a.clients} clients x {a.window} in flight, websocket:")
+    for impl, v in results.items():
+        print(f"{impl:16s} {v:>9,d} echo msgs/s")
     base = results.get("python-socketio")
     if base:
         for impl, v in results.items():
