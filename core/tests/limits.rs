@@ -168,3 +168,103 @@ async fn stalled_reader_is_cut_off_others_keep_receiving() {
     drop(stalled);
     h.shutdown().await;
 }
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Figure for the notes (long): 1 000 000 broadcast deliveries to 100 reading
+/// clients while one WebSocket client never reads. Prints RSS before/after;
+/// asserts the growth stays under the bound the queues imply.
+/// `cargo test -p oxsio --release --test limits -- --ignored --nocapture`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "long run"]
+async fn million_deliveries_with_a_stalled_reader_keep_memory_bounded() {
+    const CLIENTS: usize = 100;
+    const BROADCASTS: usize = 10_000;
+    let io = Server::builder().build();
+    io.on_connection(|s: Socket| s.join("all"));
+    let h = io.listen("127.0.0.1:0").await.unwrap();
+    let addr = h.local_addr();
+    let (mut stalled, _) = tokio_tungstenite::connect_async(format!(
+        "ws://{addr}/socket.io/?EIO=4&transport=websocket"
+    ))
+    .await
+    .unwrap();
+    stalled.send("40".into()).await.unwrap();
+    let got = Arc::new(AtomicUsize::new(0));
+    let mut clients = Vec::new();
+    for _ in 0..CLIENTS {
+        let g = got.clone();
+        let c = ClientBuilder::new(format!("http://{addr}"))
+            .options(no_retry())
+            .build()
+            .unwrap();
+        c.on("tick", move |_| {
+            g.fetch_add(1, Ordering::Relaxed);
+        });
+        c.connect().await.unwrap();
+        clients.push(c);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = rss_kib();
+    let payload = "p".repeat(100);
+    let stalled_id = io.of("/").sockets().iter().map(|s| s.id()).find(|id| {
+        clients
+            .iter()
+            .all(|c| c.id().as_deref() != Some(id.as_str()))
+    });
+    let start = std::time::Instant::now();
+    let mut peak = before;
+    let mut reader_failures = 0usize;
+    for i in 0..BROADCASTS {
+        // Not volatile: a full queue is reported; only the stalled socket may fail.
+        if let Err(oxsio::BroadcastError::Sockets(failed)) =
+            io.to("all").emit("tick", payload.as_str())
+        {
+            reader_failures += failed
+                .iter()
+                .filter(|(sid, _)| Some(*sid) != stalled_id)
+                .count();
+        }
+        if i % 50 == 0 {
+            while got.load(Ordering::Relaxed) + CLIENTS * 100 < CLIENTS * i {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            peak = peak.max(rss_kib());
+        }
+    }
+    assert_eq!(reader_failures, 0, "a reading client's queue overflowed");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while got.load(Ordering::Relaxed) < CLIENTS * BROADCASTS && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let elapsed = start.elapsed();
+    let delivered = got.load(Ordering::Relaxed);
+    eprintln!(
+        "{delivered} deliveries to {CLIENTS} readers in {elapsed:?} ({:.0}/s) with one stalled reader; RSS {before} KiB before, peak {peak} KiB, growth {} KiB",
+        delivered as f64 / elapsed.as_secs_f64(),
+        peak.saturating_sub(before)
+    );
+    assert_eq!(delivered, CLIENTS * BROADCASTS, "readers lost messages");
+    // Bound: the stalled socket holds at most max_buffer_size (256) queued
+    // packets plus socket buffers; 64 MiB leaves room for allocator noise.
+    assert!(
+        peak.saturating_sub(before) < 64 * 1024,
+        "memory grew by {} KiB",
+        peak - before
+    );
+    for c in clients {
+        c.disconnect();
+    }
+    drop(stalled);
+    h.shutdown().await;
+}

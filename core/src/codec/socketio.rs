@@ -145,7 +145,10 @@ impl Packet {
             PacketData::ConnectError(v) => {
                 out.push('4');
                 write_nsp(out, &self.nsp);
-                v.write_json_inline(out);
+                // No payload stays no payload (`4`, not `4null`).
+                if !v.is_null() {
+                    v.write_json_inline(out);
+                }
             }
         }
     }

@@ -67,7 +67,8 @@ impl Query {
             match k.as_str() {
                 "EIO" => out.eio = Some(v),
                 "transport" => out.transport = Some(v),
-                "sid" => out.sid = Some(v),
+                // An empty sid is no sid (Node starts a new handshake).
+                "sid" if !v.is_empty() => out.sid = Some(v),
                 _ => {}
             }
         }
@@ -140,11 +141,12 @@ impl<H: Handler> Engine<H> {
                 return false;
             }
             // v4 clients never ping outside an upgrade: the official server closes.
-            Ok(Packet::Ping(_)) | Ok(Packet::Open(_)) | Err(_) => {
+            Ok(Packet::Ping(_)) | Err(_) => {
                 entry.session.close(CloseReason::ParseError);
                 return false;
             }
-            Ok(Packet::Upgrade) | Ok(Packet::Noop) => {}
+            // Node ignores these from a client (an `open` included).
+            Ok(Packet::Upgrade) | Ok(Packet::Noop) | Ok(Packet::Open(_)) => {}
         }
         true
     }
@@ -258,7 +260,9 @@ impl<H: Handler> Engine<H> {
         if req.method() != Method::GET {
             return error_response(ErrorCode::BadHandshakeMethod, None);
         }
-        if transport == Transport::Websocket && !is_ws_upgrade {
+        // A WebSocket handshake must say so, and an upgrade request must ask for
+        // the WebSocket transport (a polling session would be left dangling).
+        if (transport == Transport::Websocket) != is_ws_upgrade {
             return error_response(ErrorCode::BadRequest, None);
         }
         let info = RequestInfo {

@@ -132,7 +132,18 @@ where
         return error_response(ErrorCode::BadRequest, None);
     }
     let _busy = PostGuard(session);
-    let bytes = match Limited::new(req.into_body(), max).collect().await {
+    // A body that dribbles in is cut off after a heartbeat period (or when
+    // the session ends), so a slow client cannot hold a task forever.
+    let deadline = engine.config.ping_interval + engine.config.ping_timeout;
+    let read = tokio::select! {
+        r = tokio::time::timeout(deadline, Limited::new(req.into_body(), max).collect()) => r,
+        () = session.closed.wait() => return error_response(ErrorCode::BadRequest, None),
+    };
+    let Ok(read) = read else {
+        session.close(CloseReason::TransportError);
+        return error_response(ErrorCode::BadRequest, None);
+    };
+    let bytes = match read {
         Ok(c) => c.to_bytes(),
         Err(e)
             if e.downcast_ref::<http_body_util::LengthLimitError>()

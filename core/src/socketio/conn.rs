@@ -8,6 +8,7 @@ use super::server::ServerState;
 use super::socket::Socket;
 use crate::Value;
 use crate::codec::socketio::{Decoder, Packet, PacketData};
+use crate::engineio::session::Signal;
 use crate::engineio::{CloseReason, Incoming, RequestInfo, Session};
 
 pub(crate) struct Conn {
@@ -17,7 +18,7 @@ pub(crate) struct Conn {
     decoder: Mutex<Decoder>,
     /// Namespaces joined or joining, with their socket.
     sockets: Mutex<Vec<(Arc<str>, Socket)>>,
-    joined_once: std::sync::atomic::AtomicBool,
+    pub(crate) joined: Signal,
 }
 
 impl Conn {
@@ -29,7 +30,7 @@ impl Conn {
             info,
             decoder: Mutex::new(decoder),
             sockets: Mutex::new(Vec::new()),
-            joined_once: std::sync::atomic::AtomicBool::new(false),
+            joined: Signal::default(),
         }
     }
 
@@ -77,12 +78,11 @@ impl Conn {
 
     /// True once any namespace was joined (the connect timer no longer applies).
     pub(crate) fn joined_once(&self) -> bool {
-        self.joined_once.load(std::sync::atomic::Ordering::Acquire)
+        self.joined.is_set()
     }
 
     pub(crate) fn mark_joined(&self) {
-        self.joined_once
-            .store(true, std::sync::atomic::Ordering::Release);
+        self.joined.set();
     }
 
     pub(crate) fn on_message(self: &Arc<Self>, msg: Incoming<'_>) {

@@ -112,14 +112,18 @@ impl Handler for SioHandler {
 
     fn on_open(&self, session: Arc<Session>, req: &RequestInfo) -> Arc<Conn> {
         let conn = Arc::new(Conn::new(session, self.0.clone(), req.clone()));
-        let weak = Arc::downgrade(&conn);
+        let c = conn.clone();
         let timeout = self.0.common.connect_timeout;
+        // Ends at the first join or when the session closes, not only at the deadline.
         tokio::spawn(async move {
-            tokio::time::sleep(timeout).await;
-            if let Some(c) = weak.upgrade()
-                && !c.joined_once()
-            {
-                c.session().close(CloseReason::ForcedServerClose);
+            tokio::select! {
+                () = tokio::time::sleep(timeout) => {
+                    if !c.joined_once() {
+                        c.session().close(CloseReason::ForcedServerClose);
+                    }
+                }
+                () = c.joined.wait() => {}
+                () = c.session().closed.wait() => {}
             }
         });
         conn

@@ -385,14 +385,7 @@ fn engineio_packets(v: &mut Vec<Case>) {
     );
     // Client open packet: Node's Socket.onPacket has no case for it (ignored).
     for text in ["0", "0{\"sid\":\"AAAAAAAAAAAAAAAAAAAA\"}"] {
-        v.push(
-            case(C, format!("client open packet {text:?}"), one(text))
-                .both(Expect::Open)
-                .dev(
-                    Expect::Closed,
-                    "engineio/mod.rs on_text treats a client `0` as a parse error; Node ignores it",
-                ),
-        );
+        v.push(case(C, format!("client open packet {text:?}"), one(text)).both(Expect::Open));
     }
     // Close: polling closes; Node's WebSocket transport ignores `1`.
     for text in ["1", "1garbage"] {
@@ -1894,8 +1887,7 @@ fn query(v: &mut Vec<Case>) {
     v.push(
         case(C, "empty sid", hs(p, "?EIO=4&transport={T}&sid="))
             .ws(Expect::Http(101, None))
-            .poll(Expect::Http(200, None))
-            .dev(Expect::Http(400, Some(1)), "oxsio looks up an empty sid (unknown); Node treats `sid=` as absent (a new handshake)"),
+            .poll(Expect::Http(200, None)),
     );
     v.push(
         case(
@@ -1908,7 +1900,7 @@ fn query(v: &mut Vec<Case>) {
     v.push(
         case(C, "polling transport with Upgrade headers", hs(p, "?EIO=4&transport=polling"))
             .ws(Expect::Http(101, None))
-            .dev_ws(Expect::Http(200, None), "oxsio answers a polling handshake and ignores the Upgrade headers; Node answers 101 and closes (polling does not handle upgrades)"),
+            .dev_ws(Expect::Http(400, Some(3)), "oxsio refuses an upgrade request for the polling transport (400 Bad request); Node answers 101 then closes"),
     );
     // WebSocket handshake headers.
     let wsh = |name: &str, headers: Vec<(&'static str, &'static str)>| {

@@ -271,8 +271,8 @@ pub fn cases(v: &mut Vec<Case>) {
         sc(s, "POST body that never completes", Scn::SlowPostBody)
             .poll(E("Node: the POST is held until requestTimeout (300 s); the session expires meanwhile"))
             .dev_poll(
-                E("the POST is held open even after its session expired (no body read timeout)"),
-                "engineio/polling.rs post() awaits the body without a deadline: each such request holds a connection and a task for as long as the client wants",
+                E("the stalled POST is ended when its session expires (at most a heartbeat period)"),
+                "oxsio bounds a POST body read by ping interval + timeout and by the session's life; Node waits up to requestTimeout (300 s)",
             ),
     );
 
@@ -840,9 +840,7 @@ pub async fn run(apps: &Apps, s: Scn, tr: Tr) -> Result<(), String> {
             // The session expires (no GET, no pong) within ~1 s.
             sid_gone(addr, &url).await?;
             let closed = tcp_closed_within(&mut slow, Duration::from_millis(1500)).await;
-            ensure(!closed, || {
-                "the server now ends a stalled POST body: update the table (deviation fixed)".into()
-            })
+            ensure(closed, || "a stalled POST body outlived its session".into())
         }
         Scn::ForeignProbeHijack => {
             let victim = polling_victim(addr).await;
