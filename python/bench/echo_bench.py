@@ -1,9 +1,12 @@
 """Echo messages/s of a Python-hosted oxsio server with a Python handler vs
-python-socketio (aiohttp) with the same handler, under the same load (the
-official JS client, websocket), in one run.
+python-socketio (aiohttp) with the same handler, under the same load, in
+one run (implementations interleaved, median of the rounds).
 
-    python/.venv/bin/python python/bench/echo_bench.py [--clients 20] [--window 10] [--seconds 5]
-Needs tests/interop/node_modules (bash tests/interop/setup.sh).
+    python/.venv/bin/python python/bench/echo_bench.py [--clients 20] [--window 10] [--seconds 5] [--load rust|node]
+
+The load: `--load rust` (default) is bench/load.rs on the oxsio Rust client
+(built here with cargo), cheap enough not to be the bottleneck; `--load
+node` is the official JS client (tests/interop/node_modules).
 """
 
 import argparse
@@ -15,7 +18,19 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-NODE_MODULES = os.path.join(os.path.dirname(os.path.dirname(HERE)), "tests", "interop", "node_modules")
+ROOT = os.path.dirname(os.path.dirname(HERE))
+NODE_MODULES = os.path.join(ROOT, "tests", "interop", "node_modules")
+
+
+def load_command(kind: str) -> list:
+    if kind == "node":
+        return ["node", os.path.join(HERE, "load.js")]
+    subprocess.run(
+        ["cargo", "build", "--quiet", "--release", "-p", "oxsio-python", "--bin", "oxsio-echo-load"],
+        cwd=ROOT, check=True,
+    )
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+    return [os.path.join(target, "release", "oxsio-echo-load")]
 
 
 def free_port() -> int:
@@ -26,7 +41,7 @@ def free_port() -> int:
     return p
 
 
-def measure(impl: str, clients: int, window: int, seconds: int) -> dict:
+def measure(impl: str, load: list, clients: int, window: int, seconds: int) -> dict:
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, os.path.join(HERE, "echo_server.py"), impl, str(port)],
@@ -39,7 +54,7 @@ def measure(impl: str, clients: int, window: int, seconds: int) -> dict:
             raise RuntimeError(f"{impl} did not start: {line}{server.stdout.read()}")
         time.sleep(0.2)
         out = subprocess.run(
-            ["node", os.path.join(HERE, "load.js"), f"http://127.0.0.1:{port}", str(clients), str(window), str(seconds)],
+            [*load, f"http://127.0.0.1:{port}", str(clients), str(window), str(seconds)],
             capture_output=True, text=True, timeout=seconds + 60, env={**os.environ, "NODE_PATH": NODE_MODULES},
         )
         last = (out.stdout.strip().splitlines() or [""])[-1]
@@ -58,16 +73,18 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--impls", default="oxsio,oxsio-async,python-socketio")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the median is reported")
+    ap.add_argument("--load", choices=["rust", "node"], default="rust")
     a = ap.parse_args()
+    load = load_command(a.load)
     impls = a.impls.split(",")
     runs: dict = {impl: [] for impl in impls}
     for rnd in range(a.rounds):
         for impl in impls:
-            r = measure(impl, a.clients, a.window, a.seconds)
+            r = measure(impl, load, a.clients, a.window, a.seconds)
             runs[impl].append(r["msgs_per_sec"])
             print(f"round {rnd + 1}: {impl:16s} {r['msgs_per_sec']:>9,d} echo msgs/s", flush=True)
     results = {impl: sorted(v)[len(v) // 2] for impl, v in runs.items()}
-    print(f"median of {a.rounds} round(s), {a.clients} clients x {a.window} in flight, websocket:")
+    print(f"median of {a.rounds} round(s), {a.clients} clients x {a.window} in flight, websocket, {a.load} load:")
     for impl, v in results.items():
         print(f"{impl:16s} {v:>9,d} echo msgs/s")
     base = results.get("python-socketio")
