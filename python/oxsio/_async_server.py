@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import sys
 from typing import Any, Callable, Dict, List, Optional, Set
 
-from ._base import ack_result, start_dispatcher
+from ._base import NOT_HANDLED, ack_result, logger, start_dispatcher, to_args
 from ._server import BroadcastOperator, Rooms, _ServerBase
+
+
+_EAGER = sys.version_info >= (3, 12)
 
 
 class AsyncBroadcastOperator(BroadcastOperator):
@@ -51,6 +56,38 @@ class AsyncServer(_ServerBase):
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+    def _spawn_handler(self, aw: Any, name: str, ack: Any) -> None:
+        """Runs a coroutine handler as a task; its result answers `ack`.
+        On Python 3.12+ the task starts eagerly: a handler that never
+        suspends (e.g. one that only emits) finishes without a loop turn."""
+        loop = self._loop or asyncio.get_running_loop()
+        if not asyncio.iscoroutine(aw):
+            task = asyncio.ensure_future(aw, loop=loop)
+        elif _EAGER:
+            task = asyncio.Task(aw, loop=loop, eager_start=True)  # type: ignore[call-arg,unused-ignore]
+        else:
+            task = loop.create_task(aw)
+        if task.done():
+            self._handler_done(name, ack, task)
+        else:
+            self._tasks.add(task)
+            task.add_done_callback(functools.partial(self._handler_done, name, ack))
+
+    def _handler_done(self, name: str, ack: Any, task: "asyncio.Future[Any]") -> None:
+        self._tasks.discard(task)  # type: ignore[arg-type,unused-ignore]
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            logger.error("oxsio: a handler raised (event %r)", name, exc_info=exc)
+            return
+        r = task.result()
+        if ack is not None and r is not NOT_HANDLED:
+            try:
+                ack.send(to_args(r))
+            except Exception:
+                logger.exception("oxsio: cannot send the acknowledgement of %r", name)
 
     # ---- serving ----------------------------------------------------------
 

@@ -230,7 +230,7 @@ class _ServerBase(Registry):
                     _, ns, sid, name, args, ack = item
                     r = self._trigger(name, ns, sid, *args)
                     if self._is_async and inspect.isawaitable(r):
-                        self._spawn(self._finish_event(r, name, ack))
+                        self._spawn_handler(r, name, ack)
                     elif ack is not None and r is not NOT_HANDLED:
                         ack.send(to_args(r))
                 elif kind == SRV_CONNECT:
@@ -296,6 +296,9 @@ class _ServerBase(Registry):
             reply.accept()
 
     def _spawn(self, coro: Any) -> Any:  # pragma: no cover - AsyncServer only
+        raise NotImplementedError
+
+    def _spawn_handler(self, aw: Any, name: str, ack: Any) -> None:  # pragma: no cover
         raise NotImplementedError
 
     async def _finish_event(self, aw: Any, name: str, ack: Any) -> None:
