@@ -18,12 +18,10 @@ fn payload() -> Value {
 }
 
 fn arg<T: std::str::FromStr>(args: &[String], i: usize, name: &str) -> T {
-    args.get(i)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            eprintln!("usage: oxsio-echo-load URL CLIENTS WINDOW SECONDS ({name} missing or invalid)");
-            std::process::exit(2)
-        })
+    args.get(i).and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+        eprintln!("usage: oxsio-echo-load URL CLIENTS WINDOW SECONDS ({name} missing or invalid)");
+        std::process::exit(2)
+    })
 }
 
 fn main() {
@@ -51,17 +49,18 @@ fn main() {
                     }
                     let _ = ev.socket.emit("echo", payload());
                 });
-            let socket = match tokio::time::timeout(Duration::from_secs(10), builder.connect()).await {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => {
-                    println!("FAIL connect: {e}");
-                    std::process::exit(1);
-                }
-                Err(_) => {
-                    println!("FAIL connect: timed out");
-                    std::process::exit(1);
-                }
-            };
+            let socket =
+                match tokio::time::timeout(Duration::from_secs(10), builder.connect()).await {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
+                        println!("FAIL connect: {e}");
+                        std::process::exit(1);
+                    }
+                    Err(_) => {
+                        println!("FAIL connect: timed out");
+                        std::process::exit(1);
+                    }
+                };
             sockets.push(socket);
         }
         for s in &sockets {

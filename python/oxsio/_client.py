@@ -34,7 +34,6 @@ _IGNORED_OPTIONS = frozenset(
         "handle_sigint",
         "engineio_logger",
         "http_session",
-        "ssl_verify",
         "websocket_extra_options",
         "timestamp_requests",
     }
@@ -66,9 +65,15 @@ class _ClientBase(Registry):
         request_timeout: float = 5,
         threaded: bool = True,
         ack_timeout: float = 60,
+        ssl_verify: Union[bool, str] = True,
         **kwargs: Any,
     ) -> None:
         super().__init__()
+        ca_pem = None
+        if isinstance(ssl_verify, str):  # a CA bundle (PEM) to trust as well
+            with open(ssl_verify, "rb") as f:
+                ca_pem = f.read()
+            ssl_verify = True
         unknown = set(kwargs) - _IGNORED_OPTIONS
         if unknown:
             raise TypeError(f"unexpected option(s): {', '.join(sorted(unknown))}")
@@ -80,6 +85,8 @@ class _ClientBase(Registry):
             randomization_factor=float(randomization_factor),
             request_timeout=float(request_timeout),
             ack_timeout=float(ack_timeout),
+            ssl_verify=bool(ssl_verify),
+            ca_pem=ca_pem,
         )
         self._request_timeout = float(request_timeout)
         self._ack_timeout = float(ack_timeout)

@@ -244,6 +244,8 @@ class Client:
         randomization_factor: float = 0.5,
         request_timeout: float = 20.0,
         ack_timeout: float = 60.0,
+        ssl_verify: bool = True,
+        ca_pem: Optional[bytes] = None,
     ) -> "Client": ...
     def connect(
         self,

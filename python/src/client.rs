@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use oxsio::client::{
     Auth, ClientDisconnectReason, ClientError, ClientEvent, ClientOptions, ClientSocket, Manager,
-    Reconnection, Status,
+    Reconnection, Status, TlsOptions,
 };
 use oxsio::codec::socketio::RESERVED_EVENTS;
 use oxsio::{Args, Transport, Value};
@@ -185,6 +185,7 @@ pub struct Client {
     reconnection: Reconnection,
     connect_timeout: Duration,
     ack_timeout: Duration,
+    tls: TlsOptions,
 }
 
 impl Client {
@@ -229,7 +230,10 @@ impl Client {
         randomization_factor = 0.5,
         request_timeout = 20.0,
         ack_timeout = 60.0,
+        ssl_verify = true,
+        ca_pem = None,
     ))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         reconnection: bool,
         reconnection_attempts: u32,
@@ -238,6 +242,8 @@ impl Client {
         randomization_factor: f64,
         request_timeout: f64,
         ack_timeout: f64,
+        ssl_verify: bool,
+        ca_pem: Option<Vec<u8>>,
     ) -> PyResult<Self> {
         let secs = |v: f64| blocking::duration(Some(v)).map(Option::unwrap_or_default);
         if !(0.0..=1.0).contains(&randomization_factor) {
@@ -257,6 +263,11 @@ impl Client {
             },
             connect_timeout: secs(request_timeout)?,
             ack_timeout: secs(ack_timeout)?,
+            tls: TlsOptions {
+                extra_ca_pem: ca_pem,
+                accept_invalid_certs: !ssl_verify,
+                ..TlsOptions::default()
+            },
         })
     }
 
@@ -299,6 +310,7 @@ impl Client {
             reconnection: self.reconnection.clone(),
             connect_timeout: self.connect_timeout,
             ack_timeout: self.ack_timeout,
+            tls: self.tls.clone(),
             path: path.to_owned(),
             ..ClientOptions::default()
         };

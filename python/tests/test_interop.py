@@ -165,7 +165,7 @@ def psio_server() -> Iterator[Tuple[str, Recorder]]:
             return "pong from /chat"
 
         async def start() -> None:
-            runner = web.AppRunner(app)
+            runner = web.AppRunner(app, shutdown_timeout=0.5)
             await runner.setup()
             site = web.TCPSite(runner, "127.0.0.1", 0)
             await site.start()
