@@ -31,6 +31,7 @@ from ._native import (
     __version__,
 )
 from ._server import BroadcastOperator, Server
+from ._simple import AsyncSimpleClient, SimpleClient
 
 __all__ = [
     "AsyncBroadcastOperator",
@@ -38,6 +39,7 @@ __all__ = [
     "AsyncClientNamespace",
     "AsyncNamespace",
     "AsyncServer",
+    "AsyncSimpleClient",
     "BadNamespaceError",
     "BroadcastOperator",
     "Client",
@@ -47,6 +49,7 @@ __all__ = [
     "DisconnectedError",
     "Namespace",
     "Server",
+    "SimpleClient",
     "SocketIOError",
     "TimeoutError",
     "__version__",

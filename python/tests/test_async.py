@@ -172,3 +172,19 @@ async def test_async_connect_handler_has_run_when_connect_returns(aserver: oxsio
         assert seen == ["connect"]
     finally:
         await c.shutdown()
+
+
+async def test_async_simple_client(aserver: oxsio.AsyncServer) -> None:
+    aserver.on("ping", lambda sid, x: x + 1)
+
+    @aserver.event
+    async def tell(sid):
+        await aserver.emit("news", {"n": 1}, to=sid)
+
+    async with oxsio.AsyncSimpleClient() as c:
+        await c.connect(f"http://127.0.0.1:{aserver.port}")
+        assert await c.call("ping", 1) == 2
+        await c.emit("tell")
+        assert await c.receive(timeout=5) == ["news", {"n": 1}]
+        with pytest.raises(oxsio.TimeoutError):
+            await c.receive(timeout=0.1)

@@ -441,3 +441,21 @@ def test_reconnection_attempts_limit_ends_wait() -> None:
         wait_for(lambda: len(attempts) >= 2)
     finally:
         c.shutdown()
+
+
+def test_simple_client(server: oxsio.Server, url: str) -> None:
+    server.on("ping", lambda sid, x: ("pong", x))
+    server.on("tell", lambda sid: server.emit("news", ("a", b"b"), to=sid))
+    with oxsio.SimpleClient() as c:
+        c.connect(url)
+        assert c.sid and c.connected
+        assert c.call("ping", 1) == ("pong", 1)
+        c.emit("tell")
+        assert c.receive(timeout=5) == ["news", "a", b"b"]
+        with pytest.raises(oxsio.TimeoutError):
+            c.receive(timeout=0.1)
+        server.disconnect(c.sid)
+        with pytest.raises(oxsio.DisconnectedError):
+            c.receive(timeout=5)
+        with pytest.raises(oxsio.DisconnectedError):
+            c.emit("x")
