@@ -5,6 +5,7 @@
 //! ```text
 //! oxsio-bench all [--out BENCHMARKS.md] [--reps 3] [--profile full|moderate] [--peers a,b] [--scenarios a,b]
 //! oxsio-bench smoke                      # every scenario against oxsio, tiny sizes
+//! oxsio-bench report                     # re-render BENCHMARKS.md + chart from benches/results
 //! oxsio-bench run <scenario> --addr 127.0.0.1:PORT [--pid PID] [sizes…]   # one JSON line
 //! ```
 //! Scenarios: echo_64, echo_1k, fanout, connect, polling_echo, idle.
@@ -53,6 +54,7 @@ const USAGE: &str = "usage:
                   [--peers oxsio,socketioxide,node,python-socketio,oxsio-python,oxsio-c-poll]
                   [--scenarios echo_64,echo_1k,fanout,connect,polling_echo,idle]
   oxsio-bench smoke [--out FILE.md]
+  oxsio-bench report [--raw benches/results/raw.jsonl] [--out BENCHMARKS.md]   # re-render, no measurement
   oxsio-bench run <scenario> --addr HOST:PORT [--pid PID] [--clients N] [--per-client M]
                   [--payload BYTES] [--receivers N] [--broadcasts K] [--window W]
                   [--conns C] [--concurrency X] [--hold-s S] [--limit-s L]";
@@ -64,6 +66,7 @@ fn main() {
         Some("run") => run(pos.get(1).map(String::as_str).unwrap_or(""), &flags),
         Some("all") => orchestrate::all(&flags),
         Some("smoke") => orchestrate::smoke(&flags),
+        Some("report") => orchestrate::rerender(&flags),
         _ => {
             eprintln!("{USAGE}");
             2

@@ -307,7 +307,7 @@ fn start(peer: &Peer, pin: Option<usize>, extra: &[String], log: &Path) -> Resul
 }
 
 /// Sizes of every scenario.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Sizes {
     pub profile: String,
     pub echo_clients: u64,
@@ -540,7 +540,13 @@ fn measure(
             (ms * 2).to_string(),
         ];
     }
-    let mut server = match start(peer, pins.0, &extra, log) {
+    // One retry: a peer being reinstalled at that moment (another session
+    // rebuilding a venv, say) should not cost the measurement.
+    let started = start(peer, pins.0, &extra, log).or_else(|_| {
+        std::thread::sleep(Duration::from_secs(5));
+        start(peer, pins.0, &extra, log)
+    });
+    let mut server = match started {
         Ok(s) => s,
         Err(e) => return json!({"scenario": scenario, "ok": false, "error": e}),
     };
@@ -645,6 +651,7 @@ pub fn all(f: &Flags) -> i32 {
     }
     let logs = log_path();
     let load_before = sys::loadavg();
+    let revision = report::revision();
     let started = Instant::now();
     let mut rows: Vec<Value> = Vec::new();
     let mut raw_file = std::fs::File::create(&raw).ok();
@@ -686,7 +693,8 @@ pub fn all(f: &Flags) -> i32 {
         sizes: sizes.clone(),
         reps,
         pin_note,
-        peers: peers.clone(),
+        peer_notes: report::peer_notes(&peers),
+        revision,
         load_before,
         load_after: sys::loadavg(),
         minutes: started.elapsed().as_secs_f64() / 60.0,
@@ -697,7 +705,12 @@ pub fn all(f: &Flags) -> i32 {
         eprintln!("cannot write {}: {e}", out.display());
         return 1;
     }
-    if let Err(e) = report::chart(&rows, &scenarios, &peers, &chart) {
+    let _ = std::fs::write(
+        results_dir.join("meta.json"),
+        serde_json::to_string_pretty(&meta).unwrap_or_default(),
+    );
+    let names: Vec<String> = live.iter().map(|p| p.name.to_owned()).collect();
+    if let Err(e) = report::chart(&rows, &scenarios, &names, &chart) {
         eprintln!("chart: {e}");
     }
     eprintln!(
@@ -747,7 +760,8 @@ pub fn smoke(f: &Flags) -> i32 {
             sizes,
             reps: 1,
             pin_note: "not pinned (smoke)".into(),
-            peers: vec![oxsio.clone()],
+            peer_notes: report::peer_notes(std::slice::from_ref(oxsio)),
+            revision: report::revision(),
             load_before: None,
             load_after: sys::loadavg(),
             minutes: 0.0,
@@ -757,7 +771,7 @@ pub fn smoke(f: &Flags) -> i32 {
         let out = PathBuf::from(out);
         let chart = out.with_extension("png");
         let _ = std::fs::write(&out, report::markdown(&meta, &rows, &scen, &out, &chart));
-        if let Err(e) = report::chart(&rows, &scen, std::slice::from_ref(oxsio), &chart) {
+        if let Err(e) = report::chart(&rows, &scen, &["oxsio".to_owned()], &chart) {
             eprintln!("chart: {e}");
             failed += 1;
         }
@@ -768,4 +782,64 @@ pub fn smoke(f: &Flags) -> i32 {
         SCENARIOS.len()
     );
     if failed == 0 { 0 } else { 1 }
+}
+
+/// `report`: renders the markdown and the chart again from the raw lines
+/// and meta.json of an earlier `all` run (no measurement).
+pub fn rerender(f: &Flags) -> i32 {
+    let root = repo_root();
+    let results_dir = root.join("benches/results");
+    let raw = f
+        .str("raw")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| results_dir.join("raw.jsonl"));
+    let meta_path = raw.with_file_name("meta.json");
+    let out = f
+        .str("out")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("BENCHMARKS.md"));
+    let chart = f
+        .str("chart")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| results_dir.join("ratios.png"));
+    let rows: Vec<Value> = match std::fs::read_to_string(&raw) {
+        Ok(t) => t
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect(),
+        Err(e) => {
+            eprintln!("report: {}: {e}", raw.display());
+            return 1;
+        }
+    };
+    let meta: report::Meta = match std::fs::read_to_string(&meta_path)
+        .map_err(|e| e.to_string())
+        .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
+    {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("report: {}: {e}", meta_path.display());
+            return 1;
+        }
+    };
+    let mut scenarios: Vec<String> = Vec::new();
+    for r in &rows {
+        if let Some(s) = r["scenario"].as_str()
+            && !scenarios.iter().any(|x| x == s)
+        {
+            scenarios.push(s.to_owned());
+        }
+    }
+    if let Err(e) = std::fs::write(
+        &out,
+        report::markdown(&meta, &rows, &scenarios, &out, &chart),
+    ) {
+        eprintln!("report: {}: {e}", out.display());
+        return 1;
+    }
+    if let Err(e) = report::chart(&rows, &scenarios, &report::peer_names(&rows), &chart) {
+        eprintln!("chart: {e}");
+    }
+    eprintln!("wrote {} and {}", out.display(), chart.display());
+    0
 }

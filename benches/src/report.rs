@@ -9,12 +9,18 @@ use serde_json::Value;
 use crate::orchestrate::{Peer, Sizes};
 
 /// What the report says about the run itself.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Meta {
     pub command: String,
     pub sizes: Sizes,
     pub reps: usize,
     pub pin_note: String,
-    pub peers: Vec<Peer>,
+    /// (peer, implementation or "skipped: why"), for a later re-render.
+    #[serde(default)]
+    pub peer_notes: Vec<(String, String)>,
+    /// The commit measured (see [`revision`]).
+    #[serde(default)]
+    pub revision: String,
     pub load_before: Option<f64>,
     pub load_after: Option<f64>,
     pub minutes: f64,
@@ -107,6 +113,9 @@ fn fmt_num(x: Option<f64>) -> String {
 fn values(rows: &[Value], scenario: &str, peer: &str, key: &str) -> Vec<(u64, f64)> {
     rows.iter()
         .filter(|r| r["scenario"] == scenario && r["peer"] == peer)
+        // A loss count means something only for a run that was not cut
+        // short by its time limit.
+        .filter(|r| key != "lost" || r["complete"] == Value::Bool(true))
         .filter_map(|r| Some((r["rep"].as_u64()?, r[key].as_f64()?)))
         .collect()
 }
@@ -290,21 +299,30 @@ fn target_rows(rows: &[Value]) -> Vec<[String; 4]> {
 }
 
 fn rel(from: &Path, to: &Path) -> String {
-    let dir = from.parent().unwrap_or(Path::new(""));
-    let dir = dir.canonicalize().unwrap_or(dir.to_path_buf());
-    match to
-        .canonicalize()
-        .ok()
-        .as_deref()
-        .and_then(|t| t.strip_prefix(&dir).ok())
-    {
-        Some(r) => r.display().to_string(),
-        None => to.display().to_string(),
+    // The chart may not exist yet: canonicalise directories only.
+    let canon = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+    let dir = canon(
+        from.parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new(".")),
+    );
+    let to_dir = canon(
+        to.parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new(".")),
+    );
+    let to = match to.file_name() {
+        Some(name) => to_dir.join(name),
+        None => to.to_path_buf(),
+    };
+    match to.strip_prefix(&dir) {
+        Ok(r) => r.display().to_string(),
+        Err(_) => to.display().to_string(),
     }
 }
 
 /// The commit measured, and whether core/ had uncommitted changes.
-fn revision() -> String {
+pub fn revision() -> String {
     let root = crate::orchestrate::repo_root();
     let git = |args: &[&str]| {
         std::process::Command::new("git")
@@ -333,6 +351,33 @@ fn revision() -> String {
     }
 }
 
+/// The peers of `rows`, in order of appearance.
+pub fn peer_names(rows: &[Value]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for r in rows {
+        if let Some(p) = r["peer"].as_str()
+            && !out.iter().any(|x| x == p)
+        {
+            out.push(p.to_owned());
+        }
+    }
+    out
+}
+
+/// (peer, implementation or skip note) for the report.
+pub fn peer_notes(peers: &[Peer]) -> Vec<(String, String)> {
+    peers
+        .iter()
+        .map(|p| {
+            let about = match &p.skip {
+                Some(why) => format!("skipped: {why}"),
+                None => p.about.clone(),
+            };
+            (p.name.to_owned(), about)
+        })
+        .collect()
+}
+
 /// The markdown report.
 pub fn markdown(
     meta: &Meta,
@@ -359,7 +404,12 @@ pub fn markdown(
          raw measurements in `benches/results/raw.jsonl`.\n"
     );
     let _ = writeln!(md, "- command: `{}`", meta.command);
-    let _ = writeln!(md, "- revision: {}", revision());
+    let rev = if meta.revision.is_empty() {
+        revision()
+    } else {
+        meta.revision.clone()
+    };
+    let _ = writeln!(md, "- revision: {rev}");
     let _ = writeln!(
         md,
         "- machine: {} CPUs ({cpu}); load average {} before, {} after; {:.0} min",
@@ -383,15 +433,8 @@ pub fn markdown(
         meta.sizes.profile, meta.nofile
     );
     let _ = writeln!(md, "\n## Peers\n\n| peer | implementation |\n|---|---|");
-    for p in &meta.peers {
-        match &p.skip {
-            Some(why) => {
-                let _ = writeln!(md, "| {} | skipped: {why} |", p.name);
-            }
-            None => {
-                let _ = writeln!(md, "| {} | {} |", p.name, p.about);
-            }
-        }
+    for (name, about) in &meta.peer_notes {
+        let _ = writeln!(md, "| {name} | {about} |");
     }
     let _ = writeln!(md, "\n## Scenarios\n\n| scenario | sizes |\n|---|---|");
     for (s, d) in meta.sizes.describe() {
@@ -456,7 +499,11 @@ pub fn markdown(
             .map(|r| {
                 let why = r["error"].as_str().or(r["first_error"].as_str()).map(str::to_owned).unwrap_or_else(|| {
                     if r["complete"] == Value::Bool(false) {
-                        "time limit reached before all messages (rate is over the completed ones)".into()
+                        "time limit reached before all messages (rates are over the completed ones)".into()
+                    } else if r["dropped_while_held"].as_u64().unwrap_or(0) > 0 {
+                        format!("the server closed {} of the held connections", r["dropped_while_held"])
+                    } else if r["pings_answered"].as_u64() == Some(0) {
+                        "no heartbeat seen during the hold".into()
                     } else {
                         "see raw.jsonl".into()
                     }
@@ -489,7 +536,7 @@ fn e<E: std::fmt::Debug>(r: Result<(), E>) -> Result<(), String> {
 pub fn chart(
     rows: &[Value],
     scenarios: &[String],
-    peers: &[Peer],
+    peer_names: &[String],
     path: &Path,
 ) -> Result<(), String> {
     let font = [
@@ -503,11 +550,6 @@ pub fn chart(
         plotters::style::register_font("sans-serif", FontStyle::Normal, bytes).is_ok()
     })
     .unwrap_or(false);
-    let peer_names: Vec<&str> = peers
-        .iter()
-        .filter(|p| p.skip.is_none())
-        .map(|p| p.name)
-        .collect();
     let palette = [
         RGBColor(214, 39, 40),
         RGBColor(31, 119, 180),
