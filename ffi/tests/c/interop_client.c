@@ -11,13 +11,17 @@
 static const char *base;
 static char transports[64];
 static int failures = 0;
+/* OXSIO_TIMEOUT_SCALE=N multiplies every time bound (e.g. under valgrind). */
+static unsigned scale = 1;
+/* The last event wait_for skipped, for failure messages. */
+static char skipped[512] = "none";
 
 #define EXPECT(cond, ...)                                   \
     do {                                                    \
         if (!(cond)) {                                      \
             printf("FAIL %s: ", scenario);                  \
             printf(__VA_ARGS__);                            \
-            printf("\n");                                   \
+            printf(" [last skipped event: %s]\n", skipped);      \
             failures++;                                     \
             goto done;                                      \
         }                                                   \
@@ -27,8 +31,8 @@ static oxsio_client *connect_to(const char *nsp, const char *auth) {
     char url[256], config[512];
     snprintf(url, sizeof url, "%s%s", base, nsp);
     snprintf(config, sizeof config,
-             "{\"transports\":%s,\"reconnection\":false,\"connect_timeout_ms\":10000%s%s}",
-             transports, auth ? ",\"auth\":" : "", auth ? auth : "");
+             "{\"transports\":%s,\"reconnection\":false,\"connect_timeout_ms\":%u%s%s}",
+             transports, 10000 * scale, auth ? ",\"auth\":" : "", auth ? auth : "");
     oxsio_client *c = NULL;
     CHECK(oxsio_client_connect(url, config, OXSIO_DISPATCH_POLL, &c));
     return c;
@@ -36,7 +40,7 @@ static oxsio_client *connect_to(const char *nsp, const char *auth) {
 
 /* Polls until an event of `kind` (and `name` for messages) arrives, or 5 s. */
 static oxsio_event *wait_for(oxsio_client *c, oxsio_event_kind kind, const char *name) {
-    uint64_t deadline = now_ms() + 15000;
+    uint64_t deadline = now_ms() + 15000 * scale;
     while (now_ms() < deadline) {
         oxsio_client_wait(c, 50);
         oxsio_event *ev;
@@ -44,6 +48,15 @@ static oxsio_event *wait_for(oxsio_client *c, oxsio_event_kind kind, const char 
             const char *n = "";
             oxsio_event_name(ev, &n, NULL);
             if (oxsio_event_get_kind(ev) == kind && (!name || strcmp(n, name) == 0)) return ev;
+            const char *m = "";
+            oxsio_event_message(ev, &m, NULL);
+            snprintf(skipped, sizeof skipped, "kind %u name %s message %s",
+                     (unsigned)oxsio_event_get_kind(ev), n, m);
+            if (oxsio_event_get_kind(ev) == OXSIO_EVENT_KIND_CONNECT_ERROR) {
+                /* Not what we wait for, and nothing else will come. */
+                oxsio_event_free(ev);
+                return NULL;
+            }
             if (oxsio_event_get_kind(ev) == OXSIO_EVENT_KIND_MESSAGE && strcmp(n, "question") == 0)
                 oxsio_event_ack(ev, "[\"reply\",{\"from\":\"c\"}]", NULL, 0);
             oxsio_event_free(ev);
@@ -193,6 +206,12 @@ static void scenario_6(void) {
     const char *scenario = "namespaces";
     oxsio_client *root = connect_to("", NULL);
     oxsio_client *admin = NULL;
+    /* Opened while the connection is still being made, the core client may
+     * send a second CONNECT for /admin (its initial CONNECT loop and the
+     * queued open race), which the oxsio server answers by closing the
+     * connection: wait for "/" first (core issue, see the ffi report). */
+    oxsio_event *first = wait_for(root, OXSIO_EVENT_KIND_CONNECT, NULL);
+    oxsio_event_free(first);
     CHECK(oxsio_client_of(root, "/admin", NULL, &admin));
     CHECK(oxsio_client_open(admin));
     oxsio_event *ev = wait_for(admin, OXSIO_EVENT_KIND_MESSAGE, "welcome");
@@ -210,6 +229,8 @@ int main(int argc, char **argv) {
         return 2;
     }
     base = argv[1];
+    if (getenv("OXSIO_TIMEOUT_SCALE")) scale = (unsigned)atoi(getenv("OXSIO_TIMEOUT_SCALE"));
+    if (scale == 0) scale = 1;
     if (strcmp(argv[2], "websocket") == 0)
         snprintf(transports, sizeof transports, "[\"websocket\"]");
     else if (strcmp(argv[2], "polling") == 0)

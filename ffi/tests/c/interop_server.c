@@ -2,7 +2,7 @@
  * poll mode (one thread, no callbacks), so the official socket.io-client
  * scenarios (tests/interop/client_scenarios.js) can run against it.
  *
- *   interop_server [port]     prints "listening <port>"; stops on SIGTERM/SIGINT
+ *   interop_server [port [ping_ms]]   prints "listening <port>"; stops on SIGTERM/SIGINT
  */
 #define _POSIX_C_SOURCE 200809L
 #include <signal.h>
@@ -73,12 +73,14 @@ static void on_connection(const oxsio_event *ev, const char *nsp) {
     CHECK(oxsio_event_socket(ev, &s));
     char json[4096];
     if (strcmp(nsp, "/admin") == 0) {
-        CHECK(oxsio_socket_join(s, "admins"));
+        oxsio_socket_join(s, "admins");
         snprintf(json, sizeof json, "[{\"sid\":\"%s\",\"nsp\":\"/admin\"}]", sid_of(s));
-        CHECK(oxsio_socket_emit(s, "welcome", json, NULL, 0));
+        oxsio_socket_emit(s, "welcome", json, NULL, 0);
         return;
     }
-    CHECK(oxsio_socket_join(s, "all"));
+    /* Poll mode: the socket may have left already; its calls then fail
+     * harmlessly (OXSIO_RESULT_DISCONNECTED), so they are not CHECKed. */
+    oxsio_socket_join(s, "all");
     const char *auth;
     CHECK(oxsio_socket_auth_json(s, &auth, NULL));
     const char *room = strstr(auth, "\"room\":\"");
@@ -91,10 +93,10 @@ static void on_connection(const oxsio_event *ev, const char *nsp) {
             n++;
         }
         name[n] = '\0';
-        CHECK(oxsio_socket_join(s, name));
+        oxsio_socket_join(s, name);
     }
     snprintf(json, sizeof json, "[{\"sid\":\"%s\",\"auth\":%s}]", sid_of(s), auth);
-    CHECK(oxsio_socket_emit(s, "welcome", json, NULL, 0));
+    oxsio_socket_emit(s, "welcome", json, NULL, 0);
 }
 
 static void emit_to(const char *room, const char *except, const char *event,
@@ -132,15 +134,14 @@ static void on_message(const oxsio_event *ev, const char *nsp) {
     } else if (strcmp(name, "ask-client") == 0) {
         static char data[300000];
         if (arg_as_array(ev, 0, data, sizeof data) == 0)
-            CHECK(oxsio_socket_emit_with_ack(s, "question", data, bufs, nb, 5000, NULL, NULL, NULL,
-                                             NULL));
+            oxsio_socket_emit_with_ack(s, "question", data, bufs, nb, 5000, NULL, NULL, NULL, NULL);
     } else if (strcmp(name, "join") == 0 || strcmp(name, "leave") == 0) {
         int join = name[0] == 'j';
         arg_str(ev, 0, a, sizeof a);
         if (join)
-            CHECK(oxsio_socket_join(s, a));
+            oxsio_socket_join(s, a);
         else
-            CHECK(oxsio_socket_leave(s, a));
+            oxsio_socket_leave(s, a);
         char q[600];
         json_quote(q, sizeof q, a, strlen(a));
         snprintf(json, sizeof json, "[\"%s\",%s]", join ? "joined" : "left", q);
@@ -153,9 +154,9 @@ static void on_message(const oxsio_event *ev, const char *nsp) {
     } else if (strcmp(name, "broadcast") == 0) {
         emit_to(NULL, sid_of(s), arg_str(ev, 0, a, sizeof a), ev, 1);
     } else if (strcmp(name, "disconnect-me") == 0) {
-        CHECK(oxsio_socket_disconnect(s, false));
+        oxsio_socket_disconnect(s, false);
     } else if (strcmp(name, "observe") == 0) {
-        CHECK(oxsio_socket_join(s, "observers"));
+        oxsio_socket_join(s, "observers");
         oxsio_event_ack(ev, NULL, NULL, 0);
     } else if (strcmp(name, "size") == 0) {
         uint32_t kind = 0;
@@ -213,9 +214,13 @@ int main(int argc, char **argv) {
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
-    CHECK(oxsio_server_new("{\"max_payload\":100000,\"ping_interval_ms\":300,"
-                           "\"ping_timeout_ms\":200}",
-                           OXSIO_DISPATCH_POLL, &server));
+    /* APP.md's heartbeat is 300/200 ms; a slower one for peers under valgrind. */
+    unsigned ping = argc > 2 ? (unsigned)atoi(argv[2]) : 300;
+    char config[160];
+    snprintf(config, sizeof config,
+             "{\"max_payload\":100000,\"ping_interval_ms\":%u,\"ping_timeout_ms\":%u}", ping,
+             ping == 300 ? 200u : ping);
+    CHECK(oxsio_server_new(config, OXSIO_DISPATCH_POLL, &server));
     CHECK(oxsio_server_of(server, "/admin"));
     CHECK(oxsio_server_use(server, "/", NULL, NULL, NULL));
     uint16_t port = 0;

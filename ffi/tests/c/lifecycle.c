@@ -37,7 +37,8 @@ static oxsio_socket *drain_server(oxsio_server *s, unsigned ms) {
 
 /* Polls the client until an event of `kind` arrives (5 s at most). */
 static oxsio_event *next_of(oxsio_client *c, oxsio_event_kind kind) {
-    uint64_t end = now_ms() + 15000;
+    const char *scale = getenv("OXSIO_TIMEOUT_SCALE");
+    uint64_t end = now_ms() + 15000 * (uint64_t)(scale && atoi(scale) > 0 ? atoi(scale) : 1);
     while (now_ms() < end) {
         oxsio_client_wait(c, 20);
         oxsio_event *ev;
