@@ -450,6 +450,15 @@ pub fn markdown(
         let _ = writeln!(md, "| {a} | {b} | {c} | {d} |");
     }
     let _ = writeln!(md, "\n![ratios to socketioxide]({})\n", rel(out, chart));
+    let _ = writeln!(
+        md,
+        "Reading the figures: \"server busy\" is the server's CPU seconds per second of the measurement. \
+         Below 1 the server was not the limit — the single load core was, or other work on the machine \
+         took the server's core — and throughput ratios are compressed toward 1×; the server CPU per \
+         message (or per connection) is then the figure to compare. \"user-space share\" is the part of \
+         the server's CPU spent in its own code rather than in the kernel's TCP stack. Profiling notes: \
+         `benches/PROFILE.md`.\n"
+    );
     let _ = writeln!(md, "## Results\n");
     for s in scenarios {
         let peers = peers_in(rows, s);
