@@ -31,7 +31,7 @@ const WRITE_BATCH: usize = 64;
 
 fn ws_config<H: Handler>(engine: &Engine<H>) -> WebSocketConfig {
     let mut c = WebSocketConfig::default();
-    c.read_buffer_size = 4096;
+    c.read_buffer_size = 1024;
     c.write_buffer_size = 16 * 1024;
     c.max_message_size = Some(engine.config.max_payload);
     c.max_frame_size = Some(engine.config.max_payload);
