@@ -6,11 +6,11 @@ import asyncio
 from typing import Any, Callable, List, Optional, Set, Union
 
 from . import _native
-from ._base import ack_result, start_dispatcher
+from ._base import LoopDrain, ack_result, start_loop_dispatcher
 from ._client import _ClientBase
 
 
-class AsyncClient(_ClientBase):
+class AsyncClient(_ClientBase, LoopDrain):
     """A Socket.IO client with python-socketio's asyncio API. Handlers
     (plain functions or coroutines) run on the loop that called `connect`."""
 
@@ -20,14 +20,6 @@ class AsyncClient(_ClientBase):
         super().__init__(*args, **kwargs)
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._tasks: Set["asyncio.Task[Any]"] = set()
-
-    def _deliver(self, batch: List[Any]) -> None:
-        loop = self._loop
-        if loop is not None:
-            loop.call_soon_threadsafe(self._dispatch, batch)
-
-    def _loop_closed(self) -> bool:
-        return self._loop is None or self._loop.is_closed()
 
     def _spawn(self, coro: Any) -> "asyncio.Task[Any]":
         loop = self._loop or asyncio.get_running_loop()
@@ -62,7 +54,7 @@ class AsyncClient(_ClientBase):
         self._loop = asyncio.get_running_loop()
         self._start_connect(url, headers, auth, transports, namespaces, socketio_path, retry)
         if self._thread is None:
-            self._thread = start_dispatcher(self._native, self, "_deliver", "oxsio-async-client")
+            self._thread = start_loop_dispatcher(self._native, self, "oxsio-async-client")
         if not wait:
             return
         deadline = self._loop.time() + float(wait_timeout) + self._request_timeout

@@ -7,7 +7,7 @@ import functools
 import sys
 from typing import Any, Callable, Dict, List, Optional, Set
 
-from ._base import NOT_HANDLED, ack_result, logger, start_dispatcher, to_args
+from ._base import NOT_HANDLED, LoopDrain, ack_result, logger, start_loop_dispatcher, to_args
 from ._server import BroadcastOperator, Rooms, _ServerBase
 
 
@@ -27,7 +27,7 @@ class AsyncBroadcastOperator(BroadcastOperator):
         return BroadcastOperator.fetch_sockets(self)
 
 
-class AsyncServer(_ServerBase):
+class AsyncServer(_ServerBase, LoopDrain):
     """A Socket.IO server with python-socketio's asyncio API. Handlers (plain
     functions or coroutines) run on the event loop that called `start`."""
 
@@ -40,15 +40,6 @@ class AsyncServer(_ServerBase):
         self._stopped: Optional[asyncio.Event] = None
 
     # ---- bridging ---------------------------------------------------------
-
-    def _deliver(self, batch: List[Any]) -> None:
-        """On the dispatcher thread: hands the batch to the loop."""
-        loop = self._loop
-        if loop is not None:
-            loop.call_soon_threadsafe(self._dispatch, batch)
-
-    def _loop_closed(self) -> bool:
-        return self._loop is None or self._loop.is_closed()
 
     def _spawn(self, coro: Any) -> "asyncio.Task[Any]":
         loop = self._loop or asyncio.get_running_loop()
@@ -98,7 +89,7 @@ class AsyncServer(_ServerBase):
         self._stopped = asyncio.Event()
         bound = self._native.listen(host, port)
         if self._thread is None:
-            self._thread = start_dispatcher(self._native, self, "_deliver", "oxsio-async-server")
+            self._thread = start_loop_dispatcher(self._native, self, "oxsio-async-server")
         return int(bound)
 
     async def stop(self) -> None:

@@ -289,3 +289,69 @@ def start_dispatcher(
     t = threading.Thread(target=run, name=name, daemon=True)
     t.start()
     return t
+
+
+def start_loop_dispatcher(native: Any, owner: Any, name: str) -> threading.Thread:
+    """Starts the thread that wakes `owner`'s event loop when events wait:
+    it only waits (GIL released) and calls ``loop.call_soon_threadsafe``;
+    the loop takes and converts the events itself (``owner._drain``), so
+    the two threads do not pass the GIL back and forth per batch."""
+    ref = weakref.ref(owner)
+
+    def run() -> None:
+        while True:
+            try:
+                ready = native.prefetch(0.25)
+            except BaseException:  # interpreter shutting down
+                return
+            if ready is None:
+                return
+            me = ref()
+            if me is None:
+                try:
+                    native.close()
+                except BaseException:
+                    pass
+                return
+            if not ready:
+                del me
+                continue
+            loop = me._loop
+            done = threading.Event()
+            try:
+                loop.call_soon_threadsafe(me._drain, done)
+            except (RuntimeError, AttributeError):  # the loop is closed or gone
+                return
+            del me
+            while not done.wait(0.25):
+                me = ref()
+                if me is None or me._loop_closed():
+                    return
+                del me
+
+    t = threading.Thread(target=run, name=name, daemon=True)
+    t.start()
+    return t
+
+
+class LoopDrain:
+    """Mixin of the asyncio classes: the loop side of start_loop_dispatcher."""
+
+    _native: Any
+    _loop: Any
+
+    def _dispatch(self, batch: List[Tuple[Any, ...]]) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def _loop_closed(self) -> bool:
+        return self._loop is None or bool(self._loop.is_closed())
+
+    def _drain(self, done: threading.Event) -> None:
+        try:
+            batch = self._native.next_events(0, 4096)
+            if batch:
+                self._dispatch(batch)
+        except Exception:
+            logger.exception("oxsio: error while dispatching events")
+        finally:
+            done.set()

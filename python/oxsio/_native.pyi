@@ -124,6 +124,11 @@ class Server:
     def close(self) -> None:
         """Ends the event stream: `next_events` returns None once drained."""
 
+    def prefetch(self, timeout: Optional[float] = None, max: int = 1024) -> Optional[bool]:
+        """Waits (GIL released) up to `timeout` seconds for events without
+        taking them: True when `next_events` has some, False on timeout,
+        None once closed and drained."""
+
     def mark(self, id: int) -> None:
         """Queues `(6, id)` behind every event queued so far (lets the caller
         wait until the handlers of those events have run)."""
@@ -274,6 +279,11 @@ class Client:
 
     def close(self) -> None:
         """Ends the event stream: `next_events` returns None once drained."""
+
+    def prefetch(self, timeout: Optional[float] = None, max: int = 1024) -> Optional[bool]:
+        """Waits (GIL released) up to `timeout` seconds for events without
+        taking them: True when `next_events` has some, False on timeout,
+        None once closed and drained."""
 
     def mark(self, id: int) -> None:
         """Queues `(6, id)` behind every event queued so far (lets the caller

@@ -511,6 +511,14 @@ impl Client {
         self.queue.close();
     }
 
+    /// Waits (GIL released) up to `timeout` seconds for events without
+    /// taking them: True when `next_events` has some, False on timeout,
+    /// None once closed and drained.
+    #[pyo3(signature = (timeout=None, max=1024))]
+    fn prefetch(&self, py: Python<'_>, timeout: Option<f64>, max: usize) -> PyResult<Option<bool>> {
+        self.queue.prefetch(py, blocking::duration(timeout)?, max)
+    }
+
     /// Queues `(6, id)` behind every event queued so far (lets the caller
     /// wait until the handlers of those events have run).
     fn mark(&self, id: u64) {

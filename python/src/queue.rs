@@ -14,8 +14,47 @@ use crate::blocking::SLICE;
 /// An unbounded multi-producer queue with a batch-taking consumer.
 pub struct Queue<T> {
     tx: Tx<T>,
-    rx: Mutex<mpsc::Receiver<Option<T>>>,
+    rx: Mutex<Rx<T>>,
     closed: AtomicBool,
+}
+
+/// The consumer side: the channel, and messages taken off it by `prefetch`
+/// but not handed to Python yet.
+struct Rx<T> {
+    rx: mpsc::Receiver<Option<T>>,
+    staged: Vec<T>,
+}
+
+impl<T> Rx<T> {
+    /// Receives into `staged`: waits up to `slice` for a first message
+    /// (when none is staged), then takes what waits, up to `max` staged.
+    /// Returns true when the end-of-stream marker was seen.
+    fn fill(&mut self, slice: Duration, max: usize) -> bool {
+        let mut closed_seen = false;
+        if self.staged.is_empty() {
+            let first = if slice.is_zero() {
+                self.rx.try_recv().map_err(|e| match e {
+                    TryRecvError::Empty => RecvTimeoutError::Timeout,
+                    TryRecvError::Disconnected => RecvTimeoutError::Disconnected,
+                })
+            } else {
+                self.rx.recv_timeout(slice)
+            };
+            match first {
+                Ok(Some(m)) => self.staged.push(m),
+                Ok(None) | Err(RecvTimeoutError::Disconnected) => closed_seen = true,
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+        }
+        while self.staged.len() < max {
+            match self.rx.try_recv() {
+                Ok(Some(m)) => self.staged.push(m),
+                Ok(None) | Err(TryRecvError::Disconnected) => closed_seen = true,
+                Err(TryRecvError::Empty) => break,
+            }
+        }
+        closed_seen
+    }
 }
 
 /// The producer side, for Rust callbacks.
@@ -56,7 +95,10 @@ impl<T: Send> Queue<T> {
                 tx,
                 len: Arc::new(AtomicUsize::new(0)),
             },
-            rx: Mutex::new(rx),
+            rx: Mutex::new(Rx {
+                rx,
+                staged: Vec::new(),
+            }),
             closed: AtomicBool::new(false),
         })
     }
@@ -100,30 +142,9 @@ impl<T: Send> Queue<T> {
                 None => SLICE,
             };
             let (batch, closed_seen) = py.detach(|| {
-                let rx = self.rx.lock().unwrap_or_else(|e| e.into_inner());
-                let mut batch = Vec::new();
-                let mut closed_seen = false;
-                let first = if slice.is_zero() {
-                    rx.try_recv().map_err(|e| match e {
-                        TryRecvError::Empty => RecvTimeoutError::Timeout,
-                        TryRecvError::Disconnected => RecvTimeoutError::Disconnected,
-                    })
-                } else {
-                    rx.recv_timeout(slice)
-                };
-                match first {
-                    Ok(Some(m)) => batch.push(m),
-                    Ok(None) | Err(RecvTimeoutError::Disconnected) => closed_seen = true,
-                    Err(RecvTimeoutError::Timeout) => {}
-                }
-                while batch.len() < max {
-                    match rx.try_recv() {
-                        Ok(Some(m)) => batch.push(m),
-                        Ok(None) | Err(TryRecvError::Disconnected) => closed_seen = true,
-                        Err(TryRecvError::Empty) => break,
-                    }
-                }
-                (batch, closed_seen)
+                let mut rx = self.rx.lock().unwrap_or_else(|e| e.into_inner());
+                let closed_seen = rx.fill(slice, max);
+                (std::mem::take(&mut rx.staged), closed_seen)
             });
             if !batch.is_empty() {
                 self.tx.len.fetch_sub(batch.len(), Ordering::AcqRel);
@@ -135,6 +156,43 @@ impl<T: Send> Queue<T> {
             py.check_signals()?;
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Ok(Some(Vec::new()));
+            }
+        }
+    }
+
+    /// Waits (GIL released) up to `timeout` for messages and stages them
+    /// without handing them out: true when some wait for `take`, false on
+    /// timeout, `None` once closed and drained. Lets a thread wake another
+    /// (an event loop) that then takes and converts the messages itself.
+    ///
+    /// # Errors
+    /// The exception of a signal handler (main thread only).
+    pub fn prefetch(
+        &self,
+        py: Python<'_>,
+        timeout: Option<Duration>,
+        max: usize,
+    ) -> PyResult<Option<bool>> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            let slice = match deadline {
+                Some(d) => d.saturating_duration_since(Instant::now()).min(SLICE),
+                None => SLICE,
+            };
+            let (ready, closed_seen) = py.detach(|| {
+                let mut rx = self.rx.lock().unwrap_or_else(|e| e.into_inner());
+                let closed_seen = rx.fill(slice, max.max(1));
+                (!rx.staged.is_empty(), closed_seen)
+            });
+            if ready {
+                return Ok(Some(true));
+            }
+            if closed_seen || self.is_closed() {
+                return Ok(None);
+            }
+            py.check_signals()?;
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(Some(false));
             }
         }
     }
