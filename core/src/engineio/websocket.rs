@@ -31,7 +31,9 @@ const WRITE_BATCH: usize = 64;
 
 fn ws_config<H: Handler>(engine: &Engine<H>) -> WebSocketConfig {
     let mut c = WebSocketConfig::default();
-    c.read_buffer_size = 1024;
+    // Small: tungstenite zero-fills this much before each read, and idle
+    // connections keep it; large frames grow it on demand.
+    c.read_buffer_size = 512;
     c.write_buffer_size = 16 * 1024;
     c.max_message_size = Some(engine.config.max_payload);
     c.max_frame_size = Some(engine.config.max_payload);
@@ -208,10 +210,13 @@ async fn run<H: Handler>(
         far
     }));
     let mut beat = Beat::Idle;
+    // Built once: re-arming the close signal every iteration costs two locks.
+    let closed = session.closed.wait();
+    tokio::pin!(closed);
     loop {
         tokio::select! {
             biased;
-            () = session.closed.wait() => break,
+            () = &mut closed => break,
             msg = rx.recv() => {
                 let Some(msg) = msg else { break };
                 // A client that stops reading stalls the write; past a heartbeat
