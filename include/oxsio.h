@@ -761,7 +761,10 @@ oxsio_result oxsio_event_free(struct oxsio_event *event);
 // get HTTP 503), `cors_origins` (["https://a.example"] or
 // ["*"]; CORS off when absent), `cors_credentials` (false), `cookie`
 // (sticky-session cookie name), `event_queue_capacity` (4096: poll-mode
-// queue bound, see `oxsio_server_poll`).
+// queue bound, see `oxsio_server_poll`), `redis_url` (e.g.
+// "redis://127.0.0.1:6379": join a cluster of oxsio and Node.js nodes
+// speaking `@socket.io/redis-adapter`; absent: single node) and
+// `redis_prefix` ("socket.io").
 //
 // `dispatch` is `OXSIO_DISPATCH_CALLBACK` or `OXSIO_DISPATCH_POLL`.
 //

@@ -89,6 +89,8 @@ struct ServerConfig {
     cors_credentials: Option<bool>,
     cookie: Option<String>,
     event_queue_capacity: Option<usize>,
+    redis_url: Option<String>,
+    redis_prefix: Option<String>,
 }
 
 pub(crate) fn transports(list: &[String]) -> Result<Vec<Transport>> {
@@ -183,6 +185,16 @@ impl ServerConfig {
         }
         if let Some(c) = self.cookie {
             b = b.cookie(c);
+        }
+        if let Some(url) = self.redis_url {
+            // Joins a cluster with Node.js nodes using @socket.io/redis-adapter.
+            let mut cfg = oxsio_core::adapter::redis::RedisConfig::new(url);
+            if let Some(prefix) = self.redis_prefix {
+                cfg = cfg.prefix(prefix);
+            }
+            let factory = oxsio_core::adapter::redis::RedisAdapter::factory(cfg)
+                .map_err(|e| Error::new(oxsio_result::InvalidConfig, e.to_string()))?;
+            b = b.adapter(factory);
         }
         let cap = self.event_queue_capacity.unwrap_or(DEFAULT_QUEUE);
         Ok((b.build(), cap, connect_timeout))
@@ -380,7 +392,10 @@ fn srv(s: *const oxsio_server) -> Result<Arc<ServerShared>> {
 /// get HTTP 503), `cors_origins` (["https://a.example"] or
 /// ["*"]; CORS off when absent), `cors_credentials` (false), `cookie`
 /// (sticky-session cookie name), `event_queue_capacity` (4096: poll-mode
-/// queue bound, see `oxsio_server_poll`).
+/// queue bound, see `oxsio_server_poll`), `redis_url` (e.g.
+/// "redis://127.0.0.1:6379": join a cluster of oxsio and Node.js nodes
+/// speaking `@socket.io/redis-adapter`; absent: single node) and
+/// `redis_prefix` ("socket.io").
 ///
 /// `dispatch` is `OXSIO_DISPATCH_CALLBACK` or `OXSIO_DISPATCH_POLL`.
 ///

@@ -132,6 +132,8 @@ int main(void) {
     EXPECT_RC(oxsio_server_new("{\"transports\":[\"carrier-pigeon\"]}", OXSIO_DISPATCH_POLL, &srv),
               OXSIO_RESULT_INVALID_CONFIG);
     EXPECT_RC(oxsio_server_new("{", OXSIO_DISPATCH_POLL, &srv), OXSIO_RESULT_INVALID_CONFIG);
+    EXPECT_RC(oxsio_server_new("{\"redis_url\":\"not a url\"}", OXSIO_DISPATCH_POLL, &srv),
+              OXSIO_RESULT_INVALID_CONFIG);
     EXPECT_RC(oxsio_server_new(bad_utf8, OXSIO_DISPATCH_POLL, &srv), OXSIO_RESULT_INVALID_UTF8);
     checks++;
     if (srv != NULL) failed++; /* outputs are written only on success */
