@@ -101,6 +101,8 @@ class Server:
         max_queue: int = 256,
         cookie: Optional[str] = None,
         max_pending_events: int = 100000,
+        redis_url: Optional[str] = None,
+        redis_prefix: Optional[str] = None,
     ) -> "Server": ...
     def add_namespace(self, name: str) -> None:
         """Serves namespace `name` (idempotent): clients may join it, and its

@@ -168,6 +168,8 @@ class _ServerBase(Registry):
         connect_timeout: float = 45,
         max_queue: int = 256,
         max_pending_events: int = 100_000,
+        redis_url: Optional[str] = None,
+        redis_prefix: Optional[str] = None,
         **kwargs: Any,
     ) -> None:
         super().__init__()
@@ -196,6 +198,8 @@ class _ServerBase(Registry):
             max_queue=int(max_queue),
             cookie=cookie,
             max_pending_events=int(max_pending_events),
+            redis_url=redis_url,
+            redis_prefix=redis_prefix,
         )
         self._threaded = threaded
         self._ack_timeout = float(ack_timeout)

@@ -393,6 +393,8 @@ impl Server {
         max_queue = 256,
         cookie = None,
         max_pending_events = 100_000,
+        redis_url = None,
+        redis_prefix = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -408,6 +410,8 @@ impl Server {
         max_queue: usize,
         cookie: Option<String>,
         max_pending_events: usize,
+        redis_url: Option<String>,
+        redis_prefix: Option<String>,
     ) -> PyResult<Self> {
         let secs = |v: f64, what: &str| {
             blocking::duration(Some(v))?
@@ -437,6 +441,16 @@ impl Server {
         }
         if let Some(c) = cookie {
             b = b.cookie(c);
+        }
+        if let Some(url) = redis_url {
+            // Joins a cluster with Node.js nodes using @socket.io/redis-adapter.
+            let mut cfg = oxsio::adapter::redis::RedisConfig::new(url);
+            if let Some(prefix) = redis_prefix {
+                cfg = cfg.prefix(prefix);
+            }
+            let factory = oxsio::adapter::redis::RedisAdapter::factory(cfg)
+                .map_err(|e| PyValueError::new_err(e.to_string()))?;
+            b = b.adapter(factory);
         }
         let shared = Arc::new(Shared {
             queue: Queue::new(),
