@@ -422,3 +422,49 @@ async fn graceful_disconnect_flushes_and_catch_alls_fire() {
     h.shutdown().await;
     let _ = tokio::io::sink().write_all(b"").await;
 }
+
+/// Several namespaces opened before the connection is up: one CONNECT each
+/// (the server closes a connection that sends a duplicate). When the server
+/// then removes the last namespace in use, the connection closes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn namespaces_opened_together_connect_once_and_close_with_the_last() {
+    let io = Server::new();
+    io.of("/admin").on_connection(|_s: Socket| {});
+    io.on_connection(|s: Socket| {
+        s.on("kick", |ev: Event| ev.socket.disconnect());
+    });
+    let h = io.listen("127.0.0.1:0").await.unwrap();
+    for transports in [vec![Transport::Websocket], vec![Transport::Polling]] {
+        let manager = Manager::new(
+            &format!("http://{}", h.local_addr()),
+            ClientOptions {
+                transports: transports.clone(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let (main, admin) = (manager.socket("/"), manager.socket("/admin"));
+        main.open();
+        admin.open();
+        let (a, b) = tokio::join!(main.connect_timeout(T), admin.connect_timeout(T));
+        a.unwrap();
+        b.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(
+            main.connected() && admin.connected(),
+            "{transports:?}: a duplicate CONNECT broke the connection"
+        );
+        admin.disconnect();
+        main.emit("kick", ()).unwrap();
+        tokio::time::timeout(T, async {
+            while manager.is_active() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .unwrap_or_else(|_| {
+            panic!("{transports:?}: connection kept open after the last namespace left")
+        });
+    }
+    h.shutdown().await;
+}

@@ -360,8 +360,12 @@ async fn serve(
     if let Ok(mut m) = inner.last_max_payload.lock() {
         *m = Some(handle.open.max_payload);
     }
+    // Namespaces whose CONNECT is on this link and not yet answered: a queued
+    // `Connect` command for them must not send a second one (servers refuse it).
+    let mut awaiting: std::collections::HashSet<String> = std::collections::HashSet::new();
     for s in inner.sockets().into_iter().filter(ClientSocket::wanted) {
         send_connect(&handle, &s).await;
+        awaiting.insert(s.nsp().to_owned());
     }
     let mut decoder = Decoder::default();
     let mut closing = false;
@@ -381,9 +385,18 @@ async fn serve(
                 };
                 match decoded {
                     Ok(Some(packet)) => {
+                        if matches!(packet.data, PacketData::Connect(_) | PacketData::ConnectError(_) | PacketData::Disconnect) {
+                            awaiting.remove(&packet.nsp);
+                        }
                         let socket = inner.sockets().into_iter().find(|s| s.nsp() == packet.nsp);
                         if let Some(s) = socket {
                             s.on_packet(packet);
+                        }
+                        // The server removed or refused the last namespace in use:
+                        // close the connection, as the JS manager does.
+                        if !closing && !any_wanted(inner) {
+                            closing = true;
+                            handle.close.set();
                         }
                     }
                     Ok(None) => {}
@@ -398,9 +411,12 @@ async fn serve(
             cmd = cmds.recv(), if !closing => match cmd {
                 Some(Cmd::Connect(nsp)) => {
                     if let Some(s) = inner.sockets().into_iter().find(|s| s.nsp() == nsp)
-                        && !s.connected() {
-                            send_connect(&handle, &s).await;
-                        }
+                        && !s.connected()
+                        && !awaiting.contains(&nsp)
+                    {
+                        send_connect(&handle, &s).await;
+                        awaiting.insert(nsp);
+                    }
                 }
                 Some(Cmd::Disconnect) => {
                     if !any_wanted(inner) {

@@ -591,7 +591,15 @@ impl ClientSocket {
         } else {
             Status::Disconnected
         };
-        self.0.status.send_replace(next);
+        // A refusal stays visible until the application connects again.
+        self.0.status.send_if_modified(|s| {
+            if matches!(s, Status::Refused(_)) {
+                false
+            } else {
+                *s = next;
+                true
+            }
+        });
         if was_connected {
             self.fire_disconnect(reason);
         }
