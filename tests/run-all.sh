@@ -33,7 +33,7 @@ cargo clippy --workspace --all-targets --features oxsio/redis --quiet -- -D warn
 step "cargo test (unit, property, integration, interop)"
 cargo test --workspace --all-targets --no-fail-fast --features oxsio/redis 2>&1 | tee target/test-output.txt
 # Doc tests (examples in the API docs).
-cargo test --workspace --doc --features oxsio/redis
+cargo test --workspace --doc --features oxsio/redis 2>&1 | tee -a target/test-output.txt
 
 step "the README demo (chat server + bots, exits after the exchange)"
 PORT=0 timeout 120 cargo run --quiet --example chat -- --exit-after-demo
