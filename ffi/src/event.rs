@@ -182,9 +182,7 @@ fn lend(s: &str, out: *mut *const c_char, out_len: *mut usize) -> Result<()> {
 }
 
 fn lend_nul(s: &NulStr, out: *mut *const c_char, out_len: *mut usize) -> Result<()> {
-    write_out(out, s.ptr(), "out")?;
-    write_opt(out_len, s.len());
-    Ok(())
+    s.lend(out, out_len, "out")
 }
 
 /// The kind of an event (`OXSIO_EVENT_KIND_*`), or

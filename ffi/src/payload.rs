@@ -200,6 +200,19 @@ impl NulStr {
     pub(crate) fn len(&self) -> usize {
         self.0.len().saturating_sub(1)
     }
+
+    /// Lends the string to C: pointer into `out` (named `what` in the
+    /// NULL-argument error), length into `out_len` when it is not NULL.
+    pub(crate) fn lend(
+        &self,
+        out: *mut *const std::ffi::c_char,
+        out_len: *mut usize,
+        what: &str,
+    ) -> Result<()> {
+        crate::boundary::write_out(out, self.ptr(), what)?;
+        crate::boundary::write_opt(out_len, self.len());
+        Ok(())
+    }
 }
 
 #[cfg(test)]

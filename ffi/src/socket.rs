@@ -202,9 +202,7 @@ pub extern "C" fn oxsio_socket_id(
 ) -> oxsio_result {
     guard(|| {
         let s = sock(socket)?;
-        write_out(out_id, s.id.ptr(), "out_id")?;
-        write_opt(out_len, s.id.len());
-        Ok(())
+        s.id.lend(out_id, out_len, "out_id")
     })
 }
 
@@ -219,9 +217,7 @@ pub extern "C" fn oxsio_socket_namespace(
 ) -> oxsio_result {
     guard(|| {
         let s = sock(socket)?;
-        write_out(out_nsp, s.nsp.ptr(), "out_nsp")?;
-        write_opt(out_len, s.nsp.len());
-        Ok(())
+        s.nsp.lend(out_nsp, out_len, "out_nsp")
     })
 }
 
@@ -237,9 +233,7 @@ pub extern "C" fn oxsio_socket_auth_json(
 ) -> oxsio_result {
     guard(|| {
         let s = sock(socket)?;
-        write_out(out_json, s.auth.ptr(), "out_json")?;
-        write_opt(out_len, s.auth.len());
-        Ok(())
+        s.auth.lend(out_json, out_len, "out_json")
     })
 }
 
@@ -254,9 +248,7 @@ pub extern "C" fn oxsio_socket_handshake_json(
 ) -> oxsio_result {
     guard(|| {
         let s = sock(socket)?;
-        write_out(out_json, s.handshake.ptr(), "out_json")?;
-        write_opt(out_len, s.handshake.len());
-        Ok(())
+        s.handshake.lend(out_json, out_len, "out_json")
     })
 }
 
