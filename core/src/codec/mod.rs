@@ -8,3 +8,4 @@ pub(crate) mod json;
 pub mod polling;
 pub mod socketio;
 pub mod value;
+pub mod websocket;

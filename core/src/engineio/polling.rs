@@ -40,7 +40,7 @@ async fn get(session: &Session) -> Response<Body> {
         STATE_UPGRADING => return text_response(StatusCode::OK, "6", PAYLOAD_CONTENT_TYPE),
         _ => return error_response(ErrorCode::BadRequest, None),
     }
-    let Ok(mut rx) = session.rx.try_lock() else {
+    let Ok(_owner) = session.owner.try_lock() else {
         // A second concurrent GET: the official server fails it and closes.
         session.close(CloseReason::TransportError);
         return error_response(ErrorCode::BadRequest, None);
@@ -48,13 +48,14 @@ async fn get(session: &Session) -> Response<Body> {
     // A client that hangs up on a pending poll kills the session, as in Node.
     let mut abort = AbortGuard(Some(session));
     let mut payload = String::new();
+    let queue = &session.queue;
     let first = if session.is_closed() {
-        rx.try_recv().ok()
+        queue.pop()
     } else {
         tokio::select! {
             biased;
-            m = rx.recv() => m,
-            () = session.closed.wait() => rx.try_recv().ok(),
+            m = queue.recv() => Some(m),
+            () = session.closed.wait() => queue.pop(),
             () = session.upgrading.notified() => {
                 abort.0 = None;
                 return text_response(StatusCode::OK, "6", PAYLOAD_CONTENT_TYPE);
@@ -72,7 +73,7 @@ async fn get(session: &Session) -> Response<Body> {
         for att in msg.attachments.iter().flat_map(|a| a.iter()) {
             polling::push_binary(&mut payload, att);
         }
-        next = rx.try_recv().ok();
+        next = queue.pop();
     }
     if session.is_closed() {
         // Whatever was queued before the close goes out first, then the close.

@@ -5,11 +5,14 @@
 //! sending end is shared by every emitter. The queue is bounded: a slow
 //! reader makes sends fail instead of growing memory.
 
+use std::collections::VecDeque;
+use std::future::poll_fn;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
-use tokio::sync::{Mutex, Notify, mpsc};
+use tokio::sync::{Mutex, Notify};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::sid::Sid;
@@ -124,12 +127,125 @@ pub(crate) const STATE_POLLING: u8 = 0;
 pub(crate) const STATE_UPGRADING: u8 = 1;
 pub(crate) const STATE_WEBSOCKET: u8 = 2;
 
+/// The outgoing queue: bounded, allocated on first use, one consumer.
+///
+/// Cheaper than a channel for the common case of one message per wake-up:
+/// one uncontended lock per push, and the consumer is woken only when it
+/// registered because it found the queue empty (or on close).
+#[derive(Debug)]
+pub(crate) struct Queue {
+    inner: std::sync::Mutex<QueueInner>,
+    capacity: usize,
+}
+
+#[derive(Debug, Default)]
+struct QueueInner {
+    items: VecDeque<Message>,
+    waker: Option<Waker>,
+}
+
+impl Queue {
+    fn new(capacity: usize) -> Queue {
+        Queue {
+            inner: std::sync::Mutex::new(QueueInner::default()),
+            capacity: capacity.max(1),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, QueueInner> {
+        // Nothing panics while holding the lock; a poisoned one is still consistent.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn push(&self, msg: Message) -> Result<(), SendError> {
+        let mut q = self.lock();
+        if q.items.len() >= self.capacity {
+            return Err(SendError::Full);
+        }
+        q.items.push_back(msg);
+        let waker = q.waker.take();
+        drop(q);
+        if let Some(w) = waker {
+            w.wake();
+        }
+        Ok(())
+    }
+
+    /// Wakes the consumer (used on close).
+    fn wake(&self) {
+        let waker = self.lock().waker.take();
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    /// Takes the next message without waiting.
+    pub(crate) fn pop(&self) -> Option<Message> {
+        let mut q = self.lock();
+        let m = q.items.pop_front();
+        if q.items.is_empty() && q.items.capacity() > 16 {
+            // A burst is over: give the memory back.
+            q.items = VecDeque::new();
+        }
+        m
+    }
+
+    /// Registers `cx` to be woken by the next push or close.
+    pub(crate) fn register(&self, cx: &Context<'_>) {
+        let mut q = self.lock();
+        match &q.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => q.waker = Some(cx.waker().clone()),
+        }
+    }
+
+    /// Calls `f` on up to `max` queued messages in order; registers `cx`
+    /// when the queue is found empty. Returns how many were taken.
+    pub(crate) fn drain(&self, cx: &Context<'_>, max: usize, mut f: impl FnMut(&Message)) -> usize {
+        let mut q = self.lock();
+        let n = q.items.len().min(max);
+        for m in q.items.drain(..n) {
+            f(&m);
+        }
+        if q.items.is_empty() {
+            if q.items.capacity() > 16 {
+                q.items = VecDeque::new();
+            }
+            match &q.waker {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => q.waker = Some(cx.waker().clone()),
+            }
+        }
+        n
+    }
+
+    fn poll_pop(&self, cx: &Context<'_>) -> Poll<Message> {
+        let mut q = self.lock();
+        match q.items.pop_front() {
+            Some(m) => Poll::Ready(m),
+            None => {
+                q.waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+
+    /// Waits for the next message.
+    pub(crate) async fn recv(&self) -> Message {
+        poll_fn(|cx| self.poll_pop(cx)).await
+    }
+
+    fn len(&self) -> usize {
+        self.lock().items.len()
+    }
+}
+
 /// An Engine.IO session.
 pub struct Session {
     pub(crate) sid: Sid,
-    tx: mpsc::Sender<Message>,
+    pub(crate) queue: Queue,
     /// Held by the transport currently delivering to the client.
-    pub(crate) rx: Mutex<mpsc::Receiver<Message>>,
+    pub(crate) owner: Mutex<()>,
     pub(crate) state: AtomicU8,
     pub(crate) post_busy: AtomicBool,
     pub(crate) closed: Signal,
@@ -153,11 +269,10 @@ impl std::fmt::Debug for Session {
 
 impl Session {
     pub(crate) fn new(sid: Sid, capacity: usize, state: u8) -> Session {
-        let (tx, rx) = mpsc::channel(capacity.max(1));
         Session {
             sid,
-            tx,
-            rx: Mutex::new(rx),
+            queue: Queue::new(capacity),
+            owner: Mutex::new(()),
             state: AtomicU8::new(state),
             post_busy: AtomicBool::new(false),
             closed: Signal::default(),
@@ -182,22 +297,21 @@ impl Session {
         if self.closed.is_set() {
             return Err(SendError::Closed);
         }
-        self.tx.try_send(msg).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => SendError::Full,
-            mpsc::error::TrySendError::Closed(_) => SendError::Closed,
-        })
+        self.queue.push(msg)
     }
 
     /// Free slots in the outgoing queue.
     pub fn capacity(&self) -> usize {
-        self.tx.capacity()
+        self.queue.capacity.saturating_sub(self.queue.len())
     }
 
     /// Closes the session; the owner task tears it down and reports `reason`.
     /// Later calls are no-ops.
     pub fn close(&self, reason: CloseReason) {
         let _ = self.close_reason.set(reason);
-        self.closed.set();
+        if self.closed.set() {
+            self.queue.wake();
+        }
     }
 
     /// True once the session is closing or closed.

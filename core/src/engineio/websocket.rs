@@ -1,43 +1,52 @@
 //! WebSocket transport: direct handshake, upgrade from polling, and the
-//! per-connection task that reads, writes (batched) and pings.
+//! per-connection task that reads frames, writes queued messages in
+//! batches and pings.
+//!
+//! Frames go through our own codec ([`crate::codec::websocket`]) straight
+//! over the `TcpStream` hyper hands back after the upgrade. Reads land in a
+//! per-thread scratch buffer and complete text frames are handed up
+//! without a copy; writes are encoded into another per-thread buffer and
+//! only what the socket does not take is kept. An idle connection holds no
+//! read or write buffer at all.
 
+use std::cell::RefCell;
+use std::future::{Future, poll_fn};
+use std::io;
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use ::http::{HeaderValue, Request, Response, StatusCode, header};
 use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
-use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
-use tokio::sync::mpsc;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
-use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::error::{CapacityError, ProtocolError};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
-use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
 
 use super::http::{Body, ErrorCode, error_response};
-use super::session::{Handler, STATE_POLLING, STATE_UPGRADING, STATE_WEBSOCKET};
+use super::session::{Handler, Queue, STATE_POLLING, STATE_UPGRADING, STATE_WEBSOCKET};
 use super::{CloseReason, Engine, Entry, Message, RequestInfo, Transport};
+use crate::codec::websocket::{
+    self as frame, FrameError, Opcode, close_code, parse_close, parse_header, unmask,
+};
 
-type Ws = WebSocketStream<TokioIo<Upgraded>>;
-
-/// Most queued messages written before one flush.
+/// Most queued messages encoded before one write.
 const WRITE_BATCH: usize = 64;
+/// Size of the per-thread read buffer: one read takes up to this much.
+const SCRATCH_LEN: usize = 64 * 1024;
+/// A per-thread write buffer larger than this is released after use.
+const WRITE_SCRATCH_KEEP: usize = 256 * 1024;
+/// How long closing a connection may take (flush, close frame, peer's answer).
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
-fn ws_config<H: Handler>(engine: &Engine<H>) -> WebSocketConfig {
-    let mut c = WebSocketConfig::default();
-    // Small: tungstenite zero-fills this much before each read, and idle
-    // connections keep it; large frames grow it on demand.
-    c.read_buffer_size = 512;
-    c.write_buffer_size = 16 * 1024;
-    c.max_message_size = Some(engine.config.max_payload);
-    c.max_frame_size = Some(engine.config.max_payload);
-    c
+thread_local! {
+    static READ_SCRATCH: RefCell<Box<[MaybeUninit<u8>]>> =
+        RefCell::new(Box::new_uninit_slice(SCRATCH_LEN));
+    static WRITE_SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The `101 Switching Protocols` answer, or `None` if the request is not a valid upgrade.
@@ -70,23 +79,41 @@ pub(super) fn handshake<H: Handler, B: Send + 'static>(
         let Ok(upgraded) = on_upgrade.await else {
             return;
         };
-        let mut ws = Ws::from_raw_socket(
-            TokioIo::new(upgraded),
-            Role::Server,
-            Some(ws_config(&engine)),
-        )
-        .await;
-        let entry = engine.open(Transport::Websocket, &info);
-        let open = engine.open_packet(entry.session.sid, Transport::Websocket);
-        if ws.send(WsMessage::text(open)).await.is_err() {
-            entry.session.close(CloseReason::TransportError);
-        } else {
-            let mut rx = entry.session.rx.lock().await;
-            run(&engine, &entry, &mut ws, &mut rx, true).await;
+        let max = engine.config.max_payload;
+        // The standalone server's connections are plain TCP: drop hyper's
+        // wrapper (and its read buffer). Other embeddings keep the wrapper.
+        match upgraded.downcast::<TokioIo<TcpStream>>() {
+            Ok(parts) => {
+                direct(
+                    &engine,
+                    &info,
+                    WsIo::new(parts.io.into_inner(), parts.read_buf, max),
+                )
+                .await
+            }
+            Err(upgraded) => {
+                direct(
+                    &engine,
+                    &info,
+                    WsIo::new(TokioIo::new(upgraded), Bytes::new(), max),
+                )
+                .await
+            }
         }
-        engine.teardown(&entry);
     });
     res
+}
+
+async fn direct<H: Handler, S: Stream>(engine: &Engine<H>, info: &RequestInfo, mut io: WsIo<S>) {
+    let entry = engine.open(Transport::Websocket, info);
+    let open = engine.open_packet(entry.session.sid, Transport::Websocket);
+    io.queue_frame(Opcode::Text, open.as_bytes());
+    {
+        let _owner = entry.session.owner.lock().await;
+        run(engine, &entry, &mut io, true).await;
+    }
+    engine.teardown(&entry);
+    io.linger().await;
 }
 
 /// Upgrade of a polling session: probe, then switch on `5`.
@@ -106,58 +133,66 @@ pub(super) fn upgrade<H: Handler, B: Send + 'static>(
         let Ok(upgraded) = on_upgrade.await else {
             return;
         };
-        let mut ws = Ws::from_raw_socket(
-            TokioIo::new(upgraded),
-            Role::Server,
-            Some(ws_config(&engine)),
-        )
-        .await;
-        let deadline = Instant::now() + engine.config.upgrade_timeout;
-        let session = &entry.session;
-        match tokio::time::timeout_at(deadline, probe(&mut ws, &entry)).await {
-            Ok(true) => {}
-            _ => {
-                // Failed or timed-out upgrade: the session goes on over polling.
-                let _ = session.state.compare_exchange(
-                    STATE_UPGRADING,
-                    STATE_POLLING,
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                );
-                let _ = ws.close(None).await;
-                return;
+        let max = engine.config.max_payload;
+        match upgraded.downcast::<TokioIo<TcpStream>>() {
+            Ok(parts) => {
+                let io = WsIo::new(parts.io.into_inner(), parts.read_buf, max);
+                upgraded_session(&engine, &entry, io).await;
+            }
+            Err(upgraded) => {
+                let io = WsIo::new(TokioIo::new(upgraded), Bytes::new(), max);
+                upgraded_session(&engine, &entry, io).await;
             }
         }
-        // Take the queue from the polling side; a pending GET is released with noops.
-        let mut rx = loop {
-            session.upgrading.notify_waiters();
-            if let Ok(rx) =
-                tokio::time::timeout(Duration::from_millis(100), session.rx.lock()).await
-            {
-                break rx;
-            }
-            if session.is_closed() {
-                return;
-            }
-        };
-        session.state.store(STATE_WEBSOCKET, Ordering::Release);
-        // The polling-side owner task keeps the heartbeat and the teardown.
-        run(&engine, &entry, &mut ws, &mut rx, false).await;
     });
     res
 }
 
+async fn upgraded_session<H: Handler, S: Stream>(
+    engine: &Engine<H>,
+    entry: &Entry<H::Conn>,
+    mut io: WsIo<S>,
+) {
+    let deadline = Instant::now() + engine.config.upgrade_timeout;
+    let session = &entry.session;
+    if !matches!(
+        tokio::time::timeout_at(deadline, probe(&mut io, entry)).await,
+        Ok(true)
+    ) {
+        // Failed or timed-out upgrade: the session goes on over polling.
+        let _ = session.state.compare_exchange(
+            STATE_UPGRADING,
+            STATE_POLLING,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+        io.finish(None, Some((close_code::NORMAL, ""))).await;
+        io.linger().await;
+        return;
+    }
+    // Take the queue from the polling side; a pending GET is released with noops.
+    let _owner = loop {
+        session.upgrading.notify_waiters();
+        if let Ok(owner) =
+            tokio::time::timeout(Duration::from_millis(100), session.owner.lock()).await
+        {
+            break owner;
+        }
+        if session.is_closed() {
+            return;
+        }
+    };
+    session.state.store(STATE_WEBSOCKET, Ordering::Release);
+    // The polling-side owner task keeps the heartbeat and the teardown.
+    run(engine, entry, &mut io, false).await;
+    io.linger().await;
+}
+
 /// Waits for `2probe`, answers `3probe`, then waits for `5`. Returns false on any other packet.
-async fn probe<C>(ws: &mut Ws, entry: &Entry<C>) -> bool {
+async fn probe<C, S: Stream>(io: &mut WsIo<S>, entry: &Entry<C>) -> bool {
     let session = &entry.session;
     let mut probed = false;
-    while let Some(Ok(msg)) = ws.next().await {
-        let WsMessage::Text(text) = msg else {
-            if matches!(msg, WsMessage::Ping(_) | WsMessage::Pong(_)) {
-                continue;
-            }
-            return false;
-        };
+    while let Some(Some(text)) = io.next_message().await {
         match (probed, text.as_str()) {
             (false, "2probe") => {
                 if session
@@ -172,7 +207,8 @@ async fn probe<C>(ws: &mut Ws, entry: &Entry<C>) -> bool {
                 {
                     return false;
                 }
-                if ws.send(WsMessage::text("3probe")).await.is_err() {
+                io.queue_frame(Opcode::Text, b"3probe");
+                if poll_fn(|cx| io.poll_write_pending(cx)).await.is_err() {
                     return false;
                 }
                 session.upgrading.notify_waiters();
@@ -192,134 +228,548 @@ enum Beat {
     AwaitingPong(bool),
 }
 
+/// How the connection loop ended.
+enum Exit {
+    /// The session was closed (by the server, a handler or a packet).
+    Closed,
+    /// The peer sent a close frame (answered) or hung up.
+    PeerGone,
+    /// The peer broke the WebSocket protocol; the close frame is queued.
+    Refused,
+    /// The socket failed or stopped taking writes.
+    Broken,
+}
+
 /// The connection loop: reads frames, writes queued messages in batches,
 /// pings when `heartbeat` is set. Returns when the session closes.
-async fn run<H: Handler>(
+async fn run<H: Handler, S: Stream>(
     engine: &Engine<H>,
     entry: &Entry<H::Conn>,
-    ws: &mut Ws,
-    rx: &mut mpsc::Receiver<Message>,
+    io: &mut WsIo<S>,
     heartbeat: bool,
 ) {
     let session = &entry.session;
     let cfg = &engine.config;
-    let far = Duration::from_secs(86400 * 365);
-    let mut timer: Pin<Box<Sleep>> = Box::pin(tokio::time::sleep(if heartbeat {
-        cfg.ping_interval
-    } else {
-        far
-    }));
+    let mut timer: Option<Pin<Box<Sleep>>> =
+        heartbeat.then(|| Box::pin(tokio::time::sleep(cfg.ping_interval)));
     let mut beat = Beat::Idle;
-    // Built once: re-arming the close signal every iteration costs two locks.
-    let closed = session.closed.wait();
-    tokio::pin!(closed);
-    loop {
-        tokio::select! {
-            biased;
-            () = &mut closed => break,
-            msg = rx.recv() => {
-                let Some(msg) = msg else { break };
-                // A client that stops reading stalls the write; past a heartbeat
-                // period it is dead for us too (its queue is bounded meanwhile).
-                let write = async {
-                    let mut ok = feed(ws, &msg).await;
-                    let mut n = 1;
-                    while ok && n < WRITE_BATCH {
-                        let Ok(more) = rx.try_recv() else { break };
-                        ok = feed(ws, &more).await;
-                        n += 1;
+    let mut stall: Option<Pin<Box<Sleep>>> = None;
+    let exit = poll_fn(|cx| {
+        loop {
+            if session.is_closed() {
+                return Poll::Ready(Exit::Closed);
+            }
+            let end = io.poll_read_frames(cx, |event| {
+                match event {
+                    Event::Text(text) => {
+                        if text.is_empty() {
+                            session.close(CloseReason::ParseError);
+                        } else if heartbeat && text.as_bytes()[0] == b'3' {
+                            beat = Beat::Idle;
+                            if let Some(t) = timer.as_mut() {
+                                t.as_mut().reset(Instant::now() + cfg.ping_interval);
+                            }
+                        } else if let Some(b64) = text.strip_prefix('b') {
+                            // Node decodes text frames like polling records: `b…` is binary.
+                            engine.on_binary(entry, crate::codec::polling::decode_base64(b64));
+                        } else {
+                            engine.on_text(entry, text);
+                        }
                     }
-                    ok && ws.flush().await.is_ok()
-                };
-                match tokio::time::timeout(cfg.ping_interval + cfg.ping_timeout, write).await {
-                    Ok(true) => {}
-                    Ok(false) => session.close(CloseReason::TransportError),
-                    Err(_) => {
+                    Event::Binary(data) => engine.on_binary(entry, Bytes::copy_from_slice(data)),
+                }
+                !session.is_closed()
+            });
+            match end {
+                ReadEnd::Pending | ReadEnd::Stopped => {}
+                ReadEnd::PeerClosed | ReadEnd::Failed => {
+                    // The peer vanished or closed: Node's `ws` reports a close.
+                    session.close(CloseReason::TransportClose);
+                    return Poll::Ready(Exit::PeerGone);
+                }
+                ReadEnd::Refused(e) => {
+                    io.queue_close(e.close_code(), &e.to_string());
+                    session.close(CloseReason::TransportError);
+                    return Poll::Ready(Exit::Refused);
+                }
+            }
+            if session.is_closed() {
+                return Poll::Ready(Exit::Closed);
+            }
+            match io.poll_write_queue(cx, &session.queue) {
+                Poll::Ready(Ok(())) => stall = None,
+                Poll::Ready(Err(_)) => {
+                    session.close(CloseReason::TransportError);
+                    return Poll::Ready(Exit::Broken);
+                }
+                Poll::Pending => {
+                    // A client that stops reading stalls the write; past a heartbeat
+                    // period it is dead for us too (its queue is bounded meanwhile).
+                    session.queue.register(cx);
+                    let s = stall.get_or_insert_with(|| {
+                        Box::pin(tokio::time::sleep(cfg.ping_interval + cfg.ping_timeout))
+                    });
+                    if s.as_mut().poll(cx).is_ready() {
                         tracing::debug!(sid = %session.sid(), "write stalled; closing");
                         session.close(CloseReason::TransportError);
-                        break;
+                        return Poll::Ready(Exit::Broken);
                     }
                 }
             }
-            frame = ws.next() => match frame {
-                Some(Ok(WsMessage::Text(text))) => {
-                    if text.is_empty() {
-                        session.close(CloseReason::ParseError);
-                    } else if heartbeat && text.as_bytes()[0] == b'3' {
-                        beat = Beat::Idle;
-                        timer.as_mut().reset(Instant::now() + cfg.ping_interval);
-                    } else if let Some(b64) = text.strip_prefix('b') {
-                        // Node decodes text frames like polling records: `b…` is binary.
-                        engine.on_binary(entry, crate::codec::polling::decode_base64(b64));
-                    } else {
-                        engine.on_text(entry, &text);
-                    }
-                }
-                Some(Ok(WsMessage::Binary(data))) => engine.on_binary(entry, data),
-                Some(Ok(WsMessage::Ping(_))) => {
-                    let _ = ws.flush().await;
-                }
-                Some(Ok(WsMessage::Pong(_) | WsMessage::Frame(_))) => {}
-                Some(Ok(WsMessage::Close(_))) | None => session.close(CloseReason::TransportClose),
-                Some(Err(WsError::Capacity(CapacityError::MessageTooLong { .. }))) => {
-                    let frame = CloseFrame { code: CloseCode::Size, reason: "Max payload size exceeded".into() };
-                    let _ = ws.send(WsMessage::Close(Some(frame))).await;
-                    session.close(CloseReason::TransportError);
-                }
-                Some(Err(WsError::Utf8(_))) => {
-                    let frame = CloseFrame { code: CloseCode::Invalid, reason: "Invalid UTF-8".into() };
-                    let _ = ws.send(WsMessage::Close(Some(frame))).await;
-                    session.close(CloseReason::TransportError);
-                }
-                // The peer vanished without a close frame: Node's `ws` reports a close (1006).
-                Some(Err(WsError::ConnectionClosed | WsError::AlreadyClosed | WsError::Io(_)))
-                | Some(Err(WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake))) => {
-                    session.close(CloseReason::TransportClose);
-                }
-                Some(Err(_)) => session.close(CloseReason::TransportError),
-            },
-            () = timer.as_mut() => match beat {
+            let Some(t) = timer.as_mut() else {
+                return Poll::Pending;
+            };
+            if t.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            match beat {
                 Beat::Idle => {
                     session.activity.store(false, Ordering::Relaxed);
-                    if ws.send(WsMessage::text("2")).await.is_err() {
-                        session.close(CloseReason::TransportError);
-                    }
+                    io.queue_frame(Opcode::Text, b"2");
                     beat = Beat::AwaitingPong(false);
-                    timer.as_mut().reset(Instant::now() + cfg.ping_timeout);
+                    t.as_mut().reset(Instant::now() + cfg.ping_timeout);
                 }
                 Beat::AwaitingPong(false) if session.activity.swap(false, Ordering::Relaxed) => {
                     beat = Beat::AwaitingPong(true);
-                    timer.as_mut().reset(Instant::now() + cfg.ping_timeout);
+                    t.as_mut().reset(Instant::now() + cfg.ping_timeout);
                 }
                 Beat::AwaitingPong(_) => session.close(CloseReason::PingTimeout),
+            }
+        }
+    })
+    .await;
+    match exit {
+        Exit::Closed => {
+            // Flush what was queued before the close (e.g. a DISCONNECT packet), then close.
+            let flush = !matches!(
+                session.reason(),
+                CloseReason::TransportClose | CloseReason::TransportError
+            );
+            io.finish(
+                flush.then_some(&session.queue),
+                Some((close_code::NORMAL, "")),
+            )
+            .await;
+        }
+        Exit::PeerGone | Exit::Refused => io.finish(None, None).await,
+        Exit::Broken => {}
+    }
+}
+
+/// What an I/O object must offer to carry a WebSocket.
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+/// A complete data message, borrowed from the read buffer.
+enum Event<'a> {
+    Text(&'a str),
+    Binary(&'a [u8]),
+}
+
+/// Why reading stopped.
+enum ReadEnd {
+    /// No more bytes for now; the task is woken when there are.
+    Pending,
+    /// The callback asked to stop; unread frames stay buffered.
+    Stopped,
+    /// The peer sent a close frame (answered in the write buffer).
+    PeerClosed,
+    /// End of stream or an I/O error.
+    Failed,
+    /// The peer broke the protocol; the caller sends this close.
+    Refused(FrameError),
+}
+
+/// One frame's outcome inside [`WsIo::process`].
+enum Step {
+    Continue,
+    Stop,
+    End(ReadEnd),
+}
+
+/// A server-side WebSocket over `S`.
+struct WsIo<S> {
+    stream: S,
+    /// Bytes of frames not complete yet (or not processed after a stop).
+    /// Unallocated when empty.
+    rbuf: Vec<u8>,
+    /// `rbuf` may hold complete frames (pre-read bytes, or left after a stop).
+    rbuf_ready: bool,
+    /// A fragmented message being assembled: its opcode and bytes so far.
+    frag: Option<(Opcode, Vec<u8>)>,
+    /// Bytes the socket has not taken yet, from `wpos`. Unallocated when empty.
+    wbuf: Vec<u8>,
+    wpos: usize,
+    max_payload: usize,
+    /// A close frame was queued: nothing may follow it.
+    close_sent: bool,
+}
+
+impl<S: Stream> WsIo<S> {
+    fn new(stream: S, pre_read: Bytes, max_payload: usize) -> WsIo<S> {
+        WsIo {
+            stream,
+            rbuf_ready: !pre_read.is_empty(),
+            rbuf: pre_read.to_vec(),
+            frag: None,
+            wbuf: Vec::new(),
+            wpos: 0,
+            max_payload,
+            close_sent: false,
+        }
+    }
+
+    fn queue_frame(&mut self, opcode: Opcode, payload: &[u8]) {
+        if !self.close_sent {
+            frame::write_frame(&mut self.wbuf, opcode, payload);
+        }
+    }
+
+    fn queue_close(&mut self, code: u16, reason: &str) {
+        if !self.close_sent {
+            frame::write_close(&mut self.wbuf, code, reason);
+            self.close_sent = true;
+        }
+    }
+
+    /// Reads and handles frames until the socket has nothing more, `on`
+    /// returns false, or the connection ends.
+    fn poll_read_frames(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut on: impl FnMut(Event<'_>) -> bool,
+    ) -> ReadEnd {
+        if std::mem::take(&mut self.rbuf_ready)
+            && let Some(end) = self.process_rbuf(&mut on)
+        {
+            return end;
+        }
+        loop {
+            let step = if self.rbuf.is_empty() {
+                self.read_scratch(cx, &mut on)
+            } else {
+                None
+            };
+            let step = match step {
+                Some(s) => s,
+                None => self.read_rbuf(cx, &mut on),
+            };
+            if let Some(end) = step {
+                return end;
+            }
+        }
+    }
+
+    /// One read into the thread's scratch buffer, frames handled in place.
+    /// `None` inside the outer `Option` means "go on reading"; an outer
+    /// `None` means the scratch buffer is busy (re-entered): use `rbuf`.
+    fn read_scratch(
+        &mut self,
+        cx: &mut Context<'_>,
+        on: &mut impl FnMut(Event<'_>) -> bool,
+    ) -> Option<Option<ReadEnd>> {
+        READ_SCRATCH.with(|cell| {
+            let mut scratch = cell.try_borrow_mut().ok()?;
+            let mut buf = ReadBuf::uninit(&mut scratch[..]);
+            Some(match Pin::new(&mut self.stream).poll_read(cx, &mut buf) {
+                Poll::Pending => Some(ReadEnd::Pending),
+                Poll::Ready(Err(_)) => Some(ReadEnd::Failed),
+                Poll::Ready(Ok(())) if buf.filled().is_empty() => Some(ReadEnd::Failed),
+                Poll::Ready(Ok(())) => {
+                    let data = buf.filled_mut();
+                    let (used, end) = self.process(data, on);
+                    if used < data.len() {
+                        self.rbuf.extend_from_slice(&data[used..]);
+                        self.rbuf_ready = matches!(end, Some(ReadEnd::Stopped));
+                    }
+                    end
+                }
+            })
+        })
+    }
+
+    /// One read appended to `rbuf` (a frame is partial), then its complete frames.
+    fn read_rbuf(
+        &mut self,
+        cx: &mut Context<'_>,
+        on: &mut impl FnMut(Event<'_>) -> bool,
+    ) -> Option<ReadEnd> {
+        let len = self.rbuf.len();
+        // Enough for the rest of the pending frame (bounded by maxPayload), at least 4 KiB.
+        let want = match parse_header(&self.rbuf, self.max_payload) {
+            Ok(Some(f)) => (f.header_len + f.len).saturating_sub(len),
+            _ => 0,
+        }
+        .clamp(4096, SCRATCH_LEN);
+        self.rbuf.resize(len + want, 0);
+        let mut buf = ReadBuf::new(&mut self.rbuf[len..]);
+        let read = Pin::new(&mut self.stream).poll_read(cx, &mut buf);
+        let n = buf.filled().len();
+        self.rbuf.truncate(len + n);
+        match read {
+            Poll::Pending => return Some(ReadEnd::Pending),
+            Poll::Ready(Err(_)) => return Some(ReadEnd::Failed),
+            Poll::Ready(Ok(())) if n == 0 => return Some(ReadEnd::Failed),
+            Poll::Ready(Ok(())) => {}
+        }
+        self.process_rbuf(on)
+    }
+
+    /// Handles the complete frames in `rbuf`, keeping the rest.
+    fn process_rbuf(&mut self, on: &mut impl FnMut(Event<'_>) -> bool) -> Option<ReadEnd> {
+        let mut buf = std::mem::take(&mut self.rbuf);
+        let (used, end) = self.process(&mut buf, on);
+        buf.drain(..used);
+        if !buf.is_empty() {
+            self.rbuf = buf;
+            self.rbuf_ready = matches!(end, Some(ReadEnd::Stopped));
+        }
+        end
+    }
+
+    /// Handles every complete frame at the start of `buf`; returns the bytes used.
+    fn process(
+        &mut self,
+        buf: &mut [u8],
+        on: &mut impl FnMut(Event<'_>) -> bool,
+    ) -> (usize, Option<ReadEnd>) {
+        let mut pos = 0;
+        loop {
+            let f = match parse_header(&buf[pos..], self.max_payload) {
+                Ok(Some(f)) => f,
+                Ok(None) => return (pos, None),
+                Err(e) => return (pos, Some(ReadEnd::Refused(e))),
+            };
+            if f.opcode == Opcode::Continuation
+                && let Some((_, data)) = &self.frag
+                && data.len() + f.len > self.max_payload
+            {
+                return (pos, Some(ReadEnd::Refused(FrameError::TooBig)));
+            }
+            let end = pos + f.header_len + f.len;
+            if end > buf.len() {
+                return (pos, None);
+            }
+            let payload = &mut buf[pos + f.header_len..end];
+            if let Some(mask) = f.mask {
+                unmask(payload, mask);
+            }
+            pos = end;
+            match self.on_frame(f.opcode, f.fin, payload, on) {
+                Step::Continue => {}
+                Step::Stop => return (pos, Some(ReadEnd::Stopped)),
+                Step::End(e) => return (pos, Some(e)),
+            }
+        }
+    }
+
+    fn on_frame(
+        &mut self,
+        opcode: Opcode,
+        fin: bool,
+        payload: &[u8],
+        on: &mut impl FnMut(Event<'_>) -> bool,
+    ) -> Step {
+        match opcode {
+            Opcode::Text | Opcode::Binary => {
+                if self.frag.is_some() {
+                    return Step::End(ReadEnd::Refused(FrameError::Protocol(
+                        "Invalid frame: expected a continuation",
+                    )));
+                }
+                if !fin {
+                    self.frag = Some((opcode, payload.to_vec()));
+                    return Step::Continue;
+                }
+                deliver(opcode, payload, on)
+            }
+            Opcode::Continuation => {
+                let Some((first, mut data)) = self.frag.take() else {
+                    return Step::End(ReadEnd::Refused(FrameError::Protocol(
+                        "Invalid frame: unexpected continuation",
+                    )));
+                };
+                data.extend_from_slice(payload);
+                if !fin {
+                    self.frag = Some((first, data));
+                    return Step::Continue;
+                }
+                deliver(first, &data, on)
+            }
+            Opcode::Ping => {
+                self.queue_frame(Opcode::Pong, payload);
+                Step::Continue
+            }
+            Opcode::Pong => Step::Continue,
+            Opcode::Close => match parse_close(payload) {
+                Ok(code) => {
+                    // Answer with the same code, as RFC 6455 and Node's `ws` do.
+                    if !self.close_sent {
+                        match code {
+                            Some(c) => frame::write_close(&mut self.wbuf, c, ""),
+                            None => frame::write_frame(&mut self.wbuf, Opcode::Close, &[]),
+                        }
+                        self.close_sent = true;
+                    }
+                    Step::End(ReadEnd::PeerClosed)
+                }
+                Err(e) => Step::End(ReadEnd::Refused(e)),
             },
         }
     }
-    // Flush what was queued before the close (e.g. a DISCONNECT packet), then close.
-    let reason = session.reason();
-    if !matches!(
-        reason,
-        CloseReason::TransportClose | CloseReason::TransportError
-    ) {
-        while let Ok(msg) = rx.try_recv() {
-            if !feed(ws, &msg).await {
-                break;
+
+    /// Writes `wbuf` out; ready once it is empty (and then released).
+    fn poll_write_pending(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while self.wpos < self.wbuf.len() {
+            let n = ready!(Pin::new(&mut self.stream).poll_write(cx, &self.wbuf[self.wpos..]))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.wpos += n;
+        }
+        if self.wpos > 0 {
+            self.wbuf = Vec::new();
+            self.wpos = 0;
+            ready!(Pin::new(&mut self.stream).poll_flush(cx))?;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Writes pending bytes, then queued messages in batches, until the
+    /// queue is empty (ready; the task is registered for the next push)
+    /// or the socket is full (pending).
+    fn poll_write_queue(&mut self, cx: &mut Context<'_>, queue: &Queue) -> Poll<io::Result<()>> {
+        loop {
+            ready!(self.poll_write_pending(cx))?;
+            if self.close_sent {
+                return Poll::Ready(Ok(()));
+            }
+            let wrote = WRITE_SCRATCH.with(|cell| {
+                let mut own = Vec::new();
+                let mut borrowed = cell.try_borrow_mut();
+                let out = match &mut borrowed {
+                    Ok(b) => &mut **b,
+                    Err(_) => &mut own,
+                };
+                out.clear();
+                let n = queue.drain(cx, WRITE_BATCH, |m| encode(out, m));
+                let mut pos = 0;
+                let mut result = Ok(n > 0);
+                while pos < out.len() {
+                    match Pin::new(&mut self.stream).poll_write(cx, &out[pos..]) {
+                        Poll::Ready(Ok(0)) => {
+                            result = Err(io::ErrorKind::WriteZero.into());
+                            break;
+                        }
+                        Poll::Ready(Ok(k)) => pos += k,
+                        Poll::Ready(Err(e)) => {
+                            result = Err(e);
+                            break;
+                        }
+                        Poll::Pending => break,
+                    }
+                }
+                if pos < out.len() {
+                    self.wbuf.extend_from_slice(&out[pos..]);
+                    self.wpos = 0;
+                }
+                out.clear();
+                if out.capacity() > WRITE_SCRATCH_KEEP {
+                    *out = Vec::new();
+                }
+                result
+            })?;
+            if !wrote {
+                ready!(Pin::new(&mut self.stream).poll_flush(cx))?;
+                return Poll::Ready(Ok(()));
             }
         }
-        let _ = ws.close(None).await;
     }
-    let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(None)).await;
+
+    /// Reads up to the next data message, answering control frames.
+    /// `None` when the connection ends; `Some(None)` for a binary message.
+    async fn next_message(&mut self) -> Option<Option<String>> {
+        let mut got = None;
+        poll_fn(|cx| {
+            let end = self.poll_read_frames(cx, |event| {
+                got = Some(match event {
+                    Event::Text(t) => Some(t.to_owned()),
+                    Event::Binary(_) => None,
+                });
+                false
+            });
+            // Pongs for the peer's pings.
+            let _ = self.poll_write_pending(cx);
+            match end {
+                ReadEnd::Stopped => Poll::Ready(got.take()),
+                ReadEnd::Pending => Poll::Pending,
+                ReadEnd::PeerClosed | ReadEnd::Failed | ReadEnd::Refused(_) => Poll::Ready(None),
+            }
+        })
+        .await
+    }
+
+    /// Ends the connection within [`CLOSE_GRACE`]: writes what `flush`
+    /// holds and a close frame (unless one was sent), then shuts the write
+    /// side.
+    async fn finish(&mut self, flush: Option<&Queue>, close: Option<(u16, &str)>) {
+        let work = async {
+            if let Some(queue) = flush
+                && !self.close_sent
+            {
+                while let Some(m) = queue.pop() {
+                    encode(&mut self.wbuf, &m);
+                }
+            }
+            if let Some((code, reason)) = close {
+                self.queue_close(code, reason);
+            }
+            poll_fn(|cx| self.poll_write_pending(cx)).await?;
+            poll_fn(|cx| Pin::new(&mut self.stream).poll_shutdown(cx)).await
+        };
+        let _ = tokio::time::timeout(CLOSE_GRACE, work).await;
+    }
+
+    /// Discards input until the peer hangs up (within [`CLOSE_GRACE`]), so
+    /// that no reset cuts what was sent last.
+    async fn linger(&mut self) {
+        let work = async {
+            let mut sink = [0u8; 512];
+            loop {
+                let mut buf = ReadBuf::new(&mut sink);
+                poll_fn(|cx| Pin::new(&mut self.stream).poll_read(cx, &mut buf)).await?;
+                if buf.filled().is_empty() {
+                    return Ok::<(), io::Error>(());
+                }
+            }
+        };
+        let _ = tokio::time::timeout(CLOSE_GRACE, work).await;
+    }
 }
 
-/// Queues one message's frames on the socket without flushing.
-async fn feed(ws: &mut Ws, msg: &Message) -> bool {
-    if ws.feed(WsMessage::Text(msg.text.clone())).await.is_err() {
-        return false;
-    }
-    for att in msg.attachments.iter().flat_map(|a| a.iter()) {
-        if ws.feed(WsMessage::Binary(Bytes::clone(att))).await.is_err() {
-            return false;
+/// A complete message to the callback; text must be UTF-8 (else 1007).
+fn deliver(opcode: Opcode, payload: &[u8], on: &mut impl FnMut(Event<'_>) -> bool) -> Step {
+    let event = if opcode == Opcode::Text {
+        match std::str::from_utf8(payload) {
+            Ok(t) => Event::Text(t),
+            Err(_) => {
+                return Step::End(ReadEnd::Refused(FrameError::InvalidUtf8));
+            }
         }
+    } else {
+        Event::Binary(payload)
+    };
+    if on(event) {
+        Step::Continue
+    } else {
+        Step::Stop
     }
-    true
+}
+
+/// Appends one message's frames: its text packet, then its attachments.
+fn encode(out: &mut Vec<u8>, msg: &Message) {
+    frame::write_frame(out, Opcode::Text, msg.text.as_bytes());
+    for att in msg.attachments.iter().flat_map(|a| a.iter()) {
+        frame::write_frame(out, Opcode::Binary, att);
+    }
 }
