@@ -190,28 +190,21 @@ impl Parser<'_> {
         self.pos += 1;
         let start = self.pos;
         // Fast path: no escapes.
-        while let Some(&b) = self.bytes.get(self.pos) {
-            match b {
-                b'"' => {
-                    let s = self.text[start..self.pos].to_owned();
-                    self.pos += 1;
-                    return Ok(s);
-                }
-                b'\\' => break,
-                0..=0x1f => return Err(SyntaxError),
-                _ => self.pos += 1,
+        self.pos += find_escape(&self.bytes[self.pos..]);
+        match self.peek() {
+            Some(b'"') => {
+                let s = self.text[start..self.pos].to_owned();
+                self.pos += 1;
+                return Ok(s);
             }
+            Some(b'\\') => {}
+            _ => return Err(SyntaxError),
         }
         let mut s = String::with_capacity(self.pos - start + 16);
         s.push_str(&self.text[start..self.pos]);
         loop {
             let run = self.pos;
-            while let Some(&b) = self.bytes.get(self.pos) {
-                if b == b'"' || b == b'\\' || b < 0x20 {
-                    break;
-                }
-                self.pos += 1;
-            }
+            self.pos += find_escape(&self.bytes[self.pos..]);
             s.push_str(&self.text[run..self.pos]);
             match self.peek().ok_or(SyntaxError)? {
                 b'"' => {
@@ -327,6 +320,39 @@ impl Parser<'_> {
 /// JavaScript's `StrWhiteSpaceChar` (WhiteSpace or LineTerminator), which
 /// `Number(string)` trims. Differs from [`char::is_whitespace`]: U+FEFF is
 /// included, U+0085 is not.
+/// Index of the first byte a JSON string cannot hold raw (`"`, `\\` or a
+/// control character), or `b.len()`. Eight bytes at a time: the lowest
+/// flagged byte of each SWAR test is exact, so the lowest of all is the
+/// first match.
+#[inline]
+pub(crate) fn find_escape(b: &[u8]) -> usize {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let mut i = 0;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(a);
+        let quote = x ^ (LO * u64::from(b'"'));
+        let backslash = x ^ (LO * u64::from(b'\\'));
+        let hits = (quote.wrapping_sub(LO) & !quote)
+            | (backslash.wrapping_sub(LO) & !backslash)
+            | (x.wrapping_sub(LO * 0x20) & !x);
+        let hits = hits & HI;
+        if hits != 0 {
+            return i + (hits.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&c) = b.get(i) {
+        if c == b'"' || c == b'\\' || c < 0x20 {
+            return i;
+        }
+        i += 1;
+    }
+    b.len()
+}
+
 pub(crate) fn is_js_whitespace(c: char) -> bool {
     matches!(
         c,
@@ -577,6 +603,30 @@ mod tests {
         ];
         for (f, s) in cases {
             assert_eq!(js(f), s, "{f:e}");
+        }
+    }
+
+    #[test]
+    fn find_escape_matches_a_bytewise_scan() {
+        let special = [
+            b'"', b'\\', 0, 0x1f, 0x20, b'!', b'#', b'[', b']', 0x7f, 0x80, 0xff,
+        ];
+        for len in 0..24 {
+            for at in 0..len {
+                for &c in &special {
+                    let mut v = vec![b'a'; len];
+                    v[at] = c;
+                    // A second special byte later must not matter.
+                    if at + 2 < len {
+                        v[at + 2] = b'"';
+                    }
+                    let slow = v
+                        .iter()
+                        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+                        .unwrap_or(len);
+                    assert_eq!(find_escape(&v), slow, "{v:?}");
+                }
+            }
         }
     }
 

@@ -355,8 +355,11 @@ fn write_number(out: &mut String, n: &Number) {
 pub(crate) fn write_str(out: &mut String, s: &str) {
     out.reserve(s.len() + 2);
     out.push('"');
+    let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, b) in s.bytes().enumerate() {
+    loop {
+        let i = start + super::json::find_escape(&bytes[start..]);
+        let Some(&b) = bytes.get(i) else { break };
         let esc: &str = match b {
             b'"' => "\\\"",
             b'\\' => "\\\\",
@@ -365,8 +368,7 @@ pub(crate) fn write_str(out: &mut String, s: &str) {
             b'\t' => "\\t",
             0x08 => "\\b",
             0x0c => "\\f",
-            0..=0x1f => "",
-            _ => continue,
+            _ => "",
         };
         out.push_str(&s[start..i]);
         if esc.is_empty() {
