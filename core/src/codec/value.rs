@@ -47,6 +47,24 @@ pub enum Value {
 
 static NULL: Value = Value::Null;
 
+/// A cheap guess of a value's JSON length, to size the output once
+/// (escapes and long numbers may still grow it).
+pub(crate) fn json_len_hint(v: &Value) -> usize {
+    match v {
+        Value::Null | Value::Bool(_) => 5,
+        Value::Number(_) => 8,
+        Value::String(s) => s.len() + 2,
+        Value::Binary(_) => 26,
+        Value::Array(a) => 2 + a.iter().map(|v| json_len_hint(v) + 1).sum::<usize>(),
+        Value::Object(o) => {
+            2 + o
+                .iter()
+                .map(|(k, v)| k.len() + 4 + json_len_hint(v))
+                .sum::<usize>()
+        }
+    }
+}
+
 /// Where [`Value::write_json_with`] puts binary buffers.
 enum Buffers<'a> {
     /// Numbered placeholders; the buffers become attachments.

@@ -23,6 +23,22 @@ use crate::codec::engineio::{OpenPacket, Packet};
 use crate::sid::Sid;
 use session::{Handler, STATE_POLLING, STATE_WEBSOCKET};
 
+/// A copy of `h` that owns its bytes. hyper's header values are slices of
+/// the connection's 8 KiB read buffer; a handshake kept for the life of a
+/// connection would keep that whole buffer alive.
+fn detached_headers(h: &::http::HeaderMap) -> ::http::HeaderMap {
+    let mut out = ::http::HeaderMap::with_capacity(h.len());
+    for (name, value) in h {
+        if let (Ok(n), Ok(v)) = (
+            ::http::HeaderName::from_bytes(name.as_str().as_bytes()),
+            ::http::HeaderValue::from_bytes(value.as_bytes()),
+        ) {
+            out.append(n, v);
+        }
+    }
+    out
+}
+
 /// The peer address of a connection, put in request extensions by the
 /// standalone server so that handshakes can report it.
 #[derive(Debug, Clone, Copy)]
@@ -266,10 +282,15 @@ impl<H: Handler> Engine<H> {
             return error_response(ErrorCode::BadRequest, None);
         }
         let info = RequestInfo {
-            headers: req.headers().clone(),
+            headers: detached_headers(req.headers()),
             query: req.uri().query().unwrap_or("").to_owned(),
             remote_addr: req.extensions().get::<RemoteAddr>().map(|r| r.0),
-            uri: req.uri().clone(),
+            // Re-parsed: hyper's URI shares its read buffer, like the headers.
+            uri: req
+                .uri()
+                .to_string()
+                .parse()
+                .unwrap_or_else(|_| req.uri().clone()),
         };
         if let Some(allow) = &self.config.allow_request
             && let Err(message) = allow(&info)

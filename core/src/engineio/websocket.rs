@@ -86,7 +86,7 @@ pub(super) fn handshake<H: Handler, B: Send + 'static>(
             Ok(parts) => {
                 direct(
                     &engine,
-                    &info,
+                    info,
                     WsIo::new(parts.io.into_inner(), parts.read_buf, max),
                 )
                 .await
@@ -94,7 +94,7 @@ pub(super) fn handshake<H: Handler, B: Send + 'static>(
             Err(upgraded) => {
                 direct(
                     &engine,
-                    &info,
+                    info,
                     WsIo::new(TokioIo::new(upgraded), Bytes::new(), max),
                 )
                 .await
@@ -104,8 +104,10 @@ pub(super) fn handshake<H: Handler, B: Send + 'static>(
     res
 }
 
-async fn direct<H: Handler, S: Stream>(engine: &Engine<H>, info: &RequestInfo, mut io: WsIo<S>) {
-    let entry = engine.open(Transport::Websocket, info);
+async fn direct<H: Handler, S: Stream>(engine: &Engine<H>, info: RequestInfo, mut io: WsIo<S>) {
+    let entry = engine.open(Transport::Websocket, &info);
+    // The layer above copied what it keeps.
+    drop(info);
     let open = engine.open_packet(entry.session.sid, Transport::Websocket);
     io.queue_frame(Opcode::Text, open.as_bytes());
     {
