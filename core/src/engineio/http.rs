@@ -70,6 +70,37 @@ pub(crate) fn query_pairs(query: &str) -> impl Iterator<Item = (String, String)>
     form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned()))
 }
 
+/// Decodes one `application/x-www-form-urlencoded` component: `+` is a
+/// space, `%XX` a byte (invalid escapes stay as they are), bytes that are
+/// not UTF-8 become U+FFFD — as `form_urlencoded` and Node's `querystring`.
+pub(crate) fn form_decode(s: &str) -> String {
+    fn hex(b: u8) -> Option<u8> {
+        (b as char).to_digit(16).map(|d| d as u8)
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        match c {
+            b'+' => out.push(b' '),
+            b'%' => {
+                if let (Some(h), Some(l)) = (
+                    b.get(i + 1).copied().and_then(hex),
+                    b.get(i + 2).copied().and_then(hex),
+                ) {
+                    out.push(h << 4 | l);
+                    i += 3;
+                    continue;
+                }
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Adds CORS headers to a response when the origin is allowed.
 pub(crate) fn apply_cors(
     cors: Option<&Cors>,
@@ -103,5 +134,21 @@ pub(crate) fn apply_cors(
             header::ACCESS_CONTROL_ALLOW_HEADERS,
             HeaderValue::from_static("content-type"),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn form_decode_matches_form_urlencoded() {
+        for s in [
+            "a+b", "%41%42", "%4", "%zz", "%", "x%3Dy", "%C3%A9", "%FF", "plain", "",
+        ] {
+            let expect: String = form_urlencoded::parse(format!("k={s}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+            assert_eq!(super::form_decode(s), expect, "{s}");
+        }
     }
 }

@@ -8,6 +8,7 @@ mod polling;
 pub mod session;
 mod websocket;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
@@ -66,27 +67,38 @@ pub(crate) struct Engine<H: Handler> {
 }
 
 /// Parsed Engine.IO query parameters.
-struct Query {
-    eio: Option<String>,
-    transport: Option<String>,
-    sid: Option<String>,
+struct Query<'a> {
+    eio: Option<Cow<'a, str>>,
+    transport: Option<Cow<'a, str>>,
+    sid: Option<Cow<'a, str>>,
 }
 
-impl Query {
-    fn parse(q: &str) -> Query {
+impl<'a> Query<'a> {
+    /// Every request is parsed: plain keys and values are borrowed, only
+    /// percent- or plus-encoded ones are decoded.
+    fn parse(q: &'a str) -> Query<'a> {
         let mut out = Query {
             eio: None,
             transport: None,
             sid: None,
         };
-        for (k, v) in http::query_pairs(q) {
-            match k.as_str() {
-                "EIO" => out.eio = Some(v),
-                "transport" => out.transport = Some(v),
-                // An empty sid is no sid (Node starts a new handshake).
-                "sid" if !v.is_empty() => out.sid = Some(v),
-                _ => {}
+        let decode = |s: &'a str| -> Cow<'a, str> {
+            if s.contains(['%', '+']) {
+                Cow::Owned(http::form_decode(s))
+            } else {
+                Cow::Borrowed(s)
             }
+        };
+        for pair in q.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let slot = match &*decode(k) {
+                "EIO" => &mut out.eio,
+                "transport" => &mut out.transport,
+                // An empty sid is no sid (Node starts a new handshake).
+                "sid" if !v.is_empty() => &mut out.sid,
+                _ => continue,
+            };
+            *slot = Some(decode(v));
         }
         out
     }

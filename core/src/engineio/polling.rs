@@ -34,6 +34,17 @@ where
 
 /// A long poll: waits for at least one packet, then returns all queued ones.
 async fn get(session: &Session) -> Response<Body> {
+    // A session the client ended (parse error, transport close, …) is gone
+    // for the client even if its teardown has not run yet, as in Node. A
+    // server-side close still gives one poll to collect the close packet.
+    if session.is_closed()
+        && !matches!(
+            session.reason(),
+            CloseReason::ForcedClose | CloseReason::ForcedServerClose | CloseReason::ServerShutdown
+        )
+    {
+        return error_response(ErrorCode::UnknownSid, None);
+    }
     match session.state() {
         STATE_POLLING => {}
         // The client is probing a WebSocket: release it with a noop.
