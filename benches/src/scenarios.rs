@@ -57,16 +57,22 @@ pub fn source(i: usize, total: usize) -> Option<IpAddr> {
 pub struct Lat(Vec<u32>);
 
 impl Lat {
-    fn push(&mut self, d: Duration) {
-        self.0.push(d.as_micros().min(u32::MAX as u128) as u32);
+    /// One sample of `ns` nanoseconds (from [`sys::mono_ns`] readings),
+    /// truncated to microseconds as `Duration::as_micros`.
+    fn push_ns(&mut self, ns: u64) {
+        self.0.push((ns / 1000).min(u32::MAX as u64) as u32);
     }
     fn summary(mut self) -> (Option<u32>, Option<u32>, Option<u32>) {
         if self.0.is_empty() {
             return (None, None, None);
         }
-        self.0.sort_unstable();
-        let p = |q: f64| self.0[((self.0.len() - 1) as f64 * q).round() as usize];
-        (Some(p(0.5)), Some(p(0.99)), self.0.last().copied())
+        // Selection instead of a full sort: the same order statistics.
+        let idx = |q: f64| ((self.0.len() - 1) as f64 * q).round() as usize;
+        let (i50, i99) = (idx(0.5), idx(0.99));
+        let max = self.0.iter().copied().max();
+        let p99 = *self.0.select_nth_unstable(i99).1;
+        let p50 = *self.0[..=i99].select_nth_unstable(i50).1;
+        (Some(p50), Some(p99), max)
     }
 }
 
@@ -178,6 +184,18 @@ fn hold(clients: Vec<WsClient>, stop: Rc<Notify>) -> JoinSet<u32> {
     set
 }
 
+/// The decimal sequence number at the start of `b` (`None` without digits
+/// or on overflow), as `str::parse::<usize>` of the leading digits.
+fn parse_seq(b: &[u8]) -> Option<usize> {
+    let digits = b.iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 {
+        return None;
+    }
+    b[..digits].iter().try_fold(0usize, |n, &d| {
+        n.checked_mul(10)?.checked_add((d - b'0') as usize)
+    })
+}
+
 fn echo_frame(event: &str, payload: usize) -> Vec<u8> {
     let pad = "x".repeat(payload);
     format!("42[\"{event}\",\"{pad}\"]").into_bytes()
@@ -205,8 +223,8 @@ pub async fn echo(
             let mut errors = 0u64;
             let run = async {
                 for _ in 0..per_client {
-                    let sent = Instant::now();
-                    c.writer.lock().await.send_text(&frame).await?;
+                    let sent = sys::mono_ns();
+                    c.writer.send_text(&frame).await?;
                     loop {
                         let p = c.reader.next_sio(&c.writer).await?;
                         if p.starts_with(b"2[\"echo\"") {
@@ -216,7 +234,7 @@ pub async fn echo(
                             break;
                         }
                     }
-                    lat.push(sent.elapsed());
+                    lat.push_ns(sys::mono_ns().saturating_sub(sent));
                 }
                 Ok::<_, std::io::Error>(())
             };
@@ -274,13 +292,14 @@ pub async fn fanout(
     // Let every socket settle in the room before the first broadcast.
     tokio::time::sleep(Duration::from_millis(200)).await;
     struct Shared {
-        sent_at: Vec<Option<Instant>>,
+        /// `sys::mono_ns` at each send.
+        sent_at: Vec<Option<u64>>,
         count: Vec<u32>,
         completed: usize,
         lat: Lat,
         duplicates: u64,
         bad: u64,
-        last: Instant,
+        last: u64,
     }
     let sh = Rc::new(RefCell::new(Shared {
         sent_at: vec![None; broadcasts],
@@ -289,11 +308,11 @@ pub async fn fanout(
         lat: Lat(Vec::with_capacity(n * broadcasts)),
         duplicates: 0,
         bad: 0,
-        last: Instant::now(),
+        last: sys::mono_ns(),
     }));
     let progress = Rc::new(Notify::new());
     let sender_writer = conns[0].writer.clone();
-    let (cpu0, split0, t0) = (t.cpu(), t.cpu_split(), Instant::now());
+    let (cpu0, split0, t0) = (t.cpu(), t.cpu_split(), sys::mono_ns());
     let mut set = JoinSet::new();
     for mut c in conns.drain(..) {
         let (sh, progress) = (sh.clone(), progress.clone());
@@ -306,10 +325,7 @@ pub async fn fanout(
                     let Some(rest) = p.strip_prefix(b"2[\"broadcast\",\"") else {
                         continue;
                     };
-                    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-                    let seq: Option<usize> = std::str::from_utf8(&rest[..digits])
-                        .ok()
-                        .and_then(|s| s.parse().ok());
+                    let seq = parse_seq(rest);
                     let mut s = sh.borrow_mut();
                     let Some(seq) = seq.filter(|&q| q < broadcasts) else {
                         s.bad += 1;
@@ -321,9 +337,9 @@ pub async fn fanout(
                     }
                     seen[seq] = true;
                     got += 1;
-                    let now = Instant::now();
+                    let now = sys::mono_ns();
                     if let Some(at) = s.sent_at[seq] {
-                        s.lat.push(now - at);
+                        s.lat.push_ns(now.saturating_sub(at));
                     }
                     s.last = now;
                     s.count[seq] += 1;
@@ -351,14 +367,8 @@ pub async fn fanout(
                 progress.notified().await;
             }
             let frame = format!("42[\"broadcast\",\"{seq}:{pad}\"]");
-            sh.borrow_mut().sent_at[seq] = Some(Instant::now());
-            if sender_writer
-                .lock()
-                .await
-                .send_text(frame.as_bytes())
-                .await
-                .is_err()
-            {
+            sh.borrow_mut().sent_at[seq] = Some(sys::mono_ns());
+            if sender_writer.send_text(frame.as_bytes()).await.is_err() {
                 break;
             }
         }
@@ -375,7 +385,7 @@ pub async fn fanout(
         return json!({"scenario": "fanout", "ok": false, "first_error": "internal"});
     };
     let end = s.last;
-    let elapsed = (end - t0).as_secs_f64().max(1e-6);
+    let elapsed = (end.saturating_sub(t0) as f64 / 1e9).max(1e-6);
     let cpu = cpu_delta(cpu0, t.cpu());
     let user_share = user_share(split0, t.cpu_split());
     drop(held);
@@ -493,7 +503,7 @@ pub async fn polling_echo(
             let mut lat = Lat::default();
             let run = async {
                 for _ in 0..per_client {
-                    let sent = Instant::now();
+                    let sent = sys::mono_ns();
                     let wire::PollClient {
                         get,
                         post,
@@ -518,7 +528,7 @@ pub async fn polling_echo(
                     let (a, b) = tokio::join!(post_fut, get_fut);
                     a?;
                     b?;
-                    lat.push(sent.elapsed());
+                    lat.push_ns(sys::mono_ns().saturating_sub(sent));
                 }
                 Ok::<_, std::io::Error>(())
             };
@@ -590,4 +600,40 @@ pub async fn idle(t: &Target, conns: usize, hold_for: Duration, limit: Duration)
         "rss_kib": rss,
         "ok": ok == conns && dropped == 0 && pings > 0,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_equals_sorted_order_statistics() {
+        let mut x = 12345u32;
+        for len in 1..300 {
+            let v: Vec<u32> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    x % 1000
+                })
+                .collect();
+            let mut sorted = v.clone();
+            sorted.sort_unstable();
+            let p = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
+            let want = (Some(p(0.5)), Some(p(0.99)), sorted.last().copied());
+            assert_eq!(Lat(v).summary(), want);
+        }
+        assert_eq!(Lat::default().summary(), (None, None, None));
+    }
+
+    #[test]
+    fn sequence_numbers() {
+        assert_eq!(parse_seq(b"0:xx"), Some(0));
+        assert_eq!(parse_seq(b"123:xx"), Some(123));
+        assert_eq!(parse_seq(b":1"), None);
+        assert_eq!(parse_seq(b""), None);
+        assert_eq!(parse_seq(b"99999999999999999999999:"), None);
+        assert_eq!(parse_seq(b"007"), Some(7));
+    }
 }

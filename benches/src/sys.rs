@@ -28,6 +28,21 @@ pub fn cpu_split(pid: u32) -> Option<(f64, f64)> {
     Some((utime as f64 / hz, stime as f64 / hz))
 }
 
+/// CLOCK_MONOTONIC (the clock of `std::time::Instant`) in nanoseconds,
+/// read without `Instant`'s checked arithmetic: for the timestamps taken
+/// once or twice per message.
+pub fn mono_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime only writes the timespec we pass.
+    unsafe {
+        libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts);
+    }
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
 /// VmRSS of a process, in KiB.
 pub fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;

@@ -3,17 +3,21 @@
 //! buffer in, so 20 000 idle connections stay cheap) and a hand-rolled
 //! HTTP/1.1 keep-alive client for long-polling.
 //!
-//! Everything here runs on one current-thread runtime: shared state is `Rc`.
+//! Everything here runs on one current-thread runtime: shared state is `Rc`
+//! and `RefCell` (never borrowed across an `.await`). The WebSocket path
+//! avoids per-message allocations, locks and copies: frames are parsed in
+//! place in the read buffer, several per read when the server sent several.
 
+use std::cell::RefCell;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use oxsio::codec::engineio::Packet as EioPacket;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpSocket, TcpStream};
-use tokio::sync::Mutex;
 
 /// Engine.IO pings answered by every connection of this process.
 pub static PINGS: AtomicU64 = AtomicU64::new(0);
@@ -25,7 +29,13 @@ fn bad(msg: impl Into<String>) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg.into())
 }
 
-/// A read buffer that starts small and grows to fit the largest frame.
+/// A read buffer grows no further than this for batching alone (a frame
+/// larger than that still gets the room it needs).
+const BATCH_MAX: usize = 16 * 1024;
+
+/// A read buffer that starts small and grows to fit the largest frame, and
+/// (up to [`BATCH_MAX`]) to what the server sends between two reads, so one
+/// read syscall takes in everything that is waiting.
 pub struct Buf {
     data: Vec<u8>,
     start: usize,
@@ -45,6 +55,10 @@ impl Buf {
         &self.data[self.start..self.end]
     }
 
+    fn len(&self) -> usize {
+        self.end - self.start
+    }
+
     fn consume(&mut self, n: usize) {
         self.start += n;
         if self.start >= self.end {
@@ -54,18 +68,19 @@ impl Buf {
     }
 
     /// Reads at least one more byte (cancel-safe: nothing is lost if the
-    /// future is dropped).
+    /// future is dropped). What is left unparsed (a partial frame) moves to
+    /// the front first, so the read gets all the free room.
     async fn fill<R: AsyncRead + Unpin>(&mut self, r: &mut R) -> io::Result<()> {
-        if self.end == self.data.len() {
-            if self.start > 0 {
-                self.data.copy_within(self.start..self.end, 0);
-                self.end -= self.start;
-                self.start = 0;
-            } else {
-                let n = self.data.len() * 2;
-                self.data.resize(n, 0);
-            }
+        if self.start > 0 {
+            self.data.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
         }
+        if self.end == self.data.len() {
+            let n = self.data.len() * 2;
+            self.data.resize(n, 0);
+        }
+        let room = self.data.len() - self.end;
         let n = r.read(&mut self.data[self.end..]).await?;
         if n == 0 {
             return Err(io::Error::new(
@@ -74,21 +89,26 @@ impl Buf {
             ));
         }
         self.end += n;
+        // The read filled all the room: more was probably waiting. Grow for
+        // the next one (connections that only see heartbeats never do).
+        if n == room && self.data.len() < BATCH_MAX {
+            let n = self.data.len() * 2;
+            self.data.resize(n, 0);
+        }
         Ok(())
+    }
+
+    /// Makes room for `n` bytes (a whole frame) in the buffer.
+    fn reserve(&mut self, n: usize) {
+        if self.data.len() < n {
+            self.data.resize(n.next_power_of_two(), 0);
+        }
     }
 
     /// Ensures `n` bytes are buffered.
     async fn need<R: AsyncRead + Unpin>(&mut self, r: &mut R, n: usize) -> io::Result<()> {
-        while self.end - self.start < n {
-            if self.data.len() - self.start < n {
-                // Make room for the whole frame.
-                self.data.copy_within(self.start..self.end, 0);
-                self.end -= self.start;
-                self.start = 0;
-                if self.data.len() < n {
-                    self.data.resize(n.next_power_of_two(), 0);
-                }
-            }
+        self.reserve(n);
+        while self.len() < n {
             self.fill(r).await?;
         }
         Ok(())
@@ -129,14 +149,40 @@ pub struct WsReader {
     cur: (usize, usize),
 }
 
-/// The write side of a WebSocket connection (client frames are masked).
+/// The write side of a WebSocket connection (client frames are masked),
+/// shared by the tasks that write on it (`Rc<WsWriter>`). No lock: a frame
+/// is encoded into the pending bytes and written at once; only when the
+/// socket is full does a writer wait, and whoever writes next sends what
+/// is pending in order, so frames never interleave.
 pub struct WsWriter {
     wr: OwnedWriteHalf,
+    st: RefCell<WriteState>,
+}
+
+struct WriteState {
+    /// Encoded frames not yet written from `sent` on.
     out: Vec<u8>,
+    sent: usize,
     rng: u32,
 }
 
-impl WsWriter {
+/// XORs `data` with the 4-byte masking `key` (8 bytes at a time).
+fn mask(data: &mut [u8], key: [u8; 4]) {
+    let k = u32::from_ne_bytes(key) as u64;
+    let k8 = k | (k << 32);
+    let mut chunks = data.chunks_exact_mut(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        c.copy_from_slice(&(u64::from_ne_bytes(w) ^ k8).to_ne_bytes());
+    }
+    // The remainder starts at a multiple of 8, so the key phase is 0.
+    for (i, b) in chunks.into_remainder().iter_mut().enumerate() {
+        *b ^= key[i & 3];
+    }
+}
+
+impl WriteState {
     fn mask_key(&mut self) -> [u8; 4] {
         // xorshift32: masking keys need not be strong for a load generator.
         let mut x = self.rng;
@@ -147,11 +193,10 @@ impl WsWriter {
         x.to_le_bytes()
     }
 
-    /// Sends one frame with `opcode` (1 text, 2 binary, 8 close, 10 pong).
-    pub async fn send_frame(&mut self, opcode: u8, payload: &[u8]) -> io::Result<()> {
+    /// Appends one masked frame to `out`.
+    fn encode(&mut self, opcode: u8, payload: &[u8]) {
         let key = self.mask_key();
-        let mut out = std::mem::take(&mut self.out);
-        out.clear();
+        let out = &mut self.out;
         out.push(0x80 | opcode);
         let n = payload.len();
         if n < 126 {
@@ -166,18 +211,62 @@ impl WsWriter {
         out.extend_from_slice(&key);
         let at = out.len();
         out.extend_from_slice(payload);
-        for (i, b) in out[at..].iter_mut().enumerate() {
-            *b ^= key[i & 3];
+        mask(&mut out[at..], key);
+    }
+}
+
+impl WsWriter {
+    fn new(wr: OwnedWriteHalf, seed: u32) -> Self {
+        WsWriter {
+            wr,
+            st: RefCell::new(WriteState {
+                out: Vec::new(),
+                sent: 0,
+                rng: seed | 1,
+            }),
         }
-        let r = self.wr.write_all(&out).await;
-        if out.capacity() <= 4096 {
-            self.out = out;
+    }
+
+    /// Sends one frame with `opcode` (1 text, 2 binary, 8 close, 10 pong):
+    /// returns once it is written to the socket.
+    pub async fn send_frame(&self, opcode: u8, payload: &[u8]) -> io::Result<()> {
+        self.st.borrow_mut().encode(opcode, payload);
+        self.flush().await
+    }
+
+    /// Writes the pending bytes (those of other writers too).
+    async fn flush(&self) -> io::Result<()> {
+        loop {
+            {
+                let mut st = self.st.borrow_mut();
+                let st = &mut *st;
+                if st.sent == st.out.len() {
+                    return Ok(());
+                }
+                match self.wr.try_write(&st.out[st.sent..]) {
+                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                    Ok(n) => {
+                        st.sent += n;
+                        if st.sent == st.out.len() {
+                            st.out.clear();
+                            st.sent = 0;
+                            if st.out.capacity() > 64 * 1024 {
+                                st.out = Vec::new();
+                            }
+                            return Ok(());
+                        }
+                        continue;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            self.wr.writable().await?;
         }
-        r
     }
 
     /// Sends an Engine.IO text packet.
-    pub async fn send_text(&mut self, text: &[u8]) -> io::Result<()> {
+    pub async fn send_text(&self, text: &[u8]) -> io::Result<()> {
         self.send_frame(1, text).await
     }
 }
@@ -245,8 +334,29 @@ pub enum Eio {
     Other,
 }
 
+/// What the buffered bytes hold next ([`WsReader::step`]).
+enum Step {
+    /// A complete data message with this opcode: its payload is in
+    /// [`WsReader::payload`].
+    Data(u8),
+    /// This many bytes must be buffered to parse the next frame.
+    Need(usize),
+    /// A pong (answer to a WebSocket ping) was queued on the writer.
+    Flush,
+    /// A control frame or a fragment was consumed.
+    Again,
+}
+
+/// What an Engine.IO packet in a text message is, for this client.
+enum Kind {
+    Message,
+    Binary,
+    Ping { probe: bool },
+    Other,
+}
+
 impl WsReader {
-    /// The payload of the message [`Self::next_frame`] returned.
+    /// The payload of the message [`Self::step`] returned.
     pub fn payload(&self) -> &[u8] {
         if self.use_frag {
             &self.frag
@@ -255,97 +365,133 @@ impl WsReader {
         }
     }
 
-    /// Next complete WebSocket data message (its opcode; the payload is in
-    /// [`Self::payload`]), answering WebSocket pings and reporting a close
-    /// frame as an error.
-    async fn next_frame(&mut self, w: &Mutex<WsWriter>) -> io::Result<u8> {
+    /// Drops the message returned last.
+    fn release(&mut self) {
         self.buf.consume(self.pending);
         self.pending = 0;
         if self.use_frag {
             self.frag.clear();
             self.use_frag = false;
         }
-        loop {
-            let frame = loop {
-                if let Some(f) = parse_header(self.buf.avail()) {
-                    break f;
-                }
-                let want = self.buf.avail().len() + 1;
-                self.buf.need(&mut self.rd, want.max(2)).await?;
-            };
-            let total = frame.header + frame.len;
-            self.buf.need(&mut self.rd, total).await?;
-            let s = self.buf.start + frame.header;
-            if let Some(m) = frame.mask {
-                for (i, b) in self.buf.data[s..s + frame.len].iter_mut().enumerate() {
-                    *b ^= m[i & 3];
+    }
+
+    /// Parses one frame from the buffered bytes (no read, no await): a
+    /// complete data message, or what to do first (`Need`: make room, read
+    /// once, then step again). WebSocket pings are
+    /// answered (the pong is queued on `w`), a close frame is an error.
+    fn step(&mut self, w: &WsWriter) -> io::Result<Step> {
+        let avail = self.buf.avail();
+        let Some(frame) = parse_header(avail) else {
+            return Ok(Step::Need(avail.len() + 1));
+        };
+        let total = frame.header + frame.len;
+        if avail.len() < total {
+            return Ok(Step::Need(total));
+        }
+        let s = self.buf.start + frame.header;
+        let e = s + frame.len;
+        if let Some(m) = frame.mask {
+            mask(&mut self.buf.data[s..e], m);
+        }
+        Ok(match frame.opcode {
+            8 => {
+                return Err(io::Error::new(
+                    io::ErrorKind::ConnectionAborted,
+                    "close frame",
+                ));
+            }
+            9 => {
+                w.st.borrow_mut().encode(10, &self.buf.data[s..e]);
+                self.buf.consume(total);
+                Step::Flush
+            }
+            10 => {
+                self.buf.consume(total);
+                Step::Again
+            }
+            0 if self.in_frag => {
+                self.frag.extend_from_slice(&self.buf.data[s..e]);
+                self.buf.consume(total);
+                if frame.fin {
+                    self.in_frag = false;
+                    self.use_frag = true;
+                    Step::Data(self.frag_op)
+                } else {
+                    Step::Again
                 }
             }
-            match frame.opcode {
-                8 => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::ConnectionAborted,
-                        "close frame",
-                    ));
+            1 | 2 if !frame.fin => {
+                self.frag_op = frame.opcode;
+                self.in_frag = true;
+                self.frag.clear();
+                self.frag.extend_from_slice(&self.buf.data[s..e]);
+                self.buf.consume(total);
+                Step::Again
+            }
+            1 | 2 => {
+                self.pending = total;
+                self.cur = (s, e);
+                Step::Data(frame.opcode)
+            }
+            op => return Err(bad(format!("unexpected WebSocket opcode {op}"))),
+        })
+    }
+
+    /// Next complete WebSocket data message (its opcode; the payload is in
+    /// [`Self::payload`]), answering WebSocket pings and reporting a close
+    /// frame as an error.
+    async fn next_frame(&mut self, w: &WsWriter) -> io::Result<u8> {
+        self.release();
+        loop {
+            match self.step(w)? {
+                Step::Data(op) => return Ok(op),
+                Step::Need(n) => {
+                    self.buf.reserve(n);
+                    self.buf.fill(&mut self.rd).await?;
                 }
-                9 => {
-                    let payload = self.buf.data[s..s + frame.len].to_vec();
-                    self.buf.consume(total);
-                    w.lock().await.send_frame(10, &payload).await?;
-                }
-                10 => self.buf.consume(total),
-                0 if self.in_frag => {
-                    self.frag
-                        .extend_from_slice(&self.buf.data[s..s + frame.len]);
-                    self.buf.consume(total);
-                    if frame.fin {
-                        self.in_frag = false;
-                        self.use_frag = true;
-                        return Ok(self.frag_op);
-                    }
-                }
-                1 | 2 if !frame.fin => {
-                    self.frag_op = frame.opcode;
-                    self.in_frag = true;
-                    self.frag.clear();
-                    self.frag
-                        .extend_from_slice(&self.buf.data[s..s + frame.len]);
-                    self.buf.consume(total);
-                }
-                1 | 2 => {
-                    self.pending = total;
-                    self.cur = (s, s + frame.len);
-                    return Ok(frame.opcode);
-                }
-                op => return Err(bad(format!("unexpected WebSocket opcode {op}"))),
+                Step::Flush => w.flush().await?,
+                Step::Again => {}
             }
         }
+    }
+
+    /// The Engine.IO packet of the data message with opcode `op` just
+    /// returned; a close packet is an error.
+    fn kind(&self, op: u8) -> io::Result<Kind> {
+        if op == 2 {
+            return Ok(Kind::Binary);
+        }
+        let p = self.payload();
+        Ok(match p.first() {
+            Some(b'4') => Kind::Message,
+            Some(b'2') => Kind::Ping { probe: p.len() > 1 },
+            Some(b'1') => {
+                return Err(io::Error::new(
+                    io::ErrorKind::ConnectionAborted,
+                    "engine.io close",
+                ));
+            }
+            _ => Kind::Other,
+        })
+    }
+
+    /// Answers an Engine.IO ping (counted in [`PINGS`]).
+    async fn pong(w: &WsWriter, probe: bool) -> io::Result<()> {
+        PINGS.fetch_add(1, Ordering::Relaxed);
+        w.send_text(if probe { b"3probe" } else { b"3" }).await
     }
 
     /// Next Engine.IO packet that matters: pings are answered here (and
     /// counted in [`PINGS`]), a close packet is an error. A message's
     /// payload (the Socket.IO packet after the `4`) is in [`Self::sio`].
-    pub async fn next_eio(&mut self, w: &Mutex<WsWriter>) -> io::Result<Eio> {
+    pub async fn next_eio(&mut self, w: &WsWriter) -> io::Result<Eio> {
         loop {
             let op = self.next_frame(w).await?;
-            if op == 2 {
-                return Ok(Eio::Binary);
-            }
-            match self.payload().first() {
-                Some(b'2') => {
-                    PINGS.fetch_add(1, Ordering::Relaxed);
-                    let probe = self.payload().len() > 1;
-                    let mut w = w.lock().await;
-                    w.send_text(if probe { b"3probe" } else { b"3" }).await?;
-                }
-                Some(b'4') => return Ok(Eio::Message),
-                Some(b'1') => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::ConnectionAborted,
-                        "engine.io close",
-                    ));
-                }
-                _ => return Ok(Eio::Other),
+            match self.kind(op)? {
+                Kind::Message => return Ok(Eio::Message),
+                Kind::Binary => return Ok(Eio::Binary),
+                Kind::Ping { probe } => Self::pong(w, probe).await?,
+                Kind::Other => return Ok(Eio::Other),
             }
         }
     }
@@ -355,11 +501,24 @@ impl WsReader {
         self.payload().get(1..).unwrap_or_default()
     }
 
-    /// Next Socket.IO packet text (Engine.IO messages only).
-    pub async fn next_sio(&mut self, w: &Mutex<WsWriter>) -> io::Result<&[u8]> {
+    /// Next Socket.IO packet text (Engine.IO messages only): as
+    /// [`Self::next_eio`] in a loop, flattened so that a message already
+    /// buffered costs no nested future.
+    pub async fn next_sio(&mut self, w: &WsWriter) -> io::Result<&[u8]> {
         loop {
-            if let Eio::Message = self.next_eio(w).await? {
-                return Ok(self.sio());
+            self.release();
+            match self.step(w)? {
+                Step::Data(op) => match self.kind(op)? {
+                    Kind::Message => return Ok(self.sio()),
+                    Kind::Ping { probe } => Self::pong(w, probe).await?,
+                    Kind::Binary | Kind::Other => {}
+                },
+                Step::Need(n) => {
+                    self.buf.reserve(n);
+                    self.buf.fill(&mut self.rd).await?;
+                }
+                Step::Flush => w.flush().await?,
+                Step::Again => {}
             }
         }
     }
@@ -390,7 +549,7 @@ fn parse_open(text: &[u8]) -> io::Result<Open> {
 /// A connected Socket.IO client over WebSocket (namespace "/").
 pub struct WsClient {
     pub reader: WsReader,
-    pub writer: std::rc::Rc<Mutex<WsWriter>>,
+    pub writer: Rc<WsWriter>,
     pub open: Open,
 }
 
@@ -420,11 +579,7 @@ pub async fn ws_connect(addr: SocketAddr, src: Option<IpAddr>, seed: u32) -> io:
         return Err(bad(format!("upgrade refused: {head}")));
     }
     buf.consume(end);
-    let writer = std::rc::Rc::new(Mutex::new(WsWriter {
-        wr,
-        out: Vec::new(),
-        rng: seed | 1,
-    }));
+    let writer = Rc::new(WsWriter::new(wr, seed));
     let mut reader = WsReader {
         rd,
         buf,
@@ -437,7 +592,7 @@ pub async fn ws_connect(addr: SocketAddr, src: Option<IpAddr>, seed: u32) -> io:
     };
     reader.next_frame(&writer).await?;
     let open = parse_open(reader.payload())?;
-    writer.lock().await.send_text(b"40").await?;
+    writer.send_text(b"40").await?;
     loop {
         let p = reader.next_sio(&writer).await?;
         if p.starts_with(b"0") {
@@ -694,4 +849,25 @@ pub async fn polling_connect(addr: SocketAddr, src: Option<IpAddr>) -> io::Resul
         }
     }
     Ok(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masking_matches_bytewise_xor() {
+        let key = [0x12, 0x34, 0x56, 0x78];
+        for len in 0..40 {
+            let data: Vec<u8> = (0..len as u8).collect();
+            let mut a = data.clone();
+            mask(&mut a, key);
+            let b: Vec<u8> = data
+                .iter()
+                .enumerate()
+                .map(|(i, &d)| d ^ key[i & 3])
+                .collect();
+            assert_eq!(a, b);
+        }
+    }
 }
