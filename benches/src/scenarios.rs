@@ -501,6 +501,7 @@ pub async fn polling_echo(
         let frame = frame.clone();
         set.spawn_local(async move {
             let mut lat = Lat::default();
+            let mut body = Vec::with_capacity(frame.len() + 8);
             let run = async {
                 for _ in 0..per_client {
                     let sent = sys::mono_ns();
@@ -511,7 +512,7 @@ pub async fn polling_echo(
                         pongs_due,
                         ..
                     } = &mut c;
-                    let mut body = Vec::new();
+                    body.clear();
                     for _ in 0..std::mem::take(pongs_due) {
                         body.extend_from_slice(b"3\x1e");
                     }
@@ -519,8 +520,12 @@ pub async fn polling_echo(
                     let post_fut = post.request("POST", target, &body);
                     let get_fut = async {
                         loop {
-                            let packets = wire::poll_records(get, target, pongs_due).await?;
-                            if packets.iter().any(|p| p.starts_with(b"2[\"echo\"")) {
+                            let mut echoed = false;
+                            wire::poll_records(get, target, pongs_due, |p| {
+                                echoed |= p.starts_with(b"2[\"echo\"");
+                            })
+                            .await?;
+                            if echoed {
                                 return Ok::<_, std::io::Error>(());
                             }
                         }

@@ -4,9 +4,10 @@
 //! HTTP/1.1 keep-alive client for long-polling.
 //!
 //! Everything here runs on one current-thread runtime: shared state is `Rc`
-//! and `RefCell` (never borrowed across an `.await`). The WebSocket path
-//! avoids per-message allocations, locks and copies: frames are parsed in
-//! place in the read buffer, several per read when the server sent several.
+//! and `RefCell` (never borrowed across an `.await`). The hot paths avoid
+//! per-message allocations, locks and string formatting: frames are parsed
+//! in place in the read buffer, several per read when the server sent
+//! several, and requests are assembled from bytes prepared once.
 
 use std::cell::RefCell;
 use std::io;
@@ -115,8 +116,55 @@ impl Buf {
     }
 }
 
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+/// Position of the first `c` in `b`, 8 bytes at a time.
+fn find_byte(b: &[u8], c: u8) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let rep = LO * c as u64;
+    let mut chunks = b.chunks_exact(8);
+    for (k, ch) in (&mut chunks).enumerate() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(ch);
+        let x = u64::from_le_bytes(w) ^ rep;
+        // The lowest flagged byte is the first zero byte of x (a borrow
+        // only produces false positives above a true zero byte).
+        let t = x.wrapping_sub(LO) & !x & HI;
+        if t != 0 {
+            return Some(k * 8 + (t.trailing_zeros() / 8) as usize);
+        }
+    }
+    let at = b.len() - chunks.remainder().len();
+    chunks
+        .remainder()
+        .iter()
+        .position(|&x| x == c)
+        .map(|i| at + i)
+}
+
+/// Position of the first `\r\n` in `b`.
+fn line_end(b: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = find_byte(&b[from..], b'\r') {
+        let at = from + i;
+        if b.get(at + 1) == Some(&b'\n') {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
+/// Position just after the first `\r\n\r\n` in `b`.
+fn head_end(b: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = line_end(&b[from..]) {
+        let at = from + i;
+        if b[at + 2..].starts_with(b"\r\n") {
+            return Some(at + 4);
+        }
+        from = at + 2;
+    }
+    None
 }
 
 /// Opens a TCP connection, from `src` when given (several 127.0.0.x source
@@ -566,8 +614,8 @@ pub async fn ws_connect(addr: SocketAddr, src: Option<IpAddr>, seed: u32) -> io:
     wr.write_all(req.as_bytes()).await?;
     let mut buf = Buf::new(512);
     let end = loop {
-        if let Some(i) = find(buf.avail(), b"\r\n\r\n") {
-            break i + 4;
+        if let Some(i) = head_end(buf.avail()) {
+            break i;
         }
         if buf.avail().len() > 16 * 1024 {
             return Err(bad("oversized upgrade response"));
@@ -618,8 +666,70 @@ pub async fn ws_connect(addr: SocketAddr, src: Option<IpAddr>, seed: u32) -> io:
 pub struct Http {
     addr: SocketAddr,
     src: Option<IpAddr>,
+    /// `addr` as text, for the Host header.
+    host: Vec<u8>,
     conn: Option<(TcpStream, Buf)>,
     req: Vec<u8>,
+    body: Vec<u8>,
+}
+
+/// What a response head says about its body.
+struct Head {
+    status: u16,
+    length: Option<usize>,
+    chunked: bool,
+    close: bool,
+}
+
+fn trim(b: &[u8]) -> &[u8] {
+    b.trim_ascii()
+}
+
+fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+fn parse_usize(b: &[u8], radix: u32) -> Option<usize> {
+    usize::from_str_radix(std::str::from_utf8(b).ok()?, radix).ok()
+}
+
+/// Parses a response head (status line, headers, final empty line).
+fn parse_head(head: &[u8]) -> Option<Head> {
+    // The second space-separated token of the status line.
+    let sp = find_byte(head, b' ')? + 1;
+    let code = &head[sp..];
+    let code_len = code
+        .iter()
+        .position(|&c| c == b' ' || c == b'\r')
+        .unwrap_or(code.len());
+    let status = std::str::from_utf8(&code[..code_len]).ok()?.parse().ok()?;
+    let mut h = Head {
+        status,
+        length: None,
+        chunked: false,
+        close: false,
+    };
+    let mut rest = &head[line_end(head).map_or(head.len(), |i| i + 2)..];
+    while !rest.is_empty() {
+        let (line, next) = match line_end(rest) {
+            Some(i) => (&rest[..i], &rest[i + 2..]),
+            None => (rest, &rest[rest.len()..]),
+        };
+        rest = next;
+        let Some(colon) = find_byte(line, b':') else {
+            continue;
+        };
+        let (k, v) = (trim(&line[..colon]), trim(&line[colon + 1..]));
+        if k.eq_ignore_ascii_case(b"content-length") {
+            h.length = parse_usize(v, 10);
+        } else if k.eq_ignore_ascii_case(b"transfer-encoding") {
+            h.chunked = contains_ignore_case(v, b"chunked");
+        } else if k.eq_ignore_ascii_case(b"connection") {
+            h.close = contains_ignore_case(v, b"close");
+        }
+    }
+    Some(h)
 }
 
 impl Http {
@@ -627,87 +737,78 @@ impl Http {
         Http {
             addr,
             src,
+            host: addr.to_string().into_bytes(),
             conn: None,
             req: Vec::new(),
+            body: Vec::new(),
         }
     }
 
     /// One request; the body of a 200 answer, an error otherwise.
-    pub async fn request(
-        &mut self,
-        method: &str,
-        target: &str,
-        body: &[u8],
-    ) -> io::Result<Vec<u8>> {
+    pub async fn request(&mut self, method: &str, target: &str, body: &[u8]) -> io::Result<&[u8]> {
         if self.conn.is_none() {
             let s = tcp_connect(self.addr, self.src).await?;
             self.conn = Some((s, Buf::new(1024)));
         }
-        self.req.clear();
-        use std::io::Write;
-        let _ = write!(
-            self.req,
-            "{method} {target} HTTP/1.1\r\nHost: {}\r\n",
-            self.addr
-        );
+        let req = &mut self.req;
+        req.clear();
+        req.extend_from_slice(method.as_bytes());
+        req.push(b' ');
+        req.extend_from_slice(target.as_bytes());
+        req.extend_from_slice(b" HTTP/1.1\r\nHost: ");
+        req.extend_from_slice(&self.host);
+        req.extend_from_slice(b"\r\n");
         if method == "POST" {
-            let _ = write!(
-                self.req,
-                "Content-Type: text/plain;charset=UTF-8\r\nContent-Length: {}\r\n",
-                body.len()
-            );
+            req.extend_from_slice(b"Content-Type: text/plain;charset=UTF-8\r\nContent-Length: ");
+            let mut digits = [0u8; 20];
+            let mut at = digits.len();
+            let mut n = body.len();
+            loop {
+                at -= 1;
+                digits[at] = b'0' + (n % 10) as u8;
+                n /= 10;
+                if n == 0 {
+                    break;
+                }
+            }
+            req.extend_from_slice(&digits[at..]);
+            req.extend_from_slice(b"\r\n");
         }
-        self.req.extend_from_slice(b"\r\n");
-        self.req.extend_from_slice(body);
+        req.extend_from_slice(b"\r\n");
+        req.extend_from_slice(body);
         let Some((stream, buf)) = self.conn.as_mut() else {
             return Err(bad("no connection"));
         };
         stream.write_all(&self.req).await?;
-        let head_end = loop {
-            if let Some(i) = find(buf.avail(), b"\r\n\r\n") {
-                break i + 4;
+        let head_len = loop {
+            if let Some(i) = head_end(buf.avail()) {
+                break i;
             }
             if buf.avail().len() > 64 * 1024 {
                 return Err(bad("oversized response head"));
             }
             buf.fill(stream).await?;
         };
-        let head = String::from_utf8_lossy(&buf.avail()[..head_end]).into_owned();
-        buf.consume(head_end);
-        let status: u16 = head
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| bad("bad status line"))?;
-        let mut length = None;
-        let mut chunked = false;
-        let mut close = false;
-        for line in head.split("\r\n").skip(1) {
-            let Some((k, v)) = line.split_once(':') else {
-                continue;
-            };
-            let (k, v) = (k.trim().to_ascii_lowercase(), v.trim().to_ascii_lowercase());
-            match k.as_str() {
-                "content-length" => length = v.parse::<usize>().ok(),
-                "transfer-encoding" => chunked = v.contains("chunked"),
-                "connection" => close = v.contains("close"),
-                _ => {}
-            }
-        }
-        let mut out = Vec::new();
-        if chunked {
+        let head = parse_head(&buf.avail()[..head_len]).ok_or_else(|| bad("bad status line"))?;
+        buf.consume(head_len);
+        let mut close = head.close;
+        let out = &mut self.body;
+        out.clear();
+        if head.chunked {
             loop {
-                let line_end = loop {
-                    if let Some(i) = find(buf.avail(), b"\r\n") {
+                let line = loop {
+                    if let Some(i) = line_end(buf.avail()) {
                         break i;
                     }
                     buf.fill(stream).await?;
                 };
-                let size_txt = String::from_utf8_lossy(&buf.avail()[..line_end]).into_owned();
-                let size =
-                    usize::from_str_radix(size_txt.split(';').next().unwrap_or("").trim(), 16)
-                        .map_err(|_| bad("bad chunk size"))?;
-                buf.consume(line_end + 2);
+                let size_txt = &buf.avail()[..line];
+                let size_txt = match size_txt.iter().position(|&c| c == b';') {
+                    Some(i) => &size_txt[..i],
+                    None => size_txt,
+                };
+                let size = parse_usize(trim(size_txt), 16).ok_or_else(|| bad("bad chunk size"))?;
+                buf.consume(line + 2);
                 buf.need(stream, size + 2).await?;
                 out.extend_from_slice(&buf.avail()[..size]);
                 buf.consume(size + 2);
@@ -715,7 +816,7 @@ impl Http {
                     break;
                 }
             }
-        } else if let Some(n) = length {
+        } else if let Some(n) = head.length {
             buf.need(stream, n).await?;
             out.extend_from_slice(&buf.avail()[..n]);
             buf.consume(n);
@@ -734,13 +835,17 @@ impl Http {
         if close {
             self.conn = None;
         }
-        if status != 200 {
+        if head.status != 200 {
             return Err(bad(format!(
-                "HTTP {status} for {method} {target}: {}",
-                String::from_utf8_lossy(&out)
+                "HTTP {} for {method} {target}: {}",
+                head.status,
+                String::from_utf8_lossy(&self.body)
             )));
         }
-        Ok(out)
+        if self.body.capacity() > 64 * 1024 && self.body.len() <= 4096 {
+            self.body.shrink_to(4096);
+        }
+        Ok(&self.body)
     }
 }
 
@@ -763,11 +868,6 @@ pub fn records(body: &[u8]) -> impl Iterator<Item = &[u8]> {
 }
 
 impl PollClient {
-    /// One GET: returns the Socket.IO packets it carried (pings noted).
-    pub async fn poll(&mut self) -> io::Result<Vec<Vec<u8>>> {
-        poll_records(&mut self.get, &self.target, &mut self.pongs_due).await
-    }
-
     /// One POST of Engine.IO records (pongs due are prepended).
     pub async fn send(&mut self, packets: &[&[u8]]) -> io::Result<()> {
         let mut body = Vec::new();
@@ -792,22 +892,23 @@ impl PollClient {
     }
 }
 
-/// One polling GET on `get`: the Socket.IO packets it carried; pings are
-/// counted in `pongs_due` (answer them with the next POST).
+/// One polling GET on `get`: calls `on_packet` with each Socket.IO packet
+/// it carried; pings are counted in `pongs_due` (answer them with the next
+/// POST).
 pub async fn poll_records(
     get: &mut Http,
     target: &str,
     pongs_due: &mut usize,
-) -> io::Result<Vec<Vec<u8>>> {
+    mut on_packet: impl FnMut(&[u8]),
+) -> io::Result<()> {
     let body = get.request("GET", target, b"").await?;
-    let mut out = Vec::new();
-    for rec in records(&body) {
+    for rec in records(body) {
         match rec.first() {
             Some(b'2') => {
                 PINGS.fetch_add(1, Ordering::Relaxed);
                 *pongs_due += 1;
             }
-            Some(b'4') => out.push(rec[1..].to_vec()),
+            Some(b'4') => on_packet(&rec[1..]),
             Some(b'1') => {
                 return Err(io::Error::new(
                     io::ErrorKind::ConnectionAborted,
@@ -817,7 +918,7 @@ pub async fn poll_records(
             _ => {}
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Connects over long-polling and joins the main namespace.
@@ -826,7 +927,7 @@ pub async fn polling_connect(addr: SocketAddr, src: Option<IpAddr>) -> io::Resul
     let body = get
         .request("GET", &format!("{PATH}?EIO=4&transport=polling"), b"")
         .await?;
-    let first = records(&body).next().unwrap_or_default();
+    let first = records(body).next().unwrap_or_default();
     let open = parse_open(first)?;
     let mut c = PollClient {
         get,
@@ -837,15 +938,25 @@ pub async fn polling_connect(addr: SocketAddr, src: Option<IpAddr>) -> io::Resul
     };
     c.send(&[b"40"]).await?;
     loop {
-        let packets = c.poll().await?;
-        if packets.iter().any(|p| p.starts_with(b"0")) {
+        let (mut connected, mut refused) = (false, None);
+        let PollClient {
+            get,
+            target,
+            pongs_due,
+            ..
+        } = &mut c;
+        poll_records(get, target, pongs_due, |p| {
+            connected |= p.starts_with(b"0");
+            if refused.is_none() && p.starts_with(b"4") {
+                refused = Some(String::from_utf8_lossy(p).into_owned());
+            }
+        })
+        .await?;
+        if connected {
             break;
         }
-        if let Some(p) = packets.iter().find(|p| p.starts_with(b"4")) {
-            return Err(bad(format!(
-                "connect refused: {}",
-                String::from_utf8_lossy(p)
-            )));
+        if let Some(p) = refused {
+            return Err(bad(format!("connect refused: {p}")));
         }
     }
     Ok(c)
@@ -854,6 +965,50 @@ pub async fn polling_connect(addr: SocketAddr, src: Option<IpAddr>) -> io::Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn naive_find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+        hay.windows(needle.len()).position(|w| w == needle)
+    }
+
+    /// Deterministic byte strings rich in `\r`, `\n`, `:` and spaces.
+    fn samples() -> Vec<Vec<u8>> {
+        let alphabet = b"\r\n: aZ09";
+        let mut x = 0x9e37_79b9u32;
+        let mut out = Vec::new();
+        for len in 0..70 {
+            for _ in 0..40 {
+                let v: Vec<u8> = (0..len)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 17;
+                        x ^= x << 5;
+                        alphabet[(x % alphabet.len() as u32) as usize]
+                    })
+                    .collect();
+                out.push(v);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn byte_searches_match_naive_ones() {
+        for s in samples() {
+            for c in [b'\r', b'\n', b':', b' ', b'x'] {
+                assert_eq!(find_byte(&s, c), s.iter().position(|&b| b == c), "{s:?}");
+            }
+            assert_eq!(line_end(&s), naive_find(&s, b"\r\n"), "{s:?}");
+            assert_eq!(
+                head_end(&s),
+                naive_find(&s, b"\r\n\r\n").map(|i| i + 4),
+                "{s:?}"
+            );
+        }
+        // High bytes next to the searched one (no false positive from borrows).
+        let s = [0x80u8, 0x0c, 0x0d, 0x0a, 0xff, 0x0d, 0x0a, 0x0d, 0x0a, 0x01];
+        assert_eq!(find_byte(&s, b'\r'), Some(2));
+        assert_eq!(head_end(&s), Some(9));
+    }
 
     #[test]
     fn masking_matches_bytewise_xor() {
@@ -869,5 +1024,28 @@ mod tests {
                 .collect();
             assert_eq!(a, b);
         }
+    }
+
+    #[test]
+    fn response_heads() {
+        let h = parse_head(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nContent-Length: 118\r\ndate: x\r\n\r\n",
+        )
+        .expect("head");
+        assert_eq!(
+            (h.status, h.length, h.chunked, h.close),
+            (200, Some(118), false, false)
+        );
+        let h = parse_head(
+            b"HTTP/1.1 400 Bad Request\r\nTransfer-Encoding: Chunked\r\nConnection:  Close \r\n\r\n",
+        )
+        .expect("head");
+        assert_eq!(
+            (h.status, h.length, h.chunked, h.close),
+            (400, None, true, true)
+        );
+        let h = parse_head(b"HTTP/1.1 200\r\ncontent-length: 2\r\n\r\n").expect("head");
+        assert_eq!((h.status, h.length), (200, Some(2)));
+        assert!(parse_head(b"garbage\r\n\r\n").is_none());
     }
 }
