@@ -1,7 +1,7 @@
 //! The load scenarios. Each runs on the current-thread runtime of the load
 //! process, is bounded in count and time, and returns one JSON object.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
@@ -102,60 +102,79 @@ fn per(cpu: Option<f64>, n: u64) -> Value {
 /// Opens `n` WebSocket clients, at most `concurrency` handshakes at once,
 /// until `deadline`. Returns the clients, the number of failures, the first
 /// error and the time until the last one connected.
+///
+/// `concurrency` worker tasks take the next connection number as soon as
+/// their previous handshake ended (so exactly as many are in flight as
+/// with a semaphore and a task per connection, without spawning one task,
+/// one timer and one permit per connection).
 async fn open_all(
     t: &Target,
     n: usize,
     concurrency: usize,
     deadline: tokio::time::Instant,
 ) -> (Vec<WsClient>, usize, Option<String>, Duration) {
-    let sem = std::sync::Arc::new(Semaphore::new(concurrency.max(1)));
+    struct Opening {
+        next: usize,
+        clients: Vec<WsClient>,
+        failed: usize,
+        first_err: Option<String>,
+        last: Instant,
+    }
     let start = Instant::now();
-    let clients = Rc::new(RefCell::new(Vec::with_capacity(n)));
-    let failed = Rc::new(Cell::new(0usize));
-    let first_err: Rc<RefCell<Option<String>>> = Rc::default();
-    let last = Rc::new(Cell::new(start));
+    let st = Rc::new(RefCell::new(Opening {
+        next: 0,
+        clients: Vec::with_capacity(n),
+        failed: 0,
+        first_err: None,
+        last: start,
+    }));
+    let req: Rc<[u8]> = wire::ws_upgrade_request(t.addr).into();
+    let addr = t.addr;
     let mut set = JoinSet::new();
-    for i in 0..n {
-        let permit = match timeout_at(deadline, sem.clone().acquire_owned()).await {
-            Ok(Ok(p)) => p,
-            _ => {
-                failed.set(failed.get() + (n - i));
-                break;
-            }
-        };
-        let (addr, src) = (t.addr, source(i, n));
-        let (clients, failed, first_err, last) = (
-            clients.clone(),
-            failed.clone(),
-            first_err.clone(),
-            last.clone(),
-        );
+    for _ in 0..concurrency.max(1).min(n) {
+        let (st, req) = (st.clone(), req.clone());
         set.spawn_local(async move {
-            let r = timeout_at(deadline, wire::ws_connect(addr, src, i as u32 + 1)).await;
-            drop(permit);
-            match r {
-                Ok(Ok(c)) => {
-                    clients.borrow_mut().push(c);
-                    last.set(Instant::now());
-                }
-                Ok(Err(e)) => {
-                    failed.set(failed.get() + 1);
-                    first_err.borrow_mut().get_or_insert(e.to_string());
-                }
-                Err(_) => {
-                    failed.set(failed.get() + 1);
-                    first_err
-                        .borrow_mut()
-                        .get_or_insert("connect timed out".into());
+            loop {
+                let i = {
+                    let mut s = st.borrow_mut();
+                    if s.next >= n {
+                        break;
+                    }
+                    s.next += 1;
+                    if tokio::time::Instant::now() >= deadline {
+                        // Not started before the time limit.
+                        s.failed += 1;
+                        continue;
+                    }
+                    s.next - 1
+                };
+                let r = timeout_at(
+                    deadline,
+                    wire::ws_connect(addr, source(i, n), i as u32 + 1, &req),
+                )
+                .await;
+                let mut s = st.borrow_mut();
+                match r {
+                    Ok(Ok(c)) => {
+                        s.clients.push(c);
+                        s.last = Instant::now();
+                    }
+                    Ok(Err(e)) => {
+                        s.failed += 1;
+                        s.first_err.get_or_insert(e.to_string());
+                    }
+                    Err(_) => {
+                        s.failed += 1;
+                        s.first_err.get_or_insert("connect timed out".into());
+                    }
                 }
             }
         });
-        while set.try_join_next().is_some() {}
     }
     while set.join_next().await.is_some() {}
-    let clients = std::mem::take(&mut *clients.borrow_mut());
-    let err = first_err.borrow().clone();
-    (clients, failed.get(), err, last.get() - start)
+    let mut s = st.borrow_mut();
+    let clients = std::mem::take(&mut s.clients);
+    (clients, s.failed, s.first_err.take(), s.last - start)
 }
 
 /// Keeps clients alive (answering heartbeats) until `stop` is notified.

@@ -579,15 +579,54 @@ pub struct Open {
     pub ping_interval: u64,
 }
 
+/// The fields of the open packet's JSON object this client uses (a typed,
+/// borrowing parse: no map, no allocation unless the sid has escapes).
+#[derive(serde::Deserialize)]
+struct OpenJson<'a> {
+    #[serde(borrow, default)]
+    sid: Option<std::borrow::Cow<'a, str>>,
+    #[serde(rename = "pingInterval", default)]
+    ping_interval: Option<serde_json::Number>,
+}
+
+/// `sid` and `pingInterval` of an open packet's JSON in the compact form
+/// every server sends (`{"sid":"…",…,"pingInterval":25000,…}`, no
+/// escapes): a byte scan. `None` leaves anything else to serde_json.
+fn open_fast(json: &str) -> Option<Open> {
+    let b = json.as_bytes();
+    if b.first() != Some(&b'{') || b.last() != Some(&b'}') || b.contains(&b'\\') {
+        return None;
+    }
+    let find = |key: &[u8]| {
+        b.windows(key.len())
+            .position(|w| w == key)
+            .map(|i| i + key.len())
+    };
+    let at = find(b"{\"sid\":\"").or_else(|| find(b",\"sid\":\""))?;
+    let sid = &json[at..at + find_byte(&b[at..], b'"')?];
+    let at = find(b",\"pingInterval\":").or_else(|| find(b"{\"pingInterval\":"))?;
+    let digits = b[at..].iter().take_while(|c| c.is_ascii_digit()).count();
+    if digits == 0 || !matches!(b.get(at + digits), Some(b',' | b'}')) {
+        return None;
+    }
+    Some(Open {
+        sid: sid.to_owned(),
+        ping_interval: json[at..at + digits].parse().ok()?,
+    })
+}
+
 fn parse_open(text: &[u8]) -> io::Result<Open> {
     let text = std::str::from_utf8(text).map_err(|_| bad("open packet not UTF-8"))?;
     match EioPacket::decode(text) {
         Ok(EioPacket::Open(json)) => {
-            let v: serde_json::Value =
+            if let Some(open) = open_fast(json) {
+                return Ok(open);
+            }
+            let v: OpenJson =
                 serde_json::from_str(json).map_err(|e| bad(format!("open packet: {e}")))?;
             Ok(Open {
-                sid: v["sid"].as_str().unwrap_or_default().to_owned(),
-                ping_interval: v["pingInterval"].as_u64().unwrap_or(0),
+                sid: v.sid.map(|s| s.into_owned()).unwrap_or_default(),
+                ping_interval: v.ping_interval.and_then(|n| n.as_u64()).unwrap_or(0),
             })
         }
         _ => Err(bad(format!("expected an open packet, got {text:?}"))),
@@ -601,17 +640,29 @@ pub struct WsClient {
     pub open: Open,
 }
 
-/// Connects over WebSocket directly (no polling first), then joins the
-/// main namespace: returns once `40{"sid":…}` arrived.
-pub async fn ws_connect(addr: SocketAddr, src: Option<IpAddr>, seed: u32) -> io::Result<WsClient> {
-    let stream = tcp_connect(addr, src).await?;
-    let (mut rd, mut wr) = stream.into_split();
-    let req = format!(
+/// The WebSocket upgrade request every client sends to `addr` (the same
+/// bytes for all: build it once).
+pub fn ws_upgrade_request(addr: SocketAddr) -> Vec<u8> {
+    format!(
         "GET {PATH}?EIO=4&transport=websocket HTTP/1.1\r\nHost: {addr}\r\n\
          Upgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    );
-    wr.write_all(req.as_bytes()).await?;
+    )
+    .into_bytes()
+}
+
+/// Connects over WebSocket directly (no polling first), then joins the
+/// main namespace: returns once `40{"sid":…}` arrived. `req` is
+/// [`ws_upgrade_request`] for `addr`.
+pub async fn ws_connect(
+    addr: SocketAddr,
+    src: Option<IpAddr>,
+    seed: u32,
+    req: &[u8],
+) -> io::Result<WsClient> {
+    let stream = tcp_connect(addr, src).await?;
+    let (mut rd, mut wr) = stream.into_split();
+    wr.write_all(req).await?;
     let mut buf = Buf::new(512);
     let end = loop {
         if let Some(i) = head_end(buf.avail()) {
@@ -1047,5 +1098,38 @@ mod tests {
         let h = parse_head(b"HTTP/1.1 200\r\ncontent-length: 2\r\n\r\n").expect("head");
         assert_eq!((h.status, h.length), (200, Some(2)));
         assert!(parse_head(b"garbage\r\n\r\n").is_none());
+    }
+
+    #[test]
+    fn open_packet() {
+        let o = parse_open(
+            br#"0{"sid":"ab\"c","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}"#,
+        )
+        .expect("open");
+        assert_eq!((o.sid.as_str(), o.ping_interval), ("ab\"c", 25000));
+        let o = parse_open(br#"0{ "pingInterval" : 300.5 }"#).expect("open");
+        assert_eq!((o.sid.as_str(), o.ping_interval), ("", 0));
+        assert!(parse_open(br#"0{"sid":"a""#).is_err());
+        assert!(parse_open(br#"0{"sid":"a","pingInterval":25000"#).is_err());
+        // The byte scan and serde_json agree.
+        for json in [
+            r#"{"sid":"MCjmltRvJV9wtUo5hL2O","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}"#,
+            r#"{"pingInterval":500,"sid":"x-y_z"}"#,
+            r#"{"sid":"","pingInterval":0}"#,
+        ] {
+            let fast = open_fast(json).expect("fast path");
+            let v: serde_json::Value = serde_json::from_str(json).expect("json");
+            assert_eq!(fast.sid, v["sid"].as_str().expect("sid"));
+            assert_eq!(Some(fast.ping_interval), v["pingInterval"].as_u64());
+        }
+        for json in [
+            r#"{"sid": "a", "pingInterval": 1}"#,
+            r#"{"sid":"a\"b","pingInterval":1}"#,
+            r#"{"sid":"a","pingInterval":1.5}"#,
+            r#"{"sid":"a"}"#,
+        ] {
+            assert!(open_fast(json).is_none(), "{json}");
+        }
+        assert!(parse_open(br#"4{"sid":"a"}"#).is_err());
     }
 }
