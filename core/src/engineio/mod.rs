@@ -83,7 +83,7 @@ impl<'a> Query<'a> {
             sid: None,
         };
         let decode = |s: &'a str| -> Cow<'a, str> {
-            if s.contains(['%', '+']) {
+            if s.bytes().any(|b| b == b'%' || b == b'+') {
                 Cow::Owned(http::form_decode(s))
             } else {
                 Cow::Borrowed(s)

@@ -253,7 +253,7 @@ async fn run<H: Handler, S: Stream>(
     let session = &entry.session;
     let cfg = &engine.config;
     let mut timer: Option<Pin<Box<Sleep>>> =
-        heartbeat.then(|| Box::pin(tokio::time::sleep(cfg.ping_interval)));
+        heartbeat.then(|| Box::pin(tokio::time::sleep_until(next_ping(cfg.ping_interval))));
     let mut beat = Beat::Idle;
     let mut stall: Option<Pin<Box<Sleep>>> = None;
     let exit = poll_fn(|cx| {
@@ -269,7 +269,7 @@ async fn run<H: Handler, S: Stream>(
                         } else if heartbeat && text.as_bytes()[0] == b'3' {
                             beat = Beat::Idle;
                             if let Some(t) = timer.as_mut() {
-                                t.as_mut().reset(Instant::now() + cfg.ping_interval);
+                                t.as_mut().reset(next_ping(cfg.ping_interval));
                             }
                         } else if let Some(b64) = text.strip_prefix('b') {
                             // Node decodes text frames like polling records: `b…` is binary.
@@ -356,6 +356,23 @@ async fn run<H: Handler, S: Stream>(
         Exit::PeerGone | Exit::Refused => io.finish(None, None).await,
         Exit::Broken => {}
     }
+}
+
+/// Ping deadlines fall on this grid, so that pings leave (and pongs come
+/// back) in bursts: one timer tick and one `epoll_wait` serve many
+/// connections, and a peer handling many connections is woken once per
+/// burst. Node's pings drift by their timer's jitter too; this adds < 50 ms.
+const PING_GRID: Duration = Duration::from_millis(50);
+
+/// `interval` from now, rounded up to [`PING_GRID`].
+fn next_ping(interval: Duration) -> Instant {
+    static BASE: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let base = *BASE.get_or_init(Instant::now);
+    let due = Instant::now() + interval;
+    let grid = PING_GRID.as_nanos();
+    let since = due.saturating_duration_since(base).as_nanos();
+    let rounded = since.div_ceil(grid) * grid;
+    base + Duration::from_nanos(u64::try_from(rounded).unwrap_or(u64::MAX))
 }
 
 /// What an I/O object must offer to carry a WebSocket.
