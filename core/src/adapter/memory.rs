@@ -10,15 +10,15 @@ use futures_util::future::BoxFuture;
 use super::{Adapter, BroadcastOptions, Room};
 use crate::Args;
 use crate::codec::socketio::{Packet, PacketData};
-use crate::sid::Sid;
+use crate::sid::{Sid, SidMap, SidSet};
 use crate::socketio::{
     AckError, BroadcastError, EmitError, NsHandle, RemoteSocket, Socket, encode_message,
 };
 
 #[derive(Default)]
 struct Index {
-    rooms: HashMap<Room, HashSet<Sid>>,
-    sids: HashMap<Sid, HashSet<Room>>,
+    rooms: HashMap<Room, SidSet>,
+    sids: SidMap<HashSet<Room>>,
 }
 
 /// The default adapter: rooms and broadcasts within this process.
@@ -44,14 +44,14 @@ impl MemoryAdapter {
         let Ok(idx) = self.index.read() else {
             return Vec::new();
         };
-        let members = |room: &Room, out: &mut HashSet<Sid>| {
+        let members = |room: &Room, out: &mut SidSet| {
             if let Some(set) = idx.rooms.get(room) {
                 out.extend(set.iter().copied());
             } else if let Some(sid) = Sid::parse(room) {
                 out.insert(sid);
             }
         };
-        let mut excluded = HashSet::new();
+        let mut excluded = SidSet::default();
         for room in &opts.except {
             members(room, &mut excluded);
         }
@@ -64,7 +64,7 @@ impl MemoryAdapter {
         }
         let targets: Vec<Sid> = if let [room] = opts.rooms.as_slice() {
             // One room (the common case): no union set to build.
-            let mut one = HashSet::new();
+            let mut one = SidSet::default();
             match idx.rooms.get(room) {
                 Some(set) => set
                     .iter()
@@ -79,7 +79,7 @@ impl MemoryAdapter {
                 }
             }
         } else {
-            let mut union = HashSet::new();
+            let mut union = SidSet::default();
             for room in &opts.rooms {
                 members(room, &mut union);
             }

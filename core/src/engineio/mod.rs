@@ -9,7 +9,6 @@ pub mod session;
 mod websocket;
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 
@@ -21,7 +20,7 @@ pub use session::{CloseReason, Incoming, Message, SendError, Session};
 
 use self::http::{Body, ErrorCode, apply_cors, error_response, text_response};
 use crate::codec::engineio::{OpenPacket, Packet};
-use crate::sid::Sid;
+use crate::sid::{Sid, SidMap};
 use session::{Handler, STATE_POLLING, STATE_WEBSOCKET};
 
 /// A copy of `h` that owns its bytes. hyper's header values are slices of
@@ -63,7 +62,7 @@ impl<C> Clone for Entry<C> {
 pub(crate) struct Engine<H: Handler> {
     pub(crate) config: EngineConfig,
     pub(crate) handler: H,
-    sessions: RwLock<HashMap<Sid, Entry<H::Conn>>>,
+    sessions: RwLock<SidMap<Entry<H::Conn>>>,
 }
 
 /// Parsed Engine.IO query parameters.
@@ -109,7 +108,7 @@ impl<H: Handler> Engine<H> {
         Arc::new(Engine {
             config,
             handler,
-            sessions: RwLock::new(HashMap::new()),
+            sessions: RwLock::new(SidMap::default()),
         })
     }
 

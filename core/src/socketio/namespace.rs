@@ -1,6 +1,6 @@
 //! Namespaces: connection handlers, connect middlewares, their sockets.
 
-use std::collections::HashMap;
+use crate::sid::SidMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, SystemTime};
@@ -79,7 +79,7 @@ impl ServerAck {
 pub(crate) struct NsInner {
     pub(crate) name: Arc<str>,
     pub(crate) config: Arc<NsConfig>,
-    sockets: RwLock<HashMap<Sid, Socket>>,
+    sockets: RwLock<SidMap<Socket>>,
     pub(crate) adapter: Arc<dyn Adapter>,
     ack_ids: AtomicU64,
     pub(crate) common: Arc<ServerCommon>,
@@ -169,7 +169,7 @@ impl NsInner {
         Arc::new_cyclic(|weak: &Weak<NsInner>| NsInner {
             name,
             config,
-            sockets: RwLock::new(HashMap::new()),
+            sockets: RwLock::new(SidMap::default()),
             adapter: (common.adapter)(NsHandle(weak.clone())),
             ack_ids: AtomicU64::new(0),
             common,
