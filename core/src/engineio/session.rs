@@ -190,6 +190,13 @@ impl Queue {
         m
     }
 
+    /// Forgets the registered consumer: its own pushes (a handler answering
+    /// while the consumer task reads) must not schedule it again, as it
+    /// drains the queue before it sleeps anyway.
+    pub(crate) fn unregister(&self) {
+        self.lock().waker = None;
+    }
+
     /// Registers `cx` to be woken by the next push or close.
     pub(crate) fn register(&self, cx: &Context<'_>) {
         let mut q = self.lock();
@@ -233,6 +240,10 @@ impl Queue {
     /// Waits for the next message.
     pub(crate) async fn recv(&self) -> Message {
         poll_fn(|cx| self.poll_pop(cx)).await
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.lock().items.is_empty()
     }
 
     fn len(&self) -> usize {

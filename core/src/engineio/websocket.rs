@@ -230,6 +230,14 @@ enum Beat {
     AwaitingPong(bool),
 }
 
+/// What one run of the connection's poll loop asks for.
+enum Turn {
+    /// Let the scheduler run once before writing (see `may_defer`).
+    Defer,
+    /// The loop is over.
+    Exit(Exit),
+}
+
 /// How the connection loop ended.
 enum Exit {
     /// The session was closed (by the server, a handler or a packet).
@@ -256,90 +264,115 @@ async fn run<H: Handler, S: Stream>(
         heartbeat.then(|| Box::pin(tokio::time::sleep_until(next_ping(cfg.ping_interval))));
     let mut beat = Beat::Idle;
     let mut stall: Option<Pin<Box<Sleep>>> = None;
-    let exit = poll_fn(|cx| {
-        loop {
-            if session.is_closed() {
-                return Poll::Ready(Exit::Closed);
-            }
-            let end = io.poll_read_frames(cx, |event| {
-                match event {
-                    Event::Text(text) => {
-                        if text.is_empty() {
-                            session.close(CloseReason::ParseError);
-                        } else if heartbeat && text.as_bytes()[0] == b'3' {
-                            beat = Beat::Idle;
-                            if let Some(t) = timer.as_mut() {
-                                t.as_mut().reset(next_ping(cfg.ping_interval));
+    // Messages pushed by other tasks (broadcasts) wait for one turn of the
+    // scheduler before they are written: the broadcasts still being read
+    // elsewhere join them, and one write carries several.
+    let mut may_defer = true;
+    let exit = loop {
+        let step = poll_fn(|cx| {
+            loop {
+                if session.is_closed() {
+                    return Poll::Ready(Turn::Exit(Exit::Closed));
+                }
+                let mut read_any = false;
+                // Re-registered by the drain below (or on a full socket).
+                session.queue.unregister();
+                let end = io.poll_read_frames(cx, |event| {
+                    read_any = true;
+                    match event {
+                        Event::Text(text) => {
+                            if text.is_empty() {
+                                session.close(CloseReason::ParseError);
+                            } else if heartbeat && text.as_bytes()[0] == b'3' {
+                                beat = Beat::Idle;
+                                if let Some(t) = timer.as_mut() {
+                                    t.as_mut().reset(next_ping(cfg.ping_interval));
+                                }
+                            } else if let Some(b64) = text.strip_prefix('b') {
+                                // Node decodes text frames like polling records: `b…` is binary.
+                                engine.on_binary(entry, crate::codec::polling::decode_base64(b64));
+                            } else {
+                                engine.on_text(entry, text);
                             }
-                        } else if let Some(b64) = text.strip_prefix('b') {
-                            // Node decodes text frames like polling records: `b…` is binary.
-                            engine.on_binary(entry, crate::codec::polling::decode_base64(b64));
-                        } else {
-                            engine.on_text(entry, text);
+                        }
+                        Event::Binary(data) => {
+                            engine.on_binary(entry, Bytes::copy_from_slice(data))
                         }
                     }
-                    Event::Binary(data) => engine.on_binary(entry, Bytes::copy_from_slice(data)),
-                }
-                !session.is_closed()
-            });
-            match end {
-                ReadEnd::Pending | ReadEnd::Stopped => {}
-                ReadEnd::PeerClosed | ReadEnd::Failed => {
-                    // The peer vanished or closed: Node's `ws` reports a close.
-                    session.close(CloseReason::TransportClose);
-                    return Poll::Ready(Exit::PeerGone);
-                }
-                ReadEnd::Refused(e) => {
-                    io.queue_close(e.close_code(), &e.to_string());
-                    session.close(CloseReason::TransportError);
-                    return Poll::Ready(Exit::Refused);
-                }
-            }
-            if session.is_closed() {
-                return Poll::Ready(Exit::Closed);
-            }
-            match io.poll_write_queue(cx, &session.queue) {
-                Poll::Ready(Ok(())) => stall = None,
-                Poll::Ready(Err(_)) => {
-                    session.close(CloseReason::TransportError);
-                    return Poll::Ready(Exit::Broken);
-                }
-                Poll::Pending => {
-                    // A client that stops reading stalls the write; past a heartbeat
-                    // period it is dead for us too (its queue is bounded meanwhile).
-                    session.queue.register(cx);
-                    let s = stall.get_or_insert_with(|| {
-                        Box::pin(tokio::time::sleep(cfg.ping_interval + cfg.ping_timeout))
-                    });
-                    if s.as_mut().poll(cx).is_ready() {
-                        tracing::debug!(sid = %session.sid(), "write stalled; closing");
+                    !session.is_closed()
+                });
+                match end {
+                    ReadEnd::Pending | ReadEnd::Stopped => {}
+                    ReadEnd::PeerClosed | ReadEnd::Failed => {
+                        // The peer vanished or closed: Node's `ws` reports a close.
+                        session.close(CloseReason::TransportClose);
+                        return Poll::Ready(Turn::Exit(Exit::PeerGone));
+                    }
+                    ReadEnd::Refused(e) => {
+                        io.queue_close(e.close_code(), &e.to_string());
                         session.close(CloseReason::TransportError);
-                        return Poll::Ready(Exit::Broken);
+                        return Poll::Ready(Turn::Exit(Exit::Refused));
                     }
                 }
-            }
-            let Some(t) = timer.as_mut() else {
-                return Poll::Pending;
-            };
-            if t.as_mut().poll(cx).is_pending() {
-                return Poll::Pending;
-            }
-            match beat {
-                Beat::Idle => {
-                    session.activity.store(false, Ordering::Relaxed);
-                    io.queue_frame(Opcode::Text, b"2");
-                    beat = Beat::AwaitingPong(false);
-                    t.as_mut().reset(Instant::now() + cfg.ping_timeout);
+                if session.is_closed() {
+                    return Poll::Ready(Turn::Exit(Exit::Closed));
                 }
-                Beat::AwaitingPong(false) if session.activity.swap(false, Ordering::Relaxed) => {
-                    beat = Beat::AwaitingPong(true);
-                    t.as_mut().reset(Instant::now() + cfg.ping_timeout);
+                if may_defer && !read_any && io.wbuf.is_empty() && !session.queue.is_empty() {
+                    may_defer = false;
+                    return Poll::Ready(Turn::Defer);
                 }
-                Beat::AwaitingPong(_) => session.close(CloseReason::PingTimeout),
+                match io.poll_write_queue(cx, &session.queue) {
+                    Poll::Ready(Ok(())) => {
+                        stall = None;
+                        may_defer = true;
+                    }
+                    Poll::Ready(Err(_)) => {
+                        session.close(CloseReason::TransportError);
+                        return Poll::Ready(Turn::Exit(Exit::Broken));
+                    }
+                    Poll::Pending => {
+                        // A client that stops reading stalls the write; past a heartbeat
+                        // period it is dead for us too (its queue is bounded meanwhile).
+                        session.queue.register(cx);
+                        let s = stall.get_or_insert_with(|| {
+                            Box::pin(tokio::time::sleep(cfg.ping_interval + cfg.ping_timeout))
+                        });
+                        if s.as_mut().poll(cx).is_ready() {
+                            tracing::debug!(sid = %session.sid(), "write stalled; closing");
+                            session.close(CloseReason::TransportError);
+                            return Poll::Ready(Turn::Exit(Exit::Broken));
+                        }
+                    }
+                }
+                let Some(t) = timer.as_mut() else {
+                    return Poll::Pending;
+                };
+                if t.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                match beat {
+                    Beat::Idle => {
+                        session.activity.store(false, Ordering::Relaxed);
+                        io.queue_frame(Opcode::Text, b"2");
+                        beat = Beat::AwaitingPong(false);
+                        t.as_mut().reset(Instant::now() + cfg.ping_timeout);
+                    }
+                    Beat::AwaitingPong(false)
+                        if session.activity.swap(false, Ordering::Relaxed) =>
+                    {
+                        beat = Beat::AwaitingPong(true);
+                        t.as_mut().reset(Instant::now() + cfg.ping_timeout);
+                    }
+                    Beat::AwaitingPong(_) => session.close(CloseReason::PingTimeout),
+                }
             }
+        })
+        .await;
+        match step {
+            Turn::Defer => tokio::task::yield_now().await,
+            Turn::Exit(e) => break e,
         }
-    })
-    .await;
+    };
     match exit {
         Exit::Closed => {
             // Flush what was queued before the close (e.g. a DISCONNECT packet), then close.
