@@ -779,3 +779,47 @@ async fn utf8_and_empty_messages() {
         assert!(matches!(p.data, PacketData::Event { .. }), "{p:?}");
     }
 }
+
+/// A client that sends its first frames in the same segment as the upgrade
+/// request (bytes hyper read past the request head) is served in order.
+#[tokio::test]
+async fn frames_pipelined_behind_the_upgrade_request() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let io = Server::new();
+    let _rx = echo_server(&io);
+    let h = serve(&io).await;
+    let mut tcp = tokio::net::TcpStream::connect(h.local_addr())
+        .await
+        .unwrap();
+    let mut bytes = format!(
+        "GET {PATH}?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Version: 13\r\n\r\n"
+    )
+    .into_bytes();
+    // Masked text frames "40" (connect to /) and `42["echo","hi"]`.
+    let mask = [7u8, 1, 9, 3];
+    for text in [&b"40"[..], &br#"42["echo","hi"]"#[..]] {
+        bytes.extend_from_slice(&[0x81, 0x80 | text.len() as u8]);
+        bytes.extend_from_slice(&mask);
+        bytes.extend(text.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    }
+    tcp.write_all(&bytes).await.unwrap();
+    let mut got = Vec::new();
+    let deadline = tokio::time::Instant::now() + T;
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&got).contains(r#"42["echo","hi"]"#) {
+        let n = tokio::time::timeout_at(deadline, tcp.read(&mut buf))
+            .await
+            .expect("echo in time")
+            .unwrap();
+        assert!(n > 0, "closed: {}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 101"), "{text}");
+    // Open packet, CONNECT answer, then the echo, in that order.
+    let open = text.find(r#"0{"sid""#).unwrap();
+    let connected = text.find(r#"40{"sid""#).unwrap();
+    assert!(open < connected && connected < text.find("42[").unwrap());
+}
