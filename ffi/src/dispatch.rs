@@ -143,6 +143,10 @@ pub(crate) struct Dispatch {
     dropped: AtomicU64,
     closed: AtomicBool,
     inflight: std::sync::atomic::AtomicUsize,
+    /// Threads blocked in `wait` (changed under the queue lock): a push
+    /// signals the condvar only when someone waits, which saves a futex
+    /// syscall per event while the poller is busy draining.
+    waiting: std::sync::atomic::AtomicUsize,
 }
 
 impl Dispatch {
@@ -155,6 +159,7 @@ impl Dispatch {
             dropped: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             inflight: std::sync::atomic::AtomicUsize::new(0),
+            waiting: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -193,19 +198,20 @@ impl Dispatch {
         if self.is_closed() {
             return;
         }
-        let rejected = {
+        let (rejected, waiting) = {
             let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+            let waiting = self.waiting.load(Ordering::Relaxed) > 0;
             if q.len() >= self.capacity && ev.kind == oxsio_event_kind::Message {
-                Some(ev)
+                (Some(ev), waiting)
             } else {
                 q.push_back(ev);
-                None
+                (None, waiting)
             }
         };
         if let Some(ev) = rejected {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             drop(ev);
-        } else {
+        } else if waiting {
             self.ready.notify_all();
         }
     }
@@ -238,6 +244,15 @@ impl Dispatch {
         }
         let deadline = Instant::now() + timeout;
         let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        if q.is_empty() && !self.is_closed() {
+            // Give the CPU to the library's threads once before sleeping: when
+            // they share a core with the poller (a pinned game loop), events
+            // then arrive in batches instead of one wake-up (and two context
+            // switches) each.
+            drop(q);
+            std::thread::yield_now();
+            q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        }
         loop {
             if !q.is_empty() {
                 return Ok(());
@@ -249,11 +264,13 @@ impl Dispatch {
             if now >= deadline {
                 return Err(Error::from(oxsio_result::Timeout));
             }
+            self.waiting.fetch_add(1, Ordering::Relaxed);
             q = self
                 .ready
                 .wait_timeout(q, deadline - now)
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
+            self.waiting.fetch_sub(1, Ordering::Relaxed);
         }
     }
 

@@ -137,6 +137,7 @@ impl EventData {
 
     pub(crate) fn message(nsp: &str, name: &str, args: Args, ack: Option<Acker>) -> EventData {
         let mut e = EventData::new(oxsio_event_kind::Message, nsp);
+        // `new` filled in the kind's reserved name; events carry their own.
         e.name = NulStr::new(name);
         e.args = args;
         e.ack = Mutex::new(ack);

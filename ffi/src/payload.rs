@@ -6,6 +6,8 @@
 //! Socket.IO convention). Buffers no placeholder names are ignored.
 //! Incoming, an event renders its arguments the same way, once, on demand.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use oxsio_core::{Args, Value};
 
@@ -179,14 +181,20 @@ pub(crate) fn plain_json(v: &Value) -> String {
 
 /// A NUL-terminated string whose pointer can be lent to C.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct NulStr(String);
+pub(crate) struct NulStr(Cow<'static, str>);
 
 impl NulStr {
     pub(crate) fn new(s: &str) -> NulStr {
+        // The common values need no allocation (an event is built per message).
+        match s {
+            "" => return NulStr(Cow::Borrowed("\0")),
+            "/" => return NulStr(Cow::Borrowed("/\0")),
+            _ => {}
+        }
         let mut v = String::with_capacity(s.len() + 1);
         v.push_str(s);
         v.push('\0');
-        NulStr(v)
+        NulStr(Cow::Owned(v))
     }
 
     pub(crate) fn as_str(&self) -> &str {
