@@ -210,7 +210,9 @@ fn build_c_peer(root: &Path) -> Result<String, String> {
     let target = std::env::var("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| root.join("target"));
+    // The one built beside this binary first: another target dir may hold a stale one.
     let candidates = [
+        bin_dir().join("liboxsio.a"),
         target.join("release/liboxsio.a"),
         root.join("target/release/liboxsio.a"),
         root.join("target/bench/release/liboxsio.a"),
