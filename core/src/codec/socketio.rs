@@ -7,7 +7,7 @@
 use bytes::Bytes;
 
 use super::json;
-use super::value::{Args, Value, json_len_hint, write_str};
+use super::value::{Args, Value, write_str};
 
 /// Largest number of attachments accepted in one packet by default.
 pub const DEFAULT_MAX_ATTACHMENTS: usize = 10;
@@ -183,7 +183,7 @@ pub fn encode_event_into(
     out.reserve(
         24 + nsp.len()
             + event.map_or(0, str::len)
-            + args.iter().map(|a| json_len_hint(a) + 1).sum::<usize>(),
+            + args.iter().map(|a| a.json_len_hint() + 1).sum::<usize>(),
     );
     let n: usize = args.iter().map(count_binary).sum();
     let ty = if event.is_some() { 2 } else { 3 };

@@ -47,24 +47,6 @@ pub enum Value {
 
 static NULL: Value = Value::Null;
 
-/// A cheap guess of a value's JSON length, to size the output once
-/// (escapes and long numbers may still grow it).
-pub(crate) fn json_len_hint(v: &Value) -> usize {
-    match v {
-        Value::Null | Value::Bool(_) => 5,
-        Value::Number(_) => 8,
-        Value::String(s) => s.len() + 2,
-        Value::Binary(_) => 26,
-        Value::Array(a) => 2 + a.iter().map(|v| json_len_hint(v) + 1).sum::<usize>(),
-        Value::Object(o) => {
-            2 + o
-                .iter()
-                .map(|(k, v)| k.len() + 4 + json_len_hint(v))
-                .sum::<usize>()
-        }
-    }
-}
-
 /// Where [`Value::write_json_with`] puts binary buffers.
 enum Buffers<'a> {
     /// Numbered placeholders; the buffers become attachments.
@@ -74,6 +56,29 @@ enum Buffers<'a> {
 }
 
 impl Value {
+    /// A cheap guess of this value's JSON length (attachments as placeholders),
+    /// for sizing an output buffer once; escapes and long numbers may exceed it.
+    ///
+    /// ```
+    /// let v = oxsio::Value::from("hi");
+    /// assert!(v.json_len_hint() >= v.to_json().to_string().len());
+    /// ```
+    pub fn json_len_hint(&self) -> usize {
+        match self {
+            Value::Null | Value::Bool(_) => 5,
+            Value::Number(_) => 8,
+            Value::String(s) => s.len() + 2,
+            Value::Binary(_) => 26,
+            Value::Array(a) => 2 + a.iter().map(|v| v.json_len_hint() + 1).sum::<usize>(),
+            Value::Object(o) => {
+                2 + o
+                    .iter()
+                    .map(|(k, v)| k.len() + 4 + v.json_len_hint())
+                    .sum::<usize>()
+            }
+        }
+    }
+
     /// True if a binary buffer sits anywhere in this value.
     pub fn has_binary(&self) -> bool {
         match self {

@@ -144,6 +144,15 @@ struct QueueInner {
     waker: Option<Waker>,
 }
 
+impl QueueInner {
+    fn set_waker(&mut self, cx: &Context<'_>) {
+        match &self.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => self.waker = Some(cx.waker().clone()),
+        }
+    }
+}
+
 impl Queue {
     fn new(capacity: usize) -> Queue {
         Queue {
@@ -199,11 +208,7 @@ impl Queue {
 
     /// Registers `cx` to be woken by the next push or close.
     pub(crate) fn register(&self, cx: &Context<'_>) {
-        let mut q = self.lock();
-        match &q.waker {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => q.waker = Some(cx.waker().clone()),
-        }
+        self.lock().set_waker(cx);
     }
 
     /// Calls `f` on up to `max` queued messages in order; registers `cx`
@@ -218,10 +223,7 @@ impl Queue {
             if q.items.capacity() > 16 {
                 q.items = VecDeque::new();
             }
-            match &q.waker {
-                Some(w) if w.will_wake(cx.waker()) => {}
-                _ => q.waker = Some(cx.waker().clone()),
-            }
+            q.set_waker(cx);
         }
         n
     }
@@ -231,7 +233,7 @@ impl Queue {
         match q.items.pop_front() {
             Some(m) => Poll::Ready(m),
             None => {
-                q.waker = Some(cx.waker().clone());
+                q.set_waker(cx);
                 Poll::Pending
             }
         }

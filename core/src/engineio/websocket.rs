@@ -309,7 +309,7 @@ async fn run<H: Handler, S: Stream>(
                         return Poll::Ready(Turn::Exit(Exit::PeerGone));
                     }
                     ReadEnd::Refused(e) => {
-                        io.queue_close(e.close_code(), &e.to_string());
+                        io.queue_close(Some(e.close_code()), &e.to_string());
                         session.close(CloseReason::TransportError);
                         return Poll::Ready(Turn::Exit(Exit::Refused));
                     }
@@ -477,9 +477,13 @@ impl<S: Stream> WsIo<S> {
         }
     }
 
-    fn queue_close(&mut self, code: u16, reason: &str) {
+    /// Queues a close frame (with no payload when `code` is `None`); only the first counts.
+    fn queue_close(&mut self, code: Option<u16>, reason: &str) {
         if !self.close_sent {
-            frame::write_close(&mut self.wbuf, code, reason);
+            match code {
+                Some(c) => frame::write_close(&mut self.wbuf, c, reason),
+                None => frame::write_frame(&mut self.wbuf, Opcode::Close, &[]),
+            }
             self.close_sent = true;
         }
     }
@@ -656,13 +660,7 @@ impl<S: Stream> WsIo<S> {
             Opcode::Close => match parse_close(payload) {
                 Ok(code) => {
                     // Answer with the same code, as RFC 6455 and Node's `ws` do.
-                    if !self.close_sent {
-                        match code {
-                            Some(c) => frame::write_close(&mut self.wbuf, c, ""),
-                            None => frame::write_frame(&mut self.wbuf, Opcode::Close, &[]),
-                        }
-                        self.close_sent = true;
-                    }
+                    self.queue_close(code, "");
                     Step::End(ReadEnd::PeerClosed)
                 }
                 Err(e) => Step::End(ReadEnd::Refused(e)),
@@ -774,7 +772,7 @@ impl<S: Stream> WsIo<S> {
                 }
             }
             if let Some((code, reason)) = close {
-                self.queue_close(code, reason);
+                self.queue_close(Some(code), reason);
             }
             poll_fn(|cx| self.poll_write_pending(cx)).await?;
             poll_fn(|cx| Pin::new(&mut self.stream).poll_shutdown(cx)).await
