@@ -973,6 +973,9 @@ oxsio_result oxsio_socket_off(const struct oxsio_socket *socket, const char *eve
 
 // Sends an event to this client. `args_json` is a JSON array, one element
 // per argument, with `{"_placeholder":true,"num":i}` for `buffers[i]`.
+// Without placeholders the text is checked and copied into the packet as
+// written (no conversion), so re-emitting an event's
+// `oxsio_event_args_json` costs one copy.
 //
 // Borrowing: every argument is copied during the call.
 // NULL: `args_json` NULL means no argument; `buffers` may be NULL when

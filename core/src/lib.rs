@@ -33,7 +33,7 @@ pub mod runtime;
 pub mod sid;
 pub mod socketio;
 
-pub use codec::value::{Args, IntoArgs, Map, Value};
+pub use codec::value::{Args, IntoArgs, JsonArgs, JsonError, Map, Value};
 pub use engineio::{AllowOrigin, Cors, EngineConfig, RequestInfo, Transport};
 pub use sid::Sid;
 pub use socketio::{

@@ -19,8 +19,11 @@ use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use oxsio::codec::engineio::Packet as EioPacket;
 use oxsio::codec::polling::{self, Record};
-use oxsio::codec::socketio::{Decoder, Packet, PacketData, ParseError, RESERVED_EVENTS};
-use oxsio::{Map, Value};
+use oxsio::codec::socketio::{
+    Decoder, Packet, PacketData, ParseError, RESERVED_EVENTS, encode_json_event_into,
+    json_event_len,
+};
+use oxsio::{JsonArgs, Map, Value};
 use proptest::prelude::*;
 
 // ---- strategies ------------------------------------------------------------
@@ -413,6 +416,46 @@ proptest! {
         prop_assert_eq!(unpadded.as_ref(), bytes.as_slice());
         let out = polling::decode_base64(&junk);
         prop_assert!(out.len() <= junk.encode_utf16().count() * 3 / 4 + 1);
+    }
+
+    /// `JsonArgs` accepts exactly the arrays `Value::from_json` accepts,
+    /// and gives the same values.
+    #[test]
+    fn json_args_agree_with_the_parser(t in soup(), args in prop::collection::vec(value(false), 0..4)) {
+        for text in [t.clone(), format!("[{t}]"), Value::Array(args.clone()).to_string()] {
+            let parsed = Value::from_json(&text);
+            let checked = JsonArgs::new(&text);
+            prop_assert_eq!(checked.is_ok(), matches!(parsed, Ok(Value::Array(_))), "{:?}", text);
+            if let (Ok(a), Ok(Value::Array(v))) = (checked, parsed) {
+                prop_assert!(same_args(&a.to_args(), &v));
+            }
+        }
+    }
+
+    /// An event encoded from JSON text decodes to the values of that text.
+    #[test]
+    fn json_events_decode_to_their_values(
+        args in prop::collection::vec(value(false), 0..4),
+        nsp in nsp(),
+        name in event_name(),
+        id in any::<Option<u64>>(),
+    ) {
+        let text = Value::Array(args.clone()).to_string();
+        let a = JsonArgs::new(&text).expect("printed JSON");
+        let mut out = String::new();
+        encode_json_event_into(&mut out, &nsp, &name, a.inner(), id);
+        prop_assert!(out.len() <= json_event_len(&nsp, &name, a.inner(), id));
+        let mut d = Decoder::default();
+        let p = d.decode_text(&out).expect("decodes").expect("complete");
+        prop_assert_eq!(&p.nsp, if nsp.is_empty() { "/" } else { nsp.as_str() });
+        match p.data {
+            PacketData::Event { event, args: got, id: got_id } => {
+                prop_assert_eq!(event, name);
+                prop_assert_eq!(got_id, id);
+                prop_assert!(same_args(&got, &args));
+            }
+            other => prop_assert!(false, "{:?}", other),
+        }
     }
 
     #[test]

@@ -146,6 +146,52 @@ async fn on_any_sees_every_event() {
     assert_eq!(recv(&mut rx).await, "any:unknown:[]");
 }
 
+/// `on_unhandled` gets, by value and after `on_any`, each event no `on` or
+/// `once` listener takes (also once a `once` listener is spent, and after
+/// `off`); its ack can be answered.
+#[tokio::test]
+async fn on_unhandled_gets_events_without_listener() {
+    let io = Server::new();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    io.on_connection(move |s: Socket| {
+        let t = tx.clone();
+        s.on_any(move |ev: &Event| report(&t, format!("any:{}", ev.name)));
+        let t = tx.clone();
+        s.on("known", move |_| report(&t, "known"));
+        let t = tx.clone();
+        s.once("one", move |_| report(&t, "once"));
+        let t = tx.clone();
+        s.on_unhandled(move |ev: Event| {
+            report(
+                &t,
+                format!("unhandled:{}:{}", ev.name, Value::Array(ev.args).to_json()),
+            );
+            if let Some(ack) = ev.ack {
+                let _ = ack.send(vec![Value::from("done")]);
+            }
+        });
+    });
+    let (_h, mut c) = start(&io, false).await;
+    c.emit("/", "known", vec![]).await;
+    c.emit("/", "one", vec![]).await;
+    c.emit("/", "one", vec![Value::from(2)]).await;
+    c.emit_ack("/", "other", vec![Value::from("x")], 7).await;
+    for want in [
+        "any:known",
+        "known",
+        "any:one",
+        "once",
+        "any:one",
+        "unhandled:one:[2]",
+        "any:other",
+        r#"unhandled:other:["x"]"#,
+    ] {
+        assert_eq!(recv(&mut rx).await, want);
+    }
+    let (_, id, args) = c.recv_ack().await;
+    assert_eq!((id, args), (7, vec![Value::from("done")]));
+}
+
 /// `on_any_outgoing` sees every event the socket emits.
 #[tokio::test]
 async fn on_any_outgoing_sees_emits() {

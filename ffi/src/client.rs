@@ -23,7 +23,7 @@ use crate::dispatch::{
 };
 use crate::error::{Error, Result, oxsio_result};
 use crate::event::{Acker, EventData, oxsio_event, oxsio_event_kind};
-use crate::payload::{oxsio_buf, parse_value};
+use crate::payload::{NulStr, oxsio_buf, parse_value};
 use crate::server::{emit_flags, parse_config, transports};
 use crate::socket::{ack_callback, args_of, binary_arg, forget_free, next_ack_id, poll_once};
 
@@ -187,7 +187,12 @@ impl ClientShared {
         self.socket.on_any(move |e: &ClientEvent| {
             if let Some(me) = w.upgrade() {
                 let ack = e.ack.clone().map(Acker::Client);
-                me.deliver(EventData::message(me.nsp(), &e.name, e.args.clone(), ack));
+                me.deliver(EventData::message(
+                    NulStr::new(me.nsp()),
+                    NulStr::new(&e.name),
+                    e.args.clone(),
+                    ack,
+                ));
             }
         });
         let w = Arc::downgrade(self);

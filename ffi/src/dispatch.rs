@@ -137,7 +137,8 @@ pub(crate) const DEFAULT_QUEUE: usize = 4096;
 /// A handle's event sink.
 pub(crate) struct Dispatch {
     pub(crate) mode: oxsio_dispatch,
-    queue: Mutex<VecDeque<EventData>>,
+    /// Boxed by the producer: the queue moves pointers, not whole events.
+    queue: Mutex<VecDeque<Arc<EventData>>>,
     ready: Condvar,
     pub(crate) capacity: usize,
     dropped: AtomicU64,
@@ -183,7 +184,7 @@ impl Dispatch {
         while self.inflight.load(Ordering::SeqCst) > mine && Instant::now() < deadline {
             std::thread::sleep(Duration::from_micros(200));
         }
-        let drained: Vec<EventData> = {
+        let drained: Vec<Arc<EventData>> = {
             let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
             q.drain(..).collect()
         };
@@ -198,6 +199,7 @@ impl Dispatch {
         if self.is_closed() {
             return;
         }
+        let ev = Arc::new(ev);
         let (rejected, waiting) = {
             let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
             let waiting = self.waiting.load(Ordering::Relaxed) > 0;
@@ -229,7 +231,7 @@ impl Dispatch {
             q.pop_front()
         };
         match ev {
-            Some(ev) => Ok(register(Entry::Event(Arc::new(ev)))),
+            Some(ev) => Ok(register(Entry::Event(ev))),
             None => Err(Error::from(oxsio_result::Empty)),
         }
     }

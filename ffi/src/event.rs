@@ -135,10 +135,11 @@ impl EventData {
         }
     }
 
-    pub(crate) fn message(nsp: &str, name: &str, args: Args, ack: Option<Acker>) -> EventData {
-        let mut e = EventData::new(oxsio_event_kind::Message, nsp);
+    pub(crate) fn message(nsp: NulStr, name: NulStr, args: Args, ack: Option<Acker>) -> EventData {
+        let mut e = EventData::new(oxsio_event_kind::Message, "");
         // `new` filled in the kind's reserved name; events carry their own.
-        e.name = NulStr::new(name);
+        e.name = name;
+        e.nsp = nsp;
         e.args = args;
         e.ack = Mutex::new(ack);
         e
@@ -290,7 +291,7 @@ pub extern "C" fn oxsio_event_arg_json(
         let e = ev(event)?;
         e.arg(index)?;
         let r = e.rendered();
-        let (a, b) = r.ranges[index];
+        let (a, b) = r.range(index);
         lend(&r.text()[a..b], out_json, out_len)
     })
 }

@@ -6,12 +6,13 @@
 //! Socket.IO convention). Buffers no placeholder names are ignored.
 //! Incoming, an event renders its arguments the same way, once, on demand.
 
-use std::borrow::Cow;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use oxsio_core::{Args, Value};
 
 use crate::boundary::bytes_arg;
+use crate::dispatch::lock;
 use crate::error::{Error, Result, oxsio_result};
 
 /// A borrowed byte buffer: `len` bytes at `data` (`data` may be NULL when
@@ -86,8 +87,9 @@ pub(crate) fn buffers(bufs: *const oxsio_buf, count: usize) -> Result<Vec<Bytes>
 
 /// Parses any JSON value, replacing placeholders by buffers.
 pub(crate) fn parse_value(json: &str, bufs: &[Bytes]) -> Result<Value> {
-    let mut v: Value = serde_json::from_str(json)
-        .map_err(|e| Error::new(oxsio_result::InvalidJson, format!("invalid JSON: {e}")))?;
+    // core's parser: `JSON.parse` semantics, and no serde visitor per value.
+    let mut v =
+        Value::from_json(json).map_err(|e| Error::new(oxsio_result::InvalidJson, e.to_string()))?;
     fill(&mut v, bufs)?;
     Ok(v)
 }
@@ -141,8 +143,9 @@ fn fill(v: &mut Value, bufs: &[Bytes]) -> Result<()> {
 pub(crate) struct Rendered {
     /// The JSON array text, NUL-terminated (the NUL is not part of `len`).
     pub json: String,
-    /// Byte range of each argument within `json`.
-    pub ranges: Vec<(usize, usize)>,
+    /// Byte range of each argument within `json` when there are several
+    /// (one argument spans the text between the brackets: no allocation).
+    ranges: Vec<(usize, usize)>,
     /// The buffers, in placeholder order.
     pub bins: Vec<Bytes>,
 }
@@ -154,7 +157,8 @@ impl Rendered {
         let mut json =
             String::with_capacity(2 + args.iter().map(|a| a.json_len_hint() + 1).sum::<usize>());
         let mut bins = Vec::new();
-        let mut ranges = Vec::with_capacity(args.len());
+        let several = args.len() > 1;
+        let mut ranges = Vec::with_capacity(if several { args.len() } else { 0 });
         json.push('[');
         for (i, a) in args.iter().enumerate() {
             if i > 0 {
@@ -162,13 +166,23 @@ impl Rendered {
             }
             let start = json.len();
             a.write_json(&mut json, &mut bins);
-            ranges.push((start, json.len()));
+            if several {
+                ranges.push((start, json.len()));
+            }
         }
         json.push(']');
         let len = json.len();
         json.push('\0');
         json.truncate(len + 1);
         Rendered { json, ranges, bins }
+    }
+
+    /// The byte range of argument `i` (which exists) in the text.
+    pub(crate) fn range(&self, i: usize) -> (usize, usize) {
+        match self.ranges.get(i) {
+            Some(&r) => r,
+            None => (1, self.text().len() - 1),
+        }
     }
 
     /// The JSON text without its NUL.
@@ -183,33 +197,70 @@ pub(crate) fn plain_json(v: &Value) -> String {
 }
 
 /// A NUL-terminated string whose pointer can be lent to C.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct NulStr(Cow<'static, str>);
+#[derive(Debug, Clone)]
+pub(crate) struct NulStr(Repr);
+
+/// The text, NUL included.
+#[derive(Debug, Clone)]
+enum Repr {
+    Static(&'static str),
+    Owned(String),
+    Shared(Arc<str>),
+}
+
+impl Default for NulStr {
+    fn default() -> NulStr {
+        NulStr(Repr::Static("\0"))
+    }
+}
 
 impl NulStr {
     pub(crate) fn new(s: &str) -> NulStr {
         // The common values need no allocation (an event is built per message).
         match s {
-            "" => return NulStr(Cow::Borrowed("\0")),
-            "/" => return NulStr(Cow::Borrowed("/\0")),
+            "" => return NulStr::default(),
+            "/" => return NulStr(Repr::Static("/\0")),
             _ => {}
         }
         let mut v = String::with_capacity(s.len() + 1);
         v.push_str(s);
         v.push('\0');
-        NulStr(Cow::Owned(v))
+        NulStr(Repr::Owned(v))
+    }
+
+    /// Takes the string's buffer (grown by the NUL if it has no room).
+    pub(crate) fn from_string(mut s: String) -> NulStr {
+        s.push('\0');
+        NulStr(Repr::Owned(s))
+    }
+
+    /// A copy whose clones share one buffer.
+    pub(crate) fn shared(s: &str) -> NulStr {
+        match NulStr::new(s) {
+            NulStr(Repr::Owned(v)) => NulStr(Repr::Shared(v.into())),
+            n => n,
+        }
+    }
+
+    fn full(&self) -> &str {
+        match &self.0 {
+            Repr::Static(s) => s,
+            Repr::Owned(s) => s,
+            Repr::Shared(s) => s,
+        }
     }
 
     pub(crate) fn as_str(&self) -> &str {
-        &self.0[..self.0.len().saturating_sub(1)]
+        let f = self.full();
+        &f[..f.len().saturating_sub(1)]
     }
 
     pub(crate) fn ptr(&self) -> *const std::ffi::c_char {
-        self.0.as_ptr().cast()
+        self.full().as_ptr().cast()
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.0.len().saturating_sub(1)
+        self.full().len().saturating_sub(1)
     }
 
     /// Lends the string to C: pointer into `out` (named `what` in the
@@ -223,6 +274,35 @@ impl NulStr {
         crate::boundary::write_out(out, self.ptr(), what)?;
         crate::boundary::write_opt(out_len, self.len());
         Ok(())
+    }
+}
+
+/// The event names a server saw last, shared by the events that carry them:
+/// an event is built per message and most apps use a handful of names, so
+/// this saves an allocation (and a free on the host's thread) per event.
+#[derive(Default)]
+pub(crate) struct NameCache(Mutex<Vec<NulStr>>);
+
+impl NameCache {
+    /// Names kept; a new name replaces the oldest.
+    const KEEP: usize = 16;
+    /// Longer names are not kept (rare, and would cost memory).
+    const LONGEST: usize = 64;
+
+    pub(crate) fn get(&self, name: String) -> NulStr {
+        if name.len() > Self::LONGEST {
+            return NulStr::from_string(name);
+        }
+        let mut names = lock(&self.0);
+        if let Some(n) = names.iter().find(|n| n.as_str() == name) {
+            return n.clone();
+        }
+        let n = NulStr::shared(&name);
+        if names.len() == Self::KEEP {
+            names.remove(0);
+        }
+        names.push(n.clone());
+        n
     }
 }
 
@@ -248,10 +328,35 @@ mod tests {
             r.bins,
             vec![Bytes::from_static(b"c"), Bytes::from_static(b"ab")]
         );
-        assert_eq!(&r.text()[r.ranges[0].0..r.ranges[0].1], "1");
+        let (a, b) = r.range(0);
+        assert_eq!(&r.text()[a..b], "1");
+        let (a, b) = r.range(2);
+        assert_eq!(&r.text()[a..b], r#"{"_placeholder":true,"num":1}"#);
+        let one = Rendered::new(&[Value::from("x")]);
+        assert_eq!(one.range(0), (1, 4));
         assert!(parse_args(Some(r#"[{"_placeholder":true,"num":5}]"#), &bufs).is_err());
         assert!(parse_args(Some("{}"), &bufs).is_err());
         assert!(parse_args(Some("[1,"), &bufs).is_err());
         assert!(parse_args(None, &bufs).unwrap().is_empty());
+    }
+
+    #[test]
+    fn names_are_shared_and_bounded() {
+        let c = NameCache::default();
+        let a = c.get("echo".to_owned());
+        let b = c.get("echo".to_owned());
+        assert_eq!((a.as_str(), a.len()), ("echo", 4));
+        assert_eq!(a.ptr(), b.ptr());
+        for i in 0..NameCache::KEEP {
+            c.get(format!("n{i}"));
+        }
+        let again = c.get("echo".to_owned());
+        assert_ne!(again.ptr(), a.ptr(), "the oldest name was replaced");
+        assert_eq!(lock(&c.0).len(), NameCache::KEEP);
+        let long = "x".repeat(NameCache::LONGEST + 1);
+        assert_eq!(c.get(long.clone()).as_str(), long);
+        assert_eq!(NulStr::shared("/").as_str(), "/");
+        // SAFETY: ptr() points at len() bytes followed by a NUL.
+        assert_eq!(unsafe { *a.ptr().add(4) }, 0);
     }
 }

@@ -22,7 +22,7 @@ use crate::dispatch::{
 };
 use crate::error::{Error, Result, oxsio_result};
 use crate::event::{EventData, oxsio_event, oxsio_event_kind};
-use crate::payload::{NulStr, oxsio_buf};
+use crate::payload::{NameCache, NulStr, oxsio_buf};
 use crate::socket::{
     SocketHandle, SocketShared, args_of, binary_arg, handshake_json, oxsio_socket,
 };
@@ -210,6 +210,8 @@ pub(crate) struct ServerShared {
     middlewares: Mutex<Vec<Arc<Callback>>>,
     namespaces: Mutex<HashSet<String>>,
     pub(crate) sockets: Mutex<HashSet<usize>>,
+    /// Event names shared by the message events that carry them.
+    pub(crate) names: NameCache,
     handle: AtomicUsize,
     request_timeout: Duration,
 }
@@ -421,6 +423,7 @@ pub extern "C" fn oxsio_server_new(
             middlewares: Mutex::new(Vec::new()),
             namespaces: Mutex::new(HashSet::new()),
             sockets: Mutex::new(HashSet::new()),
+            names: NameCache::default(),
             handle: AtomicUsize::new(0),
             request_timeout,
         });

@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use oxsio_core::{AckError, AckFuture, Args, Event, Handshake, Socket, Value};
+use oxsio_core::{AckError, AckFuture, Args, Event, Handshake, JsonArgs, Socket, Value};
 
 use crate::boundary::{
     get_socket, guard, id, opt_str_arg, str_arg, unregister, write_opt, write_out,
@@ -89,7 +89,7 @@ impl SocketShared {
         let h = socket.handshake();
         SocketShared {
             id: NulStr::new(socket.id().as_str()),
-            nsp: NulStr::new(socket.ns()),
+            nsp: NulStr::shared(socket.ns()),
             auth: NulStr::new(&plain_json(&h.auth)),
             handshake: Arc::new(NulStr::new(&handshake_json(h))),
             socket,
@@ -106,17 +106,17 @@ impl SocketShared {
     /// Hooks the core socket: its events and its disconnection.
     pub(crate) fn install(self: &Arc<Self>) {
         let weak = Arc::downgrade(self);
-        self.socket.on_any(move |e: &Event| {
-            if let Some(me) = weak.upgrade() {
-                let mut ev = EventData::message(
-                    me.nsp.as_str(),
-                    &e.name,
-                    e.args.clone(),
-                    e.ack.clone().map(Acker::Server),
-                );
-                ev.socket = me.handle();
-                me.deliver(ev);
-            }
+        // By value: the event's name and arguments move to the host's
+        // event without a copy (the C layer registers no core listener).
+        self.socket.on_unhandled(move |e: Event| {
+            let Some(me) = weak.upgrade() else { return };
+            let Some(server) = me.server.upgrade() else {
+                return;
+            };
+            let name = server.names.get(e.name);
+            let mut ev = EventData::message(me.nsp.clone(), name, e.args, e.ack.map(Acker::Server));
+            ev.socket = me.handle();
+            me.deliver_to(&server, ev);
         });
         let weak = Arc::downgrade(self);
         self.socket.on_disconnect(move |_, reason| {
@@ -147,9 +147,12 @@ impl SocketShared {
 
     /// Hands an event to the host: queued (poll) or to the matching callbacks.
     pub(crate) fn deliver(&self, ev: EventData) {
-        let Some(server) = self.server.upgrade() else {
-            return;
-        };
+        if let Some(server) = self.server.upgrade() {
+            self.deliver_to(&server, ev);
+        }
+    }
+
+    fn deliver_to(&self, server: &ServerShared, ev: EventData) {
         if server.dispatch.is_closed() {
             return;
         }
@@ -322,6 +325,9 @@ pub extern "C" fn oxsio_socket_off(
 
 /// Sends an event to this client. `args_json` is a JSON array, one element
 /// per argument, with `{"_placeholder":true,"num":i}` for `buffers[i]`.
+/// Without placeholders the text is checked and copied into the packet as
+/// written (no conversion), so re-emitting an event's
+/// `oxsio_event_args_json` costs one copy.
 ///
 /// Borrowing: every argument is copied during the call.
 /// NULL: `args_json` NULL means no argument; `buffers` may be NULL when
@@ -339,9 +345,37 @@ pub extern "C" fn oxsio_socket_emit(
     guard(|| {
         let s = sock(socket)?;
         let name = str_arg(event, "event")?;
+        if buffer_count == 0
+            && let Some(json) = plain_json_args(args_json)?
+        {
+            return s.socket.emit_json(name, json).map_err(Error::from);
+        }
         let args = args_of(args_json, buffers_, buffer_count)?;
         s.socket.emit(name, args).map_err(Error::from)
     })
+}
+
+/// `args_json` when it can be sent as written: a JSON array without
+/// placeholders (those need buffers, or fail as `parse_args` says).
+/// `None` sends it the general way.
+pub(crate) fn plain_json_args<'a>(args_json: *const c_char) -> Result<Option<JsonArgs<'a>>> {
+    let Some(json) = opt_str_arg(args_json, "args_json")? else {
+        return Ok(None);
+    };
+    if json.trim().is_empty() {
+        return Ok(None);
+    }
+    let args = JsonArgs::new(json).map_err(|e| {
+        // The general path's wording for a valid non-array.
+        match oxsio_core::Value::from_json(json) {
+            Ok(_) => Error::new(
+                oxsio_result::InvalidJson,
+                "the arguments must be a JSON array (one element per argument)",
+            ),
+            Err(_) => Error::new(oxsio_result::InvalidJson, e.to_string()),
+        }
+    })?;
+    Ok((!args.has_placeholder_key()).then_some(args))
 }
 
 /// Sends an event with one binary argument, without any JSON (game state).

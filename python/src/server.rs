@@ -127,7 +127,8 @@ impl Shared {
         ns.on_connection(move |socket: Socket| {
             let tx = sh.queue.tx();
             let max = sh.max_pending;
-            socket.on_any(move |ev: &Event| {
+            // By value: the event moves to the Python thread without a copy.
+            socket.on_unhandled(move |ev: Event| {
                 if tx.len() >= max {
                     tracing::warn!(
                         sid = %ev.socket.id(),
@@ -136,7 +137,7 @@ impl Shared {
                     ev.socket.disconnect();
                     return;
                 }
-                tx.push(Msg::Event(ev.clone()));
+                tx.push(Msg::Event(ev));
             });
             let tx = sh.queue.tx();
             socket.on_disconnect(move |s: &Socket, reason| {

@@ -31,17 +31,59 @@ pub(crate) fn parse(text: &str) -> Result<Value, SyntaxError> {
     parse_with_first_number(text).map(|(v, _)| v)
 }
 
+/// Parses `text` as [`parse`] does; on failure, the byte offset where the
+/// parser stopped (for error messages).
+pub(crate) fn parse_at(text: &str) -> Result<Value, usize> {
+    let mut p = Parser::new(text);
+    p.skip_ws();
+    let v = p.value().map_err(|_| p.pos)?;
+    p.skip_ws();
+    if p.pos != p.bytes.len() {
+        return Err(p.pos);
+    }
+    Ok(v)
+}
+
+/// Checks that `text` is a JSON array exactly as [`parse`] would accept it,
+/// without building any value; returns the byte range between its brackets
+/// with the surrounding whitespace trimmed (empty for `[]`) and whether an
+/// object in it has a `_placeholder` key, or the offset where the text
+/// stopped being JSON (or being an array).
+pub(crate) fn validate_array(text: &str) -> Result<CheckedArray, usize> {
+    let mut p = Parser::new(text);
+    p.skip_ws();
+    if p.peek() != Some(b'[') {
+        return Err(p.pos);
+    }
+    let open = p.pos;
+    p.skip_value().map_err(|_| p.pos)?;
+    let close = p.pos - 1;
+    p.skip_ws();
+    if p.pos != p.bytes.len() {
+        return Err(p.pos);
+    }
+    let inner = text[open + 1..close].trim_matches([' ', '\t', '\n', '\r']);
+    let start = inner.as_ptr() as usize - text.as_ptr() as usize;
+    Ok(CheckedArray {
+        inner: start..start + inner.len(),
+        placeholder_key: p.placeholder_key,
+    })
+}
+
+/// What [`validate_array`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CheckedArray {
+    /// The elements' text between the brackets, trimmed.
+    pub(crate) inner: std::ops::Range<usize>,
+    /// Some object has a `_placeholder` key (a binary placeholder's shape).
+    pub(crate) placeholder_key: bool,
+}
+
 /// Like [`parse`]; when the text is an array whose first element is a
 /// number, also returns that number as JavaScript holds it (an `f64`,
 /// possibly infinite), for event names such as `[1e400]` → `"Infinity"`.
 pub(crate) fn parse_with_first_number(text: &str) -> Result<(Value, Option<f64>), SyntaxError> {
-    let mut p = Parser {
-        text,
-        bytes: text.as_bytes(),
-        pos: 0,
-        depth: 0,
-        first_number: None,
-    };
+    let mut p = Parser::new(text);
     p.skip_ws();
     let v = p.value()?;
     p.skip_ws();
@@ -57,9 +99,22 @@ struct Parser<'a> {
     pos: usize,
     depth: usize,
     first_number: Option<f64>,
+    /// Set by the skipping walk when an object has a `_placeholder` key.
+    placeholder_key: bool,
 }
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
+    fn new(text: &'a str) -> Parser<'a> {
+        Parser {
+            text,
+            bytes: text.as_bytes(),
+            pos: 0,
+            depth: 0,
+            first_number: None,
+            placeholder_key: false,
+        }
+    }
+
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.pos).copied()
     }
@@ -174,6 +229,93 @@ impl Parser<'_> {
         }
     }
 
+    /// Like [`value`](Self::value), accepting the same texts, building nothing.
+    fn skip_value(&mut self) -> Result<(), SyntaxError> {
+        match self.peek().ok_or(SyntaxError)? {
+            open @ (b'{' | b'[') => {
+                let object = open == b'{';
+                let close = if object { b'}' } else { b']' };
+                self.enter()?;
+                if self.peek() == Some(close) {
+                    self.pos += 1;
+                    self.depth -= 1;
+                    return Ok(());
+                }
+                loop {
+                    if object {
+                        if self.peek() != Some(b'"') {
+                            return Err(SyntaxError);
+                        }
+                        let key = self.pos;
+                        self.skip_string()?;
+                        let raw = &self.text[key + 1..self.pos - 1];
+                        if raw == "_placeholder"
+                            || (raw.contains('\\')
+                                && Parser::new(&self.text[key..self.pos]).string().as_deref()
+                                    == Ok("_placeholder"))
+                        {
+                            self.placeholder_key = true;
+                        }
+                        self.skip_ws();
+                        if self.peek() != Some(b':') {
+                            return Err(SyntaxError);
+                        }
+                        self.pos += 1;
+                        self.skip_ws();
+                    }
+                    self.skip_value()?;
+                    self.skip_ws();
+                    match self.peek() {
+                        Some(b',') => {
+                            self.pos += 1;
+                            self.skip_ws();
+                        }
+                        Some(c) if c == close => {
+                            self.pos += 1;
+                            self.depth -= 1;
+                            return Ok(());
+                        }
+                        _ => return Err(SyntaxError),
+                    }
+                }
+            }
+            b'"' => self.skip_string(),
+            b't' => self.expect_lit("true", Value::Null).map(drop),
+            b'f' => self.expect_lit("false", Value::Null).map(drop),
+            b'n' => self.expect_lit("null", Value::Null).map(drop),
+            b'-' | b'0'..=b'9' => self.number_literal().map(drop),
+            _ => Err(SyntaxError),
+        }
+    }
+
+    /// Like [`string`](Self::string) without decoding: any `\u` escape of
+    /// four hex digits is valid JSON, paired or not.
+    fn skip_string(&mut self) -> Result<(), SyntaxError> {
+        self.pos += 1;
+        loop {
+            self.pos += find_escape(&self.bytes[self.pos..]);
+            match self.peek().ok_or(SyntaxError)? {
+                b'"' => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                b'\\' => {
+                    self.pos += 1;
+                    let esc = self.peek().ok_or(SyntaxError)?;
+                    self.pos += 1;
+                    match esc {
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {}
+                        b'u' => {
+                            self.hex4()?;
+                        }
+                        _ => return Err(SyntaxError),
+                    }
+                }
+                _ => return Err(SyntaxError), // raw control character
+            }
+        }
+    }
+
     fn hex4(&mut self) -> Result<u16, SyntaxError> {
         let digits = self.bytes.get(self.pos..self.pos + 4).ok_or(SyntaxError)?;
         let mut v = 0u16;
@@ -264,6 +406,21 @@ impl Parser<'_> {
     /// is the correctly rounded `f64` (JavaScript's value), `±Infinity` →
     /// `null`. Also returns the JavaScript value.
     fn number(&mut self) -> Result<(Value, f64), SyntaxError> {
+        let (lit, integer) = self.number_literal()?;
+        if integer {
+            if let Ok(u) = lit.parse::<u64>() {
+                return Ok((Value::Number(u.into()), u as f64));
+            }
+            if let Ok(i) = lit.parse::<i64>() {
+                return Ok((Value::Number(i.into()), i as f64));
+            }
+        }
+        let f: f64 = lit.parse().map_err(|_| SyntaxError)?;
+        Ok((Number::from_f64(f).map_or(Value::Null, Value::Number), f))
+    }
+
+    /// The text of a number literal, and whether it is an integer literal.
+    fn number_literal(&mut self) -> Result<(&str, bool), SyntaxError> {
         let start = self.pos;
         if self.peek() == Some(b'-') {
             self.pos += 1;
@@ -291,17 +448,7 @@ impl Parser<'_> {
             }
             self.digits()?;
         }
-        let lit = &self.text[start..self.pos];
-        if integer {
-            if let Ok(u) = lit.parse::<u64>() {
-                return Ok((Value::Number(u.into()), u as f64));
-            }
-            if let Ok(i) = lit.parse::<i64>() {
-                return Ok((Value::Number(i.into()), i as f64));
-            }
-        }
-        let f: f64 = lit.parse().map_err(|_| SyntaxError)?;
-        Ok((Number::from_f64(f).map_or(Value::Null, Value::Number), f))
+        Ok((&self.text[start..self.pos], integer))
     }
 
     fn digits(&mut self) -> Result<(), SyntaxError> {
@@ -723,6 +870,73 @@ mod tests {
         for text in bad {
             assert_eq!(parse(text), Err(SyntaxError), "{text:?}");
         }
+    }
+
+    /// `validate_array` accepts exactly the arrays `parse` accepts, and
+    /// returns the trimmed text between the brackets.
+    #[test]
+    fn validate_array_agrees_with_parse() {
+        let texts = [
+            "[1,2.5,-0,1e2,\"x\"]",
+            " [ {\"a\" : [ true , false , null ] } ] ",
+            "[1e400]",
+            r#"["\ud83d\ude00","\ud800","\udc00x"]"#,
+            r#"[{"a":1,"b":2,"a":3}]"#,
+            r#"["\"\\\/\b\f\n\r\t\u0041"]"#,
+            "[]",
+            " [ ] ",
+            "{}",
+            "1",
+            "\"a\"",
+            "[1,]",
+            "[{\"a\":1,}]",
+            "[01]",
+            "[-]",
+            "[1.]",
+            "[\"\u{1}\"]",
+            "[\"\\x\"]",
+            "[\"\\u12g4\"]",
+            "[1]x",
+            "[{a:1}]",
+            "[tru]",
+            "[1 2]",
+            "[\"abc]",
+            "[[[]]",
+            "[",
+            "",
+        ];
+        for text in texts {
+            let parsed = matches!(parse(text), Ok(Value::Array(_)));
+            let checked = validate_array(text);
+            assert_eq!(checked.is_ok(), parsed, "{text:?}");
+            if let Ok(r) = checked {
+                let inner = &text[r.inner];
+                let again = parse(&format!("[{inner}]")).expect("inner elements");
+                assert_eq!(Ok(again), parse(text), "{text:?}");
+                assert_eq!(inner.trim(), inner);
+            }
+        }
+        assert!(validate_array(" [ ] ").is_ok_and(|r| r.inner.is_empty()));
+        let keys = [
+            (r#"[{"_placeholder":true,"num":0}]"#, true),
+            (r#"[1,[{"a":{"\u005fplaceholder":1}}]]"#, true),
+            (
+                r#"["_placeholder",{"_placeholderx":1,"x":"_placeholder"}]"#,
+                false,
+            ),
+        ];
+        for (text, found) in keys {
+            assert_eq!(
+                validate_array(text).map(|r| r.placeholder_key),
+                Ok(found),
+                "{text}"
+            );
+        }
+        assert_eq!(validate_array("[1,]"), Err(3));
+        let deep = "[".repeat(MAX_DEPTH + 1) + &"]".repeat(MAX_DEPTH + 1);
+        assert!(validate_array(&deep).is_err());
+        let ok = "[".repeat(MAX_DEPTH) + &"]".repeat(MAX_DEPTH);
+        assert!(validate_array(&ok).is_ok());
     }
 
     #[test]

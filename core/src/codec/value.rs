@@ -16,6 +16,78 @@ use serde_json::Number;
 /// Map type of [`Value::Object`]: keeps insertion order, as JavaScript does.
 pub type Map = IndexMap<String, Value>;
 
+/// A text [`Value::from_json`] refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("invalid JSON at byte {offset}")]
+pub struct JsonError {
+    /// Byte offset where the text stopped being valid JSON.
+    pub offset: usize,
+}
+
+/// Event arguments given as the text of a JSON array, checked once and then
+/// sent as written: no [`Value`] is built and the text is copied into the
+/// packet (see [`Socket::emit_json`](crate::Socket::emit_json)). For hosts
+/// that already hold JSON (the C API, a relay). Binary needs [`Value`]s; an
+/// object shaped like a placeholder is sent as a plain object.
+///
+/// ```
+/// use oxsio::JsonArgs;
+/// let a = JsonArgs::new(r#" ["hi", {"n": 1}] "#).unwrap();
+/// assert_eq!(a.inner(), r#""hi", {"n": 1}"#);
+/// assert_eq!(a.to_args().len(), 2);
+/// assert!(JsonArgs::new("{}").is_err()); // not an array
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct JsonArgs<'a> {
+    text: &'a str,
+    /// Byte range of the elements within `text`.
+    start: usize,
+    end: usize,
+    placeholder_key: bool,
+}
+
+impl<'a> JsonArgs<'a> {
+    /// Checks `text`: a JSON array as `JSON.parse` accepts it.
+    ///
+    /// # Errors
+    /// [`JsonError`] where the text stops being JSON or is not an array.
+    pub fn new(text: &'a str) -> Result<JsonArgs<'a>, JsonError> {
+        let r = super::json::validate_array(text).map_err(|offset| JsonError { offset })?;
+        Ok(JsonArgs {
+            text,
+            start: r.inner.start,
+            end: r.inner.end,
+            placeholder_key: r.placeholder_key,
+        })
+    }
+
+    /// The elements' text between the brackets, trimmed (`""` for `[]`).
+    pub fn inner(&self) -> &'a str {
+        &self.text[self.start..self.end]
+    }
+
+    /// True when some object in the arguments has a `_placeholder` key:
+    /// the shape of a binary placeholder, which this text cannot fill (a
+    /// host that supports binary sends such arguments as [`Value`]s).
+    pub fn has_placeholder_key(&self) -> bool {
+        self.placeholder_key
+    }
+
+    /// True for an empty array.
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+
+    /// The arguments as values (parsed now).
+    pub fn to_args(&self) -> Args {
+        match super::json::parse_at(self.text) {
+            Ok(Value::Array(a)) => a,
+            // `new` accepted the text as an array.
+            _ => Vec::new(),
+        }
+    }
+}
+
 /// A JSON value that may also hold binary buffers anywhere in the tree.
 ///
 /// ```
@@ -164,6 +236,24 @@ impl Value {
     /// True for `null`.
     pub fn is_null(&self) -> bool {
         matches!(self, Value::Null)
+    }
+
+    /// Parses a JSON text exactly as `JSON.parse` does (no binary: a
+    /// `{"_placeholder":true,...}` object stays an object). Values JSON
+    /// cannot hold in a [`Value`] take their `JSON.stringify` form: `1e400`
+    /// becomes `null`, a lone surrogate escape U+FFFD.
+    ///
+    /// ```
+    /// use oxsio::Value;
+    /// let v = Value::from_json(r#"["hi", {"n": 1}]"#).unwrap();
+    /// assert_eq!(v.as_array().map(Vec::len), Some(2));
+    /// assert_eq!(Value::from_json("[1,").unwrap_err().offset, 3);
+    /// ```
+    ///
+    /// # Errors
+    /// [`JsonError`] with the byte offset where the text stopped being JSON.
+    pub fn from_json(text: &str) -> Result<Value, JsonError> {
+        super::json::parse_at(text).map_err(|offset| JsonError { offset })
     }
 
     /// Converts any serializable value (binary fields serialized with

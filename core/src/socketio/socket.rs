@@ -16,10 +16,12 @@ use super::error::{AckError, DisconnectReason, EmitError, JoinError};
 use super::handshake::Handshake;
 use super::namespace::NsInner;
 use crate::adapter::Room;
-use crate::codec::socketio::{Packet, PacketData, RESERVED_EVENTS, encode_event_into};
+use crate::codec::socketio::{
+    Packet, PacketData, RESERVED_EVENTS, encode_event_into, encode_json_event_into, json_event_len,
+};
 use crate::engineio::{CloseReason, Message, Session};
 use crate::sid::Sid;
-use crate::{Args, IntoArgs, Value};
+use crate::{Args, IntoArgs, JsonArgs, Value};
 
 type EventFn = Arc<dyn Fn(Event) + Send + Sync>;
 type AnyFn = Arc<dyn Fn(&Event) + Send + Sync>;
@@ -38,6 +40,8 @@ struct Listener {
 struct Handlers {
     events: HashMap<String, Arc<[Listener]>>,
     any: Vec<AnyFn>,
+    /// Kept as listeners so an event takes them with one reference count.
+    unhandled: Arc<[Listener]>,
     any_outgoing: Vec<OutgoingFn>,
     middlewares: Vec<PacketMiddleware>,
     disconnecting: Vec<ReasonFn>,
@@ -261,6 +265,30 @@ impl Socket {
         self.handlers().any.push(Arc::new(handler));
     }
 
+    /// Calls `handler` with each event no [`on`](Self::on) or
+    /// [`once`](Self::once) listener takes, by value, after the
+    /// [`on_any`](Self::on_any) handlers: a default handler, e.g. to hand
+    /// every event to another thread without copying its arguments.
+    ///
+    /// ```no_run
+    /// # fn f(socket: oxsio::Socket) {
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// socket.on_unhandled(move |ev| {
+    ///     let _ = tx.send((ev.name, ev.args));
+    /// });
+    /// # drop(rx);
+    /// # }
+    /// ```
+    pub fn on_unhandled(&self, handler: impl Fn(Event) + Send + Sync + 'static) {
+        let mut h = self.handlers();
+        let mut list = h.unhandled.to_vec();
+        list.push(Listener {
+            f: Arc::new(handler),
+            once: false,
+        });
+        h.unhandled = list.into();
+    }
+
     /// Calls `handler` for every event this socket emits.
     pub fn on_any_outgoing(&self, handler: impl Fn(&str, &Args) + Send + Sync + 'static) {
         self.handlers().any_outgoing.push(Arc::new(handler));
@@ -354,6 +382,38 @@ impl Socket {
     pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
         let msg = self.encode(event, &args.into_args(), None)?;
         self.send_message(msg)
+    }
+
+    /// Sends an event whose arguments are JSON text, copied into the packet
+    /// as written (no [`Value`] is built; see [`JsonArgs`]). The
+    /// [`on_any_outgoing`](Self::on_any_outgoing) handlers still see the
+    /// arguments as values.
+    ///
+    /// ```no_run
+    /// # fn f(socket: oxsio::Socket) -> Result<(), Box<dyn std::error::Error>> {
+    /// socket.emit_json("score", oxsio::JsonArgs::new(r#"[{"team":"red","points":3}]"#)?)?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`emit`](Self::emit).
+    pub fn emit_json(&self, event: &str, args: JsonArgs<'_>) -> Result<(), EmitError> {
+        if RESERVED_EVENTS.contains(&event) {
+            return Err(EmitError::ReservedEvent(event.to_owned()));
+        }
+        let outgoing = self.handlers().any_outgoing.clone();
+        if !outgoing.is_empty() {
+            let values = args.to_args();
+            for f in outgoing {
+                guarded(|| f(event, &values));
+            }
+        }
+        let nsp = &self.0.ns.name;
+        // Sized exactly: the string becomes the message's bytes without a copy.
+        let mut text = String::with_capacity(1 + json_event_len(nsp, event, args.inner(), None));
+        text.push('4');
+        encode_json_event_into(&mut text, nsp, event, args.inner(), None);
+        self.send_message(Message::new(text, Vec::new()))
     }
 
     /// Sends the `message` event.
@@ -617,7 +677,11 @@ impl Socket {
         };
         let (middlewares, any, listeners, errors) = {
             let mut h = self.handlers();
-            let listeners = h.events.get(&ev.name).cloned();
+            let listeners: Option<Arc<[Listener]>> = match h.events.get(&ev.name) {
+                Some(l) => Some(l.clone()),
+                None if h.unhandled.is_empty() => None,
+                None => Some(h.unhandled.clone()),
+            };
             if let Some(l) = &listeners
                 && l.iter().any(|l| l.once)
             {

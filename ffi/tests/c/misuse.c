@@ -244,6 +244,13 @@ int main(void) {
     OK(oxsio_socket_join(sock, "r2"));
     EXPECT_RC(oxsio_socket_join(sock, "r3"), OXSIO_RESULT_TOO_MANY_ROOMS);
     EXPECT_RC(oxsio_socket_emit(sock, "x", "[1", NULL, 0), OXSIO_RESULT_INVALID_JSON);
+    EXPECT_RC(oxsio_socket_emit(sock, "x", "[1,]", NULL, 0), OXSIO_RESULT_INVALID_JSON);
+    EXPECT_RC(oxsio_socket_emit(sock, "x", "{\"a\":1}", NULL, 0), OXSIO_RESULT_INVALID_JSON);
+    EXPECT_RC(oxsio_socket_emit(sock, "x", "[\"\x01\"]", NULL, 0), OXSIO_RESULT_INVALID_JSON);
+    EXPECT_RC(oxsio_socket_emit(sock, "x", "[{\"_placeholder\":true,\"num\":0}]", NULL, 0),
+              OXSIO_RESULT_INVALID_JSON);
+    EXPECT_RC(oxsio_socket_emit(sock, "x", bad_utf8, NULL, 0), OXSIO_RESULT_INVALID_UTF8);
+    EXPECT_RC(oxsio_socket_emit(sock, "connect", "[1]", NULL, 0), OXSIO_RESULT_RESERVED_EVENT);
     EXPECT_RC(oxsio_socket_emit_with_ack(sock, "x", NULL, NULL, 0, 10, nop_cb, NULL, NULL, NULL),
               OXSIO_RESULT_WRONG_MODE);
 
@@ -303,6 +310,37 @@ int main(void) {
         OK(oxsio_event_arg_json(msg, 3, &str, &n));
         checks++;
         if (n != 29 || strncmp(str, "{\"_placeholder\":true,\"num\":0}", n) != 0) failed++;
+        OK(oxsio_event_free(msg));
+    }
+
+    /* JSON arguments are sent as written (spaces, exponents, escapes) and
+     * arrive as the values they spell. */
+    OK(oxsio_socket_emit(sock, "j", " [ \"a\\\"b\" , -1.5e1 , {\"k\" : [null]} ] ", NULL, 0));
+    OK(oxsio_socket_emit(sock, "j", "  ", NULL, 0));
+    for (int want = 0; want < 2; want++) {
+        msg = NULL;
+        for (int i = 0; i < 100 && !msg; i++) {
+            oxsio_client_wait(cli, 50);
+            if (oxsio_client_poll(cli, &ev) == OXSIO_RESULT_OK) {
+                if (oxsio_event_get_kind(ev) == OXSIO_EVENT_KIND_MESSAGE)
+                    msg = ev;
+                else
+                    oxsio_event_free(ev);
+            }
+        }
+        checks++;
+        if (!msg) {
+            failed++;
+            printf("FAIL: no message j%d\n", want);
+            continue;
+        }
+        OK(oxsio_event_args_json(msg, &str, &n));
+        const char *expect = want == 0 ? "[\"a\\\"b\",-15,{\"k\":[null]}]" : "[]";
+        checks++;
+        if (strcmp(str, expect) != 0) {
+            failed++;
+            printf("FAIL: j%d arrived as %s\n", want, str);
+        }
         OK(oxsio_event_free(msg));
     }
 
