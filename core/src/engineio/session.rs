@@ -142,6 +142,10 @@ pub(crate) struct Queue {
 struct QueueInner {
     items: VecDeque<Message>,
     waker: Option<Waker>,
+    /// A message was pushed from outside the runtime (a C or Python host
+    /// thread) since the last drain: its sender already batched, so the
+    /// writer need not wait a turn for more (see [`Queue::deferrable`]).
+    from_host: bool,
 }
 
 impl QueueInner {
@@ -167,11 +171,13 @@ impl Queue {
     }
 
     fn push(&self, msg: Message) -> Result<(), SendError> {
+        let from_host = tokio::runtime::Handle::try_current().is_err();
         let mut q = self.lock();
         if q.items.len() >= self.capacity {
             return Err(SendError::Full);
         }
         q.items.push_back(msg);
+        q.from_host |= from_host;
         let waker = q.waker.take();
         drop(q);
         if let Some(w) = waker {
@@ -219,6 +225,7 @@ impl Queue {
         for m in q.items.drain(..n) {
             f(&m);
         }
+        q.from_host = false;
         if q.items.is_empty() {
             if q.items.capacity() > 16 {
                 q.items = VecDeque::new();
@@ -244,8 +251,12 @@ impl Queue {
         poll_fn(|cx| self.poll_pop(cx)).await
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.lock().items.is_empty()
+    /// Messages wait, all pushed by tasks of the runtime: the writer may
+    /// let the scheduler run once so that broadcasts still being read on
+    /// other connections join them in one write.
+    pub(crate) fn deferrable(&self) -> bool {
+        let q = self.lock();
+        !q.items.is_empty() && !q.from_host
     }
 
     fn len(&self) -> usize {

@@ -317,7 +317,7 @@ async fn run<H: Handler, S: Stream>(
                 if session.is_closed() {
                     return Poll::Ready(Turn::Exit(Exit::Closed));
                 }
-                if may_defer && !read_any && io.wbuf.is_empty() && !session.queue.is_empty() {
+                if may_defer && !read_any && io.wbuf.is_empty() && session.queue.deferrable() {
                     may_defer = false;
                     return Poll::Ready(Turn::Defer);
                 }
