@@ -388,11 +388,9 @@ impl ClientSocket {
     // ---- emitting -------------------------------------------------------
 
     fn encode(&self, event: Option<&str>, args: &Args, id: Option<u64>) -> Message {
-        let mut text = String::with_capacity(32);
-        text.push('4');
-        let mut att = Vec::new();
-        encode_event_into(&mut text, &mut att, &self.0.nsp, event, args, id);
-        Message::new(text, att)
+        Message::encode(|text, att| {
+            encode_event_into(text, att, &self.0.nsp, event, args, id);
+        })
     }
 
     fn size_check(m: &Message, max: usize) -> Result<(), ClientError> {

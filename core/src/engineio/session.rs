@@ -35,6 +35,38 @@ impl Message {
         }
     }
 
+    /// A message written by `write` (which gets the text, starting with
+    /// the `4` of an Engine.IO message, and the attachments). The text is
+    /// written into a per-thread scratch buffer and copied into one
+    /// allocation of its exact size: growing a fresh `String` and turning it
+    /// into shared bytes cost three allocations per message.
+    pub(crate) fn encode(write: impl FnOnce(&mut String, &mut Vec<Bytes>)) -> Message {
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+        }
+        let mut att = Vec::new();
+        let text = SCRATCH.with(|s| match s.try_borrow_mut() {
+            Ok(mut s) => {
+                s.clear();
+                s.push('4');
+                write(&mut s, &mut att);
+                let text = String::from(s.as_str());
+                if s.capacity() > 64 * 1024 {
+                    // Keep no large buffer after a large message.
+                    *s = String::new();
+                }
+                text
+            }
+            // Not reentered in practice; stay correct if it ever is.
+            Err(_) => {
+                let mut text = String::from("4");
+                write(&mut text, &mut att);
+                text
+            }
+        });
+        Message::new(text, att)
+    }
+
     pub(crate) fn control(text: &'static str) -> Message {
         Message {
             text: Utf8Bytes::from_static(text),
@@ -171,7 +203,8 @@ impl Queue {
     }
 
     fn push(&self, msg: Message) -> Result<(), SendError> {
-        let from_host = tokio::runtime::Handle::try_current().is_err();
+        // Outside any task: a host thread (one TLS read; no handle clone).
+        let from_host = tokio::task::try_id().is_none();
         let mut q = self.lock();
         if q.items.len() >= self.capacity {
             return Err(SendError::Full);

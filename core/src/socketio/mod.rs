@@ -21,9 +21,5 @@ use crate::engineio::Message;
 
 /// Encodes a packet once as an Engine.IO message (`4` + packet, attachments).
 pub fn encode_message(packet: &Packet) -> Message {
-    let mut text = String::with_capacity(32);
-    text.push('4');
-    let mut att = Vec::new();
-    packet.encode_into(&mut text, &mut att);
-    Message::new(text, att)
+    Message::encode(|text, att| packet.encode_into(text, att))
 }

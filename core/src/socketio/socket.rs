@@ -3,6 +3,7 @@
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::future::Future;
+use std::hash::BuildHasherDefault;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -20,7 +21,7 @@ use crate::codec::socketio::{
     Packet, PacketData, RESERVED_EVENTS, encode_event_into, encode_json_event_into, json_event_len,
 };
 use crate::engineio::{CloseReason, Message, Session};
-use crate::sid::Sid;
+use crate::sid::{Sid, SidHasher};
 use crate::{Args, IntoArgs, JsonArgs, Value};
 
 type EventFn = Arc<dyn Fn(Event) + Send + Sync>;
@@ -38,7 +39,10 @@ struct Listener {
 
 #[derive(Default)]
 struct Handlers {
-    events: HashMap<String, Arc<[Listener]>>,
+    /// By event name, with the sid hasher: only the app inserts names, so a
+    /// peer's lookups cannot degrade the map, and SipHash cost ≈ 100
+    /// instructions per event.
+    events: HashMap<String, Arc<[Listener]>, BuildHasherDefault<SidHasher>>,
     any: Vec<AnyFn>,
     /// Kept as listeners so an event takes them with one reference count.
     unhandled: Arc<[Listener]>,
@@ -151,17 +155,10 @@ impl AckSender {
             return Ok(());
         }
         let inner = &self.socket.0;
-        let mut text = String::from("4");
-        let mut att = Vec::new();
-        encode_event_into(
-            &mut text,
-            &mut att,
-            &inner.ns.name,
-            None,
-            &args.into_args(),
-            Some(self.id),
-        );
-        self.socket.send_message(Message::new(text, att))
+        let args = args.into_args();
+        self.socket.send_message(Message::encode(|text, att| {
+            encode_event_into(text, att, &inner.ns.name, None, &args, Some(self.id));
+        }))
     }
 
     /// The ack id.
@@ -366,11 +363,9 @@ impl Socket {
         for f in outgoing {
             guarded(|| f(event, args));
         }
-        let mut text = String::with_capacity(32);
-        text.push('4');
-        let mut att = Vec::new();
-        encode_event_into(&mut text, &mut att, &self.0.ns.name, Some(event), args, id);
-        Ok(Message::new(text, att))
+        Ok(Message::encode(|text, att| {
+            encode_event_into(text, att, &self.0.ns.name, Some(event), args, id);
+        }))
     }
 
     /// Sends an event to this client.
