@@ -70,6 +70,29 @@ static void *hammer(void *arg) {
     return NULL;
 }
 
+/* The next event of `kind` (others are released), or NULL after ~5 s. */
+static oxsio_event *next_server_event(oxsio_server *srv, oxsio_event_kind kind) {
+    oxsio_event *ev = NULL;
+    for (int i = 0; i < 100; i++) {
+        oxsio_server_wait(srv, 50);
+        if (oxsio_server_poll(srv, &ev) != OXSIO_RESULT_OK) continue;
+        if (oxsio_event_get_kind(ev) == kind) return ev;
+        oxsio_event_free(ev);
+    }
+    return NULL;
+}
+
+static oxsio_event *next_client_event(oxsio_client *cli, oxsio_event_kind kind) {
+    oxsio_event *ev = NULL;
+    for (int i = 0; i < 100; i++) {
+        oxsio_client_wait(cli, 50);
+        if (oxsio_client_poll(cli, &ev) != OXSIO_RESULT_OK) continue;
+        if (oxsio_event_get_kind(ev) == kind) return ev;
+        oxsio_event_free(ev);
+    }
+    return NULL;
+}
+
 static void nop_cb(void *user_data, const oxsio_event *ev) {
     (void)user_data;
     (void)ev;
@@ -204,16 +227,7 @@ int main(void) {
     if (n != 20) failed++;
 
     /* The server sees the connection: exercise the event accessors. */
-    oxsio_event *conn = NULL;
-    for (int i = 0; i < 100 && !conn; i++) {
-        oxsio_server_wait(srv, 50);
-        if (oxsio_server_poll(srv, &ev) == OXSIO_RESULT_OK) {
-            if (oxsio_event_get_kind(ev) == OXSIO_EVENT_KIND_CONNECTION)
-                conn = ev;
-            else
-                oxsio_event_free(ev);
-        }
-    }
+    oxsio_event *conn = next_server_event(srv, OXSIO_EVENT_KIND_CONNECTION);
     checks++;
     if (!conn) {
         failed++;
@@ -279,16 +293,7 @@ int main(void) {
     /* A message with args: typed accessors. */
     OK(oxsio_socket_emit(sock, "m", "[\"s\",2.5,true,{\"_placeholder\":true,\"num\":0}]",
                          (oxsio_buf[]){{(const uint8_t *)"xy", 2}}, 1));
-    oxsio_event *msg = NULL;
-    for (int i = 0; i < 100 && !msg; i++) {
-        oxsio_client_wait(cli, 50);
-        if (oxsio_client_poll(cli, &ev) == OXSIO_RESULT_OK) {
-            if (oxsio_event_get_kind(ev) == OXSIO_EVENT_KIND_MESSAGE)
-                msg = ev;
-            else
-                oxsio_event_free(ev);
-        }
-    }
+    oxsio_event *msg = next_client_event(cli, OXSIO_EVENT_KIND_MESSAGE);
     checks++;
     if (!msg) {
         failed++;
@@ -318,16 +323,7 @@ int main(void) {
     OK(oxsio_socket_emit(sock, "j", " [ \"a\\\"b\" , -1.5e1 , {\"k\" : [null]} ] ", NULL, 0));
     OK(oxsio_socket_emit(sock, "j", "  ", NULL, 0));
     for (int want = 0; want < 2; want++) {
-        msg = NULL;
-        for (int i = 0; i < 100 && !msg; i++) {
-            oxsio_client_wait(cli, 50);
-            if (oxsio_client_poll(cli, &ev) == OXSIO_RESULT_OK) {
-                if (oxsio_event_get_kind(ev) == OXSIO_EVENT_KIND_MESSAGE)
-                    msg = ev;
-                else
-                    oxsio_event_free(ev);
-            }
-        }
+        msg = next_client_event(cli, OXSIO_EVENT_KIND_MESSAGE);
         checks++;
         if (!msg) {
             failed++;
