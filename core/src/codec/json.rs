@@ -34,14 +34,7 @@ pub(crate) fn parse(text: &str) -> Result<Value, SyntaxError> {
 /// Parses `text` as [`parse`] does; on failure, the byte offset where the
 /// parser stopped (for error messages).
 pub(crate) fn parse_at(text: &str) -> Result<Value, usize> {
-    let mut p = Parser::new(text);
-    p.skip_ws();
-    let v = p.value().map_err(|_| p.pos)?;
-    p.skip_ws();
-    if p.pos != p.bytes.len() {
-        return Err(p.pos);
-    }
-    Ok(v)
+    Parser::new(text).whole(Parser::value)
 }
 
 /// Checks that `text` is a JSON array exactly as [`parse`] would accept it,
@@ -51,17 +44,14 @@ pub(crate) fn parse_at(text: &str) -> Result<Value, usize> {
 /// stopped being JSON (or being an array).
 pub(crate) fn validate_array(text: &str) -> Result<CheckedArray, usize> {
     let mut p = Parser::new(text);
-    p.skip_ws();
-    if p.peek() != Some(b'[') {
-        return Err(p.pos);
-    }
-    let open = p.pos;
-    p.skip_value().map_err(|_| p.pos)?;
-    let close = p.pos - 1;
-    p.skip_ws();
-    if p.pos != p.bytes.len() {
-        return Err(p.pos);
-    }
+    let (open, close) = p.whole(|p| {
+        if p.peek() != Some(b'[') {
+            return Err(SyntaxError);
+        }
+        let open = p.pos;
+        p.skip_value()?;
+        Ok((open, p.pos - 1))
+    })?;
     let inner = text[open + 1..close].trim_matches([' ', '\t', '\n', '\r']);
     let start = inner.as_ptr() as usize - text.as_ptr() as usize;
     Ok(CheckedArray {
@@ -84,12 +74,7 @@ pub(crate) struct CheckedArray {
 /// possibly infinite), for event names such as `[1e400]` → `"Infinity"`.
 pub(crate) fn parse_with_first_number(text: &str) -> Result<(Value, Option<f64>), SyntaxError> {
     let mut p = Parser::new(text);
-    p.skip_ws();
-    let v = p.value()?;
-    p.skip_ws();
-    if p.pos != p.bytes.len() {
-        return Err(SyntaxError);
-    }
+    let v = p.whole(Parser::value).map_err(|_| SyntaxError)?;
     Ok((v, p.first_number))
 }
 
@@ -113,6 +98,21 @@ impl<'a> Parser<'a> {
             first_number: None,
             placeholder_key: false,
         }
+    }
+
+    /// Runs `f` on the whole text (surrounding whitespace allowed); on
+    /// failure, the byte offset where parsing stopped.
+    fn whole<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<T, SyntaxError>,
+    ) -> Result<T, usize> {
+        self.skip_ws();
+        let v = f(self).map_err(|_| self.pos)?;
+        self.skip_ws();
+        if self.pos != self.bytes.len() {
+            return Err(self.pos);
+        }
+        Ok(v)
     }
 
     fn peek(&self) -> Option<u8> {

@@ -212,33 +212,15 @@ pub fn encode_event_into(
     out.push(']');
 }
 
-/// The length [`encode_json_event_into`] writes (an upper bound when the
-/// event name needs escapes).
-pub fn json_event_len(nsp: &str, event: &str, args: &str, id: Option<u64>) -> usize {
-    let ns = if nsp.is_empty() || nsp == "/" {
-        0
-    } else {
-        nsp.len() + 1
-    };
-    let name = if json::find_escape(event.as_bytes()) == event.len() {
-        event.len() + 2
-    } else {
-        event.len() * 6 + 2
-    };
-    let id_len = id.map_or(0, |i| i.checked_ilog10().unwrap_or(0) as usize + 1);
-    1 + ns + id_len + 2 + name + usize::from(!args.is_empty()) + args.len()
-}
-
 /// Encodes an event whose arguments are JSON text (the elements between
 /// the array's brackets, already checked, e.g. by
 /// [`JsonArgs`](crate::JsonArgs)): `2[nsp,][id]["event",<args>]`.
 ///
 /// ```
-/// use oxsio::codec::socketio::{encode_json_event_into, json_event_len};
+/// use oxsio::codec::socketio::encode_json_event_into;
 /// let mut out = String::new();
 /// encode_json_event_into(&mut out, "/chat", "hi", r#"1,"x""#, Some(7));
 /// assert_eq!(out, r#"2/chat,7["hi",1,"x"]"#);
-/// assert_eq!(out.len(), json_event_len("/chat", "hi", r#"1,"x""#, Some(7)));
 /// ```
 pub fn encode_json_event_into(
     out: &mut String,

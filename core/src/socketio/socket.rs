@@ -1,6 +1,7 @@
 //! A server-side socket: one client in one namespace.
 
 use std::any::{Any, TypeId};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::BuildHasherDefault;
@@ -18,7 +19,7 @@ use super::handshake::Handshake;
 use super::namespace::NsInner;
 use crate::adapter::Room;
 use crate::codec::socketio::{
-    Packet, PacketData, RESERVED_EVENTS, encode_event_into, encode_json_event_into, json_event_len,
+    Packet, PacketData, RESERVED_EVENTS, encode_event_into, encode_json_event_into,
 };
 use crate::engineio::{CloseReason, Message, Session};
 use crate::sid::{Sid, SidHasher};
@@ -355,14 +356,29 @@ impl Socket {
         self.0.session.try_send(msg).map_err(EmitError::from)
     }
 
-    fn encode(&self, event: &str, args: &Args, id: Option<u64>) -> Result<Message, EmitError> {
+    /// Refuses protocol event names and shows the event to the
+    /// [`on_any_outgoing`](Self::on_any_outgoing) handlers (`args` is only
+    /// made when there are some).
+    fn outgoing<'a>(
+        &self,
+        event: &str,
+        args: impl FnOnce() -> Cow<'a, Args>,
+    ) -> Result<(), EmitError> {
         if RESERVED_EVENTS.contains(&event) {
             return Err(EmitError::ReservedEvent(event.to_owned()));
         }
         let outgoing = self.handlers().any_outgoing.clone();
-        for f in outgoing {
-            guarded(|| f(event, args));
+        if !outgoing.is_empty() {
+            let args = args();
+            for f in outgoing {
+                guarded(|| f(event, &args));
+            }
         }
+        Ok(())
+    }
+
+    fn encode(&self, event: &str, args: &Args, id: Option<u64>) -> Result<Message, EmitError> {
+        self.outgoing(event, || Cow::Borrowed(args))?;
         Ok(Message::encode(|text, att| {
             encode_event_into(text, att, &self.0.ns.name, Some(event), args, id);
         }))
@@ -393,22 +409,10 @@ impl Socket {
     /// # Errors
     /// As [`emit`](Self::emit).
     pub fn emit_json(&self, event: &str, args: JsonArgs<'_>) -> Result<(), EmitError> {
-        if RESERVED_EVENTS.contains(&event) {
-            return Err(EmitError::ReservedEvent(event.to_owned()));
-        }
-        let outgoing = self.handlers().any_outgoing.clone();
-        if !outgoing.is_empty() {
-            let values = args.to_args();
-            for f in outgoing {
-                guarded(|| f(event, &values));
-            }
-        }
-        let nsp = &self.0.ns.name;
-        // Sized exactly: the string becomes the message's bytes without a copy.
-        let mut text = String::with_capacity(1 + json_event_len(nsp, event, args.inner(), None));
-        text.push('4');
-        encode_json_event_into(&mut text, nsp, event, args.inner(), None);
-        self.send_message(Message::new(text, Vec::new()))
+        self.outgoing(event, || Cow::Owned(args.to_args()))?;
+        self.send_message(Message::encode(|text, _| {
+            encode_json_event_into(text, &self.0.ns.name, event, args.inner(), None);
+        }))
     }
 
     /// Sends the `message` event.
