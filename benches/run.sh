@@ -2,7 +2,7 @@
 # Runs the whole load benchmark and writes BENCHMARKS.md (repo root), the
 # chart benches/results/ratios.png and the raw lines benches/results/raw.jsonl.
 #
-#   bash benches/run.sh                       # full sizes, 3 repetitions
+#   bash benches/run.sh                       # full sizes, 5 repetitions (3 of idle)
 #   bash benches/run.sh --profile moderate    # smaller fanout/idle, shorter holds
 #   bash benches/run.sh --reps 5 --peers oxsio,socketioxide --scenarios echo_64,fanout
 #   bash benches/run.sh smoke                 # every scenario against oxsio, tiny

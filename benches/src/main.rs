@@ -3,7 +3,7 @@
 //! Python and from C when those are built).
 //!
 //! ```text
-//! oxsio-bench all [--out BENCHMARKS.md] [--reps 3] [--profile full|moderate] [--peers a,b] [--scenarios a,b]
+//! oxsio-bench all [--out BENCHMARKS.md] [--reps 5] [--idle-reps 3] [--profile full|moderate] [--peers a,b] [--scenarios a,b]
 //! oxsio-bench smoke                      # every scenario against oxsio, tiny sizes
 //! oxsio-bench report                     # re-render BENCHMARKS.md + chart from benches/results
 //! oxsio-bench run <scenario> --addr 127.0.0.1:PORT [--pid PID] [sizes…]   # one JSON line
@@ -50,7 +50,7 @@ impl Flags {
 }
 
 const USAGE: &str = "usage:
-  oxsio-bench all [--out BENCHMARKS.md] [--reps 3] [--profile full|moderate]
+  oxsio-bench all [--out BENCHMARKS.md] [--reps 5] [--idle-reps 3] [--profile full|moderate]
                   [--peers oxsio,socketioxide,node,python-socketio,oxsio-python,oxsio-c-poll]
                   [--scenarios echo_64,echo_1k,fanout,connect,polling_echo,idle]
   oxsio-bench smoke [--out FILE.md]

@@ -610,11 +610,27 @@ fn log_path() -> PathBuf {
     dir
 }
 
+/// The peers in the order of repetition `rep`: rotated each repetition so
+/// that no peer always runs first, and reversed every other one so that no
+/// peer always runs right after the same one (a heavy peer's exit, or a
+/// disturbance of the machine, then falls on different peers).
+fn peer_order<T: Copy>(live: &[T], rep: usize) -> Vec<T> {
+    let n = live.len().max(1);
+    let mut order: Vec<T> = (0..live.len()).map(|k| live[(k + rep) % n]).collect();
+    if rep % 2 == 1 {
+        order.reverse();
+    }
+    order
+}
+
 /// `all`: every scenario × every available peer × repetitions.
 pub fn all(f: &Flags) -> i32 {
     let nofile = sys::raise_nofile();
     let sizes = Sizes::profile(f.str("profile").unwrap_or("full"), nofile);
-    let reps = f.num("reps", 3).max(1) as usize;
+    let reps = f.num("reps", 5).max(1) as usize;
+    // The idle scenario holds every peer for a minute per repetition and is
+    // the steadiest figure: three repetitions of it unless told otherwise.
+    let idle_reps = (f.num("idle-reps", reps.min(3) as u64) as usize).clamp(1, reps);
     let want_peers = list(
         f,
         "peers",
@@ -660,11 +676,10 @@ pub fn all(f: &Flags) -> i32 {
     let live: Vec<&Peer> = peers.iter().filter(|p| p.skip.is_none()).collect();
     for rep in 0..reps {
         for scenario in &scenarios {
-            // Rotate the peer order each repetition so no peer always runs
-            // first (or right after the heaviest one).
-            let n = live.len().max(1);
-            for k in 0..live.len() {
-                let peer = live[(k + rep) % n];
+            if scenario == "idle" && rep >= idle_reps {
+                continue;
+            }
+            for peer in peer_order(&live, rep) {
                 let t = Instant::now();
                 let mut v = measure(
                     peer,
@@ -694,6 +709,7 @@ pub fn all(f: &Flags) -> i32 {
         command: std::env::args().collect::<Vec<_>>().join(" "),
         sizes: sizes.clone(),
         reps,
+        idle_reps: Some(idle_reps),
         pin_note,
         peer_notes: report::peer_notes(&peers),
         revision,
@@ -761,6 +777,7 @@ pub fn smoke(f: &Flags) -> i32 {
             command: std::env::args().collect::<Vec<_>>().join(" "),
             sizes,
             reps: 1,
+            idle_reps: None,
             pin_note: "not pinned (smoke)".into(),
             peer_notes: report::peer_notes(std::slice::from_ref(oxsio)),
             revision: report::revision(),
@@ -844,4 +861,33 @@ pub fn rerender(f: &Flags) -> i32 {
     }
     eprintln!("wrote {} and {}", out.display(), chart.display());
     0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::peer_order;
+
+    #[test]
+    fn every_repetition_runs_every_peer_and_predecessors_vary() {
+        let peers = [0, 1, 2, 3, 4, 5];
+        let orders: Vec<Vec<i32>> = (0..5).map(|r| peer_order(&peers, r)).collect();
+        for o in &orders {
+            let mut sorted = o.clone();
+            sorted.sort();
+            assert_eq!(sorted, peers);
+        }
+        // No peer always runs first, and each follows more than one peer.
+        let firsts: std::collections::BTreeSet<i32> = orders.iter().map(|o| o[0]).collect();
+        assert!(firsts.len() > 1);
+        for p in peers {
+            let before: std::collections::BTreeSet<Option<i32>> = orders
+                .iter()
+                .map(|o| {
+                    let i = o.iter().position(|x| *x == p).unwrap_or(0);
+                    i.checked_sub(1).map(|j| o[j])
+                })
+                .collect();
+            assert!(before.len() > 1, "peer {p} always follows {before:?}");
+        }
+    }
 }

@@ -14,6 +14,9 @@ pub struct Meta {
     pub command: String,
     pub sizes: Sizes,
     pub reps: usize,
+    /// Repetitions of the idle scenario when fewer than `reps`.
+    #[serde(default)]
+    pub idle_reps: Option<usize>,
     pub pin_note: String,
     /// (peer, implementation or "skipped: why"), for a later re-render.
     #[serde(default)]
@@ -420,8 +423,13 @@ pub fn markdown(
     );
     let _ = writeln!(
         md,
-        "- fairness: {}; a fresh server per measurement; {} interleaved repetitions (peer order rotated each repetition); medians with [min–max]; ratios to {BASE} computed per repetition, then their median [min–max]",
-        meta.pin_note, meta.reps
+        "- fairness: {}; a fresh server per measurement; {} interleaved repetitions{} (peer order rotated each repetition, and reversed every other one); medians with [min–max]; ratios to {BASE} computed per repetition, then their median [min–max]",
+        meta.pin_note,
+        meta.reps,
+        match meta.idle_reps {
+            Some(i) if i < meta.reps => format!(" ({i} of the idle scenario)"),
+            _ => String::new(),
+        }
     );
     let _ = writeln!(
         md,
