@@ -570,7 +570,9 @@ oxsio_result oxsio_event_namespace(const struct oxsio_event *event,
 
 // Every argument as one JSON array text; binary buffers appear as
 // `{"_placeholder":true,"num":i}` where `i` indexes `oxsio_event_binary`.
-// Rendered once, on the first call.
+// A text event a server receives keeps the JSON the peer wrote (checked
+// as `JSON.parse` accepts it; `1.50` stays `1.50`); otherwise the text is
+// rendered once, on the first call.
 //
 // Borrowing: NUL-terminated, valid until the event is released.
 // NULL: `out_json` must not be NULL; `out_len` may be.

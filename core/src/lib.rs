@@ -38,6 +38,7 @@ pub use engineio::{AllowOrigin, Cors, EngineConfig, RequestInfo, Transport};
 pub use sid::Sid;
 pub use socketio::{
     AckError, AckFuture, AckSender, BroadcastError, BroadcastOperator, ConnectError,
-    DisconnectReason, EmitError, Event, Handshake, IntoRooms, JoinError, Namespace, RemoteSocket,
-    Server, ServerAck, ServerBuilder, ServerEvent, ServerHandle, Socket, SocketIoService,
+    DisconnectReason, EmitError, Event, Handshake, IntoRooms, JoinError, Namespace, RawEvent,
+    RemoteSocket, Server, ServerAck, ServerBuilder, ServerEvent, ServerHandle, Socket,
+    SocketIoService,
 };

@@ -20,7 +20,7 @@ use bytes::Bytes;
 use oxsio::codec::engineio::Packet as EioPacket;
 use oxsio::codec::polling::{self, Record};
 use oxsio::codec::socketio::{
-    Decoder, Packet, PacketData, ParseError, RESERVED_EVENTS, encode_json_event_into,
+    Decoder, Packet, PacketData, ParseError, RESERVED_EVENTS, encode_json_event_into, raw_event,
 };
 use oxsio::{JsonArgs, Map, Value};
 use proptest::prelude::*;
@@ -453,6 +453,40 @@ proptest! {
                 prop_assert!(same_args(&got, &args));
             }
             other => prop_assert!(false, "{:?}", other),
+        }
+    }
+
+    /// What `raw_event` reads, the decoder decodes to the same event: the
+    /// same namespace, name and id, and arguments whose text parses to the
+    /// decoder's values; what the decoder refuses, `raw_event` refuses.
+    #[test]
+    fn raw_events_agree_with_the_decoder(
+        t in soup(),
+        args in prop::collection::vec(value(false), 0..4),
+        nsp in nsp(),
+        name in event_name(),
+        id in any::<Option<u64>>(),
+    ) {
+        let mut printed = String::new();
+        let text = Value::Array(args).to_string();
+        encode_json_event_into(&mut printed, &nsp, &name, JsonArgs::new(&text).expect("printed").inner(), id);
+        for text in [printed, format!("2{t}"), format!("2[{t}"), format!("2[\"e\",{t}")] {
+            let decoded = Decoder::default().decode_text(&text);
+            let Some(raw) = raw_event(&text) else { continue };
+            match decoded {
+                Ok(Some(Packet { nsp, data: PacketData::Event { event, args, id } })) => {
+                    prop_assert_eq!(raw.nsp, nsp.as_str());
+                    prop_assert_eq!(raw.name, event.as_str());
+                    prop_assert_eq!(raw.id, id);
+                    prop_assert!(same_args(&raw.args.to_args(), &args), "{:?}", text);
+                    let elements = raw.args.elements();
+                    prop_assert_eq!(elements.len(), args.len());
+                    for (e, v) in elements.iter().zip(&args) {
+                        prop_assert!(same_args(&[Value::from_json(e).expect("an element")], std::slice::from_ref(v)));
+                    }
+                }
+                other => prop_assert!(false, "raw_event read {:?}, the decoder gave {:?}", text, other),
+            }
         }
     }
 

@@ -192,6 +192,74 @@ async fn on_unhandled_gets_events_without_listener() {
     assert_eq!((id, args), (7, vec![Value::from("done")]));
 }
 
+/// `on_unhandled_raw` takes plain text events nobody listens to, with the
+/// arguments as written; listeners, binary events and escaped names still
+/// go their usual way, and an `on_any` handler turns it off.
+#[tokio::test]
+async fn on_unhandled_raw_gets_json_as_written() {
+    let io = Server::new();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    io.on_connection(move |s: Socket| {
+        let t = tx.clone();
+        s.on("known", move |_| report(&t, "known"));
+        let t = tx.clone();
+        s.on_unhandled(move |ev: Event| {
+            report(
+                &t,
+                format!("unhandled:{}:{}", ev.name, Value::Array(ev.args).to_json()),
+            );
+        });
+        let t = tx.clone();
+        s.on_unhandled_raw(move |ev| {
+            report(&t, format!("raw:{}:[{}]", ev.name, ev.args.inner()));
+            assert_eq!(
+                Value::Array(ev.args.to_args()).to_json(),
+                Value::from_json(&format!("[{}]", ev.args.inner()))
+                    .unwrap()
+                    .to_json()
+            );
+            if let Some(ack) = ev.ack {
+                let _ = ack.send(vec![Value::from(ev.args.elements().len() as u64)]);
+            }
+        });
+        let t = tx.clone();
+        s.on("stop-raw", move |ev: Event| {
+            let t = t.clone();
+            ev.socket.on_any(move |_| report(&t, "any"));
+        });
+    });
+    let (h, mut c) = start(&io, false).await;
+    // Invalid JSON is refused as before: the connection closes.
+    let mut broken = Client::ws(h.local_addr()).await;
+    broken.connect().await;
+    broken.send_text(r#"42["broken",1"#).await;
+    assert_eq!(broken.recv_eio().await, Eio::Closed);
+    c.send_text(r#"42["known",1]"#).await;
+    c.send_text(r#"42[ "free" , 1.50, {"a": [true, null]} , "\u0041" ]"#)
+        .await;
+    c.send_text(r#"42["none"]"#).await;
+    c.send_text(r#"427["counted","x",2]"#).await;
+    c.send_text(r#"42["esc\u0061ped",1]"#).await;
+    c.emit("/", "bin", vec![bin(b"ab")]).await;
+    for want in [
+        "known",
+        r#"raw:free:[1.50, {"a": [true, null]} , "\u0041"]"#,
+        "raw:none:[]",
+        r#"raw:counted:["x",2]"#,
+        "unhandled:escaped:[1]",
+    ] {
+        assert_eq!(recv(&mut rx).await, want);
+    }
+    let (_, id, args) = c.recv_ack().await;
+    assert_eq!((id, args), (7, vec![Value::from(2)]));
+    let got = recv(&mut rx).await;
+    assert!(got.starts_with("unhandled:bin:"), "{got}");
+    c.emit("/", "stop-raw", vec![]).await;
+    c.send_text(r#"42["after",1]"#).await;
+    assert_eq!(recv(&mut rx).await, "any");
+    assert_eq!(recv(&mut rx).await, "unhandled:after:[1]");
+}
+
 /// `on_any_outgoing` sees every event the socket emits.
 #[tokio::test]
 async fn on_any_outgoing_sees_emits() {

@@ -5,7 +5,7 @@ use std::ffi::c_char;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use oxsio_core::client::ClientAck;
-use oxsio_core::{AckSender, Args, ConnectError, Value};
+use oxsio_core::{AckSender, Args, ConnectError, JsonArgs, Value};
 use tokio::sync::oneshot;
 
 use crate::boundary::{
@@ -104,7 +104,10 @@ pub(crate) struct EventData {
     pub kind: oxsio_event_kind,
     pub name: NulStr,
     pub nsp: NulStr,
+    /// The values of the arguments; for an event received as JSON text
+    /// (`rendered` holds it), parsed into `parsed` when asked.
     pub args: Args,
+    parsed: OnceLock<Args>,
     rendered: OnceLock<Rendered>,
     pub socket: usize,
     pub ack: Mutex<Option<Acker>>,
@@ -123,6 +126,7 @@ impl EventData {
             name: NulStr::new(kind.reserved_name()),
             nsp: NulStr::new(nsp),
             args: Vec::new(),
+            parsed: OnceLock::new(),
             rendered: OnceLock::new(),
             socket: 0,
             ack: Mutex::new(None),
@@ -145,6 +149,31 @@ impl EventData {
         e
     }
 
+    /// A message whose arguments stay the JSON text received (`inner`: the
+    /// elements, checked): no value is built unless the host asks for one.
+    pub(crate) fn message_as_sent(
+        nsp: NulStr,
+        name: NulStr,
+        inner: &str,
+        ack: Option<Acker>,
+    ) -> EventData {
+        let mut e = EventData::message(nsp, name, Vec::new(), ack);
+        e.rendered = OnceLock::from(Rendered::as_sent(inner));
+        e
+    }
+
+    /// The arguments as values.
+    pub(crate) fn values(&self) -> &Args {
+        match self.rendered.get() {
+            Some(r) if r.is_as_sent() => self.parsed.get_or_init(|| {
+                JsonArgs::new(r.text())
+                    .map(|a| a.to_args())
+                    .unwrap_or_default()
+            }),
+            _ => &self.args,
+        }
+    }
+
     pub(crate) fn with_error(mut self, code: oxsio_result, message: &str) -> EventData {
         self.code = code;
         self.message = NulStr::new(message);
@@ -156,10 +185,11 @@ impl EventData {
     }
 
     fn arg(&self, i: usize) -> Result<&Value> {
-        self.args.get(i).ok_or_else(|| {
+        let args = self.values();
+        args.get(i).ok_or_else(|| {
             Error::new(
                 oxsio_result::InvalidArgument,
-                format!("argument {i} of {}", self.args.len()),
+                format!("argument {i} of {}", args.len()),
             )
         })
     }
@@ -228,7 +258,9 @@ pub extern "C" fn oxsio_event_namespace(
 
 /// Every argument as one JSON array text; binary buffers appear as
 /// `{"_placeholder":true,"num":i}` where `i` indexes `oxsio_event_binary`.
-/// Rendered once, on the first call.
+/// A text event a server receives keeps the JSON the peer wrote (checked
+/// as `JSON.parse` accepts it; `1.50` stays `1.50`); otherwise the text is
+/// rendered once, on the first call.
 ///
 /// Borrowing: NUL-terminated, valid until the event is released.
 /// NULL: `out_json` must not be NULL; `out_len` may be.
@@ -255,7 +287,7 @@ pub extern "C" fn oxsio_event_arg_count(
     event: *const oxsio_event,
     out_count: *mut usize,
 ) -> oxsio_result {
-    guard(|| write_out(out_count, ev(event)?.args.len(), "out_count"))
+    guard(|| write_out(out_count, ev(event)?.values().len(), "out_count"))
 }
 
 /// The kind (`OXSIO_VALUE_KIND_*`) of argument `index`.

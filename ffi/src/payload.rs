@@ -6,10 +6,10 @@
 //! Socket.IO convention). Buffers no placeholder names are ignored.
 //! Incoming, an event renders its arguments the same way, once, on demand.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
-use oxsio_core::{Args, Value};
+use oxsio_core::{Args, JsonArgs, Value};
 
 use crate::boundary::bytes_arg;
 use crate::dispatch::lock;
@@ -144,8 +144,11 @@ pub(crate) struct Rendered {
     /// The JSON array text, NUL-terminated (the NUL is not part of `len`).
     pub json: String,
     /// Byte range of each argument within `json` when there are several
-    /// (one argument spans the text between the brackets: no allocation).
-    ranges: Vec<(usize, usize)>,
+    /// (one argument spans the text between the brackets: no allocation);
+    /// found on demand in a text received as written.
+    ranges: OnceLock<Vec<(usize, usize)>>,
+    /// `json` is the text the peer sent, not rendered from values.
+    as_sent: bool,
     /// The buffers, in placeholder order.
     pub bins: Vec<Bytes>,
 }
@@ -174,12 +177,59 @@ impl Rendered {
         let len = json.len();
         json.push('\0');
         json.truncate(len + 1);
-        Rendered { json, ranges, bins }
+        let ranges = if several {
+            OnceLock::from(ranges)
+        } else {
+            OnceLock::new()
+        };
+        Rendered {
+            json,
+            ranges,
+            as_sent: false,
+            bins,
+        }
+    }
+
+    /// The arguments' text as received (`inner`: the elements, checked as
+    /// JSON), bracketed: no value is built or printed.
+    pub(crate) fn as_sent(inner: &str) -> Rendered {
+        let mut json = String::with_capacity(inner.len() + 3);
+        json.push('[');
+        json.push_str(inner);
+        json.push_str("]\0");
+        Rendered {
+            json,
+            ranges: OnceLock::new(),
+            as_sent: true,
+            bins: Vec::new(),
+        }
+    }
+
+    /// The text is the peer's, as received.
+    pub(crate) fn is_as_sent(&self) -> bool {
+        self.as_sent
     }
 
     /// The byte range of argument `i` (which exists) in the text.
     pub(crate) fn range(&self, i: usize) -> (usize, usize) {
-        match self.ranges.get(i) {
+        if self.as_sent {
+            let ranges = self.ranges.get_or_init(|| {
+                let text = self.text();
+                JsonArgs::new(text)
+                    .map(|a| {
+                        a.elements()
+                            .iter()
+                            .map(|e| {
+                                let start = e.as_ptr() as usize - text.as_ptr() as usize;
+                                (start, start + e.len())
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            });
+            return ranges.get(i).copied().unwrap_or((1, 1));
+        }
+        match self.ranges.get().and_then(|r| r.get(i)) {
             Some(&r) => r,
             None => (1, self.text().len() - 1),
         }
@@ -226,12 +276,6 @@ impl NulStr {
         v.push_str(s);
         v.push('\0');
         NulStr(Repr::Owned(v))
-    }
-
-    /// Takes the string's buffer (grown by the NUL if it has no room).
-    pub(crate) fn from_string(mut s: String) -> NulStr {
-        s.push('\0');
-        NulStr(Repr::Owned(s))
     }
 
     /// A copy whose clones share one buffer.
@@ -289,15 +333,15 @@ impl NameCache {
     /// Longer names are not kept (rare, and would cost memory).
     const LONGEST: usize = 64;
 
-    pub(crate) fn get(&self, name: String) -> NulStr {
+    pub(crate) fn get(&self, name: &str) -> NulStr {
         if name.len() > Self::LONGEST {
-            return NulStr::from_string(name);
+            return NulStr::new(name);
         }
         let mut names = lock(&self.0);
         if let Some(n) = names.iter().find(|n| n.as_str() == name) {
             return n.clone();
         }
-        let n = NulStr::shared(&name);
+        let n = NulStr::shared(name);
         if names.len() == Self::KEEP {
             names.remove(0);
         }
@@ -343,18 +387,18 @@ mod tests {
     #[test]
     fn names_are_shared_and_bounded() {
         let c = NameCache::default();
-        let a = c.get("echo".to_owned());
-        let b = c.get("echo".to_owned());
+        let a = c.get("echo");
+        let b = c.get("echo");
         assert_eq!((a.as_str(), a.len()), ("echo", 4));
         assert_eq!(a.ptr(), b.ptr());
         for i in 0..NameCache::KEEP {
-            c.get(format!("n{i}"));
+            c.get(&format!("n{i}"));
         }
-        let again = c.get("echo".to_owned());
+        let again = c.get("echo");
         assert_ne!(again.ptr(), a.ptr(), "the oldest name was replaced");
         assert_eq!(lock(&c.0).len(), NameCache::KEEP);
         let long = "x".repeat(NameCache::LONGEST + 1);
-        assert_eq!(c.get(long.clone()).as_str(), long);
+        assert_eq!(c.get(&long).as_str(), long);
         assert_eq!(NulStr::shared("/").as_str(), "/");
         // SAFETY: ptr() points at len() bytes followed by a NUL.
         assert_eq!(unsafe { *a.ptr().add(4) }, 0);

@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use oxsio_core::{AckError, AckFuture, Args, Event, Handshake, JsonArgs, Socket, Value};
+use oxsio_core::{AckError, AckFuture, Args, Event, Handshake, JsonArgs, RawEvent, Socket, Value};
 
 use crate::boundary::{
     get_socket, guard, id, opt_str_arg, str_arg, unregister, write_opt, write_out,
@@ -113,8 +113,27 @@ impl SocketShared {
             let Some(server) = me.server.upgrade() else {
                 return;
             };
-            let name = server.names.get(e.name);
+            let name = server.names.get(&e.name);
             let mut ev = EventData::message(me.nsp.clone(), name, e.args, e.ack.map(Acker::Server));
+            ev.socket = me.handle();
+            me.deliver_to(&server, ev);
+        });
+        // Plain text events keep the JSON the peer sent: the host reads it
+        // as is (`oxsio_event_args_json`), and values are built only for
+        // the calls that need them.
+        let weak = Arc::downgrade(self);
+        self.socket.on_unhandled_raw(move |e: RawEvent<'_>| {
+            let Some(me) = weak.upgrade() else { return };
+            let Some(server) = me.server.upgrade() else {
+                return;
+            };
+            let name = server.names.get(e.name);
+            let mut ev = EventData::message_as_sent(
+                me.nsp.clone(),
+                name,
+                e.args.inner(),
+                e.ack.map(Acker::Server),
+            );
             ev.socket = me.handle();
             me.deliver_to(&server, ev);
         });

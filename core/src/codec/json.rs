@@ -60,6 +60,47 @@ pub(crate) fn validate_array(text: &str) -> Result<CheckedArray, usize> {
     })
 }
 
+/// The elements of a checked array's inner text (as `JsonArgs::inner`
+/// gives it), parsed.
+pub(crate) fn parse_elements(inner: &str) -> Result<Vec<Value>, usize> {
+    let mut p = Parser::new(inner);
+    p.whole(|p| {
+        let mut out = Vec::new();
+        while p.pos < p.bytes.len() {
+            out.push(p.value()?);
+            p.skip_ws();
+            if p.peek() == Some(b',') {
+                p.pos += 1;
+                p.skip_ws();
+            } else {
+                break;
+            }
+        }
+        Ok(out)
+    })
+}
+
+/// The byte range of each element of a checked array's inner text.
+pub(crate) fn element_ranges(inner: &str) -> Vec<std::ops::Range<usize>> {
+    let mut p = Parser::new(inner);
+    let mut out = Vec::new();
+    p.skip_ws();
+    while p.pos < p.bytes.len() {
+        let start = p.pos;
+        if p.skip_value().is_err() {
+            break;
+        }
+        out.push(start..p.pos);
+        p.skip_ws();
+        if p.peek() != Some(b',') {
+            break;
+        }
+        p.pos += 1;
+        p.skip_ws();
+    }
+    out
+}
+
 /// What [`validate_array`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct CheckedArray {

@@ -7,7 +7,7 @@
 use bytes::Bytes;
 
 use super::json;
-use super::value::{Args, Value, write_str};
+use super::value::{Args, JsonArgs, Value, write_str};
 
 /// Largest number of attachments accepted in one packet by default.
 pub const DEFAULT_MAX_ATTACHMENTS: usize = 10;
@@ -375,6 +375,124 @@ impl Decoder {
 ///   official server accepts and then ignores, as it has no name) decodes as
 ///   a [`PacketData::Ack`] without id, which receivers ignore too.
 fn decode_header(text: &str, max_attachments: usize) -> Result<(Packet, usize), ParseError> {
+    let Header {
+        ty,
+        attachments,
+        nsp,
+        id,
+        json: json_text,
+    } = parse_header(text, max_attachments)?;
+    let (payload, first_number) = if json_text.is_empty() {
+        (None, None)
+    } else {
+        let (v, f) =
+            json::parse_with_first_number(json_text).map_err(|_| ParseError::InvalidPayload)?;
+        (Some(v), f)
+    };
+    let data = match (ty, payload) {
+        (0, None) => PacketData::Connect(None),
+        (0, Some(v @ Value::Object(_))) => PacketData::Connect(Some(v)),
+        (1, None) => PacketData::Disconnect,
+        (2 | 5, None) => PacketData::Ack {
+            args: Vec::new(),
+            id: None,
+        },
+        (2 | 5, Some(Value::Array(mut args))) if !args.is_empty() => {
+            let event = match (args.remove(0), first_number) {
+                (Value::String(s), _) if !RESERVED_EVENTS.contains(&s.as_str()) => s,
+                // JavaScript emits the number; listeners see `String(n)`.
+                (_, Some(f)) => json::f64_to_string(f),
+                _ => return Err(ParseError::InvalidPayload),
+            };
+            PacketData::Event { event, args, id }
+        }
+        (3 | 6, None) => PacketData::Ack {
+            args: Vec::new(),
+            id,
+        },
+        (3 | 6, Some(Value::Array(args))) => PacketData::Ack { args, id },
+        (4, None) => PacketData::ConnectError(Value::Null),
+        (4, Some(v @ (Value::Object(_) | Value::String(_)))) => PacketData::ConnectError(v),
+        _ => return Err(ParseError::InvalidPayload),
+    };
+    Ok((
+        Packet {
+            nsp: nsp.to_owned(),
+            data,
+        },
+        attachments,
+    ))
+}
+
+/// A plain EVENT packet (type `2`, no attachments) read without building
+/// any value: its arguments stay the JSON text the peer sent.
+#[derive(Debug, Clone, Copy)]
+pub struct RawEventPacket<'a> {
+    /// Namespace, `/` by default.
+    pub nsp: &'a str,
+    /// Event name.
+    pub name: &'a str,
+    /// The arguments after the name, checked as `JSON.parse` would.
+    pub args: JsonArgs<'a>,
+    /// Ack id when the sender wants an acknowledgement.
+    pub id: Option<u64>,
+}
+
+/// Reads a plain EVENT packet as [`RawEventPacket`], or `None` when
+/// [`Decoder::decode_text`] must take it: another packet type, an invalid
+/// packet (the decoder then reports why), or an event name it would have
+/// to decode (escapes, a number, a reserved name).
+///
+/// ```
+/// use oxsio::codec::socketio::raw_event;
+/// let e = raw_event(r#"2/chat,7["say", "hi", {"n": 1}]"#).unwrap();
+/// assert_eq!((e.nsp, e.name, e.id), ("/chat", "say", Some(7)));
+/// assert_eq!(e.args.inner(), r#""hi", {"n": 1}"#);
+/// assert!(raw_event(r#"2["say","hi""#).is_none()); // not JSON: the decoder refuses it
+/// ```
+pub fn raw_event(text: &str) -> Option<RawEventPacket<'_>> {
+    if !text.starts_with('2') {
+        return None;
+    }
+    let h = parse_header(text, 0).ok()?;
+    let array = json::validate_array(h.json).ok()?;
+    let inner = &h.json[array.inner.clone()];
+    let rest = inner.strip_prefix('"')?;
+    let end = json::find_escape(rest.as_bytes());
+    if rest.as_bytes().get(end) != Some(&b'"') {
+        return None;
+    }
+    let name = &rest[..end];
+    if RESERVED_EVENTS.contains(&name) {
+        return None;
+    }
+    // After the name: nothing, or a comma and the other elements (the
+    // array was checked whole, so this is all that can follow).
+    let after = rest[end + 1..].trim_start_matches([' ', '\t', '\n', '\r']);
+    let args_start = match after.strip_prefix(',') {
+        Some(a) => a.trim_start_matches([' ', '\t', '\n', '\r']),
+        None => after,
+    };
+    let start = args_start.as_ptr() as usize - h.json.as_ptr() as usize;
+    Some(RawEventPacket {
+        nsp: h.nsp,
+        name,
+        args: JsonArgs::from_checked(h.json, start..array.inner.end, array.placeholder_key),
+        id: h.id,
+    })
+}
+
+/// A packet's header fields and the JSON text that follows them.
+struct Header<'a> {
+    ty: u8,
+    attachments: usize,
+    nsp: &'a str,
+    id: Option<u64>,
+    json: &'a str,
+}
+
+/// Reads the header of a packet's text (see [`decode_header`]).
+fn parse_header(text: &str, max_attachments: usize) -> Result<Header<'_>, ParseError> {
     let first = text.chars().next().ok_or(ParseError::UnknownType)?;
     let ty = match first {
         '0'..='6' => first as u8 - b'0',
@@ -425,47 +543,13 @@ fn decode_header(text: &str, max_attachments: usize) -> Result<(Packet, usize), 
             digits.parse::<u64>().ok()
         }
     };
-    let json_text = &rest[run..];
-    let (payload, first_number) = if json_text.is_empty() {
-        (None, None)
-    } else {
-        let (v, f) =
-            json::parse_with_first_number(json_text).map_err(|_| ParseError::InvalidPayload)?;
-        (Some(v), f)
-    };
-    let data = match (ty, payload) {
-        (0, None) => PacketData::Connect(None),
-        (0, Some(v @ Value::Object(_))) => PacketData::Connect(Some(v)),
-        (1, None) => PacketData::Disconnect,
-        (2 | 5, None) => PacketData::Ack {
-            args: Vec::new(),
-            id: None,
-        },
-        (2 | 5, Some(Value::Array(mut args))) if !args.is_empty() => {
-            let event = match (args.remove(0), first_number) {
-                (Value::String(s), _) if !RESERVED_EVENTS.contains(&s.as_str()) => s,
-                // JavaScript emits the number; listeners see `String(n)`.
-                (_, Some(f)) => json::f64_to_string(f),
-                _ => return Err(ParseError::InvalidPayload),
-            };
-            PacketData::Event { event, args, id }
-        }
-        (3 | 6, None) => PacketData::Ack {
-            args: Vec::new(),
-            id,
-        },
-        (3 | 6, Some(Value::Array(args))) => PacketData::Ack { args, id },
-        (4, None) => PacketData::ConnectError(Value::Null),
-        (4, Some(v @ (Value::Object(_) | Value::String(_)))) => PacketData::ConnectError(v),
-        _ => return Err(ParseError::InvalidPayload),
-    };
-    Ok((
-        Packet {
-            nsp: nsp.to_owned(),
-            data,
-        },
+    Ok(Header {
+        ty,
         attachments,
-    ))
+        nsp,
+        id,
+        json: &rest[run..],
+    })
 }
 
 #[cfg(test)]

@@ -61,6 +61,21 @@ impl<'a> JsonArgs<'a> {
         })
     }
 
+    /// Elements `range` of `text`, a JSON array already checked (the
+    /// arguments after an event's name in a received packet).
+    pub(crate) fn from_checked(
+        text: &'a str,
+        range: std::ops::Range<usize>,
+        placeholder_key: bool,
+    ) -> JsonArgs<'a> {
+        JsonArgs {
+            text,
+            start: range.start,
+            end: range.end,
+            placeholder_key,
+        }
+    }
+
     /// The elements' text between the brackets, trimmed (`""` for `[]`).
     pub fn inner(&self) -> &'a str {
         &self.text[self.start..self.end]
@@ -80,11 +95,23 @@ impl<'a> JsonArgs<'a> {
 
     /// The arguments as values (parsed now).
     pub fn to_args(&self) -> Args {
-        match super::json::parse_at(self.text) {
-            Ok(Value::Array(a)) => a,
-            // `new` accepted the text as an array.
-            _ => Vec::new(),
-        }
+        // The text was checked: parsing cannot fail.
+        super::json::parse_elements(self.inner()).unwrap_or_default()
+    }
+
+    /// Each argument's text, in order (`"hi"` and `{"n": 1}` for
+    /// `["hi", {"n": 1}]`).
+    ///
+    /// ```
+    /// let a = oxsio::JsonArgs::new(r#"[ "hi" , {"n": [1, 2]} ]"#).unwrap();
+    /// assert_eq!(a.elements(), vec![r#""hi""#, r#"{"n": [1, 2]}"#]);
+    /// ```
+    pub fn elements(&self) -> Vec<&'a str> {
+        let inner = self.inner();
+        super::json::element_ranges(inner)
+            .into_iter()
+            .map(|r| &inner[r])
+            .collect()
     }
 }
 

@@ -1,6 +1,7 @@
 //! Per-connection state: the packet decoder and the namespaces joined over
 //! one Engine.IO session, and the official server's state machine.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::error::DisconnectReason;
@@ -19,6 +20,8 @@ pub(crate) struct Conn {
     /// Namespaces joined or joining, with their socket.
     sockets: Mutex<Vec<(Arc<str>, Socket)>>,
     pub(crate) joined: Signal,
+    /// Some socket of this connection takes events as JSON text.
+    raw: AtomicBool,
 }
 
 impl Conn {
@@ -31,6 +34,7 @@ impl Conn {
             decoder: Mutex::new(decoder),
             sockets: Mutex::new(Vec::new()),
             joined: Signal::default(),
+            raw: AtomicBool::new(false),
         }
     }
 
@@ -85,7 +89,18 @@ impl Conn {
         self.joined.set();
     }
 
+    /// A socket of this connection registered a raw event handler.
+    pub(crate) fn takes_raw_events(&self) {
+        self.raw.store(true, Ordering::Relaxed);
+    }
+
     pub(crate) fn on_message(self: &Arc<Self>, msg: Incoming<'_>) {
+        if let Incoming::Text(t) = &msg
+            && self.raw.load(Ordering::Relaxed)
+            && self.on_raw(t)
+        {
+            return;
+        }
         let decoded = {
             let mut d = self.decoder.lock().unwrap_or_else(|e| e.into_inner());
             match msg {
@@ -100,6 +115,30 @@ impl Conn {
                 tracing::debug!(sid = %self.session.sid(), error = %e, "invalid packet, closing");
                 self.session.close(CloseReason::ForcedClose);
             }
+        }
+    }
+
+    /// A plain EVENT for a socket with a raw handler, delivered without
+    /// building values; false when the general path must take it.
+    fn on_raw(&self, text: &str) -> bool {
+        if !text.starts_with('2') {
+            return false;
+        }
+        // A text message while attachments are due is an error for the decoder.
+        if self
+            .decoder
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_reconstructing()
+        {
+            return false;
+        }
+        let Some(packet) = crate::codec::socketio::raw_event(text) else {
+            return false;
+        };
+        match self.socket(packet.nsp) {
+            Some(socket) => socket.on_raw_event(packet),
+            None => false,
         }
     }
 

@@ -14,7 +14,7 @@ pub use error::{AckError, BroadcastError, ConnectError, DisconnectReason, EmitEr
 pub use handshake::Handshake;
 pub use namespace::{Namespace, NsHandle, ServerAck, ServerEvent};
 pub use server::{Server, ServerBuilder, ServerHandle, SocketIoService};
-pub use socket::{AckFuture, AckSender, Event, RemoteSocket, Socket, SocketEmitter};
+pub use socket::{AckFuture, AckSender, Event, RawEvent, RemoteSocket, Socket, SocketEmitter};
 
 use crate::codec::socketio::Packet;
 use crate::engineio::Message;

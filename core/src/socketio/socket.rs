@@ -19,13 +19,14 @@ use super::handshake::Handshake;
 use super::namespace::NsInner;
 use crate::adapter::Room;
 use crate::codec::socketio::{
-    Packet, PacketData, RESERVED_EVENTS, encode_event_into, encode_json_event_into,
+    Packet, PacketData, RESERVED_EVENTS, RawEventPacket, encode_event_into, encode_json_event_into,
 };
 use crate::engineio::{CloseReason, Message, Session};
 use crate::sid::{Sid, SidHasher};
 use crate::{Args, IntoArgs, JsonArgs, Value};
 
 type EventFn = Arc<dyn Fn(Event) + Send + Sync>;
+type RawFn = Arc<dyn Fn(RawEvent<'_>) + Send + Sync>;
 type AnyFn = Arc<dyn Fn(&Event) + Send + Sync>;
 type OutgoingFn = Arc<dyn Fn(&str, &Args) + Send + Sync>;
 type PacketMiddleware = Arc<dyn Fn(&mut Event) -> Result<(), String> + Send + Sync>;
@@ -47,6 +48,7 @@ struct Handlers {
     any: Vec<AnyFn>,
     /// Kept as listeners so an event takes them with one reference count.
     unhandled: Arc<[Listener]>,
+    unhandled_raw: Option<RawFn>,
     any_outgoing: Vec<OutgoingFn>,
     middlewares: Vec<PacketMiddleware>,
     disconnecting: Vec<ReasonFn>,
@@ -99,6 +101,21 @@ impl PartialEq for Socket {
     fn eq(&self, other: &Self) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
     }
+}
+
+/// An incoming event whose arguments are still the JSON text the client
+/// sent (see [`Socket::on_unhandled_raw`]).
+#[derive(Debug)]
+pub struct RawEvent<'a> {
+    /// The socket that sent it.
+    pub socket: &'a Socket,
+    /// Event name.
+    pub name: &'a str,
+    /// The arguments after the name, checked as `JSON.parse` would accept
+    /// them, as written (`1.50` stays `1.50`).
+    pub args: JsonArgs<'a>,
+    /// Present when the client asked for an acknowledgement.
+    pub ack: Option<AckSender>,
 }
 
 /// An incoming event as handlers see it.
@@ -285,6 +302,28 @@ impl Socket {
             once: false,
         });
         h.unhandled = list.into();
+    }
+
+    /// Like [`on_unhandled`](Self::on_unhandled), with the arguments as the
+    /// JSON text the client sent, for hosts that want JSON anyway (the C
+    /// API): no [`Value`] is built. It takes the plain text events that no
+    /// listener takes, while the socket has no [`on_any`](Self::on_any)
+    /// handler and no middleware; the other events (binary ones, names
+    /// written with escapes) still go to `on_unhandled`. One handler: a
+    /// second call replaces the first.
+    ///
+    /// ```no_run
+    /// # fn f(socket: oxsio::Socket) {
+    /// socket.on_unhandled_raw(|ev| {
+    ///     let _ = ev.socket.emit_json(ev.name, ev.args); // echo, as received
+    /// });
+    /// # }
+    /// ```
+    pub fn on_unhandled_raw(&self, handler: impl Fn(RawEvent<'_>) + Send + Sync + 'static) {
+        self.handlers().unhandled_raw = Some(Arc::new(handler));
+        if let Some(conn) = self.0.conn.upgrade() {
+            conn.takes_raw_events();
+        }
     }
 
     /// Calls `handler` for every event this socket emits.
@@ -647,6 +686,41 @@ impl Socket {
             }
         }
         self.dispatch(packet);
+    }
+
+    /// Hands a plain text event to the raw handler; false when the event
+    /// must be decoded and dispatched the general way.
+    pub(crate) fn on_raw_event(&self, packet: RawEventPacket<'_>) -> bool {
+        if !self.0.ready.load(Ordering::Acquire) {
+            return false;
+        }
+        let raw = {
+            let h = self.handlers();
+            match &h.unhandled_raw {
+                Some(f)
+                    if h.any.is_empty()
+                        && h.middlewares.is_empty()
+                        && !h.events.contains_key(packet.name) =>
+                {
+                    f.clone()
+                }
+                _ => return false,
+            }
+        };
+        let ack = packet.id.map(|id| AckSender {
+            socket: self.clone(),
+            id,
+            sent: Arc::new(AtomicBool::new(false)),
+        });
+        guarded(|| {
+            raw(RawEvent {
+                socket: self,
+                name: packet.name,
+                args: packet.args,
+                ack,
+            })
+        });
+        true
     }
 
     fn dispatch(&self, packet: Packet) {

@@ -340,6 +340,43 @@ int main(void) {
         OK(oxsio_event_free(msg));
     }
 
+    /* A text event reaches the server with its JSON as received; the
+     * typed accessors parse it on demand. */
+    OK(oxsio_client_emit(cli, "t", "[\"s\\u0041\",2.5,[1,{\"a\":null}]]", NULL, 0));
+    msg = next_server_event(srv, OXSIO_EVENT_KIND_MESSAGE);
+    checks++;
+    if (!msg) {
+        failed++;
+        printf("FAIL: no server message t\n");
+    } else {
+        OK(oxsio_event_name(msg, &str, NULL));
+        checks++;
+        if (strcmp(str, "t") != 0) failed++;
+        OK(oxsio_event_args_json(msg, &str, &n));
+        checks++;
+        if (n != strlen(str) || str[0] != '[' || str[n - 1] != ']') failed++;
+        OK(oxsio_event_arg_count(msg, &n));
+        checks++;
+        if (n != 3) failed++;
+        OK(oxsio_event_arg_string(msg, 0, &str, &n));
+        checks++;
+        if (n != 2 || strncmp(str, "sA", 2) != 0) failed++;
+        OK(oxsio_event_arg_number(msg, 1, &d));
+        checks++;
+        if (d != 2.5) failed++;
+        OK(oxsio_event_arg_json(msg, 2, &str, &n));
+        checks++;
+        if (n != 14 || strncmp(str, "[1,{\"a\":null}]", n) != 0) {
+            failed++;
+            printf("FAIL: t arg 2 is %.*s\n", (int)n, str);
+        }
+        OK(oxsio_event_binary_count(msg, &n));
+        checks++;
+        if (n != 0) failed++;
+        EXPECT_RC(oxsio_event_arg_json(msg, 3, &str, &n), OXSIO_RESULT_INVALID_ARGUMENT);
+        OK(oxsio_event_free(msg));
+    }
+
     /* Callbacks: user_data_free runs exactly once. */
     oxsio_client *cb_client = NULL;
     OK(oxsio_client_new(url, NULL, OXSIO_DISPATCH_CALLBACK, &cb_client));
