@@ -427,7 +427,9 @@ pub fn markdown(
         meta.pin_note,
         meta.reps,
         match meta.idle_reps {
-            Some(i) if i < meta.reps => format!(" ({i} of the idle scenario)"),
+            Some(i) if i < meta.reps && scenarios.iter().any(|s| s == "idle") => {
+                format!(" ({i} of the idle scenario)")
+            }
             _ => String::new(),
         }
     );
