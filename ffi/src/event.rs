@@ -5,7 +5,7 @@ use std::ffi::c_char;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use oxsio_core::client::ClientAck;
-use oxsio_core::{AckSender, Args, ConnectError, JsonArgs, Value};
+use oxsio_core::{AckSender, Args, ConnectError, Value};
 use tokio::sync::oneshot;
 
 use crate::boundary::{
@@ -165,11 +165,14 @@ impl EventData {
     /// The arguments as values.
     pub(crate) fn values(&self) -> &Args {
         match self.rendered.get() {
-            Some(r) if r.is_as_sent() => self.parsed.get_or_init(|| {
-                JsonArgs::new(r.text())
-                    .map(|a| a.to_args())
-                    .unwrap_or_default()
-            }),
+            // Checked on receipt: one parse, no second check.
+            Some(r) if r.is_as_sent() => {
+                self.parsed
+                    .get_or_init(|| match Value::from_json(r.text()) {
+                        Ok(Value::Array(a)) => a,
+                        _ => Vec::new(),
+                    })
+            }
             _ => &self.args,
         }
     }
