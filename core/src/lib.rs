@@ -39,6 +39,6 @@ pub use sid::Sid;
 pub use socketio::{
     AckError, AckFuture, AckSender, BroadcastError, BroadcastOperator, ConnectError,
     DisconnectReason, EmitError, Event, Handshake, IntoRooms, JoinError, Namespace, RawEvent,
-    RemoteSocket, Server, ServerAck, ServerBuilder, ServerEvent, ServerHandle, Socket,
-    SocketIoService,
+    RecoveryConfig, RemoteSocket, Server, ServerAck, ServerBuilder, ServerEvent, ServerHandle,
+    Socket, SocketIoService,
 };

@@ -1,15 +1,18 @@
 //! The in-memory adapter: a room index for one node.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::RwLock;
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 
-use super::{Adapter, BroadcastOptions, Room};
+use super::{
+    Adapter, BroadcastOptions, RecoveryStats, RecoveryStore, Restore, Room, SessionState, loggable,
+};
 use crate::Args;
 use crate::codec::socketio::{Packet, PacketData};
+use crate::engineio::Message;
 use crate::sid::{Sid, SidMap, SidSet};
 use crate::socketio::{
     AckError, BroadcastError, EmitError, NsHandle, RemoteSocket, Socket, encode_message,
@@ -25,9 +28,15 @@ struct Index {
 ///
 /// Each socket's own id room is implicit (resolved from the namespace's
 /// socket table), so an idle socket costs no index entry.
+///
+/// With [connection state recovery](crate::RecoveryConfig) on, it also
+/// keeps the namespace's replay log and disconnected sessions.
 pub struct MemoryAdapter {
     ns: NsHandle,
     index: RwLock<Index>,
+    /// Set on first use from the namespace's options (the namespace is not
+    /// reachable while it builds its adapter).
+    recovery: OnceLock<Option<Arc<RecoveryStore>>>,
 }
 
 impl MemoryAdapter {
@@ -36,6 +45,35 @@ impl MemoryAdapter {
         MemoryAdapter {
             ns,
             index: RwLock::new(Index::default()),
+            recovery: OnceLock::new(),
+        }
+    }
+
+    fn recovery(&self) -> Option<&Arc<RecoveryStore>> {
+        self.recovery
+            .get_or_init(|| {
+                let config = self.ns.upgrade()?.common.recovery.clone()?;
+                Some(RecoveryStore::new(config))
+            })
+            .as_ref()
+    }
+
+    /// Queues `msg` for every local target.
+    fn deliver(&self, msg: &Message, opts: &BroadcastOptions) -> Result<(), BroadcastError> {
+        let mut failed = Vec::new();
+        for socket in self.local_targets(opts) {
+            match socket.send_message(msg.clone()) {
+                Ok(()) => {}
+                Err(EmitError::QueueFull) if opts.flags.volatile => {}
+                // Left while we were sending: no longer a target.
+                Err(EmitError::Disconnected) => {}
+                Err(e) => failed.push((socket.id(), e)),
+            }
+        }
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(BroadcastError::Sockets(failed))
         }
     }
 
@@ -181,22 +219,12 @@ impl Adapter for MemoryAdapter {
     }
 
     fn broadcast(&self, packet: Packet, opts: &BroadcastOptions) -> Result<(), BroadcastError> {
-        let msg = encode_message(&packet);
-        let mut failed = Vec::new();
-        for socket in self.local_targets(opts) {
-            match socket.send_message(msg.clone()) {
-                Ok(()) => {}
-                Err(EmitError::QueueFull) if opts.flags.volatile => {}
-                // Left while we were sending: no longer a target.
-                Err(EmitError::Disconnected) => {}
-                Err(e) => failed.push((socket.id(), e)),
-            }
+        if let Some(store) = self.recovery()
+            && loggable(&packet, opts)
+        {
+            return store.log_and_deliver(packet, opts, |msg| self.deliver(msg, opts));
         }
-        if failed.is_empty() {
-            Ok(())
-        } else {
-            Err(BroadcastError::Sockets(failed))
-        }
+        self.deliver(&encode_message(&packet), opts)
     }
 
     fn broadcast_with_ack(
@@ -270,5 +298,50 @@ impl Adapter for MemoryAdapter {
                 .map(|s| Room::from(s.id().as_str())),
         );
         async move { rooms }.boxed()
+    }
+
+    fn supports_recovery(&self) -> bool {
+        self.recovery().is_some()
+    }
+
+    fn persist_session(&self, session: SessionState) {
+        if let Some(store) = self.recovery() {
+            store.persist(session);
+        }
+    }
+
+    fn restore_session(&self, pid: &str, offset: Option<&str>) -> Option<Restore> {
+        self.recovery()?.take(pid, offset)
+    }
+
+    fn return_session(&self, restore: Restore) {
+        if let Some(store) = self.recovery() {
+            store.put_back(restore);
+        }
+    }
+
+    fn attach_session(
+        &self,
+        pid: &Arc<str>,
+        restore: Option<&Restore>,
+        attach: &mut dyn FnMut(Vec<Message>),
+    ) -> bool {
+        match self.recovery() {
+            Some(store) => store.attach(pid, restore, attach),
+            None => {
+                attach(Vec::new());
+                false
+            }
+        }
+    }
+
+    fn forget_session(&self, pid: &str) {
+        if let Some(store) = self.recovery() {
+            store.forget(pid);
+        }
+    }
+
+    fn recovery_stats(&self) -> RecoveryStats {
+        self.recovery().map(|s| s.stats()).unwrap_or_default()
     }
 }

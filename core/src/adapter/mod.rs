@@ -6,6 +6,7 @@
 //! return futures, so the socket code never changes.
 
 mod memory;
+mod recovery;
 #[cfg(feature = "redis")]
 pub mod redis;
 
@@ -16,9 +17,12 @@ use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
 pub use memory::MemoryAdapter;
+pub use recovery::{RecoveryStats, Restore, SessionData, SessionState};
+pub(crate) use recovery::{RecoveryStore, loggable};
 
 use crate::Args;
 use crate::codec::socketio::Packet;
+use crate::engineio::Message;
 use crate::sid::Sid;
 use crate::socketio::{AckError, BroadcastError, NsHandle, RemoteSocket};
 
@@ -97,6 +101,57 @@ pub trait Adapter: Send + Sync + 'static {
     /// Number of nodes serving this namespace, this one included.
     fn server_count(&self) -> BoxFuture<'static, usize> {
         Box::pin(async { 1 })
+    }
+
+    // ---- connection state recovery ([`RecoveryConfig`](crate::RecoveryConfig)) ----
+    //
+    // An adapter that supports recovery logs every packet [`loggable`] in
+    // `broadcast` (appending its offset as the last argument), keeps the
+    // sessions given to `persist_session`, and replays through
+    // `attach_session`. The defaults support nothing: no session is kept and
+    // every reconnecting client is a new socket.
+
+    /// True when this adapter keeps sessions and replays packets.
+    fn supports_recovery(&self) -> bool {
+        false
+    }
+    /// Keeps the session of a socket that lost its connection.
+    fn persist_session(&self, session: SessionState) {
+        let _ = session;
+    }
+    /// Takes the session of `pid` when it can be recovered from `offset`
+    /// (`None`: the client got no packet since its session began).
+    fn restore_session(&self, pid: &str, offset: Option<&str>) -> Option<Restore> {
+        let _ = (pid, offset);
+        None
+    }
+    /// Gives back a session taken by `restore_session` that was not used
+    /// (a middleware refused the socket).
+    fn return_session(&self, restore: Restore) {
+        let _ = restore;
+    }
+    /// Registers a connecting socket's `pid` and calls `attach` exactly once
+    /// with the packets its session missed (empty for a new session).
+    /// While `attach` runs for a restore, no packet of this namespace is
+    /// delivered, so that the socket `attach` registers gets each packet
+    /// exactly once. Returns whether the session was recovered.
+    fn attach_session(
+        &self,
+        pid: &Arc<str>,
+        restore: Option<&Restore>,
+        attach: &mut dyn FnMut(Vec<Message>),
+    ) -> bool {
+        let _ = (pid, restore);
+        attach(Vec::new());
+        false
+    }
+    /// A connected socket left for a reason that keeps no session.
+    fn forget_session(&self, pid: &str) {
+        let _ = pid;
+    }
+    /// Sessions and packets kept for recovery on this node.
+    fn recovery_stats(&self) -> RecoveryStats {
+        RecoveryStats::default()
     }
 }
 

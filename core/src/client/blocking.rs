@@ -116,6 +116,12 @@ impl Client {
         self.socket.connected()
     }
 
+    /// True when the last connection recovered the previous session
+    /// (see [`ClientSocket::recovered`](super::ClientSocket::recovered)).
+    pub fn recovered(&self) -> bool {
+        self.socket.recovered()
+    }
+
     /// Leaves the namespace and closes the connection when unused (never blocks).
     pub fn disconnect(&self) {
         self.socket.disconnect();

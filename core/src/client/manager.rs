@@ -332,7 +332,21 @@ async fn send_connect(handle: &EngineHandle, socket: &ClientSocket) {
         );
         return;
     }
-    let auth = auth.filter(|a| !a.is_null());
+    let mut auth = auth.filter(|a| !a.is_null());
+    if let Some((pid, offset)) = socket.recovery_offer() {
+        // As the official client: `{pid, offset, ...auth}` (the app's keys win).
+        let mut offer = crate::Map::new();
+        offer.insert("pid".into(), crate::Value::from(pid));
+        if let Some(o) = offset {
+            offer.insert("offset".into(), crate::Value::from(o));
+        }
+        if let Some(crate::Value::Object(a)) = auth.take() {
+            for (k, v) in a {
+                offer.insert(k, v);
+            }
+        }
+        auth = Some(crate::Value::Object(offer));
+    }
     let packet = Packet {
         nsp: socket.nsp().to_owned(),
         data: PacketData::Connect(auth),

@@ -180,6 +180,12 @@ impl ClientBuilder {
         self
     }
 
+    /// Retries of each emit until acknowledged (see [`ClientOptions::retries`]).
+    pub fn retries(mut self, n: u32) -> Self {
+        self.opts.retries = n;
+        self
+    }
+
     /// TLS settings.
     pub fn tls(mut self, tls: TlsOptions) -> Self {
         self.opts.tls = tls;

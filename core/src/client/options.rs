@@ -159,8 +159,19 @@ pub struct ClientOptions {
     pub tls: TlsOptions,
     /// Offline buffer bounds.
     pub buffering: Buffering,
-    /// Default acknowledgement timeout (default 10 s).
+    /// Default acknowledgement timeout (default 10 s); with `retries`, the
+    /// time each try waits for the server's acknowledgement.
     pub ack_timeout: Duration,
+    /// Retries of each emit (the JS client's `retries`; default 0: off).
+    /// When above 0, every emit that is not volatile goes through a queue:
+    /// packets are sent one at a time, each with an acknowledgement
+    /// request, and sent again (also after a reconnection) until the server
+    /// acknowledges it or `retries` more tries have failed. Delivery is
+    /// then at least once: a packet whose acknowledgement was lost is sent
+    /// again, so the server may see it twice. The server must acknowledge
+    /// every event (its handler calls the ack), or each one is retried.
+    /// The queue holds at most [`Buffering::max_packets`] packets.
+    pub retries: u32,
     /// Retry namespaces refused by the server's middleware at each
     /// reconnection (default false: a refusal is final until `connect()`).
     pub retry_refused: bool,
@@ -181,6 +192,7 @@ impl Default for ClientOptions {
             tls: TlsOptions::default(),
             buffering: Buffering::default(),
             ack_timeout: Duration::from_secs(10),
+            retries: 0,
             retry_refused: false,
             queue_size: 1024,
         }

@@ -157,6 +157,30 @@ struct State {
     wanted: bool,
     buffer: VecDeque<Message>,
     buffered_bytes: usize,
+    /// Private session id from the server (connection state recovery).
+    pid: Option<String>,
+    /// Last string the server appended to an event (its offset).
+    last_offset: Option<String>,
+    recovered: bool,
+    /// Events that arrived before the CONNECT reply (a Node server sends a
+    /// recovered session's missed packets first), delivered after it.
+    early: Vec<(String, Args, Option<u64>)>,
+    /// Emits waiting for an acknowledgement (`retries`), oldest first.
+    queue: VecDeque<Queued>,
+    queue_seq: u64,
+}
+
+/// Most events kept while waiting for a CONNECT reply.
+const MAX_EARLY_EVENTS: usize = 100_000;
+
+/// An emit in the retry queue.
+struct Queued {
+    seq: u64,
+    event: String,
+    args: Args,
+    tries: u32,
+    pending: bool,
+    reply: Option<oneshot::Sender<Result<Args, ClientError>>>,
 }
 
 pub(crate) struct SocketInner {
@@ -207,6 +231,12 @@ impl ClientSocket {
                 wanted: false,
                 buffer: VecDeque::new(),
                 buffered_bytes: 0,
+                pid: None,
+                last_offset: None,
+                recovered: false,
+                early: Vec::new(),
+                queue: VecDeque::new(),
+                queue_seq: 0,
             }),
             status: watch::channel(Status::Disconnected).0,
             handlers: Mutex::new(Handlers::default()),
@@ -236,6 +266,25 @@ impl ClientSocket {
     /// True while connected.
     pub fn connected(&self) -> bool {
         matches!(*self.0.status.borrow(), Status::Connected(_))
+    }
+
+    /// True when the last connection recovered the previous session
+    /// (connection state recovery on the server): same id and rooms, and
+    /// the events sent meanwhile were delivered before `connect` handlers ran.
+    ///
+    /// As the official client, this client offers the session on every
+    /// reconnection and takes the last string argument of each event as
+    /// the server's offset. That argument stays in the event's `args`:
+    /// the official client leaves it there too, and only the server knows
+    /// which events carry one.
+    pub fn recovered(&self) -> bool {
+        self.state().recovered
+    }
+
+    /// The `pid` and `offset` to offer in the CONNECT auth, if any.
+    pub(crate) fn recovery_offer(&self) -> Option<(String, Option<String>)> {
+        let st = self.state();
+        st.pid.clone().map(|p| (p, st.last_offset.clone()))
     }
 
     /// The current status.
@@ -474,6 +523,14 @@ impl ClientSocket {
     /// a reserved event name, or a full outgoing queue.
     pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), ClientError> {
         let args = args.into_args();
+        if self.retries() > 0 {
+            if RESERVED_EVENTS.contains(&event) {
+                return Err(ClientError::Emit(EmitError::ReservedEvent(
+                    event.to_owned(),
+                )));
+            }
+            return self.enqueue(event, args, None);
+        }
         self.outgoing(event, &args)?;
         self.send_or_buffer(self.encode(Some(event), &args, None), false)
     }
@@ -498,9 +555,155 @@ impl ClientSocket {
 
     /// Sends an event and resolves with the server's acknowledgement within
     /// the default ack timeout.
+    ///
+    /// With [`retries`](super::ClientOptions::retries), the packet goes
+    /// through the retry queue and the future resolves with the first
+    /// acknowledgement, or [`ClientError::Timeout`] once every try timed out.
     pub fn emit_with_ack(&self, event: &str, args: impl IntoArgs) -> ClientAckFuture {
+        if self.retries() > 0 {
+            let args = args.into_args();
+            if RESERVED_EVENTS.contains(&event) {
+                let e = ClientError::Emit(EmitError::ReservedEvent(event.to_owned()));
+                return Box::pin(async move { Err(e) });
+            }
+            let (tx, rx) = oneshot::channel();
+            if let Err(e) = self.enqueue(event, args, Some(tx)) {
+                return Box::pin(async move { Err(e) });
+            }
+            return Box::pin(async move { rx.await.unwrap_or(Err(ClientError::Closed)) });
+        }
         let timeout = Some(&self.0.manager).map_or(Duration::from_secs(10), |m| m.opts.ack_timeout);
         self.emit_with_ack_timeout(event, args, timeout)
+    }
+
+    fn retries(&self) -> u32 {
+        self.0.manager.opts.retries
+    }
+
+    // ---- the retry queue (the JS client's `_addToQueue` / `_drainQueue`) ----
+
+    fn enqueue(
+        &self,
+        event: &str,
+        args: Args,
+        reply: Option<oneshot::Sender<Result<Args, ClientError>>>,
+    ) -> Result<(), ClientError> {
+        {
+            let mut st = self.state();
+            if st.queue.len() >= self.0.manager.opts.buffering.max_packets {
+                return Err(ClientError::BufferFull);
+            }
+            let seq = st.queue_seq;
+            st.queue_seq += 1;
+            st.queue.push_back(Queued {
+                seq,
+                event: event.to_owned(),
+                args,
+                tries: 0,
+                pending: false,
+                reply,
+            });
+        }
+        self.drain_queue();
+        Ok(())
+    }
+
+    /// Sends the head of the queue if connected and not already waiting
+    /// for its acknowledgement.
+    fn drain_queue(&self) {
+        let (link, event, args, seq, attempt) = {
+            let mut st = self.state();
+            let Some(link) = st.link.clone() else { return };
+            let Some(head) = st.queue.front_mut() else {
+                return;
+            };
+            if head.pending {
+                return;
+            }
+            head.pending = true;
+            head.tries += 1;
+            (
+                link,
+                head.event.clone(),
+                head.args.clone(),
+                head.seq,
+                head.tries,
+            )
+        };
+        if let Err(e) = self.outgoing(&event, &args) {
+            self.queue_result(seq, attempt, Err(e));
+            return;
+        }
+        let id = self.0.ack_ids.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        if let Ok(mut a) = self.0.acks.lock() {
+            a.insert(id, tx);
+        }
+        let msg = self.encode(Some(&event), &args, Some(id));
+        if let Err(e) = Self::size_check(&msg, link.max_payload) {
+            self.cancel_ack(id);
+            // Too large for this server: no try can succeed.
+            self.fail_head(seq, e);
+            return;
+        }
+        // A full outgoing queue counts as a lost try: the timeout retries it.
+        let _ = link.tx.try_send(msg);
+        let me = self.clone();
+        let timeout = self.0.manager.opts.ack_timeout;
+        tokio::spawn(async move {
+            let res = match tokio::time::timeout(timeout, rx).await {
+                Ok(Ok(args)) => Ok(args),
+                Ok(Err(_)) => Err(ClientError::Closed),
+                Err(_) => {
+                    me.cancel_ack(id);
+                    Err(ClientError::Timeout)
+                }
+            };
+            me.queue_result(seq, attempt, res);
+        });
+    }
+
+    fn fail_head(&self, seq: u64, err: ClientError) {
+        let done = {
+            let mut st = self.state();
+            match st.queue.front() {
+                Some(h) if h.seq == seq => st.queue.pop_front(),
+                _ => None,
+            }
+        };
+        if let Some(q) = done
+            && let Some(tx) = q.reply
+        {
+            let _ = tx.send(Err(err));
+        }
+        self.drain_queue();
+    }
+
+    /// The outcome of try `attempt` of queued packet `seq`.
+    fn queue_result(&self, seq: u64, attempt: u32, res: Result<Args, ClientError>) {
+        let done = {
+            let mut st = self.state();
+            let retries = self.retries();
+            let Some(head) = st.queue.front_mut() else {
+                return;
+            };
+            // Acknowledged already, or a later try is in flight.
+            if head.seq != seq || head.tries != attempt {
+                return;
+            }
+            head.pending = false;
+            match &res {
+                Ok(_) => st.queue.pop_front(),
+                Err(_) if head.tries > retries => st.queue.pop_front(),
+                Err(_) => None,
+            }
+        };
+        if let Some(q) = done
+            && let Some(tx) = q.reply
+        {
+            let _ = tx.send(res);
+        }
+        self.drain_queue();
     }
 
     /// Sends an event and resolves with the acknowledgement within `timeout`.
@@ -548,8 +751,8 @@ impl ClientSocket {
         self.state().wanted
     }
 
-    pub(crate) fn on_connected(&self, id: String, link: Link) {
-        {
+    pub(crate) fn on_connected(&self, id: String, pid: Option<String>, link: Link) {
+        let early = {
             let mut st = self.state();
             if !st.wanted {
                 return;
@@ -567,8 +770,21 @@ impl ClientSocket {
             st.buffered_bytes = 0;
             st.id = Some(id.clone());
             st.link = Some(link);
-        }
+            // As the official client: recovered when the server gave back
+            // the private id we offered.
+            st.recovered = pid.is_some() && st.pid == pid;
+            st.pid = pid;
+            // A try in flight on the lost connection is sent again now.
+            if let Some(head) = st.queue.front_mut() {
+                head.pending = false;
+            }
+            std::mem::take(&mut st.early)
+        };
         self.0.status.send_replace(Status::Connected(id));
+        for (name, args, ack) in early {
+            self.on_event(name, args, ack);
+        }
+        self.drain_queue();
         let handlers = self.handlers().connect.clone();
         for f in handlers {
             guarded(|| f(self));
@@ -579,6 +795,7 @@ impl ClientSocket {
         let was_connected = {
             let mut st = self.state();
             st.id = None;
+            st.early.clear();
             if matches!(reason, ClientDisconnectReason::IoServerDisconnect) {
                 st.wanted = false;
             }
@@ -624,13 +841,10 @@ impl ClientSocket {
     pub(crate) fn on_packet(&self, packet: Packet) {
         match packet.data {
             PacketData::Connect(v) => {
-                let id = v
-                    .as_ref()
-                    .and_then(|v| v["sid"].as_str())
-                    .unwrap_or_default()
-                    .to_owned();
+                let field = |k: &str| v.as_ref().and_then(|v| v[k].as_str()).map(str::to_owned);
+                let id = field("sid").unwrap_or_default();
                 if let Some(link) = Some(&self.0.manager).and_then(|m| m.link()) {
-                    self.on_connected(id, link);
+                    self.on_connected(id, field("pid"), link);
                 }
             }
             PacketData::ConnectError(v) => {
@@ -641,6 +855,7 @@ impl ClientSocket {
                     .to_owned();
                 let data = v.as_object().and_then(|o| o.get("data")).cloned();
                 let retry = Some(&self.0.manager).is_some_and(|m| m.opts.retry_refused);
+                self.state().early.clear();
                 self.fail_connect(ClientError::Refused { message, data }, !retry);
             }
             PacketData::Disconnect => self.on_link_lost(ClientDisconnectReason::IoServerDisconnect),
@@ -656,6 +871,23 @@ impl ClientSocket {
     }
 
     fn on_event(&self, name: String, args: Args, id: Option<u64>) {
+        {
+            let mut st = self.state();
+            if st.link.is_none() {
+                // Before the CONNECT reply: held until it comes.
+                if st.early.len() < MAX_EARLY_EVENTS {
+                    st.early.push((name, args, id));
+                } else {
+                    tracing::warn!(nsp = %self.0.nsp, "too many events before CONNECT; dropping one");
+                }
+                return;
+            }
+            if st.pid.is_some()
+                && let Some(Value::String(offset)) = args.last()
+            {
+                st.last_offset = Some(offset.clone());
+            }
+        }
         let ack = id.map(|id| ClientAck {
             socket: self.clone(),
             id,

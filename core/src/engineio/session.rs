@@ -219,6 +219,20 @@ impl Queue {
         Ok(())
     }
 
+    /// Appends `msgs` in order whatever the capacity (a bounded replay).
+    fn push_all(&self, msgs: Vec<Message>) {
+        if msgs.is_empty() {
+            return;
+        }
+        let mut q = self.lock();
+        q.items.extend(msgs);
+        let waker = q.waker.take();
+        drop(q);
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
     /// Wakes the consumer (used on close).
     fn wake(&self) {
         let waker = self.lock().waker.take();
@@ -355,6 +369,23 @@ impl Session {
             return Err(SendError::Closed);
         }
         self.queue.push(msg)
+    }
+
+    /// Queues `first` then `rest`, in order, past the queue's capacity if
+    /// need be: a recovered socket's CONNECT and missed packets, whose
+    /// number the recovery options bound.
+    ///
+    /// # Errors
+    /// [`SendError::Closed`] after close.
+    pub(crate) fn send_replay(&self, first: Message, rest: Vec<Message>) -> Result<(), SendError> {
+        if self.closed.is_set() {
+            return Err(SendError::Closed);
+        }
+        let mut all = Vec::with_capacity(rest.len() + 1);
+        all.push(first);
+        all.extend(rest);
+        self.queue.push_all(all);
+        Ok(())
     }
 
     /// Free slots in the outgoing queue.

@@ -6,6 +6,7 @@ mod conn;
 mod error;
 mod handshake;
 mod namespace;
+mod recovery;
 mod server;
 mod socket;
 
@@ -13,7 +14,9 @@ pub use broadcast::{BroadcastOperator, IntoRooms};
 pub use error::{AckError, BroadcastError, ConnectError, DisconnectReason, EmitError, JoinError};
 pub use handshake::Handshake;
 pub use namespace::{Namespace, NsHandle, ServerAck, ServerEvent};
+pub use recovery::RecoveryConfig;
 pub use server::{Server, ServerBuilder, ServerHandle, SocketIoService};
+pub(crate) use socket::Extensions;
 pub use socket::{AckFuture, AckSender, Event, RawEvent, RemoteSocket, Socket, SocketEmitter};
 
 use crate::codec::socketio::Packet;

@@ -13,8 +13,8 @@ use super::conn::Conn;
 use super::error::{BroadcastError, ConnectError};
 use super::handshake::Handshake;
 use super::server::ServerCommon;
-use super::socket::{Socket, guarded};
-use crate::adapter::{Adapter, Room};
+use super::socket::{Extensions, Identity, Socket, guarded};
+use crate::adapter::{Adapter, Restore, Room};
 use crate::codec::socketio::{Packet, PacketData};
 use crate::sid::Sid;
 use crate::{IntoArgs, Value};
@@ -190,11 +190,48 @@ impl NsInner {
         }
     }
 
+    /// The session a reconnecting client offers (`pid`, `offset` in its
+    /// auth), taken from the adapter when it can be recovered. A socket of
+    /// that session still connected here is taken over first.
+    fn restore_for(&self, auth: &Value) -> Option<Restore> {
+        let pid = auth["pid"].as_str()?;
+        let offset = match &auth["offset"] {
+            Value::String(o) => Some(o.as_str()),
+            Value::Null => None,
+            // A wrong offset type is a new session, as in Node.
+            _ => return None,
+        };
+        let live = self.sockets.read().ok().and_then(|m| {
+            m.values()
+                .find(|s| s.pid().is_some_and(|p| &**p == pid))
+                .cloned()
+        });
+        if let Some(old) = live {
+            old.close_taken_over();
+        }
+        self.adapter.restore_session(pid, offset)
+    }
+
     /// Runs the middlewares for a new socket, then connects it or refuses it.
     pub(crate) fn connect(self: &Arc<Self>, conn: &Arc<Conn>, auth: Option<Value>) {
         let info = conn.info();
+        let auth = auth.unwrap_or_else(|| Value::Object(crate::Map::new()));
+        let recovery = self.common.recovery.as_ref();
+        let mut restore = recovery.and_then(|_| self.restore_for(&auth));
+        let identity = match &mut restore {
+            Some(r) => Identity {
+                id: r.session.sid,
+                pid: Some(r.session.pid.clone()),
+                data: std::mem::take(&mut r.session.data.0),
+            },
+            None => Identity {
+                id: Sid::random(),
+                pid: recovery.map(|_| Arc::from(Sid::random().as_str())),
+                data: Extensions::default(),
+            },
+        };
         let handshake = Handshake {
-            auth: auth.unwrap_or_else(|| Value::Object(crate::Map::new())),
+            auth,
             headers: info.headers.clone(),
             query: info.query.clone(),
             remote_addr: info.remote_addr,
@@ -206,27 +243,33 @@ impl NsInner {
             conn.session().clone(),
             Arc::downgrade(conn),
             handshake,
+            identity,
         );
         conn.track(self.name.clone(), socket.clone());
-        let mut mws: Vec<Middleware> = self
-            .common
-            .middlewares
-            .read()
-            .map(|m| m.clone())
-            .unwrap_or_default();
-        mws.extend(
-            self.config
-                .middlewares
-                .read()
-                .map(|m| m.clone())
-                .unwrap_or_default(),
-        );
+        let skip = restore.is_some() && recovery.is_some_and(|r| r.skip_middlewares);
+        let mut mws: Vec<Middleware> = Vec::new();
+        if !skip {
+            mws.extend(
+                self.common
+                    .middlewares
+                    .read()
+                    .map(|m| m.clone())
+                    .unwrap_or_default(),
+            );
+            mws.extend(
+                self.config
+                    .middlewares
+                    .read()
+                    .map(|m| m.clone())
+                    .unwrap_or_default(),
+            );
+        }
         if mws.iter().all(|m| matches!(m, Middleware::Sync(_))) {
             let verdict = mws.iter().try_for_each(|m| match m {
                 Middleware::Sync(f) => run_sync(f.as_ref(), &socket),
                 Middleware::Async(_) => Ok(()),
             });
-            self.finish(conn, socket, verdict);
+            self.finish(conn, socket, verdict, restore);
             return;
         }
         let ns = self.clone();
@@ -245,7 +288,7 @@ impl NsInner {
                     break;
                 }
             }
-            ns.finish(&conn, socket, verdict);
+            ns.finish(&conn, socket, verdict, restore);
         });
     }
 
@@ -254,33 +297,82 @@ impl NsInner {
         conn: &Arc<Conn>,
         socket: Socket,
         verdict: Result<(), ConnectError>,
+        restore: Option<Restore>,
     ) {
         let nsp = self.name.to_string();
-        if let Err(err) = verdict {
-            conn.forget(&self.name);
+        let refused = match verdict {
+            Err(err) => Some(err),
+            Ok(()) if conn.session().is_closed() => None,
+            Ok(()) => {
+                self.join(conn, &socket, restore);
+                return;
+            }
+        };
+        conn.forget(&self.name);
+        if let Some(mut r) = restore {
+            // Not used: the session stays recoverable.
+            r.session.data.0 = socket.take_data();
+            self.adapter.return_session(r);
+        }
+        if let Some(err) = refused {
             let packet = Packet {
                 nsp,
                 data: PacketData::ConnectError(err.to_value()),
             };
             let _ = conn.session().try_send(super::encode_message(&packet));
-            return;
         }
-        if conn.session().is_closed() {
-            conn.forget(&self.name);
-            return;
-        }
-        if let Ok(mut m) = self.sockets.write() {
-            m.insert(socket.id(), socket.clone());
-        }
-        socket.mark_connected();
-        conn.mark_joined();
-        let mut sid = crate::Map::new();
-        sid.insert("sid".into(), Value::from(socket.id().as_str()));
-        let packet = Packet {
-            nsp,
-            data: PacketData::Connect(Some(Value::Object(sid))),
+    }
+
+    /// Registers an accepted socket, answers its CONNECT (with the packets
+    /// a recovered session missed right behind it) and runs the
+    /// connection handlers.
+    fn join(self: &Arc<Self>, conn: &Arc<Conn>, socket: &Socket, restore: Option<Restore>) {
+        let register = |missed: Vec<crate::engineio::Message>| {
+            if let Ok(mut m) = self.sockets.write() {
+                m.insert(socket.id(), socket.clone());
+            }
+            if let Some(r) = &restore {
+                let own = socket.id();
+                let rooms: Vec<Room> = r
+                    .session
+                    .rooms
+                    .iter()
+                    .filter(|room| Sid::parse(room) != Some(own))
+                    .cloned()
+                    .collect();
+                if !rooms.is_empty() {
+                    self.adapter.add_all(own, &rooms);
+                }
+            }
+            socket.mark_connected();
+            conn.mark_joined();
+            let mut reply = crate::Map::new();
+            reply.insert("sid".into(), Value::from(socket.id().as_str()));
+            if let Some(pid) = socket.pid() {
+                reply.insert("pid".into(), Value::from(&**pid));
+            }
+            let packet = Packet {
+                nsp: self.name.to_string(),
+                data: PacketData::Connect(Some(Value::Object(reply))),
+            };
+            let _ = conn
+                .session()
+                .send_replay(super::encode_message(&packet), missed);
         };
-        let _ = conn.session().try_send(super::encode_message(&packet));
+        match socket.pid().cloned() {
+            Some(pid) => {
+                let mut register = Some(register);
+                let recovered =
+                    self.adapter
+                        .attach_session(&pid, restore.as_ref(), &mut |missed| {
+                            if let Some(f) = register.take() {
+                                f(missed);
+                            }
+                        });
+                socket.set_recovered(recovered);
+            }
+            None => register(Vec::new()),
+        }
         let handlers = self
             .config
             .on_connection
@@ -357,6 +449,11 @@ impl Namespace {
         if let Ok(mut m) = self.0.config.middlewares.write() {
             m.push(Middleware::Async(Arc::new(move |s| mw(s).boxed())));
         }
+    }
+
+    /// Sessions and packets kept for connection state recovery on this node.
+    pub fn recovery_stats(&self) -> crate::adapter::RecoveryStats {
+        self.0.adapter.recovery_stats()
     }
 
     /// The connected sockets of this node.

@@ -39,6 +39,7 @@ pub(crate) struct ServerCommon {
     pub(crate) max_attachments: usize,
     pub(crate) middlewares: RwLock<Vec<Middleware>>,
     pub(crate) adapter: AdapterFactory,
+    pub(crate) recovery: Option<super::RecoveryConfig>,
 }
 
 type NsPredicate = Arc<dyn Fn(&str) -> bool + Send + Sync>;
@@ -157,6 +158,7 @@ pub struct ServerBuilder {
     connect_timeout: Duration,
     max_attachments: usize,
     adapter: AdapterFactory,
+    recovery: Option<super::RecoveryConfig>,
 }
 
 impl Default for ServerBuilder {
@@ -169,6 +171,7 @@ impl Default for ServerBuilder {
             connect_timeout: Duration::from_secs(45),
             max_attachments: crate::codec::socketio::DEFAULT_MAX_ATTACHMENTS,
             adapter: Arc::new(|ns| Arc::new(MemoryAdapter::new(ns))),
+            recovery: None,
         }
     }
 }
@@ -288,6 +291,16 @@ impl ServerBuilder {
         self
     }
 
+    /// Turns on connection state recovery (off by default, as in Node):
+    /// a client that lost its connection comes back with its id, rooms and
+    /// data, and gets the packets it missed. See [`RecoveryConfig`](super::RecoveryConfig)
+    /// for the limits (session lifetime, packets kept, sessions kept). The
+    /// in-memory adapter supports it, and the Redis adapter per node.
+    pub fn connection_state_recovery(mut self, config: super::RecoveryConfig) -> Self {
+        self.recovery = Some(config);
+        self
+    }
+
     /// The server.
     pub fn build(self) -> Server {
         let common = Arc::new(ServerCommon {
@@ -298,6 +311,7 @@ impl ServerBuilder {
             max_attachments: self.max_attachments,
             middlewares: RwLock::new(Vec::new()),
             adapter: self.adapter,
+            recovery: self.recovery,
         });
         let state = Arc::new(ServerState {
             common,

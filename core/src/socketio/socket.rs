@@ -56,8 +56,21 @@ struct Handlers {
     error: Vec<ErrorFn>,
 }
 
+/// Values stored on a socket by type (`Socket::insert`).
+pub(crate) type Extensions = HashMap<TypeId, Box<dyn Any + Send + Sync>>;
+
+/// Who a new socket is: a fresh id, or a recovered session's.
+pub(crate) struct Identity {
+    pub(crate) id: Sid,
+    /// Private session id (connection state recovery on).
+    pub(crate) pid: Option<Arc<str>>,
+    pub(crate) data: Extensions,
+}
+
 pub(crate) struct SocketInner {
     id: Sid,
+    pid: Option<Arc<str>>,
+    recovered: AtomicBool,
     pub(crate) ns: Arc<NsInner>,
     session: Arc<Session>,
     conn: Weak<Conn>,
@@ -68,7 +81,7 @@ pub(crate) struct SocketInner {
     pending: Mutex<Vec<Packet>>,
     handlers: Mutex<Handlers>,
     acks: Mutex<HashMap<u64, oneshot::Sender<Args>>>,
-    extensions: Mutex<HashMap<TypeId, Box<dyn Any + Send + Sync>>>,
+    extensions: Mutex<Extensions>,
 }
 
 /// A client connected to a namespace. Cheap to clone; every clone is the
@@ -194,9 +207,12 @@ impl Socket {
         session: Arc<Session>,
         conn: Weak<Conn>,
         handshake: Handshake,
+        identity: Identity,
     ) -> Socket {
         Socket(Arc::new(SocketInner {
-            id: Sid::random(),
+            id: identity.id,
+            pid: identity.pid,
+            recovered: AtomicBool::new(false),
             ns,
             session,
             conn,
@@ -206,8 +222,24 @@ impl Socket {
             pending: Mutex::new(Vec::new()),
             handlers: Mutex::new(Handlers::default()),
             acks: Mutex::new(HashMap::new()),
-            extensions: Mutex::new(HashMap::new()),
+            extensions: Mutex::new(identity.data),
         }))
+    }
+
+    /// True when this socket's state was recovered after a temporary
+    /// disconnection (connection state recovery): same id, rooms and data,
+    /// and the packets it missed were sent again before any new one.
+    pub fn recovered(&self) -> bool {
+        self.0.recovered.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_recovered(&self, yes: bool) {
+        self.0.recovered.store(yes, Ordering::Release);
+    }
+
+    /// The private session id (connection state recovery on).
+    pub(crate) fn pid(&self) -> Option<&Arc<str>> {
+        self.0.pid.as_ref()
     }
 
     /// The socket id (20 URL-safe characters; also the name of its own room).
@@ -430,8 +462,32 @@ impl Socket {
     /// [`EmitError::Disconnected`] after disconnect,
     /// [`EmitError::ReservedEvent`] for protocol event names.
     pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
-        let msg = self.encode(event, &args.into_args(), None)?;
+        let args = args.into_args();
+        if self.0.pid.is_some() {
+            return self.emit_recoverable(event, args);
+        }
+        let msg = self.encode(event, &args, None)?;
         self.send_message(msg)
+    }
+
+    /// With recovery on, an emit is a broadcast to the socket's own room,
+    /// so the adapter logs it for replay (as Node does): an emit while the
+    /// client is away reaches it when it recovers.
+    fn emit_recoverable(&self, event: &str, args: Args) -> Result<(), EmitError> {
+        self.outgoing(event, || Cow::Borrowed(&args))?;
+        let packet = Packet::event(self.0.ns.name.to_string(), event, args, None);
+        let opts = crate::adapter::BroadcastOptions {
+            rooms: vec![Room::from(self.0.id.as_str())],
+            ..Default::default()
+        };
+        match self.0.ns.adapter.broadcast(packet, &opts) {
+            Ok(()) => Ok(()),
+            Err(super::BroadcastError::Sockets(mut failed)) => match failed.pop() {
+                Some((_, e)) => Err(e),
+                None => Ok(()),
+            },
+            Err(super::BroadcastError::ReservedEvent(e)) => Err(EmitError::ReservedEvent(e)),
+        }
     }
 
     /// Sends an event whose arguments are JSON text, copied into the packet
@@ -448,6 +504,10 @@ impl Socket {
     /// # Errors
     /// As [`emit`](Self::emit).
     pub fn emit_json(&self, event: &str, args: JsonArgs<'_>) -> Result<(), EmitError> {
+        if self.0.pid.is_some() {
+            // The offset is appended as a value: go through the general path.
+            return self.emit_recoverable(event, args.to_args());
+        }
         self.outgoing(event, || Cow::Owned(args.to_args()))?;
         self.send_message(Message::encode(|text, _| {
             encode_json_event_into(text, &self.0.ns.name, event, args.inner(), None);
@@ -638,7 +698,16 @@ impl Socket {
         for f in &disconnecting {
             guarded(|| f(self, reason));
         }
-        self.0.ns.adapter.del_all(self.0.id);
+        let adapter = &self.0.ns.adapter;
+        // Rooms as they were, for a session kept for recovery (Node persists
+        // after `disconnecting`, before the socket leaves its rooms).
+        let keep = self
+            .0
+            .pid
+            .as_ref()
+            .filter(|_| super::recovery::recoverable(reason))
+            .map(|_| adapter.socket_rooms(self.0.id));
+        adapter.del_all(self.0.id);
         self.0.ns.remove_socket(self.0.id);
         if let Ok(mut acks) = self.0.acks.lock() {
             acks.clear();
@@ -648,9 +717,41 @@ impl Socket {
         }
         // Break reference cycles through closures capturing the socket.
         *self.handlers() = Handlers::default();
-        if let Ok(mut e) = self.0.extensions.lock() {
-            e.clear();
+        let data = self
+            .0
+            .extensions
+            .lock()
+            .map(|mut e| std::mem::take(&mut *e))
+            .unwrap_or_default();
+        if let Some(pid) = &self.0.pid {
+            match keep {
+                Some(rooms) => adapter.persist_session(crate::adapter::SessionState {
+                    sid: self.0.id,
+                    pid: pid.clone(),
+                    rooms,
+                    data: crate::adapter::SessionData(data),
+                }),
+                None => adapter.forget_session(pid),
+            }
         }
+    }
+
+    /// A new connection recovered this socket's session while its old one
+    /// looked alive: it leaves the old connection as if the transport closed.
+    pub(crate) fn close_taken_over(&self) {
+        if let Some(conn) = self.0.conn.upgrade() {
+            conn.forget(&self.0.ns.name);
+        }
+        self.close(DisconnectReason::TransportClose);
+    }
+
+    /// Takes the values stored on the socket (a restored session refused).
+    pub(crate) fn take_data(&self) -> Extensions {
+        self.0
+            .extensions
+            .lock()
+            .map(|mut e| std::mem::take(&mut *e))
+            .unwrap_or_default()
     }
 
     pub(crate) fn mark_connected(&self) {

@@ -2,6 +2,7 @@
 //! port 0, and paths to the peer programs.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod proxy;
 pub mod raw;
 
 use std::path::PathBuf;
