@@ -358,6 +358,10 @@ const char *oxsio_version(void);
 // (false; development only), `buffering` (true: emits while disconnected
 // are queued), `buffer_max_packets` (1024), `buffer_max_bytes` (16 MiB),
 // `queue_size` (1024 outgoing packets), `retry_refused` (false),
+// `retries` (0: each emit is sent once; above 0, emits are queued, sent
+// one at a time with an acknowledgement request and sent again until
+// acknowledged or `retries` more tries timed out after `ack_timeout_ms`:
+// at-least-once delivery, as the JS client's `retries`),
 // `event_queue_capacity` (4096: poll-mode queue bound).
 //
 // Ownership: release `*out_client` with `oxsio_client_free`.
@@ -666,6 +670,14 @@ oxsio_result oxsio_event_socket(const struct oxsio_event *event, struct oxsio_so
 // NULL: `out_id` must not be NULL.
 oxsio_result oxsio_event_id(const struct oxsio_event *event, uint64_t *out_id);
 
+// True for a `CONNECT` (client) or `CONNECTION` (server) event whose
+// socket recovered its previous session (connection state recovery):
+// same id and rooms, and the events sent while it was away come right
+// after this one. False for every other event.
+//
+// NULL: `out_recovered` must not be NULL.
+oxsio_result oxsio_event_recovered(const struct oxsio_event *event, bool *out_recovered);
+
 // The outcome an event reports: `OXSIO_RESULT_OK` for most events; the
 // failure code for `CONNECT_ERROR`, `RECONNECT_ERROR` and a failed `ACK`.
 //
@@ -765,8 +777,14 @@ oxsio_result oxsio_event_free(struct oxsio_event *event);
 // (sticky-session cookie name), `event_queue_capacity` (4096: poll-mode
 // queue bound, see `oxsio_server_poll`), `redis_url` (e.g.
 // "redis://127.0.0.1:6379": join a cluster of oxsio and Node.js nodes
-// speaking `@socket.io/redis-adapter`; absent: single node) and
-// `redis_prefix` ("socket.io").
+// speaking `@socket.io/redis-adapter`; absent: single node),
+// `redis_prefix` ("socket.io") and `connection_state_recovery` (absent:
+// off; an object turns it on, with optional keys
+// `max_disconnection_duration_ms` (120000), `skip_middlewares` (true),
+// `max_stored_packets` (100000 per namespace), `max_packets_per_session`
+// (10000) and `max_sessions` (100000 per namespace); a reconnecting
+// client gets back its id, rooms and missed events, and its `CONNECTION`
+// event reports `oxsio_event_recovered`).
 //
 // `dispatch` is `OXSIO_DISPATCH_CALLBACK` or `OXSIO_DISPATCH_POLL`.
 //

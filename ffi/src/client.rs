@@ -72,6 +72,7 @@ struct ClientConfig {
     buffer_max_bytes: Option<usize>,
     queue_size: Option<usize>,
     retry_refused: Option<bool>,
+    retries: Option<u32>,
     event_queue_capacity: Option<usize>,
 }
 
@@ -149,6 +150,9 @@ impl ClientConfig {
         if let Some(v) = self.retry_refused {
             o.retry_refused = v;
         }
+        if let Some(v) = self.retries {
+            o.retries = v;
+        }
         let auth = match self.auth {
             Some(v) => Auth::Value(Value::from(v)),
             None => Auth::None,
@@ -196,9 +200,11 @@ impl ClientShared {
             }
         });
         let w = Arc::downgrade(self);
-        self.socket.on_connect(move |_| {
+        self.socket.on_connect(move |s| {
             if let Some(me) = w.upgrade() {
-                me.deliver(EventData::new(oxsio_event_kind::Connect, me.nsp()));
+                let mut ev = EventData::new(oxsio_event_kind::Connect, me.nsp());
+                ev.recovered = s.recovered();
+                me.deliver(ev);
             }
         });
         let w = Arc::downgrade(self);
@@ -319,6 +325,10 @@ fn new_client(
 /// (false; development only), `buffering` (true: emits while disconnected
 /// are queued), `buffer_max_packets` (1024), `buffer_max_bytes` (16 MiB),
 /// `queue_size` (1024 outgoing packets), `retry_refused` (false),
+/// `retries` (0: each emit is sent once; above 0, emits are queued, sent
+/// one at a time with an acknowledgement request and sent again until
+/// acknowledged or `retries` more tries timed out after `ack_timeout_ms`:
+/// at-least-once delivery, as the JS client's `retries`),
 /// `event_queue_capacity` (4096: poll-mode queue bound).
 ///
 /// Ownership: release `*out_client` with `oxsio_client_free`.

@@ -117,6 +117,8 @@ pub(crate) struct EventData {
     pub verdict: Mutex<Option<Verdict>>,
     pub handshake: Option<Arc<NulStr>>,
     pub on_drop: Option<OnDrop>,
+    /// A `CONNECT` / `CONNECTION` that recovered the previous session.
+    pub recovered: bool,
 }
 
 impl EventData {
@@ -136,6 +138,7 @@ impl EventData {
             verdict: Mutex::new(None),
             handshake: None,
             on_drop: None,
+            recovered: false,
         }
     }
 
@@ -497,6 +500,20 @@ pub extern "C" fn oxsio_event_socket(
 #[unsafe(no_mangle)]
 pub extern "C" fn oxsio_event_id(event: *const oxsio_event, out_id: *mut u64) -> oxsio_result {
     guard(|| write_out(out_id, ev(event)?.id, "out_id"))
+}
+
+/// True for a `CONNECT` (client) or `CONNECTION` (server) event whose
+/// socket recovered its previous session (connection state recovery):
+/// same id and rooms, and the events sent while it was away come right
+/// after this one. False for every other event.
+///
+/// NULL: `out_recovered` must not be NULL.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_event_recovered(
+    event: *const oxsio_event,
+    out_recovered: *mut bool,
+) -> oxsio_result {
+    guard(|| write_out(out_recovered, ev(event)?.recovered, "out_recovered"))
 }
 
 /// The outcome an event reports: `OXSIO_RESULT_OK` for most events; the

@@ -91,6 +91,35 @@ struct ServerConfig {
     event_queue_capacity: Option<usize>,
     redis_url: Option<String>,
     redis_prefix: Option<String>,
+    connection_state_recovery: Option<RecoveryJson>,
+}
+
+/// `connection_state_recovery` in the server config.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecoveryJson {
+    max_disconnection_duration_ms: Option<u64>,
+    skip_middlewares: Option<bool>,
+    max_stored_packets: Option<usize>,
+    max_packets_per_session: Option<usize>,
+    max_sessions: Option<usize>,
+}
+
+impl RecoveryJson {
+    fn config(self) -> oxsio_core::RecoveryConfig {
+        let d = oxsio_core::RecoveryConfig::default();
+        oxsio_core::RecoveryConfig {
+            max_disconnection_duration: self
+                .max_disconnection_duration_ms
+                .map_or(d.max_disconnection_duration, ms),
+            skip_middlewares: self.skip_middlewares.unwrap_or(d.skip_middlewares),
+            max_stored_packets: self.max_stored_packets.unwrap_or(d.max_stored_packets),
+            max_packets_per_session: self
+                .max_packets_per_session
+                .unwrap_or(d.max_packets_per_session),
+            max_sessions: self.max_sessions.unwrap_or(d.max_sessions),
+        }
+    }
 }
 
 pub(crate) fn transports(list: &[String]) -> Result<Vec<Transport>> {
@@ -196,6 +225,9 @@ impl ServerConfig {
                 .map_err(|e| Error::new(oxsio_result::InvalidConfig, e.to_string()))?;
             b = b.adapter(factory);
         }
+        if let Some(r) = self.connection_state_recovery {
+            b = b.connection_state_recovery(r.config());
+        }
         let cap = self.event_queue_capacity.unwrap_or(DEFAULT_QUEUE);
         Ok((b.build(), cap, connect_timeout))
     }
@@ -261,6 +293,7 @@ impl ServerShared {
         socket.insert(SocketHandle(h));
         shared.install();
         let mut ev = EventData::new(oxsio_event_kind::Connection, socket.ns());
+        ev.recovered = socket.recovered();
         ev.socket = h;
         ev.handshake = Some(shared.handshake.clone());
         if self.dispatch.is_poll() {
@@ -396,8 +429,14 @@ fn srv(s: *const oxsio_server) -> Result<Arc<ServerShared>> {
 /// (sticky-session cookie name), `event_queue_capacity` (4096: poll-mode
 /// queue bound, see `oxsio_server_poll`), `redis_url` (e.g.
 /// "redis://127.0.0.1:6379": join a cluster of oxsio and Node.js nodes
-/// speaking `@socket.io/redis-adapter`; absent: single node) and
-/// `redis_prefix` ("socket.io").
+/// speaking `@socket.io/redis-adapter`; absent: single node),
+/// `redis_prefix` ("socket.io") and `connection_state_recovery` (absent:
+/// off; an object turns it on, with optional keys
+/// `max_disconnection_duration_ms` (120000), `skip_middlewares` (true),
+/// `max_stored_packets` (100000 per namespace), `max_packets_per_session`
+/// (10000) and `max_sessions` (100000 per namespace); a reconnecting
+/// client gets back its id, rooms and missed events, and its `CONNECTION`
+/// event reports `oxsio_event_recovered`).
 ///
 /// `dispatch` is `OXSIO_DISPATCH_CALLBACK` or `OXSIO_DISPATCH_POLL`.
 ///

@@ -594,3 +594,72 @@ fn valgrind_memcheck() {
     }
     srv.stop(Duration::from_secs(30));
 }
+
+#[path = "../../core/tests/common/proxy.rs"]
+#[allow(dead_code)]
+mod proxy;
+
+/// A C client (poll mode) behind a proxy that cuts its connection: its
+/// second CONNECT reports `oxsio_event_recovered`, the events sent while it
+/// was away arrive once and in order, and a `retries` emit that the server
+/// acknowledges only at its second delivery is acknowledged.
+#[test]
+fn c_client_recovers_its_session_and_retries() {
+    use oxsio_core::{Event, RecoveryConfig, Server, Socket};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let io = Server::builder()
+        .connection_state_recovery(RecoveryConfig::default())
+        .build();
+    let tasks = Arc::new(Mutex::new(0));
+    let t2 = tasks.clone();
+    io.on_connection(move |socket: Socket| {
+        if !socket.recovered() {
+            socket.join("news");
+        }
+        let t = t2.clone();
+        socket.on("task", move |ev: Event| {
+            let n = {
+                let mut n = t.lock().unwrap();
+                *n += 1;
+                *n
+            };
+            if n >= 2
+                && let Some(ack) = ev.ack
+            {
+                let _ = ack.send("ok");
+            }
+        });
+    });
+    let (handle, proxy) = rt.block_on(async {
+        let handle = io.listen("127.0.0.1:0").await.unwrap();
+        let proxy = proxy::Proxy::start(handle.local_addr()).await;
+        (handle, proxy)
+    });
+    let exe = build("ffi/tests/c/recovery_client.c", Flavor::Sanitized);
+    let mut c = cmd(&exe, Flavor::Sanitized);
+    c.arg(format!("http://{}", proxy.addr));
+    let p = Proc::spawn("recovery_client", c);
+    let first = p.wait_line("connect recovered=0", Duration::from_secs(20));
+    p.wait_line("task acked", Duration::from_secs(20));
+    io.emit("n", 0).unwrap();
+    p.wait_line("got 0", Duration::from_secs(20));
+    let socket = io.of("/").sockets().pop().unwrap();
+    let _guard = rt.enter();
+    assert!(proxy.cut_all(false) > 0);
+    io.to("news").emit("n", 1).unwrap();
+    io.emit("n", 2).unwrap();
+    socket.emit("n", 3).unwrap();
+    let again = p.wait_line("connect recovered=1", Duration::from_secs(20));
+    assert_eq!(
+        again.replace("recovered=1", ""),
+        first.replace("recovered=0", ""),
+        "same id"
+    );
+    io.emit("n", 4).unwrap();
+    let (_, out) = p.finish(Duration::from_secs(30));
+    let got: Vec<&str> = out.lines().filter(|l| l.starts_with("got ")).collect();
+    assert_eq!(got, ["got 0", "got 1", "got 2", "got 3", "got 4"], "{out}");
+    assert_eq!(*tasks.lock().unwrap(), 2, "one retry");
+    drop(_guard);
+    rt.block_on(handle.shutdown());
+}

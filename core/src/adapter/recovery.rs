@@ -325,15 +325,13 @@ impl RecoveryStore {
 
     /// Frees expired sessions and packets in the background while any are kept.
     fn start_sweeper(self: &Arc<Self>) {
-        let Ok(rt) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
         if self.sweeping.swap(true, Ordering::AcqRel) {
             return;
         }
         let weak: Weak<RecoveryStore> = Arc::downgrade(self);
         let period = self.sweep_period();
-        rt.spawn(async move {
+        // Sockets may close on a host thread: the current or shared runtime.
+        crate::runtime::spawn(async move {
             loop {
                 tokio::time::sleep(period).await;
                 let Some(store) = weak.upgrade() else { return };

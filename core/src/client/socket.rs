@@ -650,7 +650,8 @@ impl ClientSocket {
         let _ = link.tx.try_send(msg);
         let me = self.clone();
         let timeout = self.0.manager.opts.ack_timeout;
-        tokio::spawn(async move {
+        // Host threads (C, Python) emit too: the current or shared runtime.
+        crate::runtime::spawn(async move {
             let res = match tokio::time::timeout(timeout, rx).await {
                 Ok(Ok(args)) => Ok(args),
                 Ok(Err(_)) => Err(ClientError::Closed),
