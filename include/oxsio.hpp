@@ -153,6 +153,12 @@ public:
         detail::check(oxsio_event_wants_ack(ev_, &b));
         return b;
     }
+    /// A CONNECT / CONNECTION that recovered the previous session.
+    bool recovered() const {
+        bool b = false;
+        detail::check(oxsio_event_recovered(ev_, &b));
+        return b;
+    }
     /// Answers the peer's ack request (JSON array text + buffers).
     void ack(std::string_view args_json = "[]", const std::vector<oxsio_buf> &bufs = {}) const {
         detail::check(oxsio_event_ack(ev_, detail::z(args_json).c_str(), bufs.data(), bufs.size()));

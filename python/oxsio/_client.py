@@ -66,9 +66,14 @@ class _ClientBase(Registry):
         threaded: bool = True,
         ack_timeout: float = 60,
         ssl_verify: Union[bool, str] = True,
+        retries: int = 0,
         **kwargs: Any,
     ) -> None:
         super().__init__()
+        if isinstance(retries, bool) or not isinstance(retries, int):
+            raise TypeError(f"retries must be an int, not {type(retries).__name__}")
+        if retries < 0:
+            raise ValueError("retries must be 0 or more")
         ca_pem = None
         if isinstance(ssl_verify, str):  # a CA bundle (PEM) to trust as well
             with open(ssl_verify, "rb") as f:
@@ -87,7 +92,9 @@ class _ClientBase(Registry):
             ack_timeout=float(ack_timeout),
             ssl_verify=bool(ssl_verify),
             ca_pem=ca_pem,
+            retries=retries,
         )
+        self._recovered: Dict[str, bool] = {}
         self._request_timeout = float(request_timeout)
         self._ack_timeout = float(ack_timeout)
         self._threaded = threaded
@@ -101,6 +108,14 @@ class _ClientBase(Registry):
         self.connection_namespaces: List[str] = []
 
     # ---- state --------------------------------------------------------------
+
+    def recovered(self, namespace: Optional[str] = None) -> bool:
+        """True when the last connection of `namespace` recovered its
+        previous session (a server with connection state recovery): same
+        sid and rooms, and the events sent meanwhile were delivered before
+        the ``connect`` handler ran. As with the official JS client, the
+        server's offset stays the last argument of each recoverable event."""
+        return self._recovered.get(namespace or "/", False)
 
     @property
     def connected(self) -> bool:
@@ -186,6 +201,7 @@ class _ClientBase(Registry):
                     elif ack is not None:
                         ack.send(to_args(None if r is NOT_HANDLED else r))
                 elif kind == CLI_CONNECTED:
+                    self._recovered[item[1]] = bool(item[3])
                     self._after(self._trigger("connect", item[1]), "connect")
                 elif kind == CLI_DISCONNECTED:
                     _, ns, reason = item

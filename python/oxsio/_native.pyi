@@ -103,6 +103,7 @@ class Server:
         max_pending_events: int = 100000,
         redis_url: Optional[str] = None,
         redis_prefix: Optional[str] = None,
+        recovery: Optional[Tuple[float, bool, int, int, int]] = None,
     ) -> "Server": ...
     def add_namespace(self, name: str) -> None:
         """Serves namespace `name` (idempotent): clients may join it, and its
@@ -253,6 +254,7 @@ class Client:
         ack_timeout: float = 60.0,
         ssl_verify: bool = True,
         ca_pem: Optional[bytes] = None,
+        retries: int = 0,
     ) -> "Client": ...
     def connect(
         self,

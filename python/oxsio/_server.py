@@ -145,6 +145,44 @@ class BroadcastOperator:
         return list(self._server._native.fetch_sockets(self._ns, to, skip))
 
 
+_RECOVERY_DEFAULTS: Dict[str, Any] = {
+    "max_disconnection_duration": 120.0,
+    "skip_middlewares": True,
+    "max_stored_packets": 100_000,
+    "max_packets_per_session": 10_000,
+    "max_sessions": 100_000,
+}
+
+
+def _recovery_options(value: Any) -> Optional[Tuple[float, bool, int, int, int]]:
+    """`connection_state_recovery` as the native layer takes it."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        value = {}
+    if not isinstance(value, dict):
+        raise TypeError("connection_state_recovery must be a bool or a dict")
+    unknown = set(value) - set(_RECOVERY_DEFAULTS)
+    if unknown:
+        raise TypeError(f"unknown connection_state_recovery option(s): {', '.join(sorted(unknown))}")
+    o = {**_RECOVERY_DEFAULTS, **value}
+    duration = o["max_disconnection_duration"]
+    if isinstance(duration, bool) or not isinstance(duration, (int, float)) or duration <= 0:
+        raise ValueError("max_disconnection_duration must be a positive number of seconds")
+    if not isinstance(o["skip_middlewares"], bool):
+        raise TypeError("skip_middlewares must be a bool")
+    for k in ("max_stored_packets", "max_packets_per_session", "max_sessions"):
+        if isinstance(o[k], bool) or not isinstance(o[k], int) or o[k] < 1:
+            raise ValueError(f"{k} must be a positive int")
+    return (
+        float(duration),
+        o["skip_middlewares"],
+        o["max_stored_packets"],
+        o["max_packets_per_session"],
+        o["max_sessions"],
+    )
+
+
 class _ServerBase(Registry):
     reserved_events = ("connect", "disconnect")
     reason = _Reason
@@ -170,9 +208,11 @@ class _ServerBase(Registry):
         max_pending_events: int = 100_000,
         redis_url: Optional[str] = None,
         redis_prefix: Optional[str] = None,
+        connection_state_recovery: Union[bool, Dict[str, Any], None] = None,
         **kwargs: Any,
     ) -> None:
         super().__init__()
+        recovery = _recovery_options(connection_state_recovery)
         unknown = set(kwargs) - _IGNORED_OPTIONS
         if unknown:
             raise TypeError(f"unexpected option(s): {', '.join(sorted(unknown))}")
@@ -200,7 +240,12 @@ class _ServerBase(Registry):
             max_pending_events=int(max_pending_events),
             redis_url=redis_url,
             redis_prefix=redis_prefix,
+            recovery=recovery,
         )
+        self._recovery_keep = recovery[0] if recovery else 0.0
+        self._recovered: Dict[Tuple[str, str], bool] = {}
+        # Sessions of disconnected clients kept for recovery: key -> deadline.
+        self._kept: Dict[Tuple[str, str], float] = {}
         self._threaded = threaded
         self._ack_timeout = float(ack_timeout)
         self._ids = itertools.count(1)
@@ -240,14 +285,13 @@ class _ServerBase(Registry):
                 elif kind == SRV_CONNECT:
                     self._on_connect(item)
                 elif kind == SRV_DISCONNECT:
-                    _, ns, sid, reason = item
+                    _, ns, sid, reason, kept = item
                     try:
                         r = self._trigger("disconnect", ns, sid, reason)
                         if self._is_async and inspect.isawaitable(r):
                             self._spawn(self._finish_event(r, "disconnect", None))
                     finally:
-                        self._sessions.pop((sid, ns), None)
-                        self._environ.pop(sid, None)
+                        self._forget(sid, ns, kept)
                 elif kind == MARK:
                     self._barriers.reached(item[1])
                 elif kind == SRV_ACK:
@@ -266,9 +310,32 @@ class _ServerBase(Registry):
             except Exception:
                 logger.exception("oxsio: a handler raised (event %r)", item[3] if kind == SRV_EVENT else kind)
 
+    def _forget(self, sid: str, ns: str, kept: bool) -> None:
+        """A client left: its session dict stays while its state may be
+        recovered (connection state recovery), else it goes."""
+        key = (sid, ns)
+        self._recovered.pop(key, None)
+        self._environ.pop(sid, None)
+        now = time.monotonic()
+        for k in [k for k, deadline in self._kept.items() if deadline < now]:
+            del self._kept[k]
+            self._sessions.pop(k, None)
+        if kept:
+            self._kept[key] = now + self._recovery_keep
+        else:
+            self._sessions.pop(key, None)
+
+    def recovered(self, sid: str, namespace: Optional[str] = None) -> bool:
+        """True when the client `sid` came back with its previous state
+        (connection state recovery): same sid, rooms and session dict, and
+        the events sent while it was away were delivered again."""
+        return self._recovered.get((sid, namespace or "/"), False)
+
     def _on_connect(self, item: Tuple[Any, ...]) -> None:
-        _, ns, sid, environ, auth, reply = item
+        _, ns, sid, environ, auth, reply, recovered = item
         self._environ[sid] = environ
+        self._recovered[(sid, ns)] = bool(recovered)
+        self._kept.pop((sid, ns), None)
         try:
             r = self._trigger("connect", ns, sid, environ, auth)
         except BaseException as exc:

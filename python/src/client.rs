@@ -12,7 +12,7 @@ use oxsio::codec::socketio::RESERVED_EVENTS;
 use oxsio::{Args, Transport, Value};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyTuple};
+use pyo3::types::{PyBool, PyDict, PyList, PyTuple};
 use tokio::sync::oneshot;
 
 use crate::blocking;
@@ -26,6 +26,7 @@ pub enum Msg {
     Connected {
         ns: String,
         sid: String,
+        recovered: bool,
     },
     Event(ClientEvent),
     Disconnected {
@@ -84,12 +85,13 @@ fn msg_to_py<'py>(py: Python<'py>, msg: Msg) -> PyResult<Bound<'py, PyTuple>> {
                 ],
             )
         }
-        Msg::Connected { ns, sid } => PyTuple::new(
+        Msg::Connected { ns, sid, recovered } => PyTuple::new(
             py,
             [
                 CONNECTED.into_pyobject(py)?.into_any(),
                 ns.into_pyobject(py)?.into_any(),
                 sid.into_pyobject(py)?.into_any(),
+                PyBool::new(py, recovered).to_owned().into_any(),
             ],
         ),
         Msg::Disconnected { ns, reason } => PyTuple::new(
@@ -185,6 +187,7 @@ pub struct Client {
     reconnection: Reconnection,
     connect_timeout: Duration,
     ack_timeout: Duration,
+    retries: u32,
     tls: TlsOptions,
 }
 
@@ -232,6 +235,7 @@ impl Client {
         ack_timeout = 60.0,
         ssl_verify = true,
         ca_pem = None,
+        retries = 0,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -244,6 +248,7 @@ impl Client {
         ack_timeout: f64,
         ssl_verify: bool,
         ca_pem: Option<Vec<u8>>,
+        retries: u32,
     ) -> PyResult<Self> {
         let secs = |v: f64| blocking::duration(Some(v)).map(Option::unwrap_or_default);
         if !(0.0..=1.0).contains(&randomization_factor) {
@@ -263,6 +268,7 @@ impl Client {
             },
             connect_timeout: secs(request_timeout)?,
             ack_timeout: secs(ack_timeout)?,
+            retries,
             tls: TlsOptions {
                 extra_ca_pem: ca_pem,
                 accept_invalid_certs: !ssl_verify,
@@ -310,6 +316,7 @@ impl Client {
             reconnection: self.reconnection.clone(),
             connect_timeout: self.connect_timeout,
             ack_timeout: self.ack_timeout,
+            retries: self.retries,
             tls: self.tls.clone(),
             path: path.to_owned(),
             ..ClientOptions::default()
@@ -371,6 +378,7 @@ impl Client {
                 tx.push(Msg::Connected {
                     ns: s.nsp().to_owned(),
                     sid: s.id().unwrap_or_default(),
+                    recovered: s.recovered(),
                 });
             });
             let tx = self.queue.tx();
@@ -616,9 +624,13 @@ impl Client {
         check_event(event)?;
         let args = to_args(args)?;
         let timeout = blocking::duration(Some(timeout))?.unwrap_or_default();
-        let fut = self
-            .connected_socket(ns)?
-            .emit_with_ack_timeout(event, args, timeout);
+        let socket = self.connected_socket(ns)?;
+        let fut = if self.retries > 0 {
+            // Each try waits `ack_timeout`; the queue resends.
+            socket.emit_with_ack(event, args)
+        } else {
+            socket.emit_with_ack_timeout(event, args, timeout)
+        };
         let tx = self.queue.tx();
         oxsio::runtime::spawn(async move {
             let result = fut.await;
@@ -639,10 +651,14 @@ impl Client {
     ) -> PyResult<Bound<'py, PyList>> {
         check_event(event)?;
         let args = to_args(args)?;
-        let timeout = blocking::duration(Some(timeout))?.unwrap_or_default();
-        let fut = self
-            .connected_socket(ns)?
-            .emit_with_ack_timeout(event, args, timeout);
+        let mut timeout = blocking::duration(Some(timeout))?.unwrap_or_default();
+        let socket = self.connected_socket(ns)?;
+        let fut = if self.retries > 0 {
+            timeout = self.ack_timeout * (self.retries + 1);
+            socket.emit_with_ack(event, args)
+        } else {
+            socket.emit_with_ack_timeout(event, args, timeout)
+        };
         match blocking::run(py, fut, Some(timeout + Duration::from_secs(1)))? {
             Some(Ok(args)) => args_to_py(py, &args),
             Some(Err(e)) => Err(errors::client_error(e)),

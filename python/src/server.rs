@@ -13,7 +13,7 @@ use oxsio::{
 };
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyTuple};
+use pyo3::types::{PyBool, PyDict, PyList, PyTuple};
 use tokio::sync::oneshot;
 
 use crate::blocking::{self, SLICE};
@@ -33,6 +33,8 @@ pub enum Msg {
         ns: String,
         sid: Sid,
         reason: DisconnectReason,
+        /// The session is kept for connection state recovery.
+        kept: bool,
     },
     Ack {
         id: u64,
@@ -60,6 +62,8 @@ struct EarlyInner {
 
 struct Shared {
     queue: Arc<Queue<Msg>>,
+    /// Connection state recovery is on.
+    recovery: bool,
     /// Events waiting for Python beyond which a sending client is
     /// disconnected (the queue never grows without bound).
     max_pending: usize,
@@ -140,14 +144,20 @@ impl Shared {
                 tx.push(Msg::Event(ev));
             });
             let tx = sh.queue.tx();
+            let recovery = sh.recovery;
             socket.on_disconnect(move |s: &Socket, reason| {
                 tx.push(Msg::Disconnect {
                     ns: s.ns().to_owned(),
                     sid: s.id(),
                     reason,
+                    kept: recovery && reason.is_recoverable(),
                 });
             });
-            if sh.always_connect {
+            // A recovered socket that skipped the middlewares still tells
+            // Python it is back (as with `always_connect`: the handler runs
+            // once connected, and refusing disconnects it).
+            let skipped = socket.recovered() && socket.get::<Early>().is_none();
+            if sh.always_connect || skipped {
                 sh.queue.push(Msg::Connect {
                     socket: socket.clone(),
                     verdict: Verdict::Connected(socket.clone()),
@@ -277,16 +287,23 @@ fn msg_to_py<'py>(py: Python<'py>, msg: Msg) -> PyResult<Bound<'py, PyTuple>> {
                     environ(py, &socket)?.into_any(),
                     auth,
                     Bound::new(py, ConnectReply::new(verdict))?.into_any(),
+                    PyBool::new(py, socket.recovered()).to_owned().into_any(),
                 ],
             )
         }
-        Msg::Disconnect { ns, sid, reason } => PyTuple::new(
+        Msg::Disconnect {
+            ns,
+            sid,
+            reason,
+            kept,
+        } => PyTuple::new(
             py,
             [
                 DISCONNECT.into_pyobject(py)?.into_any(),
                 ns.into_pyobject(py)?.into_any(),
                 sid.as_str().into_pyobject(py)?.into_any(),
                 reason_str(reason).into_pyobject(py)?.into_any(),
+                PyBool::new(py, kept).to_owned().into_any(),
             ],
         ),
         Msg::Mark(id) => PyTuple::new(
@@ -396,6 +413,7 @@ impl Server {
         max_pending_events = 100_000,
         redis_url = None,
         redis_prefix = None,
+        recovery = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -413,6 +431,7 @@ impl Server {
         max_pending_events: usize,
         redis_url: Option<String>,
         redis_prefix: Option<String>,
+        recovery: Option<(f64, bool, usize, usize, usize)>,
     ) -> PyResult<Self> {
         let secs = |v: f64, what: &str| {
             blocking::duration(Some(v))?
@@ -453,7 +472,17 @@ impl Server {
                 .map_err(|e| PyValueError::new_err(e.to_string()))?;
             b = b.adapter(factory);
         }
+        if let Some((duration, skip, packets, per_session, sessions)) = recovery {
+            b = b.connection_state_recovery(oxsio::RecoveryConfig {
+                max_disconnection_duration: secs(duration, "max_disconnection_duration")?,
+                skip_middlewares: skip,
+                max_stored_packets: packets,
+                max_packets_per_session: per_session,
+                max_sessions: sessions,
+            });
+        }
         let shared = Arc::new(Shared {
+            recovery: recovery.is_some(),
             queue: Queue::new(),
             max_pending: max_pending_events.max(1),
             always_connect,

@@ -145,6 +145,23 @@ pub enum DisconnectReason {
 }
 
 impl DisconnectReason {
+    /// True for the reasons after which connection state recovery keeps
+    /// the socket's session (Node's `RECOVERABLE_DISCONNECT_REASONS`): the
+    /// connection was lost or closed by the server, not left by the client
+    /// nor removed from its namespace.
+    pub fn is_recoverable(self) -> bool {
+        use DisconnectReason as R;
+        matches!(
+            self,
+            R::TransportError
+                | R::TransportClose
+                | R::ForcedClose
+                | R::PingTimeout
+                | R::ServerShuttingDown
+                | R::ForcedServerClose
+        )
+    }
+
     /// The official reason string.
     pub fn as_str(self) -> &'static str {
         match self {

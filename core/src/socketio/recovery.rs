@@ -68,18 +68,3 @@ impl Default for RecoveryConfig {
         }
     }
 }
-
-/// Disconnect reasons after which a session is kept (Node's
-/// `RECOVERABLE_DISCONNECT_REASONS`).
-pub(crate) fn recoverable(reason: super::DisconnectReason) -> bool {
-    use super::DisconnectReason as R;
-    matches!(
-        reason,
-        R::TransportError
-            | R::TransportClose
-            | R::ForcedClose
-            | R::PingTimeout
-            | R::ServerShuttingDown
-            | R::ForcedServerClose
-    )
-}

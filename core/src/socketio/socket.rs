@@ -705,7 +705,7 @@ impl Socket {
             .0
             .pid
             .as_ref()
-            .filter(|_| super::recovery::recoverable(reason))
+            .filter(|_| reason.is_recoverable())
             .map(|_| adapter.socket_rooms(self.0.id));
         adapter.del_all(self.0.id);
         self.0.ns.remove_socket(self.0.id);
