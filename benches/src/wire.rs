@@ -660,6 +660,21 @@ pub async fn ws_connect(
     seed: u32,
     req: &[u8],
 ) -> io::Result<WsClient> {
+    ws_connect_with(addr, src, seed, req, b"40")
+        .await
+        .map(|(c, _)| c)
+}
+
+/// As [`ws_connect`], sending `connect` as the CONNECT packet (e.g.
+/// `40{"pid":…,"offset":…}`); also returns the server's CONNECT reply
+/// (`0{"sid":…}`).
+pub async fn ws_connect_with(
+    addr: SocketAddr,
+    src: Option<IpAddr>,
+    seed: u32,
+    req: &[u8],
+    connect: &[u8],
+) -> io::Result<(WsClient, Vec<u8>)> {
     let stream = tcp_connect(addr, src).await?;
     let (mut rd, mut wr) = stream.into_split();
     wr.write_all(req).await?;
@@ -691,11 +706,11 @@ pub async fn ws_connect(
     };
     reader.next_frame(&writer).await?;
     let open = parse_open(reader.payload())?;
-    writer.send_text(b"40").await?;
-    loop {
+    writer.send_text(connect).await?;
+    let reply = loop {
         let p = reader.next_sio(&writer).await?;
         if p.starts_with(b"0") {
-            break;
+            break p.to_vec();
         }
         if p.starts_with(b"4") {
             return Err(bad(format!(
@@ -703,12 +718,15 @@ pub async fn ws_connect(
                 String::from_utf8_lossy(p)
             )));
         }
-    }
-    Ok(WsClient {
-        reader,
-        writer,
-        open,
-    })
+    };
+    Ok((
+        WsClient {
+            reader,
+            writer,
+            open,
+        },
+        reply,
+    ))
 }
 
 // --------------------------------------------------------------- polling

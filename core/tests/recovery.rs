@@ -315,20 +315,27 @@ fn trim() {
 }
 
 async fn abandon_sessions(addr: std::net::SocketAddr, names: &[String], connections: usize) {
+    // All open at once, then all gone at once: the sessions expire together.
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..40 {
         let names = names.to_vec();
         tasks.spawn(async move {
+            let mut open = Vec::new();
             for _ in 0..connections / 40 {
                 let mut c = raw::Client::ws(addr).await;
                 for n in &names {
                     c.connect_ns(n, None).await.unwrap();
                 }
-                drop(c); // gone without a word: "transport close"
+                open.push(c);
             }
+            open
         });
     }
-    while tasks.join_next().await.is_some() {}
+    let mut all = Vec::new();
+    while let Some(open) = tasks.join_next().await {
+        all.extend(open.unwrap());
+    }
+    drop(all); // gone without a word: "transport close"
 }
 
 /// 10 000 sessions left behind (1 000 connections × 10 namespaces) are
@@ -385,6 +392,57 @@ async fn ten_thousand_abandoned_sessions_are_freed_after_expiry() {
     assert!(
         trimmed <= before + 4 * 1024,
         "RSS after expiry {trimmed} KiB vs {before} KiB before"
+    );
+    handle.shutdown().await;
+}
+
+/// A client too slow for its bounded queue is not silently skipped: its
+/// connection closes and its replay brings every packet, once and in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_closes_for_a_replay_instead_of_losing_packets() {
+    let io = Server::builder()
+        .max_buffer_size(8)
+        .connection_state_recovery(RecoveryConfig::default())
+        .build();
+    let reasons: Arc<Mutex<Vec<String>>> = Arc::default();
+    let r2 = reasons.clone();
+    io.on_connection(move |socket: Socket| {
+        let r = r2.clone();
+        socket.on_disconnect(move |_, reason| r.lock().unwrap().push(reason.to_string()));
+    });
+    let handle = serve(&io).await;
+    let got: Arc<Mutex<Vec<i64>>> = Arc::default();
+    let g = got.clone();
+    let socket = ClientBuilder::new(format!("http://{}", handle.local_addr()))
+        .transports([Transport::Websocket])
+        .reconnection(fast_reconnect(100))
+        .on("n", move |ev| {
+            let n = ev.arg(0).as_i64().unwrap();
+            g.lock().unwrap().push(n);
+            if n == 0 {
+                // A slow reader: the server's socket buffers and queue fill up.
+                std::thread::sleep(Duration::from_millis(1500));
+            }
+        })
+        .connect()
+        .await
+        .unwrap();
+    let big = "x".repeat(32 * 1024);
+    let total = 300;
+    for n in 0..total {
+        io.emit("n", (n, big.as_str())).unwrap();
+    }
+    let ok = raw::eventually(Duration::from_secs(20), || {
+        got.lock().unwrap().len() >= total as usize
+    })
+    .await;
+    assert!(ok, "got {}", got.lock().unwrap().len());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(*got.lock().unwrap(), (0..total).collect::<Vec<i64>>());
+    assert!(socket.recovered(), "the client came back through a replay");
+    assert_eq!(
+        reasons.lock().unwrap().first().map(String::as_str),
+        Some("transport error")
     );
     handle.shutdown().await;
 }

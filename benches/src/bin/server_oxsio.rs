@@ -4,6 +4,8 @@
 //! Prints `LISTENING <port>` once bound (127.0.0.1, port from `--port`,
 //! default 0) and serves until SIGTERM / SIGINT. `--ping-interval-ms` and
 //! `--ping-timeout-ms` override the default heartbeat (used by the smoke run).
+//! `--recovery-packets N` turns connection state recovery on, replaying at
+//! most N packets per session (the recovery scenario).
 
 use std::time::Duration;
 
@@ -25,11 +27,20 @@ async fn main() -> std::io::Result<()> {
     if let Some(ms) = arg("--ping-timeout-ms") {
         builder = builder.ping_timeout(Duration::from_millis(ms));
     }
+    if let Some(n) = arg("--recovery-packets") {
+        builder = builder.connection_state_recovery(oxsio::RecoveryConfig {
+            max_packets_per_session: n as usize,
+            max_stored_packets: (n as usize).max(100_000),
+            ..oxsio::RecoveryConfig::default()
+        });
+    }
     let io = builder.build();
     let root = io.of("/");
     let all = root.clone();
     root.on_connection(move |socket: Socket| {
-        socket.join("all");
+        if !socket.recovered() {
+            socket.join("all");
+        }
         socket.on("echo", |ev: Event| {
             let _ = ev.socket.emit("echo", ev.args);
         });

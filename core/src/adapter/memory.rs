@@ -58,13 +58,21 @@ impl MemoryAdapter {
             .as_ref()
     }
 
-    /// Queues `msg` for every local target.
-    fn deliver(&self, msg: &Message, opts: &BroadcastOptions) -> Result<(), BroadcastError> {
+    /// Queues `msg` for every local target. A `logged` message that a
+    /// socket's full queue cannot take is not lost: the socket's connection
+    /// is closed, and the client gets it in its replay when it recovers.
+    fn deliver(
+        &self,
+        msg: &Message,
+        opts: &BroadcastOptions,
+        logged: bool,
+    ) -> Result<(), BroadcastError> {
         let mut failed = Vec::new();
         for socket in self.local_targets(opts) {
             match socket.send_message(msg.clone()) {
                 Ok(()) => {}
                 Err(EmitError::QueueFull) if opts.flags.volatile => {}
+                Err(EmitError::QueueFull) if logged => socket.close_overflowed(),
                 // Left while we were sending: no longer a target.
                 Err(EmitError::Disconnected) => {}
                 Err(e) => failed.push((socket.id(), e)),
@@ -222,9 +230,9 @@ impl Adapter for MemoryAdapter {
         if let Some(store) = self.recovery()
             && loggable(&packet, opts)
         {
-            return store.log_and_deliver(packet, opts, |msg| self.deliver(msg, opts));
+            return store.log_and_deliver(packet, opts, |msg| self.deliver(msg, opts, true));
         }
-        self.deliver(&encode_message(&packet), opts)
+        self.deliver(&encode_message(&packet), opts, false)
     }
 
     fn broadcast_with_ack(

@@ -36,6 +36,10 @@ use crate::codec::websocket::{
 
 /// Most queued messages encoded before one write.
 const WRITE_BATCH: usize = 64;
+/// Most batches written in one turn of a connection's task: a long backlog
+/// (a recovered session's replay) then yields between turns, so the other
+/// connections on the same thread keep their latency.
+const BATCHES_PER_TURN: usize = 4;
 /// Size of the per-thread read buffer: one read takes up to this much.
 const SCRATCH_LEN: usize = 64 * 1024;
 /// A per-thread write buffer larger than this is released after use.
@@ -322,9 +326,15 @@ async fn run<H: Handler, S: Stream>(
                     return Poll::Ready(Turn::Defer);
                 }
                 match io.poll_write_queue(cx, &session.queue) {
-                    Poll::Ready(Ok(())) => {
+                    Poll::Ready(Ok(true)) => {
                         stall = None;
                         may_defer = true;
+                    }
+                    Poll::Ready(Ok(false)) => {
+                        // Its share for this turn is written; more waits.
+                        stall = None;
+                        may_defer = false;
+                        return Poll::Ready(Turn::Defer);
                     }
                     Poll::Ready(Err(_)) => {
                         session.close(CloseReason::TransportError);
@@ -686,14 +696,20 @@ impl<S: Stream> WsIo<S> {
     }
 
     /// Writes pending bytes, then queued messages in batches, until the
-    /// queue is empty (ready; the task is registered for the next push)
-    /// or the socket is full (pending).
-    fn poll_write_queue(&mut self, cx: &mut Context<'_>, queue: &Queue) -> Poll<io::Result<()>> {
+    /// queue is empty (ready with true; the task is registered for the next
+    /// push), [`BATCHES_PER_TURN`] batches were written (ready with false:
+    /// yield, then call again) or the socket is full (pending).
+    fn poll_write_queue(&mut self, cx: &mut Context<'_>, queue: &Queue) -> Poll<io::Result<bool>> {
+        let mut batches = 0;
         loop {
             ready!(self.poll_write_pending(cx))?;
             if self.close_sent {
-                return Poll::Ready(Ok(()));
+                return Poll::Ready(Ok(true));
             }
+            if batches == BATCHES_PER_TURN {
+                return Poll::Ready(Ok(false));
+            }
+            batches += 1;
             let wrote = WRITE_SCRATCH.with(|cell| {
                 let mut own = Vec::new();
                 let mut borrowed = cell.try_borrow_mut();
@@ -731,7 +747,7 @@ impl<S: Stream> WsIo<S> {
             })?;
             if !wrote {
                 ready!(Pin::new(&mut self.stream).poll_flush(cx))?;
-                return Poll::Ready(Ok(()));
+                return Poll::Ready(Ok(true));
             }
         }
     }

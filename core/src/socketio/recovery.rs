@@ -17,6 +17,10 @@ use std::time::Duration;
 /// [`Socket::recovered`](crate::Socket::recovered). Otherwise it connects as
 /// a new socket: recovery never fails with an error.
 ///
+/// A packet kept for replay that a slow client's full outgoing queue
+/// cannot take closes that client's connection (`transport error`) instead
+/// of being dropped: the client comes back and gets it in its replay.
+///
 /// Beyond Node's behaviour:
 /// - a client that comes back while the server still thinks its old
 ///   connection is alive (a silent network drop not yet noticed by the

@@ -745,6 +745,14 @@ impl Socket {
         self.close(DisconnectReason::TransportClose);
     }
 
+    /// A packet kept for replay did not fit in the full outgoing queue: the
+    /// connection closes (`transport error`, a recoverable reason) so the
+    /// client comes back and gets it, instead of silently missing it.
+    pub(crate) fn close_overflowed(&self) {
+        tracing::debug!(sid = %self.0.id, "outgoing queue full with recovery on: closing for a replay");
+        self.0.session.close(CloseReason::TransportError);
+    }
+
     /// Takes the values stored on the socket (a restored session refused).
     pub(crate) fn take_data(&self) -> Extensions {
         self.0
