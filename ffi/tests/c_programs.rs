@@ -663,3 +663,58 @@ fn c_client_recovers_its_session_and_retries() {
     drop(_guard);
     rt.block_on(handle.shutdown());
 }
+
+/// The same C client against the official Node server with
+/// `connectionStateRecovery` (tests/interop/recovery_server.js).
+#[test]
+fn c_client_recovers_against_the_node_server() {
+    use std::io::Write;
+    interop_setup();
+    let dir = root().join("tests/interop");
+    let mut node = Command::new("node")
+        .arg(dir.join("recovery_server.js"))
+        .arg("0")
+        .current_dir(&dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("node");
+    let mut stdin = node.stdin.take().unwrap();
+    let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
+    let mut next = |prefix: &str| -> String {
+        loop {
+            let l = lines.next().expect("node exited").unwrap();
+            if l.starts_with(prefix) {
+                return l;
+            }
+        }
+    };
+    let port: u16 = next("listening ")
+        .trim_start_matches("listening ")
+        .parse()
+        .unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let proxy = rt.block_on(proxy::Proxy::start(([127, 0, 0, 1], port).into()));
+    let exe = build("ffi/tests/c/recovery_client.c", Flavor::Sanitized);
+    let mut c = cmd(&exe, Flavor::Sanitized);
+    c.arg(format!("http://{}", proxy.addr)).arg("no-task");
+    let p = Proc::spawn("recovery_client (Node)", c);
+    let first = p.wait_line("connect recovered=0", Duration::from_secs(20));
+    let id = first.rsplit("id=").next().unwrap().to_owned();
+    assert_eq!(next("connection "), format!("connection {id} false"));
+    stdin.write_all(b"all 0\n").unwrap();
+    p.wait_line("got 0", Duration::from_secs(20));
+    assert!(proxy.cut_all(false) > 0);
+    // Node notices a reset WebSocket at once; these wait for the client.
+    stdin.write_all(b"room 1\nall 2\nsid 3\n").unwrap();
+    assert_eq!(next("connection "), format!("connection {id} true"));
+    let again = p.wait_line("connect recovered=1", Duration::from_secs(20));
+    assert!(again.ends_with(&format!("id={id}")), "{again}");
+    stdin.write_all(b"all 4\n").unwrap();
+    let (_, out) = p.finish(Duration::from_secs(30));
+    let got: Vec<&str> = out.lines().filter(|l| l.starts_with("got ")).collect();
+    assert_eq!(got, ["got 0", "got 1", "got 2", "got 3", "got 4"], "{out}");
+    drop(stdin);
+    let _ = node.kill();
+    let _ = node.wait();
+}

@@ -6,7 +6,7 @@
  *   task acked                        once the retried "task" is acknowledged
  * and exits 0 after "got 4".
  *
- *   recovery_client <url>
+ *   recovery_client <url> [no-task]   (no-task: skip the retried emit)
  */
 #define _POSIX_C_SOURCE 200809L
 #include "common.h"
@@ -24,7 +24,7 @@ int main(int argc, char **argv) {
                                "\"retries\":3,\"ack_timeout_ms\":300}",
                                OXSIO_DISPATCH_POLL, &c));
     uint64_t end = now_ms() + 30000;
-    int done = 0, tasked = 0;
+    int done = 0, tasked = argc > 2 && strcmp(argv[2], "no-task") == 0;
     while (!done && now_ms() < end) {
         oxsio_client_wait(c, 20);
         oxsio_event *ev;
