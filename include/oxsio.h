@@ -968,6 +968,25 @@ oxsio_result oxsio_socket_handshake_json(const struct oxsio_socket *socket,
                                          const char **out_json,
                                          size_t *out_len);
 
+// Copies the socket's data (Node's `socket.data`: any JSON value, `{}` at
+// first) as JSON text into `buf` with a terminating NUL, and its length
+// (without NUL) into `*out_len`. Other nodes see it in `fetchSockets`, and
+// it comes back with a recovered session.
+//
+// NULL: `buf` may be NULL when `capacity` is 0 (to learn the length);
+// `out_len` may be NULL. Returns `OXSIO_RESULT_BUFFER_TOO_SMALL` (with
+// `*out_len` set) when `capacity` < length + 1. Threads: any.
+oxsio_result oxsio_socket_data_json(const struct oxsio_socket *socket,
+                                    char *buf,
+                                    size_t capacity,
+                                    size_t *out_len);
+
+// Replaces the socket's data with the JSON value `json` (any JSON text).
+//
+// Borrowing: `json` is read during the call. Returns
+// `OXSIO_RESULT_INVALID_JSON` for text that is not JSON. Threads: any.
+oxsio_result oxsio_socket_set_data_json(const struct oxsio_socket *socket, const char *json);
+
 // True until the socket disconnects.
 //
 // NULL: `out_connected` must not be NULL.

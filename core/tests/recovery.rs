@@ -33,6 +33,7 @@ fn app(cfg: RecoveryConfig) -> (Server, Seen) {
         if !socket.recovered() {
             socket.join("news");
             socket.insert(Nick(format!("nick-{}", socket.id())));
+            socket.set_data(serde_json::json!({"score": 7}));
         }
         s2.lock()
             .unwrap()
@@ -146,6 +147,12 @@ async fn recovers_after_a_cut(transport: Transport, silent: bool) {
     assert_eq!(reply[0], Value::from(format!("nick-{id}")));
     let rooms = format!("{:?}", reply[1]);
     assert!(rooms.contains("news"), "{rooms}");
+    let back = io.of("/").sockets().pop().unwrap();
+    assert_eq!(
+        back.data()["score"],
+        Value::from(7),
+        "socket.data came back"
+    );
     socket.disconnect();
     handle.shutdown().await;
 }

@@ -85,6 +85,12 @@ async fn oxsio_node(redis: u16) -> Node {
         for r in auth["rooms"].as_array().into_iter().flatten() {
             s.join(r.as_str().unwrap());
         }
+        s.update_data(|d| {
+            if let Value::Object(m) = d {
+                m.insert("name".into(), auth["name"].clone());
+                m.insert("node".into(), Value::from("oxsio"));
+            }
+        });
         let _ = s.emit("ready", s.id().as_str());
     });
     io.of("/").on_server_event(|ev| {
@@ -179,7 +185,7 @@ impl Node {
                     }
                     "fetch" => {
                         let s = sel.fetch_sockets().await;
-                        let list: Vec<_> = s.iter().map(|s| json!({"id": s.id.as_str(), "rooms": s.rooms.iter().map(|r| r.to_string()).collect::<Vec<_>>(), "auth": s.auth.to_json()})).collect();
+                        let list: Vec<_> = s.iter().map(|s| json!({"id": s.id.as_str(), "rooms": s.rooms.iter().map(|r| r.to_string()).collect::<Vec<_>>(), "auth": s.auth.to_json(), "data": s.data.to_json(), "time": s.handshake["time"].to_json()})).collect();
                         json!({"ok": true, "sockets": list})
                     }
                     "join" => {
@@ -340,6 +346,17 @@ async fn matrix(caller: &Node, other: &Node) {
     assert_eq!(sockets.len(), 1, "{ctx}: {fetched}");
     assert_eq!(sockets[0]["id"], json!(b.id), "{ctx}");
     assert_eq!(sockets[0]["auth"]["name"], json!("client-B"), "{ctx}");
+    // socket.data and the handshake time travel in both directions.
+    assert_eq!(
+        sockets[0]["data"]["name"],
+        json!("client-B"),
+        "{ctx}: {fetched}"
+    );
+    let time = sockets[0]["time"].as_str().unwrap_or_default();
+    assert!(
+        time.ends_with("GMT+0000 (Coordinated Universal Time)"),
+        "{ctx}: handshake.time {time:?}"
+    );
     assert!(
         sockets[0]["rooms"]
             .as_array()

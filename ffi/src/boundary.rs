@@ -290,3 +290,28 @@ pub(crate) fn id<T>(p: *const T) -> usize {
 pub(crate) fn ptr<T>(h: usize) -> *mut T {
     std::ptr::without_provenance_mut(h)
 }
+
+/// Copies `text` and a NUL into `buf` (`capacity` bytes) and its length
+/// (without NUL) into `*out_len` (may be NULL); `BUFFER_TOO_SMALL`, with
+/// `*out_len` set, when it does not fit or `buf` is NULL.
+pub(crate) fn copy_text(
+    text: &str,
+    buf: *mut c_char,
+    capacity: usize,
+    out_len: *mut usize,
+    what: &str,
+) -> Result<()> {
+    write_opt(out_len, text.len());
+    if capacity < text.len() + 1 || buf.is_null() {
+        return Err(Error::new(
+            oxsio_result::BufferTooSmall,
+            format!("{what} needs {} bytes", text.len() + 1),
+        ));
+    }
+    // SAFETY: the caller passes `capacity` writable bytes at `buf`.
+    unsafe {
+        std::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), text.len());
+        buf.add(text.len()).write(0);
+    }
+    Ok(())
+}

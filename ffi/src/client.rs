@@ -14,8 +14,8 @@ use oxsio_core::{Args, Value};
 use serde::Deserialize;
 
 use crate::boundary::{
-    Entry, get_client, guard, id, need_out, opt_str_arg, ptr, register, str_arg, unregister_if,
-    write_opt, write_out,
+    Entry, copy_text, get_client, guard, id, need_out, opt_str_arg, ptr, register, str_arg,
+    unregister_if, write_opt, write_out,
 };
 use crate::dispatch::{
     Callback, DEFAULT_QUEUE, Dispatch, Handlers, block_on, call_all, lock, oxsio_dispatch,
@@ -699,19 +699,7 @@ pub extern "C" fn oxsio_client_id(
             .socket
             .id()
             .ok_or_else(|| Error::from(oxsio_result::NotConnected))?;
-        write_opt(out_len, id.len());
-        if capacity < id.len() + 1 || buf.is_null() {
-            return Err(Error::new(
-                oxsio_result::BufferTooSmall,
-                format!("the id needs {} bytes", id.len() + 1),
-            ));
-        }
-        // SAFETY: the caller passes `capacity` writable bytes at `buf`.
-        unsafe {
-            std::ptr::copy_nonoverlapping(id.as_ptr(), buf.cast::<u8>(), id.len());
-            buf.add(id.len()).write(0);
-        }
-        Ok(())
+        copy_text(&id, buf, capacity, out_len, "the id")
     })
 }
 

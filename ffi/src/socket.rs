@@ -10,12 +10,12 @@ use bytes::Bytes;
 use oxsio_core::{AckError, AckFuture, Args, Event, Handshake, JsonArgs, RawEvent, Socket, Value};
 
 use crate::boundary::{
-    get_socket, guard, id, opt_str_arg, str_arg, unregister, write_opt, write_out,
+    copy_text, get_socket, guard, id, opt_str_arg, str_arg, unregister, write_opt, write_out,
 };
 use crate::dispatch::{Callback, Handlers, call_all, lock, oxsio_event_cb, oxsio_free_cb};
 use crate::error::{Error, Result, oxsio_result};
 use crate::event::{Acker, EventData, OnDrop, oxsio_event_kind};
-use crate::payload::{NulStr, buffers, oxsio_buf, parse_args, plain_json};
+use crate::payload::{NulStr, buffers, oxsio_buf, parse_args, parse_value, plain_json};
 use crate::server::ServerShared;
 
 /// A server-side socket. Owned by its server: never free it. Valid from
@@ -271,6 +271,45 @@ pub extern "C" fn oxsio_socket_handshake_json(
     guard(|| {
         let s = sock(socket)?;
         s.handshake.lend(out_json, out_len, "out_json")
+    })
+}
+
+/// Copies the socket's data (Node's `socket.data`: any JSON value, `{}` at
+/// first) as JSON text into `buf` with a terminating NUL, and its length
+/// (without NUL) into `*out_len`. Other nodes see it in `fetchSockets`, and
+/// it comes back with a recovered session.
+///
+/// NULL: `buf` may be NULL when `capacity` is 0 (to learn the length);
+/// `out_len` may be NULL. Returns `OXSIO_RESULT_BUFFER_TOO_SMALL` (with
+/// `*out_len` set) when `capacity` < length + 1. Threads: any.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_socket_data_json(
+    socket: *const oxsio_socket,
+    buf: *mut c_char,
+    capacity: usize,
+    out_len: *mut usize,
+) -> oxsio_result {
+    guard(|| {
+        let s = sock(socket)?;
+        let text = plain_json(&s.socket.data());
+        copy_text(&text, buf, capacity, out_len, "the data")
+    })
+}
+
+/// Replaces the socket's data with the JSON value `json` (any JSON text).
+///
+/// Borrowing: `json` is read during the call. Returns
+/// `OXSIO_RESULT_INVALID_JSON` for text that is not JSON. Threads: any.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_socket_set_data_json(
+    socket: *const oxsio_socket,
+    json: *const c_char,
+) -> oxsio_result {
+    guard(|| {
+        let s = sock(socket)?;
+        let v = parse_value(str_arg(json, "json")?, &[])?;
+        s.socket.set_data(v);
+        Ok(())
     })
 }
 

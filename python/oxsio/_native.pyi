@@ -183,6 +183,12 @@ class Server:
     def rooms(self, ns: str, sid: str) -> List[str]:
         """The rooms of socket `sid` (its own id room included); empty when unknown."""
 
+    def socket_data(self, ns: str, sid: str) -> Any:
+        """The socket's data (Node's `socket.data`); KeyError for unknown sids."""
+
+    def set_socket_data(self, ns: str, sid: str, data: Any) -> None:
+        """Replaces the socket's data; KeyError for unknown sids."""
+
     def sockets(self, ns: str, room: Optional[str] = None) -> List[str]:
         """The sids of the connected sockets of `ns`, optionally only those in `room`."""
 

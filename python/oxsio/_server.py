@@ -445,6 +445,18 @@ class _ServerBase(Registry):
         """The rooms a client is in (its own sid room included)."""
         return list(self._native.rooms(namespace or "/", sid))
 
+    def get_socket_data(self, sid: str, namespace: Optional[str] = None) -> Any:
+        """The client's socket data (Node's ``socket.data``, ``{}`` at
+        first; KeyError for unknown clients). Unlike the session dict, which
+        stays in this Python process, it travels: Node.js and oxsio nodes of
+        a Redis cluster see it in ``fetchSockets``, and it comes back with a
+        recovered session."""
+        return self._native.socket_data(namespace or "/", sid)
+
+    def set_socket_data(self, sid: str, data: Any, namespace: Optional[str] = None) -> None:
+        """Replaces the client's socket data (any JSON and bytes value)."""
+        self._native.set_socket_data(namespace or "/", sid, data)
+
     def get_environ(self, sid: str, namespace: Optional[str] = None) -> Optional[Dict[str, Any]]:
         """The WSGI-style environ of the request that opened the client's connection."""
         return self._environ.get(sid)

@@ -809,6 +809,28 @@ impl Server {
             .unwrap_or_default()
     }
 
+    /// The socket's data (Node's `socket.data`); KeyError for unknown sids.
+    fn socket_data<'py>(
+        &self,
+        py: Python<'py>,
+        ns: &str,
+        sid: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let s = self
+            .socket(ns, sid)
+            .ok_or_else(|| pyo3::exceptions::PyKeyError::new_err(sid.to_owned()))?;
+        to_py(py, &s.data())
+    }
+
+    /// Replaces the socket's data; KeyError for unknown sids.
+    fn set_socket_data(&self, ns: &str, sid: &str, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        let s = self
+            .socket(ns, sid)
+            .ok_or_else(|| pyo3::exceptions::PyKeyError::new_err(sid.to_owned()))?;
+        s.set_data(crate::convert::to_value(data)?);
+        Ok(())
+    }
+
     /// The sids of the connected sockets of `ns`, optionally only those in `room`.
     #[pyo3(signature = (ns, room=None))]
     fn sockets(&self, ns: &str, room: Option<&str>) -> Vec<String> {

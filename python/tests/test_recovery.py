@@ -102,6 +102,7 @@ def test_state_comes_back_after_a_reset(recovering: oxsio.Server, rec: Recorder)
         if not sio.recovered(sid):
             sio.enter_room(sid, "news")
             sio.save_session(sid, {"nick": "ada"})
+            sio.set_socket_data(sid, {"score": 7, "blob": b"\x01\x02"})
 
     got = Recorder()
     client = oxsio.Client(reconnection_delay=0.1, reconnection_delay_max=0.1, randomization_factor=0)
@@ -129,6 +130,7 @@ def test_state_comes_back_after_a_reset(recovering: oxsio.Server, rec: Recorder)
         sio.emit("n", 4, room="news")
         assert [g[0] for g in got.wait(5)] == [0, 1, 2, 3, 4]
         assert sio.get_session(sid) == {"nick": "ada"}
+        assert sio.get_socket_data(sid) == {"score": 7, "blob": b"\x01\x02"}
         assert "news" in sio.rooms(sid)
     finally:
         client.shutdown()
@@ -234,3 +236,10 @@ def test_bad_recovery_options_are_refused(value: Any, error: type) -> None:
 def test_bad_retries_are_refused(value: Any, error: type) -> None:
     with pytest.raises(error):
         oxsio.Client(retries=value)
+
+
+def test_socket_data_of_unknown_clients_is_a_key_error(server: oxsio.Server) -> None:
+    with pytest.raises(KeyError):
+        server.get_socket_data("nope")
+    with pytest.raises(KeyError):
+        server.set_socket_data("nope", {})

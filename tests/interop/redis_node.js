@@ -31,6 +31,7 @@ async function main() {
   io.on("connection", (socket) => {
     const auth = socket.handshake.auth || {};
     socket.data.name = auth.name;
+    socket.data.node = "node";
     for (const r of auth.rooms || []) socket.join(r);
     socket.emit("ready", socket.id);
   });
@@ -54,7 +55,7 @@ async function main() {
           }
           case "fetch": {
             const sockets = await target.fetchSockets();
-            return ack({ ok: true, sockets: sockets.map((s) => ({ id: s.id, rooms: [...s.rooms], auth: s.handshake.auth })) });
+            return ack({ ok: true, sockets: sockets.map((s) => ({ id: s.id, rooms: [...s.rooms], auth: s.handshake.auth, data: s.data, time: s.handshake.time })) });
           }
           case "join":
             target.socketsJoin(op.room);

@@ -17,7 +17,7 @@ use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
 pub use memory::MemoryAdapter;
-pub use recovery::{RecoveryStats, Restore, SessionData, SessionState};
+pub use recovery::{RecoveryStats, Restore, SessionExtensions, SessionState};
 pub(crate) use recovery::{RecoveryStore, loggable};
 
 use crate::Args;

@@ -17,15 +17,15 @@ use crate::engineio::Message;
 use crate::sid::Sid;
 use crate::socketio::{RecoveryConfig, encode_message};
 
-/// What a socket carries across a recovery besides its id and rooms: the
-/// values stored with [`Socket::insert`](crate::Socket::insert). Kept in
-/// this process's memory.
+/// The typed values stored with [`Socket::insert`](crate::Socket::insert),
+/// carried across a recovery on this node (they cannot travel between
+/// processes; [`Socket::data`](crate::Socket::data) can).
 #[derive(Default)]
-pub struct SessionData(pub(crate) crate::socketio::Extensions);
+pub struct SessionExtensions(pub(crate) crate::socketio::Extensions);
 
-impl std::fmt::Debug for SessionData {
+impl std::fmt::Debug for SessionExtensions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SessionData")
+        f.debug_struct("SessionExtensions")
             .field("values", &self.0.len())
             .finish()
     }
@@ -40,8 +40,10 @@ pub struct SessionState {
     pub pid: Arc<str>,
     /// The socket's rooms, its own id room included.
     pub rooms: Vec<Room>,
-    /// Values the application stored on the socket.
-    pub data: SessionData,
+    /// The socket's serialisable data ([`Socket::data`](crate::Socket::data)).
+    pub data: Value,
+    /// Typed values the application stored on the socket.
+    pub extensions: SessionExtensions,
 }
 
 /// A session taken for a reconnecting client, with the point its replay
@@ -375,7 +377,8 @@ mod tests {
             sid: Sid::random(),
             pid: Arc::from(pid),
             rooms: rooms.iter().map(|r| Room::from(*r)).collect(),
-            data: SessionData::default(),
+            data: Value::Null,
+            extensions: SessionExtensions::default(),
         }
     }
 

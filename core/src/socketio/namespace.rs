@@ -222,12 +222,14 @@ impl NsInner {
             Some(r) => Identity {
                 id: r.session.sid,
                 pid: Some(r.session.pid.clone()),
-                data: std::mem::take(&mut r.session.data.0),
+                data: std::mem::take(&mut r.session.data),
+                extensions: std::mem::take(&mut r.session.extensions.0),
             },
             None => Identity {
                 id: Sid::random(),
                 pid: recovery.map(|_| Arc::from(Sid::random().as_str())),
-                data: Extensions::default(),
+                data: Value::Object(crate::Map::new()),
+                extensions: Extensions::default(),
             },
         };
         let handshake = Handshake {
@@ -237,6 +239,7 @@ impl NsInner {
             remote_addr: info.remote_addr,
             issued: SystemTime::now(),
             url: info.uri.to_string(),
+            secure: false,
         };
         let socket = Socket::new(
             self.clone(),
@@ -311,7 +314,9 @@ impl NsInner {
         conn.forget(&self.name);
         if let Some(mut r) = restore {
             // Not used: the session stays recoverable.
-            r.session.data.0 = socket.take_data();
+            let (data, extensions) = socket.take_data();
+            r.session.data = data;
+            r.session.extensions.0 = extensions;
             self.adapter.return_session(r);
         }
         if let Some(err) = refused {

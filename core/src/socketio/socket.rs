@@ -64,7 +64,8 @@ pub(crate) struct Identity {
     pub(crate) id: Sid,
     /// Private session id (connection state recovery on).
     pub(crate) pid: Option<Arc<str>>,
-    pub(crate) data: Extensions,
+    pub(crate) data: Value,
+    pub(crate) extensions: Extensions,
 }
 
 pub(crate) struct SocketInner {
@@ -82,6 +83,8 @@ pub(crate) struct SocketInner {
     handlers: Mutex<Handlers>,
     acks: Mutex<HashMap<u64, oneshot::Sender<Args>>>,
     extensions: Mutex<Extensions>,
+    /// `socket.data`: serialisable, travels between nodes.
+    data: Mutex<Value>,
 }
 
 /// A client connected to a namespace. Cheap to clone; every clone is the
@@ -222,8 +225,43 @@ impl Socket {
             pending: Mutex::new(Vec::new()),
             handlers: Mutex::new(Handlers::default()),
             acks: Mutex::new(HashMap::new()),
-            extensions: Mutex::new(identity.data),
+            extensions: Mutex::new(identity.extensions),
+            data: Mutex::new(identity.data),
         }))
+    }
+
+    /// The socket's data (Node's `socket.data`): any JSON and binary
+    /// value, `{}` at first. Unlike the typed values of
+    /// [`insert`](Self::insert), it travels: other nodes see it in
+    /// [`fetch_sockets`](BroadcastOperator::fetch_sockets) (as Node's do),
+    /// and it comes back with a recovered session.
+    pub fn data(&self) -> Value {
+        self.0.data.lock().map(|d| d.clone()).unwrap_or(Value::Null)
+    }
+
+    /// Replaces the socket's data.
+    pub fn set_data(&self, data: impl Into<Value>) {
+        let data = data.into();
+        if let Ok(mut d) = self.0.data.lock() {
+            *d = data;
+        }
+    }
+
+    /// Changes the socket's data in place.
+    ///
+    /// ```no_run
+    /// # fn f(socket: oxsio::Socket) {
+    /// socket.update_data(|d| {
+    ///     if let oxsio::Value::Object(m) = d {
+    ///         m.insert("score".into(), 42.into());
+    ///     }
+    /// });
+    /// # }
+    /// ```
+    pub fn update_data(&self, f: impl FnOnce(&mut Value)) {
+        if let Ok(mut d) = self.0.data.lock() {
+            f(&mut d);
+        }
     }
 
     /// True when this socket's state was recovered after a temporary
@@ -717,19 +755,15 @@ impl Socket {
         }
         // Break reference cycles through closures capturing the socket.
         *self.handlers() = Handlers::default();
-        let data = self
-            .0
-            .extensions
-            .lock()
-            .map(|mut e| std::mem::take(&mut *e))
-            .unwrap_or_default();
+        let (data, extensions) = self.take_data();
         if let Some(pid) = &self.0.pid {
             match keep {
                 Some(rooms) => adapter.persist_session(crate::adapter::SessionState {
                     sid: self.0.id,
                     pid: pid.clone(),
                     rooms,
-                    data: crate::adapter::SessionData(data),
+                    data,
+                    extensions: crate::adapter::SessionExtensions(extensions),
                 }),
                 None => adapter.forget_session(pid),
             }
@@ -753,13 +787,21 @@ impl Socket {
         self.0.session.close(CloseReason::TransportError);
     }
 
-    /// Takes the values stored on the socket (a restored session refused).
-    pub(crate) fn take_data(&self) -> Extensions {
-        self.0
+    /// Takes the socket's data and typed values (a restored session refused).
+    pub(crate) fn take_data(&self) -> (Value, Extensions) {
+        let data = self
+            .0
+            .data
+            .lock()
+            .map(|mut d| std::mem::replace(&mut *d, Value::Null))
+            .unwrap_or(Value::Null);
+        let ext = self
+            .0
             .extensions
             .lock()
             .map(|mut e| std::mem::take(&mut *e))
-            .unwrap_or_default()
+            .unwrap_or_default();
+        (data, ext)
     }
 
     pub(crate) fn mark_connected(&self) {
@@ -979,6 +1021,12 @@ pub struct RemoteSocket {
     pub rooms: Vec<Room>,
     /// Auth payload of the handshake.
     pub auth: Value,
+    /// Its data ([`Socket::data`]).
+    pub data: Value,
+    /// The whole handshake as Node sends it between nodes (`headers`,
+    /// `time`, `address`, `xdomain`, `secure`, `issued`, `url`, `query`,
+    /// `auth`; see [`Handshake::to_node_value`](super::Handshake::to_node_value)).
+    pub handshake: Value,
     /// The socket itself when it lives on this node.
     pub local: Option<Socket>,
     pub(crate) ns: Option<Arc<NsInner>>,
@@ -1001,6 +1049,8 @@ impl RemoteSocket {
             nsp: s.ns().to_owned(),
             rooms: s.rooms(),
             auth: s.handshake().auth.clone(),
+            data: s.data(),
+            handshake: s.handshake().to_node_value(),
             local: Some(s.clone()),
             ns: Some(s.0.ns.clone()),
         }
@@ -1012,14 +1062,17 @@ impl RemoteSocket {
         id: Sid,
         nsp: String,
         rooms: Vec<Room>,
-        auth: Value,
+        handshake: Value,
+        data: Value,
         ns: &super::NsHandle,
     ) -> RemoteSocket {
         RemoteSocket {
             id,
             nsp,
             rooms,
-            auth,
+            auth: handshake["auth"].clone(),
+            data,
+            handshake,
             local: ns.get_socket(id),
             ns: ns.upgrade(),
         }

@@ -81,6 +81,20 @@ int main(void) {
     oxsio_socket *sock = drain_server(server, 5000);
     EXPECT(sock != NULL, "no CONNECTION");
 
+    /* socket.data: {} at first, set from JSON, refused when not JSON. */
+    char data[64];
+    size_t data_len = 0;
+    CHECK(oxsio_socket_data_json(sock, data, sizeof data, &data_len));
+    EXPECT(strcmp(data, "{}") == 0 && data_len == 2, "initial data %s", data);
+    CHECK(oxsio_socket_set_data_json(sock, "{\"score\":7,\"name\":\"ada\"}"));
+    CHECK(oxsio_socket_data_json(sock, data, sizeof data, &data_len));
+    EXPECT(strcmp(data, "{\"score\":7,\"name\":\"ada\"}") == 0, "data %s", data);
+    EXPECT(oxsio_socket_data_json(sock, data, 4, &data_len) == OXSIO_RESULT_BUFFER_TOO_SMALL &&
+               data_len == strlen("{\"score\":7,\"name\":\"ada\"}"),
+           "a small buffer");
+    EXPECT(oxsio_socket_set_data_json(sock, "{oops") == OXSIO_RESULT_INVALID_JSON, "bad JSON");
+    EXPECT(oxsio_socket_set_data_json(sock, NULL) == OXSIO_RESULT_NULL_ARGUMENT, "NULL JSON");
+
     /* Overflow: 20 messages into a queue of 4 that nobody drains. */
     for (int i = 0; i < 20; i++) CHECK(oxsio_socket_emit(sock, "tick", "[1]", NULL, 0));
     uint64_t dropped = 0;

@@ -30,7 +30,7 @@ use tokio::sync::{OnceCell, mpsc};
 use super::{Adapter, BroadcastOptions, MemoryAdapter, Room};
 use crate::codec::socketio::{Packet, PacketData};
 use crate::sid::Sid;
-use crate::socketio::{AckError, BroadcastError, NsHandle, RemoteSocket, ServerAck, Socket};
+use crate::socketio::{AckError, BroadcastError, NsHandle, RemoteSocket, ServerAck};
 use crate::{Args, Value};
 use wire::{Channels, kind, obj};
 
@@ -220,35 +220,6 @@ async fn subscriber(weak: Weak<Inner>) {
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(2));
     }
-}
-
-/// The handshake as socket.io's `fetchSockets` answer carries it.
-fn handshake_value(s: &Socket) -> Value {
-    let hs = s.handshake();
-    let mut headers = crate::Map::new();
-    for (k, v) in &hs.headers {
-        if let Ok(v) = v.to_str() {
-            headers.insert(k.as_str().to_owned(), Value::from(v));
-        }
-    }
-    let mut query = crate::Map::new();
-    for (k, v) in crate::engineio::http::query_pairs(&hs.query) {
-        query.insert(k, Value::from(v));
-    }
-    obj([
-        ("headers", Value::Object(headers)),
-        ("time", Value::from(hs.issued_ms().to_string())),
-        (
-            "address",
-            Value::from(hs.remote_addr.map(|a| a.ip().to_string())),
-        ),
-        ("xdomain", Value::Bool(hs.header("origin").is_some())),
-        ("secure", Value::Bool(false)),
-        ("issued", Value::from(hs.issued_ms())),
-        ("url", Value::from(hs.url.as_str())),
-        ("query", Value::Object(query)),
-        ("auth", hs.auth.clone()),
-    ])
 }
 
 fn rooms_value(rooms: &[Room]) -> Value {
@@ -446,9 +417,9 @@ impl Inner {
                     .map(|s| {
                         obj([
                             ("id", Value::from(s.id().as_str())),
-                            ("handshake", handshake_value(s)),
+                            ("handshake", s.handshake().to_node_value()),
                             ("rooms", rooms_value(&s.rooms())),
-                            ("data", Value::Null),
+                            ("data", s.data()),
                         ])
                     })
                     .collect();
@@ -517,7 +488,8 @@ impl Inner {
             id,
             self.nsp.clone(),
             rooms,
-            v["handshake"]["auth"].clone(),
+            v["handshake"].clone(),
+            v["data"].clone(),
             self.local.ns(),
         ))
     }
