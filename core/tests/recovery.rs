@@ -454,6 +454,58 @@ async fn a_full_queue_closes_for_a_replay_instead_of_losing_packets() {
     handle.shutdown().await;
 }
 
+/// `skip_middlewares`: a recovered socket skips the connect middlewares
+/// (default), or runs them again, and a refusal then keeps the session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn middlewares_run_on_recovery_as_configured() {
+    for skip in [true, false] {
+        let (io, seen) = app(RecoveryConfig {
+            skip_middlewares: skip,
+            ..RecoveryConfig::default()
+        });
+        let runs = Arc::new(Mutex::new(0));
+        let refuse = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (r2, f2) = (runs.clone(), refuse.clone());
+        io.of("/").use_middleware(move |_s| {
+            *r2.lock().unwrap() += 1;
+            if f2.load(std::sync::atomic::Ordering::Relaxed) {
+                Err(oxsio::ConnectError::new("not now"))
+            } else {
+                Ok(())
+            }
+        });
+        let handle = serve(&io).await;
+        let addr = handle.local_addr();
+        let mut a = raw::Client::ws(addr).await;
+        let (sid, pid) = raw_connect(&mut a, serde_json::json!({})).await;
+        let pid = pid.unwrap();
+        drop(a);
+        assert!(raw::eventually(T, || io.of("/").recovery_stats().sessions == 1).await);
+        if !skip {
+            // Refused: the session stays for another try.
+            refuse.store(true, std::sync::atomic::Ordering::Relaxed);
+            let mut b = raw::Client::ws(addr).await;
+            let refused = b
+                .connect_ns("/", Some(serde_json::json!({"pid": pid})))
+                .await;
+            assert!(refused.is_err(), "refused by the middleware");
+            assert_eq!(
+                io.of("/").recovery_stats().sessions,
+                1,
+                "kept after a refusal"
+            );
+            refuse.store(false, std::sync::atomic::Ordering::Relaxed);
+        }
+        let mut c = raw::Client::ws(addr).await;
+        let (again, _) = raw_connect(&mut c, serde_json::json!({"pid": pid})).await;
+        assert_eq!(again, sid, "skip_middlewares {skip}: recovered");
+        assert_eq!(seen.lock().unwrap().last().unwrap(), &(sid.clone(), true));
+        let expected = if skip { 1 } else { 3 };
+        assert_eq!(*runs.lock().unwrap(), expected, "skip_middlewares {skip}");
+        handle.shutdown().await;
+    }
+}
+
 // ---- the client's retries / ackTimeout --------------------------------
 
 /// A server whose `task` handler acknowledges a payload only from its
