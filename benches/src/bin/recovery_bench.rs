@@ -129,6 +129,10 @@ async fn connect(url: &str, delay: Duration) -> ClientSocket {
 /// What the away clients report.
 #[derive(Default)]
 struct AwayStats {
+    /// Clients connected before the cut.
+    connected: usize,
+    /// Set at the cut: the reconnection wave (1 s later).
+    wave: Option<Instant>,
     /// Seconds from the wave until a client had every burst packet.
     done: Vec<f64>,
     recovered: usize,
@@ -144,7 +148,6 @@ async fn away_client(
     seed: u32,
     cut: Rc<tokio::sync::Notify>,
     stop: Rc<tokio::sync::Notify>,
-    wave: Instant,
     packets: usize,
     deadline: Instant,
     stats: Rc<RefCell<AwayStats>>,
@@ -155,7 +158,11 @@ async fn away_client(
     };
     let pid = pid_of(&reply);
     let mut offset: Option<Vec<u8>> = None;
+    stats.borrow_mut().connected += 1;
     loop {
+        if stats.borrow().wave.is_some() {
+            break;
+        }
         tokio::select! {
             p = c.reader.next_sio(&c.writer) => {
                 let Ok(p) = p else { return };
@@ -167,6 +174,7 @@ async fn away_client(
         }
     }
     drop(c); // the connection is gone (the server sees "transport close")
+    let Some(wave) = stats.borrow().wave else { return };
     tokio::time::sleep_until(wave.into()).await;
     let connect = match (&pid, &offset) {
         (Some(pid), Some(o)) => format!(
@@ -309,11 +317,6 @@ async fn run_mode(
     let cut = Rc::new(tokio::sync::Notify::new());
     let stop = Rc::new(tokio::sync::Notify::new());
     let stats: Rc<RefCell<AwayStats>> = Rc::default();
-    // Their reconnection wave is 1 s after the cut; the cut comes once
-    // everyone is connected and had one packet.
-    let open_for = Duration::from_millis(200) + Duration::from_micros(2_000 * clients as u64);
-    let cut_at = Instant::now() + open_for;
-    let wave = cut_at + Duration::from_secs(1);
     let mut away = tokio::task::JoinSet::new();
     for i in 0..clients {
         away.spawn_local(away_client(
@@ -321,16 +324,22 @@ async fn run_mode(
             i as u32 + 1,
             cut.clone(),
             stop.clone(),
-            wave,
             packets,
             deadline,
             stats.clone(),
         ));
     }
-    tokio::time::sleep(open_for / 2).await;
+    while stats.borrow().connected < clients && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // One packet gives every client an offset; then they all drop, and
+    // come back 1 s later.
     phase.store(1, Ordering::Release);
     let _ = ready_rx.recv_timeout(limit);
-    tokio::time::sleep_until(cut_at.into()).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let cut_at = Instant::now();
+    let wave = cut_at + Duration::from_secs(1);
+    stats.borrow_mut().wave = Some(wave);
     cut.notify_waiters();
     tokio::time::sleep(Duration::from_millis(100)).await;
     phase.store(2, Ordering::Release);

@@ -178,6 +178,19 @@ struct QueueInner {
     /// thread) since the last drain: its sender already batched, so the
     /// writer need not wait a turn for more (see [`Queue::deferrable`]).
     from_host: bool,
+    /// Room beyond the capacity for a replay pushed at once: until the
+    /// queue is empty again it may hold `capacity` + the replay, so the
+    /// packets that arrive while a long replay is written queue behind it
+    /// (the client is catching up, not slow).
+    allowance: usize,
+}
+
+impl QueueInner {
+    fn took(&mut self) {
+        if self.items.is_empty() {
+            self.allowance = 0;
+        }
+    }
 }
 
 impl QueueInner {
@@ -206,7 +219,7 @@ impl Queue {
         // Outside any task: a host thread (one TLS read; no handle clone).
         let from_host = tokio::task::try_id().is_none();
         let mut q = self.lock();
-        if q.items.len() >= self.capacity {
+        if q.items.len() >= self.capacity + q.allowance {
             return Err(SendError::Full);
         }
         q.items.push_back(msg);
@@ -225,6 +238,7 @@ impl Queue {
             return;
         }
         let mut q = self.lock();
+        q.allowance += msgs.len();
         q.items.extend(msgs);
         let waker = q.waker.take();
         drop(q);
@@ -245,6 +259,7 @@ impl Queue {
     pub(crate) fn pop(&self) -> Option<Message> {
         let mut q = self.lock();
         let m = q.items.pop_front();
+        q.took();
         if q.items.is_empty() && q.items.capacity() > 16 {
             // A burst is over: give the memory back.
             q.items = VecDeque::new();
@@ -272,6 +287,7 @@ impl Queue {
         for m in q.items.drain(..n) {
             f(&m);
         }
+        q.took();
         q.from_host = false;
         if q.items.is_empty() {
             if q.items.capacity() > 16 {
@@ -285,7 +301,10 @@ impl Queue {
     fn poll_pop(&self, cx: &Context<'_>) -> Poll<Message> {
         let mut q = self.lock();
         match q.items.pop_front() {
-            Some(m) => Poll::Ready(m),
+            Some(m) => {
+                q.took();
+                Poll::Ready(m)
+            }
             None => {
                 q.set_waker(cx);
                 Poll::Pending
