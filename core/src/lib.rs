@@ -32,6 +32,7 @@ pub mod engineio;
 pub mod runtime;
 pub mod sid;
 pub mod socketio;
+pub mod tls;
 
 pub use codec::value::{Args, IntoArgs, JsonArgs, JsonError, Map, Value};
 pub use engineio::{AllowOrigin, Cors, EngineConfig, RequestInfo, Transport};

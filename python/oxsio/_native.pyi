@@ -111,9 +111,19 @@ class Server:
     def add_any_namespace(self) -> None:
         """Serves every namespace a client asks for (idempotent)."""
 
-    def listen(self, host: str, port: int) -> int:
+    def listen(
+        self,
+        host: str,
+        port: int,
+        certfile: Optional[str] = None,
+        keyfile: Optional[str] = None,
+        ca_certs: Optional[str] = None,
+        client_cert_optional: bool = False,
+    ) -> int:
         """Binds `host:port` (0 = any free port) and serves in the background;
-        returns the bound port."""
+        returns the bound port. With `certfile` and `keyfile` (PEM), serves
+        https / wss; `ca_certs` (PEM) verifies client certificates, required
+        unless `client_cert_optional`."""
 
     @property
     def port(self) -> Optional[int]:

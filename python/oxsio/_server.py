@@ -413,9 +413,25 @@ class Server(_ServerBase):
 
     # ---- serving --------------------------------------------------------
 
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
-        """Serves on `host`:`port` in the background; returns the bound port."""
-        bound = self._native.listen(host, port)
+    def start(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        ssl_certfile: Optional[str] = None,
+        ssl_keyfile: Optional[str] = None,
+        ssl_ca_certs: Optional[str] = None,
+        ssl_client_cert_optional: bool = False,
+    ) -> int:
+        """Serves on `host`:`port` in the background; returns the bound port.
+
+        TLS: with `ssl_certfile` (PEM chain, leaf first) and `ssl_keyfile`
+        (PEM key) it serves https / wss; `ssl_ca_certs` (PEM) asks clients
+        for a certificate signed by these CAs, required unless
+        `ssl_client_cert_optional`. Bad files raise ValueError."""
+        bound = self._native.listen(
+            host, port, ssl_certfile, ssl_keyfile, ssl_ca_certs, ssl_client_cert_optional
+        )
         if self._threaded and self._thread is None:
             self._thread = start_dispatcher(self._native, self, "_dispatch", "oxsio-server")
         return int(bound)
@@ -437,9 +453,10 @@ class Server(_ServerBase):
         if t is not None and t is not threading.current_thread():
             t.join(timeout=5)
 
-    def run(self, host: str = "127.0.0.1", port: int = 5000) -> None:
-        """Serves until Ctrl-C (or `stop()` from another thread)."""
-        self.start(host, port)
+    def run(self, host: str = "127.0.0.1", port: int = 5000, **tls: Any) -> None:
+        """Serves until Ctrl-C (or `stop()` from another thread); `tls` are
+        the `ssl_*` options of `start()`."""
+        self.start(host, port, **tls)
         try:
             self._native.wait(None)
         except KeyboardInterrupt:

@@ -498,6 +498,31 @@ impl Server {
     /// # Errors
     /// The address cannot be bound.
     pub async fn listen(&self, addr: impl ToSocketAddrs) -> std::io::Result<ServerHandle> {
+        self.listen_with(addr, None).await
+    }
+
+    /// Serves https / wss on `addr` until shutdown: the same as
+    /// [`listen`](Self::listen) behind a TLS handshake (rustls; see
+    /// [`TlsConfig`](crate::tls::TlsConfig) for the certificate, the key and
+    /// client-certificate verification). A plain-HTTP request on this port
+    /// gets `400` saying to use TLS; other non-TLS bytes, a failed handshake
+    /// or one slower than the handshake timeout close that connection only.
+    ///
+    /// # Errors
+    /// The address cannot be bound.
+    pub async fn listen_tls(
+        &self,
+        addr: impl ToSocketAddrs,
+        tls: crate::tls::TlsConfig,
+    ) -> std::io::Result<ServerHandle> {
+        self.listen_with(addr, Some(tls)).await
+    }
+
+    async fn listen_with(
+        &self,
+        addr: impl ToSocketAddrs,
+        tls: Option<crate::tls::TlsConfig>,
+    ) -> std::io::Result<ServerHandle> {
         let listener = TcpListener::bind(addr).await?;
         let local_addr = listener.local_addr()?;
         let stop = Arc::new(tokio::sync::Notify::new());
@@ -519,20 +544,16 @@ impl Server {
                 };
                 let _ = stream.set_nodelay(true);
                 let server = server.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    let svc = hyper::service::service_fn(
-                        move |mut req: Request<hyper::body::Incoming>| {
-                            req.extensions_mut().insert(RemoteAddr(peer));
-                            let server = server.clone();
-                            async move { Ok::<_, Infallible>(server.handle(req).await) }
-                        },
-                    );
-                    let conn = http1::Builder::new()
-                        .timer(TokioTimer::new())
-                        .header_read_timeout(Duration::from_secs(10))
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .with_upgrades();
-                    let _ = conn.await;
+                    match tls {
+                        None => serve_connection(server, TokioIo::new(stream), peer).await,
+                        Some(tls) => {
+                            if let Some(stream) = crate::tls::accept(&tls, stream).await {
+                                serve_connection(server, TokioIo::new(stream), peer).await;
+                            }
+                        }
+                    }
                 });
             }
         });
@@ -553,6 +574,24 @@ impl Server {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
+}
+
+/// Serves HTTP/1.1 (with upgrades) on one accepted connection.
+async fn serve_connection<I>(server: Server, io: TokioIo<I>, peer: SocketAddr)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let svc = hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
+        req.extensions_mut().insert(RemoteAddr(peer));
+        let server = server.clone();
+        async move { Ok::<_, Infallible>(server.handle(req).await) }
+    });
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(10))
+        .serve_connection(io, svc)
+        .with_upgrades();
+    let _ = conn.await;
 }
 
 /// A running standalone server.
