@@ -791,7 +791,10 @@ oxsio_result oxsio_event_free(struct oxsio_event *event);
 // client certificates against these CAs; required unless
 // `client_auth_optional` is true) and `handshake_timeout_ms` (10000);
 // files are read here, and a missing file, bad PEM or a key that does not
-// match gives `OXSIO_RESULT_INVALID_CONFIG`).
+// match gives `OXSIO_RESULT_INVALID_CONFIG`), and `metrics_path` (absent:
+// no metrics; e.g. "/metrics": Prometheus metrics counted and served there
+// by `oxsio_server_listen`; `oxsio_server_metrics` renders them for a host
+// with its own HTTP server).
 //
 // `dispatch` is `OXSIO_DISPATCH_CALLBACK` or `OXSIO_DISPATCH_POLL`.
 //
@@ -811,6 +814,20 @@ oxsio_result oxsio_server_new(const char *config_json,
 oxsio_result oxsio_server_listen(const struct oxsio_server *server,
                                  const char *address,
                                  uint16_t *out_port);
+
+// Copies the Prometheus metrics (text format 0.0.4) into `buf` with a
+// terminating NUL, and their length (without NUL) into `*out_len`.
+// Their names are in the README ("Prometheus metrics").
+//
+// NULL: `buf` may be NULL when `capacity` is 0 (to learn the length);
+// `out_len` may be NULL. Threads: any. Returns:
+// `OXSIO_RESULT_INVALID_ARGUMENT` when the config had no `metrics_path`,
+// `OXSIO_RESULT_BUFFER_TOO_SMALL` (with `*out_len` set) when `capacity` <
+// length + 1 (the text grows with traffic: leave room).
+oxsio_result oxsio_server_metrics(const struct oxsio_server *server,
+                                  char *buf,
+                                  size_t capacity,
+                                  size_t *out_len);
 
 // The bound port (0 when not listening).
 //

@@ -56,6 +56,9 @@ pub(crate) struct Args {
     /// Key prefix of the Redis adapter.
     #[arg(long, default_value = "socket.io", requires = "redis")]
     redis_prefix: String,
+    /// Serve Prometheus metrics at this path (e.g. /metrics).
+    #[arg(long, value_name = "PATH")]
+    metrics: Option<String>,
     /// Print connections and disconnections on stderr.
     #[arg(long, short = 'v')]
     verbose: bool,
@@ -95,6 +98,14 @@ pub(crate) async fn run(a: Args) -> Result<(), Failure> {
         let factory = oxsio::adapter::redis::RedisAdapter::factory(cfg)
             .map_err(|e| Failure::usage(format!("--redis {url}: {e}")))?;
         b = b.adapter(factory);
+    }
+    if let Some(path) = &a.metrics {
+        if !path.starts_with('/') {
+            return Err(Failure::usage(format!(
+                "--metrics {path:?} must start with '/'"
+            )));
+        }
+        b = b.metrics(path.clone());
     }
     let tls = match (&a.tls_cert, &a.tls_key) {
         (Some(cert), Some(key)) => {

@@ -254,11 +254,27 @@ fn scenario(url: &str, transport: &str, dir: &Path) {
 
 #[test]
 fn every_subcommand_against_oxsio_serve() {
-    let (_server, url) = oxsio_server(&[]);
+    let (_server, url) = oxsio_server(&["--metrics", "/metrics"]);
     let dir = tmp_dir("oxsio");
     for transport in ["polling", "websocket"] {
         scenario(&url, transport, &dir);
     }
+    // The traffic above shows in the server's metrics.
+    let mut s = std::net::TcpStream::connect(url.trim_start_matches("http://")).unwrap();
+    std::io::Write::write_all(
+        &mut s,
+        b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let opened: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("oxsio_engine_connections_opened_total "))
+        .unwrap_or_else(|| panic!("{text}"))
+        .parse()
+        .unwrap();
+    assert!(opened > 10, "{opened}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

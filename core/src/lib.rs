@@ -29,6 +29,7 @@ pub mod adapter;
 pub mod client;
 pub mod codec;
 pub mod engineio;
+pub(crate) mod metrics;
 pub mod runtime;
 pub mod sid;
 pub mod socketio;

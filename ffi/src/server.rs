@@ -93,6 +93,7 @@ struct ServerConfig {
     redis_prefix: Option<String>,
     connection_state_recovery: Option<RecoveryJson>,
     tls: Option<TlsJson>,
+    metrics_path: Option<String>,
 }
 
 /// `tls` in the server config: `oxsio_server_listen` serves https / wss.
@@ -280,6 +281,15 @@ impl ServerConfig {
         }
         if let Some(r) = self.connection_state_recovery {
             b = b.connection_state_recovery(r.config());
+        }
+        if let Some(path) = self.metrics_path {
+            if !path.starts_with('/') {
+                return Err(Error::new(
+                    oxsio_result::InvalidConfig,
+                    format!("metrics_path {path:?} must start with '/'"),
+                ));
+            }
+            b = b.metrics(path);
         }
         let cap = self.event_queue_capacity.unwrap_or(DEFAULT_QUEUE);
         Ok((b.build(), cap, connect_timeout, tls))
@@ -497,7 +507,10 @@ fn srv(s: *const oxsio_server) -> Result<Arc<ServerShared>> {
 /// client certificates against these CAs; required unless
 /// `client_auth_optional` is true) and `handshake_timeout_ms` (10000);
 /// files are read here, and a missing file, bad PEM or a key that does not
-/// match gives `OXSIO_RESULT_INVALID_CONFIG`).
+/// match gives `OXSIO_RESULT_INVALID_CONFIG`), and `metrics_path` (absent:
+/// no metrics; e.g. "/metrics": Prometheus metrics counted and served there
+/// by `oxsio_server_listen`; `oxsio_server_metrics` renders them for a host
+/// with its own HTTP server).
 ///
 /// `dispatch` is `OXSIO_DISPATCH_CALLBACK` or `OXSIO_DISPATCH_POLL`.
 ///
@@ -576,6 +589,46 @@ pub extern "C" fn oxsio_server_listen(
         *lock(&s.running) = Some(handle);
         s.port.store(port, Ordering::Release);
         crate::boundary::write_opt(out_port, port);
+        Ok(())
+    })
+}
+
+/// Copies the Prometheus metrics (text format 0.0.4) into `buf` with a
+/// terminating NUL, and their length (without NUL) into `*out_len`.
+/// Their names are in the README ("Prometheus metrics").
+///
+/// NULL: `buf` may be NULL when `capacity` is 0 (to learn the length);
+/// `out_len` may be NULL. Threads: any. Returns:
+/// `OXSIO_RESULT_INVALID_ARGUMENT` when the config had no `metrics_path`,
+/// `OXSIO_RESULT_BUFFER_TOO_SMALL` (with `*out_len` set) when `capacity` <
+/// length + 1 (the text grows with traffic: leave room).
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_server_metrics(
+    server: *const oxsio_server,
+    buf: *mut c_char,
+    capacity: usize,
+    out_len: *mut usize,
+) -> oxsio_result {
+    guard(|| {
+        let s = srv(server)?;
+        let text = s.io.metrics().ok_or_else(|| {
+            Error::new(
+                oxsio_result::InvalidArgument,
+                "metrics are off: set metrics_path in the server config",
+            )
+        })?;
+        crate::boundary::write_opt(out_len, text.len());
+        if capacity < text.len() + 1 || buf.is_null() {
+            return Err(Error::new(
+                oxsio_result::BufferTooSmall,
+                format!("the metrics need {} bytes", text.len() + 1),
+            ));
+        }
+        // SAFETY: the caller passes `capacity` writable bytes at `buf`.
+        unsafe {
+            std::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), text.len());
+            buf.add(text.len()).write(0);
+        }
         Ok(())
     })
 }

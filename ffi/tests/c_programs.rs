@@ -575,6 +575,48 @@ fn official_js_client_against_a_c_server_over_tls() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Metrics through the C ABI: `metrics.c` checks `oxsio_server_metrics`,
+/// then this scrapes the `/metrics` its listener serves.
+#[test]
+fn metrics_from_c() {
+    let exe = build("ffi/tests/c/metrics.c", Flavor::Sanitized);
+    let mut c = cmd(&exe, Flavor::Sanitized);
+    c.stdin(Stdio::piped());
+    let mut child = c
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let port: u16 = line
+        .trim()
+        .strip_prefix("listening ")
+        .unwrap_or_else(|| panic!("metrics.c: {line}"))
+        .parse()
+        .unwrap();
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    std::io::Write::write_all(
+        &mut s,
+        b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+    assert!(
+        answer.contains("\noxsio_packets_received_total{type=\"event\"} 3\n"),
+        "{answer}"
+    );
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"done\n").unwrap();
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success() && rest.contains("metrics: ok"), "{rest}");
+}
+
 fn node_reference_server() -> (Proc, u16) {
     interop_setup();
     let dir = root().join("tests/interop");

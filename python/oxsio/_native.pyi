@@ -103,6 +103,7 @@ class Server:
         max_pending_events: int = 100000,
         redis_url: Optional[str] = None,
         redis_prefix: Optional[str] = None,
+        metrics_path: Optional[str] = None,
     ) -> "Server": ...
     def add_namespace(self, name: str) -> None:
         """Serves namespace `name` (idempotent): clients may join it, and its
@@ -124,6 +125,10 @@ class Server:
         returns the bound port. With `certfile` and `keyfile` (PEM), serves
         https / wss; `ca_certs` (PEM) verifies client certificates, required
         unless `client_cert_optional`."""
+
+    def metrics(self) -> Optional[str]:
+        """The Prometheus metrics (text format), or None when the server was
+        made without `metrics_path`."""
 
     @property
     def port(self) -> Optional[int]:

@@ -170,6 +170,7 @@ class _ServerBase(Registry):
         max_pending_events: int = 100_000,
         redis_url: Optional[str] = None,
         redis_prefix: Optional[str] = None,
+        metrics_path: Optional[str] = None,
         **kwargs: Any,
     ) -> None:
         super().__init__()
@@ -200,6 +201,7 @@ class _ServerBase(Registry):
             max_pending_events=int(max_pending_events),
             redis_url=redis_url,
             redis_prefix=redis_prefix,
+            metrics_path=metrics_path,
         )
         self._threaded = threaded
         self._ack_timeout = float(ack_timeout)
@@ -390,6 +392,13 @@ class _ServerBase(Registry):
     def port(self) -> Optional[int]:
         """The bound port while serving."""
         return self._native.port
+
+    def metrics(self) -> Optional[str]:
+        """The Prometheus metrics in the text format (for a host that serves
+        them itself), or None when the server was made without
+        `metrics_path`; with it, the server's own listener serves them at
+        that path."""
+        return self._native.metrics()
 
     def poll(self, timeout: float = 0, max_events: int = 1024) -> int:
         """Runs the handlers of waiting events on this thread (for servers

@@ -396,6 +396,7 @@ impl Server {
         max_pending_events = 100_000,
         redis_url = None,
         redis_prefix = None,
+        metrics_path = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -413,6 +414,7 @@ impl Server {
         max_pending_events: usize,
         redis_url: Option<String>,
         redis_prefix: Option<String>,
+        metrics_path: Option<String>,
     ) -> PyResult<Self> {
         let secs = |v: f64, what: &str| {
             blocking::duration(Some(v))?
@@ -452,6 +454,14 @@ impl Server {
             let factory = oxsio::adapter::redis::RedisAdapter::factory(cfg)
                 .map_err(|e| PyValueError::new_err(e.to_string()))?;
             b = b.adapter(factory);
+        }
+        if let Some(path) = metrics_path {
+            if !path.starts_with('/') {
+                return Err(PyValueError::new_err(format!(
+                    "metrics_path {path:?} must start with '/'"
+                )));
+            }
+            b = b.metrics(path);
         }
         let shared = Arc::new(Shared {
             queue: Queue::new(),
@@ -574,6 +584,12 @@ impl Server {
         *slot = Some(handle);
         *self.stopped.0.lock().unwrap_or_else(|e| e.into_inner()) = false;
         Ok(port)
+    }
+
+    /// The Prometheus metrics (text format), or None when the server was
+    /// made without `metrics_path`.
+    fn metrics(&self) -> Option<String> {
+        self.io.metrics()
     }
 
     /// The bound port, while listening.

@@ -4,6 +4,7 @@
 //! Prints `LISTENING <port>` once bound (127.0.0.1, port from `--port`,
 //! default 0) and serves until SIGTERM / SIGINT. `--ping-interval-ms` and
 //! `--ping-timeout-ms` override the default heartbeat (used by the smoke run).
+//! `--metrics` turns the Prometheus metrics on (served at `/metrics`).
 
 use std::time::Duration;
 
@@ -24,6 +25,9 @@ async fn main() -> std::io::Result<()> {
     }
     if let Some(ms) = arg("--ping-timeout-ms") {
         builder = builder.ping_timeout(Duration::from_millis(ms));
+    }
+    if std::env::args().any(|a| a == "--metrics") {
+        builder = builder.metrics("/metrics");
     }
     let io = builder.build();
     let root = io.of("/");
