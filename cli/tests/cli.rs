@@ -477,3 +477,60 @@ fn serve_with_redis_spans_two_nodes() {
     assert_eq!(line, r#"{"event":"news","args":["across"]}"#);
     assert_eq!(listener.exit_code(), Some(0));
 }
+
+/// `serve --path --cors --transport`: each option changes what clients see.
+#[test]
+fn serve_options_path_cors_transport() {
+    let (_server, url) = oxsio_server(&[
+        "--path",
+        "/rt/",
+        "--cors",
+        "https://a.example",
+        "--transport",
+        "websocket",
+    ]);
+    // The path: found there, not at the default.
+    let o = oxsio(&[
+        "emit",
+        &url,
+        "echo-ack",
+        "1",
+        "--ack",
+        "--path",
+        "/rt/",
+        "-t",
+        "websocket",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), "[1]");
+    let o = oxsio(&["emit", &url, "x", "-t", "websocket", "--timeout", "2"]);
+    assert_eq!(o.status.code(), Some(1));
+    // WebSocket only: long-polling is refused with the server's answer.
+    let o = oxsio(&[
+        "emit",
+        &url,
+        "x",
+        "--path",
+        "/rt/",
+        "-t",
+        "polling",
+        "--timeout",
+        "2",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("cannot connect"), "{}", stderr(&o));
+    // CORS: the allowed origin is echoed, another is not.
+    let addr = url.trim_start_matches("http://").to_owned();
+    let cors = |origin: &str| {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        let req = format!(
+            "OPTIONS /rt/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nOrigin: {origin}\r\nConnection: close\r\n\r\n"
+        );
+        std::io::Write::write_all(&mut s, req.as_bytes()).unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        text.to_ascii_lowercase()
+    };
+    assert!(cors("https://a.example").contains("access-control-allow-origin: https://a.example"));
+    assert!(!cors("https://b.example").contains("access-control-allow-origin"));
+}
