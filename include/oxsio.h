@@ -784,7 +784,17 @@ oxsio_result oxsio_event_free(struct oxsio_event *event);
 // `max_stored_packets` (100000 per namespace), `max_packets_per_session`
 // (10000) and `max_sessions` (100000 per namespace); a reconnecting
 // client gets back its id, rooms and missed events, and its `CONNECTION`
-// event reports `oxsio_event_recovered`).
+// event reports `oxsio_event_recovered`), and `tls` (absent: plain
+// HTTP; an object makes `oxsio_server_listen` serve https / wss, with
+// `cert_file` or `cert_pem` (the chain, leaf first, PEM), `key_file` or
+// `key_pem` (PEM), optionally `client_ca_file` or `client_ca_pem` (verify
+// client certificates against these CAs; required unless
+// `client_auth_optional` is true) and `handshake_timeout_ms` (10000);
+// files are read here, and a missing file, bad PEM or a key that does not
+// match gives `OXSIO_RESULT_INVALID_CONFIG`), and `metrics_path` (absent:
+// no metrics; e.g. "/metrics": Prometheus metrics counted and served there
+// by `oxsio_server_listen`; `oxsio_server_metrics` renders them for a host
+// with its own HTTP server).
 //
 // `dispatch` is `OXSIO_DISPATCH_CALLBACK` or `OXSIO_DISPATCH_POLL`.
 //
@@ -795,7 +805,7 @@ oxsio_result oxsio_server_new(const char *config_json,
                               struct oxsio_server **out_server);
 
 // Starts serving on `address` (e.g. `"127.0.0.1:0"`; port 0 picks a free
-// port) and writes the bound port.
+// port) and writes the bound port; https / wss when the config has `tls`.
 //
 // NULL: `out_port` may be NULL. Threads: any thread but a library thread
 // (binding waits at most 10 s). Returns: `OXSIO_RESULT_IO` when the
@@ -804,6 +814,20 @@ oxsio_result oxsio_server_new(const char *config_json,
 oxsio_result oxsio_server_listen(const struct oxsio_server *server,
                                  const char *address,
                                  uint16_t *out_port);
+
+// Copies the Prometheus metrics (text format 0.0.4) into `buf` with a
+// terminating NUL, and their length (without NUL) into `*out_len`.
+// Their names are in the README ("Prometheus metrics").
+//
+// NULL: `buf` may be NULL when `capacity` is 0 (to learn the length);
+// `out_len` may be NULL. Threads: any. Returns:
+// `OXSIO_RESULT_INVALID_ARGUMENT` when the config had no `metrics_path`,
+// `OXSIO_RESULT_BUFFER_TOO_SMALL` (with `*out_len` set) when `capacity` <
+// length + 1 (the text grows with traffic: leave room).
+oxsio_result oxsio_server_metrics(const struct oxsio_server *server,
+                                  char *buf,
+                                  size_t capacity,
+                                  size_t *out_len);
 
 // The bound port (0 when not listening).
 //

@@ -106,6 +106,19 @@ pub fn detect_peers() -> Vec<Peer> {
             format!("oxsio {} (Rust, this repo)", lock_version(&root, "oxsio")),
             "bench-server-oxsio",
         ),
+        // The same server with Prometheus metrics on: its cost, measured
+        // beside the one without (not in the default peer list).
+        Peer {
+            args: vec!["--metrics".into()],
+            ..bin_peer(
+                "oxsio-metrics",
+                format!(
+                    "oxsio {} with Prometheus metrics on (Rust, this repo)",
+                    lock_version(&root, "oxsio")
+                ),
+                "bench-server-oxsio",
+            )
+        },
         bin_peer(
             "socketioxide",
             format!(

@@ -29,9 +29,11 @@ pub mod adapter;
 pub mod client;
 pub mod codec;
 pub mod engineio;
+pub(crate) mod metrics;
 pub mod runtime;
 pub mod sid;
 pub mod socketio;
+pub mod tls;
 
 pub use codec::value::{Args, IntoArgs, JsonArgs, JsonError, Map, Value};
 pub use engineio::{AllowOrigin, Cors, EngineConfig, RequestInfo, Transport};

@@ -92,6 +92,59 @@ struct ServerConfig {
     redis_url: Option<String>,
     redis_prefix: Option<String>,
     connection_state_recovery: Option<RecoveryJson>,
+    tls: Option<TlsJson>,
+    metrics_path: Option<String>,
+}
+
+/// `tls` in the server config: `oxsio_server_listen` serves https / wss.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TlsJson {
+    cert_file: Option<String>,
+    cert_pem: Option<String>,
+    key_file: Option<String>,
+    key_pem: Option<String>,
+    client_ca_file: Option<String>,
+    client_ca_pem: Option<String>,
+    client_auth_optional: Option<bool>,
+    handshake_timeout_ms: Option<u64>,
+}
+
+impl TlsJson {
+    fn config(self) -> Result<oxsio_core::tls::TlsConfig> {
+        let invalid = |m: String| Error::new(oxsio_result::InvalidConfig, format!("tls: {m}"));
+        let mut b = oxsio_core::tls::TlsConfig::builder();
+        b = match (self.cert_file, self.cert_pem) {
+            (Some(f), None) => b.cert_chain_file(f),
+            (None, Some(p)) => b.cert_chain_pem(p),
+            _ => return Err(invalid("give one of cert_file and cert_pem".into())),
+        };
+        b = match (self.key_file, self.key_pem) {
+            (Some(f), None) => b.key_file(f),
+            (None, Some(p)) => b.key_pem(p),
+            _ => return Err(invalid("give one of key_file and key_pem".into())),
+        };
+        b = match (self.client_ca_file, self.client_ca_pem) {
+            (Some(f), None) => b.client_ca_file(f),
+            (None, Some(p)) => b.client_ca_pem(p),
+            (None, None) if self.client_auth_optional.is_some() => {
+                return Err(invalid(
+                    "client_auth_optional needs client_ca_file or client_ca_pem".into(),
+                ));
+            }
+            (None, None) => b,
+            _ => {
+                return Err(invalid(
+                    "give one of client_ca_file and client_ca_pem".into(),
+                ));
+            }
+        };
+        b = b.client_auth_optional(self.client_auth_optional.unwrap_or(false));
+        if let Some(v) = self.handshake_timeout_ms {
+            b = b.handshake_timeout(ms(v));
+        }
+        b.build().map_err(|e| invalid(e.to_string()))
+    }
 }
 
 /// `connection_state_recovery` in the server config.
@@ -158,7 +211,8 @@ fn ms(v: u64) -> Duration {
 }
 
 impl ServerConfig {
-    fn build(self) -> Result<(Server, usize, Duration)> {
+    fn build(self) -> Result<(Server, usize, Duration, Option<oxsio_core::tls::TlsConfig>)> {
+        let tls = self.tls.map(TlsJson::config).transpose()?;
         let mut b = Server::builder();
         if let Some(p) = self.path {
             b = b.path(p);
@@ -228,8 +282,17 @@ impl ServerConfig {
         if let Some(r) = self.connection_state_recovery {
             b = b.connection_state_recovery(r.config());
         }
+        if let Some(path) = self.metrics_path {
+            if !path.starts_with('/') {
+                return Err(Error::new(
+                    oxsio_result::InvalidConfig,
+                    format!("metrics_path {path:?} must start with '/'"),
+                ));
+            }
+            b = b.metrics(path);
+        }
         let cap = self.event_queue_capacity.unwrap_or(DEFAULT_QUEUE);
-        Ok((b.build(), cap, connect_timeout))
+        Ok((b.build(), cap, connect_timeout, tls))
     }
 }
 
@@ -246,6 +309,7 @@ pub(crate) struct ServerShared {
     pub(crate) names: NameCache,
     handle: AtomicUsize,
     request_timeout: Duration,
+    tls: Option<oxsio_core::tls::TlsConfig>,
 }
 
 fn normalize(nsp: Option<&str>) -> String {
@@ -436,7 +500,17 @@ fn srv(s: *const oxsio_server) -> Result<Arc<ServerShared>> {
 /// `max_stored_packets` (100000 per namespace), `max_packets_per_session`
 /// (10000) and `max_sessions` (100000 per namespace); a reconnecting
 /// client gets back its id, rooms and missed events, and its `CONNECTION`
-/// event reports `oxsio_event_recovered`).
+/// event reports `oxsio_event_recovered`), and `tls` (absent: plain
+/// HTTP; an object makes `oxsio_server_listen` serve https / wss, with
+/// `cert_file` or `cert_pem` (the chain, leaf first, PEM), `key_file` or
+/// `key_pem` (PEM), optionally `client_ca_file` or `client_ca_pem` (verify
+/// client certificates against these CAs; required unless
+/// `client_auth_optional` is true) and `handshake_timeout_ms` (10000);
+/// files are read here, and a missing file, bad PEM or a key that does not
+/// match gives `OXSIO_RESULT_INVALID_CONFIG`), and `metrics_path` (absent:
+/// no metrics; e.g. "/metrics": Prometheus metrics counted and served there
+/// by `oxsio_server_listen`; `oxsio_server_metrics` renders them for a host
+/// with its own HTTP server).
 ///
 /// `dispatch` is `OXSIO_DISPATCH_CALLBACK` or `OXSIO_DISPATCH_POLL`.
 ///
@@ -452,7 +526,7 @@ pub extern "C" fn oxsio_server_new(
         need_out(out_server, "out_server")?;
         let mode = oxsio_dispatch::from_u32(dispatch)?;
         let config: ServerConfig = parse_config(opt_str_arg(config_json, "config_json")?)?;
-        let (io, cap, request_timeout) = config.build()?;
+        let (io, cap, request_timeout, tls) = config.build()?;
         let shared = Arc::new(ServerShared {
             io,
             dispatch: Dispatch::new(mode, cap),
@@ -465,6 +539,7 @@ pub extern "C" fn oxsio_server_new(
             names: NameCache::default(),
             handle: AtomicUsize::new(0),
             request_timeout,
+            tls,
         });
         shared.declare("/");
         let h = register(Entry::Server(shared.clone()));
@@ -474,7 +549,7 @@ pub extern "C" fn oxsio_server_new(
 }
 
 /// Starts serving on `address` (e.g. `"127.0.0.1:0"`; port 0 picks a free
-/// port) and writes the bound port.
+/// port) and writes the bound port; https / wss when the config has `tls`.
 ///
 /// NULL: `out_port` may be NULL. Threads: any thread but a library thread
 /// (binding waits at most 10 s). Returns: `OXSIO_RESULT_IO` when the
@@ -496,8 +571,14 @@ pub extern "C" fn oxsio_server_listen(
             ));
         }
         let io = s.io.clone();
+        let tls = s.tls.clone();
         let handle = block_on(
-            async move { io.listen(addr).await },
+            async move {
+                match tls {
+                    Some(tls) => io.listen_tls(addr, tls).await,
+                    None => io.listen(addr).await,
+                }
+            },
             Duration::from_secs(10),
         )?
         .map_err(|e| Error::new(oxsio_result::Io, format!("cannot listen: {e}")))?;
@@ -508,6 +589,46 @@ pub extern "C" fn oxsio_server_listen(
         *lock(&s.running) = Some(handle);
         s.port.store(port, Ordering::Release);
         crate::boundary::write_opt(out_port, port);
+        Ok(())
+    })
+}
+
+/// Copies the Prometheus metrics (text format 0.0.4) into `buf` with a
+/// terminating NUL, and their length (without NUL) into `*out_len`.
+/// Their names are in the README ("Prometheus metrics").
+///
+/// NULL: `buf` may be NULL when `capacity` is 0 (to learn the length);
+/// `out_len` may be NULL. Threads: any. Returns:
+/// `OXSIO_RESULT_INVALID_ARGUMENT` when the config had no `metrics_path`,
+/// `OXSIO_RESULT_BUFFER_TOO_SMALL` (with `*out_len` set) when `capacity` <
+/// length + 1 (the text grows with traffic: leave room).
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_server_metrics(
+    server: *const oxsio_server,
+    buf: *mut c_char,
+    capacity: usize,
+    out_len: *mut usize,
+) -> oxsio_result {
+    guard(|| {
+        let s = srv(server)?;
+        let text = s.io.metrics().ok_or_else(|| {
+            Error::new(
+                oxsio_result::InvalidArgument,
+                "metrics are off: set metrics_path in the server config",
+            )
+        })?;
+        crate::boundary::write_opt(out_len, text.len());
+        if capacity < text.len() + 1 || buf.is_null() {
+            return Err(Error::new(
+                oxsio_result::BufferTooSmall,
+                format!("the metrics need {} bytes", text.len() + 1),
+            ));
+        }
+        // SAFETY: the caller passes `capacity` writable bytes at `buf`.
+        unsafe {
+            std::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), text.len());
+            buf.add(text.len()).write(0);
+        }
         Ok(())
     })
 }

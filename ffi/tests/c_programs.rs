@@ -504,6 +504,119 @@ fn official_js_client_against_a_c_server() {
     assert_has(&out, "stopped after", "interop_server");
 }
 
+/// The C server with `tls` in its config, against the official JS client
+/// over https and wss with a private CA; a key file that does not exist is
+/// refused by `oxsio_server_new` with a message naming it.
+#[test]
+fn official_js_client_against_a_c_server_over_tls() {
+    interop_setup();
+    let exe = build("ffi/tests/c/interop_server.c", Flavor::Sanitized);
+    let dir = std::env::temp_dir().join(format!("oxsio-c-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    // Not rcgen's default name, which the leaf has: OpenSSL would take the
+    // leaf for self-signed.
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "oxsio test CA");
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap())
+        .unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    let path = |n: &str| dir.join(n).to_string_lossy().into_owned();
+    std::fs::write(path("ca.pem"), ca.pem()).unwrap();
+    std::fs::write(path("cert.pem"), cert.pem()).unwrap();
+    std::fs::write(path("key.pem"), key.serialize_pem()).unwrap();
+
+    let mut c = cmd(&exe, Flavor::Sanitized);
+    c.args(["0", "300", &path("cert.pem"), &path("missing-key.pem")]);
+    let p = Proc::spawn("interop_server (missing key)", c);
+    assert_eq!(p.exit_code(Duration::from_secs(30)), Some(1));
+
+    let mut c = cmd(&exe, Flavor::Sanitized);
+    c.args(["0", "300", &path("cert.pem"), &path("key.pem")]);
+    let srv = Proc::spawn("interop_server (tls)", c);
+    let line = srv.wait_line("listening ", Duration::from_secs(60));
+    let port: u16 = line
+        .trim()
+        .trim_start_matches("listening ")
+        .parse()
+        .unwrap();
+    let interop = root().join("tests/interop");
+    for transport in ["polling", "websocket"] {
+        let mut c = Command::new("node");
+        c.arg(interop.join("tls_client.js"))
+            .args([
+                &format!("https://localhost:{port}"),
+                transport,
+                &path("ca.pem"),
+            ])
+            .current_dir(&interop);
+        let (_, out) = Proc::spawn("tls_client.js", c).finish(Duration::from_secs(30));
+        assert_eq!(out.trim(), format!("ok {transport} over tls"));
+    }
+    // Plain HTTP on the TLS port is refused with a 400 that says why.
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    std::io::Write::write_all(
+        &mut s,
+        b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\n\r\n",
+    )
+    .unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
+    let out = srv.stop(Duration::from_secs(30));
+    assert_has(&out, "stopped after", "interop_server");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Metrics through the C ABI: `metrics.c` checks `oxsio_server_metrics`,
+/// then this scrapes the `/metrics` its listener serves.
+#[test]
+fn metrics_from_c() {
+    let exe = build("ffi/tests/c/metrics.c", Flavor::Sanitized);
+    let mut c = cmd(&exe, Flavor::Sanitized);
+    c.stdin(Stdio::piped());
+    let mut child = c
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let port: u16 = line
+        .trim()
+        .strip_prefix("listening ")
+        .unwrap_or_else(|| panic!("metrics.c: {line}"))
+        .parse()
+        .unwrap();
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    std::io::Write::write_all(
+        &mut s,
+        b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+    assert!(
+        answer.contains("\noxsio_packets_received_total{type=\"event\"} 3\n"),
+        "{answer}"
+    );
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"done\n").unwrap();
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success() && rest.contains("metrics: ok"), "{rest}");
+}
+
 fn node_reference_server() -> (Proc, u16) {
     interop_setup();
     let dir = root().join("tests/interop");

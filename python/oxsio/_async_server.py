@@ -82,12 +82,28 @@ class AsyncServer(_ServerBase, LoopDrain):
 
     # ---- serving ----------------------------------------------------------
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
+    async def start(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        ssl_certfile: Optional[str] = None,
+        ssl_keyfile: Optional[str] = None,
+        ssl_ca_certs: Optional[str] = None,
+        ssl_client_cert_optional: bool = False,
+    ) -> int:
         """Serves on `host`:`port` in the background; returns the bound port.
-        Handlers run on the current event loop."""
+        Handlers run on the current event loop.
+
+        TLS: with `ssl_certfile` (PEM chain, leaf first) and `ssl_keyfile`
+        (PEM key) it serves https / wss; `ssl_ca_certs` (PEM) asks clients
+        for a certificate signed by these CAs, required unless
+        `ssl_client_cert_optional`. Bad files raise ValueError."""
         self._loop = asyncio.get_running_loop()
         self._stopped = asyncio.Event()
-        bound = self._native.listen(host, port)
+        bound = self._native.listen(
+            host, port, ssl_certfile, ssl_keyfile, ssl_ca_certs, ssl_client_cert_optional
+        )
         if self._thread is None:
             self._thread = start_loop_dispatcher(self._native, self, "oxsio-async-server")
         return int(bound)
@@ -117,18 +133,19 @@ class AsyncServer(_ServerBase, LoopDrain):
         if self._stopped is not None:
             await self._stopped.wait()
 
-    async def serve(self, host: str = "127.0.0.1", port: int = 5000) -> None:
-        """Serves until cancelled or stopped."""
-        await self.start(host, port)
+    async def serve(self, host: str = "127.0.0.1", port: int = 5000, **tls: Any) -> None:
+        """Serves until cancelled or stopped; `tls` are the `ssl_*` options
+        of `start()`."""
+        await self.start(host, port, **tls)
         try:
             await self.wait()
         finally:
             await self.stop()
 
-    def run(self, host: str = "127.0.0.1", port: int = 5000) -> None:
+    def run(self, host: str = "127.0.0.1", port: int = 5000, **tls: Any) -> None:
         """Blocking: runs `serve` in a new event loop until Ctrl-C."""
         try:
-            asyncio.run(self.serve(host, port))
+            asyncio.run(self.serve(host, port, **tls))
         except KeyboardInterrupt:
             pass
 

@@ -104,6 +104,7 @@ class Server:
         redis_url: Optional[str] = None,
         redis_prefix: Optional[str] = None,
         recovery: Optional[Tuple[float, bool, int, int, int]] = None,
+        metrics_path: Optional[str] = None,
     ) -> "Server": ...
     def add_namespace(self, name: str) -> None:
         """Serves namespace `name` (idempotent): clients may join it, and its
@@ -112,9 +113,23 @@ class Server:
     def add_any_namespace(self) -> None:
         """Serves every namespace a client asks for (idempotent)."""
 
-    def listen(self, host: str, port: int) -> int:
+    def listen(
+        self,
+        host: str,
+        port: int,
+        certfile: Optional[str] = None,
+        keyfile: Optional[str] = None,
+        ca_certs: Optional[str] = None,
+        client_cert_optional: bool = False,
+    ) -> int:
         """Binds `host:port` (0 = any free port) and serves in the background;
-        returns the bound port."""
+        returns the bound port. With `certfile` and `keyfile` (PEM), serves
+        https / wss; `ca_certs` (PEM) verifies client certificates, required
+        unless `client_cert_optional`."""
+
+    def metrics(self) -> Optional[str]:
+        """The Prometheus metrics (text format), or None when the server was
+        made without `metrics_path`."""
 
     @property
     def port(self) -> Optional[int]:

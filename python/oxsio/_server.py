@@ -209,6 +209,7 @@ class _ServerBase(Registry):
         redis_url: Optional[str] = None,
         redis_prefix: Optional[str] = None,
         connection_state_recovery: Union[bool, Dict[str, Any], None] = None,
+        metrics_path: Optional[str] = None,
         **kwargs: Any,
     ) -> None:
         super().__init__()
@@ -241,6 +242,7 @@ class _ServerBase(Registry):
             redis_url=redis_url,
             redis_prefix=redis_prefix,
             recovery=recovery,
+            metrics_path=metrics_path,
         )
         self._recovery_keep = recovery[0] if recovery else 0.0
         self._recovered: Dict[Tuple[str, str], bool] = {}
@@ -470,6 +472,13 @@ class _ServerBase(Registry):
         """The bound port while serving."""
         return self._native.port
 
+    def metrics(self) -> Optional[str]:
+        """The Prometheus metrics in the text format (for a host that serves
+        them itself), or None when the server was made without
+        `metrics_path`; with it, the server's own listener serves them at
+        that path."""
+        return self._native.metrics()
+
     def poll(self, timeout: float = 0, max_events: int = 1024) -> int:
         """Runs the handlers of waiting events on this thread (for servers
         made with ``threaded=False``); waits up to `timeout` seconds for
@@ -492,9 +501,25 @@ class Server(_ServerBase):
 
     # ---- serving --------------------------------------------------------
 
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
-        """Serves on `host`:`port` in the background; returns the bound port."""
-        bound = self._native.listen(host, port)
+    def start(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        ssl_certfile: Optional[str] = None,
+        ssl_keyfile: Optional[str] = None,
+        ssl_ca_certs: Optional[str] = None,
+        ssl_client_cert_optional: bool = False,
+    ) -> int:
+        """Serves on `host`:`port` in the background; returns the bound port.
+
+        TLS: with `ssl_certfile` (PEM chain, leaf first) and `ssl_keyfile`
+        (PEM key) it serves https / wss; `ssl_ca_certs` (PEM) asks clients
+        for a certificate signed by these CAs, required unless
+        `ssl_client_cert_optional`. Bad files raise ValueError."""
+        bound = self._native.listen(
+            host, port, ssl_certfile, ssl_keyfile, ssl_ca_certs, ssl_client_cert_optional
+        )
         if self._threaded and self._thread is None:
             self._thread = start_dispatcher(self._native, self, "_dispatch", "oxsio-server")
         return int(bound)
@@ -516,9 +541,10 @@ class Server(_ServerBase):
         if t is not None and t is not threading.current_thread():
             t.join(timeout=5)
 
-    def run(self, host: str = "127.0.0.1", port: int = 5000) -> None:
-        """Serves until Ctrl-C (or `stop()` from another thread)."""
-        self.start(host, port)
+    def run(self, host: str = "127.0.0.1", port: int = 5000, **tls: Any) -> None:
+        """Serves until Ctrl-C (or `stop()` from another thread); `tls` are
+        the `ssl_*` options of `start()`."""
+        self.start(host, port, **tls)
         try:
             self._native.wait(None)
         except KeyboardInterrupt:

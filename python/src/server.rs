@@ -414,6 +414,7 @@ impl Server {
         redis_url = None,
         redis_prefix = None,
         recovery = None,
+        metrics_path = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -432,6 +433,7 @@ impl Server {
         redis_url: Option<String>,
         redis_prefix: Option<String>,
         recovery: Option<(f64, bool, usize, usize, usize)>,
+        metrics_path: Option<String>,
     ) -> PyResult<Self> {
         let secs = |v: f64, what: &str| {
             blocking::duration(Some(v))?
@@ -480,6 +482,14 @@ impl Server {
                 max_packets_per_session: per_session,
                 max_sessions: sessions,
             });
+        }
+        if let Some(path) = metrics_path {
+            if !path.starts_with('/') {
+                return Err(PyValueError::new_err(format!(
+                    "metrics_path {path:?} must start with '/'"
+                )));
+            }
+            b = b.metrics(path);
         }
         let shared = Arc::new(Shared {
             recovery: recovery.is_some(),
@@ -545,19 +555,70 @@ impl Server {
     }
 
     /// Binds `host:port` (0 = any free port) and serves in the background;
-    /// returns the bound port.
-    fn listen(&self, py: Python<'_>, host: String, port: u16) -> PyResult<u16> {
+    /// returns the bound port. With `certfile` and `keyfile` (PEM), serves
+    /// https / wss; `ca_certs` (PEM) verifies client certificates, required
+    /// unless `client_cert_optional`.
+    #[pyo3(signature = (host, port, certfile=None, keyfile=None, ca_certs=None, client_cert_optional=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn listen(
+        &self,
+        py: Python<'_>,
+        host: String,
+        port: u16,
+        certfile: Option<std::path::PathBuf>,
+        keyfile: Option<std::path::PathBuf>,
+        ca_certs: Option<std::path::PathBuf>,
+        client_cert_optional: bool,
+    ) -> PyResult<u16> {
+        let tls = match (certfile, keyfile) {
+            (None, None) if ca_certs.is_some() || client_cert_optional => {
+                return Err(PyValueError::new_err(
+                    "ca_certs and client_cert_optional need certfile and keyfile",
+                ));
+            }
+            (None, None) => None,
+            (Some(cert), Some(key)) => {
+                let mut b = oxsio::tls::TlsConfig::builder()
+                    .cert_chain_file(cert)
+                    .key_file(key)
+                    .client_auth_optional(client_cert_optional);
+                if let Some(ca) = ca_certs {
+                    b = b.client_ca_file(ca);
+                } else if client_cert_optional {
+                    return Err(PyValueError::new_err("client_cert_optional needs ca_certs"));
+                }
+                Some(
+                    b.build()
+                        .map_err(|e| PyValueError::new_err(e.to_string()))?,
+                )
+            }
+            _ => {
+                return Err(PyValueError::new_err("TLS needs both certfile and keyfile"));
+            }
+        };
         let mut slot = self.handle.lock().unwrap_or_else(|e| e.into_inner());
         if slot.is_some() {
             return Err(PyRuntimeError::new_err("the server is already listening"));
         }
         let io = self.io.clone();
-        let handle = blocking::run(py, async move { io.listen((host, port)).await }, None)?
+        let listen = async move {
+            match tls {
+                Some(tls) => io.listen_tls((host, port), tls).await,
+                None => io.listen((host, port)).await,
+            }
+        };
+        let handle = blocking::run(py, listen, None)?
             .ok_or_else(|| errors::err(Kind::Runtime, "the runtime stopped"))??;
         let port = handle.local_addr().port();
         *slot = Some(handle);
         *self.stopped.0.lock().unwrap_or_else(|e| e.into_inner()) = false;
         Ok(port)
+    }
+
+    /// The Prometheus metrics (text format), or None when the server was
+    /// made without `metrics_path`.
+    fn metrics(&self) -> Option<String> {
+        self.io.metrics()
     }
 
     /// The bound port, while listening.

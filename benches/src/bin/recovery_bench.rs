@@ -174,7 +174,9 @@ async fn away_client(
         }
     }
     drop(c); // the connection is gone (the server sees "transport close")
-    let Some(wave) = stats.borrow().wave else { return };
+    let Some(wave) = stats.borrow().wave else {
+        return;
+    };
     tokio::time::sleep_until(wave.into()).await;
     let connect = match (&pid, &offset) {
         (Some(pid), Some(o)) => format!(

@@ -6,6 +6,7 @@
 //! `--ping-timeout-ms` override the default heartbeat (used by the smoke run).
 //! `--recovery-packets N` turns connection state recovery on, replaying at
 //! most N packets per session (the recovery scenario).
+//! `--metrics` turns the Prometheus metrics on (served at `/metrics`).
 
 use std::time::Duration;
 
@@ -33,6 +34,9 @@ async fn main() -> std::io::Result<()> {
             max_stored_packets: (n as usize).max(100_000),
             ..oxsio::RecoveryConfig::default()
         });
+    }
+    if std::env::args().any(|a| a == "--metrics") {
+        builder = builder.metrics("/metrics");
     }
     let io = builder.build();
     let root = io.of("/");

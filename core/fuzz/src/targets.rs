@@ -171,6 +171,7 @@ pub fn handshake(data: &[u8]) {
         headers: http::HeaderMap::new(),
         query: text.to_owned(),
         remote_addr: None,
+        secure: false,
         uri: http::Uri::default(),
     };
     query_params(&info, text);

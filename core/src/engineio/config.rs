@@ -42,6 +42,8 @@ pub struct RequestInfo {
     pub query: String,
     /// The peer's address, when the server knows it.
     pub remote_addr: Option<SocketAddr>,
+    /// The request came over TLS (see [`Secure`](super::Secure)).
+    pub secure: bool,
     /// The request URI.
     pub uri: http::Uri,
 }

@@ -44,6 +44,13 @@ fn detached_headers(h: &::http::HeaderMap) -> ::http::HeaderMap {
 #[derive(Debug, Clone, Copy)]
 pub struct RemoteAddr(pub SocketAddr);
 
+/// Marks a request that came over TLS, put in request extensions by the
+/// TLS listener; a host that terminates TLS itself and mounts
+/// [`service`](crate::Server::service) inserts it too, so that handshakes
+/// report `secure` (as Node's `handshake.secure`).
+#[derive(Debug, Clone, Copy)]
+pub struct Secure;
+
 pub(crate) struct Entry<C> {
     pub(crate) session: Arc<Session>,
     pub(crate) conn: Arc<C>,
@@ -63,6 +70,7 @@ pub(crate) struct Engine<H: Handler> {
     pub(crate) config: EngineConfig,
     pub(crate) handler: H,
     sessions: RwLock<SidMap<Entry<H::Conn>>>,
+    pub(crate) metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 /// Parsed Engine.IO query parameters.
@@ -104,12 +112,35 @@ impl<'a> Query<'a> {
 }
 
 impl<H: Handler> Engine<H> {
-    pub(crate) fn new(config: EngineConfig, handler: H) -> Arc<Self> {
+    pub(crate) fn new(
+        config: EngineConfig,
+        handler: H,
+        metrics: Option<Arc<crate::metrics::Metrics>>,
+    ) -> Arc<Self> {
         Arc::new(Engine {
             config,
             handler,
             sessions: RwLock::new(SidMap::default()),
+            metrics,
         })
+    }
+
+    /// Open sessions on long-polling (upgrading included) and on WebSocket.
+    pub(crate) fn transport_counts(&self) -> (usize, usize) {
+        let Ok(m) = self.sessions.read() else {
+            return (0, 0);
+        };
+        let ws = m
+            .values()
+            .filter(|e| e.session.state() == STATE_WEBSOCKET)
+            .count();
+        (m.len() - ws, ws)
+    }
+
+    fn refused(&self, r: crate::metrics::Refusal) {
+        if let Some(m) = &self.metrics {
+            m.refused(r);
+        }
     }
 
     fn get(&self, sid: &str) -> Option<Entry<H::Conn>> {
@@ -161,7 +192,12 @@ impl<H: Handler> Engine<H> {
             .activity
             .store(true, std::sync::atomic::Ordering::Relaxed);
         match Packet::decode(text) {
-            Ok(Packet::Message(m)) => self.handler.on_message(&entry.conn, Incoming::Text(m)),
+            Ok(Packet::Message(m)) => {
+                if let Some(metrics) = &self.metrics {
+                    metrics.received(crate::metrics::packet_type(m.as_bytes()), m.len());
+                }
+                self.handler.on_message(&entry.conn, Incoming::Text(m))
+            }
             Ok(Packet::Pong(_)) => entry.session.pong.notify_one(),
             Ok(Packet::Close) => {
                 entry.session.close(CloseReason::TransportClose);
@@ -183,6 +219,10 @@ impl<H: Handler> Engine<H> {
             .session
             .activity
             .store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(metrics) = &self.metrics {
+            // The attachment of a binary packet: its bytes, typed apart.
+            metrics.received(7, data.len());
+        }
         self.handler.on_message(&entry.conn, Incoming::Binary(data));
     }
 
@@ -212,11 +252,12 @@ impl<H: Handler> Engine<H> {
         } else {
             STATE_WEBSOCKET
         };
-        let session = Arc::new(Session::new(
-            Sid::random(),
-            self.config.max_buffer_size,
-            state,
-        ));
+        let mut session = Session::new(Sid::random(), self.config.max_buffer_size, state);
+        if let Some(m) = &self.metrics {
+            m.opened.inc();
+            session.metrics = Some(m.clone());
+        }
+        let session = Arc::new(session);
         let conn = self.handler.on_open(session.clone(), info);
         let entry = Entry { session, conn };
         self.insert(entry.clone());
@@ -262,19 +303,25 @@ impl<H: Handler> Engine<H> {
             .get(header::UPGRADE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+        use crate::metrics::Refusal;
         let transport = match query.transport.as_deref().and_then(Transport::parse) {
             Some(t) if self.config.transports.contains(&t) => t,
-            _ => return error_response(ErrorCode::UnknownTransport, None),
+            _ => {
+                self.refused(Refusal::UnknownTransport);
+                return error_response(ErrorCode::UnknownTransport, None);
+            }
         };
         if let Some(o) = req.headers().get(header::ORIGIN)
             && o.as_bytes()
                 .iter()
                 .any(|b| *b == b'\r' || *b == b'\n' || *b == 0)
         {
+            self.refused(Refusal::BadRequest);
             return error_response(ErrorCode::BadRequest, None);
         }
         if let Some(sid) = &query.sid {
             let Some(entry) = self.get(sid) else {
+                self.refused(Refusal::UnknownSid);
                 return error_response(ErrorCode::UnknownSid, None);
             };
             return match (transport, is_ws_upgrade) {
@@ -285,17 +332,20 @@ impl<H: Handler> Engine<H> {
         }
         // Handshake.
         if req.method() != Method::GET {
+            self.refused(Refusal::BadHandshakeMethod);
             return error_response(ErrorCode::BadHandshakeMethod, None);
         }
         // A WebSocket handshake must say so, and an upgrade request must ask for
         // the WebSocket transport (a polling session would be left dangling).
         if (transport == Transport::Websocket) != is_ws_upgrade {
+            self.refused(Refusal::BadRequest);
             return error_response(ErrorCode::BadRequest, None);
         }
         let info = RequestInfo {
             headers: detached_headers(req.headers()),
             query: req.uri().query().unwrap_or("").to_owned(),
             remote_addr: req.extensions().get::<RemoteAddr>().map(|r| r.0),
+            secure: req.extensions().get::<Secure>().is_some(),
             // Re-parsed: hyper's URI shares its read buffer, like the headers.
             uri: req
                 .uri()
@@ -306,12 +356,15 @@ impl<H: Handler> Engine<H> {
         if let Some(allow) = &self.config.allow_request
             && let Err(message) = allow(&info)
         {
+            self.refused(Refusal::Forbidden);
             return error_response(ErrorCode::Forbidden, Some(&message));
         }
         if query.eio.as_deref() != Some("4") {
+            self.refused(Refusal::UnsupportedProtocolVersion);
             return error_response(ErrorCode::UnsupportedProtocolVersion, None);
         }
         if self.session_count() >= self.config.max_connections {
+            self.refused(Refusal::TooManyConnections);
             let mut res = error_response(ErrorCode::Forbidden, Some("Too many connections"));
             *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
             return res;

@@ -347,6 +347,8 @@ pub struct Session {
     pub(crate) activity: AtomicBool,
     /// Set once a long poll has carried the close packet to the client.
     pub(crate) close_delivered: Signal,
+    /// The server's counters, when metrics are on.
+    pub(crate) metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl std::fmt::Debug for Session {
@@ -371,7 +373,24 @@ impl Session {
             pong: Notify::new(),
             activity: AtomicBool::new(false),
             close_delivered: Signal::default(),
+            metrics: None,
         }
+    }
+
+    /// The metrics label and size of a message.
+    #[inline]
+    fn measure(msg: &Message) -> (usize, usize) {
+        let bytes = msg.text.len()
+            + msg
+                .attachments
+                .as_deref()
+                .map_or(0, |a| a.iter().map(Bytes::len).sum());
+        // The text is the Engine.IO message: `4`, then the Socket.IO packet.
+        let text = msg.text.as_bytes();
+        (
+            crate::metrics::packet_type(text.get(1..).unwrap_or_default()),
+            bytes,
+        )
     }
 
     /// The session id.
@@ -387,7 +406,13 @@ impl Session {
         if self.closed.is_set() {
             return Err(SendError::Closed);
         }
-        self.queue.push(msg)
+        let Some(m) = &self.metrics else {
+            return self.queue.push(msg);
+        };
+        let (ty, bytes) = Self::measure(&msg);
+        let r = self.queue.push(msg);
+        m.sent(ty, bytes, r.is_ok());
+        r
     }
 
     /// Queues `first` then `rest`, in order, past the queue's capacity if
@@ -403,6 +428,12 @@ impl Session {
         let mut all = Vec::with_capacity(rest.len() + 1);
         all.push(first);
         all.extend(rest);
+        if let Some(m) = &self.metrics {
+            for msg in &all {
+                let (ty, bytes) = Self::measure(msg);
+                m.sent(ty, bytes, true);
+            }
+        }
         self.queue.push_all(all);
         Ok(())
     }

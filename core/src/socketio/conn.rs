@@ -168,6 +168,9 @@ impl Conn {
         match self.state.namespace_for(&nsp) {
             Some(ns) => ns.connect(self, auth),
             None => {
+                if let Some(m) = &self.state.common.metrics {
+                    m.refused(crate::metrics::Refusal::InvalidNamespace);
+                }
                 let mut err = crate::Map::new();
                 err.insert("message".into(), Value::from("Invalid namespace"));
                 let packet = Packet {

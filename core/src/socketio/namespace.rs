@@ -161,6 +161,13 @@ impl NsHandle {
 }
 
 impl NsInner {
+    /// Connected sockets of this namespace on this node (for the metrics).
+    pub(crate) fn socket_count(&self) -> usize {
+        self.sockets.read().map(|m| m.len()).unwrap_or(0)
+    }
+}
+
+impl NsInner {
     pub(crate) fn new(
         name: Arc<str>,
         config: Arc<NsConfig>,
@@ -239,7 +246,7 @@ impl NsInner {
             remote_addr: info.remote_addr,
             issued: SystemTime::now(),
             url: info.uri.to_string(),
-            secure: false,
+            secure: info.secure,
         };
         let socket = Socket::new(
             self.clone(),
@@ -320,6 +327,9 @@ impl NsInner {
             self.adapter.return_session(r);
         }
         if let Some(err) = refused {
+            if let Some(m) = &self.common.metrics {
+                m.refused(crate::metrics::Refusal::Middleware);
+            }
             let packet = Packet {
                 nsp,
                 data: PacketData::ConnectError(err.to_value()),

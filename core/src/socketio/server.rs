@@ -40,6 +40,7 @@ pub(crate) struct ServerCommon {
     pub(crate) middlewares: RwLock<Vec<Middleware>>,
     pub(crate) adapter: AdapterFactory,
     pub(crate) recovery: Option<super::RecoveryConfig>,
+    pub(crate) metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 type NsPredicate = Arc<dyn Fn(&str) -> bool + Send + Sync>;
@@ -159,6 +160,7 @@ pub struct ServerBuilder {
     max_attachments: usize,
     adapter: AdapterFactory,
     recovery: Option<super::RecoveryConfig>,
+    metrics_path: Option<String>,
 }
 
 impl Default for ServerBuilder {
@@ -172,6 +174,7 @@ impl Default for ServerBuilder {
             max_attachments: crate::codec::socketio::DEFAULT_MAX_ATTACHMENTS,
             adapter: Arc::new(|ns| Arc::new(MemoryAdapter::new(ns))),
             recovery: None,
+            metrics_path: None,
         }
     }
 }
@@ -301,8 +304,44 @@ impl ServerBuilder {
         self
     }
 
+    /// Turns on Prometheus metrics (off by default), served in the text
+    /// format at `path` (e.g. `"/metrics"`) by the server's own listener and
+    /// by [`service`](Server::service) / [`handle`](Server::handle); a host
+    /// with its own router calls [`Server::metrics`]. Counters are sharded
+    /// relaxed atomics, summed only when scraped. The metrics: Engine.IO
+    /// connections by transport and opened, handshake refusals by reason,
+    /// sockets by namespace, packets and bytes in and out by packet type,
+    /// broadcasts and their deliveries, queue-full and volatile drops, ack
+    /// timeouts, recovery hits and misses, adapter requests and their
+    /// latency (a histogram) by operation; see the README for the names.
+    pub fn metrics(mut self, path: impl Into<String>) -> Self {
+        let mut p: String = path.into();
+        if !p.starts_with('/') {
+            p.insert(0, '/');
+        }
+        self.metrics_path = Some(p);
+        self
+    }
+
     /// The server.
     pub fn build(self) -> Server {
+        let metrics = self
+            .metrics_path
+            .as_ref()
+            .map(|_| Arc::new(crate::metrics::Metrics::default()));
+        let adapter = match &metrics {
+            None => self.adapter,
+            Some(m) => {
+                let (inner, m) = (self.adapter, m.clone());
+                let metered: AdapterFactory = Arc::new(move |ns| {
+                    Arc::new(crate::metrics::MeteredAdapter {
+                        inner: inner(ns),
+                        metrics: m.clone(),
+                    })
+                });
+                metered
+            }
+        };
         let common = Arc::new(ServerCommon {
             ack_timeout: self.ack_timeout,
             max_rooms_per_socket: self.max_rooms_per_socket,
@@ -310,8 +349,9 @@ impl ServerBuilder {
             connect_timeout: self.connect_timeout,
             max_attachments: self.max_attachments,
             middlewares: RwLock::new(Vec::new()),
-            adapter: self.adapter,
+            adapter,
             recovery: self.recovery,
+            metrics: metrics.clone(),
         });
         let state = Arc::new(ServerState {
             common,
@@ -321,7 +361,8 @@ impl ServerBuilder {
         // The main namespace always exists, as in socket.io.
         state.of("/");
         Server {
-            engine: Engine::new(self.engine, SioHandler(state)),
+            engine: Engine::new(self.engine, SioHandler(state), metrics),
+            metrics_path: self.metrics_path.map(Arc::from),
         }
     }
 }
@@ -342,6 +383,7 @@ impl ServerBuilder {
 #[derive(Clone)]
 pub struct Server {
     engine: Arc<Engine<SioHandler>>,
+    metrics_path: Option<Arc<str>>,
 }
 
 impl std::fmt::Debug for Server {
@@ -467,12 +509,41 @@ impl Server {
         self.engine.session_count()
     }
 
-    /// Answers one HTTP request (any path; non-Socket.IO paths get 404).
+    /// The metrics in the Prometheus text format, when turned on with
+    /// [`ServerBuilder::metrics`] (for a host that serves them itself).
+    pub fn metrics(&self) -> Option<String> {
+        let m = self.engine.metrics.as_ref()?;
+        let (polling, websocket) = self.engine.transport_counts();
+        let mut sockets: Vec<(String, usize)> = self
+            .state()
+            .namespaces
+            .read()
+            .map(|map| {
+                map.iter()
+                    .map(|(name, ns)| (name.to_string(), ns.0.socket_count()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        sockets.sort();
+        Some(m.render(&crate::metrics::Gauges {
+            polling,
+            websocket,
+            sockets,
+        }))
+    }
+
+    /// Answers one HTTP request (any path; non-Socket.IO paths get 404,
+    /// the metrics path its text when turned on).
     pub async fn handle<B>(&self, req: Request<B>) -> Response<Body>
     where
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
+        if let Some(path) = &self.metrics_path
+            && req.uri().path() == &**path
+        {
+            return self.metrics_response(req.method());
+        }
         if !req
             .uri()
             .path()
@@ -483,6 +554,21 @@ impl Server {
             return res;
         }
         self.engine.clone().handle(req).await
+    }
+
+    fn metrics_response(&self, method: &http::Method) -> Response<Body> {
+        if method != http::Method::GET && method != http::Method::HEAD {
+            let mut res = Response::new(Body::from("Method Not Allowed"));
+            *res.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+            return res;
+        }
+        let text = self.metrics().unwrap_or_default();
+        let mut res = Response::new(Body::from(text));
+        res.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        );
+        res
     }
 
     /// A hyper/tower service answering on the server's path, to mount in
@@ -498,6 +584,31 @@ impl Server {
     /// # Errors
     /// The address cannot be bound.
     pub async fn listen(&self, addr: impl ToSocketAddrs) -> std::io::Result<ServerHandle> {
+        self.listen_with(addr, None).await
+    }
+
+    /// Serves https / wss on `addr` until shutdown: the same as
+    /// [`listen`](Self::listen) behind a TLS handshake (rustls; see
+    /// [`TlsConfig`](crate::tls::TlsConfig) for the certificate, the key and
+    /// client-certificate verification). A plain-HTTP request on this port
+    /// gets `400` saying to use TLS; other non-TLS bytes, a failed handshake
+    /// or one slower than the handshake timeout close that connection only.
+    ///
+    /// # Errors
+    /// The address cannot be bound.
+    pub async fn listen_tls(
+        &self,
+        addr: impl ToSocketAddrs,
+        tls: crate::tls::TlsConfig,
+    ) -> std::io::Result<ServerHandle> {
+        self.listen_with(addr, Some(tls)).await
+    }
+
+    async fn listen_with(
+        &self,
+        addr: impl ToSocketAddrs,
+        tls: Option<crate::tls::TlsConfig>,
+    ) -> std::io::Result<ServerHandle> {
         let listener = TcpListener::bind(addr).await?;
         let local_addr = listener.local_addr()?;
         let stop = Arc::new(tokio::sync::Notify::new());
@@ -519,20 +630,16 @@ impl Server {
                 };
                 let _ = stream.set_nodelay(true);
                 let server = server.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    let svc = hyper::service::service_fn(
-                        move |mut req: Request<hyper::body::Incoming>| {
-                            req.extensions_mut().insert(RemoteAddr(peer));
-                            let server = server.clone();
-                            async move { Ok::<_, Infallible>(server.handle(req).await) }
-                        },
-                    );
-                    let conn = http1::Builder::new()
-                        .timer(TokioTimer::new())
-                        .header_read_timeout(Duration::from_secs(10))
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .with_upgrades();
-                    let _ = conn.await;
+                    match tls {
+                        None => serve_connection(server, TokioIo::new(stream), peer, false).await,
+                        Some(tls) => {
+                            if let Some(stream) = crate::tls::accept(&tls, stream).await {
+                                serve_connection(server, TokioIo::new(stream), peer, true).await;
+                            }
+                        }
+                    }
                 });
             }
         });
@@ -553,6 +660,27 @@ impl Server {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
+}
+
+/// Serves HTTP/1.1 (with upgrades) on one accepted connection.
+async fn serve_connection<I>(server: Server, io: TokioIo<I>, peer: SocketAddr, secure: bool)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let svc = hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
+        req.extensions_mut().insert(RemoteAddr(peer));
+        if secure {
+            req.extensions_mut().insert(crate::engineio::Secure);
+        }
+        let server = server.clone();
+        async move { Ok::<_, Infallible>(server.handle(req).await) }
+    });
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(10))
+        .serve_connection(io, svc)
+        .with_upgrades();
+    let _ = conn.await;
 }
 
 /// A running standalone server.

@@ -589,6 +589,9 @@ impl Socket {
                 Ok(Err(_)) => Err(AckError::Disconnected),
                 Err(_) => {
                     socket.cancel_ack(id);
+                    if let Some(m) = &socket.0.ns.common.metrics {
+                        m.ack_timeouts.inc();
+                    }
                     Err(AckError::Timeout)
                 }
             }
@@ -992,6 +995,7 @@ impl SocketEmitter {
     /// # Errors
     /// As [`Socket::emit`], except that a full queue is not an error when volatile.
     pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
+        let _counted_as = crate::metrics::VolatileScope::enter(self.volatile);
         match self.socket.emit(event, args) {
             Err(EmitError::QueueFull) if self.volatile => Ok(()),
             r => r,

@@ -2,7 +2,10 @@
  * poll mode (one thread, no callbacks), so the official socket.io-client
  * scenarios (tests/interop/client_scenarios.js) can run against it.
  *
- *   interop_server [port [ping_ms]]   prints "listening <port>"; stops on SIGTERM/SIGINT
+ *   interop_server [port [ping_ms [cert.pem key.pem]]]
+ *
+ * prints "listening <port>"; stops on SIGTERM/SIGINT. With a certificate
+ * and key, it serves https / wss (the `tls` object of the server config).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <signal.h>
@@ -216,10 +219,16 @@ int main(int argc, char **argv) {
 
     /* APP.md's heartbeat is 300/200 ms; a slower one for peers under valgrind. */
     unsigned ping = argc > 2 ? (unsigned)atoi(argv[2]) : 300;
-    char config[160];
+    /* Optional: a PEM certificate chain and key file to serve https / wss. */
+    char tls[1200] = "";
+    if (argc > 4) {
+        snprintf(tls, sizeof tls, ",\"tls\":{\"cert_file\":\"%s\",\"key_file\":\"%s\"}",
+                 argv[3], argv[4]);
+    }
+    char config[1400];
     snprintf(config, sizeof config,
-             "{\"max_payload\":100000,\"ping_interval_ms\":%u,\"ping_timeout_ms\":%u}", ping,
-             ping == 300 ? 200u : ping);
+             "{\"max_payload\":100000,\"ping_interval_ms\":%u,\"ping_timeout_ms\":%u%s}", ping,
+             ping == 300 ? 200u : ping, tls);
     CHECK(oxsio_server_new(config, OXSIO_DISPATCH_POLL, &server));
     CHECK(oxsio_server_of(server, "/admin"));
     CHECK(oxsio_server_use(server, "/", NULL, NULL, NULL));

@@ -1,0 +1,203 @@
+//! `oxsio serve`: an echo / chat server. On `/` it answers the events of
+//! tests/interop/APP.md that a terminal user wants (so `listen`, `emit` and
+//! `bench` behave the same against it and against the Node reference app):
+//!
+//! - on connection: joins room `all` (and `auth.room` if given), emits
+//!   `welcome` `{"sid", "auth"}`;
+//! - `echo` (…args) → `echo` back to the sender; `echo-ack` (…args, ack) → ack(…args);
+//! - `join` / `leave` (room, ack) → ack("joined"/"left", room);
+//! - `to-room` (room, event, data) → that room gets `event(data)`;
+//! - `broadcast` (event, data) → everyone else gets `event(data)`;
+//! - `chat` (text) → everyone else gets `chat` `{"from": sid, "text"}`.
+
+use std::time::Duration;
+
+use oxsio::{Event, Server, Socket, Value};
+
+use crate::Failure;
+use crate::conn::stop_signal;
+
+/// `oxsio serve` options.
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Port to bind (0 picks a free one; the bound port is printed).
+    #[arg(long, short = 'p', default_value_t = 3000)]
+    port: u16,
+    /// Engine.IO path.
+    #[arg(long, default_value = "/socket.io/")]
+    path: String,
+    /// Allow cross-origin requests from this origin (repeatable; "*" for any).
+    #[arg(long, value_name = "ORIGIN")]
+    cors: Vec<String>,
+    /// Allowed transports (repeatable; default both).
+    #[arg(long, value_enum)]
+    transport: Vec<ServeTransport>,
+    /// Ping interval in milliseconds.
+    #[arg(long, default_value_t = 25_000)]
+    ping_interval_ms: u64,
+    /// Ping timeout in milliseconds.
+    #[arg(long, default_value_t = 20_000)]
+    ping_timeout_ms: u64,
+    /// Serve https / wss with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
+    /// Require client certificates signed by these CAs (PEM); needs --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_client_ca: Option<std::path::PathBuf>,
+    /// Join a cluster through Redis (@socket.io/redis-adapter protocol), e.g. redis://127.0.0.1:6379.
+    #[arg(long, value_name = "URL")]
+    redis: Option<String>,
+    /// Key prefix of the Redis adapter.
+    #[arg(long, default_value = "socket.io", requires = "redis")]
+    redis_prefix: String,
+    /// Serve Prometheus metrics at this path (e.g. /metrics).
+    #[arg(long, value_name = "PATH")]
+    metrics: Option<String>,
+    /// Print connections and disconnections on stderr.
+    #[arg(long, short = 'v')]
+    verbose: bool,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum, PartialEq, Eq)]
+enum ServeTransport {
+    Polling,
+    Websocket,
+}
+
+pub(crate) async fn run(a: Args) -> Result<(), Failure> {
+    let mut b = Server::builder()
+        .path(a.path.clone())
+        .ping_interval(Duration::from_millis(a.ping_interval_ms.max(1)))
+        .ping_timeout(Duration::from_millis(a.ping_timeout_ms.max(1)));
+    if !a.transport.is_empty() {
+        b = b.transports(a.transport.iter().map(|t| match t {
+            ServeTransport::Polling => oxsio::Transport::Polling,
+            ServeTransport::Websocket => oxsio::Transport::Websocket,
+        }));
+    }
+    if !a.cors.is_empty() {
+        let origins = if a.cors.iter().any(|o| o == "*") {
+            oxsio::AllowOrigin::Any
+        } else {
+            oxsio::AllowOrigin::List(a.cors.clone())
+        };
+        b = b.cors(oxsio::Cors {
+            origins,
+            credentials: false,
+        });
+    }
+    if let Some(url) = &a.redis {
+        let cfg =
+            oxsio::adapter::redis::RedisConfig::new(url.clone()).prefix(a.redis_prefix.clone());
+        let factory = oxsio::adapter::redis::RedisAdapter::factory(cfg)
+            .map_err(|e| Failure::usage(format!("--redis {url}: {e}")))?;
+        b = b.adapter(factory);
+    }
+    if let Some(path) = &a.metrics {
+        if !path.starts_with('/') {
+            return Err(Failure::usage(format!(
+                "--metrics {path:?} must start with '/'"
+            )));
+        }
+        b = b.metrics(path.clone());
+    }
+    let tls = match (&a.tls_cert, &a.tls_key) {
+        (Some(cert), Some(key)) => {
+            let mut t = oxsio::tls::TlsConfig::builder()
+                .cert_chain_file(cert)
+                .key_file(key);
+            if let Some(ca) = &a.tls_client_ca {
+                t = t.client_ca_file(ca);
+            }
+            Some(t.build().map_err(|e| Failure::usage(format!("TLS: {e}")))?)
+        }
+        _ => None,
+    };
+    let io = b.build();
+    install(&io, a.verbose);
+    let addr = (a.host.as_str(), a.port);
+    let handle = match &tls {
+        Some(t) => io.listen_tls(addr, t.clone()).await,
+        None => io.listen(addr).await,
+    }
+    .map_err(|e| Failure::run(format!("cannot listen on {}:{}: {e}", a.host, a.port)))?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!(
+        "listening on {scheme}://{} (path {})",
+        handle.local_addr(),
+        io.config().path
+    );
+    stop_signal().notified().await;
+    eprintln!("oxsio: shutting down");
+    handle.shutdown().await;
+    Ok(())
+}
+
+fn install(io: &Server, verbose: bool) {
+    let root = io.of("/");
+    io.on_connection(move |socket: Socket| {
+        socket.join("all");
+        let auth = socket.handshake().auth.clone();
+        if let Some(room) = auth["room"].as_str() {
+            socket.join(room);
+        }
+        if verbose {
+            eprintln!("connect {}", socket.id());
+            socket.on_disconnect(|s: &Socket, reason| {
+                eprintln!("disconnect {} ({})", s.id(), reason.as_str());
+            });
+        }
+        let mut welcome = oxsio::Map::new();
+        welcome.insert("sid".into(), Value::from(socket.id().as_str()));
+        welcome.insert("auth".into(), auth);
+        let _ = socket.emit("welcome", Value::Object(welcome));
+        socket.on("echo", |ev: Event| {
+            let _ = ev.socket.emit("echo", ev.args);
+        });
+        socket.on("echo-ack", |ev: Event| {
+            if let Some(ack) = ev.ack {
+                let _ = ack.send(ev.args);
+            }
+        });
+        socket.on("join", |ev: Event| {
+            let room = ev.arg(0).as_str().unwrap_or_default().to_owned();
+            if !room.is_empty() {
+                ev.socket.join(room.as_str());
+            }
+            if let Some(ack) = ev.ack {
+                let _ = ack.send(("joined", room));
+            }
+        });
+        socket.on("leave", |ev: Event| {
+            let room = ev.arg(0).as_str().unwrap_or_default().to_owned();
+            ev.socket.leave(&room);
+            if let Some(ack) = ev.ack {
+                let _ = ack.send(("left", room));
+            }
+        });
+        let ns = root.clone();
+        socket.on("to-room", move |ev: Event| {
+            // The whole room, the sender included when in it.
+            if let (Some(room), Some(event)) = (ev.arg(0).as_str(), ev.arg(1).as_str()) {
+                let _ = ns.to(room).emit(event, ev.arg(2).clone());
+            }
+        });
+        socket.on("broadcast", |ev: Event| {
+            if let Some(event) = ev.arg(0).as_str() {
+                let _ = ev.socket.broadcast().emit(event, ev.arg(1).clone());
+            }
+        });
+        socket.on("chat", |ev: Event| {
+            let mut m = oxsio::Map::new();
+            m.insert("from".into(), Value::from(ev.socket.id().as_str()));
+            m.insert("text".into(), ev.arg(0).clone());
+            let _ = ev.socket.broadcast().emit("chat", Value::Object(m));
+        });
+    });
+}
