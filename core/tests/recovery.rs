@@ -434,8 +434,11 @@ async fn a_full_queue_closes_for_a_replay_instead_of_losing_packets() {
         .connect()
         .await
         .unwrap();
-    let big = "x".repeat(32 * 1024);
-    let total = 300;
+    // 64 MiB: more than the loopback socket buffers can hold (the tcp_wmem
+    // and tcp_rmem maxima, 4 + 32 MiB on this machine), so the queue must
+    // overflow.
+    let big = "x".repeat(64 * 1024);
+    let total = 1000;
     for n in 0..total {
         io.emit("n", (n, big.as_str())).unwrap();
     }
