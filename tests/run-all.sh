@@ -2,8 +2,8 @@
 # Runs every test of the repository on a fresh machine: installs the interop
 # peers (npm ci from the committed lockfile, python-socketio in a venv), then
 # formatting, lints, every Rust test (unit, property, integration, interop),
-# the demo, the demo's chat page in headless Chromium (tests/browser) and the
-# Python module.
+# the demo, the demo's chat page in headless Chromium (tests/browser), the
+# Python module, and the packaging checks (tests/package.sh).
 # Usage: bash tests/run-all.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -48,6 +48,9 @@ bash tests/browser/run.sh 2>&1 | tee -a target/test-output.txt
 
 step "Python module (pip install ./python in python/.venv; stubtest; pytest)"
 bash python/run-tests.sh 2>&1 | tee -a target/test-output.txt
+
+step "packaging: cargo package and cargo doc (oxsio, oxsio-ffi), Python sdist + abi3 wheel in a fresh venv"
+bash tests/package.sh 2>&1 | tee -a target/test-output.txt
 
 passed=$(grep -Eo '[0-9]+ passed' target/test-output.txt | awk '{s+=$1} END {print s+0}')
 failed=$(grep -Eo '[0-9]+ failed' target/test-output.txt | awk '{s+=$1} END {print s+0}')
