@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The scale benchmark (not part of the test command): N idle WebSocket
+# connections (default 500 000) held for 5 minutes with each server's
+# default heartbeat, against oxsio and then socketioxide. Prints one JSON
+# line per peer and appends it to benches/results/scale.jsonl.
+#
+#   bash benches/scale.sh                                   # 500 000, 300 s, both peers
+#   bash benches/scale.sh --conns 100000 --hold-s 60 --peers oxsio
+#
+# What it needs and sets (see benches/README.md, "Scale"):
+#   - open files: 20 000 per process here (hard limit, no CAP_SYS_RESOURCE),
+#     so connections are sharded over server and load processes of ≤ 19 000
+#     each; every process raises its soft limit to the hard one (setrlimit).
+#   - ports: each load shard binds its own 127.0.k.x source addresses before
+#     connecting (IP_BIND_ADDRESS_NO_PORT); no port sysctl.
+#   - sysctl net.ipv4.tcp_mem: an idle loopback TCP socket keeps about one
+#     page of buffer memory charged, so a million sockets (both ends of
+#     500 000 connections) pass the default limits (287907 383877 575814
+#     pages here): raised to 1048576 1572864 2097152 pages for the run and
+#     restored on exit. Nothing else is changed.
+#   - memory: a run stops opening shards when MemAvailable would fall under
+#     4 GiB (--min-free-gib) and reports the ceiling it reached.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target/bench}"
+
+conns=500000
+hold=300
+peers=oxsio,socketioxide
+extra=()
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --conns) conns="$2"; shift 2 ;;
+    --hold-s) hold="$2"; shift 2 ;;
+    --peers) peers="$2"; shift 2 ;;
+    *) extra+=("$1" "$2"); shift 2 ;;
+  esac
+done
+
+cargo build --release -p oxsio-bench
+
+TCP_MEM=/proc/sys/net/ipv4/tcp_mem
+old_tcp_mem="$(tr '\t' ' ' < "$TCP_MEM")"
+restore() { echo "$old_tcp_mem" > "$TCP_MEM" && echo "scale.sh: net.ipv4.tcp_mem restored to $old_tcp_mem"; }
+trap restore EXIT
+echo "1048576 1572864 2097152" > "$TCP_MEM"
+echo "scale.sh: net.ipv4.tcp_mem $old_tcp_mem -> $(tr '\t' ' ' < "$TCP_MEM")"
+
+limit=$((hold + 420))
+IFS=, read -r -a list <<< "$peers"
+for peer in "${list[@]}"; do
+  echo "scale.sh: $peer, $conns connections, hold ${hold}s"
+  timeout $((limit + 180)) "$CARGO_TARGET_DIR/release/oxsio-bench" scale --peer "$peer" \
+    --conns "$conns" --hold-s "$hold" --limit-s "$limit" "${extra[@]}"
+  sleep 10 # let the kernel free the last run's sockets
+done
