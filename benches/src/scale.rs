@@ -129,12 +129,18 @@ pub fn load_main(f: &Flags) -> i32 {
         let req: Rc<[u8]> = wire::ws_upgrade_request(addr).into();
         let start = Instant::now();
         let next = Rc::new(Cell::new(0usize));
+        // A connection is held (its pings answered) from the moment it is
+        // open, so a slow connect phase cannot time out the first ones; one
+        // that errors or closes is counted as dropped at once, with the
+        // first drop's time (seconds after open) and reason.
+        let dropped = Rc::new(Cell::new(0usize));
+        let first_drop: Rc<Cell<Option<(f64, String)>>> = Rc::new(Cell::new(None));
         let mut openers = JoinSet::new();
         for _ in 0..concurrency.clamp(1, conns.max(1)) {
             let (next, req) = (next.clone(), req.clone());
+            let (dropped, first_drop) = (dropped.clone(), first_drop.clone());
             openers.spawn_local(async move {
-                let mut mine: Vec<WsClient> = Vec::new();
-                let mut failed = 0usize;
+                let (mut ok, mut failed) = (0usize, 0usize);
                 let mut err: Option<String> = None;
                 loop {
                     let i = next.get();
@@ -148,7 +154,10 @@ pub fn load_main(f: &Flags) -> i32 {
                     )
                     .await;
                     match r {
-                        Ok(Ok(c)) => mine.push(c),
+                        Ok(Ok(c)) => {
+                            ok += 1;
+                            hold(c, dropped.clone(), first_drop.clone());
+                        }
                         Ok(Err(e)) => {
                             failed += 1;
                             err.get_or_insert(e.to_string());
@@ -159,51 +168,62 @@ pub fn load_main(f: &Flags) -> i32 {
                         }
                     }
                 }
-                (mine, failed, err)
+                (ok, failed, err)
             });
         }
-        let mut clients = Vec::with_capacity(conns);
-        let (mut failed, mut first_err) = (0, None);
-        while let Some(Ok((mine, f, e))) = openers.join_next().await {
-            clients.extend(mine);
+        let (mut ok, mut failed, mut first_err) = (0, 0, None);
+        while let Some(Ok((o, f, e))) = openers.join_next().await {
+            ok += o;
             failed += f;
             if first_err.is_none() {
                 first_err = e;
             }
         }
         let secs = start.elapsed().as_secs_f64();
-        let ok = clients.len();
         println!(
             "CONNECTED {ok} {failed} {secs:.3} {}",
             first_err.unwrap_or_else(|| "-".into()).replace('\n', " ")
         );
         let _ = std::io::stdout().flush();
 
-        // Hold: one task per connection answers pings; a connection that
-        // errors or closes is counted as dropped at once.
-        let dropped = Rc::new(Cell::new(0usize));
-        let mut holders = JoinSet::new();
-        for mut c in clients {
-            let dropped = dropped.clone();
-            holders.spawn_local(async move {
-                loop {
-                    if c.reader.next_eio(&c.writer).await.is_err() {
-                        dropped.set(dropped.get() + 1);
-                        break;
-                    }
-                }
-            });
-        }
         // Until the orchestrator closes our stdin.
         let mut stdin = tokio::io::stdin();
         let mut buf = [0u8; 64];
         while matches!(stdin.read(&mut buf).await, Ok(n) if n > 0) {}
         let d = dropped.get();
-        println!("HELD {} {d} {}", ok - d, PINGS.load(Ordering::Relaxed));
+        let why = match first_drop.take() {
+            Some((t, e)) => format!("{t:.1} {}", e.replace('\n', " ")),
+            None => "-".into(),
+        };
+        println!(
+            "HELD {} {d} {} {why}",
+            ok - d,
+            PINGS.load(Ordering::Relaxed)
+        );
         let _ = std::io::stdout().flush();
-        holders.abort_all();
     });
     0
+}
+
+/// Answers the pings of one connection until it errors or closes (then
+/// counts it in `dropped`, noting the first drop).
+fn hold(mut c: WsClient, dropped: Rc<Cell<usize>>, first_drop: Rc<Cell<Option<(f64, String)>>>) {
+    let opened = Instant::now();
+    tokio::task::spawn_local(async move {
+        loop {
+            if let Err(e) = c.reader.next_eio(&c.writer).await {
+                dropped.set(dropped.get() + 1);
+                let prev = first_drop.take();
+                first_drop.set(prev.or_else(|| {
+                    Some((
+                        opened.elapsed().as_secs_f64(),
+                        format!("{:?}: {e}", e.kind()),
+                    ))
+                }));
+                break;
+            }
+        }
+    });
 }
 
 /// One server process and its load process.
@@ -437,11 +457,11 @@ pub fn main(f: &Flags) -> i32 {
             .map(|s| sys::rss_kib(s.server_pid).unwrap_or(0))
             .sum()
     };
-    let server_cpu = |shards: &[Shard]| -> f64 {
+    let server_cpu = |shards: &[Shard]| -> (f64, f64) {
         shards
             .iter()
-            .map(|s| sys::cpu_seconds(s.server_pid).unwrap_or(0.0))
-            .sum()
+            .filter_map(|s| sys::cpu_split(s.server_pid))
+            .fold((0.0, 0.0), |(u, k), (du, dk)| (u + du, k + dk))
     };
     let rss_before: u64 = shards.iter().map(|s| s.rss_before).sum();
     let rss_after = server_rss(&shards);
@@ -478,11 +498,15 @@ pub fn main(f: &Flags) -> i32 {
         }
     }
     let held_s = t0.elapsed().as_secs_f64();
-    let cpu = server_cpu(&shards) - cpu0;
+    let cpu1 = server_cpu(&shards);
+    let (user, kernel) = (cpu1.0 - cpu0.0, cpu1.1 - cpu0.1);
+    let cpu = user + kernel;
     let rss_end = server_rss(&shards);
 
     // End of the hold: every load reports how many are still open.
     let (mut alive, mut dropped, mut pings) = (0usize, 0usize, 0u64);
+    // Per shard with drops: "shard <port>: <seconds the connection had been open> <why>".
+    let mut drops: Vec<String> = Vec::new();
     for s in &mut shards {
         drop(s.load_in.take());
     }
@@ -492,11 +516,15 @@ pub fn main(f: &Flags) -> i32 {
         while Instant::now() < until {
             match rx.recv_timeout(Duration::from_millis(200)) {
                 Ok(l) if l.starts_with("HELD ") => {
-                    let v: Vec<u64> = l[5..].split(' ').filter_map(|x| x.parse().ok()).collect();
-                    if let [a, d, p] = v[..] {
+                    let mut parts = l[5..].splitn(4, ' ');
+                    let mut num = || parts.next().and_then(|x| x.parse::<u64>().ok());
+                    if let (Some(a), Some(d), Some(p)) = (num(), num(), num()) {
                         alive += a as usize;
                         dropped += d as usize;
                         pings += p;
+                    }
+                    if let Some(why) = parts.next().filter(|w| *w != "-") {
+                        drops.push(format!("shard {}: {why}", s.port));
                     }
                     break;
                 }
@@ -541,9 +569,11 @@ pub fn main(f: &Flags) -> i32 {
         "tcp_mem_pages_max": max_tcp_pages,
         "tcp_mem_sysctl": std::fs::read_to_string("/proc/sys/net/ipv4/tcp_mem").ok().map(|s| s.trim().replace('\t', " ")),
         "held_s": round(held_s, 1), "server_cpu_s": round(cpu, 3),
+        "server_user_s": round(user, 3), "server_kernel_s": round(kernel, 3),
         "heartbeat_cpu_pct": if held_s > 0.0 { json!(round(cpu / held_s * 100.0, 3)) } else { Value::Null },
         "pings_answered": pings, "pings_expected_at_least": expected_pings,
         "alive_at_end": alive, "dropped_while_held": dropped,
+        "first_drop_per_shard": drops,
         "stopped_early": stop_reason.clone().or(hold_cut.clone()),
         "loadavg_end": sys::loadavg(),
         "ok": connected == conns && alive == connected && dropped == 0 && hold_cut.is_none() && stop_reason.is_none(),
