@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test of the repository on a fresh machine: installs the interop
 # peers (npm ci from the committed lockfile, python-socketio in a venv), then
-# formatting, lints, and every Rust test (unit, property, integration,
-# interop). Usage: bash tests/run-all.sh
+# formatting, lints, every Rust test (unit, property, integration, interop),
+# the demo, the demo's chat page in headless Chromium (tests/browser), the
+# Python module, and the packaging checks (tests/package.sh).
+# Usage: bash tests/run-all.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -11,12 +13,13 @@ step() { printf '\n==> %s\n' "$*"; }
 step "installing interop peers (npm ci, pip)"
 bash tests/interop/setup.sh
 
-step "installing redis-server, gcc, g++ and valgrind (Redis and C ABI tests) when missing"
+step "installing redis-server, gcc, g++, valgrind (Redis and C ABI tests) and chromium (browser test) when missing"
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v gcc >/dev/null 2>&1 || missing+=(gcc)
 command -v g++ >/dev/null 2>&1 || missing+=(g++)
 command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq
@@ -36,12 +39,18 @@ cargo test --workspace --all-targets --no-fail-fast --features oxsio/redis 2>&1 
 cargo test --workspace --doc --features oxsio/redis 2>&1 | tee -a target/test-output.txt
 
 step "the README demo (chat server + bots, exits after the exchange)"
-PORT=0 timeout 120 cargo run --quiet --example chat -- --exit-after-demo
+PORT=0 timeout 120 cargo run --quiet -p oxsio-demo -- --exit-after-demo
 step "oxsio mounted in axum (a client connects through it)"
-timeout 120 cargo run --quiet --example axum -- --check
+timeout 120 cargo run --quiet -p oxsio --example axum -- --check
+
+step "the demo's chat page in headless Chromium (two pages, websocket and polling)"
+bash tests/browser/run.sh 2>&1 | tee -a target/test-output.txt
 
 step "Python module (pip install ./python in python/.venv; stubtest; pytest)"
 bash python/run-tests.sh 2>&1 | tee -a target/test-output.txt
+
+step "packaging: cargo package and cargo doc (oxsio, oxsio-ffi), Python sdist + abi3 wheel in a fresh venv"
+bash tests/package.sh 2>&1 | tee -a target/test-output.txt
 
 passed=$(grep -Eo '[0-9]+ passed' target/test-output.txt | awk '{s+=$1} END {print s+0}')
 failed=$(grep -Eo '[0-9]+ failed' target/test-output.txt | awk '{s+=$1} END {print s+0}')

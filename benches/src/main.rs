@@ -7,11 +7,13 @@
 //! oxsio-bench smoke                      # every scenario against oxsio, tiny sizes
 //! oxsio-bench report                     # re-render BENCHMARKS.md + chart from benches/results
 //! oxsio-bench run <scenario> --addr 127.0.0.1:PORT [--pid PID] [sizes…]   # one JSON line
+//! oxsio-bench scale --peer oxsio|socketioxide --conns 500000 [--hold-s 300]  # see scale.rs
 //! ```
 //! Scenarios: echo_64, echo_1k, fanout, connect, polling_echo, idle.
 
 mod orchestrate;
 mod report;
+mod scale;
 mod scenarios;
 mod sys;
 mod wire;
@@ -57,7 +59,9 @@ const USAGE: &str = "usage:
   oxsio-bench report [--raw benches/results/raw.jsonl] [--out BENCHMARKS.md]   # re-render, no measurement
   oxsio-bench run <scenario> --addr HOST:PORT [--pid PID] [--clients N] [--per-client M]
                   [--payload BYTES] [--receivers N] [--broadcasts K] [--window W]
-                  [--conns C] [--concurrency X] [--hold-s S] [--limit-s L]";
+                  [--conns C] [--concurrency X] [--hold-s S] [--limit-s L]
+  oxsio-bench scale --peer oxsio|socketioxide [--conns 500000] [--hold-s 300] [--per-shard 19000]
+                  [--concurrency 64] [--min-free-gib 4] [--limit-s 900]   # not part of `all`";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -67,6 +71,8 @@ fn main() {
         Some("all") => orchestrate::all(&flags),
         Some("smoke") => orchestrate::smoke(&flags),
         Some("report") => orchestrate::rerender(&flags),
+        Some("scale") => scale::main(&flags),
+        Some("scale-load") => scale::load_main(&flags),
         _ => {
             eprintln!("{USAGE}");
             2

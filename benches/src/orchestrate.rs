@@ -47,7 +47,7 @@ pub fn repo_root() -> PathBuf {
     dir.parent().map(Path::to_path_buf).unwrap_or(dir)
 }
 
-fn bin_dir() -> PathBuf {
+pub(crate) fn bin_dir() -> PathBuf {
     std::env::current_exe()
         .ok()
         .and_then(|p| p.parent().map(Path::to_path_buf))
@@ -272,7 +272,7 @@ impl Running {
     }
 }
 
-fn pinned(cpu: Option<usize>, program: &str) -> Command {
+pub(crate) fn pinned(cpu: Option<usize>, program: &str) -> Command {
     match cpu {
         Some(c) => {
             let mut cmd = Command::new("taskset");

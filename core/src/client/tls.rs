@@ -23,6 +23,12 @@ pub enum RootCerts {
 }
 
 /// TLS settings for `https://` and `wss://` URLs.
+///
+/// The connection uses rustls's process-wide `CryptoProvider`: the one the
+/// application installed with `CryptoProvider::install_default` (aws-lc-rs
+/// gives post-quantum key exchange), otherwise *ring*, which oxsio enables.
+/// An application whose dependencies enable both rustls providers must
+/// install one before the first `https://` or `wss://` connection.
 #[derive(Debug, Clone, Default)]
 pub struct TlsOptions {
     /// Root certificates to trust.
@@ -34,11 +40,13 @@ pub struct TlsOptions {
 }
 
 impl TlsOptions {
+    /// Builds the rustls configuration on the process-wide `CryptoProvider`:
+    /// the one the application installed (`CryptoProvider::install_default`,
+    /// e.g. aws-lc-rs for post-quantum key exchange), otherwise the one of
+    /// rustls's enabled crate features (*ring* in oxsio's own build).
     pub(crate) fn client_config(&self) -> Result<Arc<ClientConfig>, ClientError> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let builder = ClientConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .map_err(|e| ClientError::Tls(e.to_string()))?;
+        let builder = ClientConfig::builder();
+        let provider = builder.crypto_provider().clone();
         let config = if self.accept_invalid_certs {
             builder
                 .dangerous()

@@ -214,7 +214,7 @@ pub fn encode_event_into(
 
 /// Encodes an event whose arguments are JSON text (the elements between
 /// the array's brackets, already checked, e.g. by
-/// [`JsonArgs`](crate::JsonArgs)): `2[nsp,][id]["event",<args>]`.
+/// [`JsonArgs`]): `2[nsp,][id]["event",<args>]`.
 ///
 /// ```
 /// use oxsio::codec::socketio::encode_json_event_into;

@@ -1,6 +1,6 @@
 //! Engine.IO v4 server: handshake, long-polling, WebSocket, upgrade and
 //! heartbeat. The layer above sees sessions and messages through
-//! [`Handler`](session::Handler), never a transport.
+//! `session::Handler`, never a transport.
 
 pub mod config;
 pub(crate) mod http;

@@ -302,12 +302,13 @@ mod tests {
         bytes.iter().map(|b| format!("{b:02x}")).collect()
     }
 
-    /// Every payload captured between two Node nodes (shared/redis-adapter-vectors.md)
-    /// decodes, and re-encodes to the identical bytes (msgpack) or text (JSON).
+    /// Every payload captured between two Node nodes (the capture is kept in
+    /// core/tests/data/redis-adapter-vectors.md) decodes, and re-encodes to
+    /// the identical bytes (msgpack) or text (JSON).
     #[test]
     fn every_captured_vector_round_trips_byte_exact() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../shared/redis-adapter-vectors.md");
+            .join("tests/data/redis-adapter-vectors.md");
         let doc =
             std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let mut checked = 0;

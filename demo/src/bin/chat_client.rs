@@ -1,8 +1,8 @@
-//! A chat client for the demo server (`cargo run --release --example chat`):
+//! A chat client for the demo server (`cargo run --release -p oxsio-demo`):
 //! lines you type are sent to your room; `/join <room>` changes room.
 //!
 //! ```text
-//! cargo run --release --example chat_client -- alice [http://127.0.0.1:3000]
+//! cargo run --release -p oxsio-demo --bin chat_client -- alice [http://127.0.0.1:3000]
 //! ```
 
 use oxsio::client::{ClientBuilder, ClientEvent};
@@ -27,6 +27,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 m["from"].as_str().unwrap_or("?"),
                 m["text"]
             );
+        })
+        .on("image", |ev: ClientEvent| {
+            let m = ev.arg(0);
+            println!(
+                "[{}] {} sent an image ({}, {} bytes)",
+                m["room"].as_str().unwrap_or("?"),
+                m["from"].as_str().unwrap_or("?"),
+                m["type"].as_str().unwrap_or("?"),
+                m["data"].as_bytes().map_or(0, |b| b.len())
+            );
+        })
+        .on("notice", |ev: ClientEvent| {
+            println!("* {}", ev.arg(0)["text"].as_str().unwrap_or("?"))
         })
         .connect()
         .await?;
