@@ -21,10 +21,8 @@ mod sys;
 #[allow(dead_code)]
 mod wire;
 
-use std::cell::RefCell;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -133,6 +131,8 @@ struct AwayStats {
     connected: usize,
     /// Set at the cut: the reconnection wave (1 s later).
     wave: Option<Instant>,
+    /// Set at the end: the clients leave.
+    stopped: bool,
     /// Seconds from the wave until a client had every burst packet.
     done: Vec<f64>,
     recovered: usize,
@@ -146,11 +146,11 @@ struct AwayStats {
 async fn away_client(
     addr: std::net::SocketAddr,
     seed: u32,
-    cut: Rc<tokio::sync::Notify>,
-    stop: Rc<tokio::sync::Notify>,
+    cut: Arc<tokio::sync::Notify>,
+    stop: Arc<tokio::sync::Notify>,
     packets: usize,
     deadline: Instant,
-    stats: Rc<RefCell<AwayStats>>,
+    stats: Arc<Mutex<AwayStats>>,
 ) {
     let req = wire::ws_upgrade_request(addr);
     let Ok((mut c, reply)) = wire::ws_connect_with(addr, None, seed, &req, b"40").await else {
@@ -158,9 +158,12 @@ async fn away_client(
     };
     let pid = pid_of(&reply);
     let mut offset: Option<Vec<u8>> = None;
-    stats.borrow_mut().connected += 1;
+    stats.lock().unwrap().connected += 1;
     loop {
-        if stats.borrow().wave.is_some() {
+        let notified = cut.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if stats.lock().unwrap().wave.is_some() {
             break;
         }
         tokio::select! {
@@ -170,11 +173,11 @@ async fn away_client(
                     offset = Some(o.to_vec());
                 }
             }
-            () = cut.notified() => break,
+            () = notified => break,
         }
     }
     drop(c); // the connection is gone (the server sees "transport close")
-    let Some(wave) = stats.borrow().wave else {
+    let Some(wave) = stats.lock().unwrap().wave else {
         return;
     };
     tokio::time::sleep_until(wave.into()).await;
@@ -193,24 +196,34 @@ async fn away_client(
     let recovered = pid.is_some() && pid_of(&reply) == pid;
     let mut got = 0;
     if !recovered {
-        stats.borrow_mut().done.push(wave.elapsed().as_secs_f64());
+        stats
+            .lock()
+            .unwrap()
+            .done
+            .push(wave.elapsed().as_secs_f64());
     } else {
-        stats.borrow_mut().recovered += 1;
+        stats.lock().unwrap().recovered += 1;
     }
     loop {
+        let notified = stop.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if stats.lock().unwrap().stopped {
+            return;
+        }
         tokio::select! {
             p = tokio::time::timeout_at(deadline.into(), c.reader.next_sio(&c.writer)) => {
                 let Ok(Ok(p)) = p else { return };
                 if recovered && got < packets && p.starts_with(b"2[\"broadcast\",\"m\"") {
                     got += 1;
-                    let mut s = stats.borrow_mut();
+                    let mut s = stats.lock().unwrap();
                     s.replayed += 1;
                     if got == packets {
                         s.done.push(wave.elapsed().as_secs_f64());
                     }
                 }
             }
-            () = stop.notified() => return,
+            () = notified => return,
         }
     }
 }
@@ -316,22 +329,43 @@ async fn run_mode(
     let _ = ready_rx.recv_timeout(limit);
 
     // The away clients, on this thread.
-    let cut = Rc::new(tokio::sync::Notify::new());
-    let stop = Rc::new(tokio::sync::Notify::new());
-    let stats: Rc<RefCell<AwayStats>> = Rc::default();
-    let mut away = tokio::task::JoinSet::new();
-    for i in 0..clients {
-        away.spawn_local(away_client(
-            addr,
-            i as u32 + 1,
-            cut.clone(),
-            stop.clone(),
-            packets,
-            deadline,
-            stats.clone(),
-        ));
-    }
-    while stats.borrow().connected < clients && Instant::now() < deadline {
+    let cut = Arc::new(tokio::sync::Notify::new());
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let stats: Arc<Mutex<AwayStats>> = Arc::default();
+    // The away clients on a thread of their own at a lower priority (nice
+    // 10), so that their replay reading does not take the CPU from the
+    // staying clients, whose latency is what this measures of the server.
+    let away = {
+        let (cut, stop, stats) = (cut.clone(), stop.clone(), stats.clone());
+        std::thread::spawn(move || {
+            // SAFETY: setpriority on the calling thread (who = 0) has no
+            // memory preconditions.
+            unsafe {
+                libc::setpriority(libc::PRIO_PROCESS, 0, 10);
+            }
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let local = tokio::task::LocalSet::new();
+            local.block_on(&rt, async move {
+                let mut away = tokio::task::JoinSet::new();
+                for i in 0..clients {
+                    away.spawn_local(away_client(
+                        addr,
+                        i as u32 + 1,
+                        cut.clone(),
+                        stop.clone(),
+                        packets,
+                        deadline,
+                        stats.clone(),
+                    ));
+                }
+                while away.join_next().await.is_some() {}
+            });
+        })
+    };
+    while stats.lock().unwrap().connected < clients && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     // One packet gives every client an offset; then they all drop, and
@@ -341,7 +375,7 @@ async fn run_mode(
     tokio::time::sleep(Duration::from_millis(100)).await;
     let cut_at = Instant::now();
     let wave = cut_at + Duration::from_secs(1);
-    stats.borrow_mut().wave = Some(wave);
+    stats.lock().unwrap().wave = Some(wave);
     cut.notify_waiters();
     tokio::time::sleep(Duration::from_millis(100)).await;
     phase.store(2, Ordering::Release);
@@ -361,7 +395,7 @@ async fn run_mode(
     phase.store(3, Ordering::Release);
     let mut replay_s = None;
     while Instant::now() < deadline {
-        if stats.borrow().done.len() >= clients {
+        if stats.lock().unwrap().done.len() >= clients {
             replay_s = Some(wave.elapsed().as_secs_f64());
             break;
         }
@@ -377,11 +411,12 @@ async fn run_mode(
     let probed_s = wave.elapsed().as_secs_f64();
     phase.store(4, Ordering::Release);
     let _ = tokio::task::spawn_blocking(move || stay.join()).await;
+    stats.lock().unwrap().stopped = true;
     stop.notify_waiters();
-    while away.join_next().await.is_some() {}
+    let _ = tokio::task::spawn_blocking(move || away.join()).await;
     let mut l = std::mem::take(&mut *lat.lock().unwrap());
     l.sort_unstable();
-    let st = stats.borrow();
+    let st = std::mem::take(&mut *stats.lock().unwrap());
     let _ = Command::new("kill").arg(server.id().to_string()).status();
     let _ = server.wait();
     let ms = |s: f64| (s * 1000.0).round() / 1000.0;
