@@ -496,7 +496,8 @@ async fn a_pending_packet_is_sent_again_after_a_reconnection() {
     let socket = ClientBuilder::new(format!("http://{}", proxy.addr))
         .transports([Transport::Websocket])
         .retries(5)
-        .ack_timeout(Duration::from_secs(5))
+        // Far beyond the wait below: only a resend on reconnection answers in time.
+        .ack_timeout(Duration::from_secs(60))
         .reconnection(fast_reconnect(100))
         .connect()
         .await
@@ -505,13 +506,11 @@ async fn a_pending_packet_is_sent_again_after_a_reconnection() {
     let delivered = raw::eventually(T, || log.lock().unwrap().len() == 1).await;
     assert!(delivered);
     proxy.cut_all(false);
-    let started = Instant::now();
-    let reply = tokio::time::timeout(T, pending).await.unwrap().unwrap();
+    let reply = tokio::time::timeout(T, pending)
+        .await
+        .expect("sent again on reconnection, not after the 60 s ack timeout")
+        .unwrap();
     assert_eq!(reply, vec![Value::from("ok")]);
-    assert!(
-        started.elapsed() < Duration::from_secs(4),
-        "sent again on reconnection, not after the 5 s ack timeout"
-    );
     assert_eq!(*log.lock().unwrap(), vec![1, 1]);
     handle.shutdown().await;
 }
