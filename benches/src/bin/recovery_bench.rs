@@ -133,6 +133,8 @@ struct AwayStats {
     wave: Option<Instant>,
     /// Set at the end: the clients leave.
     stopped: bool,
+    /// Reconnections that failed or got no CONNECT reply.
+    failed: usize,
     /// Seconds from the wave until a client had every burst packet.
     done: Vec<f64>,
     recovered: usize,
@@ -188,9 +190,13 @@ async fn away_client(
         ),
         _ => "40".to_owned(),
     };
-    let Ok((mut c, reply)) =
-        wire::ws_connect_with(addr, None, seed, &req, connect.as_bytes()).await
-    else {
+    let again = tokio::time::timeout_at(
+        deadline.into(),
+        wire::ws_connect_with(addr, None, seed, &req, connect.as_bytes()),
+    )
+    .await;
+    let Ok(Ok((mut c, reply))) = again else {
+        stats.lock().unwrap().failed += 1;
         return;
     };
     let recovered = pid.is_some() && pid_of(&reply) == pid;
@@ -430,6 +436,7 @@ async fn run_mode(
         "replay_s": replay_s.map(ms),
         "probe_window_s": ms(probed_s),
         "recovered": st.recovered,
+        "reconnect_failed": st.failed,
         "replayed_packets": st.replayed,
         "lost": if recovery { (clients * packets).saturating_sub(st.replayed) } else { 0 },
         "probe_samples": l.len(),

@@ -71,6 +71,9 @@ pub(crate) struct Engine<H: Handler> {
     pub(crate) handler: H,
     sessions: RwLock<SidMap<Entry<H::Conn>>>,
     pub(crate) metrics: Option<Arc<crate::metrics::Metrics>>,
+    /// Turns to write a replay, first come first served (see
+    /// `websocket::REPLAY_SLOTS`).
+    pub(crate) replay_slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// Parsed Engine.IO query parameters.
@@ -122,6 +125,7 @@ impl<H: Handler> Engine<H> {
             handler,
             sessions: RwLock::new(SidMap::default()),
             metrics,
+            replay_slots: Arc::new(tokio::sync::Semaphore::new(websocket::REPLAY_SLOTS)),
         })
     }
 

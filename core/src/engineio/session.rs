@@ -168,6 +168,8 @@ pub(crate) const STATE_WEBSOCKET: u8 = 2;
 pub(crate) struct Queue {
     inner: std::sync::Mutex<QueueInner>,
     capacity: usize,
+    /// `allowance > 0`, readable without the lock on every writer turn.
+    replay: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -186,10 +188,13 @@ struct QueueInner {
 }
 
 impl QueueInner {
-    fn took(&mut self) {
-        if self.items.is_empty() {
+    /// After messages were taken; true when a replay was just written out.
+    fn took(&mut self) -> bool {
+        if self.items.is_empty() && self.allowance > 0 {
             self.allowance = 0;
+            return true;
         }
+        false
     }
 }
 
@@ -207,6 +212,7 @@ impl Queue {
         Queue {
             inner: std::sync::Mutex::new(QueueInner::default()),
             capacity: capacity.max(1),
+            replay: AtomicBool::new(false),
         }
     }
 
@@ -240,6 +246,7 @@ impl Queue {
         let mut q = self.lock();
         q.allowance += msgs.len();
         q.items.extend(msgs);
+        self.replay.store(true, Ordering::Release);
         let waker = q.waker.take();
         drop(q);
         if let Some(w) = waker {
@@ -259,7 +266,9 @@ impl Queue {
     pub(crate) fn pop(&self) -> Option<Message> {
         let mut q = self.lock();
         let m = q.items.pop_front();
-        q.took();
+        if q.took() {
+            self.replay.store(false, Ordering::Release);
+        }
         if q.items.is_empty() && q.items.capacity() > 16 {
             // A burst is over: give the memory back.
             q.items = VecDeque::new();
@@ -287,7 +296,9 @@ impl Queue {
         for m in q.items.drain(..n) {
             f(&m);
         }
-        q.took();
+        if q.took() {
+            self.replay.store(false, Ordering::Release);
+        }
         q.from_host = false;
         if q.items.is_empty() {
             if q.items.capacity() > 16 {
@@ -302,7 +313,9 @@ impl Queue {
         let mut q = self.lock();
         match q.items.pop_front() {
             Some(m) => {
-                q.took();
+                if q.took() {
+                    self.replay.store(false, Ordering::Release);
+                }
                 Poll::Ready(m)
             }
             None => {
@@ -315,6 +328,12 @@ impl Queue {
     /// Waits for the next message.
     pub(crate) async fn recv(&self) -> Message {
         poll_fn(|cx| self.poll_pop(cx)).await
+    }
+
+    /// A replay pushed with [`Session::send_replay`] is still being written
+    /// (the queue was not empty since).
+    pub(crate) fn replaying(&self) -> bool {
+        self.replay.load(Ordering::Acquire)
     }
 
     /// Messages wait, all pushed by tasks of the runtime: the writer may

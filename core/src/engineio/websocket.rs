@@ -40,6 +40,20 @@ const WRITE_BATCH: usize = 64;
 /// (a recovered session's replay) then yields between turns, so the other
 /// connections on the same thread keep their latency.
 const BATCHES_PER_TURN: usize = 4;
+/// Connections of an engine that write a replay at the same time; the
+/// others wait their turn (first come, first served), so that a wave of
+/// recovered clients does not leave the runtime with thousands of busy
+/// writers ahead of everyone else.
+pub(crate) const REPLAY_SLOTS: usize = 8;
+
+/// Waiting for a turn to write a replay.
+type ReplayTurn = Pin<
+    Box<
+        dyn Future<Output = Result<tokio::sync::OwnedSemaphorePermit, tokio::sync::AcquireError>>
+            + Send,
+    >,
+>;
+
 /// Size of the per-thread read buffer: one read takes up to this much.
 const SCRATCH_LEN: usize = 64 * 1024;
 /// A per-thread write buffer larger than this is released after use.
@@ -272,6 +286,8 @@ async fn run<H: Handler, S: Stream>(
     // scheduler before they are written: the broadcasts still being read
     // elsewhere join them, and one write carries several.
     let mut may_defer = true;
+    let mut slot: Option<tokio::sync::OwnedSemaphorePermit> = None;
+    let mut waiting: Option<ReplayTurn> = None;
     let exit = loop {
         let step = poll_fn(|cx| {
             loop {
@@ -325,10 +341,45 @@ async fn run<H: Handler, S: Stream>(
                     may_defer = false;
                     return Poll::Ready(Turn::Defer);
                 }
-                match io.poll_write_queue(cx, &session.queue) {
+                // A replay is written only with one of the engine's slots.
+                let mut hold = false;
+                if session.queue.replaying() {
+                    if slot.is_none() {
+                        let turn = waiting.get_or_insert_with(|| {
+                            Box::pin(engine.replay_slots.clone().acquire_owned())
+                        });
+                        match turn.as_mut().poll(cx) {
+                            Poll::Ready(got) => {
+                                waiting = None;
+                                slot = got.ok();
+                            }
+                            Poll::Pending => {
+                                hold = true;
+                                // Pings and other control frames still go out.
+                                if let Poll::Ready(Err(_)) = io.poll_write_pending(cx) {
+                                    session.close(CloseReason::TransportError);
+                                    return Poll::Ready(Turn::Exit(Exit::Broken));
+                                }
+                            }
+                        }
+                    }
+                } else {
+                    slot = None;
+                    waiting = None;
+                }
+                let written = if hold {
+                    Poll::Pending
+                } else {
+                    io.poll_write_queue(cx, &session.queue)
+                };
+                match written {
                     Poll::Ready(Ok(true)) => {
                         stall = None;
                         may_defer = true;
+                        // Written out: the slot goes back before this task sleeps.
+                        if slot.is_some() && !session.queue.replaying() {
+                            slot = None;
+                        }
                     }
                     Poll::Ready(Ok(false)) => {
                         // Its share for this turn is written; more waits.
@@ -340,7 +391,10 @@ async fn run<H: Handler, S: Stream>(
                         session.close(CloseReason::TransportError);
                         return Poll::Ready(Turn::Exit(Exit::Broken));
                     }
+                    Poll::Pending if hold => {}
                     Poll::Pending => {
+                        // A slow reader keeps no replay slot from the others.
+                        slot = None;
                         // A client that stops reading stalls the write; past a heartbeat
                         // period it is dead for us too (its queue is bounded meanwhile).
                         session.queue.register(cx);
