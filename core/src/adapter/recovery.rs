@@ -282,37 +282,37 @@ impl RecoveryStore {
         attach: &mut dyn FnMut(Vec<Message>),
     ) -> bool {
         let mut g = self.lock();
-        let Some(r) = restore else {
-            let start = g.next_seq;
-            g.live.insert(pid.clone(), start);
-            drop_guarded(g, || attach(Vec::new()));
-            return false;
+        let from = restore.map(|r| u64::from_str_radix(&r.resume, 16).unwrap_or(u64::MAX));
+        let missed = match (restore, from) {
+            (Some(r), Some(from)) if from >= g.first_kept() && from <= g.next_seq => {
+                let skip = (from - g.first_kept()) as usize;
+                let missed: Vec<Message> = g
+                    .log
+                    .iter()
+                    .skip(skip)
+                    .filter(|l| included(&r.session.rooms, &l.rooms, &l.except))
+                    .map(|l| l.msg.clone())
+                    .collect();
+                (missed.len() <= self.config.max_packets_per_session).then_some((from, missed))
+            }
+            _ => None,
         };
-        let from = u64::from_str_radix(&r.resume, 16).unwrap_or(u64::MAX);
-        if from < g.first_kept() || from > g.next_seq {
-            let start = g.next_seq;
-            g.live.insert(pid.clone(), start);
-            drop_guarded(g, || attach(Vec::new()));
-            return false;
+        match missed {
+            Some((from, missed)) => {
+                g.live.insert(pid.clone(), from);
+                attach(missed);
+                true
+            }
+            None => {
+                // A new session, or one that can no longer be completed:
+                // nothing to fence, the lock goes first.
+                let start = g.next_seq;
+                g.live.insert(pid.clone(), start);
+                drop(g);
+                attach(Vec::new());
+                false
+            }
         }
-        let rooms = &r.session.rooms;
-        let skip = (from - g.first_kept()) as usize;
-        let missed: Vec<Message> = g
-            .log
-            .iter()
-            .skip(skip)
-            .filter(|l| included(rooms, &l.rooms, &l.except))
-            .map(|l| l.msg.clone())
-            .collect();
-        if missed.len() > self.config.max_packets_per_session {
-            let start = g.next_seq;
-            g.live.insert(pid.clone(), start);
-            drop_guarded(g, || attach(Vec::new()));
-            return false;
-        }
-        g.live.insert(pid.clone(), from);
-        attach(missed);
-        true
     }
 
     /// A connected socket left without a session to keep.
@@ -346,12 +346,6 @@ impl RecoveryStore {
             }
         });
     }
-}
-
-/// Calls `f` after releasing the lock (nothing to fence for new sessions).
-fn drop_guarded(g: MutexGuard<'_, Inner>, f: impl FnOnce()) {
-    drop(g);
-    f();
 }
 
 /// Node's `shouldIncludePacket`: in a target room (or all) and in no excluded room.

@@ -1,6 +1,7 @@
 //! A Redis adapter speaking the **classic** `@socket.io/redis-adapter`
 //! protocol, so oxsio nodes and Node.js nodes form one cluster
-//! (`../shared/REDIS-ADAPTER.md` pins the protocol).
+//! (the payloads captured between two Node nodes, which the tests replay,
+//! are in `core/tests/data/redis-adapter-vectors.md`).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
