@@ -108,9 +108,12 @@ async fn ten_thousand_abandoned_sessions_are_freed_after_expiry() {
     println!(
         "rss KiB: before {before}, with 10 000 sessions {peak}, after expiry {after} ({trimmed} after malloc_trim)"
     );
+    // What stays is allocator fragmentation, not sessions: a leak would keep
+    // most of the peak. Allow a tenth of the growth (measured: about 3 %).
+    let grown = peak.saturating_sub(before);
     assert!(
-        trimmed <= before + 4 * 1024,
-        "RSS after expiry {trimmed} KiB vs {before} KiB before"
+        trimmed <= before + grown / 10,
+        "RSS after expiry {trimmed} KiB vs {before} KiB before and {peak} KiB at the peak"
     );
     handle.shutdown().await;
 }
