@@ -36,7 +36,7 @@ pub mod socketio;
 pub mod tls;
 
 pub use codec::value::{Args, IntoArgs, JsonArgs, JsonError, Map, Value};
-pub use engineio::{AllowOrigin, Cors, EngineConfig, RequestInfo, Transport};
+pub use engineio::{AllowOrigin, AllowedOrigins, Cors, EngineConfig, RequestInfo, Transport};
 pub use sid::Sid;
 pub use socketio::{
     AckError, AckFuture, AckSender, BroadcastError, BroadcastOperator, ConnectError,

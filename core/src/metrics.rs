@@ -102,9 +102,10 @@ pub(crate) enum Refusal {
     TooManyConnections,
     InvalidNamespace,
     Middleware,
+    BadOrigin,
 }
 
-const REFUSALS: [&str; 9] = [
+const REFUSALS: [&str; 10] = [
     "unknown_transport",
     "unknown_sid",
     "bad_request",
@@ -114,6 +115,7 @@ const REFUSALS: [&str; 9] = [
     "too_many_connections",
     "invalid_namespace",
     "middleware",
+    "bad_origin",
 ];
 
 /// Adapter operations that are requests (possibly to other nodes).

@@ -36,7 +36,7 @@ pub enum Opcode {
 }
 
 impl Opcode {
-    fn from_bits(b: u8) -> Option<Opcode> {
+    pub(crate) fn from_bits(b: u8) -> Option<Opcode> {
         Some(match b {
             0 => Opcode::Continuation,
             1 => Opcode::Text,
@@ -48,7 +48,7 @@ impl Opcode {
         })
     }
 
-    fn bits(self) -> u8 {
+    pub(crate) fn bits(self) -> u8 {
         match self {
             Opcode::Continuation => 0,
             Opcode::Text => 1,

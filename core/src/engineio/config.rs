@@ -89,6 +89,62 @@ impl std::fmt::Debug for AllowOrigin {
     }
 }
 
+/// Which `Origin`s may talk to the server at all: a request (polling or
+/// WebSocket) whose `Origin` header is not allowed gets HTTP 400 "Not an
+/// accepted origin." — python-socketio's protection against cross-site
+/// WebSocket hijacking. Requests without an `Origin` (non-browser clients)
+/// are not checked. Unlike [`Cors`], which only adds response headers that
+/// browsers enforce on HTTP, this refuses the request itself.
+#[derive(Clone)]
+pub enum AllowedOrigins {
+    /// The server's own origin: `http(s)://` + the `Host` header (and the
+    /// `X-Forwarded-Proto` / `X-Forwarded-Host` variant behind a proxy).
+    SameOrigin,
+    /// Exactly these origins (`"*"` in the list allows any).
+    List(Vec<String>),
+    /// Origins for which the predicate returns true; it also sees the request.
+    Predicate(Arc<dyn Fn(&str, &RequestInfo) -> bool + Send + Sync>),
+}
+
+impl std::fmt::Debug for AllowedOrigins {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AllowedOrigins::SameOrigin => f.write_str("SameOrigin"),
+            AllowedOrigins::List(l) => f.debug_tuple("List").field(l).finish(),
+            AllowedOrigins::Predicate(_) => f.write_str("Predicate(..)"),
+        }
+    }
+}
+
+impl AllowedOrigins {
+    /// Whether `origin` may make the request `info`.
+    pub fn allows(&self, origin: &str, info: &RequestInfo) -> bool {
+        match self {
+            AllowedOrigins::List(l) => l.iter().any(|x| x == "*" || x == origin),
+            AllowedOrigins::Predicate(p) => p(origin, info),
+            AllowedOrigins::SameOrigin => {
+                let h = |name: &str| {
+                    info.headers
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.split(',').next())
+                        .map(str::trim)
+                };
+                let scheme = if info.secure { "https" } else { "http" };
+                let Some(host) = h("host").or(info.uri.authority().map(|a| a.as_str())) else {
+                    return false;
+                };
+                if origin == format!("{scheme}://{host}") {
+                    return true;
+                }
+                let (fproto, fhost) = (h("x-forwarded-proto"), h("x-forwarded-host"));
+                (fproto.is_some() || fhost.is_some())
+                    && origin == format!("{}://{}", fproto.unwrap_or(scheme), fhost.unwrap_or(host))
+            }
+        }
+    }
+}
+
 /// Cross-origin resource sharing; off unless configured.
 #[derive(Debug, Clone)]
 pub struct Cors {
@@ -138,6 +194,9 @@ pub struct EngineConfig {
     pub cookie: Option<String>,
     /// Most open sessions; further handshakes get HTTP 503 (default 250 000).
     pub max_connections: usize,
+    /// Origins allowed to make requests at all (see [`AllowedOrigins`]);
+    /// `None` (default, as Node) checks nothing.
+    pub allowed_origins: Option<AllowedOrigins>,
 }
 
 impl Default for EngineConfig {
@@ -155,6 +214,7 @@ impl Default for EngineConfig {
             allow_request: None,
             cookie: None,
             max_connections: 250_000,
+            allowed_origins: None,
         }
     }
 }
@@ -174,6 +234,7 @@ impl std::fmt::Debug for EngineConfig {
             .field("allow_request", &self.allow_request.is_some())
             .field("cookie", &self.cookie)
             .field("max_connections", &self.max_connections)
+            .field("allowed_origins", &self.allowed_origins)
             .finish()
     }
 }

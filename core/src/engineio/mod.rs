@@ -3,6 +3,7 @@
 //! `session::Handler`, never a transport.
 
 pub mod config;
+pub mod host;
 pub(crate) mod http;
 mod polling;
 pub mod session;
@@ -15,7 +16,9 @@ use std::sync::{Arc, RwLock};
 use ::http::{Method, Request, Response, StatusCode, header};
 use bytes::Bytes;
 
-pub use config::{AllowOrigin, AllowRequest, Cors, EngineConfig, RequestInfo, Transport};
+pub use config::{
+    AllowOrigin, AllowRequest, AllowedOrigins, Cors, EngineConfig, RequestInfo, Transport,
+};
 pub use session::{CloseReason, Incoming, Message, SendError, Session};
 
 use self::http::{Body, ErrorCode, apply_cors, error_response, text_response};
@@ -37,6 +40,22 @@ fn detached_headers(h: &::http::HeaderMap) -> ::http::HeaderMap {
         }
     }
     out
+}
+
+/// What the handshake hooks and the layer above see of a request.
+fn request_info<B>(req: &Request<B>) -> RequestInfo {
+    RequestInfo {
+        headers: detached_headers(req.headers()),
+        query: req.uri().query().unwrap_or("").to_owned(),
+        remote_addr: req.extensions().get::<RemoteAddr>().map(|r| r.0),
+        secure: req.extensions().get::<Secure>().is_some(),
+        // Re-parsed: hyper's URI shares its read buffer, like the headers.
+        uri: req
+            .uri()
+            .to_string()
+            .parse()
+            .unwrap_or_else(|_| req.uri().clone()),
+    }
 }
 
 /// The peer address of a connection, put in request extensions by the
@@ -279,6 +298,13 @@ impl<H: Handler> Engine<H> {
             .get(header::ORIGIN)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
+        if let (Some(allowed), Some(o)) = (&self.config.allowed_origins, origin.as_deref())
+            && !allowed.allows(o, &request_info(&req))
+        {
+            tracing::info!(origin = o, "refused: not an accepted origin");
+            self.refused(crate::metrics::Refusal::BadOrigin);
+            return error_response(ErrorCode::BadRequest, Some("Not an accepted origin."));
+        }
         let is_preflight = req.method() == Method::OPTIONS;
         let mut res = if is_preflight {
             text_response(StatusCode::NO_CONTENT, Bytes::new(), "text/plain")
@@ -345,18 +371,7 @@ impl<H: Handler> Engine<H> {
             self.refused(Refusal::BadRequest);
             return error_response(ErrorCode::BadRequest, None);
         }
-        let info = RequestInfo {
-            headers: detached_headers(req.headers()),
-            query: req.uri().query().unwrap_or("").to_owned(),
-            remote_addr: req.extensions().get::<RemoteAddr>().map(|r| r.0),
-            secure: req.extensions().get::<Secure>().is_some(),
-            // Re-parsed: hyper's URI shares its read buffer, like the headers.
-            uri: req
-                .uri()
-                .to_string()
-                .parse()
-                .unwrap_or_else(|_| req.uri().clone()),
-        };
+        let info = request_info(&req);
         if let Some(allow) = &self.config.allow_request
             && let Err(message) = allow(&info)
         {

@@ -83,6 +83,14 @@ fn switching_response<B>(req: &Request<B>) -> Option<Response<Body>> {
     Some(res)
 }
 
+/// The WebSocket a foreign host accepted (see [`super::host`]), if the
+/// request came from one rather than from hyper.
+fn host_stream<B>(req: &Request<B>) -> Option<tokio::io::DuplexStream> {
+    req.extensions()
+        .get::<super::host::HostUpgrade>()
+        .and_then(super::host::HostUpgrade::take)
+}
+
 /// A new session over WebSocket, without prior polling.
 pub(super) fn handshake<H: Handler, B: Send + 'static>(
     engine: Arc<Engine<H>>,
@@ -92,12 +100,18 @@ pub(super) fn handshake<H: Handler, B: Send + 'static>(
     let Some(res) = switching_response(&req) else {
         return error_response(ErrorCode::BadRequest, None);
     };
+    let max = engine.config.max_payload;
+    if let Some(stream) = host_stream(&req) {
+        tokio::spawn(async move {
+            direct(&engine, info, WsIo::new(stream, Bytes::new(), max)).await;
+        });
+        return res;
+    }
     let on_upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
         let Ok(upgraded) = on_upgrade.await else {
             return;
         };
-        let max = engine.config.max_payload;
         // The standalone server's connections are plain TCP: drop hyper's
         // wrapper (and its read buffer). Other embeddings keep the wrapper.
         match upgraded.downcast::<TokioIo<TcpStream>>() {
@@ -148,12 +162,18 @@ pub(super) fn upgrade<H: Handler, B: Send + 'static>(
     let Some(res) = switching_response(&req) else {
         return error_response(ErrorCode::BadRequest, None);
     };
+    let max = engine.config.max_payload;
+    if let Some(stream) = host_stream(&req) {
+        tokio::spawn(async move {
+            upgraded_session(&engine, &entry, WsIo::new(stream, Bytes::new(), max)).await;
+        });
+        return res;
+    }
     let on_upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
         let Ok(upgraded) = on_upgrade.await else {
             return;
         };
-        let max = engine.config.max_payload;
         match upgraded.downcast::<TokioIo<TcpStream>>() {
             Ok(parts) => {
                 let io = WsIo::new(parts.io.into_inner(), parts.read_buf, max);

@@ -270,6 +270,22 @@ impl ServerBuilder {
         self.engine.cors = Some(cors);
         self
     }
+    /// Refuses requests from other origins with HTTP 400, polling and
+    /// WebSocket alike (off by default, as in Node; python-socketio's
+    /// default is [`AllowedOrigins::SameOrigin`](crate::AllowedOrigins)).
+    /// Browsers enforce CORS on HTTP only, so without this a page on any
+    /// site can open a WebSocket to the server with its user's cookies.
+    ///
+    /// ```
+    /// use oxsio::{AllowedOrigins, Server};
+    /// let io = Server::builder()
+    ///     .allowed_origins(AllowedOrigins::List(vec!["https://app.example".into()]))
+    ///     .build();
+    /// ```
+    pub fn allowed_origins(mut self, origins: crate::AllowedOrigins) -> Self {
+        self.engine.allowed_origins = Some(origins);
+        self
+    }
     /// A hook run on every handshake; `Err(message)` answers 403.
     pub fn allow_request(
         mut self,
@@ -577,6 +593,18 @@ impl Server {
         SocketIoService {
             server: self.clone(),
         }
+    }
+
+    /// The entry point for a foreign HTTP server (ASGI, aiohttp, WSGI, a
+    /// game engine's stack) that parses HTTP and WebSocket frames itself and
+    /// hands requests and messages to this server; see
+    /// [`engineio::host`](crate::engineio::host).
+    pub fn host(&self) -> crate::engineio::host::Host {
+        let server = self.clone();
+        crate::engineio::host::Host::new(self.engine.config.max_payload, move |req| {
+            let server = server.clone();
+            Box::pin(async move { server.handle(req).await })
+        })
     }
 
     /// Serves on `addr` (port 0 picks a free port) until shutdown.
