@@ -103,8 +103,11 @@ pub enum AllowedOrigins {
     /// Exactly these origins (`"*"` in the list allows any).
     List(Vec<String>),
     /// Origins for which the predicate returns true; it also sees the request.
-    Predicate(Arc<dyn Fn(&str, &RequestInfo) -> bool + Send + Sync>),
+    Predicate(OriginPredicate),
 }
+
+/// Decides whether an `Origin` may make a request; see [`AllowedOrigins`].
+pub type OriginPredicate = Arc<dyn Fn(&str, &RequestInfo) -> bool + Send + Sync>;
 
 impl std::fmt::Debug for AllowedOrigins {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -17,7 +17,8 @@ use ::http::{Method, Request, Response, StatusCode, header};
 use bytes::Bytes;
 
 pub use config::{
-    AllowOrigin, AllowRequest, AllowedOrigins, Cors, EngineConfig, RequestInfo, Transport,
+    AllowOrigin, AllowRequest, AllowedOrigins, Cors, EngineConfig, OriginPredicate, RequestInfo,
+    Transport,
 };
 pub use session::{CloseReason, Incoming, Message, SendError, Session};
 
