@@ -20,6 +20,7 @@ on your event loop. Every method is safe to call from any thread.
 from ._async_client import AsyncClient
 from ._async_server import AsyncBroadcastOperator, AsyncServer
 from ._client import Client
+from ._mount import ASGIApp, WSGIApp
 from ._namespace import AsyncClientNamespace, AsyncNamespace, ClientNamespace, Namespace
 from ._native import (
     BadNamespaceError,
@@ -33,7 +34,13 @@ from ._native import (
 from ._server import BroadcastOperator, Server
 from ._simple import AsyncSimpleClient, SimpleClient
 
+#: python-socketio's old name of `WSGIApp`.
+Middleware = WSGIApp
+
 __all__ = [
+    "ASGIApp",
+    "Middleware",
+    "WSGIApp",
     "AsyncBroadcastOperator",
     "AsyncClient",
     "AsyncClientNamespace",

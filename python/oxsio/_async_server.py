@@ -108,6 +108,48 @@ class AsyncServer(_ServerBase, LoopDrain):
             self._thread = start_loop_dispatcher(self._native, self, "oxsio-async-server")
         return int(bound)
 
+    def _serve_on_loop(self) -> None:
+        """Serving through a host (ASGIApp, aiohttp): handlers run on the
+        running loop, from the first request on."""
+        if self._thread is None:
+            self._loop = asyncio.get_running_loop()
+            if self._stopped is None:
+                self._stopped = asyncio.Event()
+            self._thread = start_loop_dispatcher(self._native, self, "oxsio-async-server")
+
+    def attach(self, app: Any, socketio_path: str = "socket.io") -> None:
+        """Serves this server under ``/socketio_path/`` of an aiohttp
+        ``web.Application``, as python-socketio's ``attach``."""
+        from ._mount import attach_aiohttp
+
+        try:
+            from aiohttp import web
+        except ImportError:  # pragma: no cover
+            raise TypeError("attach() takes an aiohttp web.Application (aiohttp is not installed)")
+        if not isinstance(app, web.Application):
+            raise TypeError(
+                f"attach() takes an aiohttp web.Application, not {type(app).__name__}; "
+                "for ASGI use oxsio.ASGIApp"
+            )
+        attach_aiohttp(self, app, socketio_path)
+
+    async def handle_request(self, *args: Any) -> Any:
+        """Answers one request addressed to the Socket.IO path: ASGI
+        ``(scope, receive, send)`` or an aiohttp request, as python-socketio's
+        ``AsyncServer.handle_request``."""
+        from ._mount import ASGIApp
+
+        if len(args) == 3:
+            return await ASGIApp(self, socketio_path=self._engine_path)(*args)
+        if len(args) == 1:
+            from aiohttp import web
+
+            app = web.Application()
+            self.attach(app, self._engine_path)
+            match = await app.router.resolve(args[0])
+            return await match.handler(args[0])
+        raise TypeError("handle_request takes (scope, receive, send) or an aiohttp request")
+
     async def stop(self) -> None:
         """Stops serving and disconnects every client."""
         loop = asyncio.get_running_loop()

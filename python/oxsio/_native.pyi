@@ -6,7 +6,7 @@ whose first item is the event kind.
 """
 
 import builtins
-from typing import Any, List, Optional, Sequence, Tuple, Union, final
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Union, final
 
 __all__ = [
     "Ack",
@@ -17,6 +17,7 @@ __all__ = [
     "ConnectionError",
     "ConnectionRefusedError",
     "DisconnectedError",
+    "HostWs",
     "Server",
     "SocketIOError",
     "TimeoutError",
@@ -105,6 +106,8 @@ class Server:
         redis_prefix: Optional[str] = None,
         recovery: Optional[Tuple[float, bool, int, int, int]] = None,
         metrics_path: Optional[str] = None,
+        origin_policy: str = "none",
+        origin_check: Optional[Callable[..., Any]] = None,
     ) -> "Server": ...
     def add_namespace(self, name: str) -> None:
         """Serves namespace `name` (idempotent): clients may join it, and its
@@ -246,9 +249,78 @@ class Server:
     ) -> List[str]:
         """The sids of the selected sockets."""
 
+    def host_http(
+        self,
+        method: str,
+        target: str,
+        headers: Sequence[Tuple[bytes, bytes]],
+        body: bytes,
+        remote: Optional[Tuple[str, int]],
+        secure: bool,
+        done: Callable[[Tuple[int, List[Tuple[str, str]], bytes]], Any],
+    ) -> None:
+        """A polling (or other plain HTTP) request from a host web server;
+        `done((status, headers, body))` is called from a runtime thread."""
+
+    def host_http_blocking(
+        self,
+        method: str,
+        target: str,
+        headers: Sequence[Tuple[bytes, bytes]],
+        body: bytes,
+        remote: Optional[Tuple[str, int]],
+        secure: bool,
+    ) -> Tuple[int, List[Tuple[str, str]], bytes]:
+        """`host_http` that waits for the response (GIL released)."""
+
+    def host_websocket(
+        self,
+        target: str,
+        headers: Sequence[Tuple[bytes, bytes]],
+        remote: Optional[Tuple[str, int]],
+        secure: bool,
+        done: Callable[[Any], Any],
+    ) -> None:
+        """A WebSocket request from a host web server, before it accepts it:
+        `done(HostWs)` to accept, or `done((status, headers, body))` to refuse."""
+
+    def host_websocket_blocking(
+        self,
+        target: str,
+        headers: Sequence[Tuple[bytes, bytes]],
+        remote: Optional[Tuple[str, int]],
+        secure: bool,
+    ) -> Any:
+        """`host_websocket` that waits for the answer (GIL released)."""
+
     @property
     def connection_count(self) -> int:
         """Number of open Engine.IO connections."""
+
+@final
+class HostWs:
+    """One WebSocket a Python web server accepted, between its peer and the
+    engine. Messages are `(kind, data)`: kind 0 text (`str`), 1 binary
+    (`bytes`), 2 close (`int` code)."""
+
+    def send(self, kind: int, data: Any) -> bool:
+        """Hands a message from the peer to the engine without waiting: False
+        when the engine is behind (then use `send_later`), or gone."""
+
+    def send_later(self, kind: int, data: Any, done: Callable[[bool], Any]) -> None:
+        """Hands a message to the engine once it has room, then calls
+        `done(ok)` from a runtime thread."""
+
+    def send_blocking(self, kind: int, data: Any) -> bool:
+        """`send` that waits for room (GIL released); False if the engine is gone."""
+
+    def recv(self, done: Callable[[List[Tuple[int, Any]]], Any]) -> None:
+        """Calls `done(batch)` with the next messages for the peer, from a
+        runtime thread; an empty batch means the engine is done."""
+
+    def recv_blocking(self, timeout: Optional[float] = None) -> Optional[List[Tuple[int, Any]]]:
+        """`recv` that waits (GIL released) up to `timeout` seconds; None on
+        timeout, an empty list once the engine is done."""
 
 @final
 class Client:

@@ -27,6 +27,8 @@ from ._base import (
 
 Rooms = Union[str, Iterable[str], None]
 
+_START_LOCK = threading.Lock()
+
 # Options python-socketio accepts that oxsio has no use for.
 _IGNORED_OPTIONS = frozenset(
     {
@@ -190,7 +192,7 @@ class _ServerBase(Registry):
 
     def __init__(
         self,
-        cors_allowed_origins: Union[str, List[str], None] = None,
+        cors_allowed_origins: Union[str, List[str], Callable[..., bool], None] = None,
         ping_interval: Union[float, Tuple[float, float]] = 25,
         ping_timeout: float = 20,
         max_http_buffer_size: int = 1_000_000,
@@ -219,12 +221,25 @@ class _ServerBase(Registry):
             raise TypeError(f"unexpected option(s): {', '.join(sorted(unknown))}")
         if isinstance(ping_interval, (tuple, list)):
             ping_interval = ping_interval[0]
-        if cors_allowed_origins is None or cors_allowed_origins == []:
-            origins = None
+        # python-socketio: None = the server's own origin only; "*" = any;
+        # [] = no check at all; a list or a callable = those. A refused
+        # Origin gets HTTP 400 on polling and on the WebSocket upgrade.
+        origin_check = None
+        origins: Optional[List[str]]
+        if cors_allowed_origins is None:
+            origins, policy = None, "same"
+        elif callable(cors_allowed_origins):
+            origins, policy, origin_check = None, "callable", cors_allowed_origins
         elif isinstance(cors_allowed_origins, str):
             origins = [cors_allowed_origins]
+            policy = "none" if cors_allowed_origins == "*" else "list"
         else:
             origins = list(cors_allowed_origins)
+            for o in origins:
+                if not isinstance(o, str):
+                    raise TypeError(f"cors_allowed_origins entries must be str, not {type(o).__name__}")
+            policy = "none" if not origins or "*" in origins else "list"
+            origins = origins or None
         path = "/" + socketio_path.strip("/") + "/"
         self._native = _native.Server(
             path=path,
@@ -243,7 +258,11 @@ class _ServerBase(Registry):
             redis_prefix=redis_prefix,
             recovery=recovery,
             metrics_path=metrics_path,
+            origin_policy=policy,
+            origin_check=origin_check,
         )
+        self._engine_path = path
+        self._max_http_buffer_size = int(max_http_buffer_size)
         self._recovery_keep = recovery[0] if recovery else 0.0
         self._recovered: Dict[Tuple[str, str], bool] = {}
         # Sessions of disconnected clients kept for recovery: key -> deadline.
@@ -523,6 +542,20 @@ class Server(_ServerBase):
         if self._threaded and self._thread is None:
             self._thread = start_dispatcher(self._native, self, "_dispatch", "oxsio-server")
         return int(bound)
+
+    def _serve_threads(self) -> None:
+        """Serving through a host (WSGIApp): the dispatcher runs."""
+        if self._threaded and self._thread is None:
+            with _START_LOCK:
+                if self._thread is None:
+                    self._thread = start_dispatcher(self._native, self, "_dispatch", "oxsio-server")
+
+    def handle_request(self, environ: Dict[str, Any], start_response: Any) -> Any:
+        """Answers one WSGI request addressed to the Socket.IO path, as
+        python-socketio's ``Server.handle_request`` (what ``WSGIApp`` calls)."""
+        from ._mount import WSGIApp
+
+        return WSGIApp(self, socketio_path=self._engine_path)(environ, start_response)
 
     def stop(self) -> None:
         """Stops serving and disconnects every client (their disconnect

@@ -6,6 +6,7 @@ mod blocking;
 mod client;
 mod convert;
 mod errors;
+mod host;
 mod queue;
 mod reply;
 mod server;
@@ -18,6 +19,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<server::Server>()?;
     m.add_class::<client::Client>()?;
+    m.add_class::<host::HostWs>()?;
     m.add_class::<reply::Ack>()?;
     m.add_class::<reply::ConnectReply>()?;
     m.add_class::<reply::AuthReply>()?;

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use oxsio::codec::socketio::RESERVED_EVENTS;
 use oxsio::{
-    AckError, AllowOrigin, Args, BroadcastError, ConnectError, Cors, DisconnectReason, EmitError,
-    Event, Namespace, ServerHandle, Sid, Socket, Transport,
+    AckError, AllowOrigin, AllowedOrigins, Args, BroadcastError, ConnectError, Cors,
+    DisconnectReason, EmitError, Event, Namespace, ServerHandle, Sid, Socket, Transport,
 };
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -19,6 +19,7 @@ use tokio::sync::oneshot;
 use crate::blocking::{self, SLICE};
 use crate::convert::{args_to_py, to_args, to_py};
 use crate::errors::{self, Kind};
+use crate::host::HostEntry;
 use crate::queue::Queue;
 use crate::reply::{Ack, ConnectReply, Verdict};
 
@@ -179,6 +180,52 @@ impl Shared {
 
 /// The python-socketio reason string of a server-side disconnect (matched
 /// on the official strings, so reasons the core adds map to a sane default).
+/// Asks the user's `cors_allowed_origins` callable about `origin`, with a
+/// WSGI-style environ of the request as python-engineio passes it when the
+/// callable takes two arguments. An exception refuses.
+fn origin_allowed(py: Python<'_>, f: &Py<PyAny>, origin: &str, info: &oxsio::RequestInfo) -> bool {
+    let environ = PyDict::new(py);
+    let fill = || -> PyResult<()> {
+        for (k, v) in &info.headers {
+            let key = format!("HTTP_{}", k.as_str().to_ascii_uppercase().replace('-', "_"));
+            environ.set_item(key, String::from_utf8_lossy(v.as_bytes()))?;
+        }
+        environ.set_item("PATH_INFO", info.uri.path())?;
+        environ.set_item("QUERY_STRING", &info.query)?;
+        environ.set_item(
+            "wsgi.url_scheme",
+            if info.secure { "https" } else { "http" },
+        )?;
+        if let Some(a) = info.remote_addr {
+            environ.set_item("REMOTE_ADDR", a.ip().to_string())?;
+        }
+        Ok(())
+    };
+    let out = fill().and_then(|()| {
+        let takes_two = py
+            .import("inspect")
+            .and_then(|m| m.getattr("signature"))
+            .and_then(|sig| sig.call1((f.bind(py),)))
+            .and_then(|s| s.getattr("parameters"))
+            .and_then(|p| p.len())
+            .map(|n| n >= 2)
+            .unwrap_or(false);
+        let r = if takes_two {
+            f.call1(py, (origin, environ))
+        } else {
+            f.call1(py, (origin,))
+        }?;
+        r.bind(py).is_truthy()
+    });
+    match out {
+        Ok(ok) => ok,
+        Err(e) => {
+            e.write_unraisable(py, Some(f.bind(py)));
+            false
+        }
+    }
+}
+
 fn reason_str(r: DisconnectReason) -> &'static str {
     match r.as_str() {
         "client namespace disconnect" => "client disconnect",
@@ -415,6 +462,8 @@ impl Server {
         redis_prefix = None,
         recovery = None,
         metrics_path = None,
+        origin_policy = "none",
+        origin_check = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -434,6 +483,8 @@ impl Server {
         redis_prefix: Option<String>,
         recovery: Option<(f64, bool, usize, usize, usize)>,
         metrics_path: Option<String>,
+        origin_policy: &str,
+        origin_check: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
         let secs = |v: f64, what: &str| {
             blocking::duration(Some(v))?
@@ -450,7 +501,7 @@ impl Server {
         if let Some(t) = parse_transports(transports)? {
             b = b.transports(t);
         }
-        if let Some(origins) = cors_allowed_origins {
+        if let Some(origins) = cors_allowed_origins.clone() {
             let any = origins.iter().any(|o| o == "*");
             b = b.cors(Cors {
                 origins: if any {
@@ -461,6 +512,23 @@ impl Server {
                 credentials: cors_credentials,
             });
         }
+        // python-socketio refuses other origins itself (HTTP 400), where
+        // Node only sends CORS headers.
+        b = match (origin_policy, origin_check) {
+            ("none", None) => b,
+            ("same", None) => b.allowed_origins(AllowedOrigins::SameOrigin),
+            ("list", None) => b.allowed_origins(AllowedOrigins::List(
+                cors_allowed_origins.clone().unwrap_or_default(),
+            )),
+            ("callable", Some(f)) => b.allowed_origins(AllowedOrigins::Predicate(Arc::new(
+                move |origin: &str, info: &oxsio::RequestInfo| {
+                    Python::attach(|py| origin_allowed(py, &f, origin, info))
+                },
+            ))),
+            (p, _) => {
+                return Err(PyValueError::new_err(format!("bad origin policy {p:?}")));
+            }
+        };
         if let Some(c) = cookie {
             b = b.cookie(c);
         }
@@ -981,6 +1049,63 @@ impl Server {
         )?
         .unwrap_or_default();
         Ok(found.iter().map(|s| s.id.as_str().to_owned()).collect())
+    }
+
+    /// A polling (or other plain HTTP) request from a host web server;
+    /// `done((status, headers, body))` is called from a runtime thread.
+    #[allow(clippy::too_many_arguments)]
+    fn host_http(
+        &self,
+        method: String,
+        target: String,
+        headers: Vec<(Vec<u8>, Vec<u8>)>,
+        body: &[u8],
+        remote: Option<(String, u16)>,
+        secure: bool,
+        done: Py<PyAny>,
+    ) -> PyResult<()> {
+        HostEntry(self.io.host()).http((method, target, headers, remote, secure), body, done)
+    }
+
+    /// `host_http` that waits for the response (GIL released).
+    #[allow(clippy::too_many_arguments)]
+    fn host_http_blocking(
+        &self,
+        py: Python<'_>,
+        method: String,
+        target: String,
+        headers: Vec<(Vec<u8>, Vec<u8>)>,
+        body: &[u8],
+        remote: Option<(String, u16)>,
+        secure: bool,
+    ) -> PyResult<(u16, Vec<(String, String)>, Vec<u8>)> {
+        HostEntry(self.io.host()).http_blocking(py, (method, target, headers, remote, secure), body)
+    }
+
+    /// A WebSocket request from a host web server, before it accepts it:
+    /// `done(HostWs)` to accept, or `done((status, headers, body))` to refuse.
+    fn host_websocket(
+        &self,
+        target: String,
+        headers: Vec<(Vec<u8>, Vec<u8>)>,
+        remote: Option<(String, u16)>,
+        secure: bool,
+        done: Py<PyAny>,
+    ) -> PyResult<()> {
+        HostEntry(self.io.host()).websocket(("GET".into(), target, headers, remote, secure), done)
+    }
+
+    /// `host_websocket` that waits for the answer (GIL released).
+    fn host_websocket_blocking(
+        &self,
+        py: Python<'_>,
+        target: String,
+        headers: Vec<(Vec<u8>, Vec<u8>)>,
+        remote: Option<(String, u16)>,
+        secure: bool,
+    ) -> PyResult<Py<PyAny>> {
+        HostEntry(self.io.host())
+            .websocket_blocking(py, ("GET".into(), target, headers, remote, secure))
     }
 
     /// Number of open Engine.IO connections.

@@ -22,9 +22,10 @@ def handshake(port: int, origin: str, path: str = "/socket.io/") -> tuple:
     [
         ("https://a.example", "https://a.example", "https://a.example"),
         (["https://a.example", "https://b.example"], "https://b.example", "https://b.example"),
-        ("https://a.example", "https://evil.example", None),
         ("*", "https://any.example", "*"),
-        (None, "https://any.example", None),
+        ([], "https://any.example", None),
+        (lambda o: o.endswith(".good.example"), "https://x.good.example", None),
+        (lambda o, environ: environ["HTTP_HOST"].startswith("127.0.0.1"), "https://x.example", None),
     ],
 )
 def test_cors_allowed_origins(origins, origin, allowed) -> None:
@@ -38,11 +39,71 @@ def test_cors_allowed_origins(origins, origin, allowed) -> None:
         sio.close()
 
 
+def refused(port: int, origin: str, websocket: bool = False) -> tuple:
+    """The status and body of a handshake from `origin`."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        transport = "websocket" if websocket else "polling"
+        upgrade = (
+            "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            if websocket
+            else "Connection: close\r\n"
+        )
+        s.sendall(
+            f"GET /socket.io/?EIO=4&transport={transport} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            f"Origin: {origin}\r\n{upgrade}\r\n".encode()
+        )
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        return int(data.split(b" ")[1]), data
+
+
+@pytest.mark.parametrize(
+    "origins, origin",
+    [
+        ("https://a.example", "https://evil.example"),
+        (["https://a.example"], "http://evil.example"),
+        (None, "https://any.example"),  # default: the server's own origin only
+        (lambda o: False, "https://x.example"),
+        (lambda o: 1 / 0, "https://x.example"),  # an exception refuses
+    ],
+)
+def test_refused_origins_get_400_on_polling_and_websocket(origins, origin) -> None:
+    """As python-socketio: a cross-site page cannot open a session, over
+    polling or WebSocket (where browsers apply no CORS)."""
+    sio = oxsio.Server(cors_allowed_origins=origins)
+    port = sio.start()
+    try:
+        for ws in (False, True):
+            status, data = refused(port, origin, ws)
+            assert status == 400, data
+        # The server's own origin is fine by default; no Origin at all too.
+        if origins is None:
+            assert refused(port, f"http://127.0.0.1:{port}", True)[0] == 101
+        c = oxsio.Client()
+        c.connect(f"http://127.0.0.1:{port}", transports=["websocket"])
+        assert c.connected
+        c.disconnect()
+    finally:
+        sio.close()
+
+
+def test_bad_cors_allowed_origins_raise() -> None:
+    with pytest.raises(TypeError, match="cors_allowed_origins"):
+        oxsio.Server(cors_allowed_origins=[1])
+
+
 def test_ping_options_path_and_transports() -> None:
     sio = oxsio.Server(ping_interval=7, ping_timeout=3, socketio_path="custom", max_http_buffer_size=1234)
     port = sio.start()
     try:
-        _, body = handshake(port, "x", path="/custom/")
+        _, body = handshake(port, f"http://127.0.0.1:{port}", path="/custom/")
         assert '"pingInterval":7000' in body and '"pingTimeout":3000' in body and '"maxPayload":1234' in body
         c = oxsio.Client()
         c.connect(f"http://127.0.0.1:{port}", socketio_path="custom", transports=["websocket"])
