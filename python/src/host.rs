@@ -41,7 +41,7 @@ type Head = (
 );
 
 /// `(status, [(name, value)], body)`, as Python gets a response.
-type PyResponse = (u16, Vec<(String, String)>, Vec<u8>);
+pub type PyResponse = (u16, Vec<(String, String)>, Vec<u8>);
 
 fn request<B>(head: Head, body: B) -> PyResult<http::Request<B>> {
     let (method, target, headers, remote, secure) = head;

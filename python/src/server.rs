@@ -1078,7 +1078,7 @@ impl Server {
         body: &[u8],
         remote: Option<(String, u16)>,
         secure: bool,
-    ) -> PyResult<(u16, Vec<(String, String)>, Vec<u8>)> {
+    ) -> PyResult<crate::host::PyResponse> {
         HostEntry(self.io.host()).http_blocking(py, (method, target, headers, remote, secure), body)
     }
 
