@@ -276,3 +276,74 @@ async fn refused_origins_get_400_everywhere() {
         task.abort();
     }
 }
+
+/// Long-polling responses of 1 024 bytes or more are gzip- or
+/// deflate-compressed for clients that accept it (Node's
+/// `httpCompression`), and sent as they are with compression off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polling_responses_are_compressed_above_the_threshold() {
+    use std::io::Read;
+    for (threshold, encoding) in [
+        (Some(1024), "gzip"),
+        (Some(1024), "deflate"),
+        (None, "gzip"),
+    ] {
+        let io = Server::builder().http_compression(threshold).build();
+        io.on_connection(|s: oxsio::Socket| {
+            s.emit("big", "x".repeat(5000)).unwrap();
+        });
+        let host = io.host();
+        let get = |q: String| {
+            http::Request::get(format!("/socket.io/?EIO=4&transport=polling{q}"))
+                .header("accept-encoding", encoding)
+                .body(Bytes::new())
+                .unwrap()
+        };
+        let open = host.http(get(String::new())).await;
+        assert!(
+            open.headers().get("content-encoding").is_none(),
+            "small: as it is"
+        );
+        let text = String::from_utf8(open.body().to_vec()).unwrap();
+        let sid = text.split('"').nth(3).unwrap().to_owned();
+        let post = http::Request::post(format!("/socket.io/?EIO=4&transport=polling&sid={sid}"))
+            .body(Bytes::from_static(b"40"))
+            .unwrap();
+        assert_eq!(host.http(post).await.status(), 200);
+        let mut body = String::new();
+        while !body.contains("big") {
+            let res = host.http(get(format!("&sid={sid}"))).await;
+            let ce = res
+                .headers()
+                .get("content-encoding")
+                .map(|v| v.to_str().unwrap().to_owned());
+            let raw = res.into_body();
+            let chunk = match ce.as_deref() {
+                Some("gzip") => {
+                    let mut s = String::new();
+                    flate2::read::GzDecoder::new(&raw[..])
+                        .read_to_string(&mut s)
+                        .unwrap();
+                    s
+                }
+                Some("deflate") => {
+                    let mut s = String::new();
+                    flate2::read::ZlibDecoder::new(&raw[..])
+                        .read_to_string(&mut s)
+                        .unwrap();
+                    s
+                }
+                None => String::from_utf8(raw.to_vec()).unwrap(),
+                Some(other) => panic!("unexpected encoding {other}"),
+            };
+            if chunk.contains("big") {
+                assert_eq!(ce.is_some(), threshold.is_some(), "{chunk:.40}");
+                if let Some(e) = &ce {
+                    assert_eq!(e, encoding);
+                }
+            }
+            body.push_str(&chunk);
+        }
+        assert!(body.contains(&"x".repeat(5000)));
+    }
+}

@@ -188,6 +188,7 @@ pub struct Client {
     connect_timeout: Duration,
     ack_timeout: Duration,
     retries: u32,
+    max_attachments: usize,
     tls: TlsOptions,
 }
 
@@ -236,6 +237,7 @@ impl Client {
         ssl_verify = true,
         ca_pem = None,
         retries = 0,
+        max_attachments = 10,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -249,6 +251,7 @@ impl Client {
         ssl_verify: bool,
         ca_pem: Option<Vec<u8>>,
         retries: u32,
+        max_attachments: usize,
     ) -> PyResult<Self> {
         let secs = |v: f64| blocking::duration(Some(v)).map(Option::unwrap_or_default);
         if !(0.0..=1.0).contains(&randomization_factor) {
@@ -269,6 +272,7 @@ impl Client {
             connect_timeout: secs(request_timeout)?,
             ack_timeout: secs(ack_timeout)?,
             retries,
+            max_attachments,
             tls: TlsOptions {
                 extra_ca_pem: ca_pem,
                 accept_invalid_certs: !ssl_verify,
@@ -317,6 +321,7 @@ impl Client {
             connect_timeout: self.connect_timeout,
             ack_timeout: self.ack_timeout,
             retries: self.retries,
+            max_attachments: self.max_attachments,
             tls: self.tls.clone(),
             path: path.to_owned(),
             ..ClientOptions::default()

@@ -464,6 +464,10 @@ impl Server {
         metrics_path = None,
         origin_policy = "none",
         origin_check = None,
+        max_attachments = 10,
+        allow_upgrades = true,
+        http_compression = false,
+        compression_threshold = 1024,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -485,6 +489,10 @@ impl Server {
         metrics_path: Option<String>,
         origin_policy: &str,
         origin_check: Option<Py<PyAny>>,
+        max_attachments: usize,
+        allow_upgrades: bool,
+        http_compression: bool,
+        compression_threshold: usize,
     ) -> PyResult<Self> {
         let secs = |v: f64, what: &str| {
             blocking::duration(Some(v))?
@@ -497,7 +505,10 @@ impl Server {
             .ping_timeout(secs(ping_timeout, "ping_timeout")?)
             .max_payload(max_http_buffer_size)
             .connect_timeout(secs(connect_timeout, "connect_timeout")?)
-            .max_buffer_size(max_queue.max(1));
+            .max_buffer_size(max_queue.max(1))
+            .max_attachments(max_attachments)
+            .allow_upgrades(allow_upgrades)
+            .http_compression(http_compression.then_some(compression_threshold));
         if let Some(t) = parse_transports(transports)? {
             b = b.transports(t);
         }

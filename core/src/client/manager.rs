@@ -381,7 +381,7 @@ async fn serve(
         send_connect(&handle, &s).await;
         awaiting.insert(s.nsp().to_owned());
     }
-    let mut decoder = Decoder::default();
+    let mut decoder = Decoder::new(inner.opts.max_attachments);
     let mut closing = false;
     loop {
         tokio::select! {

@@ -177,6 +177,9 @@ pub struct ClientOptions {
     pub retry_refused: bool,
     /// Outgoing queue size of the connection (default 1024 packets).
     pub queue_size: usize,
+    /// Most binary attachments in one received packet (default 10, as the
+    /// server); a packet with more closes the connection as a parse error.
+    pub max_attachments: usize,
 }
 
 impl Default for ClientOptions {
@@ -195,6 +198,7 @@ impl Default for ClientOptions {
             retries: 0,
             retry_refused: false,
             queue_size: 1024,
+            max_attachments: crate::codec::socketio::DEFAULT_MAX_ATTACHMENTS,
         }
     }
 }

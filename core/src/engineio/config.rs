@@ -197,6 +197,10 @@ pub struct EngineConfig {
     pub cookie: Option<String>,
     /// Most open sessions; further handshakes get HTTP 503 (default 250 000).
     pub max_connections: usize,
+    /// Compress long-polling responses of at least this many bytes with
+    /// gzip or deflate when the client accepts it (default `Some(1024)`, as
+    /// Node's `httpCompression`); `None` turns it off.
+    pub http_compression: Option<usize>,
     /// Origins allowed to make requests at all (see [`AllowedOrigins`]);
     /// `None` (default, as Node) checks nothing.
     pub allowed_origins: Option<AllowedOrigins>,
@@ -218,6 +222,7 @@ impl Default for EngineConfig {
             cookie: None,
             max_connections: 250_000,
             allowed_origins: None,
+            http_compression: Some(1024),
         }
     }
 }
@@ -238,6 +243,7 @@ impl std::fmt::Debug for EngineConfig {
             .field("cookie", &self.cookie)
             .field("max_connections", &self.max_connections)
             .field("allowed_origins", &self.allowed_origins)
+            .field("http_compression", &self.http_compression)
             .finish()
     }
 }

@@ -65,6 +65,41 @@ pub(crate) fn text_response(
     res
 }
 
+/// The encoding to compress a response with, from `Accept-Encoding`:
+/// gzip first, then deflate (Node's preference); `q=0` refuses one.
+pub(crate) fn pick_encoding(accept: &str) -> Option<&'static str> {
+    let accepts = |name: &str| {
+        accept.split(',').any(|part| {
+            let mut it = part.split(';');
+            let coding = it.next().unwrap_or("").trim();
+            let refused = it.any(|p| {
+                let p = p.trim();
+                p.strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            (coding.eq_ignore_ascii_case(name) || coding == "*") && !refused
+        })
+    };
+    ["gzip", "deflate"].into_iter().find(|n| accepts(n))
+}
+
+/// `body` compressed with `encoding` (`gzip` or `deflate`, zlib-wrapped as
+/// Node's `zlib.createDeflate`).
+pub(crate) fn compress(encoding: &str, body: &[u8]) -> std::io::Result<Vec<u8>> {
+    use std::io::Write;
+    let level = flate2::Compression::default();
+    if encoding == "gzip" {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), level);
+        e.write_all(body)?;
+        e.finish()
+    } else {
+        let mut e = flate2::write::ZlibEncoder::new(Vec::new(), level);
+        e.write_all(body)?;
+        e.finish()
+    }
+}
+
 /// Percent-decoded query pairs.
 pub(crate) fn query_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
     form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -139,6 +174,15 @@ pub(crate) fn apply_cors(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn encodings_are_picked_as_node() {
+        assert_eq!(super::pick_encoding("gzip, deflate, br"), Some("gzip"));
+        assert_eq!(super::pick_encoding("deflate"), Some("deflate"));
+        assert_eq!(super::pick_encoding("gzip;q=0, deflate"), Some("deflate"));
+        assert_eq!(super::pick_encoding("br"), None);
+        assert_eq!(super::pick_encoding("*"), Some("gzip"));
+    }
+
     #[test]
     fn form_decode_matches_form_urlencoded() {
         for s in [

@@ -43,6 +43,34 @@ fn detached_headers(h: &::http::HeaderMap) -> ::http::HeaderMap {
     out
 }
 
+/// A polling response compressed when it is at least `threshold` bytes and
+/// the client accepts gzip or deflate (`httpCompression`).
+async fn compressed(res: Response<Body>, threshold: usize, accept: &str) -> Response<Body> {
+    use http_body_util::BodyExt;
+    let Some(encoding) = http::pick_encoding(accept) else {
+        return res;
+    };
+    let (mut parts, body) = res.into_parts();
+    let bytes = match body.collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(never) => match never {},
+    };
+    if bytes.len() < threshold {
+        return Response::from_parts(parts, Body::new(bytes));
+    }
+    match http::compress(encoding, &bytes) {
+        Ok(z) => {
+            parts.headers.insert(
+                header::CONTENT_ENCODING,
+                ::http::HeaderValue::from_static(encoding),
+            );
+            parts.headers.remove(header::CONTENT_LENGTH);
+            Response::from_parts(parts, Body::new(Bytes::from(z)))
+        }
+        Err(_) => Response::from_parts(parts, Body::new(bytes)),
+    }
+}
+
 /// What the handshake hooks and the layer above see of a request.
 fn request_info<B>(req: &Request<B>) -> RequestInfo {
     RequestInfo {
@@ -306,12 +334,25 @@ impl<H: Handler> Engine<H> {
             self.refused(crate::metrics::Refusal::BadOrigin);
             return error_response(ErrorCode::BadRequest, Some("Not an accepted origin."));
         }
-        let is_preflight = req.method() == Method::OPTIONS;
+        let accept_encoding = req
+            .headers()
+            .get(header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let method = req.method().clone();
+        let is_preflight = method == Method::OPTIONS;
         let mut res = if is_preflight {
             text_response(StatusCode::NO_CONTENT, Bytes::new(), "text/plain")
         } else {
             self.clone().route(req).await
         };
+        if let (Some(threshold), Some(accept)) =
+            (self.config.http_compression, accept_encoding.as_deref())
+            && method == Method::GET
+            && res.status() == StatusCode::OK
+        {
+            res = compressed(res, threshold, accept).await;
+        }
         if res.status() != StatusCode::SWITCHING_PROTOCOLS {
             apply_cors(
                 self.config.cors.as_ref(),

@@ -286,6 +286,13 @@ impl ServerBuilder {
         self.engine.allowed_origins = Some(origins);
         self
     }
+    /// Compresses long-polling responses of at least `threshold` bytes
+    /// (gzip, else deflate, per the request's `Accept-Encoding`); `None`
+    /// turns it off. Default `Some(1024)`, as Node's `httpCompression`.
+    pub fn http_compression(mut self, threshold: Option<usize>) -> Self {
+        self.engine.http_compression = threshold;
+        self
+    }
     /// A hook run on every handshake; `Err(message)` answers 403.
     pub fn allow_request(
         mut self,
