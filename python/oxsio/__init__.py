@@ -21,6 +21,8 @@ from ._async_client import AsyncClient
 from ._async_server import AsyncBroadcastOperator, AsyncServer
 from ._client import Client
 from ._mount import ASGIApp, WSGIApp
+from ._options import AsyncRedisManager, RedisManager
+from . import exceptions
 from ._namespace import AsyncClientNamespace, AsyncNamespace, ClientNamespace, Namespace
 from ._native import (
     BadNamespaceError,
@@ -38,6 +40,9 @@ from ._simple import AsyncSimpleClient, SimpleClient
 Middleware = WSGIApp
 
 __all__ = [
+    "AsyncRedisManager",
+    "RedisManager",
+    "exceptions",
     "ASGIApp",
     "Middleware",
     "WSGIApp",

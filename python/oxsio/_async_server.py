@@ -48,22 +48,35 @@ class AsyncServer(_ServerBase, LoopDrain):
         task.add_done_callback(self._tasks.discard)
         return task
 
-    def _spawn_handler(self, aw: Any, name: str, ack: Any) -> None:
+    def _spawn_handler(self, aw: Any, name: str, ack: Any, sid: str = "") -> None:
         """Runs a coroutine handler as a task; its result answers `ack`.
         On Python 3.12+ the task starts eagerly: a handler that never
         suspends (e.g. one that only emits) finishes without a loop turn."""
         loop = self._loop or asyncio.get_running_loop()
+        if not self.async_handlers:
+            # One handler at a time per client, in arrival order.
+            prev = self._serial.get(sid)
+            aw = self._after(prev, aw)
         if not asyncio.iscoroutine(aw):
             task = asyncio.ensure_future(aw, loop=loop)
         elif _EAGER:
             task = asyncio.Task(aw, loop=loop, eager_start=True)  # type: ignore[call-arg,unused-ignore]
         else:
             task = loop.create_task(aw)
+        if not self.async_handlers:
+            self._serial[sid] = task
+            task.add_done_callback(lambda t, sid=sid: self._serial.pop(sid, None) if self._serial.get(sid) is t else None)
         if task.done():
             self._handler_done(name, ack, task)
         else:
             self._tasks.add(task)
             task.add_done_callback(functools.partial(self._handler_done, name, ack))
+
+    @staticmethod
+    async def _after(prev: Any, aw: Any) -> Any:
+        if prev is not None and not prev.done():
+            await asyncio.wait([prev])
+        return await aw
 
     def _handler_done(self, name: str, ack: Any, task: "asyncio.Future[Any]") -> None:
         self._tasks.discard(task)  # type: ignore[arg-type,unused-ignore]
@@ -76,7 +89,7 @@ class AsyncServer(_ServerBase, LoopDrain):
         r = task.result()
         if ack is not None and r is not NOT_HANDLED:
             try:
-                ack.send(to_args(r))
+                ack.send(self._out(to_args(r)))
             except Exception:
                 logger.exception("oxsio: cannot send the acknowledgement of %r", name)
 
@@ -215,7 +228,7 @@ class AsyncServer(_ServerBase, LoopDrain):
         ignore_queue: bool = False,
     ) -> None:
         """As `Server.emit`; `callback` may be a coroutine function."""
-        self._emit(event, data, to, room, skip_sid, namespace, callback)
+        self._emit(event, data, to, room, skip_sid, namespace, callback, local=ignore_queue)
 
     async def send(
         self,
@@ -228,7 +241,7 @@ class AsyncServer(_ServerBase, LoopDrain):
         ignore_queue: bool = False,
     ) -> None:
         """Sends the ``message`` event."""
-        self._emit("message", data, to, room, skip_sid, namespace, callback)
+        self._emit("message", data, to, room, skip_sid, namespace, callback, local=ignore_queue)
 
     async def call(
         self,

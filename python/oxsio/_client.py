@@ -9,6 +9,8 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from . import _native
+from ._logging import configure as configure_logging
+from ._options import JsonCodec, check_serializer
 from ._base import (
     CLI_ACK,
     CLI_AUTH,
@@ -25,20 +27,6 @@ from ._base import (
     start_dispatcher,
     to_args,
 )
-
-_IGNORED_OPTIONS = frozenset(
-    {
-        "logger",
-        "serializer",
-        "json",
-        "handle_sigint",
-        "engineio_logger",
-        "http_session",
-        "websocket_extra_options",
-        "timestamp_requests",
-    }
-)
-
 
 class _Reason:
     """Disconnect reasons passed to a client's ``disconnect(reason)``."""
@@ -67,9 +55,38 @@ class _ClientBase(Registry):
         ack_timeout: float = 60,
         ssl_verify: Union[bool, str] = True,
         retries: int = 0,
+        logger: Any = False,
+        engineio_logger: Any = False,
+        json: Any = None,
+        serializer: Any = "default",
+        handle_sigint: bool = True,
+        http_session: Any = None,
+        websocket_extra_options: Optional[Dict[str, Any]] = None,
+        timestamp_requests: bool = True,
+        max_attachments: int = 100,
         **kwargs: Any,
     ) -> None:
         super().__init__()
+        if kwargs:
+            raise TypeError(f"unexpected option(s): {', '.join(sorted(kwargs))}")
+        check_serializer(serializer)
+        if http_session is not None:
+            raise NotImplementedError(
+                "http_session is not supported: the client's HTTP runs in Rust; "
+                "use headers= in connect() and ssl_verify= (a CA bundle path) instead"
+            )
+        if websocket_extra_options:
+            raise NotImplementedError(
+                "websocket_extra_options is not supported: the client's WebSocket runs in Rust; "
+                "use headers= in connect() and ssl_verify= instead"
+            )
+        if timestamp_requests is not True:
+            raise NotImplementedError("timestamp_requests=False is not supported: polling requests always carry t=")
+        if isinstance(max_attachments, bool) or not isinstance(max_attachments, int) or max_attachments < 0:
+            raise ValueError("max_attachments must be an int >= 0")
+        self.logger, self.eio_logger = configure_logging(logger, engineio_logger)
+        self._json = JsonCodec(json) if json is not None else None
+        self._handle_sigint = bool(handle_sigint)
         if isinstance(retries, bool) or not isinstance(retries, int):
             raise TypeError(f"retries must be an int, not {type(retries).__name__}")
         if retries < 0:
@@ -79,9 +96,6 @@ class _ClientBase(Registry):
             with open(ssl_verify, "rb") as f:
                 ca_pem = f.read()
             ssl_verify = True
-        unknown = set(kwargs) - _IGNORED_OPTIONS
-        if unknown:
-            raise TypeError(f"unexpected option(s): {', '.join(sorted(unknown))}")
         self._native = _native.Client(
             reconnection=bool(reconnection),
             reconnection_attempts=int(reconnection_attempts),
@@ -93,6 +107,7 @@ class _ClientBase(Registry):
             ssl_verify=bool(ssl_verify),
             ca_pem=ca_pem,
             retries=retries,
+            max_attachments=max_attachments,
         )
         self._recovered: Dict[str, bool] = {}
         self._request_timeout = float(request_timeout)
@@ -195,11 +210,13 @@ class _ClientBase(Registry):
             try:
                 if kind == CLI_EVENT:
                     _, ns, name, args, ack = item
+                    if self._json is not None:
+                        args = self._json.into(args)
                     r = self._trigger(name, ns, *args)
                     if self._is_async and inspect.isawaitable(r):
                         self._spawn(self._finish(r, name, ack))
                     elif ack is not None:
-                        ack.send(to_args(None if r is NOT_HANDLED else r))
+                        ack.send(self._out(to_args(None if r is NOT_HANDLED else r)))
                 elif kind == CLI_CONNECTED:
                     self._recovered[item[1]] = bool(item[3])
                     self._after(self._trigger("connect", item[1]), "connect")
@@ -215,6 +232,8 @@ class _ClientBase(Registry):
                     if cb is not None:
                         fn, on_error = cb
                         if err is None:
+                            if self._json is not None:
+                                args = self._json.into(args)
                             self._after(fn(*args), "callback")
                         elif on_error is not None:
                             on_error(err)
@@ -244,7 +263,11 @@ class _ClientBase(Registry):
             logger.exception("oxsio: a client handler raised (event %r)", name)
             return
         if ack is not None:
-            ack.send(to_args(None if r is NOT_HANDLED else r))
+            ack.send(self._out(to_args(None if r is NOT_HANDLED else r)))
+
+    def _out(self, args: List[Any]) -> List[Any]:
+        """Outgoing arguments, through the user's json module if any."""
+        return args if self._json is None else self._json.out(args)
 
     async def _finish_auth(self, aw: Any, reply: Any) -> None:
         try:
@@ -265,7 +288,7 @@ class _ClientBase(Registry):
         if not isinstance(event, str):
             raise TypeError(f"event name must be str, not {type(event).__name__}")
         ns = namespace or "/"
-        args = to_args(data)
+        args = self._out(to_args(data))
         if callback is None:
             self._native.emit(ns, event, args)
             return
@@ -345,7 +368,8 @@ class Client(_ClientBase):
         try:
             self._native.wait(None)
         except KeyboardInterrupt:
-            self._native.disconnect()
+            if self._handle_sigint:
+                self._native.disconnect()
             raise
         self._barriers.wait(self._native, self._thread)
 
@@ -369,7 +393,10 @@ class Client(_ClientBase):
         value, or a tuple). Raises TimeoutError after `timeout` seconds."""
         if not isinstance(event, str):
             raise TypeError(f"event name must be str, not {type(event).__name__}")
-        return ack_result(self._native.call(namespace or "/", event, to_args(data), float(timeout)))
+        reply = self._native.call(namespace or "/", event, self._out(to_args(data)), float(timeout))
+        if self._json is not None and reply is not None:
+            reply = self._json.into(reply)
+        return ack_result(reply)
 
     def disconnect(self) -> None:
         """Disconnects every namespace (the disconnect handlers get

@@ -536,7 +536,7 @@ class WSGIApp:
         # A handle of our own on the connection: simple-websocket closes its
         # socket object when it stops, while the WSGI server's buffered
         # reader keeps the descriptor open.
-        raw = environ.get("werkzeug.socket") or environ.get("gunicorn.socket")
+        raw: Any = environ.get("werkzeug.socket") or environ.get("gunicorn.socket")
         try:
             mine: Optional[socket.socket] = raw.dup()
         except (OSError, AttributeError):

@@ -19,6 +19,8 @@ __all__ = [
     "DisconnectedError",
     "HostWs",
     "Server",
+    "enable_logs",
+    "next_logs",
     "SocketIOError",
     "TimeoutError",
     "__version__",
@@ -108,6 +110,10 @@ class Server:
         metrics_path: Optional[str] = None,
         origin_policy: str = "none",
         origin_check: Optional[Callable[..., Any]] = None,
+        max_attachments: int = 10,
+        allow_upgrades: bool = True,
+        http_compression: bool = False,
+        compression_threshold: int = 1024,
     ) -> "Server": ...
     def add_namespace(self, name: str) -> None:
         """Serves namespace `name` (idempotent): clients may join it, and its
@@ -173,6 +179,7 @@ class Server:
         to: Optional[Sequence[str]] = None,
         skip: Optional[Sequence[str]] = None,
         volatile: bool = False,
+        local: bool = False,
     ) -> List[str]:
         """Emits to the sockets of namespace `ns` in any of `to` (all when
         None) and in none of `skip`. Returns the sids whose outgoing queue
@@ -293,9 +300,23 @@ class Server:
     ) -> Any:
         """`host_websocket` that waits for the answer (GIL released)."""
 
+    def transport(self, ns: str, sid: str) -> Optional[str]:
+        """"polling" or "websocket": the transport of socket `sid` now; None
+        if it is not connected."""
+
     @property
     def connection_count(self) -> int:
         """Number of open Engine.IO connections."""
+
+def enable_logs(level: int) -> bool:
+    """Records the core's events of Python level `level` and above (10 debug
+    … 40 error) for `next_logs`; the lowest level asked for wins. False if
+    another tracing subscriber was installed first (nothing is recorded)."""
+
+def next_logs(timeout: float) -> List[Tuple[int, str, str]]:
+    """Waits up to `timeout` seconds (GIL released) for log records and takes
+    them: `[(level, target, message)]`, plus a warning record first if
+    some were dropped because Python did not keep up."""
 
 @final
 class HostWs:
@@ -348,6 +369,7 @@ class Client:
         ssl_verify: bool = True,
         ca_pem: Optional[bytes] = None,
         retries: int = 0,
+        max_attachments: int = 10,
     ) -> "Client": ...
     def connect(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import itertools
 import threading
@@ -9,6 +10,8 @@ import time
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 from . import _native
+from ._logging import configure as configure_logging
+from ._options import JsonCodec, Lanes, check_async_mode, check_serializer, redis_options
 from ._base import (
     NOT_HANDLED,
     SRV_ACK,
@@ -28,23 +31,6 @@ from ._base import (
 Rooms = Union[str, Iterable[str], None]
 
 _START_LOCK = threading.Lock()
-
-# Options python-socketio accepts that oxsio has no use for.
-_IGNORED_OPTIONS = frozenset(
-    {
-        "async_mode",
-        "async_handlers",
-        "client_manager",
-        "engineio_logger",
-        "json",
-        "serializer",
-        "monitor_clients",
-        "http_compression",
-        "compression_threshold",
-        "allow_upgrades",
-    }
-)
-
 
 def _room_list(rooms: Rooms) -> Optional[List[str]]:
     if rooms is None:
@@ -212,13 +198,46 @@ class _ServerBase(Registry):
         redis_prefix: Optional[str] = None,
         connection_state_recovery: Union[bool, Dict[str, Any], None] = None,
         metrics_path: Optional[str] = None,
+        async_mode: Optional[str] = None,
+        async_handlers: bool = True,
+        client_manager: Any = None,
+        engineio_logger: Any = False,
+        json: Any = None,
+        serializer: Any = "default",
+        monitor_clients: bool = True,
+        http_compression: bool = True,
+        compression_threshold: int = 1024,
+        allow_upgrades: bool = True,
+        max_attachments: int = 100,
+        handler_threads: int = 32,
         **kwargs: Any,
     ) -> None:
         super().__init__()
         recovery = _recovery_options(connection_state_recovery)
-        unknown = set(kwargs) - _IGNORED_OPTIONS
-        if unknown:
-            raise TypeError(f"unexpected option(s): {', '.join(sorted(unknown))}")
+        if kwargs:
+            raise TypeError(f"unexpected option(s): {', '.join(sorted(kwargs))}")
+        check_async_mode(async_mode, self._is_async)
+        check_serializer(serializer)
+        if monitor_clients is not True:
+            raise NotImplementedError(
+                "monitor_clients=False is not supported: oxsio always runs heartbeats (ping_interval/ping_timeout)"
+            )
+        for name, v in (("max_attachments", max_attachments), ("compression_threshold", compression_threshold)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ValueError(f"{name} must be an int >= 0")
+        if redis_url is None:
+            redis_url, manager_channel = redis_options(client_manager)
+            if manager_channel is not None and redis_prefix is None:
+                redis_prefix = manager_channel
+        elif client_manager is not None:
+            raise ValueError("give either client_manager or redis_url, not both")
+        self.logger, self.eio_logger = configure_logging(logger, engineio_logger)
+        self._json = JsonCodec(json) if json is not None else None
+        self.async_handlers = bool(async_handlers)
+        self._lanes: Optional[Lanes] = (
+            Lanes(max(1, int(handler_threads))) if async_handlers and threaded and not self._is_async else None
+        )
+        self._serial: Dict[str, Any] = {}
         if isinstance(ping_interval, (tuple, list)):
             ping_interval = ping_interval[0]
         # python-socketio: None = the server's own origin only; "*" = any;
@@ -260,6 +279,10 @@ class _ServerBase(Registry):
             metrics_path=metrics_path,
             origin_policy=policy,
             origin_check=origin_check,
+            max_attachments=int(max_attachments),
+            allow_upgrades=bool(allow_upgrades),
+            http_compression=bool(http_compression),
+            compression_threshold=int(compression_threshold),
         )
         self._engine_path = path
         self._max_http_buffer_size = int(max_http_buffer_size)
@@ -293,43 +316,67 @@ class _ServerBase(Registry):
     # ---- dispatch (on the dispatcher thread, the poll thread, or the loop)
 
     def _dispatch(self, batch: List[Tuple[Any, ...]]) -> None:
+        lanes = self._lanes
+        if lanes is None:
+            for item in batch:
+                self._dispatch_one(item)
+            return
+        # async_handlers: each client's items in order on its own lane.
         for item in batch:
             kind = item[0]
-            try:
-                if kind == SRV_EVENT:
-                    _, ns, sid, name, args, ack = item
-                    r = self._trigger(name, ns, sid, *args)
+            if kind == MARK:
+                lanes.wait_idle(30.0)
+                self._barriers.reached(item[1])
+            elif kind == SRV_ACK:
+                lanes.submit(("ack", item[1]), functools.partial(self._dispatch_one, item))
+            else:
+                lanes.submit(item[2], functools.partial(self._dispatch_one, item))
+
+    def _dispatch_one(self, item: Tuple[Any, ...]) -> None:
+        kind = item[0]
+        try:
+            if kind == SRV_EVENT:
+                _, ns, sid, name, args, ack = item
+                if self._json is not None:
+                    args = self._json.into(args)
+                r = self._trigger(name, ns, sid, *args)
+                if self._is_async and inspect.isawaitable(r):
+                    self._spawn_handler(r, name, ack, sid)
+                elif ack is not None and r is not NOT_HANDLED:
+                    ack.send(self._out(to_args(r)))
+            elif kind == SRV_CONNECT:
+                self._on_connect(item)
+            elif kind == SRV_DISCONNECT:
+                _, ns, sid, reason, kept = item
+                try:
+                    r = self._trigger("disconnect", ns, sid, reason)
                     if self._is_async and inspect.isawaitable(r):
-                        self._spawn_handler(r, name, ack)
-                    elif ack is not None and r is not NOT_HANDLED:
-                        ack.send(to_args(r))
-                elif kind == SRV_CONNECT:
-                    self._on_connect(item)
-                elif kind == SRV_DISCONNECT:
-                    _, ns, sid, reason, kept = item
-                    try:
-                        r = self._trigger("disconnect", ns, sid, reason)
-                        if self._is_async and inspect.isawaitable(r):
-                            self._spawn(self._finish_event(r, "disconnect", None))
-                    finally:
-                        self._forget(sid, ns, kept)
-                elif kind == MARK:
-                    self._barriers.reached(item[1])
-                elif kind == SRV_ACK:
-                    _, cid, args, err = item
-                    cb = self._callbacks.pop(cid, None)
-                    if cb is not None:
-                        fn, on_error = cb
-                        if err is None:
-                            r = fn(*args)
-                        elif on_error is not None:
-                            r = on_error(err)
-                        else:
-                            r = None
-                        if self._is_async and inspect.isawaitable(r):
-                            self._spawn(self._finish_event(r, "callback", None))
-            except Exception:
-                logger.exception("oxsio: a handler raised (event %r)", item[3] if kind == SRV_EVENT else kind)
+                        self._spawn(self._finish_event(r, "disconnect", None))
+                finally:
+                    self._forget(sid, ns, kept)
+            elif kind == MARK:
+                self._barriers.reached(item[1])
+            elif kind == SRV_ACK:
+                _, cid, args, err = item
+                cb = self._callbacks.pop(cid, None)
+                if cb is not None:
+                    fn, on_error = cb
+                    if err is None:
+                        if self._json is not None:
+                            args = self._json.into(args)
+                        r = fn(*args)
+                    elif on_error is not None:
+                        r = on_error(err)
+                    else:
+                        r = None
+                    if self._is_async and inspect.isawaitable(r):
+                        self._spawn(self._finish_event(r, "callback", None))
+        except Exception:
+            logger.exception("oxsio: a handler raised (event %r)", item[3] if kind == SRV_EVENT else kind)
+
+    def _out(self, args: List[Any]) -> List[Any]:
+        """Outgoing arguments, through the user's json module if any."""
+        return args if self._json is None else self._json.out(args)
 
     def _forget(self, sid: str, ns: str, kept: bool) -> None:
         """A client left: its session dict stays while its state may be
@@ -390,7 +437,7 @@ class _ServerBase(Registry):
     def _spawn(self, coro: Any) -> Any:  # pragma: no cover - AsyncServer only
         raise NotImplementedError
 
-    def _spawn_handler(self, aw: Any, name: str, ack: Any) -> None:  # pragma: no cover
+    def _spawn_handler(self, aw: Any, name: str, ack: Any, sid: str = "") -> None:  # pragma: no cover
         raise NotImplementedError
 
     async def _finish_event(self, aw: Any, name: str, ack: Any) -> None:
@@ -400,7 +447,7 @@ class _ServerBase(Registry):
             logger.exception("oxsio: a handler raised (event %r)", name)
             return
         if ack is not None and r is not NOT_HANDLED:
-            ack.send(to_args(r))
+            ack.send(self._out(to_args(r)))
 
     async def _finish_connect(self, aw: Any, sid: str, reply: Any) -> None:
         try:
@@ -425,12 +472,13 @@ class _ServerBase(Registry):
         callback: Optional[Callable[..., Any]],
         on_error: Optional[Callable[[BaseException], Any]] = None,
         timeout: Optional[float] = None,
+        local: bool = False,
     ) -> None:
         if not isinstance(event, str):
             raise TypeError(f"event name must be str, not {type(event).__name__}")
         ns = namespace or "/"
         target = to if to is not None else room
-        args = to_args(data)
+        args = self._out(to_args(data))
         if callback is not None:
             if not isinstance(target, str):
                 raise ValueError("a callback needs a single client: pass its sid as to=")
@@ -447,7 +495,7 @@ class _ServerBase(Registry):
                 if on_error is not None:
                     on_error(_native.DisconnectedError(f"no socket {target} in {ns}"))
             return
-        full = self._native.emit(ns, event, args, _room_list(target), _room_list(skip_sid))
+        full = self._native.emit(ns, event, args, _room_list(target), _room_list(skip_sid), False, local)
         if full:
             logger.warning("oxsio: %d client(s) read too slowly and missed %r", len(full), event)
 
@@ -481,6 +529,14 @@ class _ServerBase(Registry):
     def get_environ(self, sid: str, namespace: Optional[str] = None) -> Optional[Dict[str, Any]]:
         """The WSGI-style environ of the request that opened the client's connection."""
         return self._environ.get(sid)
+
+    def transport(self, sid: str, namespace: Optional[str] = None) -> str:
+        """The transport client `sid` uses now: ``"polling"`` or
+        ``"websocket"``. Raises KeyError for an unknown client."""
+        t = self._native.transport(namespace or "/", sid)
+        if t is None:
+            raise KeyError(f"unknown client {sid!r}")
+        return str(t)
 
     def is_connected(self, sid: str, namespace: Optional[str] = None) -> bool:
         """True while the client is connected to the namespace."""
@@ -573,6 +629,9 @@ class Server(_ServerBase):
         t = self._thread
         if t is not None and t is not threading.current_thread():
             t.join(timeout=5)
+        if self._lanes is not None:
+            self._lanes.wait_idle(5.0)
+            self._lanes.shutdown()
 
     def run(self, host: str = "127.0.0.1", port: int = 5000, **tls: Any) -> None:
         """Serves until Ctrl-C (or `stop()` from another thread); `tls` are
@@ -612,7 +671,7 @@ class Server(_ServerBase):
         everyone (`to` omitted), skipping `skip_sid`. A tuple `data` is
         several arguments. With `callback`, `to` must be one sid and
         `callback(*args)` runs with the client's acknowledgement."""
-        self._emit(event, data, to, room, skip_sid, namespace, callback)
+        self._emit(event, data, to, room, skip_sid, namespace, callback, local=ignore_queue)
 
     def send(
         self,
@@ -625,7 +684,7 @@ class Server(_ServerBase):
         ignore_queue: bool = False,
     ) -> None:
         """Sends the ``message`` event."""
-        self._emit("message", data, to, room, skip_sid, namespace, callback)
+        self._emit("message", data, to, room, skip_sid, namespace, callback, local=ignore_queue)
 
     def call(
         self,
@@ -644,9 +703,10 @@ class Server(_ServerBase):
             raise ValueError("Cannot use call() to broadcast.")
         if not isinstance(event, str):
             raise TypeError(f"event name must be str, not {type(event).__name__}")
-        return ack_result(
-            self._native.call(namespace or "/", event, to_args(data), target, float(timeout))
-        )
+        reply = self._native.call(namespace or "/", event, self._out(to_args(data)), target, float(timeout))
+        if self._json is not None and reply is not None:
+            reply = self._json.into(reply)
+        return ack_result(reply)
 
     def enter_room(self, sid: str, room: str, namespace: Optional[str] = None) -> None:
         """Adds a client to a room."""

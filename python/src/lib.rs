@@ -7,6 +7,7 @@ mod client;
 mod convert;
 mod errors;
 mod host;
+mod logs;
 mod queue;
 mod reply;
 mod server;
@@ -20,6 +21,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<server::Server>()?;
     m.add_class::<client::Client>()?;
     m.add_class::<host::HostWs>()?;
+    m.add_function(wrap_pyfunction!(logs::enable_logs, m)?)?;
+    m.add_function(wrap_pyfunction!(logs::next_logs, m)?)?;
     m.add_class::<reply::Ack>()?;
     m.add_class::<reply::ConnectReply>()?;
     m.add_class::<reply::AuthReply>()?;

@@ -801,7 +801,8 @@ impl Server {
     /// Emits to the sockets of namespace `ns` in any of `to` (all when
     /// None) and in none of `skip`. Returns the sids whose outgoing queue
     /// was full (they did not get it).
-    #[pyo3(signature = (ns, event, args, to=None, skip=None, volatile=false))]
+    #[pyo3(signature = (ns, event, args, to=None, skip=None, volatile=false, local=false))]
+    #[allow(clippy::too_many_arguments)]
     fn emit(
         &self,
         ns: &str,
@@ -810,6 +811,7 @@ impl Server {
         to: Option<Vec<String>>,
         skip: Option<Vec<String>>,
         volatile: bool,
+        local: bool,
     ) -> PyResult<Vec<String>> {
         check_event(event)?;
         let args = to_args(args)?;
@@ -854,6 +856,11 @@ impl Server {
         };
         if volatile {
             op = op.volatile();
+        }
+        if local {
+            // python-socketio's ignore_queue: this node's clients only,
+            // not through the adapter (message queue).
+            op = op.local();
         }
         match op.emit(event, args) {
             Ok(()) => Ok(Vec::new()),
@@ -982,6 +989,14 @@ impl Server {
             .filter(|s| room.is_none_or(|r| s.rooms().iter().any(|x| &**x == r)))
             .map(|s| s.id().as_str().to_owned())
             .collect()
+    }
+
+    /// "polling" or "websocket": the transport of socket `sid` now; None
+    /// if it is not connected.
+    fn transport(&self, ns: &str, sid: &str) -> Option<&'static str> {
+        Sid::parse(sid)
+            .and_then(|sid| self.namespace(ns)?.get_socket(sid))
+            .map(|s| s.transport().as_str())
     }
 
     /// True while socket `sid` is connected to `ns`.

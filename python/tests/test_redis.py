@@ -77,3 +77,31 @@ def test_two_python_nodes_share_rooms_and_broadcasts(redis_url: str) -> None:
 def test_bad_redis_url_is_a_value_error() -> None:
     with pytest.raises(ValueError):
         oxsio.Server(redis_url="not a url")
+
+
+def test_client_manager_redis_manager_and_ignore_queue(redis_url: str) -> None:
+    """python-socketio's `client_manager=RedisManager(url, channel=...)`
+    joins the nodes; `ignore_queue=True` keeps an emit on its own node."""
+    nodes = [oxsio.Server(client_manager=oxsio.RedisManager(redis_url, channel="pytest-cm")) for _ in range(2)]
+    got = Recorder()
+    clients = []
+    try:
+        for i, sio in enumerate(nodes):
+            port = sio.start("127.0.0.1", 0)
+            c = oxsio.Client()
+            c.on("news", lambda data, i=i: got.add((i, data)))
+            c.connect(f"http://127.0.0.1:{port}", transports=["websocket"])
+            clients.append(c)
+        wait_for(lambda: all(s._native.connection_count for s in nodes), what="both connected")
+        time.sleep(0.3)  # both nodes subscribed
+        nodes[0].emit("news", "everyone")
+        wait_for(lambda: sorted(got.items) == [(0, "everyone"), (1, "everyone")], what="cluster broadcast")
+        nodes[0].emit("news", "local", ignore_queue=True)
+        wait_for(lambda: (0, "local") in got.items, what="local emit")
+        time.sleep(0.5)
+        assert (1, "local") not in got.items
+    finally:
+        for c in clients:
+            c.disconnect()
+        for s in nodes:
+            s.close()

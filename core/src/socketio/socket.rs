@@ -300,6 +300,16 @@ impl Socket {
         self.0.connected.load(Ordering::Acquire)
     }
 
+    /// The transport the connection is on now: polling until an upgrade to
+    /// WebSocket completes (as python-socketio's `transport(sid)`).
+    pub fn transport(&self) -> crate::Transport {
+        if self.0.session.state() == crate::engineio::session::STATE_WEBSOCKET {
+            crate::Transport::Websocket
+        } else {
+            crate::Transport::Polling
+        }
+    }
+
     /// The Engine.IO session id of the underlying connection.
     pub fn transport_sid(&self) -> Sid {
         self.0.session.sid()
