@@ -117,3 +117,114 @@ def test_js_client_through_the_host(host: Host) -> None:
 @pytest.mark.timeout(120)
 def test_python_socketio_client_through_the_host(host: Host) -> None:
     run_peer([PY, os.path.join(INTEROP, "python_client.py"), host.url, "upgrade"], host)
+
+
+def _raw_http(port: int, request: bytes, head_only: bool = False) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(request)
+        data = b""
+        while not (head_only and b"\r\n\r\n" in data):  # else: to the end of the connection
+            try:
+                chunk = s.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            data += chunk
+        return data
+
+
+def _alive(url: str) -> None:
+    import oxsio
+
+    c = oxsio.Client(reconnection=False)
+    c.connect(url, transports=["websocket"])
+    assert c.call("echo-ack", "still here", timeout=5) == "still here"
+    c.disconnect()
+
+
+@pytest.fixture(params=["uvicorn", "aiohttp"])
+def guarded(request: pytest.FixtureRequest) -> Iterator[Host]:
+    h = Host(request.param, env={"ORIGINS": "http://ok.example"})
+    yield h
+    h.stop()
+
+
+@pytest.mark.timeout(120)
+def test_bad_input_through_a_host(guarded: Host) -> None:
+    """A refused Origin, a malformed polling body, a WebSocket dropped
+    mid-frame, the host app's own exception and a handler that raises:
+    each gets a clean answer and other clients are unaffected."""
+    port = guarded.port
+    # A refused Origin: 400 on polling, no WebSocket.
+    for transport, extra in (
+        ("polling", b"Connection: close\r\n"),
+        (
+            "websocket",
+            b"Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n",
+        ),
+    ):
+        res = _raw_http(
+            port,
+            b"GET /socket.io/?EIO=4&transport=" + transport.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+            b"Origin: http://evil.example\r\n" + extra + b"\r\n",
+            head_only=transport == "websocket",
+        )
+        status = int(res.split(b" ")[1])
+        assert status != 101 and status >= 400, res[:200]
+        if transport == "polling":
+            assert status == 400 and b"Not an accepted origin." in res, res[:300]
+    # The allowed origin is served.
+    res = _raw_http(
+        port,
+        b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nOrigin: http://ok.example\r\n"
+        b"Connection: close\r\n\r\n",
+    )
+    assert res.startswith(b"HTTP/1.1 200"), res[:200]
+    sid = res.split(b'"sid":"')[1].split(b'"')[0]
+    # A malformed polling body: that session ends, no other.
+    body = b"\xff\xfe not a packet"
+    res = _raw_http(
+        port,
+        b"POST /socket.io/?EIO=4&transport=polling&sid=" + sid + b" HTTP/1.1\r\nHost: x\r\n"
+        b"Content-Type: text/plain\r\nContent-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body,
+    )
+    # As Node: the POST is answered and the session closes (parse error).
+    assert int(res.split(b" ")[1]) in (200, 400), res[:200]
+    deadline = time.monotonic() + 10
+    while True:
+        res = _raw_http(
+            port,
+            b"GET /socket.io/?EIO=4&transport=polling&sid=" + sid + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        if int(res.split(b" ")[1]) == 400:
+            break
+        assert time.monotonic() < deadline, res[:300]
+    _alive(guarded.url)
+    # A WebSocket dropped in the middle of a frame.
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(
+            b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
+            b"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+        )
+        head = s.recv(4096)
+        assert head.startswith(b"HTTP/1.1 101"), head[:200]
+        s.sendall(b"\x81\xfe\x10\x00\x00\x00\x00\x00" + b"4" * 100)  # 4096 bytes announced, 100 sent
+    _alive(guarded.url)
+    # The host app's own bug: its 500, nothing else.
+    if guarded.proc.args[-1].endswith("asgi") or "mount_apps:asgi" in " ".join(guarded.proc.args):
+        try:
+            urllib.request.urlopen(guarded.url + "/boom", timeout=5)
+        except urllib.error.HTTPError as e:
+            assert e.code == 500
+    # A handler that raises: logged; the connection stays.
+    import oxsio
+
+    c = oxsio.Client(reconnection=False)
+    c.connect(guarded.url, transports=["websocket"])
+    c.emit("crash")
+    assert c.call("echo-ack", 1, timeout=5) == 1
+    assert c.connected
+    c.disconnect()
+    assert guarded.proc.poll() is None, guarded.output()
