@@ -773,7 +773,12 @@ oxsio_result oxsio_event_free(struct oxsio_event *event);
 // `max_attachments` (10), `max_rooms_per_socket` (10000),
 // `max_pending_acks` (4096 per socket), `max_connections` (250000; more
 // get HTTP 503), `cors_origins` (["https://a.example"] or
-// ["*"]; CORS off when absent), `cors_credentials` (false), `cookie`
+// ["*"]; CORS off when absent), `cors_credentials` (false),
+// `allowed_origins` (absent: no check, as Node; a list refuses requests
+// whose `Origin` is not in it with HTTP 400, polling and WebSocket alike;
+// ["same-origin"] allows the server's own origin only),
+// `http_compression_threshold` (1024: gzip/deflate long-polling responses
+// from this size; -1 turns it off), `cookie`
 // (sticky-session cookie name), `event_queue_capacity` (4096: poll-mode
 // queue bound, see `oxsio_server_poll`), `redis_url` (e.g.
 // "redis://127.0.0.1:6379": join a cluster of oxsio and Node.js nodes

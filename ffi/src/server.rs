@@ -87,6 +87,8 @@ struct ServerConfig {
     max_connections: Option<usize>,
     cors_origins: Option<Vec<String>>,
     cors_credentials: Option<bool>,
+    allowed_origins: Option<Vec<String>>,
+    http_compression_threshold: Option<i64>,
     cookie: Option<String>,
     event_queue_capacity: Option<usize>,
     redis_url: Option<String>,
@@ -265,6 +267,17 @@ impl ServerConfig {
                 origins,
                 credentials: self.cors_credentials.unwrap_or(false),
             });
+        }
+        if let Some(list) = self.allowed_origins {
+            // ["same-origin"]: the server's own origin (Host header).
+            b = b.allowed_origins(if list.iter().any(|o| o == "same-origin") {
+                oxsio_core::AllowedOrigins::SameOrigin
+            } else {
+                oxsio_core::AllowedOrigins::List(list)
+            });
+        }
+        if let Some(t) = self.http_compression_threshold {
+            b = b.http_compression(usize::try_from(t).ok());
         }
         if let Some(c) = self.cookie {
             b = b.cookie(c);
@@ -489,7 +502,12 @@ fn srv(s: *const oxsio_server) -> Result<Arc<ServerShared>> {
 /// `max_attachments` (10), `max_rooms_per_socket` (10000),
 /// `max_pending_acks` (4096 per socket), `max_connections` (250000; more
 /// get HTTP 503), `cors_origins` (["https://a.example"] or
-/// ["*"]; CORS off when absent), `cors_credentials` (false), `cookie`
+/// ["*"]; CORS off when absent), `cors_credentials` (false),
+/// `allowed_origins` (absent: no check, as Node; a list refuses requests
+/// whose `Origin` is not in it with HTTP 400, polling and WebSocket alike;
+/// ["same-origin"] allows the server's own origin only),
+/// `http_compression_threshold` (1024: gzip/deflate long-polling responses
+/// from this size; -1 turns it off), `cookie`
 /// (sticky-session cookie name), `event_queue_capacity` (4096: poll-mode
 /// queue bound, see `oxsio_server_poll`), `redis_url` (e.g.
 /// "redis://127.0.0.1:6379": join a cluster of oxsio and Node.js nodes

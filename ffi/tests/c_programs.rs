@@ -617,6 +617,60 @@ fn metrics_from_c() {
     assert!(status.success() && rest.contains("metrics: ok"), "{rest}");
 }
 
+/// `allowed_origins` in the C config: `origins.c` serves; other origins
+/// get 400 on polling and on the WebSocket upgrade, the listed one 200.
+#[test]
+fn allowed_origins_from_c() {
+    let exe = build("ffi/tests/c/origins.c", Flavor::Sanitized);
+    let mut c = cmd(&exe, Flavor::Sanitized);
+    c.stdin(Stdio::piped());
+    let mut child = c
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let port: u16 = line
+        .trim()
+        .strip_prefix("listening ")
+        .unwrap_or_else(|| panic!("origins.c: {line}"))
+        .parse()
+        .unwrap();
+    let status = |origin: &str, websocket: bool| -> String {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let (transport, extra) = if websocket {
+            (
+                "websocket",
+                "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n",
+            )
+        } else {
+            ("polling", "Connection: close\r\n")
+        };
+        let req = format!(
+            "GET /socket.io/?EIO=4&transport={transport} HTTP/1.1\r\nHost: x\r\nOrigin: {origin}\r\n{extra}\r\n"
+        );
+        std::io::Write::write_all(&mut s, req.as_bytes()).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut buf = [0u8; 512];
+        let n = std::io::Read::read(&mut s, &mut buf).unwrap();
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    for ws in [false, true] {
+        let refused = status("http://evil.example", ws);
+        assert!(refused.starts_with("HTTP/1.1 400 "), "{refused}");
+        let ok = status("http://ok.example", ws);
+        let want = if ws { "HTTP/1.1 101 " } else { "HTTP/1.1 200 " };
+        assert!(ok.starts_with(want), "{ok}");
+    }
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"done\n").unwrap();
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success() && rest.contains("origins: ok"), "{rest}");
+}
+
 fn node_reference_server() -> (Proc, u16) {
     interop_setup();
     let dir = root().join("tests/interop");

@@ -3,6 +3,7 @@ python-socketio (aiohttp) with the same handler, under the same load, in
 one run (implementations interleaved, median of the rounds).
 
     python/.venv/bin/python python/bench/echo_bench.py [--clients 20] [--window 10] [--seconds 5] [--load rust|node]
+        [--mode echo|fanout] [--impls oxsio,oxsio-async,python-socketio,oxsio-asgi,python-socketio-asgi]
 
 The load: `--load rust` (default) is bench/load.rs on the oxsio Rust client
 (built here with cargo), cheap enough not to be the bottleneck; `--load
@@ -41,7 +42,7 @@ def free_port() -> int:
     return p
 
 
-def measure(impl: str, load: list, clients: int, window: int, seconds: int) -> dict:
+def measure(impl: str, load: list, clients: int, window: int, seconds: int, mode: str = "echo") -> dict:
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, os.path.join(HERE, "echo_server.py"), impl, str(port)],
@@ -55,7 +56,8 @@ def measure(impl: str, load: list, clients: int, window: int, seconds: int) -> d
         time.sleep(0.2)
         out = subprocess.run(
             [*load, f"http://127.0.0.1:{port}", str(clients), str(window), str(seconds)],
-            capture_output=True, text=True, timeout=seconds + 60, env={**os.environ, "NODE_PATH": NODE_MODULES},
+            capture_output=True, text=True, timeout=seconds + 60,
+            env={**os.environ, "NODE_PATH": NODE_MODULES, "LOAD_MODE": mode},
         )
         last = (out.stdout.strip().splitlines() or [""])[-1]
         if out.returncode != 0 or not last.startswith("{"):
@@ -74,24 +76,29 @@ def main() -> None:
     ap.add_argument("--impls", default="oxsio,oxsio-async,python-socketio")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the median is reported")
     ap.add_argument("--load", choices=["rust", "node"], default="rust")
+    ap.add_argument(
+        "--mode", choices=["echo", "fanout"], default="echo",
+        help="fanout: one client keeps WINDOW broadcasts in flight; deliveries to all clients are counted (rust load only)",
+    )
     a = ap.parse_args()
     load = load_command(a.load)
     impls = a.impls.split(",")
     runs: dict = {impl: [] for impl in impls}
     for rnd in range(a.rounds):
         for impl in impls:
-            r = measure(impl, load, a.clients, a.window, a.seconds)
+            r = measure(impl, load, a.clients, a.window, a.seconds, a.mode)
             runs[impl].append(r["msgs_per_sec"])
-            print(f"round {rnd + 1}: {impl:16s} {r['msgs_per_sec']:>9,d} echo msgs/s", flush=True)
+            print(f"round {rnd + 1}: {impl:22s} {r['msgs_per_sec']:>9,d} {a.mode} msgs/s", flush=True)
     results = {impl: sorted(v)[len(v) // 2] for impl, v in runs.items()}
     print(f"median of {a.rounds} round(s), {a.clients} clients x {a.window} in flight, websocket, {a.load} load:")
     for impl, v in results.items():
-        print(f"{impl:16s} {v:>9,d} echo msgs/s")
-    base = results.get("python-socketio")
-    if base:
-        for impl, v in results.items():
-            if impl != "python-socketio":
-                print(f"{impl} / python-socketio = {v / base:.1f}x")
+        print(f"{impl:22s} {v:>9,d} {a.mode} msgs/s")
+    for impl, v in results.items():
+        # Each one against its python-socketio counterpart on the same host.
+        base_name = "python-socketio-asgi" if impl.endswith("-asgi") else "python-socketio"
+        base = results.get(base_name)
+        if base and impl != base_name:
+            print(f"{impl} / {base_name} = {v / base:.1f}x")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,10 @@
 //! events in flight; counts the echoes received during D seconds after a
 //! 1 s warm-up and prints `{"msgs_per_sec": N, "count": N, "secs": F}`.
 //!
+//! With `LOAD_MODE=fanout`, the first socket keeps W "fan" events in
+//! flight instead; the server broadcasts each as "fanout" to every socket,
+//! and the deliveries to all sockets are counted.
+//!
 //! Usage: oxsio-echo-load URL C W D
 
 use std::sync::Arc;
@@ -39,16 +43,27 @@ fn main() {
         let counting = Arc::new(AtomicBool::new(false));
         let count = Arc::new(AtomicU64::new(0));
         let mut sockets = Vec::new();
-        for _ in 0..clients {
+        let fanout = std::env::var("LOAD_MODE").is_ok_and(|m| m == "fanout");
+        for i in 0..clients {
             let (counting, count) = (counting.clone(), count.clone());
-            let builder = ClientBuilder::new(url.clone())
-                .transports([Transport::Websocket])
-                .on("echo", move |ev: ClientEvent| {
+            let builder = ClientBuilder::new(url.clone()).transports([Transport::Websocket]);
+            let builder = if fanout {
+                builder.on("fanout", move |ev: ClientEvent| {
+                    if counting.load(Ordering::Relaxed) {
+                        count.fetch_add(1, Ordering::Relaxed);
+                    }
+                    if i == 0 {
+                        let _ = ev.socket.emit("fan", payload());
+                    }
+                })
+            } else {
+                builder.on("echo", move |ev: ClientEvent| {
                     if counting.load(Ordering::Relaxed) {
                         count.fetch_add(1, Ordering::Relaxed);
                     }
                     let _ = ev.socket.emit("echo", payload());
-                });
+                })
+            };
             let socket =
                 match tokio::time::timeout(Duration::from_secs(10), builder.connect()).await {
                     Ok(Ok(s)) => s,
@@ -63,9 +78,15 @@ fn main() {
                 };
             sockets.push(socket);
         }
-        for s in &sockets {
+        if fanout {
             for _ in 0..window {
-                let _ = s.emit("echo", payload());
+                let _ = sockets[0].emit("fan", payload());
+            }
+        } else {
+            for s in &sockets {
+                for _ in 0..window {
+                    let _ = s.emit("echo", payload());
+                }
             }
         }
         tokio::time::sleep(Duration::from_secs(1)).await;

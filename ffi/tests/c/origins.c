@@ -1,0 +1,33 @@
+/* `allowed_origins` through the C config: a bad value is refused, and a
+ * server with a list answers other origins with HTTP 400 (checked by the
+ * Rust test over raw HTTP while this serves).
+ *
+ *   origins        prints "listening <port>", serves until a line on
+ *                  stdin, then prints "origins: ok" and exits 0
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <string.h>
+
+#include "common.h"
+
+int main(void) {
+    oxsio_server *bad = NULL;
+    if (oxsio_server_new("{\"allowed_origins\":\"http://a.example\"}", OXSIO_DISPATCH_POLL, &bad) !=
+        OXSIO_RESULT_INVALID_CONFIG) {
+        printf("FAIL: a string instead of a list is accepted\n");
+        return 1;
+    }
+    oxsio_server *server = NULL;
+    CHECK(oxsio_server_new("{\"allowed_origins\":[\"http://ok.example\"],"
+                           "\"http_compression_threshold\":-1}",
+                           OXSIO_DISPATCH_POLL, &server));
+    uint16_t port = 0;
+    CHECK(oxsio_server_listen(server, "127.0.0.1:0", &port));
+    printf("listening %u\n", (unsigned)port);
+    fflush(stdout);
+    char line[16];
+    if (!fgets(line, sizeof line, stdin)) return 1;
+    CHECK(oxsio_server_free(server));
+    printf("origins: ok\n");
+    return 0;
+}
