@@ -38,6 +38,7 @@ class AsyncServer(_ServerBase, LoopDrain):
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._tasks: Set["asyncio.Task[Any]"] = set()
         self._stopped: Optional[asyncio.Event] = None
+        self._watching = False
 
     # ---- bridging ---------------------------------------------------------
 
@@ -123,12 +124,35 @@ class AsyncServer(_ServerBase, LoopDrain):
 
     def _serve_on_loop(self) -> None:
         """Serving through a host (ASGIApp, aiohttp): handlers run on the
-        running loop, from the first request on."""
-        if self._thread is None:
+        running loop, from the first request on. The loop itself watches the
+        event queue's descriptor: no thread has to take the GIL to wake it."""
+        if self._thread is None and not self._watching:
             self._loop = asyncio.get_running_loop()
             if self._stopped is None:
                 self._stopped = asyncio.Event()
-            self._thread = start_loop_dispatcher(self._native, self, "oxsio-async-server")
+            self._loop.add_reader(self._native.events_fd(), self._events_ready)
+            self._watching = True
+
+    def _events_ready(self) -> None:
+        self._native.events_ready()
+        while True:
+            try:
+                batch = self._native.next_events(0, 4096)
+            except Exception:
+                logger.exception("oxsio: error while taking events")
+                return
+            if batch is None:  # closed
+                if self._loop is not None:
+                    self._loop.remove_reader(self._native.events_fd())
+                self._watching = False
+                return
+            if batch:
+                try:
+                    self._dispatch(batch)
+                except Exception:
+                    logger.exception("oxsio: error while dispatching events")
+            if len(batch) < 4096:
+                return
 
     def attach(self, app: Any, socketio_path: str = "socket.io") -> None:
         """Serves this server under ``/socketio_path/`` of an aiohttp
@@ -169,6 +193,9 @@ class AsyncServer(_ServerBase, LoopDrain):
         await loop.run_in_executor(None, self._native.shutdown)
         t = self._thread
         if t is not None and t.is_alive() and self._loop is loop:
+            await self._barriers.wait_async(self._native, loop)
+        elif self._watching and self._loop is loop:
+            # Hosted: the loop's reader runs the disconnect handlers.
             await self._barriers.wait_async(self._native, loop)
         if self._stopped is not None:
             self._stopped.set()

@@ -91,31 +91,88 @@ def _is_websocket(headers: Headers) -> bool:
     return False
 
 
-class _LoopCall:
-    """A native call that answers through a callback from a Rust thread,
-    awaited on the running loop."""
+class _WsQueue(asyncio.Queue[Any]):
+    """Messages for one WebSocket's peer (None: the engine is done)."""
 
-    @staticmethod
-    def wait(start: Callable[[Callable[[Any], None]], None]) -> "asyncio.Future[Any]":
+    ident = 0
+
+
+class _Hub:
+    """The asyncio side of the server's native hub: one reader on the loop
+    takes every response and WebSocket message the engine has ready (the
+    Rust side never takes the GIL to hand them over)."""
+
+    def __init__(self, native: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self.native = native
+        self.loop = loop
+        self.fd = native.hub_fd()
+        self.waiters: Dict[int, "asyncio.Future[Any]"] = {}
+        self.queues: Dict[int, _WsQueue] = {}
+        loop.add_reader(self.fd, self._ready)
+
+    @classmethod
+    def of(cls, server: Any) -> "_Hub":
         loop = asyncio.get_running_loop()
-        fut: "asyncio.Future[Any]" = loop.create_future()
+        hub: Optional[_Hub] = getattr(server, "_host_hub", None)
+        if hub is None or hub.loop is not loop:
+            if hub is not None and not hub.loop.is_closed():
+                hub.loop.call_soon_threadsafe(hub.loop.remove_reader, hub.fd)
+            hub = cls(server._native, loop)
+            server._host_hub = hub
+        return hub
 
-        def done(value: Any) -> None:
-            def settle() -> None:
-                if not fut.done():
-                    fut.set_result(value)
+    def _ready(self) -> None:
+        for ident, kind, value in self.native.hub_take():
+            if kind <= 2:  # a response, an accepted or a refused WebSocket
+                fut = self.waiters.pop(ident, None)
+                if fut is not None and not fut.done():
+                    fut.set_result((kind, value))
+                elif kind == 1:  # nobody waits any more: close it
+                    value.send(CLOSE, 1001)
+                    self.queues.pop(ident, None)
+            else:
+                q = self.queues.get(ident)
+                if q is not None:
+                    q.put_nowait(value if kind == 3 else None)
 
-            try:
-                loop.call_soon_threadsafe(settle)
-            except RuntimeError:  # the loop is closed
-                pass
-
-        start(done)
+    def wait(self, ident: int) -> "asyncio.Future[Any]":
+        fut: "asyncio.Future[Any]" = self.loop.create_future()
+        self.waiters[ident] = fut
         return fut
+
+    async def http(self, *args: Any) -> Tuple[int, List[Tuple[str, str]], bytes]:
+        ident = self.native.host_http(*args)
+        try:
+            _, value = await self.wait(ident)
+        finally:
+            self.waiters.pop(ident, None)
+        return value  # type: ignore[no-any-return]
+
+    async def websocket(self, *args: Any) -> Tuple[Any, Optional[_WsQueue]]:
+        """The accepted `HostWs` and its message queue, or a refusal's
+        response and None."""
+        ident = self.native.host_websocket(*args)
+        q = _WsQueue()
+        q.ident = ident
+        self.queues[ident] = q
+        try:
+            kind, value = await self.wait(ident)
+        except BaseException:
+            self.waiters.pop(ident, None)
+            raise
+        if kind != 1:
+            self.queues.pop(ident, None)
+            return value, None
+        return value, q
+
+    def done(self, q: _WsQueue) -> None:
+        self.queues.pop(q.ident, None)
 
 
 async def _pump_async(
+    hub: _Hub,
     ws: Any,
+    queue: _WsQueue,
     receive_peer: Callable[[], Awaitable[Optional[Tuple[int, Any]]]],
     send_peer: Callable[[int, Any], Awaitable[None]],
 ) -> None:
@@ -130,7 +187,8 @@ async def _pump_async(
                 m = (CLOSE, 1006)
             kind, data = m
             if not ws.send(kind, data):
-                ok = await _LoopCall.wait(lambda done: ws.send_later(kind, data, done))
+                ident = ws.send_later(hub.native, kind, data)
+                _, (ok, _h, _b) = await hub.wait(ident)
                 if not ok:
                     return
             if kind == CLOSE:
@@ -138,14 +196,18 @@ async def _pump_async(
 
     async def down() -> None:
         while True:
-            batch = await _LoopCall.wait(ws.recv)
-            if not batch:
-                await send_peer(CLOSE, 1000)
-                return
-            for kind, data in batch:
+            batch = [await queue.get()]
+            while not queue.empty():
+                batch.append(queue.get_nowait())
+            for m in batch:
+                if m is None:
+                    await send_peer(CLOSE, 1000)
+                    return
+                kind, data = m
                 await send_peer(kind, data)
                 if kind == CLOSE:
                     return
+            ws.consumed(len(batch))
 
     tasks = [asyncio.ensure_future(up()), asyncio.ensure_future(down())]
     try:
@@ -164,6 +226,7 @@ async def _pump_async(
             except (asyncio.CancelledError, Exception):
                 pass
         ws.send(CLOSE, 1006)
+        hub.done(queue)
 
 
 class ASGIApp:
@@ -276,10 +339,8 @@ class ASGIApp:
             chunks.append(chunk)
             more = msg.get("more_body", False)
         head = _head(srv, scope)
-        status, headers, body = await _LoopCall.wait(
-            lambda done: srv._native.host_http(
-                scope.get("method", "GET"), head[0], head[1], b"".join(chunks), head[2], head[3], done
-            )
+        status, headers, body = await _Hub.of(srv).http(
+            scope.get("method", "GET"), head[0], head[1], b"".join(chunks), head[2], head[3]
         )
         await _asgi_response(send, status, headers, body)
 
@@ -289,10 +350,9 @@ class ASGIApp:
         if first["type"] != "websocket.connect":
             return
         target, headers, remote, secure = _head(srv, scope)
-        got = await _LoopCall.wait(
-            lambda done: srv._native.host_websocket(target, headers, remote, secure, done)
-        )
-        if isinstance(got, tuple):
+        hub = _Hub.of(srv)
+        got, queue = await hub.websocket(target, headers, remote, secure)
+        if queue is None:
             status, rheaders, body = got
             if "websocket.http.response" in scope.get("extensions", {}):
                 await send(
@@ -332,7 +392,7 @@ class ASGIApp:
                 await send({"type": "websocket.close", "code": data})
 
         try:
-            await _pump_async(got, receive_peer, send_peer)
+            await _pump_async(hub, got, queue, receive_peer, send_peer)
         except Exception as e:  # the ASGI server closed it under us
             logger.debug("oxsio: websocket ended: %r", e)
 
@@ -372,11 +432,10 @@ def attach_aiohttp(server: Any, app: Any, socketio_path: str = "socket.io") -> N
         remote = (str(peer[0]), int(peer[1])) if peer else None
         secure = request.secure
         target = _target(server, request.path, request.query_string)
+        hub = _Hub.of(server)
         if _is_websocket(headers):
-            got = await _LoopCall.wait(
-                lambda done: server._native.host_websocket(target, headers, remote, secure, done)
-            )
-            if isinstance(got, tuple):
+            got, queue = await hub.websocket(target, headers, remote, secure)
+            if queue is None:
                 status, rheaders, body = got
                 return web.Response(status=status, headers=rheaders, body=body)
             ws = web.WebSocketResponse(max_msg_size=0, autoclose=False)
@@ -403,7 +462,7 @@ def attach_aiohttp(server: Any, app: Any, socketio_path: str = "socket.io") -> N
                     await ws.close(code=data)
 
             try:
-                await _pump_async(got, receive_peer, send_peer)
+                await _pump_async(hub, got, queue, receive_peer, send_peer)
             except Exception as e:
                 logger.debug("oxsio: websocket ended: %r", e)
             return ws
@@ -413,9 +472,7 @@ def attach_aiohttp(server: Any, app: Any, socketio_path: str = "socket.io") -> N
         body = await request.content.read(limit + 1)
         if len(body) > limit:
             return web.Response(status=413, text="Payload Too Large")
-        status, rheaders, rbody = await _LoopCall.wait(
-            lambda done: server._native.host_http(request.method, target, headers, body, remote, secure, done)
-        )
+        status, rheaders, rbody = await hub.http(request.method, target, headers, body, remote, secure)
         return web.Response(status=status, headers=rheaders, body=rbody)
 
     app.router.add_route("*", path, handler)

@@ -264,10 +264,29 @@ class Server:
         body: bytes,
         remote: Optional[Tuple[str, int]],
         secure: bool,
-        done: Callable[[Tuple[int, List[Tuple[str, str]], bytes]], Any],
-    ) -> None:
-        """A polling (or other plain HTTP) request from a host web server;
-        `done((status, headers, body))` is called from a runtime thread."""
+    ) -> int:
+        """A polling (or other plain HTTP) request from an asyncio host: its
+        response `(status, headers, body)` comes through the hub
+        (`hub_take`) under the returned id."""
+
+    def events_fd(self) -> int:
+        """A descriptor readable when events wait, for an event loop to watch
+        (`loop.add_reader`) instead of a thread; call `events_ready` in its
+        callback, then `next_events(0)`."""
+
+    def events_ready(self) -> None:
+        """Re-arms `events_fd` (drains its wake-up bytes); call it before
+        taking the events it announced."""
+
+    def hub_fd(self) -> int:
+        """The descriptor an asyncio host watches (`loop.add_reader`): readable
+        when `hub_take` has something."""
+
+    def hub_take(self) -> List[Tuple[int, int, Any]]:
+        """Everything ready for the asyncio host: `(id, kind, value)` with kind
+        0 a response, 1 an accepted `HostWs`, 2 a refused WebSocket's
+        response, 3 a message `(kind, data)` for the peer, 4 the end of a
+        WebSocket."""
 
     def host_http_blocking(
         self,
@@ -286,10 +305,10 @@ class Server:
         headers: Sequence[Tuple[bytes, bytes]],
         remote: Optional[Tuple[str, int]],
         secure: bool,
-        done: Callable[[Any], Any],
-    ) -> None:
-        """A WebSocket request from a host web server, before it accepts it:
-        `done(HostWs)` to accept, or `done((status, headers, body))` to refuse."""
+    ) -> int:
+        """A WebSocket request from an asyncio host, before it accepts it: the
+        answer (an accepted `HostWs` or a refusal) and then the messages for
+        the peer come through the hub under the returned id."""
 
     def host_websocket_blocking(
         self,
@@ -328,19 +347,20 @@ class HostWs:
         """Hands a message from the peer to the engine without waiting: False
         when the engine is behind (then use `send_later`), or gone."""
 
-    def send_later(self, kind: int, data: Any, done: Callable[[bool], Any]) -> None:
-        """Hands a message to the engine once it has room, then calls
-        `done(ok)` from a runtime thread."""
+    def send_later(self, hub: "Server", kind: int, data: Any) -> int:
+        """Hands a message to the engine once it has room; `True` comes through
+        the hub as a response item under the returned id (False if the
+        engine is gone)."""
+
+    def consumed(self, n: int) -> None:
+        """The event loop sent `n` more messages on to the peer."""
 
     def send_blocking(self, kind: int, data: Any) -> bool:
         """`send` that waits for room (GIL released); False if the engine is gone."""
 
-    def recv(self, done: Callable[[List[Tuple[int, Any]]], Any]) -> None:
-        """Calls `done(batch)` with the next messages for the peer, from a
-        runtime thread; an empty batch means the engine is done."""
-
     def recv_blocking(self, timeout: Optional[float] = None) -> Optional[List[Tuple[int, Any]]]:
-        """`recv` that waits (GIL released) up to `timeout` seconds; None on
+        """The next messages for the peer (blocking side), waiting (GIL
+        released) up to `timeout` seconds; None on
         timeout, an empty list once the engine is done."""
 
 @final

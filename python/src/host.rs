@@ -3,13 +3,21 @@
 //! and get responses and messages back. Types and threads only; the
 //! protocol stays in the core.
 //!
-//! Asynchronous calls take a `done` callable, run on the shared runtime,
-//! and call `done(result)` from a runtime thread (the asyncio side wraps it
-//! in `loop.call_soon_threadsafe`). `*_blocking` variants wait with the GIL
+//! Asynchronous calls (asyncio hosts) return an id at once; their results
+//! and every WebSocket message for the peer are queued in the server's
+//! [`Hub`], which wakes the event loop through a socket pair that the loop
+//! watches (`loop.add_reader`). The loop takes everything ready in one call
+//! (`hub_take`). No runtime thread ever takes the GIL: under load, a thread
+//! waiting for the GIL held by a busy event loop waits for Python's switch
+//! interval (5 ms) each time. `*_blocking` variants wait with the GIL
 //! released, for WSGI threads.
 
+use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -17,15 +25,18 @@ use oxsio::engineio::host::{Host, HostReceiver, HostSocket, WsMessage};
 use oxsio::engineio::{RemoteAddr, Secure};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
-use tokio::sync::{Mutex, mpsc};
+use pyo3::types::{PyBytes, PyTuple};
+use tokio::sync::{Mutex as AsyncMutex, Semaphore, mpsc};
 
 use crate::blocking;
+use crate::server::Server;
 
 /// Messages from the peer waiting for the engine, per WebSocket.
 const INBOUND: usize = 256;
-/// Most messages handed to Python in one `recv` batch.
+/// Most messages handed to Python in one `recv_blocking` batch.
 const BATCH: usize = 256;
+/// Messages for the peer queued ahead of the event loop, per WebSocket.
+const OUT_CREDIT: usize = 256;
 
 /// Message kinds as Python sees them.
 const TEXT: u8 = 0;
@@ -80,32 +91,98 @@ fn response(res: http::Response<Bytes>) -> PyResponse {
     (res.status().as_u16(), headers, res.into_body().to_vec())
 }
 
-/// Calls `done(value)` from a runtime thread; an exception in it is
-/// reported as unraisable (the host's own callback is at fault).
-fn call_done<T: for<'py> IntoPyObject<'py> + Send>(done: Py<PyAny>, value: T) {
-    Python::attach(|py| {
-        if let Err(e) = done.call1(py, (value,)) {
-            e.write_unraisable(py, Some(done.bind(py)));
-        }
-    });
-}
-
-/// What the asynchronous `websocket` call hands to `done`.
-enum Accepted {
-    Socket(HostWs),
+/// What the hub hands to the event loop, by request or WebSocket id.
+enum Item {
+    Response(PyResponse),
+    Accepted(HostWs),
     Refused(PyResponse),
+    Message(WsMessage),
+    /// The engine is done with this WebSocket.
+    End,
 }
 
-impl<'py> IntoPyObject<'py> for Accepted {
-    type Target = PyAny;
-    type Output = Bound<'py, PyAny>;
-    type Error = PyErr;
+/// Item kinds as Python sees them (`(id, kind, value)`).
+const ITEM_RESPONSE: u8 = 0;
+const ITEM_ACCEPTED: u8 = 1;
+const ITEM_REFUSED: u8 = 2;
+const ITEM_MESSAGE: u8 = 3;
+const ITEM_END: u8 = 4;
 
-    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        match self {
-            Accepted::Socket(ws) => Ok(Bound::new(py, ws)?.into_any()),
-            Accepted::Refused(r) => Ok(r.into_pyobject(py)?.into_any()),
+/// Results and WebSocket messages for one event loop, and the socket pair
+/// that wakes it.
+pub struct Hub {
+    queue: Mutex<Vec<(u64, Item)>>,
+    /// A wake-up byte is in flight (cleared by `take`).
+    woken: AtomicBool,
+    wake_tx: UnixStream,
+    wake_rx: UnixStream,
+    next_id: AtomicU64,
+}
+
+impl Hub {
+    pub fn new() -> std::io::Result<Arc<Hub>> {
+        let (wake_tx, wake_rx) = UnixStream::pair()?;
+        wake_tx.set_nonblocking(true)?;
+        wake_rx.set_nonblocking(true)?;
+        Ok(Arc::new(Hub {
+            queue: Mutex::new(Vec::new()),
+            woken: AtomicBool::new(false),
+            wake_tx,
+            wake_rx,
+            next_id: AtomicU64::new(1),
+        }))
+    }
+
+    fn id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn push(&self, id: u64, item: Item) {
+        if let Ok(mut q) = self.queue.lock() {
+            q.push((id, item));
         }
+        if !self.woken.swap(true, Ordering::SeqCst) {
+            // Full pipe: a wake-up is pending anyway.
+            let _ = (&self.wake_tx).write(&[1]);
+        }
+    }
+
+    /// The descriptor the event loop watches for readability.
+    pub fn fd(&self) -> i32 {
+        self.wake_rx.as_raw_fd()
+    }
+
+    /// Everything ready, as `(id, kind, value)` tuples.
+    pub fn take<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyTuple>>> {
+        // Drain, then re-arm, then take: a push after the re-arm writes a
+        // new byte, and one before it is in the queue taken below.
+        let mut sink = [0u8; 64];
+        while matches!((&self.wake_rx).read(&mut sink), Ok(n) if n > 0) {}
+        self.woken.store(false, Ordering::SeqCst);
+        let items = match self.queue.lock() {
+            Ok(mut q) => std::mem::take(&mut *q),
+            Err(_) => Vec::new(),
+        };
+        items
+            .into_iter()
+            .map(|(id, item)| {
+                let (kind, value) = match item {
+                    Item::Response(r) => (ITEM_RESPONSE, r.into_pyobject(py)?.into_any()),
+                    Item::Accepted(ws) => (ITEM_ACCEPTED, Bound::new(py, ws)?.into_any()),
+                    Item::Refused(r) => (ITEM_REFUSED, r.into_pyobject(py)?.into_any()),
+                    Item::Message(m) => (ITEM_MESSAGE, to_py(py, m)?.into_bound(py)),
+                    Item::End => (ITEM_END, py.None().into_bound(py)),
+                };
+                PyTuple::new(
+                    py,
+                    [
+                        id.into_pyobject(py)?.into_any(),
+                        kind.into_pyobject(py)?.into_any(),
+                        value,
+                    ],
+                )
+            })
+            .collect()
     }
 }
 
@@ -113,14 +190,17 @@ impl<'py> IntoPyObject<'py> for Accepted {
 pub struct HostEntry(pub Host);
 
 impl HostEntry {
-    pub fn http(&self, head: Head, body: &[u8], done: Py<PyAny>) -> PyResult<()> {
+    /// Starts answering a request; its response comes through `hub` under
+    /// the returned id.
+    pub fn http(&self, hub: &Arc<Hub>, head: Head, body: &[u8]) -> PyResult<u64> {
         let req = request(head, Bytes::copy_from_slice(body))?;
         let host = self.0.clone();
+        let (hub, id) = (hub.clone(), hub.id());
         oxsio::runtime::shared().spawn(async move {
             let res = host.http(req).await;
-            call_done(done, response(res));
+            hub.push(id, Item::Response(response(res)));
         });
-        Ok(())
+        Ok(id)
     }
 
     pub fn http_blocking(&self, py: Python<'_>, head: Head, body: &[u8]) -> PyResult<PyResponse> {
@@ -131,17 +211,25 @@ impl HostEntry {
             .ok_or_else(|| PyValueError::new_err("the server went away"))
     }
 
-    pub fn websocket(&self, head: Head, done: Py<PyAny>) -> PyResult<()> {
+    /// Offers a WebSocket to the engine; the answer (a `HostWs`, or a
+    /// refusal) and then the messages for the peer come through `hub`
+    /// under the returned id.
+    pub fn websocket(&self, hub: &Arc<Hub>, head: Head) -> PyResult<u64> {
         let req = request(head, ())?;
         let host = self.0.clone();
+        let (hub, id) = (hub.clone(), hub.id());
         oxsio::runtime::shared().spawn(async move {
-            let out = match host.websocket(req).await {
-                Ok(sock) => Accepted::Socket(HostWs::new(sock)),
-                Err(res) => Accepted::Refused(response(res)),
-            };
-            call_done(done, out);
+            match host.websocket(req).await {
+                Ok(sock) => {
+                    let (ws, rx) = HostWs::new(sock);
+                    let credit = ws.credit.clone();
+                    hub.push(id, Item::Accepted(ws));
+                    pump_to_hub(rx, credit, hub, id).await;
+                }
+                Err(res) => hub.push(id, Item::Refused(response(res))),
+            }
         });
-        Ok(())
+        Ok(id)
     }
 
     pub fn websocket_blocking(&self, py: Python<'_>, head: Head) -> PyResult<Py<PyAny>> {
@@ -150,7 +238,11 @@ impl HostEntry {
         let out = blocking::run(py, async move { host.websocket(req).await }, None)?
             .ok_or_else(|| PyValueError::new_err("the server went away"))?;
         match out {
-            Ok(sock) => Ok(Bound::new(py, HostWs::new(sock))?.into_any().unbind()),
+            Ok(sock) => {
+                let (mut ws, rx) = HostWs::new(sock);
+                ws.outbound = Some(Arc::new(AsyncMutex::new(rx)));
+                Ok(Bound::new(py, ws)?.into_any().unbind())
+            }
             Err(res) => Ok(response(res).into_pyobject(py)?.into_any().unbind()),
         }
     }
@@ -162,11 +254,14 @@ impl HostEntry {
 #[pyclass(module = "oxsio._native", frozen)]
 pub struct HostWs {
     inbound: mpsc::Sender<WsMessage>,
-    outbound: Arc<Mutex<HostReceiver>>,
+    /// For the blocking (WSGI) side: it pulls messages itself.
+    outbound: Option<Arc<AsyncMutex<HostReceiver>>>,
+    /// Messages the asyncio side may have unconsumed (see `consumed`).
+    credit: Arc<Semaphore>,
 }
 
 impl HostWs {
-    fn new(sock: HostSocket) -> HostWs {
+    fn new(sock: HostSocket) -> (HostWs, HostReceiver) {
         let (mut tx, rx) = sock.split();
         let (inbound, mut queue) = mpsc::channel::<WsMessage>(INBOUND);
         oxsio::runtime::shared().spawn(async move {
@@ -179,11 +274,29 @@ impl HostWs {
             // The Python side dropped its handle without a close.
             let _ = tx.send(WsMessage::Close(1006, String::new())).await;
         });
-        HostWs {
+        let ws = HostWs {
             inbound,
-            outbound: Arc::new(Mutex::new(rx)),
+            outbound: None,
+            credit: Arc::new(Semaphore::new(OUT_CREDIT)),
+        };
+        (ws, rx)
+    }
+}
+
+/// Moves the engine's messages for the peer into the hub, at most
+/// [`OUT_CREDIT`] ahead of what the event loop has sent on.
+async fn pump_to_hub(mut rx: HostReceiver, credit: Arc<Semaphore>, hub: Arc<Hub>, id: u64) {
+    loop {
+        match credit.acquire().await {
+            Ok(p) => p.forget(),
+            Err(_) => break,
+        }
+        match rx.recv().await {
+            Some(m) => hub.push(id, Item::Message(m)),
+            None => break,
         }
     }
+    hub.push(id, Item::End);
 }
 
 fn from_py(kind: u8, data: &Bound<'_, PyAny>) -> PyResult<WsMessage> {
@@ -206,7 +319,7 @@ fn to_py(py: Python<'_>, m: WsMessage) -> PyResult<Py<PyAny>> {
 
 /// The next messages for the peer: one awaited, then whatever is already
 /// decoded, up to [`BATCH`]. Empty once the engine is done.
-async fn next_batch(rx: &Mutex<HostReceiver>) -> Vec<WsMessage> {
+async fn next_batch(rx: &AsyncMutex<HostReceiver>) -> Vec<WsMessage> {
     let mut rx = rx.lock().await;
     let mut out = Vec::new();
     if let Some(m) = rx.recv().await {
@@ -233,16 +346,24 @@ impl HostWs {
         Ok(self.inbound.try_send(from_py(kind, data)?).is_ok())
     }
 
-    /// Hands a message to the engine once it has room, then calls
-    /// `done(ok)` from a runtime thread.
-    fn send_later(&self, kind: u8, data: &Bound<'_, PyAny>, done: Py<PyAny>) -> PyResult<()> {
+    /// Hands a message to the engine once it has room; `True` comes through
+    /// the hub as a response item under the returned id (False if the
+    /// engine is gone).
+    fn send_later(&self, hub: &Server, kind: u8, data: &Bound<'_, PyAny>) -> PyResult<u64> {
         let m = from_py(kind, data)?;
         let tx = self.inbound.clone();
+        let hub = hub.hub()?;
+        let id = hub.id();
         oxsio::runtime::shared().spawn(async move {
             let ok = tx.send(m).await.is_ok();
-            call_done(done, ok);
+            hub.push(id, Item::Response((u16::from(ok), Vec::new(), Vec::new())));
         });
-        Ok(())
+        Ok(id)
+    }
+
+    /// The event loop sent `n` more messages on to the peer.
+    fn consumed(&self, n: usize) {
+        self.credit.add_permits(n.min(OUT_CREDIT));
     }
 
     /// `send` that waits for room (GIL released); False if the engine is gone.
@@ -252,22 +373,8 @@ impl HostWs {
         Ok(blocking::run(py, async move { tx.send(m).await.is_ok() }, None)?.unwrap_or(false))
     }
 
-    /// Calls `done(batch)` with the next messages for the peer, from a
-    /// runtime thread; an empty batch means the engine is done.
-    fn recv(&self, done: Py<PyAny>) {
-        let rx = self.outbound.clone();
-        oxsio::runtime::shared().spawn(async move {
-            let batch = next_batch(&rx).await;
-            Python::attach(|py| {
-                let out = batch_to_py(py, batch).and_then(|b| done.call1(py, (b,)));
-                if let Err(e) = out {
-                    e.write_unraisable(py, Some(done.bind(py)));
-                }
-            });
-        });
-    }
-
-    /// `recv` that waits (GIL released) up to `timeout` seconds; None on
+    /// The next messages for the peer (blocking side), waiting (GIL
+    /// released) up to `timeout` seconds; None on
     /// timeout, an empty list once the engine is done.
     #[pyo3(signature = (timeout=None))]
     fn recv_blocking(
@@ -275,7 +382,11 @@ impl HostWs {
         py: Python<'_>,
         timeout: Option<f64>,
     ) -> PyResult<Option<Vec<Py<PyAny>>>> {
-        let rx = self.outbound.clone();
+        let Some(rx) = self.outbound.clone() else {
+            return Err(PyValueError::new_err(
+                "this WebSocket's messages go through the hub",
+            ));
+        };
         let t = blocking::duration(timeout)?;
         match blocking::run(py, async move { next_batch(&rx).await }, t)? {
             Some(batch) => Ok(Some(batch_to_py(py, batch)?)),

@@ -2,6 +2,9 @@
 //! (never Python objects); a Python thread takes them in batches, with the
 //! GIL released while it waits, and converts them to Python there.
 
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
 use std::sync::{Arc, Mutex};
@@ -62,6 +65,26 @@ pub struct Tx<T> {
     tx: mpsc::Sender<Option<T>>,
     /// Messages queued and not taken yet.
     len: Arc<AtomicUsize>,
+    wake: Arc<Wake>,
+}
+
+/// Wakes an event loop that watches a descriptor (`loop.add_reader`)
+/// instead of a thread that waits: no GIL is taken to wake it.
+struct Wake {
+    pair: std::sync::OnceLock<(UnixStream, UnixStream)>,
+    /// A wake-up byte is in flight (cleared by `rearm`).
+    woken: AtomicBool,
+}
+
+impl Wake {
+    fn notify(&self) {
+        if let Some((tx, _)) = self.pair.get()
+            && !self.woken.swap(true, Ordering::SeqCst)
+        {
+            // Full pipe: a wake-up is pending anyway.
+            let _ = (&*tx).write(&[1]);
+        }
+    }
 }
 
 impl<T> Clone for Tx<T> {
@@ -69,6 +92,7 @@ impl<T> Clone for Tx<T> {
         Tx {
             tx: self.tx.clone(),
             len: self.len.clone(),
+            wake: self.wake.clone(),
         }
     }
 }
@@ -78,6 +102,7 @@ impl<T> Tx<T> {
     pub fn push(&self, msg: T) {
         if self.tx.send(Some(msg)).is_ok() {
             self.len.fetch_add(1, Ordering::AcqRel);
+            self.wake.notify();
         }
     }
 
@@ -94,6 +119,10 @@ impl<T: Send> Queue<T> {
             tx: Tx {
                 tx,
                 len: Arc::new(AtomicUsize::new(0)),
+                wake: Arc::new(Wake {
+                    pair: std::sync::OnceLock::new(),
+                    woken: AtomicBool::new(false),
+                }),
             },
             rx: Mutex::new(Rx {
                 rx,
@@ -116,6 +145,33 @@ impl<T: Send> Queue<T> {
     pub fn close(&self) {
         self.closed.store(true, Ordering::Release);
         let _ = self.tx.tx.send(None);
+        self.tx.wake.notify();
+    }
+
+    /// A descriptor that becomes readable when messages wait, for an event
+    /// loop to watch; call [`rearm`](Self::rearm) before each `take`.
+    pub fn wake_fd(&self) -> std::io::Result<i32> {
+        if self.tx.wake.pair.get().is_none() {
+            let (a, b) = UnixStream::pair()?;
+            a.set_nonblocking(true)?;
+            b.set_nonblocking(true)?;
+            let _ = self.tx.wake.pair.set((a, b));
+            // Messages queued before the loop watched: wake it for them.
+            if self.tx.len() > 0 {
+                self.tx.wake.notify();
+            }
+        }
+        Ok(self.tx.wake.pair.get().map_or(-1, |(_, rx)| rx.as_raw_fd()))
+    }
+
+    /// Drains the wake-up bytes and re-arms the descriptor; a push after
+    /// this writes a new one, a push before it is taken by the next `take`.
+    pub fn rearm(&self) {
+        if let Some((_, rx)) = self.tx.wake.pair.get() {
+            let mut sink = [0u8; 64];
+            while matches!((&*rx).read(&mut sink), Ok(n) if n > 0) {}
+            self.tx.wake.woken.store(false, Ordering::SeqCst);
+        }
     }
 
     pub fn is_closed(&self) -> bool {

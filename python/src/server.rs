@@ -395,9 +395,20 @@ pub struct Server {
     root_served: Arc<std::sync::atomic::AtomicBool>,
     handle: Mutex<Option<ServerHandle>>,
     stopped: Arc<(Mutex<bool>, Condvar)>,
+    /// Results and messages for an asyncio host (see `host`).
+    hub: std::sync::OnceLock<Arc<crate::host::Hub>>,
 }
 
 impl Server {
+    pub(crate) fn hub(&self) -> PyResult<Arc<crate::host::Hub>> {
+        if let Some(h) = self.hub.get() {
+            return Ok(h.clone());
+        }
+        let h = crate::host::Hub::new()
+            .map_err(|e| PyRuntimeError::new_err(format!("cannot create the host hub: {e}")))?;
+        Ok(self.hub.get_or_init(|| h).clone())
+    }
+
     fn namespace(&self, name: &str) -> Option<Namespace> {
         let map = self.namespaces.read().unwrap_or_else(|e| e.into_inner());
         if let Some(ns) = map.get(name) {
@@ -597,6 +608,7 @@ impl Server {
             any_namespace: Mutex::default(),
             handle: Mutex::default(),
             stopped: Arc::new((Mutex::new(false), Condvar::new())),
+            hub: std::sync::OnceLock::new(),
         })
     }
 
@@ -1077,8 +1089,9 @@ impl Server {
         Ok(found.iter().map(|s| s.id.as_str().to_owned()).collect())
     }
 
-    /// A polling (or other plain HTTP) request from a host web server;
-    /// `done((status, headers, body))` is called from a runtime thread.
+    /// A polling (or other plain HTTP) request from an asyncio host: its
+    /// response `(status, headers, body)` comes through the hub
+    /// (`hub_take`) under the returned id.
     #[allow(clippy::too_many_arguments)]
     fn host_http(
         &self,
@@ -1088,9 +1101,42 @@ impl Server {
         body: &[u8],
         remote: Option<(String, u16)>,
         secure: bool,
-        done: Py<PyAny>,
-    ) -> PyResult<()> {
-        HostEntry(self.io.host()).http((method, target, headers, remote, secure), body, done)
+    ) -> PyResult<u64> {
+        HostEntry(self.io.host()).http(
+            &self.hub()?,
+            (method, target, headers, remote, secure),
+            body,
+        )
+    }
+
+    /// A descriptor readable when events wait, for an event loop to watch
+    /// (`loop.add_reader`) instead of a thread; call `events_ready` in its
+    /// callback, then `next_events(0)`.
+    fn events_fd(&self) -> PyResult<i32> {
+        self.shared
+            .queue
+            .wake_fd()
+            .map_err(|e| PyRuntimeError::new_err(format!("cannot create the wake-up pair: {e}")))
+    }
+
+    /// Re-arms `events_fd` (drains its wake-up bytes); call it before
+    /// taking the events it announced.
+    fn events_ready(&self) {
+        self.shared.queue.rearm();
+    }
+
+    /// The descriptor an asyncio host watches (`loop.add_reader`): readable
+    /// when `hub_take` has something.
+    fn hub_fd(&self) -> PyResult<i32> {
+        Ok(self.hub()?.fd())
+    }
+
+    /// Everything ready for the asyncio host: `(id, kind, value)` with kind
+    /// 0 a response, 1 an accepted `HostWs`, 2 a refused WebSocket's
+    /// response, 3 a message `(kind, data)` for the peer, 4 the end of a
+    /// WebSocket.
+    fn hub_take<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyTuple>>> {
+        self.hub()?.take(py)
     }
 
     /// `host_http` that waits for the response (GIL released).
@@ -1108,17 +1154,20 @@ impl Server {
         HostEntry(self.io.host()).http_blocking(py, (method, target, headers, remote, secure), body)
     }
 
-    /// A WebSocket request from a host web server, before it accepts it:
-    /// `done(HostWs)` to accept, or `done((status, headers, body))` to refuse.
+    /// A WebSocket request from an asyncio host, before it accepts it: the
+    /// answer (an accepted `HostWs` or a refusal) and then the messages for
+    /// the peer come through the hub under the returned id.
     fn host_websocket(
         &self,
         target: String,
         headers: Vec<(Vec<u8>, Vec<u8>)>,
         remote: Option<(String, u16)>,
         secure: bool,
-        done: Py<PyAny>,
-    ) -> PyResult<()> {
-        HostEntry(self.io.host()).websocket(("GET".into(), target, headers, remote, secure), done)
+    ) -> PyResult<u64> {
+        HostEntry(self.io.host()).websocket(
+            &self.hub()?,
+            ("GET".into(), target, headers, remote, secure),
+        )
     }
 
     /// `host_websocket` that waits for the answer (GIL released).
