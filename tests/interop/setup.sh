@@ -26,6 +26,18 @@ else
   echo "$node_hash" > "$NODE_STAMP"
 fi
 
+# ------------------------------- the official protocol test suites (mocha)
+for suite in engine.io socket.io; do
+  SDIR="$DIR/../protocol-suites/$suite"
+  stamp="$SDIR/node_modules/.oxsio-setup-stamp"
+  h="$(hash_of "$SDIR/package.json" "$SDIR/package-lock.json")-$(node --version)"
+  if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$h" ]]; then
+    echo "setup.sh: npm ci in tests/protocol-suites/$suite"
+    (cd "$SDIR" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$h" > "$stamp"
+  fi
+done
+
 # -------------------------------------------------------------- python peer
 VENV_STAMP=".venv/.oxsio-setup-stamp"
 py_hash="$(hash_of requirements.txt)-$(python3 --version 2>&1 | tr ' ' '_')"

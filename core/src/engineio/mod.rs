@@ -5,7 +5,9 @@
 pub mod config;
 pub mod host;
 pub(crate) mod http;
+pub(crate) mod listener;
 mod polling;
+pub mod server;
 pub mod session;
 mod websocket;
 
@@ -20,6 +22,7 @@ pub use config::{
     AllowOrigin, AllowRequest, AllowedOrigins, Cors, EngineConfig, OriginPredicate, RequestInfo,
     Transport,
 };
+pub use server::{EioMessage, EioSocket, EngineServer, EngineServerHandle};
 pub use session::{CloseReason, Incoming, Message, SendError, Session};
 
 use self::http::{Body, ErrorCode, apply_cors, error_response, text_response};
@@ -369,6 +372,9 @@ impl<H: Handler> Engine<H> {
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
+        // Heartbeat deadlines count from here, not from when the session's
+        // task first runs (after the answer may already have reached the client).
+        let arrived = tokio::time::Instant::now();
         let query = Query::parse(req.uri().query().unwrap_or(""));
         let is_ws_upgrade = req
             .headers()
@@ -434,7 +440,7 @@ impl<H: Handler> Engine<H> {
             Transport::Websocket => websocket::handshake(self, req, info),
             Transport::Polling => {
                 let entry = self.open(Transport::Polling, &info);
-                tokio::spawn(polling::owner(self.clone(), entry.clone()));
+                tokio::spawn(polling::owner(self.clone(), entry.clone(), arrived));
                 let mut res = text_response(
                     StatusCode::OK,
                     self.open_packet(entry.session.sid, Transport::Polling),

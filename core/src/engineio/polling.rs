@@ -9,11 +9,20 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 
 use super::http::{Body, ErrorCode, error_response, text_response};
-use super::session::{Handler, STATE_POLLING, STATE_UPGRADING, Session};
+use super::session::{
+    Handler, STATE_ATTACHED, STATE_POLLING, STATE_UPGRADING, STATE_WEBSOCKET, Session,
+};
 use super::{CloseReason, Engine, Entry};
 use crate::codec::polling::{self, Record};
 
 const PAYLOAD_CONTENT_TYPE: &str = "text/plain; charset=UTF-8";
+/// Node's upgrade check interval: a poll during an upgrade waits this long.
+const UPGRADE_CHECK: std::time::Duration = std::time::Duration::from_millis(100);
+/// How long a client's close waits for a poll it sent at the same moment.
+const CLOSE_POLL_GRACE: std::time::Duration = std::time::Duration::from_millis(20);
+/// Timers fire on the first millisecond tick at or after their deadline:
+/// heartbeat deadlines are set this much earlier so that they are never late.
+const TIMER_TICK: std::time::Duration = std::time::Duration::from_millis(1);
 
 pub(super) async fn request<H, B>(
     engine: Arc<Engine<H>>,
@@ -46,9 +55,17 @@ async fn get(session: &Session) -> Response<Body> {
         return error_response(ErrorCode::UnknownSid, None);
     }
     match session.state() {
-        STATE_POLLING => {}
-        // The client is probing a WebSocket: release it with a noop.
-        STATE_UPGRADING => return text_response(StatusCode::OK, "6", PAYLOAD_CONTENT_TYPE),
+        STATE_POLLING | STATE_ATTACHED => {}
+        STATE_UPGRADING => {
+            // As Node: a poll during an upgrade gets a noop from the
+            // upgrade's 100 ms check, unless the upgrade completes first
+            // (the client sent `5` just before), which ends this transport.
+            let _ = tokio::time::timeout(UPGRADE_CHECK, session.upgraded.wait()).await;
+            if session.state() == STATE_WEBSOCKET {
+                return error_response(ErrorCode::BadRequest, None);
+            }
+            return text_response(StatusCode::OK, "6", PAYLOAD_CONTENT_TYPE);
+        }
         _ => return error_response(ErrorCode::BadRequest, None),
     }
     let Ok(_owner) = session.owner.try_lock() else {
@@ -80,7 +97,9 @@ async fn get(session: &Session) -> Response<Body> {
     }
     let mut next = first;
     while let Some(msg) = next {
-        polling::push_text(&mut payload, &msg.text);
+        if !msg.text.is_empty() {
+            polling::push_text(&mut payload, &msg.text);
+        }
         for att in msg.attachments.iter().flat_map(|a| a.iter()) {
             polling::push_binary(&mut payload, att);
         }
@@ -115,7 +134,10 @@ where
     if session.is_closed() {
         return error_response(ErrorCode::UnknownSid, None);
     }
-    if session.state() != STATE_POLLING && session.state() != STATE_UPGRADING {
+    if !matches!(
+        session.state(),
+        STATE_POLLING | STATE_ATTACHED | STATE_UPGRADING
+    ) {
         return error_response(ErrorCode::BadRequest, None);
     }
     let is_binary = req
@@ -178,6 +200,18 @@ where
     };
     for record in polling::decode(text) {
         let keep_going = match record {
+            Ok(Record::Text("1")) => {
+                // A client closing as it polls sends both at once; Node,
+                // reading in arrival order, answers the poll (a noop)
+                // before the close. Give a poll on its way that moment.
+                let wait_for_poll = async {
+                    while session.owner.try_lock().is_ok() {
+                        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                    }
+                };
+                let _ = tokio::time::timeout(CLOSE_POLL_GRACE, wait_for_poll).await;
+                engine.on_text(entry, "1")
+            }
             Ok(Record::Text(t)) => engine.on_text(entry, t),
             Ok(Record::Binary(b)) => {
                 engine.on_binary(entry, b);
@@ -205,10 +239,14 @@ impl Drop for PostGuard<'_> {
 
 /// Owns a polling-born session (also after an upgrade): sends pings, waits
 /// for pongs, and tears the session down when it closes.
-pub(super) async fn owner<H: Handler>(engine: Arc<Engine<H>>, entry: Entry<H::Conn>) {
+pub(super) async fn owner<H: Handler>(
+    engine: Arc<Engine<H>>,
+    entry: Entry<H::Conn>,
+    opened: tokio::time::Instant,
+) {
     let session = entry.session.clone();
     tokio::select! {
-        () = heartbeat(&engine, &session) => {}
+        () = heartbeat(&engine, &session, opened) => {}
         () = session.closed.wait() => {}
     }
     // A server-side close over polling: give the client one long poll to
@@ -229,22 +267,35 @@ pub(super) async fn owner<H: Handler>(engine: Arc<Engine<H>>, entry: Entry<H::Co
     engine.teardown(&entry);
 }
 
-/// Pings every interval; closes the session if no pong comes in time.
-pub(super) async fn heartbeat<H: Handler>(engine: &Engine<H>, session: &Session) {
+/// Pings every interval, the first one an interval after `opened` (when the
+/// handshake request arrived, as Node's timer starts before it answers);
+/// closes the session if no pong comes in time.
+pub(super) async fn heartbeat<H: Handler>(
+    engine: &Engine<H>,
+    session: &Session,
+    opened: tokio::time::Instant,
+) {
     let cfg = &engine.config;
+    let mut ping_at = opened + cfg.ping_interval;
     loop {
-        tokio::time::sleep(cfg.ping_interval).await;
+        tokio::time::sleep_until(ping_at.checked_sub(TIMER_TICK).unwrap_or(ping_at)).await;
         session.activity.store(false, Ordering::Relaxed);
         // A full queue means the client is not reading: the ping is skipped
         // and the missing pong ends the session.
         let _ = session.try_send(super::Message::control("2"));
+        let mut deadline = ping_at + cfg.ping_timeout;
         let mut extended = false;
         loop {
-            match tokio::time::timeout(cfg.ping_timeout, session.pong.notified()).await {
-                Ok(()) => break,
+            let early = deadline.checked_sub(TIMER_TICK).unwrap_or(deadline);
+            match tokio::time::timeout_at(early, session.pong.notified()).await {
+                Ok(()) => {
+                    ping_at = tokio::time::Instant::now() + cfg.ping_interval;
+                    break;
+                }
                 // The official server extends the deadline once when other packets arrived.
                 Err(_) if !extended && session.activity.swap(false, Ordering::Relaxed) => {
-                    extended = true
+                    extended = true;
+                    deadline += cfg.ping_timeout;
                 }
                 Err(_) => {
                     session.close(CloseReason::PingTimeout);

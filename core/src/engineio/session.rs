@@ -156,8 +156,12 @@ impl Signal {
 }
 
 pub(crate) const STATE_POLLING: u8 = 0;
+/// `2probe` answered; waiting for `5`.
 pub(crate) const STATE_UPGRADING: u8 = 1;
 pub(crate) const STATE_WEBSOCKET: u8 = 2;
+/// Polling, with a WebSocket attached that has not probed yet (a second
+/// one is refused, as Node's `upgrading` flag does).
+pub(crate) const STATE_ATTACHED: u8 = 3;
 
 /// The outgoing queue: bounded, allocated on first use, one consumer.
 ///
@@ -366,6 +370,8 @@ pub struct Session {
     pub(crate) activity: AtomicBool,
     /// Set once a long poll has carried the close packet to the client.
     pub(crate) close_delivered: Signal,
+    /// Set once an upgrade to WebSocket completed.
+    pub(crate) upgraded: Signal,
     /// The server's counters, when metrics are on.
     pub(crate) metrics: Option<Arc<crate::metrics::Metrics>>,
 }
@@ -392,6 +398,7 @@ impl Session {
             pong: Notify::new(),
             activity: AtomicBool::new(false),
             close_delivered: Signal::default(),
+            upgraded: Signal::default(),
             metrics: None,
         }
     }

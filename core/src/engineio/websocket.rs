@@ -28,7 +28,9 @@ use tokio::time::{Instant, Sleep};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 use super::http::{Body, ErrorCode, error_response};
-use super::session::{Handler, Queue, STATE_POLLING, STATE_UPGRADING, STATE_WEBSOCKET};
+use super::session::{
+    Handler, Queue, STATE_ATTACHED, STATE_POLLING, STATE_UPGRADING, STATE_WEBSOCKET,
+};
 use super::{CloseReason, Engine, Entry, Message, RequestInfo, Transport};
 use crate::codec::websocket::{
     self as frame, FrameError, Opcode, close_code, parse_close, parse_header, unmask,
@@ -156,12 +158,31 @@ pub(super) fn upgrade<H: Handler, B: Send + 'static>(
     mut req: Request<B>,
     entry: Entry<H::Conn>,
 ) -> Response<Body> {
-    if !engine.config.allow_upgrades || entry.session.state() != STATE_POLLING {
+    if entry.session.is_closed() {
+        return error_response(ErrorCode::UnknownSid, None);
+    }
+    if !engine.config.allow_upgrades {
         return error_response(ErrorCode::BadRequest, None);
     }
     let Some(res) = switching_response(&req) else {
         return error_response(ErrorCode::BadRequest, None);
     };
+    // One WebSocket per session: while another one is attached or after
+    // the upgrade, Node accepts the new one and closes it at once.
+    if entry
+        .session
+        .state
+        .compare_exchange(
+            STATE_POLLING,
+            STATE_ATTACHED,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        )
+        .is_err()
+    {
+        close_at_once(req);
+        return res;
+    }
     let max = engine.config.max_payload;
     if let Some(stream) = host_stream(&req) {
         tokio::spawn(async move {
@@ -188,6 +209,25 @@ pub(super) fn upgrade<H: Handler, B: Send + 'static>(
     res
 }
 
+/// Accepts the WebSocket of `req` and closes it straight away (a close
+/// frame without a code, as Node's `socket.close()` on a duplicate).
+fn close_at_once<B: Send + 'static>(mut req: Request<B>) {
+    if let Some(mut stream) = host_stream(&req) {
+        tokio::spawn(async move {
+            let _ = tokio::io::AsyncWriteExt::write_all(&mut stream, &[0x88, 0x00]).await;
+        });
+        return;
+    }
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    tokio::spawn(async move {
+        if let Ok(upgraded) = on_upgrade.await {
+            let mut io = TokioIo::new(upgraded);
+            let _ = tokio::io::AsyncWriteExt::write_all(&mut io, &[0x88, 0x00]).await;
+            let _ = tokio::io::AsyncWriteExt::shutdown(&mut io).await;
+        }
+    });
+}
+
 async fn upgraded_session<H: Handler, S: Stream>(
     engine: &Engine<H>,
     entry: &Entry<H::Conn>,
@@ -200,12 +240,14 @@ async fn upgraded_session<H: Handler, S: Stream>(
         Ok(true)
     ) {
         // Failed or timed-out upgrade: the session goes on over polling.
-        let _ = session.state.compare_exchange(
-            STATE_UPGRADING,
-            STATE_POLLING,
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        );
+        for from in [STATE_UPGRADING, STATE_ATTACHED] {
+            let _ = session.state.compare_exchange(
+                from,
+                STATE_POLLING,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            );
+        }
         io.finish(None, Some((close_code::NORMAL, ""))).await;
         io.linger().await;
         return;
@@ -223,6 +265,7 @@ async fn upgraded_session<H: Handler, S: Stream>(
         }
     };
     session.state.store(STATE_WEBSOCKET, Ordering::Release);
+    session.upgraded.set();
     // The polling-side owner task keeps the heartbeat and the teardown.
     run(engine, entry, &mut io, false).await;
     io.linger().await;
@@ -238,7 +281,7 @@ async fn probe<C, S: Stream>(io: &mut WsIo<S>, entry: &Entry<C>) -> bool {
                 if session
                     .state
                     .compare_exchange(
-                        STATE_POLLING,
+                        STATE_ATTACHED,
                         STATE_UPGRADING,
                         Ordering::AcqRel,
                         Ordering::Acquire,
@@ -478,17 +521,19 @@ async fn run<H: Handler, S: Stream>(
 /// Ping deadlines fall on this grid, so that pings leave (and pongs come
 /// back) in bursts: one timer tick and one `epoll_wait` serve many
 /// connections, and a peer handling many connections is woken once per
-/// burst. Node's pings drift by their timer's jitter too; this adds < 50 ms.
+/// burst. Deadlines are rounded down: a ping may leave early, never late
+/// (a peer counts on it within the interval).
 const PING_GRID: Duration = Duration::from_millis(50);
 
-/// `interval` from now, rounded up to [`PING_GRID`].
+/// `interval` from now, rounded down to the grid (the smaller of
+/// [`PING_GRID`] and an eighth of the interval).
 fn next_ping(interval: Duration) -> Instant {
     static BASE: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
     let base = *BASE.get_or_init(Instant::now);
     let due = Instant::now() + interval;
-    let grid = PING_GRID.as_nanos();
+    let grid = PING_GRID.min(interval / 8).as_nanos().max(1);
     let since = due.saturating_duration_since(base).as_nanos();
-    let rounded = since.div_ceil(grid) * grid;
+    let rounded = since / grid * grid;
     base + Duration::from_nanos(u64::try_from(rounded).unwrap_or(u64::MAX))
 }
 
@@ -908,7 +953,10 @@ fn deliver(opcode: Opcode, payload: &[u8], on: &mut impl FnMut(Event<'_>) -> boo
 
 /// Appends one message's frames: its text packet, then its attachments.
 fn encode(out: &mut Vec<u8>, msg: &Message) {
-    frame::write_frame(out, Opcode::Text, msg.text.as_bytes());
+    // An Engine.IO-only binary message has no text packet.
+    if !msg.text.is_empty() {
+        frame::write_frame(out, Opcode::Text, msg.text.as_bytes());
+    }
     for att in msg.attachments.iter().flat_map(|a| a.iter()) {
         frame::write_frame(out, Opcode::Binary, att);
     }

@@ -11,9 +11,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
-use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::{TcpListener, ToSocketAddrs};
+
+use tokio::net::ToSocketAddrs;
 use tokio::task::JoinHandle;
 
 use super::broadcast::{BroadcastOperator, IntoRooms};
@@ -26,8 +25,7 @@ use crate::adapter::{AdapterFactory, MemoryAdapter};
 use crate::engineio::http::Body;
 use crate::engineio::session::Handler;
 use crate::engineio::{
-    AllowOrigin, CloseReason, Cors, Engine, EngineConfig, Incoming, RemoteAddr, RequestInfo,
-    Session, Transport,
+    AllowOrigin, CloseReason, Cors, Engine, EngineConfig, Incoming, RequestInfo, Session, Transport,
 };
 
 /// Options shared by every namespace.
@@ -644,45 +642,17 @@ impl Server {
         addr: impl ToSocketAddrs,
         tls: Option<crate::tls::TlsConfig>,
     ) -> std::io::Result<ServerHandle> {
-        let listener = TcpListener::bind(addr).await?;
-        let local_addr = listener.local_addr()?;
-        let stop = Arc::new(tokio::sync::Notify::new());
         let server = self.clone();
-        let stopped = stop.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                let (stream, peer) = tokio::select! {
-                    r = listener.accept() => match r {
-                        Ok(x) => x,
-                        Err(e) => {
-                            // Out of file descriptors and the like: back off, keep serving.
-                            tracing::warn!(error = %e, "accept failed");
-                            tokio::time::sleep(Duration::from_millis(50)).await;
-                            continue;
-                        }
-                    },
-                    () = stopped.notified() => break,
-                };
-                let _ = stream.set_nodelay(true);
-                let server = server.clone();
-                let tls = tls.clone();
-                tokio::spawn(async move {
-                    match tls {
-                        None => serve_connection(server, TokioIo::new(stream), peer, false).await,
-                        Some(tls) => {
-                            if let Some(stream) = crate::tls::accept(&tls, stream).await {
-                                serve_connection(server, TokioIo::new(stream), peer, true).await;
-                            }
-                        }
-                    }
-                });
-            }
-        });
+        let l = crate::engineio::listener::listen(addr, tls, move |req| {
+            let server = server.clone();
+            async move { server.handle(req).await }
+        })
+        .await?;
         Ok(ServerHandle {
-            local_addr,
+            local_addr: l.local_addr,
             server: self.clone(),
-            stop,
-            task: Some(task),
+            stop: l.stop,
+            task: Some(l.task),
         })
     }
 
@@ -695,27 +665,6 @@ impl Server {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
-}
-
-/// Serves HTTP/1.1 (with upgrades) on one accepted connection.
-async fn serve_connection<I>(server: Server, io: TokioIo<I>, peer: SocketAddr, secure: bool)
-where
-    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let svc = hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
-        req.extensions_mut().insert(RemoteAddr(peer));
-        if secure {
-            req.extensions_mut().insert(crate::engineio::Secure);
-        }
-        let server = server.clone();
-        async move { Ok::<_, Infallible>(server.handle(req).await) }
-    });
-    let conn = http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(10))
-        .serve_connection(io, svc)
-        .with_upgrades();
-    let _ = conn.await;
 }
 
 /// A running standalone server.

@@ -157,8 +157,8 @@ pub fn cases(v: &mut Vec<Case>) {
         sc("sid", "stolen WebSocket sid used for an upgrade", Scn::StolenWsSidUpgrade)
             .ws(E("Node: 101, then the second WebSocket may probe and take the session over"))
             .dev_ws(
-                E("upgrade refused: HTTP 400 code 3; the WebSocket session carries on"),
-                "oxsio refuses an upgrade of a WebSocket-born session (engineio/websocket.rs upgrade: state != polling); Node's onWebSocket lets it probe",
+                E("101, then closed at once; the WebSocket session carries on"),
+                "oxsio accepts and closes a second WebSocket on a WebSocket-born session, as Node does for an upgraded one (engineio/websocket.rs close_at_once); Node's onWebSocket lets it probe and take the session over",
             ),
     );
 
@@ -591,7 +591,7 @@ pub async fn run(apps: &Apps, s: Scn, tr: Tr) -> Result<(), String> {
         }
         Scn::StolenWsSidUpgrade => {
             let mut c = session(addr, Tr::Ws, super::cases::Pre::Root).await;
-            upgrade_refused(addr, &c.sid, 3).await?;
+            upgrade_rejected(addr, &c.sid).await?;
             expect_alive(&mut c, true).await
         }
         Scn::StolenPollingGet | Scn::TwoGets => {
