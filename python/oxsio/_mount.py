@@ -91,10 +91,31 @@ def _is_websocket(headers: Headers) -> bool:
     return False
 
 
-class _WsQueue(asyncio.Queue[Any]):
-    """Messages for one WebSocket's peer (None: the engine is done)."""
+class _WsQueue:
+    """Messages for one WebSocket's peer (None: the engine is done). The
+    hub appends a whole batch and wakes the consumer once."""
 
-    ident = 0
+    __slots__ = ("ident", "items", "waiter")
+
+    def __init__(self, ident: int) -> None:
+        self.ident = ident
+        self.items: List[Any] = []
+        self.waiter: Optional["asyncio.Future[None]"] = None
+
+    def put(self, item: Any) -> None:
+        self.items.append(item)
+        w = self.waiter
+        if w is not None:
+            self.waiter = None
+            if not w.done():
+                w.set_result(None)
+
+    async def take_all(self) -> List[Any]:
+        while not self.items:
+            self.waiter = asyncio.get_running_loop().create_future()
+            await self.waiter
+        items, self.items = self.items, []
+        return items
 
 
 class _Hub:
@@ -133,7 +154,7 @@ class _Hub:
             else:
                 q = self.queues.get(ident)
                 if q is not None:
-                    q.put_nowait(value if kind == 3 else None)
+                    q.put(value if kind == 3 else None)
 
     def wait(self, ident: int) -> "asyncio.Future[Any]":
         fut: "asyncio.Future[Any]" = self.loop.create_future()
@@ -152,8 +173,7 @@ class _Hub:
         """The accepted `HostWs` and its message queue, or a refusal's
         response and None."""
         ident = self.native.host_websocket(*args)
-        q = _WsQueue()
-        q.ident = ident
+        q = _WsQueue(ident)
         self.queues[ident] = q
         try:
             kind, value = await self.wait(ident)
@@ -196,9 +216,7 @@ async def _pump_async(
 
     async def down() -> None:
         while True:
-            batch = [await queue.get()]
-            while not queue.empty():
-                batch.append(queue.get_nowait())
+            batch = await queue.take_all()
             for m in batch:
                 if m is None:
                     await send_peer(CLOSE, 1000)
