@@ -19,10 +19,10 @@ JS_REASONS = {
 }
 
 
-def build() -> oxsio.Server:
+def build(ping_interval: float = 0.3, ping_timeout: float = 0.2) -> oxsio.Server:
     sio = oxsio.Server(
-        ping_interval=0.3,
-        ping_timeout=0.2,
+        ping_interval=ping_interval,
+        ping_timeout=ping_timeout,
         max_http_buffer_size=100_000,
         namespaces=["/", "/admin"],
     )

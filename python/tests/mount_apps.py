@@ -19,14 +19,18 @@ from typing import Any, Optional
 import oxsio
 from interop_app import JS_REASONS, build
 
+PING = (2.0, 5.0)
 _origins_env = os.environ.get("ORIGINS")
 ORIGINS: Optional[Any] = _origins_env.split(",") if _origins_env else "*"
 
 
 def build_async() -> oxsio.AsyncServer:
+    # Heartbeats of the host's processes: the pongs pass through Python here,
+    # so APP.md's 200 ms timeout would end sessions on a loaded machine (no
+    # scenario depends on it).
     sio = oxsio.AsyncServer(
-        ping_interval=0.3,
-        ping_timeout=0.2,
+        ping_interval=PING[0],
+        ping_timeout=PING[1],
         max_http_buffer_size=100_000,
         namespaces=["/", "/admin"],
         cors_allowed_origins=ORIGINS,
@@ -181,8 +185,7 @@ def _flask() -> Any:
 
 
 def _wsgi_server() -> oxsio.Server:
-    sio = build()
-    return sio
+    return build(*PING)
 
 
 wsgi = oxsio.WSGIApp(_wsgi_server(), _flask())
