@@ -74,6 +74,33 @@ where
     })
 }
 
+/// The answer to a request this server refuses before routing it, as Node's
+/// HTTP parser does: an HTTP/1.1 request without `Host` (RFC 9112 3.2), and
+/// one with both `Content-Length` and `Transfer-Encoding` (the shape of
+/// request smuggling, RFC 9112 6.1). The connection closes after it.
+fn malformed<B>(req: &Request<B>) -> Option<Response<Body>> {
+    let h = req.headers();
+    if req.version() == http::Version::HTTP_11 && !h.contains_key(http::header::HOST) {
+        return Some(bad_request("Missing Host header"));
+    }
+    if h.contains_key(http::header::CONTENT_LENGTH)
+        && h.contains_key(http::header::TRANSFER_ENCODING)
+    {
+        return Some(bad_request("Content-Length with Transfer-Encoding"));
+    }
+    None
+}
+
+fn bad_request(message: &'static str) -> Response<Body> {
+    let mut res = Response::new(Body::from(message));
+    *res.status_mut() = http::StatusCode::BAD_REQUEST;
+    res.headers_mut().insert(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("close"),
+    );
+    res
+}
+
 /// Serves HTTP/1.1 (with upgrades) on one accepted connection.
 async fn serve_connection<I, F, Fut>(serve: F, io: TokioIo<I>, peer: SocketAddr, secure: bool)
 where
@@ -86,8 +113,15 @@ where
         if secure {
             req.extensions_mut().insert(Secure);
         }
-        let fut = serve(req);
-        async move { Ok::<_, Infallible>(fut.await) }
+        let refused = malformed(&req);
+        let fut = refused.is_none().then(|| serve(req));
+        async move {
+            Ok::<_, Infallible>(match (refused, fut) {
+                (Some(res), _) => res,
+                (None, Some(fut)) => fut.await,
+                (None, None) => bad_request("Bad request"),
+            })
+        }
     });
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())

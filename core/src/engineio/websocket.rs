@@ -71,7 +71,15 @@ thread_local! {
 
 /// The `101 Switching Protocols` answer, or `None` if the request is not a valid upgrade.
 fn switching_response<B>(req: &Request<B>) -> Option<Response<Body>> {
+    // RFC 6455 4.1: an HTTP/1.1 (or later) GET, and a key that is 16 bytes
+    // in base64 (Node's `ws` answers 400 to anything else).
+    if req.version() < ::http::Version::HTTP_11 {
+        return None;
+    }
     let key = req.headers().get(header::SEC_WEBSOCKET_KEY)?;
+    if !valid_key(key.as_bytes()) {
+        return None;
+    }
     let accept = derive_accept_key(key.as_bytes());
     let mut res = Response::new(Body::default());
     *res.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
@@ -91,6 +99,15 @@ fn host_stream<B>(req: &Request<B>) -> Option<tokio::io::DuplexStream> {
     req.extensions()
         .get::<super::host::HostUpgrade>()
         .and_then(super::host::HostUpgrade::take)
+}
+
+/// A `Sec-WebSocket-Key`: 16 bytes, base64-encoded (24 characters).
+fn valid_key(key: &[u8]) -> bool {
+    use base64::Engine as _;
+    key.len() == 24
+        && base64::engine::general_purpose::STANDARD
+            .decode(key)
+            .is_ok_and(|k| k.len() == 16)
 }
 
 /// A new session over WebSocket, without prior polling.
