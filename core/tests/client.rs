@@ -205,6 +205,21 @@ async fn feature_suite(base: &str, mode: &str, transports: &[Transport]) {
             .unwrap(),
         vec![Value::from(90_000)]
     );
+    // Binary counts as the transport sends it: raw per frame over
+    // WebSocket, base64 in the POST over polling (80 000 bytes → 106 668).
+    let blob = Value::Binary(bytes::Bytes::from(vec![7u8; 80_000]));
+    match mode {
+        "websocket" => assert_eq!(
+            socket.emit_with_ack("size", blob).await.unwrap(),
+            vec![Value::from(80_000)],
+            "{mode}"
+        ),
+        "polling" => match socket.emit("size", blob) {
+            Err(ClientError::PayloadTooLarge { max: 100_000, .. }) => {}
+            other => panic!("{mode}: {other:?}"),
+        },
+        _ => {}
+    }
 
     // Server-side disconnect.
     let (dtx, mut dis) = mpsc::unbounded_channel();

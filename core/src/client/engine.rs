@@ -85,6 +85,9 @@ pub(crate) struct OpenInfo {
     pub(crate) ping_timeout: Duration,
     pub(crate) max_payload: usize,
     upgrades: Vec<String>,
+    /// The connection is on WebSocket now (from the start, or upgraded):
+    /// `maxPayload` then bounds each frame, binary counted raw.
+    pub(crate) on_websocket: Arc<std::sync::atomic::AtomicBool>,
 }
 
 fn parse_open(text: &str) -> Result<OpenInfo, ClientError> {
@@ -98,6 +101,7 @@ fn parse_open(text: &str) -> Result<OpenInfo, ClientError> {
                 ping_timeout: Duration::from_millis(o.ping_timeout),
                 max_payload: usize::try_from(o.max_payload).unwrap_or(usize::MAX),
                 upgrades: o.upgrades,
+                on_websocket: Arc::default(),
             })
         }
         _ => Err(ClientError::Protocol(format!(
@@ -160,6 +164,8 @@ pub(crate) async fn connect(
     let open = match first {
         Transport::Websocket => {
             let (mut ws, open) = ws_handshake(&target, None).await?;
+            open.on_websocket
+                .store(true, std::sync::atomic::Ordering::Release);
             let (open2, close2) = (open.clone(), close.clone());
             tokio::spawn(async move {
                 let mut rx = rx;
@@ -625,6 +631,8 @@ async fn polling_loop(
             r = maybe(&mut upgrade) => {
                 upgrade = None;
                 if let Ok(ws) = r {
+                    open.on_websocket
+                        .store(true, std::sync::atomic::Ordering::Release);
                     upgraded = Some(ws);
                 }
             }

@@ -367,6 +367,7 @@ async fn serve(
     let link = Link {
         tx: handle.tx.clone(),
         max_payload: handle.open.max_payload,
+        on_websocket: handle.open.on_websocket.clone(),
     };
     if let Ok(mut l) = inner.link.lock() {
         *l = Some(link);

@@ -148,6 +148,16 @@ struct Handlers {
 pub(crate) struct Link {
     pub(crate) tx: mpsc::Sender<Message>,
     pub(crate) max_payload: usize,
+    pub(crate) on_websocket: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Link {
+    /// Checks `m` against the server's `maxPayload` as the transport in use
+    /// sends it.
+    fn check(&self, m: &Message) -> Result<(), ClientError> {
+        let ws = self.on_websocket.load(std::sync::atomic::Ordering::Acquire);
+        ClientSocket::size_check(m, self.max_payload, ws)
+    }
 }
 
 struct State {
@@ -442,13 +452,17 @@ impl ClientSocket {
         })
     }
 
-    fn size_check(m: &Message, max: usize) -> Result<(), ClientError> {
+    /// Over WebSocket the server bounds each frame (the text packet, each
+    /// attachment raw, as Node's `ws` does); over long-polling, the whole
+    /// POST, where binary goes base64-encoded (`b` + 4/3 of its size).
+    fn size_check(m: &Message, max: usize, websocket: bool) -> Result<(), ClientError> {
         let text = m.text.len();
-        let binary: usize = m
-            .attachments
-            .as_ref()
-            .map_or(0, |a| a.iter().map(|b| b.len().div_ceil(3) * 4 + 2).sum());
-        let size = text + binary;
+        let atts = m.attachments.iter().flat_map(|a| a.iter());
+        let size = if websocket {
+            atts.map(bytes::Bytes::len).fold(text, usize::max)
+        } else {
+            text + atts.map(|b| b.len().div_ceil(3) * 4 + 2).sum::<usize>()
+        };
         if size > max {
             Err(ClientError::PayloadTooLarge { size, max })
         } else {
@@ -459,7 +473,7 @@ impl ClientSocket {
     /// Sends now if connected (used by acks, which are meaningless later).
     fn send_now(&self, msg: Message) -> Result<(), ClientError> {
         let link = self.state().link.clone().ok_or(ClientError::NotConnected)?;
-        Self::size_check(&msg, link.max_payload)?;
+        link.check(&msg)?;
         link.tx
             .try_send(msg)
             .map_err(|_| ClientError::Emit(EmitError::QueueFull))
@@ -469,7 +483,7 @@ impl ClientSocket {
         let max_known = Some(&self.0.manager).map(|m| m.max_payload());
         let mut st = self.state();
         if let Some(link) = &st.link {
-            Self::size_check(&msg, link.max_payload)?;
+            link.check(&msg)?;
             return match link.tx.try_send(msg) {
                 Ok(()) => Ok(()),
                 Err(_) if volatile => Ok(()),
@@ -480,7 +494,9 @@ impl ClientSocket {
             return Ok(());
         }
         if let Some(Some(max)) = max_known {
-            Self::size_check(&msg, max)?;
+            // Sent after the next connection opens, on its first transport.
+            let ws = self.0.manager.opts.transports.first() == Some(&crate::Transport::Websocket);
+            Self::size_check(&msg, max, ws)?;
         }
         let opts = Some(&self.0.manager)
             .map(|m| m.opts.buffering.clone())
@@ -640,7 +656,7 @@ impl ClientSocket {
             a.insert(id, tx);
         }
         let msg = self.encode(Some(&event), &args, Some(id));
-        if let Err(e) = Self::size_check(&msg, link.max_payload) {
+        if let Err(e) = link.check(&msg) {
             self.cancel_ack(id);
             // Too large for this server: no try can succeed.
             self.fail_head(seq, e);
@@ -760,7 +776,7 @@ impl ClientSocket {
             }
             // Buffered emits go out first, in order, before anything new.
             while let Some(m) = st.buffer.pop_front() {
-                if Self::size_check(&m, link.max_payload).is_err() {
+                if link.check(&m).is_err() {
                     tracing::warn!(nsp = %self.0.nsp, "dropping a buffered packet over the server's maxPayload");
                     continue;
                 }
