@@ -159,13 +159,31 @@ def test_gil_is_released_while_blocking(server: oxsio.Server, url: str, client: 
     assert during > 10_000, during
 
 
-def test_handlers_run_on_one_dispatcher_thread(server: oxsio.Server, url: str, client: oxsio.Client) -> None:
+def test_handlers_run_on_the_handler_pool(server: oxsio.Server, url: str, client: oxsio.Client) -> None:
+    """async_handlers=True (python-socketio's default): the pool's threads."""
     threads = set()
     server.on("t", lambda sid: threads.add(threading.current_thread().name))
     client.connect(url)
     for _ in range(20):
         client.emit("t")
     client.call("t")
-    assert threads == {"oxsio-server"}
+    assert threads and all(t.startswith("oxsio-handler") for t in threads), threads
     assert threading.current_thread().name not in threads
     assert os.getpid() > 0
+
+
+def test_handlers_run_on_one_dispatcher_thread_without_async_handlers() -> None:
+    server = oxsio.Server(async_handlers=False)
+    port = server.start("127.0.0.1", 0)
+    client = oxsio.Client()
+    try:
+        threads = set()
+        server.on("t", lambda sid: threads.add(threading.current_thread().name))
+        client.connect(f"http://127.0.0.1:{port}")
+        for _ in range(20):
+            client.emit("t")
+        client.call("t")
+        assert threads == {"oxsio-server"}
+    finally:
+        client.disconnect()
+        server.close()
