@@ -15,12 +15,13 @@ use oxsio::codec::socketio::{Decoder, PacketData};
 
 /// The fuzz targets, by name (each has `fuzz_targets/<name>.rs` and a
 /// corpus in `corpus/<name>/`).
-pub const TARGETS: [&str; 5] = [
+pub const TARGETS: [&str; 6] = [
     "eio_packet",
     "polling_payload",
     "sio_packet",
     "binary_reassembly",
     "handshake",
+    "ws_frame",
 ];
 
 /// Runs target `name` on `data`.
@@ -34,6 +35,7 @@ pub fn run(name: &str, data: &[u8]) {
         "sio_packet" => sio_packet(data),
         "binary_reassembly" => binary_reassembly(data),
         "handshake" => handshake(data),
+        "ws_frame" => ws_frame(data),
         other => panic!("unknown fuzz target {other}"),
     }
 }
@@ -193,5 +195,65 @@ fn query_params(info: &RequestInfo, text: &str) {
             v.len() <= text.len() * 3,
             "decoded value longer than possible"
         );
+    }
+}
+
+/// A stream of client WebSocket frames, read as the server reads them:
+/// `parse_header` frame after frame (a small `maxPayload` from the first
+/// byte, so both limits are reached), `unmask`, `parse_close` on close
+/// payloads. No panic; a parsed header lies within the buffer and the
+/// limit, and its minimal re-encoding parses to the same frame.
+pub fn ws_frame(data: &[u8]) {
+    use oxsio::codec::websocket::{Opcode, parse_close, parse_header, unmask};
+    let Some((&first, mut rest)) = data.split_first() else {
+        return;
+    };
+    let max = 1usize << (first % 20);
+    while let Ok(Some(f)) = parse_header(rest, max) {
+        assert!((2..=14).contains(&f.header_len) && f.header_len <= rest.len());
+        assert!(f.len <= max);
+        let mask = f.mask.unwrap_or_else(|| panic!("a client frame without a mask parsed"));
+        // The same header, written minimally, parses to the same frame.
+        let bits = match f.opcode {
+            Opcode::Continuation => 0,
+            Opcode::Text => 1,
+            Opcode::Binary => 2,
+            Opcode::Close => 8,
+            Opcode::Ping => 9,
+            Opcode::Pong => 10,
+        };
+        let mut h = vec![u8::from(f.fin) << 7 | bits];
+        match f.len {
+            n @ 0..=125 => h.push(0x80 | n as u8),
+            n @ 126..=65_535 => {
+                h.push(0x80 | 126);
+                h.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            n => {
+                h.push(0x80 | 127);
+                h.extend_from_slice(&(n as u64).to_be_bytes());
+            }
+        }
+        h.extend_from_slice(&mask);
+        let again = parse_header(&h, max).ok().flatten();
+        assert!(
+            again.is_some_and(|g| g.fin == f.fin && g.opcode == f.opcode && g.len == f.len && g.mask == f.mask),
+            "{f:?} re-encoded as {h:?}"
+        );
+        let end = f.header_len + f.len;
+        let Some(payload) = rest.get(f.header_len..end) else {
+            return; // incomplete: the reader waits for more bytes
+        };
+        let mut payload = payload.to_vec();
+        unmask(&mut payload, mask);
+        if f.opcode == Opcode::Close {
+            let _ = parse_close(&payload);
+        }
+        // Unmasking twice restores the bytes.
+        let mut twice = payload.clone();
+        unmask(&mut twice, mask);
+        unmask(&mut twice, mask);
+        assert_eq!(twice, payload);
+        rest = &rest[end..];
     }
 }
