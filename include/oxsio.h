@@ -770,7 +770,8 @@ oxsio_result oxsio_event_free(struct oxsio_event *event);
 // (20000), `max_payload` (1000000 bytes), `upgrade_timeout_ms` (10000),
 // `max_buffer_size` (256 packets queued per client), `connect_timeout_ms`
 // (45000; also bounds a middleware's answer), `ack_timeout_ms` (5000),
-// `max_attachments` (10), `max_rooms_per_socket` (10000),
+// `max_attachments` (10), `max_json_depth` (128, at most 512: deeper
+// JSON in a packet closes its connection), `max_rooms_per_socket` (10000),
 // `max_pending_acks` (4096 per socket), `max_connections` (250000; more
 // get HTTP 503), `cors_origins` (["https://a.example"] or
 // ["*"]; CORS off when absent), `cors_credentials` (false),

@@ -268,3 +268,67 @@ async fn million_deliveries_with_a_stalled_reader_keep_memory_bounded() {
     drop(stalled);
     h.shutdown().await;
 }
+
+fn nested(depth: usize) -> oxsio::Value {
+    let mut v = oxsio::Value::from(1);
+    for _ in 1..depth {
+        v = oxsio::Value::Array(vec![v]);
+    }
+    v
+}
+
+/// `max_json_depth` on the server and the client: 200 levels pass both
+/// ways where both allow 250; with the default (128) the server closes the
+/// connection as for any malformed packet, and so does the client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_depth_is_configurable_on_server_and_client() {
+    for (server_depth, client_depth, ok) in [(250, 250, true), (128, 250, false), (250, 128, false)]
+    {
+        let io = Server::builder().max_json_depth(server_depth).build();
+        io.on_connection(|s: Socket| {
+            s.on("echo", |ev: oxsio::Event| {
+                let _ = ev.socket.emit("echo", ev.args.clone());
+                if let Some(ack) = ev.ack {
+                    let _ = ack.send("got it");
+                }
+            });
+        });
+        let h = io.listen("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", h.local_addr());
+        let opts = ClientOptions {
+            max_json_depth: client_depth,
+            ..no_retry()
+        };
+        let client = ClientBuilder::new(&url)
+            .options(opts)
+            .connect()
+            .await
+            .unwrap();
+        let (tx, mut echoed) = mpsc::unbounded_channel();
+        client.on("echo", move |ev: oxsio::client::ClientEvent| {
+            let _ = tx.send(ev.args.len());
+        });
+        let (dtx, mut gone) = mpsc::unbounded_channel();
+        client.on_disconnect(move |_, reason| {
+            let _ = dtx.send(format!("{reason:?}"));
+        });
+        let deep = nested(200);
+        let acked = tokio::time::timeout(T, client.emit_with_ack("echo", deep)).await;
+        if ok {
+            assert!(
+                matches!(acked, Ok(Ok(_))),
+                "{server_depth}/{client_depth}: {acked:?}"
+            );
+            let n = tokio::time::timeout(T, echoed.recv()).await.unwrap();
+            assert_eq!(n, Some(1));
+        } else {
+            let why = tokio::time::timeout(T, gone.recv()).await;
+            assert!(
+                why.is_ok(),
+                "{server_depth}/{client_depth}: still connected"
+            );
+        }
+        client.disconnect();
+        h.shutdown().await;
+    }
+}

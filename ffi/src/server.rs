@@ -82,6 +82,7 @@ struct ServerConfig {
     connect_timeout_ms: Option<u64>,
     ack_timeout_ms: Option<u64>,
     max_attachments: Option<usize>,
+    max_json_depth: Option<usize>,
     max_rooms_per_socket: Option<usize>,
     max_pending_acks: Option<usize>,
     max_connections: Option<usize>,
@@ -247,6 +248,9 @@ impl ServerConfig {
         }
         if let Some(v) = self.max_attachments {
             b = b.max_attachments(v);
+        }
+        if let Some(v) = self.max_json_depth {
+            b = b.max_json_depth(v);
         }
         if let Some(v) = self.max_rooms_per_socket {
             b = b.max_rooms_per_socket(v);
@@ -499,7 +503,8 @@ fn srv(s: *const oxsio_server) -> Result<Arc<ServerShared>> {
 /// (20000), `max_payload` (1000000 bytes), `upgrade_timeout_ms` (10000),
 /// `max_buffer_size` (256 packets queued per client), `connect_timeout_ms`
 /// (45000; also bounds a middleware's answer), `ack_timeout_ms` (5000),
-/// `max_attachments` (10), `max_rooms_per_socket` (10000),
+/// `max_attachments` (10), `max_json_depth` (128, at most 512: deeper
+/// JSON in a packet closes its connection), `max_rooms_per_socket` (10000),
 /// `max_pending_acks` (4096 per socket), `max_connections` (250000; more
 /// get HTTP 503), `cors_origins` (["https://a.example"] or
 /// ["*"]; CORS off when absent), `cors_credentials` (false),

@@ -64,6 +64,7 @@ class _ClientBase(Registry):
         websocket_extra_options: Optional[Dict[str, Any]] = None,
         timestamp_requests: bool = True,
         max_attachments: int = 100,
+        max_json_depth: int = 128,
         **kwargs: Any,
     ) -> None:
         super().__init__()
@@ -82,8 +83,9 @@ class _ClientBase(Registry):
             )
         if timestamp_requests is not True:
             raise NotImplementedError("timestamp_requests=False is not supported: polling requests always carry t=")
-        if isinstance(max_attachments, bool) or not isinstance(max_attachments, int) or max_attachments < 0:
-            raise ValueError("max_attachments must be an int >= 0")
+        for name, v in (("max_attachments", max_attachments), ("max_json_depth", max_json_depth)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ValueError(f"{name} must be an int >= 0")
         self.logger, self.eio_logger = configure_logging(logger, engineio_logger)
         self._json = JsonCodec(json) if json is not None else None
         self._handle_sigint = bool(handle_sigint)
@@ -108,6 +110,7 @@ class _ClientBase(Registry):
             ca_pem=ca_pem,
             retries=retries,
             max_attachments=max_attachments,
+            max_json_depth=max_json_depth,
         )
         self._recovered: Dict[str, bool] = {}
         self._request_timeout = float(request_timeout)

@@ -111,6 +111,7 @@ class Server:
         origin_policy: str = "none",
         origin_check: Optional[Callable[..., Any]] = None,
         max_attachments: int = 10,
+        max_json_depth: int = 128,
         allow_upgrades: bool = True,
         http_compression: bool = False,
         compression_threshold: int = 1024,
@@ -390,6 +391,7 @@ class Client:
         ca_pem: Optional[bytes] = None,
         retries: int = 0,
         max_attachments: int = 10,
+        max_json_depth: int = 128,
     ) -> "Client": ...
     def connect(
         self,

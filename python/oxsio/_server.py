@@ -209,6 +209,7 @@ class _ServerBase(Registry):
         compression_threshold: int = 1024,
         allow_upgrades: bool = True,
         max_attachments: int = 100,
+        max_json_depth: int = 128,
         handler_threads: int = 32,
         **kwargs: Any,
     ) -> None:
@@ -222,7 +223,11 @@ class _ServerBase(Registry):
             raise NotImplementedError(
                 "monitor_clients=False is not supported: oxsio always runs heartbeats (ping_interval/ping_timeout)"
             )
-        for name, v in (("max_attachments", max_attachments), ("compression_threshold", compression_threshold)):
+        for name, v in (
+            ("max_attachments", max_attachments),
+            ("compression_threshold", compression_threshold),
+            ("max_json_depth", max_json_depth),
+        ):
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ValueError(f"{name} must be an int >= 0")
         if redis_url is None:
@@ -280,6 +285,7 @@ class _ServerBase(Registry):
             origin_policy=policy,
             origin_check=origin_check,
             max_attachments=int(max_attachments),
+            max_json_depth=int(max_json_depth),
             allow_upgrades=bool(allow_upgrades),
             http_compression=bool(http_compression),
             compression_threshold=int(compression_threshold),

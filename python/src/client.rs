@@ -189,6 +189,7 @@ pub struct Client {
     ack_timeout: Duration,
     retries: u32,
     max_attachments: usize,
+    max_json_depth: usize,
     tls: TlsOptions,
 }
 
@@ -238,6 +239,7 @@ impl Client {
         ca_pem = None,
         retries = 0,
         max_attachments = 10,
+        max_json_depth = 128,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -252,6 +254,7 @@ impl Client {
         ca_pem: Option<Vec<u8>>,
         retries: u32,
         max_attachments: usize,
+        max_json_depth: usize,
     ) -> PyResult<Self> {
         let secs = |v: f64| blocking::duration(Some(v)).map(Option::unwrap_or_default);
         if !(0.0..=1.0).contains(&randomization_factor) {
@@ -273,6 +276,7 @@ impl Client {
             ack_timeout: secs(ack_timeout)?,
             retries,
             max_attachments,
+            max_json_depth,
             tls: TlsOptions {
                 extra_ca_pem: ca_pem,
                 accept_invalid_certs: !ssl_verify,
@@ -322,6 +326,7 @@ impl Client {
             ack_timeout: self.ack_timeout,
             retries: self.retries,
             max_attachments: self.max_attachments,
+            max_json_depth: self.max_json_depth,
             tls: self.tls.clone(),
             path: path.to_owned(),
             ..ClientOptions::default()

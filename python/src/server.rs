@@ -476,6 +476,7 @@ impl Server {
         origin_policy = "none",
         origin_check = None,
         max_attachments = 10,
+        max_json_depth = 128,
         allow_upgrades = true,
         http_compression = false,
         compression_threshold = 1024,
@@ -501,6 +502,7 @@ impl Server {
         origin_policy: &str,
         origin_check: Option<Py<PyAny>>,
         max_attachments: usize,
+        max_json_depth: usize,
         allow_upgrades: bool,
         http_compression: bool,
         compression_threshold: usize,
@@ -518,6 +520,7 @@ impl Server {
             .connect_timeout(secs(connect_timeout, "connect_timeout")?)
             .max_buffer_size(max_queue.max(1))
             .max_attachments(max_attachments)
+            .max_json_depth(max_json_depth)
             .allow_upgrades(allow_upgrades)
             .http_compression(http_compression.then_some(compression_threshold));
         if let Some(t) = parse_transports(transports)? {

@@ -244,3 +244,25 @@ def test_exception_names_match_python_socketio() -> None:
         assert hasattr(exceptions, name) and hasattr(psio.exceptions, name)
     assert issubclass(exceptions.ConnectionRefusedError, exceptions.ConnectionError)
     assert oxsio.Server.reason.PING_TIMEOUT == psio.Server.reason.PING_TIMEOUT
+
+
+def test_max_json_depth_on_server_and_client(started: Any) -> None:
+    deep: Any = 1
+    for _ in range(199):
+        deep = [deep]
+    sio, url = started(max_json_depth=250)
+    sio.on("echo", lambda sid, data: data)
+    c = oxsio.Client(max_json_depth=250)
+    c.connect(url, transports=["websocket"])
+    assert c.call("echo", deep, timeout=5) == deep
+    c.disconnect()
+    # With the default (128) the server closes the connection.
+    plain, url2 = started()
+    gone = Recorder()
+    c2 = oxsio.Client(reconnection=False)
+    c2.on("disconnect", lambda *a: gone.add("gone"))
+    c2.connect(url2, transports=["websocket"])
+    c2.emit("echo", deep)
+    gone.wait(1, 10)
+    with pytest.raises(ValueError, match="max_json_depth"):
+        oxsio.Server(max_json_depth=-1)

@@ -212,7 +212,9 @@ pub fn ws_frame(data: &[u8]) {
     while let Ok(Some(f)) = parse_header(rest, max) {
         assert!((2..=14).contains(&f.header_len) && f.header_len <= rest.len());
         assert!(f.len <= max);
-        let mask = f.mask.unwrap_or_else(|| panic!("a client frame without a mask parsed"));
+        let mask = f
+            .mask
+            .unwrap_or_else(|| panic!("a client frame without a mask parsed"));
         // The same header, written minimally, parses to the same frame.
         let bits = match f.opcode {
             Opcode::Continuation => 0,
@@ -237,7 +239,10 @@ pub fn ws_frame(data: &[u8]) {
         h.extend_from_slice(&mask);
         let again = parse_header(&h, max).ok().flatten();
         assert!(
-            again.is_some_and(|g| g.fin == f.fin && g.opcode == f.opcode && g.len == f.len && g.mask == f.mask),
+            again.is_some_and(|g| g.fin == f.fin
+                && g.opcode == f.opcode
+                && g.len == f.len
+                && g.mask == f.mask),
             "{f:?} re-encoded as {h:?}"
         );
         let end = f.header_len + f.len;

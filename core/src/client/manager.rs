@@ -382,7 +382,8 @@ async fn serve(
         send_connect(&handle, &s).await;
         awaiting.insert(s.nsp().to_owned());
     }
-    let mut decoder = Decoder::new(inner.opts.max_attachments);
+    let mut decoder =
+        Decoder::new(inner.opts.max_attachments).with_max_depth(inner.opts.max_json_depth);
     let mut closing = false;
     loop {
         tokio::select! {

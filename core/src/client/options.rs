@@ -180,6 +180,9 @@ pub struct ClientOptions {
     /// Most binary attachments in one received packet (default 10, as the
     /// server); a packet with more closes the connection as a parse error.
     pub max_attachments: usize,
+    /// Deepest JSON nesting accepted in a received packet (default 128, at
+    /// most 512); a deeper packet closes the connection as a parse error.
+    pub max_json_depth: usize,
 }
 
 impl Default for ClientOptions {
@@ -199,6 +202,7 @@ impl Default for ClientOptions {
             retry_refused: false,
             queue_size: 1024,
             max_attachments: crate::codec::socketio::DEFAULT_MAX_ATTACHMENTS,
+            max_json_depth: crate::codec::socketio::DEFAULT_MAX_JSON_DEPTH,
         }
     }
 }

@@ -15,10 +15,15 @@ use serde_json::Number;
 
 use super::value::{Map, Value};
 
-/// Deepest array/object nesting accepted. `JSON.parse` has no such limit;
-/// the codec keeps serde_json's default so recursive walks over a
-/// [`Value`] (drop, encode, placeholders) cannot exhaust the stack.
-pub(crate) const MAX_DEPTH: usize = 128;
+/// Deepest array/object nesting accepted by default. `JSON.parse` has no
+/// such limit; the codec keeps serde_json's default so recursive walks over
+/// a [`Value`] (drop, encode, placeholders) cannot exhaust the stack.
+pub const DEFAULT_MAX_DEPTH: usize = 128;
+/// The deepest nesting that may be configured (the parser and the walks
+/// over a [`Value`] recurse once per level).
+pub const MAX_DEPTH_CAP: usize = 512;
+#[cfg(test)]
+const MAX_DEPTH: usize = DEFAULT_MAX_DEPTH;
 
 /// Why a JSON text was rejected (the official parser's `JSON.parse` throws).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +33,7 @@ pub(crate) struct SyntaxError;
 /// two values mapped to their `JSON.stringify` form).
 #[cfg(test)]
 pub(crate) fn parse(text: &str) -> Result<Value, SyntaxError> {
-    parse_with_first_number(text).map(|(v, _)| v)
+    parse_with_first_number(text, DEFAULT_MAX_DEPTH).map(|(v, _)| v)
 }
 
 /// Parses `text` as [`parse`] does; on failure, the byte offset where the
@@ -64,6 +69,8 @@ pub(crate) fn validate_array(text: &str) -> Result<CheckedArray, usize> {
 /// gives it), parsed.
 pub(crate) fn parse_elements(inner: &str) -> Result<Vec<Value>, usize> {
     let mut p = Parser::new(inner);
+    // Checked already, maybe under a configured depth above the default.
+    p.max_depth = MAX_DEPTH_CAP;
     p.whole(|p| {
         let mut out = Vec::new();
         while p.pos < p.bytes.len() {
@@ -113,8 +120,12 @@ pub(crate) struct CheckedArray {
 /// Like [`parse`]; when the text is an array whose first element is a
 /// number, also returns that number as JavaScript holds it (an `f64`,
 /// possibly infinite), for event names such as `[1e400]` → `"Infinity"`.
-pub(crate) fn parse_with_first_number(text: &str) -> Result<(Value, Option<f64>), SyntaxError> {
+pub(crate) fn parse_with_first_number(
+    text: &str,
+    max_depth: usize,
+) -> Result<(Value, Option<f64>), SyntaxError> {
     let mut p = Parser::new(text);
+    p.max_depth = max_depth.min(MAX_DEPTH_CAP);
     let v = p.whole(Parser::value).map_err(|_| SyntaxError)?;
     Ok((v, p.first_number))
 }
@@ -124,6 +135,7 @@ struct Parser<'a> {
     bytes: &'a [u8],
     pos: usize,
     depth: usize,
+    max_depth: usize,
     first_number: Option<f64>,
     /// Set by the skipping walk when an object has a `_placeholder` key.
     placeholder_key: bool,
@@ -136,6 +148,7 @@ impl<'a> Parser<'a> {
             bytes: text.as_bytes(),
             pos: 0,
             depth: 0,
+            max_depth: DEFAULT_MAX_DEPTH,
             first_number: None,
             placeholder_key: false,
         }
@@ -190,7 +203,7 @@ impl<'a> Parser<'a> {
 
     fn enter(&mut self) -> Result<(), SyntaxError> {
         self.depth += 1;
-        if self.depth > MAX_DEPTH {
+        if self.depth > self.max_depth {
             return Err(SyntaxError);
         }
         self.pos += 1; // the opening bracket
@@ -993,16 +1006,27 @@ mod tests {
     #[test]
     fn first_number_is_the_javascript_value() {
         assert_eq!(
-            parse_with_first_number("[1e400]").unwrap().1,
+            parse_with_first_number("[1e400]", MAX_DEPTH).unwrap().1,
             Some(f64::INFINITY)
         );
-        assert_eq!(parse_with_first_number("[-0,1]").unwrap().1, Some(-0.0));
         assert_eq!(
-            parse_with_first_number("[9007199254740993]").unwrap().1,
+            parse_with_first_number("[-0,1]", MAX_DEPTH).unwrap().1,
+            Some(-0.0)
+        );
+        assert_eq!(
+            parse_with_first_number("[9007199254740993]", MAX_DEPTH)
+                .unwrap()
+                .1,
             Some(9007199254740992.0)
         );
-        assert_eq!(parse_with_first_number("[\"a\",1]").unwrap().1, None);
-        assert_eq!(parse_with_first_number("[[1]]").unwrap().1, None);
-        assert_eq!(parse_with_first_number("{\"a\":1}").unwrap().1, None);
+        assert_eq!(
+            parse_with_first_number("[\"a\",1]", MAX_DEPTH).unwrap().1,
+            None
+        );
+        assert_eq!(parse_with_first_number("[[1]]", MAX_DEPTH).unwrap().1, None);
+        assert_eq!(
+            parse_with_first_number("{\"a\":1}", MAX_DEPTH).unwrap().1,
+            None
+        );
     }
 }

@@ -11,6 +11,9 @@ use super::value::{Args, JsonArgs, Value, write_str};
 
 /// Largest number of attachments accepted in one packet by default.
 pub const DEFAULT_MAX_ATTACHMENTS: usize = 10;
+pub use super::json::{
+    DEFAULT_MAX_DEPTH as DEFAULT_MAX_JSON_DEPTH, MAX_DEPTH_CAP as MAX_JSON_DEPTH,
+};
 
 /// Event names a peer may not emit (reserved by the protocol).
 pub const RESERVED_EVENTS: [&str; 6] = [
@@ -274,6 +277,7 @@ fn count_binary(v: &Value) -> usize {
 pub struct Decoder {
     pending: Option<Pending>,
     max_attachments: usize,
+    max_depth: usize,
 }
 
 #[derive(Debug)]
@@ -295,7 +299,16 @@ impl Decoder {
         Decoder {
             pending: None,
             max_attachments,
+            max_depth: DEFAULT_MAX_JSON_DEPTH,
         }
+    }
+
+    /// Accepts JSON nested up to `depth` arrays/objects (default
+    /// [`DEFAULT_MAX_JSON_DEPTH`], at most [`MAX_JSON_DEPTH`]); a deeper
+    /// payload is [`ParseError::InvalidPayload`].
+    pub fn with_max_depth(mut self, depth: usize) -> Self {
+        self.max_depth = depth.min(MAX_JSON_DEPTH);
+        self
     }
 
     /// True while a binary packet waits for attachments.
@@ -311,7 +324,7 @@ impl Decoder {
         if self.pending.is_some() {
             return Err(ParseError::UnexpectedText);
         }
-        let (packet, attachments) = decode_header(text, self.max_attachments)?;
+        let (packet, attachments) = decode_header(text, self.max_attachments, self.max_depth)?;
         if attachments == 0 {
             return Ok(Some(packet));
         }
@@ -374,7 +387,11 @@ impl Decoder {
 ///   arguments, a CONNECT_ERROR carries `null`, and an EVENT (which the
 ///   official server accepts and then ignores, as it has no name) decodes as
 ///   a [`PacketData::Ack`] without id, which receivers ignore too.
-fn decode_header(text: &str, max_attachments: usize) -> Result<(Packet, usize), ParseError> {
+fn decode_header(
+    text: &str,
+    max_attachments: usize,
+    max_depth: usize,
+) -> Result<(Packet, usize), ParseError> {
     let Header {
         ty,
         attachments,
@@ -385,8 +402,8 @@ fn decode_header(text: &str, max_attachments: usize) -> Result<(Packet, usize), 
     let (payload, first_number) = if json_text.is_empty() {
         (None, None)
     } else {
-        let (v, f) =
-            json::parse_with_first_number(json_text).map_err(|_| ParseError::InvalidPayload)?;
+        let (v, f) = json::parse_with_first_number(json_text, max_depth)
+            .map_err(|_| ParseError::InvalidPayload)?;
         (Some(v), f)
     };
     let data = match (ty, payload) {

@@ -26,7 +26,8 @@ pub(crate) struct Conn {
 
 impl Conn {
     pub(crate) fn new(session: Arc<Session>, state: Arc<ServerState>, info: RequestInfo) -> Conn {
-        let decoder = Decoder::new(state.common.max_attachments);
+        let decoder =
+            Decoder::new(state.common.max_attachments).with_max_depth(state.common.max_json_depth);
         Conn {
             session,
             state,

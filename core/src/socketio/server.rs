@@ -35,6 +35,7 @@ pub(crate) struct ServerCommon {
     pub(crate) max_pending_acks: usize,
     pub(crate) connect_timeout: Duration,
     pub(crate) max_attachments: usize,
+    pub(crate) max_json_depth: usize,
     pub(crate) middlewares: RwLock<Vec<Middleware>>,
     pub(crate) adapter: AdapterFactory,
     pub(crate) recovery: Option<super::RecoveryConfig>,
@@ -156,6 +157,7 @@ pub struct ServerBuilder {
     max_pending_acks: usize,
     connect_timeout: Duration,
     max_attachments: usize,
+    max_json_depth: usize,
     adapter: AdapterFactory,
     recovery: Option<super::RecoveryConfig>,
     metrics_path: Option<String>,
@@ -170,6 +172,7 @@ impl Default for ServerBuilder {
             max_pending_acks: 4096,
             connect_timeout: Duration::from_secs(45),
             max_attachments: crate::codec::socketio::DEFAULT_MAX_ATTACHMENTS,
+            max_json_depth: crate::codec::socketio::DEFAULT_MAX_JSON_DEPTH,
             adapter: Arc::new(|ns| Arc::new(MemoryAdapter::new(ns))),
             recovery: None,
             metrics_path: None,
@@ -252,6 +255,14 @@ impl ServerBuilder {
     /// Most binary attachments per packet (default 10).
     pub fn max_attachments(mut self, n: usize) -> Self {
         self.max_attachments = n;
+        self
+    }
+    /// Deepest JSON nesting (arrays and objects) accepted in a packet
+    /// (default 128, at most 512: the codec's walks recurse once per
+    /// level). A deeper packet is a parse error: its connection closes, as
+    /// for any malformed packet.
+    pub fn max_json_depth(mut self, depth: usize) -> Self {
+        self.max_json_depth = depth.min(crate::codec::socketio::MAX_JSON_DEPTH);
         self
     }
     /// Enables CORS for these origins.
@@ -369,6 +380,7 @@ impl ServerBuilder {
             max_pending_acks: self.max_pending_acks,
             connect_timeout: self.connect_timeout,
             max_attachments: self.max_attachments,
+            max_json_depth: self.max_json_depth,
             middlewares: RwLock::new(Vec::new()),
             adapter,
             recovery: self.recovery,

@@ -17,8 +17,13 @@ int main(void) {
         printf("FAIL: a string instead of a list is accepted\n");
         return 1;
     }
+    if (oxsio_server_new("{\"max_json_depth\":\"deep\"}", OXSIO_DISPATCH_POLL, &bad) !=
+        OXSIO_RESULT_INVALID_CONFIG) {
+        printf("FAIL: a max_json_depth that is not a number is accepted\n");
+        return 1;
+    }
     oxsio_server *server = NULL;
-    CHECK(oxsio_server_new("{\"allowed_origins\":[\"http://ok.example\"],"
+    CHECK(oxsio_server_new("{\"allowed_origins\":[\"http://ok.example\"],\"max_json_depth\":300,"
                            "\"http_compression_threshold\":-1}",
                            OXSIO_DISPATCH_POLL, &server));
     uint16_t port = 0;
