@@ -415,7 +415,7 @@ fn errors_have_a_message_and_an_exit_code() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("Invalid namespace"), "{}", stderr(&o));
     let mut s = std::net::TcpStream::connect(url.trim_start_matches("http://")).unwrap();
-    let _ = std::io::Write::write_all(&mut s, b"GET /health HTTP/1.1\r\n\r\n");
+    let _ = std::io::Write::write_all(&mut s, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
     let mut buf = [0u8; 12];
     let _ = s.read(&mut buf);
     assert!(buf.starts_with(b"HTTP/1.1 404"));
