@@ -13,13 +13,15 @@ step() { printf '\n==> %s\n' "$*"; }
 step "installing interop peers (npm ci, pip)"
 bash tests/interop/setup.sh
 
-step "installing redis-server, gcc, g++, valgrind (Redis and C ABI tests) and chromium (browser test) when missing"
+step "installing redis-server, gcc, g++, valgrind, cmake, pkg-config (Redis, C ABI and install tests) and chromium (browser test) when missing"
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v gcc >/dev/null 2>&1 || missing+=(gcc)
 command -v g++ >/dev/null 2>&1 || missing+=(g++)
 command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v cmake >/dev/null 2>&1 || missing+=(cmake)
+command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq

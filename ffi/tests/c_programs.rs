@@ -51,7 +51,37 @@ fn lib_dir() -> PathBuf {
         "{} has no liboxsio.so",
         dir.display()
     );
+    soname_link(&dir);
     dir
+}
+
+/// The SONAME the build gives liboxsio.so (ffi/build.rs): `liboxsio.so.0.<minor>`
+/// before 1.0, `liboxsio.so.<major>` after.
+fn soname() -> String {
+    let (major, minor) = (
+        env!("CARGO_PKG_VERSION_MAJOR"),
+        env!("CARGO_PKG_VERSION_MINOR"),
+    );
+    if major == "0" {
+        format!("liboxsio.so.0.{minor}")
+    } else {
+        format!("liboxsio.so.{major}")
+    }
+}
+
+/// Programs linked with `-loxsio` need the library under its SONAME: links
+/// `<dir>/liboxsio.so.<abi>` to the `liboxsio.so` cargo wrote (what
+/// `ffi/install.sh` does in a prefix).
+fn soname_link(dir: &Path) {
+    let link = dir.join(soname());
+    if std::fs::read_link(&link).is_ok_and(|t| t == Path::new("liboxsio.so")) {
+        return;
+    }
+    let _ = std::fs::remove_file(&link);
+    if let Err(e) = std::os::unix::fs::symlink("liboxsio.so", &link) {
+        // Another test process made it in between.
+        assert!(link.exists(), "symlink {}: {e}", link.display());
+    }
 }
 
 /// True when `lib` is newer than every source of the ffi and core crates
