@@ -915,6 +915,30 @@ oxsio_result oxsio_server_socket(const struct oxsio_server *server,
                                  const char *sid,
                                  struct oxsio_socket **out_socket);
 
+// Copies the sockets `target` selects (NULL: every socket of `"/"`), on
+// every node with a multi-node adapter (Node's `fetchSockets()`), as a
+// JSON array into `buf` with a terminating NUL, and its length (without
+// NUL) into `*out_len`. Each element is
+// `{"id":..,"nsp":..,"rooms":[..],"handshake":{..},"data":..}`: rooms
+// sorted, own id room included; the handshake as
+// `oxsio_event_handshake_json` gives it; `data` as
+// `oxsio_socket_data_json`.
+//
+// Ownership: copied into your buffer. NULL: `buf` may be NULL when
+// `capacity` is 0 (to learn the length); `out_len` may be NULL.
+// Threads: any thread but a library thread (other nodes are asked and
+// waited for, at most `timeout_ms`; 0 means 5000).
+// Returns: `OXSIO_RESULT_BUFFER_TOO_SMALL` (with `*out_len` set) when
+// `capacity` < length + 1 (each call fetches again: sockets may have come
+// or gone, so leave room), `OXSIO_RESULT_TIMEOUT`,
+// `OXSIO_RESULT_WOULD_BLOCK` inside a callback.
+oxsio_result oxsio_server_fetch_sockets(const struct oxsio_server *server,
+                                        const struct oxsio_target *target,
+                                        uint32_t timeout_ms,
+                                        char *buf,
+                                        size_t capacity,
+                                        size_t *out_len);
+
 // The number of sockets connected to namespace `nsp` (NULL: `"/"`) on this node.
 oxsio_result oxsio_server_socket_count(const struct oxsio_server *server,
                                        const char *nsp,
@@ -1004,6 +1028,21 @@ oxsio_result oxsio_socket_data_json(const struct oxsio_socket *socket,
                                     char *buf,
                                     size_t capacity,
                                     size_t *out_len);
+
+// Copies the rooms the socket is in (its own id room included, as
+// Node's `socket.rooms`) as a JSON array of strings into `buf` with a
+// terminating NUL, and its length (without NUL) into `*out_len`.
+//
+// Ownership: copied (like every `*_json` getter that fills a caller's
+// buffer, because the value can change while the socket lives).
+// NULL: `buf` may be NULL when `capacity` is 0 (to learn the length);
+// `out_len` may be NULL. Returns `OXSIO_RESULT_BUFFER_TOO_SMALL` (with
+// `*out_len` set) when `capacity` < length + 1; a join on another thread
+// may make the next call need more. Threads: any.
+oxsio_result oxsio_socket_rooms(const struct oxsio_socket *socket,
+                                char *buf,
+                                size_t capacity,
+                                size_t *out_len);
 
 // Replaces the socket's data with the JSON value `json` (any JSON text).
 //

@@ -51,8 +51,29 @@ inline void check(oxsio_result r) {
     if (r != OXSIO_RESULT_OK) throw Error(r, oxsio_last_error_message());
 }
 inline std::string z(std::string_view s) { return std::string(s); }
+// The getters that copy into a caller's buffer (oxsio_socket_data_json,
+// oxsio_socket_rooms, oxsio_server_metrics, oxsio_server_fetch_sockets):
+// learn the length, then copy; again if the value grew in between.
+template <class F> inline std::string copy_out(F &&call) {
+    std::string out;
+    for (int tries = 0; tries < 16; tries++) {
+        size_t n = 0;
+        oxsio_result r = call(nullptr, 0, &n);
+        if (r != OXSIO_RESULT_BUFFER_TOO_SMALL) check(r);
+        out.resize(n + 1 + n / 2);
+        r = call(out.data(), out.size(), &n);
+        if (r == OXSIO_RESULT_BUFFER_TOO_SMALL) continue;
+        check(r);
+        out.resize(n);
+        return out;
+    }
+    throw Error(OXSIO_RESULT_BUFFER_TOO_SMALL, "the value kept growing while it was copied");
+}
 inline const char *opt(const std::optional<std::string> &s) { return s ? s->c_str() : nullptr; }
 } // namespace detail
+
+/// The library's version (e.g. "0.1.0"); compare with OXSIO_VERSION.
+inline std::string_view version() { return oxsio_version(); }
 
 /// Dispatch mode of a handle.
 enum class Dispatch : uint32_t { Callback = OXSIO_DISPATCH_CALLBACK, Poll = OXSIO_DISPATCH_POLL };
@@ -264,6 +285,22 @@ public:
         }
         return id;
     }
+    /// Node's socket.data as JSON text (copied).
+    std::string data_json() const {
+        return detail::copy_out([&](char *b, size_t cap, size_t *n) { return oxsio_socket_data_json(s_, b, cap, n); });
+    }
+    void set_data_json(std::string_view json) const {
+        detail::check(oxsio_socket_set_data_json(s_, detail::z(json).c_str()));
+    }
+    /// The rooms the socket is in (own id room included) as a JSON array of strings (copied).
+    std::string rooms_json() const {
+        return detail::copy_out([&](char *b, size_t cap, size_t *n) { return oxsio_socket_rooms(s_, b, cap, n); });
+    }
+    /// Removes the callbacks of `event` (empty: every callback of the socket).
+    void off(std::string_view event) const {
+        std::string e(event);
+        detail::check(oxsio_socket_off(s_, e.empty() ? nullptr : e.c_str()));
+    }
     void join(std::string_view room) const { detail::check(oxsio_socket_join(s_, detail::z(room).c_str())); }
     void leave(std::string_view room) const { detail::check(oxsio_socket_leave(s_, detail::z(room).c_str())); }
     void disconnect(bool close = false) const { detail::check(oxsio_socket_disconnect(s_, close)); }
@@ -369,6 +406,51 @@ public:
     void disconnect_sockets(const Target &t, bool close = false) {
         with_target(t, [&](const oxsio_target *ct) { return oxsio_server_disconnect_sockets(s_, ct, close); });
     }
+    /// The bound port (0 when not listening).
+    uint16_t port() const {
+        uint16_t p = 0;
+        detail::check(oxsio_server_port(s_, &p));
+        return p;
+    }
+    /// The Prometheus metrics text (the config needs a metrics_path).
+    std::string metrics() const {
+        return detail::copy_out([&](char *b, size_t cap, size_t *n) { return oxsio_server_metrics(s_, b, cap, n); });
+    }
+    /// The connected socket `sid` of `nsp`, or nullopt.
+    std::optional<Socket> socket(std::string_view nsp, std::string_view sid) const {
+        oxsio_socket *out = nullptr;
+        oxsio_result r = oxsio_server_socket(s_, detail::z(nsp).c_str(), detail::z(sid).c_str(), &out);
+        if (r == OXSIO_RESULT_INVALID_ARGUMENT) return std::nullopt;
+        detail::check(r);
+        return Socket(out);
+    }
+    size_t socket_count(std::string_view nsp = "/") const {
+        size_t n = 0;
+        detail::check(oxsio_server_socket_count(s_, detail::z(nsp).c_str(), &n));
+        return n;
+    }
+    /// The selected sockets, on every node, as a JSON array of
+    /// {"id","nsp","rooms","handshake","data"} (blocks at most timeout_ms; not in a callback).
+    std::string fetch_sockets(const Target &t, uint32_t timeout_ms = 0) {
+        std::string out;
+        with_target(t, [&](const oxsio_target *ct) {
+            try {
+                out = detail::copy_out([&](char *b, size_t cap, size_t *n) {
+                    return oxsio_server_fetch_sockets(s_, ct, timeout_ms, b, cap, n);
+                });
+            } catch (const Error &e) {
+                return e.code();
+            }
+            return static_cast<oxsio_result>(OXSIO_RESULT_OK);
+        });
+        return out;
+    }
+    /// Poll mode: how many MESSAGE events the bounded queue dropped.
+    uint64_t dropped_events() const {
+        uint64_t n = 0;
+        detail::check(oxsio_server_dropped_events(s_, &n));
+        return n;
+    }
     /// Poll mode: the next event, or nullopt when none is queued (never blocks).
     std::optional<Event> poll() {
         oxsio_event *ev = nullptr;
@@ -430,6 +512,19 @@ public:
     ~Client() { oxsio_client_free(c_); }
     const oxsio_client *get() const noexcept { return c_; }
 
+    /// oxsio_client_connect: creates and starts connecting at once (handy in poll mode).
+    static Client connect(std::string_view url, std::string_view config_json = "", Dispatch mode = Dispatch::Poll) {
+        oxsio_client *out = nullptr;
+        detail::check(oxsio_client_connect(detail::z(url).c_str(), detail::z(config_json).c_str(),
+                                           static_cast<uint32_t>(mode), &out));
+        return Client(out);
+    }
+    /// Poll mode: how many MESSAGE events the bounded queue dropped.
+    uint64_t dropped_events() const {
+        uint64_t n = 0;
+        detail::check(oxsio_client_dropped_events(c_, &n));
+        return n;
+    }
     /// Another namespace over the same connection (not opened yet).
     Client of(std::string_view nsp, std::optional<std::string> auth_json = {}) const {
         oxsio_client *out = nullptr;

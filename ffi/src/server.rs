@@ -13,8 +13,8 @@ use oxsio_core::{
 use serde::Deserialize;
 
 use crate::boundary::{
-    Entry, get_server, guard, id, need_out, opt_str_arg, ptr, register, str_arg, unregister_if,
-    write_out,
+    Entry, copy_text, get_server, guard, id, need_out, opt_str_arg, ptr, register, str_arg,
+    unregister_if, write_out,
 };
 use crate::dispatch::{
     Callback, DEFAULT_QUEUE, Dispatch, block_on, call_all, lock, oxsio_dispatch, oxsio_event_cb,
@@ -22,7 +22,7 @@ use crate::dispatch::{
 };
 use crate::error::{Error, Result, oxsio_result};
 use crate::event::{EventData, oxsio_event, oxsio_event_kind};
-use crate::payload::{NameCache, NulStr, oxsio_buf};
+use crate::payload::{NameCache, NulStr, oxsio_buf, plain_json};
 use crate::socket::{
     SocketHandle, SocketShared, args_of, binary_arg, handshake_json, oxsio_socket,
 };
@@ -838,6 +838,64 @@ pub extern "C" fn oxsio_server_socket(
                 format!("no socket {sid:?} connected"),
             )),
         }
+    })
+}
+
+/// Copies the sockets `target` selects (NULL: every socket of `"/"`), on
+/// every node with a multi-node adapter (Node's `fetchSockets()`), as a
+/// JSON array into `buf` with a terminating NUL, and its length (without
+/// NUL) into `*out_len`. Each element is
+/// `{"id":..,"nsp":..,"rooms":[..],"handshake":{..},"data":..}`: rooms
+/// sorted, own id room included; the handshake as
+/// `oxsio_event_handshake_json` gives it; `data` as
+/// `oxsio_socket_data_json`.
+///
+/// Ownership: copied into your buffer. NULL: `buf` may be NULL when
+/// `capacity` is 0 (to learn the length); `out_len` may be NULL.
+/// Threads: any thread but a library thread (other nodes are asked and
+/// waited for, at most `timeout_ms`; 0 means 5000).
+/// Returns: `OXSIO_RESULT_BUFFER_TOO_SMALL` (with `*out_len` set) when
+/// `capacity` < length + 1 (each call fetches again: sockets may have come
+/// or gone, so leave room), `OXSIO_RESULT_TIMEOUT`,
+/// `OXSIO_RESULT_WOULD_BLOCK` inside a callback.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_server_fetch_sockets(
+    server: *const oxsio_server,
+    target: *const oxsio_target,
+    timeout_ms: u32,
+    buf: *mut c_char,
+    capacity: usize,
+    out_len: *mut usize,
+) -> oxsio_result {
+    guard(|| {
+        let s = srv(server)?;
+        let op = s.target(target)?;
+        let timeout = if timeout_ms == 0 { 5000 } else { timeout_ms };
+        let found = block_on(
+            async move { op.fetch_sockets().await },
+            Duration::from_millis(timeout.into()),
+        )?;
+        let mut text = String::from("[");
+        for (i, rs) in found.iter().enumerate() {
+            let mut rooms: Vec<String> = rs.rooms.iter().map(|r| r.to_string()).collect();
+            rooms.sort();
+            let rooms = serde_json::to_string(&rooms)
+                .map_err(|e| Error::new(oxsio_result::Internal, e.to_string()))?;
+            let id = serde_json::to_string(&rs.id.to_string())
+                .map_err(|e| Error::new(oxsio_result::Internal, e.to_string()))?;
+            let nsp = serde_json::to_string(&rs.nsp)
+                .map_err(|e| Error::new(oxsio_result::Internal, e.to_string()))?;
+            if i > 0 {
+                text.push(',');
+            }
+            text.push_str(&format!(
+                "{{\"id\":{id},\"nsp\":{nsp},\"rooms\":{rooms},\"handshake\":{},\"data\":{}}}",
+                plain_json(&rs.handshake),
+                plain_json(&rs.data)
+            ));
+        }
+        text.push(']');
+        copy_text(&text, buf, capacity, out_len, "the sockets")
     })
 }
 

@@ -296,6 +296,33 @@ pub extern "C" fn oxsio_socket_data_json(
     })
 }
 
+/// Copies the rooms the socket is in (its own id room included, as
+/// Node's `socket.rooms`) as a JSON array of strings into `buf` with a
+/// terminating NUL, and its length (without NUL) into `*out_len`.
+///
+/// Ownership: copied (like every `*_json` getter that fills a caller's
+/// buffer, because the value can change while the socket lives).
+/// NULL: `buf` may be NULL when `capacity` is 0 (to learn the length);
+/// `out_len` may be NULL. Returns `OXSIO_RESULT_BUFFER_TOO_SMALL` (with
+/// `*out_len` set) when `capacity` < length + 1; a join on another thread
+/// may make the next call need more. Threads: any.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_socket_rooms(
+    socket: *const oxsio_socket,
+    buf: *mut c_char,
+    capacity: usize,
+    out_len: *mut usize,
+) -> oxsio_result {
+    guard(|| {
+        let s = sock(socket)?;
+        let mut rooms: Vec<String> = s.socket.rooms().iter().map(|r| r.to_string()).collect();
+        rooms.sort();
+        let text = serde_json::to_string(&rooms)
+            .map_err(|e| Error::new(oxsio_result::Internal, e.to_string()))?;
+        copy_text(&text, buf, capacity, out_len, "the rooms")
+    })
+}
+
 /// Replaces the socket's data with the JSON value `json` (any JSON text).
 ///
 /// Borrowing: `json` is read during the call. Returns

@@ -467,6 +467,25 @@ fn cpp_examples_against_the_cpp_server() {
     );
 }
 
+/// Runs one self-contained program (under ASan/UBSan) and checks its last line.
+fn self_check(src: &str, ok_line: &str) {
+    let exe = build(src, Flavor::Sanitized);
+    let (status, out) =
+        Proc::spawn(src, cmd(&exe, Flavor::Sanitized)).finish(Duration::from_secs(60));
+    assert_has(&out, ok_line, src);
+    assert!(status.success(), "{src}: {status}\n{out}");
+}
+
+#[test]
+fn parity_socket_rooms_fetch_sockets_and_refusal_message() {
+    self_check("ffi/tests/c/parity.c", "parity: ok");
+}
+
+#[test]
+fn cpp_wrappers_of_every_header_function() {
+    self_check("ffi/tests/c/wrappers.cpp", "wrappers: ok");
+}
+
 #[test]
 fn lifecycle_overflow_reconnection_and_ack_timeout() {
     let exe = build("ffi/tests/c/lifecycle.c", Flavor::Sanitized);
