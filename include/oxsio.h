@@ -280,6 +280,34 @@ typedef uint32_t oxsio_dispatch;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// Severity of a log record (`oxsio_log_*`), most severe first; a sink
+// set to a level receives that level and the more severe ones.
+enum oxsio_log_level
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Nothing (the sink is off).
+  OXSIO_LOG_LEVEL_OFF = 0,
+  // Something failed.
+  OXSIO_LOG_LEVEL_ERROR = 1,
+  // Something unexpected, handled.
+  OXSIO_LOG_LEVEL_WARN = 2,
+  // Notable events.
+  OXSIO_LOG_LEVEL_INFO = 3,
+  // Details for debugging (e.g. why a connection was closed).
+  OXSIO_LOG_LEVEL_DEBUG = 4,
+  // Everything.
+  OXSIO_LOG_LEVEL_TRACE = 5,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum oxsio_log_level oxsio_log_level;
+#else
+typedef uint32_t oxsio_log_level;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // A client handle (one namespace of a connection), made by
 // `oxsio_client_new` / `oxsio_client_connect` / `oxsio_client_of`,
 // released by `oxsio_client_free`.
@@ -314,6 +342,16 @@ typedef struct oxsio_buf {
   // Number of bytes.
   size_t len;
 } oxsio_buf;
+
+// A log callback: `user_data` as registered, the record's level
+// (`OXSIO_LOG_LEVEL_*`), its target (the core module, e.g.
+// `"oxsio::socketio::conn"`) and its message with its fields
+// (`"invalid packet, closing sid=… error=…"`), both NUL-terminated and
+// borrowed for the call.
+typedef void (*oxsio_log_cb)(void *user_data,
+                             uint32_t level,
+                             const char *target,
+                             const char *message);
 
 // A selection of sockets of one namespace, for broadcasts and
 // server-side room operations. Zero-initialise it, then fill what you need.
@@ -760,6 +798,59 @@ oxsio_result oxsio_event_clone(const struct oxsio_event *event, struct oxsio_eve
 // Returns: `OXSIO_RESULT_OK`, `OXSIO_RESULT_INVALID_HANDLE` for a handle
 // already released, `OXSIO_RESULT_WRONG_HANDLE_TYPE` for another handle type.
 oxsio_result oxsio_event_free(struct oxsio_event *event);
+
+// Sends the library's log records of `max_level` (`OXSIO_LOG_LEVEL_*`)
+// and more severe ones to `callback`, on the library's log thread (one
+// record at a time, in order; never on a thread of yours, never inside an
+// `oxsio_*` call). Replaces any earlier sink (a callback's `user_data_free`
+// runs once its last record was delivered). Records that come faster than
+// the callback returns wait in a queue of 1024; past it they are dropped
+// and counted (`oxsio_log_dropped`).
+//
+// The sink is process-wide. Ownership: `user_data_free` (may be NULL) is
+// called exactly once, when the sink is replaced or turned off, only if
+// this returns `OXSIO_RESULT_OK`. NULL: `callback` must not be NULL.
+// Returns: `OXSIO_RESULT_INVALID_ARGUMENT` for an unknown level, or when
+// another `tracing` subscriber owns the process (a Rust host's).
+oxsio_result oxsio_log_set_callback(uint32_t max_level,
+                                    oxsio_log_cb callback,
+                                    void *user_data,
+                                    oxsio_free_cb user_data_free);
+
+// Poll mode for logs: the library's records of `max_level` and more
+// severe ones wait in a queue of `capacity` records (0: 1024; past it new
+// records are dropped and counted) until the host takes them with
+// `oxsio_log_poll`; the library never runs host code for them. Replaces
+// any earlier sink.
+//
+// Returns: `OXSIO_RESULT_INVALID_ARGUMENT` for an unknown level, or when
+// another `tracing` subscriber owns the process.
+oxsio_result oxsio_log_enable_queue(uint32_t max_level, size_t capacity);
+
+// Turns the log sink off: no record is made any more; queued records are
+// dropped; a callback sink ends after the records already handed to its
+// thread and its `user_data_free` runs. Idempotent.
+oxsio_result oxsio_log_off(void);
+
+// Queue mode: takes the oldest record, never blocking. Writes its level,
+// and copies its target and message, NUL-terminated, into the buffers
+// (`*_len` get their lengths without NUL).
+//
+// NULL: `out_level` must not be NULL; `out_target_len` and
+// `out_message_len` may be NULL. Returns: `OXSIO_RESULT_EMPTY` when no
+// record waits, `OXSIO_RESULT_BUFFER_TOO_SMALL` (lengths written, the
+// record stays queued) when a buffer is too small,
+// `OXSIO_RESULT_WRONG_MODE` when the sink is not a queue.
+oxsio_result oxsio_log_poll(uint32_t *out_level,
+                            char *target,
+                            size_t target_capacity,
+                            size_t *out_target_len,
+                            char *message,
+                            size_t message_capacity,
+                            size_t *out_message_len);
+
+// How many records the sink dropped so far (queue or callback backlog full).
+oxsio_result oxsio_log_dropped(uint64_t *out_count);
 
 // Creates a server (not listening yet) with the namespace `"/"` declared.
 //

@@ -18,6 +18,7 @@
 #ifndef OXSIO_HPP
 #define OXSIO_HPP
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <functional>
@@ -614,6 +615,65 @@ private:
     explicit Client(oxsio_client *c) noexcept : c_(c) {}
     oxsio_client *c_ = nullptr;
 };
+
+/// One record of the library's log (oxsio_log_poll).
+struct LogRecord {
+    uint32_t level = 0; // OXSIO_LOG_LEVEL_*
+    std::string target;
+    std::string message;
+};
+using LogHandler = std::function<void(uint32_t level, std::string_view target, std::string_view message)>;
+
+namespace detail {
+inline void log_trampoline(void *user_data, uint32_t level, const char *target, const char *message) {
+    try {
+        (*static_cast<LogHandler *>(user_data))(level, target, message);
+    } catch (...) {
+        // Never let an exception unwind into the library.
+    }
+}
+inline void log_release(void *user_data) { delete static_cast<LogHandler *>(user_data); }
+} // namespace detail
+
+/// The process-wide log sink: `h` gets the records of `max_level` and more
+/// severe ones, on the library's log thread (oxsio_log_set_callback).
+inline void log_set_callback(uint32_t max_level, LogHandler h) {
+    auto owned = std::make_unique<LogHandler>(std::move(h));
+    detail::check(oxsio_log_set_callback(max_level, &detail::log_trampoline, owned.get(), &detail::log_release));
+    owned.release(); // now owned by the library
+}
+/// Queue mode for logs, drained with log_poll() (capacity 0: 1024).
+inline void log_enable_queue(uint32_t max_level, size_t capacity = 0) {
+    detail::check(oxsio_log_enable_queue(max_level, capacity));
+}
+/// The oldest queued log record, or nullopt when none waits (never blocks).
+inline std::optional<LogRecord> log_poll() {
+    std::string target(64, '\0'), message(256, '\0');
+    for (int tries = 0; tries < 4; tries++) {
+        uint32_t level = 0;
+        size_t tl = 0, ml = 0;
+        oxsio_result r = oxsio_log_poll(&level, target.data(), target.size(), &tl, message.data(), message.size(), &ml);
+        if (r == OXSIO_RESULT_EMPTY) return std::nullopt;
+        if (r == OXSIO_RESULT_BUFFER_TOO_SMALL) {
+            target.resize(std::max(target.size(), tl + 1));
+            message.resize(std::max(message.size(), ml + 1));
+            continue;
+        }
+        detail::check(r);
+        target.resize(tl);
+        message.resize(ml);
+        return LogRecord{level, std::move(target), std::move(message)};
+    }
+    throw Error(OXSIO_RESULT_BUFFER_TOO_SMALL, "log record kept growing");
+}
+/// Turns the log sink off (a callback's handler is destroyed after its last record).
+inline void log_off() { detail::check(oxsio_log_off()); }
+/// How many log records were dropped (queue or callback backlog full).
+inline uint64_t log_dropped() {
+    uint64_t n = 0;
+    detail::check(oxsio_log_dropped(&n));
+    return n;
+}
 
 /// Quotes `s` as a JSON string literal (for building argument arrays).
 inline std::string json_quote(std::string_view s) {

@@ -486,6 +486,74 @@ fn cpp_wrappers_of_every_header_function() {
     self_check("ffi/tests/c/wrappers.cpp", "wrappers: ok");
 }
 
+/// One HTTP/1.1 request on a fresh connection; the whole answer.
+fn http(port: u16, request: &str) -> String {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    std::io::Write::write_all(&mut s, request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    answer
+}
+
+/// Opens an Engine.IO polling session and sends it a Socket.IO packet of an
+/// unknown type (the server logs "invalid packet, closing" at DEBUG).
+fn send_invalid_packet(port: u16) {
+    let open = http(
+        port,
+        "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    let sid = open
+        .split("\"sid\":\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_else(|| panic!("no sid in {open}"));
+    let answer = http(
+        port,
+        &format!(
+            "POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\n\
+             Content-Type: text/plain;charset=UTF-8\r\nContent-Length: 2\r\nConnection: close\r\n\r\n49"
+        ),
+    );
+    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+}
+
+#[test]
+fn log_sink_queue_and_callback() {
+    let exe = build("ffi/tests/c/log.c", Flavor::Sanitized);
+    let mut c = cmd(&exe, Flavor::Sanitized);
+    let mut child = c
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut port = 0u16;
+    let mut seen = Vec::new();
+    while let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        if let Some(p) = line.strip_prefix("listening ") {
+            port = p.trim().parse().unwrap();
+        } else if line == "trigger" {
+            send_invalid_packet(port);
+            std::io::Write::write_all(&mut stdin, b"sent\n").unwrap();
+        }
+        seen.push(line);
+    }
+    let status = child.wait().unwrap();
+    let out = seen.join("\n");
+    assert_has(&out, "log: ok", "log.c");
+    assert!(status.success(), "log.c: {status}\n{out}");
+}
+
 #[test]
 fn lifecycle_overflow_reconnection_and_ack_timeout() {
     let exe = build("ffi/tests/c/lifecycle.c", Flavor::Sanitized);

@@ -1,9 +1,17 @@
 // The C++ wrappers of oxsio.hpp that the examples do not use, against a live
 // server in one process (poll mode): version, Client::connect,
 // dropped_events, Server::port / metrics / socket / socket_count /
-// fetch_sockets, Socket::data_json / set_data_json / rooms_json / off.
+// fetch_sockets, Socket::data_json / set_data_json / rooms_json / off, and
+// the log sink (log_enable_queue / log_poll / log_dropped /
+// log_set_callback / log_off), fed by an invalid packet sent over raw HTTP.
 //
 //   wrappers_cpp     prints "wrappers: ok" and exits 0, or FAIL lines and exits 1
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <iostream>
@@ -20,6 +28,35 @@ static int failed = 0;
             failed++;                                                          \
         }                                                                      \
     } while (0)
+
+// One HTTP request on a fresh connection to 127.0.0.1:port; the answer.
+static std::string http(uint16_t port, const std::string &request) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    std::string answer;
+    if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) == 0 &&
+        ::write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
+        char buf[4096];
+        ssize_t n;
+        while ((n = ::read(fd, buf, sizeof buf)) > 0) answer.append(buf, static_cast<size_t>(n));
+    }
+    if (fd >= 0) ::close(fd);
+    return answer;
+}
+
+// A polling session that sends a Socket.IO packet of unknown type: the
+// server logs "invalid packet, closing" at DEBUG.
+static void invalid_packet(uint16_t port) {
+    std::string open = http(port, "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    auto at = open.find("\"sid\":\"");
+    if (at == std::string::npos) return;
+    std::string sid = open.substr(at + 7, open.find('"', at + 7) - at - 7);
+    http(port, "POST /socket.io/?EIO=4&transport=polling&sid=" + sid +
+                   " HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\n49");
+}
 
 int main() {
     try {
@@ -66,6 +103,43 @@ int main() {
             sock->off("x");  // nothing registered: removes nothing, no error
             sock->off("");   // every callback of the socket
         }
+        // The log sink, queue mode then callback mode.
+        EXPECT(oxsio::log_dropped() == 0, "nothing dropped yet");
+        oxsio::log_enable_queue(OXSIO_LOG_LEVEL_DEBUG);
+        EXPECT(!oxsio::log_poll(), "an empty log queue");
+        invalid_packet(port);
+        std::optional<oxsio::LogRecord> rec;
+        end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        while (std::chrono::steady_clock::now() < end) {
+            while (server.poll()) {
+            }
+            auto r = oxsio::log_poll();
+            if (r && r->message.find("invalid packet, closing") != std::string::npos) {
+                rec = r;
+                break;
+            }
+            if (!r) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        EXPECT(rec && rec->level == OXSIO_LOG_LEVEL_DEBUG && rec->target == "oxsio::socketio::conn",
+               "log record " << (rec ? rec->target + " " + rec->message : std::string("none")));
+        auto calls = std::make_shared<std::atomic<int>>(0);
+        auto alive = std::make_shared<int>(0);
+        oxsio::log_set_callback(OXSIO_LOG_LEVEL_DEBUG, [calls, alive](uint32_t, std::string_view, std::string_view m) {
+            if (m.find("invalid packet") != std::string_view::npos) (*calls)++;
+        });
+        invalid_packet(port);
+        end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        while (*calls == 0 && std::chrono::steady_clock::now() < end) {
+            while (server.poll()) {
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        EXPECT(*calls == 1, "log callback calls " << *calls);
+        oxsio::log_off();
+        end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        while (alive.use_count() > 1 && std::chrono::steady_clock::now() < end)
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        EXPECT(alive.use_count() == 1, "the log handler was destroyed after log_off");
         EXPECT(server.metrics().find("oxsio_") != std::string::npos, "metrics text");
         EXPECT(server.dropped_events() == 0, "server dropped_events");
         EXPECT(client.dropped_events() == 0, "client dropped_events");
