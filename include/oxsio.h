@@ -459,6 +459,17 @@ oxsio_result oxsio_client_on(const struct oxsio_client *client,
                              void *user_data,
                              oxsio_free_cb user_data_free);
 
+// Callback mode: as `oxsio_client_on`, for the first matching event only
+// (Node's `socket.once`): the registration ends after that call, and its
+// `user_data_free` runs then.
+//
+// Returns: `OXSIO_RESULT_WRONG_MODE` on a poll-mode client.
+oxsio_result oxsio_client_once(const struct oxsio_client *client,
+                               const char *event,
+                               oxsio_event_cb callback,
+                               void *user_data,
+                               oxsio_free_cb user_data_free);
+
 // Removes the callbacks of `event` (`NULL`: every callback).
 oxsio_result oxsio_client_off(const struct oxsio_client *client, const char *event);
 
@@ -1006,6 +1017,34 @@ oxsio_result oxsio_server_socket(const struct oxsio_server *server,
                                  const char *sid,
                                  struct oxsio_socket **out_socket);
 
+// Sends an event to the sockets `target` selects (NULL: every socket of
+// `"/"`), each asked for an acknowledgement, and gathers their replies
+// (Node's `io.timeout(ms).emit(event, ..., (err, replies) => ...)`): one
+// `OXSIO_EVENT_KIND_ACK` whose id is `*out_ack_id` and whose arguments
+// are the replies, one JSON array per socket that answered
+// (`[[reply of a], [reply of b]]`, in no set order; buffers numbered over
+// the whole event), or `OXSIO_RESULT_TIMEOUT` when some did not answer
+// within `timeout_ms` (0: the server's `ack_timeout_ms`). No socket
+// selected: the reply comes at once with no argument. The event has no
+// socket (`oxsio_event_socket` gives `OXSIO_RESULT_INVALID_ARGUMENT`).
+// Callback mode: to `callback` (NULL: ignored). Poll mode: from
+// `oxsio_server_poll` (`callback` must be NULL).
+//
+// Ownership: `user_data_free` is called once after the reply was handled,
+// only if this returns `OXSIO_RESULT_OK`. NULL: `out_ack_id` may be NULL.
+// Threads: any. Never blocks.
+oxsio_result oxsio_server_emit_with_ack(const struct oxsio_server *server,
+                                        const struct oxsio_target *target,
+                                        const char *event,
+                                        const char *args_json,
+                                        const struct oxsio_buf *buffers,
+                                        size_t buffer_count,
+                                        uint32_t timeout_ms,
+                                        oxsio_event_cb callback,
+                                        void *user_data,
+                                        oxsio_free_cb user_data_free,
+                                        uint64_t *out_ack_id);
+
 // Copies the sockets `target` selects (NULL: every socket of `"/"`), on
 // every node with a multi-node adapter (Node's `fetchSockets()`), as a
 // JSON array into `buf` with a terminating NUL, and its length (without
@@ -1160,6 +1199,17 @@ oxsio_result oxsio_socket_on(const struct oxsio_socket *socket,
                              oxsio_event_cb callback,
                              void *user_data,
                              oxsio_free_cb user_data_free);
+
+// Callback mode: as `oxsio_socket_on`, for the first matching event only
+// (Node's `socket.once`): the registration ends after that call, and its
+// `user_data_free` runs then.
+//
+// Returns: `OXSIO_RESULT_WRONG_MODE` on a poll-mode server.
+oxsio_result oxsio_socket_once(const struct oxsio_socket *socket,
+                               const char *event,
+                               oxsio_event_cb callback,
+                               void *user_data,
+                               oxsio_free_cb user_data_free);
 
 // Removes the callbacks of `event` (`NULL`: every callback of the socket).
 oxsio_result oxsio_socket_off(const struct oxsio_socket *socket, const char *event);

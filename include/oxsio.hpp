@@ -297,6 +297,13 @@ public:
     std::string rooms_json() const {
         return detail::copy_out([&](char *b, size_t cap, size_t *n) { return oxsio_socket_rooms(s_, b, cap, n); });
     }
+    /// Callback mode: as on(), for the first matching event only.
+    void once(std::string_view event, Handler h) const {
+        std::string e(event);
+        detail::register_handler(std::move(h), [&](oxsio_event_cb cb, void *ud, oxsio_free_cb f) {
+            return oxsio_socket_once(s_, e.empty() ? nullptr : e.c_str(), cb, ud, f);
+        });
+    }
     /// Removes the callbacks of `event` (empty: every callback of the socket).
     void off(std::string_view event) const {
         std::string e(event);
@@ -387,6 +394,29 @@ public:
             return oxsio_server_emit(s_, ct, detail::z(event).c_str(), detail::z(args_json).c_str(),
                                      bufs.data(), bufs.size());
         });
+    }
+    /// Broadcast with acknowledgements: one ACK event gathers every reply
+    /// (one JSON array per socket). Callback mode: `reply` gets it. Poll
+    /// mode: no reply; it arrives from poll() with the returned id.
+    uint64_t emit_with_ack(const Target &t, std::string_view event, std::string_view args_json,
+                           uint32_t timeout_ms, Handler reply = nullptr, const std::vector<oxsio_buf> &bufs = {}) {
+        uint64_t id = 0;
+        std::string e(event), a(args_json);
+        with_target(t, [&](const oxsio_target *ct) {
+            if (!reply)
+                return oxsio_server_emit_with_ack(s_, ct, e.c_str(), a.c_str(), bufs.data(), bufs.size(), timeout_ms,
+                                                  nullptr, nullptr, nullptr, &id);
+            try {
+                detail::register_handler(std::move(reply), [&](oxsio_event_cb cb, void *ud, oxsio_free_cb f) {
+                    return oxsio_server_emit_with_ack(s_, ct, e.c_str(), a.c_str(), bufs.data(), bufs.size(),
+                                                      timeout_ms, cb, ud, f, &id);
+                });
+            } catch (const Error &err) {
+                return err.code();
+            }
+            return static_cast<oxsio_result>(OXSIO_RESULT_OK);
+        });
+        return id;
     }
     void emit_binary(const Target &t, std::string_view event, const void *data, size_t len) {
         with_target(t, [&](const oxsio_target *ct) {
@@ -539,6 +569,13 @@ public:
         std::string e(event);
         detail::register_handler(std::move(h), [&](oxsio_event_cb cb, void *ud, oxsio_free_cb f) {
             return oxsio_client_on(c_, e.empty() ? nullptr : e.c_str(), cb, ud, f);
+        });
+    }
+    /// Callback mode: as on(), for the first matching event only.
+    void once(std::string_view event, Handler h) {
+        std::string e(event);
+        detail::register_handler(std::move(h), [&](oxsio_event_cb cb, void *ud, oxsio_free_cb f) {
+            return oxsio_client_once(c_, e.empty() ? nullptr : e.c_str(), cb, ud, f);
         });
     }
     void off(std::string_view event) {

@@ -482,6 +482,34 @@ pub extern "C" fn oxsio_client_on(
     })
 }
 
+/// Callback mode: as `oxsio_client_on`, for the first matching event only
+/// (Node's `socket.once`): the registration ends after that call, and its
+/// `user_data_free` runs then.
+///
+/// Returns: `OXSIO_RESULT_WRONG_MODE` on a poll-mode client.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_client_once(
+    client: *const oxsio_client,
+    event: *const c_char,
+    callback: oxsio_event_cb,
+    user_data: *mut c_void,
+    user_data_free: oxsio_free_cb,
+) -> oxsio_result {
+    guard(|| {
+        let c = cli(client)?;
+        let name = opt_str_arg(event, "event")?;
+        if c.dispatch.is_poll() {
+            return Err(Error::new(
+                oxsio_result::WrongMode,
+                "oxsio_client_once on a poll-mode client: use oxsio_client_poll",
+            ));
+        }
+        let cb = Callback::new(callback, user_data, user_data_free)?;
+        lock(&c.handlers).add_once(name, cb);
+        Ok(())
+    })
+}
+
 /// Removes the callbacks of `event` (`NULL`: every callback).
 #[unsafe(no_mangle)]
 pub extern "C" fn oxsio_client_off(

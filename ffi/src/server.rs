@@ -7,14 +7,14 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use oxsio_core::{
-    AllowOrigin, BroadcastOperator, ConnectError, Cors, Namespace, Server, ServerHandle, Sid,
-    Socket, Transport,
+    AckError, AllowOrigin, Args, BroadcastOperator, ConnectError, Cors, Namespace, Server,
+    ServerHandle, Sid, Socket, Transport, Value,
 };
 use serde::Deserialize;
 
 use crate::boundary::{
     Entry, copy_text, get_server, guard, id, need_out, opt_str_arg, ptr, register, str_arg,
-    unregister_if, write_out,
+    unregister_if, write_opt, write_out,
 };
 use crate::dispatch::{
     Callback, DEFAULT_QUEUE, Dispatch, block_on, call_all, lock, oxsio_dispatch, oxsio_event_cb,
@@ -24,7 +24,8 @@ use crate::error::{Error, Result, oxsio_result};
 use crate::event::{EventData, oxsio_event, oxsio_event_kind};
 use crate::payload::{NameCache, NulStr, oxsio_buf, plain_json};
 use crate::socket::{
-    SocketHandle, SocketShared, args_of, binary_arg, handshake_json, oxsio_socket,
+    SocketHandle, SocketShared, ack_callback, args_of, binary_arg, forget_free, handshake_json,
+    next_ack_id, oxsio_socket, poll_once,
 };
 
 /// A server handle, made by `oxsio_server_new`, released by `oxsio_server_free`.
@@ -838,6 +839,99 @@ pub extern "C" fn oxsio_server_socket(
                 format!("no socket {sid:?} connected"),
             )),
         }
+    })
+}
+
+/// Sends an event to the sockets `target` selects (NULL: every socket of
+/// `"/"`), each asked for an acknowledgement, and gathers their replies
+/// (Node's `io.timeout(ms).emit(event, ..., (err, replies) => ...)`): one
+/// `OXSIO_EVENT_KIND_ACK` whose id is `*out_ack_id` and whose arguments
+/// are the replies, one JSON array per socket that answered
+/// (`[[reply of a], [reply of b]]`, in no set order; buffers numbered over
+/// the whole event), or `OXSIO_RESULT_TIMEOUT` when some did not answer
+/// within `timeout_ms` (0: the server's `ack_timeout_ms`). No socket
+/// selected: the reply comes at once with no argument. The event has no
+/// socket (`oxsio_event_socket` gives `OXSIO_RESULT_INVALID_ARGUMENT`).
+/// Callback mode: to `callback` (NULL: ignored). Poll mode: from
+/// `oxsio_server_poll` (`callback` must be NULL).
+///
+/// Ownership: `user_data_free` is called once after the reply was handled,
+/// only if this returns `OXSIO_RESULT_OK`. NULL: `out_ack_id` may be NULL.
+/// Threads: any. Never blocks.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_server_emit_with_ack(
+    server: *const oxsio_server,
+    target: *const oxsio_target,
+    event: *const c_char,
+    args_json: *const c_char,
+    buffers: *const oxsio_buf,
+    buffer_count: usize,
+    timeout_ms: u32,
+    callback: oxsio_event_cb,
+    user_data: *mut c_void,
+    user_data_free: oxsio_free_cb,
+    out_ack_id: *mut u64,
+) -> oxsio_result {
+    guard(|| {
+        let s = srv(server)?;
+        let mut op = s.target(target)?;
+        if timeout_ms > 0 {
+            op = op.timeout(Duration::from_millis(timeout_ms.into()));
+        }
+        let name = str_arg(event, "event")?.to_owned();
+        let args = args_of(args_json, buffers, buffer_count)?;
+        let nsp = normalize(if target.is_null() {
+            None
+        } else {
+            // SAFETY: the caller passes a readable oxsio_target for the call.
+            let t = unsafe { &*target };
+            opt_str_arg(t.nsp, "target.nsp")?
+        });
+        let cb = ack_callback(s.dispatch.is_poll(), callback, user_data, user_data_free)?;
+        let mut fut: std::pin::Pin<
+            Box<dyn std::future::Future<Output = std::result::Result<Vec<Args>, AckError>> + Send>,
+        > = Box::pin(async move { op.emit_with_ack(&name, args).await });
+        let first = poll_once(&mut fut);
+        if let Some(Err(e)) = &first
+            && !matches!(e, AckError::Timeout | AckError::Disconnected)
+        {
+            if let Some(cb) = cb {
+                forget_free(cb);
+            }
+            return Err(e.clone().into());
+        }
+        let ack_id = next_ack_id();
+        write_opt(out_ack_id, ack_id);
+        let weak = Arc::downgrade(&s);
+        let finish = move |r: std::result::Result<Vec<Args>, AckError>| {
+            let mut ev = EventData::new(oxsio_event_kind::Ack, &nsp);
+            ev.id = ack_id;
+            let ev = match r {
+                Ok(replies) => {
+                    ev.args = replies.into_iter().map(Value::Array).collect();
+                    ev
+                }
+                Err(e) => {
+                    let e = Error::from(e);
+                    ev.with_error(e.code, &e.detail)
+                }
+            };
+            let Some(server) = weak.upgrade() else {
+                return;
+            };
+            match cb {
+                Some(cb) => call_all(&server.dispatch, &[cb], ev),
+                None if server.dispatch.is_poll() => server.dispatch.push(ev),
+                None => {}
+            }
+        };
+        match first {
+            Some(r) => finish(r),
+            None => {
+                oxsio_core::runtime::spawn(async move { finish(fut.await) });
+            }
+        }
+        Ok(())
     })
 }
 

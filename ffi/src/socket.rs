@@ -393,6 +393,38 @@ pub extern "C" fn oxsio_socket_on(
     })
 }
 
+/// Callback mode: as `oxsio_socket_on`, for the first matching event only
+/// (Node's `socket.once`): the registration ends after that call, and its
+/// `user_data_free` runs then.
+///
+/// Returns: `OXSIO_RESULT_WRONG_MODE` on a poll-mode server.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_socket_once(
+    socket: *const oxsio_socket,
+    event: *const c_char,
+    callback: oxsio_event_cb,
+    user_data: *mut c_void,
+    user_data_free: oxsio_free_cb,
+) -> oxsio_result {
+    guard(|| {
+        let s = sock(socket)?;
+        let name = opt_str_arg(event, "event")?;
+        let server = s
+            .server
+            .upgrade()
+            .ok_or_else(|| Error::from(oxsio_result::Closed))?;
+        if server.dispatch.is_poll() {
+            return Err(Error::new(
+                oxsio_result::WrongMode,
+                "oxsio_socket_once on a poll-mode server: poll the server instead",
+            ));
+        }
+        let cb = Callback::new(callback, user_data, user_data_free)?;
+        lock(&s.handlers).add_once(name, cb);
+        Ok(())
+    })
+}
+
 /// Removes the callbacks of `event` (`NULL`: every callback of the socket).
 #[unsafe(no_mangle)]
 pub extern "C" fn oxsio_socket_off(

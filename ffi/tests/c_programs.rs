@@ -482,6 +482,11 @@ fn parity_socket_rooms_fetch_sockets_and_refusal_message() {
 }
 
 #[test]
+fn parity_once_and_broadcast_ack_in_callback_mode() {
+    self_check("ffi/tests/c/parity_cb.c", "parity_cb: ok");
+}
+
+#[test]
 fn cpp_wrappers_of_every_header_function() {
     self_check("ffi/tests/c/wrappers.cpp", "wrappers: ok");
 }

@@ -3,7 +3,8 @@
 // dropped_events, Server::port / metrics / socket / socket_count /
 // fetch_sockets, Socket::data_json / set_data_json / rooms_json / off, and
 // the log sink (log_enable_queue / log_poll / log_dropped /
-// log_set_callback / log_off), fed by an invalid packet sent over raw HTTP.
+// log_set_callback / log_off), fed by an invalid packet sent over raw HTTP;
+// then in callback mode Client::once, Socket::once and Server::emit_with_ack.
 //
 //   wrappers_cpp     prints "wrappers: ok" and exits 0, or FAIL lines and exits 1
 #include <arpa/inet.h>
@@ -15,6 +16,7 @@
 #include <chrono>
 #include <cstring>
 #include <iostream>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -153,6 +155,44 @@ int main() {
         }
     } catch (const std::exception &e) {
         std::cout << "FAIL exception: " << e.what() << "\n";
+        failed++;
+    }
+    try {
+        oxsio::Server server("", oxsio::Dispatch::Callback);
+        std::atomic<int> socket_once{0}, client_on{0}, client_once{0};
+        server.on_connection("/", [&](const oxsio::EventView &ev) {
+            ev.socket().once("hi", [&](const oxsio::EventView &) { socket_once++; });
+            ev.socket().on("survey", [](const oxsio::EventView &) {});
+        });
+        uint16_t port = server.listen("127.0.0.1:0");
+        oxsio::Client client("http://127.0.0.1:" + std::to_string(port) + "/", "", oxsio::Dispatch::Callback);
+        client.on("ping", [&](const oxsio::EventView &) { client_on++; });
+        client.once("ping", [&](const oxsio::EventView &) { client_once++; });
+        client.on("survey", [](const oxsio::EventView &ev) { ev.ack("[\"yes\"]"); });
+        client.open();
+        EXPECT(client.wait_connected(10000), "callback-mode client connected");
+        client.emit("hi");
+        client.emit("hi");
+        server.emit({}, "ping");
+        server.emit({}, "ping");
+        std::atomic<int> replies{0};
+        std::string reply_json;
+        std::mutex m;
+        server.emit_with_ack({}, "survey", "[]", 5000, [&](const oxsio::EventView &ev) {
+            std::lock_guard<std::mutex> g(m);
+            reply_json = std::string(ev.args_json());
+            replies++;
+        });
+        auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while ((client_on < 2 || replies < 1) && std::chrono::steady_clock::now() < end)
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        EXPECT(client_on == 2 && client_once == 1, "client on " << client_on << " once " << client_once);
+        EXPECT(socket_once == 1, "socket once " << socket_once);
+        std::lock_guard<std::mutex> g(m);
+        EXPECT(replies == 1 && reply_json == "[[\"yes\"]]", "broadcast replies " << reply_json);
+    } catch (const std::exception &e) {
+        std::cout << "FAIL exception (callback mode): " << e.what() << "\n";
         failed++;
     }
     if (failed) {

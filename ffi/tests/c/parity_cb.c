@@ -1,0 +1,202 @@
+/* C API parity in callback mode (one process):
+ *   - oxsio_client_once / oxsio_socket_once: called for the first matching
+ *     event only, user_data_free right after; `on` handlers keep firing;
+ *   - oxsio_server_emit_with_ack: a broadcast whose replies are gathered
+ *     into one ACK event (one JSON array per socket), a timeout when a
+ *     socket does not answer, an empty selection, a reserved name refused
+ *     without calling user_data_free, and WRONG_MODE checks.
+ *
+ *   parity_cb      prints "parity_cb: ok" and exits 0, or FAIL lines and exits 1
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdatomic.h>
+#include <string.h>
+
+#include "common.h"
+
+static int failed = 0;
+#define EXPECT(cond, ...)                       \
+    do {                                        \
+        if (!(cond)) {                          \
+            printf("FAIL line %d: ", __LINE__); \
+            printf(__VA_ARGS__);                \
+            printf("\n");                       \
+            failed++;                           \
+        }                                       \
+    } while (0)
+
+/* Waits (bounded) until *v >= want. */
+static bool wait_for(atomic_int *v, int want, int ms) {
+    uint64_t end = now_ms() + (uint64_t)ms;
+    while (atomic_load(v) < want && now_ms() < end) sleep_ms(5);
+    return atomic_load(v) >= want;
+}
+
+/* A registration's calls and frees. */
+struct counter {
+    atomic_int calls;
+    atomic_int frees;
+};
+static atomic_int connections;
+static struct counter socket_on_hello, socket_once_hello, client_on_ping, client_once_ping;
+
+static void count(void *user_data, const oxsio_event *ev) {
+    (void)ev;
+    atomic_fetch_add(&((struct counter *)user_data)->calls, 1);
+}
+static void count_free(void *user_data) { atomic_fetch_add(&((struct counter *)user_data)->frees, 1); }
+
+static void on_connection(void *user_data, const oxsio_event *ev) {
+    (void)user_data;
+    oxsio_socket *s = NULL;
+    CHECK(oxsio_event_socket(ev, &s));
+    CHECK(oxsio_socket_on(s, "hello", count, &socket_on_hello, NULL));
+    CHECK(oxsio_socket_once(s, "hello", count, &socket_once_hello, count_free));
+    /* socket_once_hello counts the calls and frees of both sockets' registrations. */
+    atomic_fetch_add(&connections, 1);
+}
+
+/* Each client answers "survey" with [name, n]. */
+struct answer {
+    const char *name;
+    int n;
+};
+static void on_survey(void *user_data, const oxsio_event *ev) {
+    struct answer *a = user_data;
+    char json[64];
+    snprintf(json, sizeof json, "[\"%s\",%d]", a->name, a->n);
+    CHECK(oxsio_event_ack(ev, json, NULL, 0));
+}
+
+struct reply {
+    atomic_int calls;
+    atomic_int frees;
+    oxsio_result result;
+    size_t args;
+    uint64_t id;
+    char json[256];
+    oxsio_result socket_result;
+};
+static void on_reply(void *user_data, const oxsio_event *ev) {
+    struct reply *r = user_data;
+    CHECK(oxsio_event_result(ev, &r->result));
+    CHECK(oxsio_event_arg_count(ev, &r->args));
+    CHECK(oxsio_event_id(ev, &r->id));
+    const char *j = NULL;
+    CHECK(oxsio_event_args_json(ev, &j, NULL));
+    snprintf(r->json, sizeof r->json, "%s", j);
+    oxsio_socket *s = NULL;
+    r->socket_result = oxsio_event_socket(ev, &s);
+    atomic_fetch_add(&r->calls, 1);
+}
+static void reply_free(void *user_data) { atomic_fetch_add(&((struct reply *)user_data)->frees, 1); }
+
+int main(void) {
+    oxsio_server *server = NULL;
+    CHECK(oxsio_server_new(NULL, OXSIO_DISPATCH_CALLBACK, &server));
+    CHECK(oxsio_server_on_connection(server, "/", on_connection, NULL, NULL));
+    uint16_t port = 0;
+    CHECK(oxsio_server_listen(server, "127.0.0.1:0", &port));
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/", (unsigned)port);
+
+    static struct answer aa = {"a", 1}, ab = {"b", 2};
+    oxsio_client *a = NULL, *b = NULL;
+    CHECK(oxsio_client_new(url, NULL, OXSIO_DISPATCH_CALLBACK, &a));
+    CHECK(oxsio_client_new(url, NULL, OXSIO_DISPATCH_CALLBACK, &b));
+    CHECK(oxsio_client_on(a, "ping", count, &client_on_ping, NULL));
+    CHECK(oxsio_client_once(a, "ping", count, &client_once_ping, count_free));
+    CHECK(oxsio_client_on(a, "survey", on_survey, &aa, NULL));
+    CHECK(oxsio_client_on(b, "survey", on_survey, &ab, NULL));
+    CHECK(oxsio_client_open(a));
+    CHECK(oxsio_client_open(b));
+    CHECK(oxsio_client_wait_connected(a, 10000));
+    CHECK(oxsio_client_wait_connected(b, 10000));
+    EXPECT(wait_for(&connections, 2, 10000), "connections %d", atomic_load(&connections));
+
+    /* once, client side: two pings, the once handler runs for the first. */
+    CHECK(oxsio_server_emit(server, NULL, "ping", "[1]", NULL, 0));
+    CHECK(oxsio_server_emit(server, NULL, "ping", "[2]", NULL, 0));
+    EXPECT(wait_for(&client_on_ping.calls, 2, 10000), "on ping %d", atomic_load(&client_on_ping.calls));
+    EXPECT(atomic_load(&client_once_ping.calls) == 1, "once ping ran %d times", atomic_load(&client_once_ping.calls));
+    EXPECT(atomic_load(&client_once_ping.frees) == 1, "once ping freed %d times", atomic_load(&client_once_ping.frees));
+
+    /* once, server side: each client says hello twice. */
+    for (int i = 0; i < 2; i++) {
+        CHECK(oxsio_client_emit(a, "hello", NULL, NULL, 0));
+        CHECK(oxsio_client_emit(b, "hello", NULL, NULL, 0));
+    }
+    EXPECT(wait_for(&socket_on_hello.calls, 4, 10000), "socket on hello %d", atomic_load(&socket_on_hello.calls));
+    EXPECT(atomic_load(&socket_once_hello.calls) == 2, "socket once hello ran %d times (one per socket)",
+           atomic_load(&socket_once_hello.calls));
+    EXPECT(atomic_load(&socket_once_hello.frees) == 2, "socket once freed %d times",
+           atomic_load(&socket_once_hello.frees));
+
+    /* Broadcast with ack: both replies gathered in one event. */
+    static struct reply r1;
+    uint64_t id = 0;
+    CHECK(oxsio_server_emit_with_ack(server, NULL, "survey", "[\"q\"]", NULL, 0, 5000, on_reply, &r1, reply_free,
+                                     &id));
+    EXPECT(wait_for(&r1.calls, 1, 10000), "no broadcast reply");
+    EXPECT(r1.result == OXSIO_RESULT_OK && r1.args == 2 && r1.id == id, "reply %u %zu %llu/%llu",
+           (unsigned)r1.result, r1.args, (unsigned long long)r1.id, (unsigned long long)id);
+    EXPECT(strstr(r1.json, "[\"a\",1]") && strstr(r1.json, "[\"b\",2]") && r1.json[0] == '[' && r1.json[1] == '[',
+           "replies %s", r1.json);
+    EXPECT(r1.socket_result == OXSIO_RESULT_INVALID_ARGUMENT, "a broadcast ack has no socket (%u)",
+           (unsigned)r1.socket_result);
+    EXPECT(wait_for(&r1.frees, 1, 5000) && atomic_load(&r1.frees) == 1, "user_data_free %d", atomic_load(&r1.frees));
+
+    /* Nobody answers "unanswered": the reply is a timeout. */
+    static struct reply r2;
+    CHECK(oxsio_server_emit_with_ack(server, NULL, "unanswered", NULL, NULL, 0, 300, on_reply, &r2, reply_free, NULL));
+    EXPECT(wait_for(&r2.calls, 1, 10000), "no timeout reply");
+    EXPECT(r2.result == OXSIO_RESULT_TIMEOUT, "timeout result %u", (unsigned)r2.result);
+
+    /* An empty selection answers at once, with no argument. */
+    static struct reply r3;
+    const char *room[] = {"empty"};
+    oxsio_target t;
+    memset(&t, 0, sizeof t);
+    t.rooms = room;
+    t.room_count = 1;
+    CHECK(oxsio_server_emit_with_ack(server, &t, "survey", NULL, NULL, 0, 0, on_reply, &r3, reply_free, NULL));
+    EXPECT(wait_for(&r3.calls, 1, 5000) && r3.result == OXSIO_RESULT_OK && r3.args == 0, "empty: %u %zu",
+           (unsigned)r3.result, r3.args);
+
+    /* Refused before sending: no call, no free. */
+    static struct reply r4;
+    EXPECT(oxsio_server_emit_with_ack(server, NULL, "connect", NULL, NULL, 0, 0, on_reply, &r4, reply_free, NULL) ==
+               OXSIO_RESULT_RESERVED_EVENT,
+           "a reserved name");
+    EXPECT(oxsio_server_emit_with_ack(server, NULL, "x", "[1,", NULL, 0, 0, on_reply, &r4, reply_free, NULL) ==
+               OXSIO_RESULT_INVALID_JSON,
+           "bad JSON");
+    sleep_ms(50);
+    EXPECT(atomic_load(&r4.calls) == 0 && atomic_load(&r4.frees) == 0, "a refused call kept its user_data");
+    EXPECT(oxsio_server_emit_with_ack(NULL, NULL, "x", NULL, NULL, 0, 0, NULL, NULL, NULL, NULL) ==
+               OXSIO_RESULT_INVALID_HANDLE,
+           "NULL server");
+
+    /* Poll-mode handles take no callbacks. */
+    oxsio_server *ps = NULL;
+    CHECK(oxsio_server_new(NULL, OXSIO_DISPATCH_POLL, &ps));
+    EXPECT(oxsio_server_emit_with_ack(ps, NULL, "x", NULL, NULL, 0, 0, on_reply, &r4, NULL, NULL) ==
+               OXSIO_RESULT_WRONG_MODE,
+           "a callback on a poll-mode server");
+    oxsio_client *pc = NULL;
+    CHECK(oxsio_client_new(url, NULL, OXSIO_DISPATCH_POLL, &pc));
+    EXPECT(oxsio_client_once(pc, "x", count, &client_once_ping, NULL) == OXSIO_RESULT_WRONG_MODE,
+           "once on a poll-mode client");
+    oxsio_client_free(pc);
+    oxsio_server_free(ps);
+
+    oxsio_client_free(a);
+    oxsio_client_free(b);
+    oxsio_server_free(server);
+    if (failed) {
+        printf("parity_cb: %d failure(s)\n", failed);
+        return 1;
+    }
+    printf("parity_cb: ok\n");
+    return 0;
+}
