@@ -353,6 +353,15 @@ typedef void (*oxsio_log_cb)(void *user_data,
                              const char *target,
                              const char *message);
 
+// An `allow_request` hook (`oxsio_server_allow_request`): `user_data` as
+// registered, the request as NUL-terminated JSON (borrowed for the call),
+// and a buffer of `reason_capacity` bytes for the refusal's text. Returns
+// true to accept the handshake.
+typedef bool (*oxsio_allow_request_cb)(void *user_data,
+                                       const char *request_json,
+                                       char *reason,
+                                       size_t reason_capacity);
+
 // A selection of sockets of one namespace, for broadcasts and
 // server-side room operations. Zero-initialise it, then fill what you need.
 typedef struct oxsio_target {
@@ -953,6 +962,25 @@ oxsio_result oxsio_server_of(const struct oxsio_server *server, const char *nsp)
 oxsio_result oxsio_server_on_connection(const struct oxsio_server *server,
                                         const char *nsp,
                                         oxsio_event_cb callback,
+                                        void *user_data,
+                                        oxsio_free_cb user_data_free);
+
+// Callback mode: `callback` decides on every Engine.IO handshake before a
+// session exists (Node's `allowRequest`), on a library thread; the
+// handshake waits for it, so answer quickly. It gets the request as JSON
+// (`{"url":..,"query":"raw query","headers":{..},"address":"ip:port",
+// "secure":false}`) and returns true to let it in; false answers HTTP
+// 403 with the NUL-terminated text it wrote into `reason` (at most
+// `reason_capacity` bytes; empty: `"Forbidden"`), which the client sees
+// as a connect error. NULL `callback` removes the hook. Replaces an
+// earlier hook.
+//
+// Ownership: `user_data_free` (may be NULL) is called exactly once when
+// the hook is replaced or removed or the server freed, only if this
+// returns `OXSIO_RESULT_OK`. Returns: `OXSIO_RESULT_WRONG_MODE` on a
+// poll-mode server (the library runs no host code there).
+oxsio_result oxsio_server_allow_request(const struct oxsio_server *server,
+                                        oxsio_allow_request_cb callback,
                                         void *user_data,
                                         oxsio_free_cb user_data_free);
 

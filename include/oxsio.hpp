@@ -377,6 +377,19 @@ public:
             return oxsio_server_on_connection(s_, n.c_str(), cb, ud, f);
         });
     }
+    /// Callback mode: decides on every handshake (Node's allowRequest):
+    /// return nullopt to accept, or the refusal's reason (HTTP 403). An
+    /// empty function removes the hook.
+    using AllowRequest = std::function<std::optional<std::string>(std::string_view request_json)>;
+    void allow_request(AllowRequest f) {
+        if (!f) {
+            detail::check(oxsio_server_allow_request(s_, nullptr, nullptr, nullptr));
+            return;
+        }
+        auto owned = std::make_unique<AllowRequest>(std::move(f));
+        detail::check(oxsio_server_allow_request(s_, &allow_trampoline, owned.get(), &allow_release));
+        owned.release(); // now owned by the library
+    }
     /// Middleware: callback mode with a handler; poll mode without one.
     void use(std::string_view nsp, Handler h = nullptr) {
         std::string n(nsp);
@@ -506,6 +519,18 @@ public:
     }
 
 private:
+    static bool allow_trampoline(void *user_data, const char *request_json, char *reason, size_t capacity) {
+        try {
+            auto r = (*static_cast<AllowRequest *>(user_data))(request_json);
+            if (!r) return true;
+            std::snprintf(reason, capacity, "%s", r->c_str());
+            return false;
+        } catch (...) {
+            std::snprintf(reason, capacity, "%s", "allow_request hook failed");
+            return false; // never unwind into the library
+        }
+    }
+    static void allow_release(void *user_data) { delete static_cast<AllowRequest *>(user_data); }
     template <class F> void with_target(const Target &t, F &&call) {
         std::vector<const char *> rooms, except;
         for (auto &r : t.rooms) rooms.push_back(r.c_str());

@@ -40,6 +40,19 @@ pub const OXSIO_TARGET_LOCAL: u32 = 2;
 /// `flags` of the `*_emit_binary` calls: drop silently when the queue is full.
 pub const OXSIO_EMIT_VOLATILE: u32 = 1;
 
+/// An `allow_request` hook (`oxsio_server_allow_request`): `user_data` as
+/// registered, the request as NUL-terminated JSON (borrowed for the call),
+/// and a buffer of `reason_capacity` bytes for the refusal's text. Returns
+/// true to accept the handshake.
+pub type oxsio_allow_request_cb = Option<
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        request_json: *const c_char,
+        reason: *mut c_char,
+        reason_capacity: usize,
+    ) -> bool,
+>;
+
 /// A selection of sockets of one namespace, for broadcasts and
 /// server-side room operations. Zero-initialise it, then fill what you need.
 #[repr(C)]
@@ -211,10 +224,92 @@ fn ms(v: u64) -> Duration {
     Duration::from_millis(v)
 }
 
+/// An `allow_request` hook: the host's function, its user_data and release.
+pub(crate) struct AllowHook {
+    cb: unsafe extern "C" fn(*mut c_void, *const c_char, *mut c_char, usize) -> bool,
+    user_data: *mut c_void,
+    free: oxsio_free_cb,
+}
+
+// SAFETY: the host registered `user_data` for calls from library threads and
+// its release from any thread (the header says so).
+unsafe impl Send for AllowHook {}
+// SAFETY: as above; the hook is only called, never mutated.
+unsafe impl Sync for AllowHook {}
+
+impl Drop for AllowHook {
+    fn drop(&mut self) {
+        if let Some(f) = self.free {
+            // SAFETY: the host's release function, called exactly once.
+            unsafe { f(self.user_data) }
+        }
+    }
+}
+
+/// The server's `allow_request` hook, replaceable after `oxsio_server_new`.
+type AllowSlot = Arc<Mutex<Option<Arc<AllowHook>>>>;
+
+/// The request an `allow_request` hook sees, as JSON.
+fn request_json(r: &oxsio_core::engineio::RequestInfo) -> String {
+    let mut headers = serde_json::Map::new();
+    for (k, v) in &r.headers {
+        if let Ok(v) = v.to_str() {
+            headers.insert(
+                k.as_str().to_owned(),
+                serde_json::Value::String(v.to_owned()),
+            );
+        }
+    }
+    serde_json::json!({
+        "url": r.uri.to_string(),
+        "query": r.query,
+        "headers": headers,
+        "address": r.remote_addr.map(|a| a.to_string()),
+        "secure": r.secure,
+    })
+    .to_string()
+}
+
+fn run_allow_hook(
+    slot: &AllowSlot,
+    r: &oxsio_core::engineio::RequestInfo,
+) -> std::result::Result<(), String> {
+    let Some(hook) = lock(slot).clone() else {
+        return Ok(());
+    };
+    let json = std::ffi::CString::new(request_json(r)).unwrap_or_default();
+    let mut reason = [0u8; 256];
+    // SAFETY: the host's hook with its user_data; the request text lives
+    // for the call and `reason` has the capacity passed.
+    let allowed = unsafe {
+        (hook.cb)(
+            hook.user_data,
+            json.as_ptr(),
+            reason.as_mut_ptr().cast(),
+            reason.len(),
+        )
+    };
+    if allowed {
+        return Ok(());
+    }
+    reason[reason.len() - 1] = 0;
+    let end = reason.iter().position(|b| *b == 0).unwrap_or(0);
+    let text = String::from_utf8_lossy(&reason[..end]).into_owned();
+    Err(if text.is_empty() {
+        "Forbidden".to_owned()
+    } else {
+        text
+    })
+}
+
 impl ServerConfig {
-    fn build(self) -> Result<(Server, usize, Duration, Option<oxsio_core::tls::TlsConfig>)> {
+    fn build(
+        self,
+        allow: AllowSlot,
+    ) -> Result<(Server, usize, Duration, Option<oxsio_core::tls::TlsConfig>)> {
         let tls = self.tls.map(TlsJson::config).transpose()?;
         let mut b = Server::builder();
+        b = b.allow_request(move |r| run_allow_hook(&allow, r));
         if let Some(p) = self.path {
             b = b.path(p);
         }
@@ -299,6 +394,7 @@ impl ServerConfig {
 
 pub(crate) struct ServerShared {
     io: Server,
+    allow: AllowSlot,
     pub(crate) dispatch: Arc<Dispatch>,
     running: Mutex<Option<ServerHandle>>,
     port: AtomicU16,
@@ -425,6 +521,8 @@ impl ServerShared {
         drop(conn);
         let mws: Vec<Arc<Callback>> = lock(&self.middlewares).drain(..).collect();
         drop(mws);
+        let hook = lock(&self.allow).take();
+        drop(hook);
     }
 
     fn target(&self, t: *const oxsio_target) -> Result<BroadcastOperator> {
@@ -527,9 +625,11 @@ pub extern "C" fn oxsio_server_new(
         need_out(out_server, "out_server")?;
         let mode = oxsio_dispatch::from_u32(dispatch)?;
         let config: ServerConfig = parse_config(opt_str_arg(config_json, "config_json")?)?;
-        let (io, cap, request_timeout, tls) = config.build()?;
+        let allow: AllowSlot = Arc::default();
+        let (io, cap, request_timeout, tls) = config.build(allow.clone())?;
         let shared = Arc::new(ServerShared {
             io,
+            allow,
             dispatch: Dispatch::new(mode, cap),
             running: Mutex::new(None),
             port: AtomicU16::new(0),
@@ -693,6 +793,48 @@ pub extern "C" fn oxsio_server_on_connection(
         let cb = Callback::new(callback, user_data, user_data_free)?;
         s.declare(&nsp);
         lock(&s.connection).entry(nsp).or_default().push(cb);
+        Ok(())
+    })
+}
+
+/// Callback mode: `callback` decides on every Engine.IO handshake before a
+/// session exists (Node's `allowRequest`), on a library thread; the
+/// handshake waits for it, so answer quickly. It gets the request as JSON
+/// (`{"url":..,"query":"raw query","headers":{..},"address":"ip:port",
+/// "secure":false}`) and returns true to let it in; false answers HTTP
+/// 403 with the NUL-terminated text it wrote into `reason` (at most
+/// `reason_capacity` bytes; empty: `"Forbidden"`), which the client sees
+/// as a connect error. NULL `callback` removes the hook. Replaces an
+/// earlier hook.
+///
+/// Ownership: `user_data_free` (may be NULL) is called exactly once when
+/// the hook is replaced or removed or the server freed, only if this
+/// returns `OXSIO_RESULT_OK`. Returns: `OXSIO_RESULT_WRONG_MODE` on a
+/// poll-mode server (the library runs no host code there).
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_server_allow_request(
+    server: *const oxsio_server,
+    callback: oxsio_allow_request_cb,
+    user_data: *mut c_void,
+    user_data_free: oxsio_free_cb,
+) -> oxsio_result {
+    guard(|| {
+        let s = srv(server)?;
+        if s.dispatch.is_poll() {
+            return Err(Error::new(
+                oxsio_result::WrongMode,
+                "oxsio_server_allow_request on a poll-mode server",
+            ));
+        }
+        let hook = callback.map(|cb| {
+            Arc::new(AllowHook {
+                cb,
+                user_data,
+                free: user_data_free,
+            })
+        });
+        let old = std::mem::replace(&mut *lock(&s.allow), hook);
+        drop(old);
         Ok(())
     })
 }

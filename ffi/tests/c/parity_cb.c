@@ -4,7 +4,10 @@
  *   - oxsio_server_emit_with_ack: a broadcast whose replies are gathered
  *     into one ACK event (one JSON array per socket), a timeout when a
  *     socket does not answer, an empty selection, a reserved name refused
- *     without calling user_data_free, and WRONG_MODE checks.
+ *     without calling user_data_free, and WRONG_MODE checks;
+ *   - oxsio_server_allow_request: the hook sees the request as JSON, a
+ *     refusal is HTTP 403 with its reason at the client, removal lets the
+ *     client in, user_data_free once.
  *
  *   parity_cb      prints "parity_cb: ok" and exits 0, or FAIL lines and exits 1
  */
@@ -90,6 +93,52 @@ static void on_reply(void *user_data, const oxsio_event *ev) {
     atomic_fetch_add(&r->calls, 1);
 }
 static void reply_free(void *user_data) { atomic_fetch_add(&((struct reply *)user_data)->frees, 1); }
+
+/* allow_request: refuses requests whose query has deny=1. */
+struct gate {
+    atomic_int calls;
+    atomic_int frees;
+    char last[2048];
+};
+static bool allow(void *user_data, const char *request_json, char *reason, size_t capacity) {
+    struct gate *g = user_data;
+    snprintf(g->last, sizeof g->last, "%s", request_json);
+    atomic_fetch_add(&g->calls, 1);
+    if (strstr(request_json, "deny=1")) {
+        snprintf(reason, capacity, "no entry");
+        return false;
+    }
+    return true;
+}
+static void gate_free(void *user_data) { atomic_fetch_add(&((struct gate *)user_data)->frees, 1); }
+
+/* Connects a callback-mode client and returns its first CONNECT or
+ * CONNECT_ERROR (kind, result and message). */
+struct outcome {
+    atomic_int done;
+    uint32_t kind;
+    oxsio_result result;
+    char message[512];
+};
+static void on_outcome(void *user_data, const oxsio_event *ev) {
+    struct outcome *o = user_data;
+    if (atomic_load(&o->done)) return;
+    o->kind = oxsio_event_get_kind(ev);
+    oxsio_event_result(ev, &o->result);
+    const char *m = NULL;
+    oxsio_event_message(ev, &m, NULL);
+    snprintf(o->message, sizeof o->message, "%s", m ? m : "");
+    atomic_store(&o->done, 1);
+}
+static void try_connect(const char *url, const char *config, struct outcome *o) {
+    oxsio_client *c = NULL;
+    CHECK(oxsio_client_new(url, config, OXSIO_DISPATCH_CALLBACK, &c));
+    CHECK(oxsio_client_on(c, "connect", on_outcome, o, NULL));
+    CHECK(oxsio_client_on(c, "connect_error", on_outcome, o, NULL));
+    CHECK(oxsio_client_open(c));
+    wait_for(&o->done, 1, 10000);
+    oxsio_client_free(c);
+}
 
 int main(void) {
     oxsio_server *server = NULL;
@@ -177,6 +226,31 @@ int main(void) {
                OXSIO_RESULT_INVALID_HANDLE,
            "NULL server");
 
+    /* allow_request */
+    static struct gate g;
+    CHECK(oxsio_server_allow_request(server, allow, &g, gate_free));
+    static struct outcome denied, allowed, after;
+    try_connect(url, "{\"query\":{\"deny\":\"1\"},\"reconnection\":false}", &denied);
+    EXPECT(atomic_load(&denied.done) && denied.kind == OXSIO_EVENT_KIND_CONNECT_ERROR &&
+               denied.result == OXSIO_RESULT_HTTP && strstr(denied.message, "403") &&
+               strstr(denied.message, "no entry"),
+           "denied: kind %u result %u \"%s\"", denied.kind, (unsigned)denied.result, denied.message);
+    EXPECT(strstr(g.last, "\"query\":\"") && strstr(g.last, "deny=1") && strstr(g.last, "\"headers\":{") &&
+               strstr(g.last, "\"address\":\"127.0.0.1:") && strstr(g.last, "\"secure\":false") &&
+               strstr(g.last, "\"url\":\"/socket.io/?"),
+           "request json %s", g.last);
+    try_connect(url, "{\"reconnection\":false}", &allowed);
+    EXPECT(allowed.kind == OXSIO_EVENT_KIND_CONNECT, "allowed: kind %u \"%s\"", allowed.kind, allowed.message);
+    int calls = atomic_load(&g.calls);
+    EXPECT(calls >= 2, "hook calls %d", calls);
+    CHECK(oxsio_server_allow_request(server, NULL, NULL, NULL));
+    EXPECT(atomic_load(&g.frees) == 1, "user_data_free once when removed (%d)", atomic_load(&g.frees));
+    try_connect(url, "{\"query\":{\"deny\":\"1\"},\"reconnection\":false}", &after);
+    EXPECT(after.kind == OXSIO_EVENT_KIND_CONNECT && atomic_load(&g.calls) == calls,
+           "without the hook: kind %u, calls %d", after.kind, atomic_load(&g.calls));
+    static struct gate g2;
+    CHECK(oxsio_server_allow_request(server, allow, &g2, gate_free));
+
     /* Poll-mode handles take no callbacks. */
     oxsio_server *ps = NULL;
     CHECK(oxsio_server_new(NULL, OXSIO_DISPATCH_POLL, &ps));
@@ -187,12 +261,16 @@ int main(void) {
     CHECK(oxsio_client_new(url, NULL, OXSIO_DISPATCH_POLL, &pc));
     EXPECT(oxsio_client_once(pc, "x", count, &client_once_ping, NULL) == OXSIO_RESULT_WRONG_MODE,
            "once on a poll-mode client");
+    EXPECT(oxsio_server_allow_request(ps, allow, &g, NULL) == OXSIO_RESULT_WRONG_MODE,
+           "allow_request on a poll-mode server");
     oxsio_client_free(pc);
     oxsio_server_free(ps);
 
     oxsio_client_free(a);
     oxsio_client_free(b);
     oxsio_server_free(server);
+    EXPECT(atomic_load(&g2.frees) == 1, "a hook still set is released by oxsio_server_free (%d)",
+           atomic_load(&g2.frees));
     if (failed) {
         printf("parity_cb: %d failure(s)\n", failed);
         return 1;

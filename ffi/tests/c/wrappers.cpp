@@ -164,7 +164,31 @@ int main() {
             ev.socket().once("hi", [&](const oxsio::EventView &) { socket_once++; });
             ev.socket().on("survey", [](const oxsio::EventView &) {});
         });
+        std::atomic<int> gate_calls{0};
+        server.allow_request([&](std::string_view req) -> std::optional<std::string> {
+            gate_calls++;
+            if (req.find("deny=1") != std::string_view::npos) return std::string("keep out");
+            return std::nullopt;
+        });
         uint16_t port = server.listen("127.0.0.1:0");
+        {
+            oxsio::Client denied("http://127.0.0.1:" + std::to_string(port) + "/",
+                                 "{\"query\":{\"deny\":\"1\"},\"reconnection\":false}", oxsio::Dispatch::Callback);
+            std::atomic<int> errors{0};
+            std::string msg;
+            std::mutex mm;
+            denied.on("connect_error", [&](const oxsio::EventView &ev) {
+                std::lock_guard<std::mutex> g(mm);
+                msg = std::string(ev.message());
+                errors++;
+            });
+            denied.open();
+            auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+            while (errors == 0 && std::chrono::steady_clock::now() < until)
+                std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            std::lock_guard<std::mutex> g(mm);
+            EXPECT(errors == 1 && msg.find("keep out") != std::string::npos, "allow_request refusal: " << msg);
+        }
         oxsio::Client client("http://127.0.0.1:" + std::to_string(port) + "/", "", oxsio::Dispatch::Callback);
         client.on("ping", [&](const oxsio::EventView &) { client_on++; });
         client.once("ping", [&](const oxsio::EventView &) { client_once++; });
@@ -191,6 +215,8 @@ int main() {
         EXPECT(socket_once == 1, "socket once " << socket_once);
         std::lock_guard<std::mutex> g(m);
         EXPECT(replies == 1 && reply_json == "[[\"yes\"]]", "broadcast replies " << reply_json);
+        EXPECT(gate_calls >= 2, "allow_request calls " << gate_calls);
+        server.allow_request(nullptr);
     } catch (const std::exception &e) {
         std::cout << "FAIL exception (callback mode): " << e.what() << "\n";
         failed++;
