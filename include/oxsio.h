@@ -334,6 +334,11 @@ typedef void (*oxsio_event_cb)(void *user_data, const struct oxsio_event *event)
 // when the registration ends (handle freed, or the handler replaced).
 typedef void (*oxsio_free_cb)(void *user_data);
 
+// An auth provider (`oxsio_client_set_auth_provider`): `user_data` as
+// registered and a buffer of `capacity` bytes for the JSON text; returns
+// the text's length (0: no auth).
+typedef size_t (*oxsio_auth_cb)(void *user_data, char *json, size_t capacity);
+
 // A borrowed byte buffer: `len` bytes at `data` (`data` may be NULL when
 // `len` is 0).
 typedef struct oxsio_buf {
@@ -478,6 +483,35 @@ oxsio_result oxsio_client_once(const struct oxsio_client *client,
                                oxsio_event_cb callback,
                                void *user_data,
                                oxsio_free_cb user_data_free);
+
+// Replaces the auth payload sent with the next connection attempts
+// (reconnections included; `NULL`: none), e.g. a refreshed token set on
+// `OXSIO_EVENT_KIND_RECONNECT_ATTEMPT`. Replaces an auth provider (its
+// `user_data_free` runs).
+//
+// Borrowing: `auth_json` is copied. Threads: any (poll mode included).
+// Returns: `OXSIO_RESULT_INVALID_JSON`, `OXSIO_RESULT_INVALID_ARGUMENT`
+// when it is not a JSON object.
+oxsio_result oxsio_client_set_auth(const struct oxsio_client *client, const char *auth_json);
+
+// Callback mode: `callback` makes the auth payload before every
+// connection attempt (the first, each reconnection, each
+// `oxsio_client_open`), on a library thread, as the JS client's
+// `auth: (cb) => cb({...})`. It writes JSON text (an object) into `json`
+// (`capacity` bytes, no NUL needed) and returns its length; 0 means no
+// auth; a length above `capacity` makes the library call it again with
+// that much room. Text that is not JSON sends no auth and logs a warning.
+// NULL `callback` goes back to no auth. Replaces `auth` from the config
+// or `oxsio_client_set_auth`.
+//
+// Ownership: `user_data_free` (may be NULL) is called exactly once when
+// the provider is replaced or the client freed, only if this returns
+// `OXSIO_RESULT_OK`. Returns: `OXSIO_RESULT_WRONG_MODE` on a poll-mode
+// client (use `oxsio_client_set_auth`).
+oxsio_result oxsio_client_set_auth_provider(const struct oxsio_client *client,
+                                            oxsio_auth_cb callback,
+                                            void *user_data,
+                                            oxsio_free_cb user_data_free);
 
 // Removes the callbacks of `event` (`NULL`: every callback).
 oxsio_result oxsio_client_off(const struct oxsio_client *client, const char *event);

@@ -596,6 +596,23 @@ public:
             return oxsio_client_on(c_, e.empty() ? nullptr : e.c_str(), cb, ud, f);
         });
     }
+    /// The auth payload of the next attempts (a JSON object; empty: none).
+    void set_auth(std::string_view auth_json) {
+        std::string a(auth_json);
+        detail::check(oxsio_client_set_auth(c_, a.empty() ? nullptr : a.c_str()));
+    }
+    /// Callback mode: makes the auth payload (JSON object text; "" for none)
+    /// before every connection attempt, on a library thread. Empty function: no auth.
+    using AuthProvider = std::function<std::string()>;
+    void set_auth_provider(AuthProvider f) {
+        if (!f) {
+            detail::check(oxsio_client_set_auth_provider(c_, nullptr, nullptr, nullptr));
+            return;
+        }
+        auto owned = std::make_unique<AuthProvider>(std::move(f));
+        detail::check(oxsio_client_set_auth_provider(c_, &auth_trampoline, owned.get(), &auth_release));
+        owned.release(); // now owned by the library
+    }
     /// Callback mode: as on(), for the first matching event only.
     void once(std::string_view event, Handler h) {
         std::string e(event);
@@ -674,6 +691,16 @@ public:
     }
 
 private:
+    static size_t auth_trampoline(void *user_data, char *json, size_t capacity) {
+        try {
+            std::string text = (*static_cast<AuthProvider *>(user_data))();
+            if (text.size() <= capacity) std::copy(text.begin(), text.end(), json);
+            return text.size();
+        } catch (...) {
+            return 0; // never unwind into the library: no auth
+        }
+    }
+    static void auth_release(void *user_data) { delete static_cast<AuthProvider *>(user_data); }
     explicit Client(oxsio_client *c) noexcept : c_(c) {}
     oxsio_client *c_ = nullptr;
 };

@@ -164,16 +164,23 @@ impl ClientConfig {
 pub(crate) struct ClientShared {
     manager: Manager,
     socket: ClientSocket,
+    auth: AuthSlot,
     dispatch: Arc<Dispatch>,
     handlers: Mutex<Handlers>,
     closed: AtomicBool,
 }
 
 impl ClientShared {
-    fn new(manager: Manager, socket: ClientSocket, dispatch: Arc<Dispatch>) -> Arc<ClientShared> {
+    fn new(
+        manager: Manager,
+        socket: ClientSocket,
+        auth: AuthSlot,
+        dispatch: Arc<Dispatch>,
+    ) -> Arc<ClientShared> {
         let me = Arc::new(ClientShared {
             manager,
             socket,
+            auth,
             dispatch,
             handlers: Mutex::new(Handlers::default()),
             closed: AtomicBool::new(false),
@@ -273,6 +280,8 @@ impl ClientShared {
         self.socket.disconnect();
         let released = lock(&self.handlers).remove(None);
         drop(released);
+        let hook = std::mem::replace(&mut *lock(&self.auth), AuthSource::Fixed(None));
+        drop(hook);
     }
 }
 
@@ -294,6 +303,83 @@ fn namespace_of(url: &str) -> Result<String> {
     })
 }
 
+/// A host's auth provider (`oxsio_client_set_auth_provider`).
+struct AuthHook {
+    cb: unsafe extern "C" fn(*mut c_void, *mut c_char, usize) -> usize,
+    user_data: *mut c_void,
+    free: oxsio_free_cb,
+}
+
+// SAFETY: the host registered `user_data` for calls from library threads and
+// its release from any thread (the header says so).
+unsafe impl Send for AuthHook {}
+// SAFETY: as above; the hook is only called.
+unsafe impl Sync for AuthHook {}
+
+impl Drop for AuthHook {
+    fn drop(&mut self) {
+        if let Some(f) = self.free {
+            // SAFETY: the host's release function, called exactly once.
+            unsafe { f(self.user_data) }
+        }
+    }
+}
+
+/// Where a client's auth payload comes from, read before every attempt.
+enum AuthSource {
+    Fixed(Option<Value>),
+    Hook(Arc<AuthHook>),
+}
+
+type AuthSlot = Arc<Mutex<AuthSource>>;
+
+/// The payload for the next attempt (`Value::Null`: none).
+fn resolve_auth(slot: &AuthSlot) -> Value {
+    let hook = match &*lock(slot) {
+        AuthSource::Fixed(v) => return v.clone().unwrap_or(Value::Null),
+        AuthSource::Hook(h) => h.clone(),
+    };
+    let mut buf = vec![0u8; 4096];
+    for _ in 0..2 {
+        // SAFETY: the host's provider with its user_data; `buf` has the
+        // capacity passed.
+        let n = unsafe { (hook.cb)(hook.user_data, buf.as_mut_ptr().cast(), buf.len()) };
+        if n == 0 {
+            return Value::Null;
+        }
+        if n > buf.len() {
+            buf.resize(n, 0);
+            continue;
+        }
+        return match std::str::from_utf8(&buf[..n])
+            .ok()
+            .and_then(|j| parse_value(j, &[]).ok())
+        {
+            Some(v) => v,
+            None => {
+                tracing::warn!(
+                    "the auth provider wrote text that is not JSON: connecting without auth"
+                );
+                Value::Null
+            }
+        };
+    }
+    tracing::warn!("the auth provider kept asking for more room: connecting without auth");
+    Value::Null
+}
+
+/// A socket whose auth comes from a slot the host can change.
+fn socket_with_slot(manager: &Manager, nsp: &str, auth: Auth) -> (ClientSocket, AuthSlot) {
+    let first = match auth {
+        Auth::Value(v) => Some(v),
+        _ => None,
+    };
+    let slot: AuthSlot = Arc::new(Mutex::new(AuthSource::Fixed(first)));
+    let s = slot.clone();
+    let socket = manager.socket_with_auth(nsp, Auth::from_fn(move || resolve_auth(&s)));
+    (socket, slot)
+}
+
 fn new_client(
     url: *const c_char,
     config_json: *const c_char,
@@ -305,8 +391,13 @@ fn new_client(
     let (opts, auth, cap) = config.options()?;
     let nsp = namespace_of(url)?;
     let manager = Manager::new(url, opts).map_err(Error::from)?;
-    let socket = manager.socket_with_auth(&nsp, auth);
-    Ok(ClientShared::new(manager, socket, Dispatch::new(mode, cap)))
+    let (socket, slot) = socket_with_slot(&manager, &nsp, auth);
+    Ok(ClientShared::new(
+        manager,
+        socket,
+        slot,
+        Dispatch::new(mode, cap),
+    ))
 }
 
 /// Creates a client for `url` (`http://`, `https://`, `ws://`, `wss://`;
@@ -386,10 +477,11 @@ pub extern "C" fn oxsio_client_of(
             Some(j) => Auth::Value(parse_value(j, &[])?),
             None => Auth::None,
         };
-        let socket = c.manager.socket_with_auth(nsp, auth);
+        let (socket, slot) = socket_with_slot(&c.manager, nsp, auth);
         let other = ClientShared::new(
             c.manager.clone(),
             socket,
+            slot,
             Dispatch::new(c.dispatch.mode, c.dispatch.capacity),
         );
         write_out(
@@ -509,6 +601,90 @@ pub extern "C" fn oxsio_client_once(
         Ok(())
     })
 }
+
+/// Replaces the auth payload sent with the next connection attempts
+/// (reconnections included; `NULL`: none), e.g. a refreshed token set on
+/// `OXSIO_EVENT_KIND_RECONNECT_ATTEMPT`. Replaces an auth provider (its
+/// `user_data_free` runs).
+///
+/// Borrowing: `auth_json` is copied. Threads: any (poll mode included).
+/// Returns: `OXSIO_RESULT_INVALID_JSON`, `OXSIO_RESULT_INVALID_ARGUMENT`
+/// when it is not a JSON object.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_client_set_auth(
+    client: *const oxsio_client,
+    auth_json: *const c_char,
+) -> oxsio_result {
+    guard(|| {
+        let c = cli(client)?;
+        let v = match opt_str_arg(auth_json, "auth_json")? {
+            Some(j) => {
+                let v = parse_value(j, &[])?;
+                if !matches!(v, Value::Object(_)) {
+                    return Err(Error::new(
+                        oxsio_result::InvalidArgument,
+                        "the auth payload must be a JSON object",
+                    ));
+                }
+                Some(v)
+            }
+            None => None,
+        };
+        let old = std::mem::replace(&mut *lock(&c.auth), AuthSource::Fixed(v));
+        drop(old);
+        Ok(())
+    })
+}
+
+/// Callback mode: `callback` makes the auth payload before every
+/// connection attempt (the first, each reconnection, each
+/// `oxsio_client_open`), on a library thread, as the JS client's
+/// `auth: (cb) => cb({...})`. It writes JSON text (an object) into `json`
+/// (`capacity` bytes, no NUL needed) and returns its length; 0 means no
+/// auth; a length above `capacity` makes the library call it again with
+/// that much room. Text that is not JSON sends no auth and logs a warning.
+/// NULL `callback` goes back to no auth. Replaces `auth` from the config
+/// or `oxsio_client_set_auth`.
+///
+/// Ownership: `user_data_free` (may be NULL) is called exactly once when
+/// the provider is replaced or the client freed, only if this returns
+/// `OXSIO_RESULT_OK`. Returns: `OXSIO_RESULT_WRONG_MODE` on a poll-mode
+/// client (use `oxsio_client_set_auth`).
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_client_set_auth_provider(
+    client: *const oxsio_client,
+    callback: oxsio_auth_cb,
+    user_data: *mut c_void,
+    user_data_free: oxsio_free_cb,
+) -> oxsio_result {
+    guard(|| {
+        let c = cli(client)?;
+        if c.dispatch.is_poll() {
+            return Err(Error::new(
+                oxsio_result::WrongMode,
+                "oxsio_client_set_auth_provider on a poll-mode client: use oxsio_client_set_auth",
+            ));
+        }
+        let source = match callback {
+            Some(cb) => AuthSource::Hook(Arc::new(AuthHook {
+                cb,
+                user_data,
+                free: user_data_free,
+            })),
+            None => AuthSource::Fixed(None),
+        };
+        let old = std::mem::replace(&mut *lock(&c.auth), source);
+        drop(old);
+        Ok(())
+    })
+}
+
+/// An auth provider (`oxsio_client_set_auth_provider`): `user_data` as
+/// registered and a buffer of `capacity` bytes for the JSON text; returns
+/// the text's length (0: no auth).
+pub type oxsio_auth_cb = Option<
+    unsafe extern "C" fn(user_data: *mut c_void, json: *mut c_char, capacity: usize) -> usize,
+>;
 
 /// Removes the callbacks of `event` (`NULL`: every callback).
 #[unsafe(no_mangle)]

@@ -7,7 +7,10 @@
  *     without calling user_data_free, and WRONG_MODE checks;
  *   - oxsio_server_allow_request: the hook sees the request as JSON, a
  *     refusal is HTTP 403 with its reason at the client, removal lets the
- *     client in, user_data_free once.
+ *     client in, user_data_free once;
+ *   - oxsio_client_set_auth_provider / oxsio_client_set_auth: the payload
+ *     made before every attempt (a provider that needs more room than the
+ *     first buffer), a fixed payload replacing it, bad payloads refused.
  *
  *   parity_cb      prints "parity_cb: ok" and exits 0, or FAIL lines and exits 1
  */
@@ -49,10 +52,23 @@ static void count(void *user_data, const oxsio_event *ev) {
 }
 static void count_free(void *user_data) { atomic_fetch_add(&((struct counter *)user_data)->frees, 1); }
 
+/* The auth payload of each connection, in order. */
+#define MAX_AUTHS 16
+static char auths[MAX_AUTHS][128];
+static atomic_int auth_count;
+
 static void on_connection(void *user_data, const oxsio_event *ev) {
     (void)user_data;
     oxsio_socket *s = NULL;
     CHECK(oxsio_event_socket(ev, &s));
+    const char *auth = NULL;
+    CHECK(oxsio_socket_auth_json(s, &auth, NULL));
+    int i = atomic_load(&auth_count);
+    if (i < MAX_AUTHS) {
+        /* The provider pads its payload: keep the start and the length. */
+        snprintf(auths[i], sizeof auths[i], "%.40s len=%zu", auth, strlen(auth));
+        atomic_fetch_add(&auth_count, 1);
+    }
     CHECK(oxsio_socket_on(s, "hello", count, &socket_on_hello, NULL));
     CHECK(oxsio_socket_once(s, "hello", count, &socket_once_hello, count_free));
     /* socket_once_hello counts the calls and frees of both sockets' registrations. */
@@ -138,6 +154,43 @@ static void try_connect(const char *url, const char *config, struct outcome *o) 
     CHECK(oxsio_client_open(c));
     wait_for(&o->done, 1, 10000);
     oxsio_client_free(c);
+}
+
+/* An auth provider: {"token":"t<n>","pad":"<5000 x>"}, more than the
+ * library's first buffer, so each attempt calls it twice. */
+struct provider {
+    atomic_int calls;
+    atomic_int made;
+    atomic_int frees;
+};
+static size_t provide(void *user_data, char *json, size_t capacity) {
+    struct provider *p = user_data;
+    atomic_fetch_add(&p->calls, 1);
+    char pad[5001];
+    memset(pad, 'x', 5000);
+    pad[5000] = 0;
+    static char text[6000];
+    int n = snprintf(text, sizeof text, "{\"token\":\"t%d\",\"pad\":\"%s\"}", atomic_load(&p->made) + 1, pad);
+    if ((size_t)n > capacity) return (size_t)n;
+    memcpy(json, text, (size_t)n);
+    atomic_fetch_add(&p->made, 1);
+    return (size_t)n;
+}
+static void provider_free(void *user_data) { atomic_fetch_add(&((struct provider *)user_data)->frees, 1); }
+
+/* Opens c and waits for its CONNECT (callback mode), then for the server's
+ * record of it. */
+static atomic_int cb_connects;
+static void on_cb_connect(void *user_data, const oxsio_event *ev) {
+    (void)user_data;
+    (void)ev;
+    atomic_fetch_add(&cb_connects, 1);
+}
+static void reopen(oxsio_client *c, int auths_before) {
+    int before = atomic_load(&cb_connects);
+    CHECK(oxsio_client_open(c));
+    wait_for(&cb_connects, before + 1, 10000);
+    wait_for(&auth_count, auths_before + 1, 10000);
 }
 
 int main(void) {
@@ -251,6 +304,35 @@ int main(void) {
     static struct gate g2;
     CHECK(oxsio_server_allow_request(server, allow, &g2, gate_free));
 
+    /* Auth provider before every attempt, then a fixed payload. */
+    {
+        static struct provider p;
+        oxsio_client *c = NULL;
+        CHECK(oxsio_client_new(url, "{\"reconnection\":false}", OXSIO_DISPATCH_CALLBACK, &c));
+        CHECK(oxsio_client_on(c, "connect", on_cb_connect, NULL, NULL));
+        CHECK(oxsio_client_set_auth_provider(c, provide, &p, provider_free));
+        int base = atomic_load(&auth_count);
+        reopen(c, base);
+        CHECK(oxsio_client_disconnect(c));
+        reopen(c, base + 1);
+        EXPECT(atomic_load(&auth_count) == base + 2, "two connections (%d)", atomic_load(&auth_count) - base);
+        EXPECT(strncmp(auths[base], "{\"token\":\"t1\",\"pad\":\"xxx", strlen("{\"token\":\"t1\",\"pad\":\"xxx")) == 0 && strstr(auths[base], "len=5023"),
+               "first attempt's auth %s", auths[base]);
+        EXPECT(strncmp(auths[base + 1], "{\"token\":\"t2\"", strlen("{\"token\":\"t2\"")) == 0, "second attempt's auth %s", auths[base + 1]);
+        EXPECT(atomic_load(&p.made) == 2 && atomic_load(&p.calls) == 4, "provider made %d in %d calls",
+               atomic_load(&p.made), atomic_load(&p.calls));
+        EXPECT(oxsio_client_set_auth(c, "[1]") == OXSIO_RESULT_INVALID_ARGUMENT, "an array is not an auth payload");
+        EXPECT(oxsio_client_set_auth(c, "{") == OXSIO_RESULT_INVALID_JSON, "bad JSON");
+        EXPECT(atomic_load(&p.frees) == 0, "a refused set_auth keeps the provider");
+        CHECK(oxsio_client_set_auth(c, "{\"token\":\"fixed\"}"));
+        EXPECT(atomic_load(&p.frees) == 1, "the provider released when replaced (%d)", atomic_load(&p.frees));
+        CHECK(oxsio_client_disconnect(c));
+        reopen(c, base + 2);
+        EXPECT(strcmp(auths[base + 2], "{\"token\":\"fixed\"} len=17") == 0, "fixed auth %s", auths[base + 2]);
+        EXPECT(atomic_load(&p.calls) == 4, "the provider is no longer called");
+        oxsio_client_free(c);
+    }
+
     /* Poll-mode handles take no callbacks. */
     oxsio_server *ps = NULL;
     CHECK(oxsio_server_new(NULL, OXSIO_DISPATCH_POLL, &ps));
@@ -263,6 +345,10 @@ int main(void) {
            "once on a poll-mode client");
     EXPECT(oxsio_server_allow_request(ps, allow, &g, NULL) == OXSIO_RESULT_WRONG_MODE,
            "allow_request on a poll-mode server");
+    EXPECT(oxsio_client_set_auth_provider(pc, provide, NULL, NULL) == OXSIO_RESULT_WRONG_MODE,
+           "an auth provider on a poll-mode client");
+    CHECK(oxsio_client_set_auth(pc, "{\"token\":\"poll\"}"));
+    CHECK(oxsio_client_set_auth(pc, NULL));
     oxsio_client_free(pc);
     oxsio_server_free(ps);
 

@@ -189,7 +189,15 @@ int main() {
             std::lock_guard<std::mutex> g(mm);
             EXPECT(errors == 1 && msg.find("keep out") != std::string::npos, "allow_request refusal: " << msg);
         }
+        std::string seen_auth;
+        std::mutex am;
+        server.on_connection("/", [&](const oxsio::EventView &ev) {
+            std::lock_guard<std::mutex> g(am);
+            seen_auth = std::string(ev.socket().auth_json());
+        });
         oxsio::Client client("http://127.0.0.1:" + std::to_string(port) + "/", "", oxsio::Dispatch::Callback);
+        std::atomic<int> provided{0};
+        client.set_auth_provider([&] { return "{\"n\":" + std::to_string(++provided) + "}"; });
         client.on("ping", [&](const oxsio::EventView &) { client_on++; });
         client.once("ping", [&](const oxsio::EventView &) { client_once++; });
         client.on("survey", [](const oxsio::EventView &ev) { ev.ack("[\"yes\"]"); });
@@ -216,6 +224,26 @@ int main() {
         std::lock_guard<std::mutex> g(m);
         EXPECT(replies == 1 && reply_json == "[[\"yes\"]]", "broadcast replies " << reply_json);
         EXPECT(gate_calls >= 2, "allow_request calls " << gate_calls);
+        {
+            std::lock_guard<std::mutex> ga(am);
+            EXPECT(provided == 1 && seen_auth == "{\"n\":1}", "auth provider: " << seen_auth);
+        }
+        client.set_auth("{\"n\":\"fixed\"}");
+        client.disconnect();
+        client.open();
+        EXPECT(client.wait_connected(10000), "reconnected");
+        auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        while (std::chrono::steady_clock::now() < until) {
+            {
+                std::lock_guard<std::mutex> ga(am);
+                if (seen_auth == "{\"n\":\"fixed\"}") break;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        {
+            std::lock_guard<std::mutex> ga(am);
+            EXPECT(seen_auth == "{\"n\":\"fixed\"}" && provided == 1, "set_auth: " << seen_auth);
+        }
         server.allow_request(nullptr);
     } catch (const std::exception &e) {
         std::cout << "FAIL exception (callback mode): " << e.what() << "\n";
