@@ -513,6 +513,24 @@ oxsio_result oxsio_client_set_auth_provider(const struct oxsio_client *client,
                                             void *user_data,
                                             oxsio_free_cb user_data_free);
 
+// Callback mode: calls `callback` with every event this client sends
+// (the JS client's `socket.onAnyOutgoing`): a `MESSAGE` event with the
+// name and arguments, lent for the call, on the thread that emits (inside
+// the emit call; a library thread for emits buffered while offline). Do
+// not emit from it.
+//
+// Ownership: `user_data_free` (may be NULL) is called exactly once when
+// the registration ends (`oxsio_client_off_any_outgoing`,
+// `oxsio_client_free`), only if this returns `OXSIO_RESULT_OK`.
+// Returns: `OXSIO_RESULT_WRONG_MODE` on a poll-mode client.
+oxsio_result oxsio_client_on_any_outgoing(const struct oxsio_client *client,
+                                          oxsio_event_cb callback,
+                                          void *user_data,
+                                          oxsio_free_cb user_data_free);
+
+// Removes every `oxsio_client_on_any_outgoing` callback of the client.
+oxsio_result oxsio_client_off_any_outgoing(const struct oxsio_client *client);
+
 // Removes the callbacks of `event` (`NULL`: every callback).
 oxsio_result oxsio_client_off(const struct oxsio_client *client, const char *event);
 
@@ -1272,6 +1290,24 @@ oxsio_result oxsio_socket_once(const struct oxsio_socket *socket,
                                oxsio_event_cb callback,
                                void *user_data,
                                oxsio_free_cb user_data_free);
+
+// Callback mode: calls `callback` with every event this socket sends
+// (Node's `socket.onAnyOutgoing`): a `MESSAGE` event with the name and
+// arguments, lent for the call, on the thread that emits (inside the
+// emit call, or a library thread for a broadcast). Do not emit to this
+// socket from it.
+//
+// Ownership: `user_data_free` (may be NULL) is called exactly once when
+// the registration ends (`oxsio_socket_off_any_outgoing`, socket retired,
+// server freed), only if this returns `OXSIO_RESULT_OK`.
+// Returns: `OXSIO_RESULT_WRONG_MODE` on a poll-mode server.
+oxsio_result oxsio_socket_on_any_outgoing(const struct oxsio_socket *socket,
+                                          oxsio_event_cb callback,
+                                          void *user_data,
+                                          oxsio_free_cb user_data_free);
+
+// Removes every `oxsio_socket_on_any_outgoing` callback of the socket.
+oxsio_result oxsio_socket_off_any_outgoing(const struct oxsio_socket *socket);
 
 // Removes the callbacks of `event` (`NULL`: every callback of the socket).
 oxsio_result oxsio_socket_off(const struct oxsio_socket *socket, const char *event);

@@ -297,6 +297,13 @@ public:
     std::string rooms_json() const {
         return detail::copy_out([&](char *b, size_t cap, size_t *n) { return oxsio_socket_rooms(s_, b, cap, n); });
     }
+    /// Callback mode: `h` sees every event this socket sends (on the emitting thread).
+    void on_any_outgoing(Handler h) const {
+        detail::register_handler(std::move(h), [&](oxsio_event_cb cb, void *ud, oxsio_free_cb f) {
+            return oxsio_socket_on_any_outgoing(s_, cb, ud, f);
+        });
+    }
+    void off_any_outgoing() const { detail::check(oxsio_socket_off_any_outgoing(s_)); }
     /// Callback mode: as on(), for the first matching event only.
     void once(std::string_view event, Handler h) const {
         std::string e(event);
@@ -613,6 +620,13 @@ public:
         detail::check(oxsio_client_set_auth_provider(c_, &auth_trampoline, owned.get(), &auth_release));
         owned.release(); // now owned by the library
     }
+    /// Callback mode: `h` sees every event this client sends (on the emitting thread).
+    void on_any_outgoing(Handler h) {
+        detail::register_handler(std::move(h), [&](oxsio_event_cb cb, void *ud, oxsio_free_cb f) {
+            return oxsio_client_on_any_outgoing(c_, cb, ud, f);
+        });
+    }
+    void off_any_outgoing() { detail::check(oxsio_client_off_any_outgoing(c_)); }
     /// Callback mode: as on(), for the first matching event only.
     void once(std::string_view event, Handler h) {
         std::string e(event);

@@ -167,6 +167,9 @@ pub(crate) struct ClientShared {
     auth: AuthSlot,
     dispatch: Arc<Dispatch>,
     handlers: Mutex<Handlers>,
+    /// `oxsio_client_on_any_outgoing` callbacks; the core listener is
+    /// installed with the first one.
+    outgoing: Mutex<Option<Vec<Arc<Callback>>>>,
     closed: AtomicBool,
 }
 
@@ -183,6 +186,7 @@ impl ClientShared {
             auth,
             dispatch,
             handlers: Mutex::new(Handlers::default()),
+            outgoing: Mutex::new(None),
             closed: AtomicBool::new(false),
         });
         me.install();
@@ -280,6 +284,8 @@ impl ClientShared {
         self.socket.disconnect();
         let released = lock(&self.handlers).remove(None);
         drop(released);
+        let outgoing = lock(&self.outgoing).take();
+        drop(outgoing);
         let hook = std::mem::replace(&mut *lock(&self.auth), AuthSource::Fixed(None));
         drop(hook);
     }
@@ -685,6 +691,72 @@ pub extern "C" fn oxsio_client_set_auth_provider(
 pub type oxsio_auth_cb = Option<
     unsafe extern "C" fn(user_data: *mut c_void, json: *mut c_char, capacity: usize) -> usize,
 >;
+
+/// Callback mode: calls `callback` with every event this client sends
+/// (the JS client's `socket.onAnyOutgoing`): a `MESSAGE` event with the
+/// name and arguments, lent for the call, on the thread that emits (inside
+/// the emit call; a library thread for emits buffered while offline). Do
+/// not emit from it.
+///
+/// Ownership: `user_data_free` (may be NULL) is called exactly once when
+/// the registration ends (`oxsio_client_off_any_outgoing`,
+/// `oxsio_client_free`), only if this returns `OXSIO_RESULT_OK`.
+/// Returns: `OXSIO_RESULT_WRONG_MODE` on a poll-mode client.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_client_on_any_outgoing(
+    client: *const oxsio_client,
+    callback: oxsio_event_cb,
+    user_data: *mut c_void,
+    user_data_free: oxsio_free_cb,
+) -> oxsio_result {
+    guard(|| {
+        let c = cli(client)?;
+        if c.dispatch.is_poll() {
+            return Err(Error::new(
+                oxsio_result::WrongMode,
+                "oxsio_client_on_any_outgoing on a poll-mode client",
+            ));
+        }
+        let cb = Callback::new(callback, user_data, user_data_free)?;
+        let mut out = lock(&c.outgoing);
+        if out.is_none() {
+            let weak = Arc::downgrade(&c);
+            c.socket.on_any_outgoing(move |name: &str, args: &Args| {
+                let Some(me) = weak.upgrade() else { return };
+                if me.closed.load(Ordering::Acquire) {
+                    return;
+                }
+                let cbs: Vec<Arc<Callback>> = lock(&me.outgoing).clone().unwrap_or_default();
+                if cbs.is_empty() {
+                    return;
+                }
+                let ev = EventData::message(
+                    NulStr::new(me.nsp()),
+                    NulStr::new(name),
+                    args.clone(),
+                    None,
+                );
+                call_all(&me.dispatch, &cbs, ev);
+            });
+        }
+        out.get_or_insert_with(Vec::new).push(cb);
+        Ok(())
+    })
+}
+
+/// Removes every `oxsio_client_on_any_outgoing` callback of the client.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_client_off_any_outgoing(client: *const oxsio_client) -> oxsio_result {
+    guard(|| {
+        let c = cli(client)?;
+        let removed: Vec<Arc<Callback>> = lock(&c.outgoing)
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default();
+        drop(removed);
+        Ok(())
+    })
+}
 
 /// Removes the callbacks of `event` (`NULL`: every callback).
 #[unsafe(no_mangle)]

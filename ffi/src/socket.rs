@@ -38,6 +38,9 @@ pub(crate) struct SocketShared {
     auth: NulStr,
     pub(crate) handshake: Arc<NulStr>,
     handlers: Mutex<Handlers>,
+    /// `oxsio_socket_on_any_outgoing` callbacks; the core listener is
+    /// installed with the first one.
+    outgoing: Mutex<Option<Vec<Arc<Callback>>>>,
 }
 
 /// The handshake as Node's `socket.handshake` object.
@@ -96,6 +99,7 @@ impl SocketShared {
             server,
             handle: AtomicUsize::new(0),
             handlers: Mutex::new(Handlers::default()),
+            outgoing: Mutex::new(None),
         }
     }
 
@@ -151,7 +155,11 @@ impl SocketShared {
 
     /// Removes every callback (released by the caller, outside the lock).
     pub(crate) fn take_handlers(&self) -> Vec<Arc<Callback>> {
-        lock(&self.handlers).remove(None)
+        let mut all = lock(&self.handlers).remove(None);
+        if let Some(v) = lock(&self.outgoing).as_mut() {
+            all.append(v);
+        }
+        all
     }
 
     /// Ends the handle: unregistered, handlers released.
@@ -421,6 +429,73 @@ pub extern "C" fn oxsio_socket_once(
         }
         let cb = Callback::new(callback, user_data, user_data_free)?;
         lock(&s.handlers).add_once(name, cb);
+        Ok(())
+    })
+}
+
+/// Callback mode: calls `callback` with every event this socket sends
+/// (Node's `socket.onAnyOutgoing`): a `MESSAGE` event with the name and
+/// arguments, lent for the call, on the thread that emits (inside the
+/// emit call, or a library thread for a broadcast). Do not emit to this
+/// socket from it.
+///
+/// Ownership: `user_data_free` (may be NULL) is called exactly once when
+/// the registration ends (`oxsio_socket_off_any_outgoing`, socket retired,
+/// server freed), only if this returns `OXSIO_RESULT_OK`.
+/// Returns: `OXSIO_RESULT_WRONG_MODE` on a poll-mode server.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_socket_on_any_outgoing(
+    socket: *const oxsio_socket,
+    callback: oxsio_event_cb,
+    user_data: *mut c_void,
+    user_data_free: oxsio_free_cb,
+) -> oxsio_result {
+    guard(|| {
+        let s = sock(socket)?;
+        let server = s
+            .server
+            .upgrade()
+            .ok_or_else(|| Error::from(oxsio_result::Closed))?;
+        if server.dispatch.is_poll() {
+            return Err(Error::new(
+                oxsio_result::WrongMode,
+                "oxsio_socket_on_any_outgoing on a poll-mode server",
+            ));
+        }
+        let cb = Callback::new(callback, user_data, user_data_free)?;
+        let mut out = lock(&s.outgoing);
+        if out.is_none() {
+            let weak = Arc::downgrade(&s);
+            s.socket.on_any_outgoing(move |name: &str, args: &Args| {
+                let Some(me) = weak.upgrade() else { return };
+                let cbs: Vec<Arc<Callback>> = lock(&me.outgoing).clone().unwrap_or_default();
+                if cbs.is_empty() {
+                    return;
+                }
+                let Some(server) = me.server.upgrade() else {
+                    return;
+                };
+                let mut ev =
+                    EventData::message(me.nsp.clone(), server.names.get(name), args.clone(), None);
+                ev.socket = me.handle();
+                call_all(&server.dispatch, &cbs, ev);
+            });
+        }
+        out.get_or_insert_with(Vec::new).push(cb);
+        Ok(())
+    })
+}
+
+/// Removes every `oxsio_socket_on_any_outgoing` callback of the socket.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_socket_off_any_outgoing(socket: *const oxsio_socket) -> oxsio_result {
+    guard(|| {
+        let s = sock(socket)?;
+        let removed: Vec<Arc<Callback>> = lock(&s.outgoing)
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default();
+        drop(removed);
         Ok(())
     })
 }

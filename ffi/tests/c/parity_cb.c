@@ -10,7 +10,9 @@
  *     client in, user_data_free once;
  *   - oxsio_client_set_auth_provider / oxsio_client_set_auth: the payload
  *     made before every attempt (a provider that needs more room than the
- *     first buffer), a fixed payload replacing it, bad payloads refused.
+ *     first buffer), a fixed payload replacing it, bad payloads refused;
+ *   - oxsio_socket_on_any_outgoing / oxsio_client_on_any_outgoing: every
+ *     event sent, with its name and arguments; off removes them.
  *
  *   parity_cb      prints "parity_cb: ok" and exits 0, or FAIL lines and exits 1
  */
@@ -52,6 +54,27 @@ static void count(void *user_data, const oxsio_event *ev) {
 }
 static void count_free(void *user_data) { atomic_fetch_add(&((struct counter *)user_data)->frees, 1); }
 
+/* Outgoing catch-all: the first event's name and arguments, and a count. */
+struct outgoing {
+    atomic_int calls;
+    atomic_int frees;
+    char name[32];
+    char args[64];
+};
+static struct outgoing sock_out, cli_out;
+static void on_outgoing(void *user_data, const oxsio_event *ev) {
+    struct outgoing *o = user_data;
+    if (atomic_load(&o->calls) == 0) {
+        const char *n = NULL, *a = NULL;
+        CHECK(oxsio_event_name(ev, &n, NULL));
+        CHECK(oxsio_event_args_json(ev, &a, NULL));
+        snprintf(o->name, sizeof o->name, "%s", n);
+        snprintf(o->args, sizeof o->args, "%s", a);
+    }
+    atomic_fetch_add(&o->calls, 1);
+}
+static void outgoing_free(void *user_data) { atomic_fetch_add(&((struct outgoing *)user_data)->frees, 1); }
+
 /* The auth payload of each connection, in order. */
 #define MAX_AUTHS 16
 static char auths[MAX_AUTHS][128];
@@ -71,6 +94,10 @@ static void on_connection(void *user_data, const oxsio_event *ev) {
     }
     CHECK(oxsio_socket_on(s, "hello", count, &socket_on_hello, NULL));
     CHECK(oxsio_socket_once(s, "hello", count, &socket_once_hello, count_free));
+    if (atomic_load(&connections) == 0) {
+        CHECK(oxsio_socket_on_any_outgoing(s, on_outgoing, &sock_out, outgoing_free));
+        CHECK(oxsio_socket_emit(s, "welcome", "[1,\"w\"]", NULL, 0));
+    }
     /* socket_once_hello counts the calls and frees of both sockets' registrations. */
     atomic_fetch_add(&connections, 1);
 }
@@ -210,6 +237,7 @@ int main(void) {
     CHECK(oxsio_client_once(a, "ping", count, &client_once_ping, count_free));
     CHECK(oxsio_client_on(a, "survey", on_survey, &aa, NULL));
     CHECK(oxsio_client_on(b, "survey", on_survey, &ab, NULL));
+    CHECK(oxsio_client_on_any_outgoing(a, on_outgoing, &cli_out, outgoing_free));
     CHECK(oxsio_client_open(a));
     CHECK(oxsio_client_open(b));
     CHECK(oxsio_client_wait_connected(a, 10000));
@@ -233,6 +261,19 @@ int main(void) {
            atomic_load(&socket_once_hello.calls));
     EXPECT(atomic_load(&socket_once_hello.frees) == 2, "socket once freed %d times",
            atomic_load(&socket_once_hello.frees));
+
+    /* Outgoing catch-all. */
+    EXPECT(wait_for(&cli_out.calls, 2, 5000) && strcmp(cli_out.name, "hello") == 0 && strcmp(cli_out.args, "[]") == 0,
+           "client outgoing: %d %s %s", atomic_load(&cli_out.calls), cli_out.name, cli_out.args);
+    EXPECT(atomic_load(&sock_out.calls) >= 1 && strcmp(sock_out.name, "welcome") == 0 &&
+               strcmp(sock_out.args, "[1,\"w\"]") == 0,
+           "socket outgoing: %d %s %s", atomic_load(&sock_out.calls), sock_out.name, sock_out.args);
+    CHECK(oxsio_client_off_any_outgoing(a));
+    EXPECT(atomic_load(&cli_out.frees) == 1, "outgoing user_data_free at off (%d)", atomic_load(&cli_out.frees));
+    int before_off = atomic_load(&cli_out.calls);
+    CHECK(oxsio_client_emit(a, "after-off", NULL, NULL, 0));
+    sleep_ms(50);
+    EXPECT(atomic_load(&cli_out.calls) == before_off, "no outgoing call after off");
 
     /* Broadcast with ack: both replies gathered in one event. */
     static struct reply r1;
@@ -345,6 +386,8 @@ int main(void) {
            "once on a poll-mode client");
     EXPECT(oxsio_server_allow_request(ps, allow, &g, NULL) == OXSIO_RESULT_WRONG_MODE,
            "allow_request on a poll-mode server");
+    EXPECT(oxsio_client_on_any_outgoing(pc, on_outgoing, &cli_out, NULL) == OXSIO_RESULT_WRONG_MODE,
+           "outgoing catch-all on a poll-mode client");
     EXPECT(oxsio_client_set_auth_provider(pc, provide, NULL, NULL) == OXSIO_RESULT_WRONG_MODE,
            "an auth provider on a poll-mode client");
     CHECK(oxsio_client_set_auth(pc, "{\"token\":\"poll\"}"));
@@ -355,6 +398,8 @@ int main(void) {
     oxsio_client_free(a);
     oxsio_client_free(b);
     oxsio_server_free(server);
+    EXPECT(atomic_load(&sock_out.frees) == 1, "socket outgoing released with the server (%d)",
+           atomic_load(&sock_out.frees));
     EXPECT(atomic_load(&g2.frees) == 1, "a hook still set is released by oxsio_server_free (%d)",
            atomic_load(&g2.frees));
     if (failed) {

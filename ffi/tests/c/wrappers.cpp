@@ -160,7 +160,12 @@ int main() {
     try {
         oxsio::Server server("", oxsio::Dispatch::Callback);
         std::atomic<int> socket_once{0}, client_on{0}, client_once{0};
+        std::atomic<int> socket_out{0}, client_out{0};
         server.on_connection("/", [&](const oxsio::EventView &ev) {
+            ev.socket().on_any_outgoing([&](const oxsio::EventView &o) {
+                if (o.name() == "hello-from-server") socket_out++;
+            });
+            ev.socket().emit("hello-from-server");
             ev.socket().once("hi", [&](const oxsio::EventView &) { socket_once++; });
             ev.socket().on("survey", [](const oxsio::EventView &) {});
         });
@@ -201,6 +206,9 @@ int main() {
         client.on("ping", [&](const oxsio::EventView &) { client_on++; });
         client.once("ping", [&](const oxsio::EventView &) { client_once++; });
         client.on("survey", [](const oxsio::EventView &ev) { ev.ack("[\"yes\"]"); });
+        client.on_any_outgoing([&](const oxsio::EventView &o) {
+            if (o.name() == "hi") client_out++;
+        });
         client.open();
         EXPECT(client.wait_connected(10000), "callback-mode client connected");
         client.emit("hi");
@@ -221,6 +229,8 @@ int main() {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
         EXPECT(client_on == 2 && client_once == 1, "client on " << client_on << " once " << client_once);
         EXPECT(socket_once == 1, "socket once " << socket_once);
+        EXPECT(client_out == 2 && socket_out >= 1, "outgoing: client " << client_out << " socket " << socket_out);
+        client.off_any_outgoing();
         std::lock_guard<std::mutex> g(m);
         EXPECT(replies == 1 && reply_json == "[[\"yes\"]]", "broadcast replies " << reply_json);
         EXPECT(gate_calls >= 2, "allow_request calls " << gate_calls);
