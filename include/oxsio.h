@@ -358,6 +358,11 @@ typedef void (*oxsio_log_cb)(void *user_data,
                              const char *target,
                              const char *message);
 
+// A namespace predicate (`oxsio_server_of_dynamic`): `user_data` as
+// registered and the name a client asks for (e.g. `"/room-7"`,
+// NUL-terminated, borrowed for the call); true creates that namespace.
+typedef bool (*oxsio_namespace_predicate_cb)(void *user_data, const char *nsp);
+
 // An `allow_request` hook (`oxsio_server_allow_request`): `user_data` as
 // registered, the request as NUL-terminated JSON (borrowed for the call),
 // and a buffer of `reason_capacity` bytes for the refusal's text. Returns
@@ -1016,6 +1021,26 @@ oxsio_result oxsio_server_on_connection(const struct oxsio_server *server,
                                         oxsio_event_cb callback,
                                         void *user_data,
                                         oxsio_free_cb user_data_free);
+
+// Callback mode: dynamic namespaces (Node's `io.of(regex or function)`).
+// A client asking for a namespace that was not declared is let in when
+// `predicate` returns true for its name (on a library thread; answer
+// quickly); the namespace is then created, declared (targets and
+// `oxsio_server_socket_count` accept it) and keeps existing. Each socket
+// joining such a namespace comes to `on_connection` (may be NULL) as a
+// `CONNECTION` event, like `oxsio_server_on_connection`. Several
+// predicates are tried in order; declared namespaces never ask them.
+//
+// Ownership: `user_data` is passed to both callbacks; `user_data_free`
+// (may be NULL) is called exactly once when the server is freed, only if
+// this returns `OXSIO_RESULT_OK`. NULL: `predicate` must not be NULL.
+// Returns: `OXSIO_RESULT_WRONG_MODE` on a poll-mode server (the library
+// runs no host code there: declare namespaces with `oxsio_server_of`).
+oxsio_result oxsio_server_of_dynamic(const struct oxsio_server *server,
+                                     oxsio_namespace_predicate_cb predicate,
+                                     oxsio_event_cb on_connection,
+                                     void *user_data,
+                                     oxsio_free_cb user_data_free);
 
 // Callback mode: `callback` decides on every Engine.IO handshake before a
 // session exists (Node's `allowRequest`), on a library thread; the

@@ -397,6 +397,15 @@ public:
         detail::check(oxsio_server_allow_request(s_, &allow_trampoline, owned.get(), &allow_release));
         owned.release(); // now owned by the library
     }
+    /// Callback mode: dynamic namespaces. `accept(name)` lets clients into
+    /// namespaces never declared; their sockets come to `on_connection`.
+    void of_dynamic(std::function<bool(std::string_view nsp)> accept, Handler on_connection = nullptr) {
+        auto owned = std::make_unique<Dynamic>(Dynamic{std::move(accept), std::move(on_connection)});
+        bool with_conn = static_cast<bool>(owned->on_connection);
+        detail::check(oxsio_server_of_dynamic(s_, &dynamic_predicate, with_conn ? &dynamic_connection : nullptr,
+                                              owned.get(), &dynamic_release));
+        owned.release(); // now owned by the library
+    }
     /// Middleware: callback mode with a handler; poll mode without one.
     void use(std::string_view nsp, Handler h = nullptr) {
         std::string n(nsp);
@@ -526,6 +535,24 @@ public:
     }
 
 private:
+    struct Dynamic {
+        std::function<bool(std::string_view)> accept;
+        Handler on_connection;
+    };
+    static bool dynamic_predicate(void *user_data, const char *nsp) {
+        try {
+            return static_cast<Dynamic *>(user_data)->accept(nsp);
+        } catch (...) {
+            return false; // never unwind into the library
+        }
+    }
+    static void dynamic_connection(void *user_data, const oxsio_event *ev) {
+        try {
+            static_cast<Dynamic *>(user_data)->on_connection(EventView(ev));
+        } catch (...) {
+        }
+    }
+    static void dynamic_release(void *user_data) { delete static_cast<Dynamic *>(user_data); }
     static bool allow_trampoline(void *user_data, const char *request_json, char *reason, size_t capacity) {
         try {
             auto r = (*static_cast<AllowRequest *>(user_data))(request_json);

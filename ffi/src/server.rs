@@ -246,6 +246,35 @@ impl Drop for AllowHook {
     }
 }
 
+/// A dynamic namespace's predicate (`oxsio_server_of_dynamic`); its
+/// release runs when the server is freed.
+pub(crate) struct DynamicHook {
+    predicate: unsafe extern "C" fn(*mut c_void, *const c_char) -> bool,
+    user_data: *mut c_void,
+    free: oxsio_free_cb,
+}
+
+// SAFETY: the host registered `user_data` for calls from library threads and
+// its release from any thread (the header says so).
+unsafe impl Send for DynamicHook {}
+// SAFETY: as above; the hook is only called.
+unsafe impl Sync for DynamicHook {}
+
+impl Drop for DynamicHook {
+    fn drop(&mut self) {
+        if let Some(f) = self.free {
+            // SAFETY: the host's release function, called exactly once.
+            unsafe { f(self.user_data) }
+        }
+    }
+}
+
+/// A namespace predicate (`oxsio_server_of_dynamic`): `user_data` as
+/// registered and the name a client asks for (e.g. `"/room-7"`,
+/// NUL-terminated, borrowed for the call); true creates that namespace.
+pub type oxsio_namespace_predicate_cb =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, nsp: *const c_char) -> bool>;
+
 /// The server's `allow_request` hook, replaceable after `oxsio_server_new`.
 type AllowSlot = Arc<Mutex<Option<Arc<AllowHook>>>>;
 
@@ -395,6 +424,8 @@ impl ServerConfig {
 pub(crate) struct ServerShared {
     io: Server,
     allow: AllowSlot,
+    /// The dynamic namespaces' predicates (the core holds weak references).
+    dynamic: Mutex<Vec<Arc<DynamicHook>>>,
     pub(crate) dispatch: Arc<Dispatch>,
     running: Mutex<Option<ServerHandle>>,
     port: AtomicU16,
@@ -523,6 +554,8 @@ impl ServerShared {
         drop(mws);
         let hook = lock(&self.allow).take();
         drop(hook);
+        let dynamic: Vec<Arc<DynamicHook>> = lock(&self.dynamic).drain(..).collect();
+        drop(dynamic);
     }
 
     fn target(&self, t: *const oxsio_target) -> Result<BroadcastOperator> {
@@ -630,6 +663,7 @@ pub extern "C" fn oxsio_server_new(
         let shared = Arc::new(ServerShared {
             io,
             allow,
+            dynamic: Mutex::new(Vec::new()),
             dispatch: Dispatch::new(mode, cap),
             running: Mutex::new(None),
             port: AtomicU16::new(0),
@@ -793,6 +827,78 @@ pub extern "C" fn oxsio_server_on_connection(
         let cb = Callback::new(callback, user_data, user_data_free)?;
         s.declare(&nsp);
         lock(&s.connection).entry(nsp).or_default().push(cb);
+        Ok(())
+    })
+}
+
+/// Callback mode: dynamic namespaces (Node's `io.of(regex or function)`).
+/// A client asking for a namespace that was not declared is let in when
+/// `predicate` returns true for its name (on a library thread; answer
+/// quickly); the namespace is then created, declared (targets and
+/// `oxsio_server_socket_count` accept it) and keeps existing. Each socket
+/// joining such a namespace comes to `on_connection` (may be NULL) as a
+/// `CONNECTION` event, like `oxsio_server_on_connection`. Several
+/// predicates are tried in order; declared namespaces never ask them.
+///
+/// Ownership: `user_data` is passed to both callbacks; `user_data_free`
+/// (may be NULL) is called exactly once when the server is freed, only if
+/// this returns `OXSIO_RESULT_OK`. NULL: `predicate` must not be NULL.
+/// Returns: `OXSIO_RESULT_WRONG_MODE` on a poll-mode server (the library
+/// runs no host code there: declare namespaces with `oxsio_server_of`).
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_server_of_dynamic(
+    server: *const oxsio_server,
+    predicate: oxsio_namespace_predicate_cb,
+    on_connection: oxsio_event_cb,
+    user_data: *mut c_void,
+    user_data_free: oxsio_free_cb,
+) -> oxsio_result {
+    guard(|| {
+        let s = srv(server)?;
+        if s.dispatch.is_poll() {
+            return Err(Error::new(
+                oxsio_result::WrongMode,
+                "oxsio_server_of_dynamic on a poll-mode server: declare namespaces with oxsio_server_of",
+            ));
+        }
+        let predicate =
+            predicate.ok_or_else(|| Error::new(oxsio_result::NullArgument, "predicate is NULL"))?;
+        let conn = match on_connection {
+            Some(_) => Some(Callback::new(on_connection, user_data, None)?),
+            None => None,
+        };
+        let hook = Arc::new(DynamicHook {
+            predicate,
+            user_data,
+            free: user_data_free,
+        });
+        let weak_hook = Arc::downgrade(&hook);
+        lock(&s.dynamic).push(hook);
+        let template = s.io.of_dynamic(move |name: &str| {
+            let Some(h) = weak_hook.upgrade() else {
+                return false;
+            };
+            let Ok(c) = std::ffi::CString::new(name) else {
+                return false;
+            };
+            // SAFETY: the host's predicate with its user_data; the name
+            // lives for the call.
+            unsafe { (h.predicate)(h.user_data, c.as_ptr()) }
+        });
+        let weak = Arc::downgrade(&s);
+        template.on_connection(move |socket: Socket| {
+            let Some(me) = weak.upgrade() else { return };
+            let ns = socket.ns().to_owned();
+            lock(&me.namespaces).insert(ns.clone());
+            if let Some(cb) = &conn {
+                let mut map = lock(&me.connection);
+                let list = map.entry(ns).or_default();
+                if !list.iter().any(|c| Arc::ptr_eq(c, cb)) {
+                    list.push(cb.clone());
+                }
+            }
+            me.on_connection(socket);
+        });
         Ok(())
     })
 }

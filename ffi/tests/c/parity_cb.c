@@ -12,7 +12,10 @@
  *     made before every attempt (a provider that needs more room than the
  *     first buffer), a fixed payload replacing it, bad payloads refused;
  *   - oxsio_socket_on_any_outgoing / oxsio_client_on_any_outgoing: every
- *     event sent, with its name and arguments; off removes them.
+ *     event sent, with its name and arguments; off removes them;
+ *   - oxsio_server_of_dynamic: a predicate lets clients into namespaces
+ *     that were never declared, which then take targets; refused names get
+ *     "Invalid namespace"; user_data_free once at oxsio_server_free.
  *
  *   parity_cb      prints "parity_cb: ok" and exits 0, or FAIL lines and exits 1
  */
@@ -74,6 +77,27 @@ static void on_outgoing(void *user_data, const oxsio_event *ev) {
     atomic_fetch_add(&o->calls, 1);
 }
 static void outgoing_free(void *user_data) { atomic_fetch_add(&((struct outgoing *)user_data)->frees, 1); }
+
+/* Dynamic namespaces: names starting with "/room-". */
+struct dynamic {
+    atomic_int asked;
+    atomic_int connections;
+    atomic_int frees;
+    char nsp[32];
+};
+static bool room_names(void *user_data, const char *nsp) {
+    struct dynamic *d = user_data;
+    atomic_fetch_add(&d->asked, 1);
+    return strncmp(nsp, "/room-", 6) == 0;
+}
+static void on_room_connection(void *user_data, const oxsio_event *ev) {
+    struct dynamic *d = user_data;
+    const char *nsp = NULL;
+    CHECK(oxsio_event_namespace(ev, &nsp, NULL));
+    snprintf(d->nsp, sizeof d->nsp, "%s", nsp);
+    atomic_fetch_add(&d->connections, 1);
+}
+static void dynamic_free(void *user_data) { atomic_fetch_add(&((struct dynamic *)user_data)->frees, 1); }
 
 /* The auth payload of each connection, in order. */
 #define MAX_AUTHS 16
@@ -374,6 +398,41 @@ int main(void) {
         oxsio_client_free(c);
     }
 
+    /* Dynamic namespaces. */
+    static struct dynamic dyn;
+    CHECK(oxsio_server_of_dynamic(server, room_names, on_room_connection, &dyn, dynamic_free));
+    {
+        char room_url[96], other_url[96];
+        snprintf(room_url, sizeof room_url, "http://127.0.0.1:%u/room-7", (unsigned)port);
+        snprintf(other_url, sizeof other_url, "http://127.0.0.1:%u/other", (unsigned)port);
+        static struct outcome in_room, refused_ns;
+        static struct counter room_msgs;
+        oxsio_client *rc = NULL;
+        CHECK(oxsio_client_new(room_url, "{\"reconnection\":false}", OXSIO_DISPATCH_CALLBACK, &rc));
+        CHECK(oxsio_client_on(rc, "connect", on_outcome, &in_room, NULL));
+        CHECK(oxsio_client_on(rc, "connect_error", on_outcome, &in_room, NULL));
+        CHECK(oxsio_client_on(rc, "news", count, &room_msgs, NULL));
+        CHECK(oxsio_client_open(rc));
+        EXPECT(wait_for(&in_room.done, 1, 10000) && in_room.kind == OXSIO_EVENT_KIND_CONNECT,
+               "into /room-7: kind %u \"%s\"", in_room.kind, in_room.message);
+        EXPECT(wait_for(&dyn.connections, 1, 5000) && strcmp(dyn.nsp, "/room-7") == 0, "connection in %s", dyn.nsp);
+        size_t n = 0;
+        CHECK(oxsio_server_socket_count(server, "/room-7", &n));
+        EXPECT(n == 1, "socket count of /room-7: %zu", n);
+        oxsio_target rt;
+        memset(&rt, 0, sizeof rt);
+        rt.nsp = "/room-7";
+        CHECK(oxsio_server_emit(server, &rt, "news", "[1]", NULL, 0));
+        EXPECT(wait_for(&room_msgs.calls, 1, 5000), "a broadcast to the dynamic namespace");
+        try_connect(other_url, "{\"reconnection\":false}", &refused_ns);
+        EXPECT(refused_ns.kind == OXSIO_EVENT_KIND_CONNECT_ERROR && strstr(refused_ns.message, "Invalid namespace"),
+               "/other: kind %u \"%s\"", refused_ns.kind, refused_ns.message);
+        EXPECT(atomic_load(&dyn.asked) >= 2, "predicate asked %d times", atomic_load(&dyn.asked));
+        EXPECT(atomic_load(&dyn.frees) == 0, "released early");
+        oxsio_client_free(rc);
+    }
+    EXPECT(oxsio_server_of_dynamic(server, NULL, NULL, NULL, NULL) == OXSIO_RESULT_NULL_ARGUMENT, "NULL predicate");
+
     /* Poll-mode handles take no callbacks. */
     oxsio_server *ps = NULL;
     CHECK(oxsio_server_new(NULL, OXSIO_DISPATCH_POLL, &ps));
@@ -386,6 +445,8 @@ int main(void) {
            "once on a poll-mode client");
     EXPECT(oxsio_server_allow_request(ps, allow, &g, NULL) == OXSIO_RESULT_WRONG_MODE,
            "allow_request on a poll-mode server");
+    EXPECT(oxsio_server_of_dynamic(ps, room_names, NULL, &dyn, NULL) == OXSIO_RESULT_WRONG_MODE,
+           "dynamic namespaces on a poll-mode server");
     EXPECT(oxsio_client_on_any_outgoing(pc, on_outgoing, &cli_out, NULL) == OXSIO_RESULT_WRONG_MODE,
            "outgoing catch-all on a poll-mode client");
     EXPECT(oxsio_client_set_auth_provider(pc, provide, NULL, NULL) == OXSIO_RESULT_WRONG_MODE,
@@ -400,6 +461,7 @@ int main(void) {
     oxsio_server_free(server);
     EXPECT(atomic_load(&sock_out.frees) == 1, "socket outgoing released with the server (%d)",
            atomic_load(&sock_out.frees));
+    EXPECT(atomic_load(&dyn.frees) == 1, "dynamic predicate released with the server (%d)", atomic_load(&dyn.frees));
     EXPECT(atomic_load(&g2.frees) == 1, "a hook still set is released by oxsio_server_free (%d)",
            atomic_load(&g2.frees));
     if (failed) {

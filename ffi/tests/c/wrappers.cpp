@@ -169,6 +169,11 @@ int main() {
             ev.socket().once("hi", [&](const oxsio::EventView &) { socket_once++; });
             ev.socket().on("survey", [](const oxsio::EventView &) {});
         });
+        std::atomic<int> room_connections{0};
+        server.of_dynamic([](std::string_view nsp) { return nsp.substr(0, 6) == "/room-"; },
+                          [&](const oxsio::EventView &ev) {
+                              if (ev.nsp() == "/room-cpp") room_connections++;
+                          });
         std::atomic<int> gate_calls{0};
         server.allow_request([&](std::string_view req) -> std::optional<std::string> {
             gate_calls++;
@@ -234,6 +239,15 @@ int main() {
         std::lock_guard<std::mutex> g(m);
         EXPECT(replies == 1 && reply_json == "[[\"yes\"]]", "broadcast replies " << reply_json);
         EXPECT(gate_calls >= 2, "allow_request calls " << gate_calls);
+        {
+            oxsio::Client room("http://127.0.0.1:" + std::to_string(port) + "/room-cpp", "", oxsio::Dispatch::Callback);
+            room.open();
+            EXPECT(room.wait_connected(10000), "connected to a dynamic namespace");
+            auto until2 = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+            while (room_connections == 0 && std::chrono::steady_clock::now() < until2)
+                std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            EXPECT(room_connections == 1 && server.socket_count("/room-cpp") == 1, "dynamic namespace connection");
+        }
         {
             std::lock_guard<std::mutex> ga(am);
             EXPECT(provided == 1 && seen_auth == "{\"n\":1}", "auth provider: " << seen_auth);
