@@ -389,6 +389,15 @@ typedef struct oxsio_target {
   uint32_t flags;
 } oxsio_target;
 
+// A per-packet middleware (`oxsio_socket_use`): `user_data` as registered,
+// the incoming `MESSAGE` event (name and arguments; lent for the call),
+// and a buffer for the refusal's text. Returns true to let the packet
+// through.
+typedef bool (*oxsio_packet_middleware_cb)(void *user_data,
+                                           const struct oxsio_event *event,
+                                           char *reason,
+                                           size_t reason_capacity);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -1330,6 +1339,22 @@ oxsio_result oxsio_socket_on_any_outgoing(const struct oxsio_socket *socket,
                                           oxsio_event_cb callback,
                                           void *user_data,
                                           oxsio_free_cb user_data_free);
+
+// Callback mode: adds a per-packet middleware (Node's `socket.use`): every
+// event this client sends passes through `callback` first, on a library
+// thread, before any handler; returning false drops it, and the socket's
+// handlers get an `"error"` `MESSAGE` event whose argument is the
+// NUL-terminated text written into `reason` (empty: `"refused"`).
+// Middlewares run in the order added; the event cannot be changed.
+//
+// Ownership: `user_data_free` (may be NULL) is called exactly once when
+// the socket is retired or the server freed, only if this returns
+// `OXSIO_RESULT_OK`. NULL: `callback` must not be NULL.
+// Returns: `OXSIO_RESULT_WRONG_MODE` on a poll-mode server.
+oxsio_result oxsio_socket_use(const struct oxsio_socket *socket,
+                              oxsio_packet_middleware_cb callback,
+                              void *user_data,
+                              oxsio_free_cb user_data_free);
 
 // Removes every `oxsio_socket_on_any_outgoing` callback of the socket.
 oxsio_result oxsio_socket_off_any_outgoing(const struct oxsio_socket *socket);

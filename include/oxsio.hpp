@@ -297,6 +297,14 @@ public:
     std::string rooms_json() const {
         return detail::copy_out([&](char *b, size_t cap, size_t *n) { return oxsio_socket_rooms(s_, b, cap, n); });
     }
+    /// Callback mode: a per-packet middleware; return nullopt to let the
+    /// event through, or the reason to drop it (handlers get "error").
+    using PacketMiddleware = std::function<std::optional<std::string>(const EventView &)>;
+    void use(PacketMiddleware mw) const {
+        auto owned = std::make_unique<PacketMiddleware>(std::move(mw));
+        detail::check(oxsio_socket_use(s_, &packet_trampoline, owned.get(), &packet_release));
+        owned.release(); // now owned by the library
+    }
     /// Callback mode: `h` sees every event this socket sends (on the emitting thread).
     void on_any_outgoing(Handler h) const {
         detail::register_handler(std::move(h), [&](oxsio_event_cb cb, void *ud, oxsio_free_cb f) {
@@ -328,6 +336,18 @@ public:
     }
 
 private:
+    static bool packet_trampoline(void *user_data, const oxsio_event *ev, char *reason, size_t capacity) {
+        try {
+            auto r = (*static_cast<PacketMiddleware *>(user_data))(EventView(ev));
+            if (!r) return true;
+            std::snprintf(reason, capacity, "%s", r->c_str());
+            return false;
+        } catch (...) {
+            std::snprintf(reason, capacity, "%s", "middleware failed");
+            return false; // never unwind into the library
+        }
+    }
+    static void packet_release(void *user_data) { delete static_cast<PacketMiddleware *>(user_data); }
     using StrFn = oxsio_result (*)(const oxsio_socket *, const char **, size_t *);
     std::string_view str(StrFn f) const {
         const char *p = nullptr;

@@ -15,7 +15,10 @@
  *     event sent, with its name and arguments; off removes them;
  *   - oxsio_server_of_dynamic: a predicate lets clients into namespaces
  *     that were never declared, which then take targets; refused names get
- *     "Invalid namespace"; user_data_free once at oxsio_server_free.
+ *     "Invalid namespace"; user_data_free once at oxsio_server_free;
+ *   - oxsio_socket_use: a per-packet middleware sees each event first; a
+ *     refused one never reaches the handlers, which get "error" with the
+ *     reason instead.
  *
  *   parity_cb      prints "parity_cb: ok" and exits 0, or FAIL lines and exits 1
  */
@@ -99,6 +102,38 @@ static void on_room_connection(void *user_data, const oxsio_event *ev) {
 }
 static void dynamic_free(void *user_data) { atomic_fetch_add(&((struct dynamic *)user_data)->frees, 1); }
 
+/* Per-packet middleware: refuses "forbidden". */
+static atomic_int mw_calls, mw_registered, mw_frees, forbidden_handled, errors_seen;
+static char error_text[64];
+static bool packet_mw(void *user_data, const oxsio_event *ev, char *reason, size_t capacity) {
+    (void)user_data;
+    atomic_fetch_add(&mw_calls, 1);
+    const char *name = NULL;
+    CHECK(oxsio_event_name(ev, &name, NULL));
+    if (strcmp(name, "forbidden") == 0) {
+        snprintf(reason, capacity, "not allowed");
+        return false;
+    }
+    return true;
+}
+static void mw_free(void *user_data) {
+    (void)user_data;
+    atomic_fetch_add(&mw_frees, 1);
+}
+static void on_forbidden(void *user_data, const oxsio_event *ev) {
+    (void)user_data;
+    (void)ev;
+    atomic_fetch_add(&forbidden_handled, 1);
+}
+static void on_error_event(void *user_data, const oxsio_event *ev) {
+    (void)user_data;
+    const char *msg = NULL;
+    size_t n = 0;
+    if (oxsio_event_arg_string(ev, 0, &msg, &n) == OXSIO_RESULT_OK)
+        snprintf(error_text, sizeof error_text, "%.*s", (int)n, msg);
+    atomic_fetch_add(&errors_seen, 1);
+}
+
 /* The auth payload of each connection, in order. */
 #define MAX_AUTHS 16
 static char auths[MAX_AUTHS][128];
@@ -118,6 +153,10 @@ static void on_connection(void *user_data, const oxsio_event *ev) {
     }
     CHECK(oxsio_socket_on(s, "hello", count, &socket_on_hello, NULL));
     CHECK(oxsio_socket_once(s, "hello", count, &socket_once_hello, count_free));
+    CHECK(oxsio_socket_use(s, packet_mw, NULL, mw_free));
+    atomic_fetch_add(&mw_registered, 1);
+    CHECK(oxsio_socket_on(s, "forbidden", on_forbidden, NULL, NULL));
+    CHECK(oxsio_socket_on(s, "error", on_error_event, NULL, NULL));
     if (atomic_load(&connections) == 0) {
         CHECK(oxsio_socket_on_any_outgoing(s, on_outgoing, &sock_out, outgoing_free));
         CHECK(oxsio_socket_emit(s, "welcome", "[1,\"w\"]", NULL, 0));
@@ -285,6 +324,13 @@ int main(void) {
            atomic_load(&socket_once_hello.calls));
     EXPECT(atomic_load(&socket_once_hello.frees) == 2, "socket once freed %d times",
            atomic_load(&socket_once_hello.frees));
+
+    /* Per-packet middleware. */
+    CHECK(oxsio_client_emit(a, "forbidden", "[1]", NULL, 0));
+    EXPECT(wait_for(&errors_seen, 1, 5000) && strcmp(error_text, "not allowed") == 0, "error event \"%s\"",
+           error_text);
+    EXPECT(atomic_load(&forbidden_handled) == 0, "a refused packet reached its handler");
+    EXPECT(atomic_load(&mw_calls) >= 5, "middleware calls %d", atomic_load(&mw_calls));
 
     /* Outgoing catch-all. */
     EXPECT(wait_for(&cli_out.calls, 2, 5000) && strcmp(cli_out.name, "hello") == 0 && strcmp(cli_out.args, "[]") == 0,
@@ -462,6 +508,8 @@ int main(void) {
     EXPECT(atomic_load(&sock_out.frees) == 1, "socket outgoing released with the server (%d)",
            atomic_load(&sock_out.frees));
     EXPECT(atomic_load(&dyn.frees) == 1, "dynamic predicate released with the server (%d)", atomic_load(&dyn.frees));
+    EXPECT(atomic_load(&mw_frees) == atomic_load(&mw_registered), "middlewares released: %d of %d",
+           atomic_load(&mw_frees), atomic_load(&mw_registered));
     EXPECT(atomic_load(&g2.frees) == 1, "a hook still set is released by oxsio_server_free (%d)",
            atomic_load(&g2.frees));
     if (failed) {

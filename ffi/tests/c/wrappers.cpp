@@ -160,12 +160,23 @@ int main() {
     try {
         oxsio::Server server("", oxsio::Dispatch::Callback);
         std::atomic<int> socket_once{0}, client_on{0}, client_once{0};
-        std::atomic<int> socket_out{0}, client_out{0};
+        std::atomic<int> socket_out{0}, client_out{0}, blocked_handled{0};
+        std::string error_json;
+        std::mutex em;
         server.on_connection("/", [&](const oxsio::EventView &ev) {
             ev.socket().on_any_outgoing([&](const oxsio::EventView &o) {
                 if (o.name() == "hello-from-server") socket_out++;
             });
             ev.socket().emit("hello-from-server");
+            ev.socket().use([](const oxsio::EventView &e) -> std::optional<std::string> {
+                if (e.name() == "blocked") return std::string("blocked here");
+                return std::nullopt;
+            });
+            ev.socket().on("blocked", [&](const oxsio::EventView &) { blocked_handled++; });
+            ev.socket().on("error", [&](const oxsio::EventView &e) {
+                std::lock_guard<std::mutex> g(em);
+                error_json = std::string(e.args_json());
+            });
             ev.socket().once("hi", [&](const oxsio::EventView &) { socket_once++; });
             ev.socket().on("survey", [](const oxsio::EventView &) {});
         });
@@ -218,6 +229,7 @@ int main() {
         EXPECT(client.wait_connected(10000), "callback-mode client connected");
         client.emit("hi");
         client.emit("hi");
+        client.emit("blocked");
         server.emit({}, "ping");
         server.emit({}, "ping");
         std::atomic<int> replies{0};
@@ -236,6 +248,18 @@ int main() {
         EXPECT(socket_once == 1, "socket once " << socket_once);
         EXPECT(client_out == 2 && socket_out >= 1, "outgoing: client " << client_out << " socket " << socket_out);
         client.off_any_outgoing();
+        {
+            auto until3 = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+            while (std::chrono::steady_clock::now() < until3) {
+                {
+                    std::lock_guard<std::mutex> g(em);
+                    if (!error_json.empty()) break;
+                }
+                std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            }
+            std::lock_guard<std::mutex> g(em);
+            EXPECT(error_json == "[\"blocked here\"]" && blocked_handled == 0, "middleware: " << error_json);
+        }
         std::lock_guard<std::mutex> g(m);
         EXPECT(replies == 1 && reply_json == "[[\"yes\"]]", "broadcast replies " << reply_json);
         EXPECT(gate_calls >= 2, "allow_request calls " << gate_calls);
