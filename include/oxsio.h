@@ -198,6 +198,11 @@ enum oxsio_event_kind
   OXSIO_EVENT_KIND_RECONNECT_ERROR = 10,
   // Client: the reconnection attempts are exhausted; the client gives up.
   OXSIO_EVENT_KIND_RECONNECT_FAILED = 11,
+  // Server: an event another node sent with `server_side_emit`
+  // (multi-node adapters): name and arguments, no socket; when
+  // `oxsio_event_wants_ack`, `oxsio_event_ack` replies with the first
+  // argument (`null` when none).
+  OXSIO_EVENT_KIND_SERVER_EVENT = 12,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -1158,6 +1163,60 @@ oxsio_result oxsio_server_emit_with_ack(const struct oxsio_server *server,
                                         void *user_data,
                                         oxsio_free_cb user_data_free,
                                         uint64_t *out_ack_id);
+
+// Receives the events other nodes send to namespace `nsp` (NULL: `"/"`;
+// declared if needed) with `server_side_emit` (Node's
+// `io.on("event", ...)` / `io.serverSideEmit`), as
+// `OXSIO_EVENT_KIND_SERVER_EVENT` events: name, arguments, no socket;
+// answer with `oxsio_event_ack` when `oxsio_event_wants_ack` (the first
+// argument is the node's reply). Callback mode: to `callback`, on a
+// library thread. Poll mode: `callback` must be NULL and the events come
+// from `oxsio_server_poll` once this was called for the namespace.
+// With a single node (no `redis_url`) no such event ever comes.
+//
+// Ownership: `user_data_free` (may be NULL) is called exactly once when
+// the server is freed, only if this returns `OXSIO_RESULT_OK`.
+// Returns: `OXSIO_RESULT_WRONG_MODE` for a callback on a poll-mode server
+// or none on a callback-mode one.
+oxsio_result oxsio_server_on_server_event(const struct oxsio_server *server,
+                                          const char *nsp,
+                                          oxsio_event_cb callback,
+                                          void *user_data,
+                                          oxsio_free_cb user_data_free);
+
+// Sends an event to the server-side handlers of every other node of the
+// cluster (Node's `io.serverSideEmit`), in namespace `nsp` (NULL: `"/"`;
+// declared). Fire and forget; with a single node nothing is sent.
+//
+// Borrowing: every argument is copied. Threads: any. Never blocks.
+oxsio_result oxsio_server_server_side_emit(const struct oxsio_server *server,
+                                           const char *nsp,
+                                           const char *event,
+                                           const char *args_json,
+                                           const struct oxsio_buf *buffers,
+                                           size_t buffer_count);
+
+// As `oxsio_server_server_side_emit`, gathering one reply per other node
+// within `timeout_ms` (0: 5000): an `OXSIO_EVENT_KIND_ACK` whose id is
+// `*out_ack_id`, whose arguments are the replies (one value per node, in
+// no set order), or `OXSIO_RESULT_TIMEOUT` when a node did not answer in
+// time. The event has no socket. Callback mode: to `callback` (NULL:
+// ignored). Poll mode: from `oxsio_server_poll` (`callback` must be NULL).
+//
+// Ownership: `user_data_free` is called once after the reply was handled,
+// only if this returns `OXSIO_RESULT_OK`. NULL: `out_ack_id` may be NULL.
+// Threads: any. Never blocks.
+oxsio_result oxsio_server_server_side_emit_with_ack(const struct oxsio_server *server,
+                                                    const char *nsp,
+                                                    const char *event,
+                                                    const char *args_json,
+                                                    const struct oxsio_buf *buffers,
+                                                    size_t buffer_count,
+                                                    uint32_t timeout_ms,
+                                                    oxsio_event_cb callback,
+                                                    void *user_data,
+                                                    oxsio_free_cb user_data_free,
+                                                    uint64_t *out_ack_id);
 
 // Copies the sockets `target` selects (NULL: every socket of `"/"`), on
 // every node with a multi-node adapter (Node's `fetchSockets()`), as a

@@ -426,6 +426,42 @@ public:
                                               owned.get(), &dynamic_release));
         owned.release(); // now owned by the library
     }
+    /// Events other nodes send with server_side_emit (SERVER_EVENT):
+    /// callback mode with a handler; poll mode without one (from poll()).
+    void on_server_event(std::string_view nsp, Handler h = nullptr) {
+        std::string n(nsp);
+        if (!h) {
+            detail::check(oxsio_server_on_server_event(s_, n.c_str(), nullptr, nullptr, nullptr));
+            return;
+        }
+        detail::register_handler(std::move(h), [&](oxsio_event_cb cb, void *ud, oxsio_free_cb f) {
+            return oxsio_server_on_server_event(s_, n.c_str(), cb, ud, f);
+        });
+    }
+    /// Sends an event to the server-side handlers of every other node.
+    void server_side_emit(std::string_view nsp, std::string_view event, std::string_view args_json = "[]",
+                          const std::vector<oxsio_buf> &bufs = {}) {
+        detail::check(oxsio_server_server_side_emit(s_, detail::z(nsp).c_str(), detail::z(event).c_str(),
+                                                    detail::z(args_json).c_str(), bufs.data(), bufs.size()));
+    }
+    /// As server_side_emit, gathering one reply per other node (an ACK event).
+    uint64_t server_side_emit_with_ack(std::string_view nsp, std::string_view event, std::string_view args_json,
+                                       uint32_t timeout_ms, Handler reply = nullptr,
+                                       const std::vector<oxsio_buf> &bufs = {}) {
+        uint64_t id = 0;
+        std::string n(nsp), e(event), a(args_json);
+        if (reply) {
+            detail::register_handler(std::move(reply), [&](oxsio_event_cb cb, void *ud, oxsio_free_cb f) {
+                return oxsio_server_server_side_emit_with_ack(s_, n.c_str(), e.c_str(), a.c_str(), bufs.data(),
+                                                              bufs.size(), timeout_ms, cb, ud, f, &id);
+            });
+        } else {
+            detail::check(oxsio_server_server_side_emit_with_ack(s_, n.c_str(), e.c_str(), a.c_str(), bufs.data(),
+                                                                 bufs.size(), timeout_ms, nullptr, nullptr, nullptr,
+                                                                 &id));
+        }
+        return id;
+    }
     /// Middleware: callback mode with a handler; poll mode without one.
     void use(std::string_view nsp, Handler h = nullptr) {
         std::string n(nsp);

@@ -21,7 +21,7 @@ use crate::dispatch::{
     oxsio_free_cb,
 };
 use crate::error::{Error, Result, oxsio_result};
-use crate::event::{EventData, oxsio_event, oxsio_event_kind};
+use crate::event::{Acker, EventData, oxsio_event, oxsio_event_kind};
 use crate::payload::{NameCache, NulStr, oxsio_buf, plain_json};
 use crate::socket::{
     SocketHandle, SocketShared, ack_callback, args_of, binary_arg, forget_free, handshake_json,
@@ -426,6 +426,9 @@ pub(crate) struct ServerShared {
     allow: AllowSlot,
     /// The dynamic namespaces' predicates (the core holds weak references).
     dynamic: Mutex<Vec<Arc<DynamicHook>>>,
+    /// `oxsio_server_on_server_event` callbacks by namespace; a namespace
+    /// in the map has its core listener.
+    server_events: Mutex<HashMap<String, Vec<Arc<Callback>>>>,
     pub(crate) dispatch: Arc<Dispatch>,
     running: Mutex<Option<ServerHandle>>,
     port: AtomicU16,
@@ -556,6 +559,11 @@ impl ServerShared {
         drop(hook);
         let dynamic: Vec<Arc<DynamicHook>> = lock(&self.dynamic).drain(..).collect();
         drop(dynamic);
+        let server_events: Vec<Arc<Callback>> = lock(&self.server_events)
+            .drain()
+            .flat_map(|(_, v)| v)
+            .collect();
+        drop(server_events);
     }
 
     fn target(&self, t: *const oxsio_target) -> Result<BroadcastOperator> {
@@ -664,6 +672,7 @@ pub extern "C" fn oxsio_server_new(
             io,
             allow,
             dynamic: Mutex::new(Vec::new()),
+            server_events: Mutex::new(HashMap::new()),
             dispatch: Dispatch::new(mode, cap),
             running: Mutex::new(None),
             port: AtomicU16::new(0),
@@ -1179,6 +1188,171 @@ pub extern "C" fn oxsio_server_emit_with_ack(
                 oxsio_core::runtime::spawn(async move { finish(fut.await) });
             }
         }
+        Ok(())
+    })
+}
+
+/// Receives the events other nodes send to namespace `nsp` (NULL: `"/"`;
+/// declared if needed) with `server_side_emit` (Node's
+/// `io.on("event", ...)` / `io.serverSideEmit`), as
+/// `OXSIO_EVENT_KIND_SERVER_EVENT` events: name, arguments, no socket;
+/// answer with `oxsio_event_ack` when `oxsio_event_wants_ack` (the first
+/// argument is the node's reply). Callback mode: to `callback`, on a
+/// library thread. Poll mode: `callback` must be NULL and the events come
+/// from `oxsio_server_poll` once this was called for the namespace.
+/// With a single node (no `redis_url`) no such event ever comes.
+///
+/// Ownership: `user_data_free` (may be NULL) is called exactly once when
+/// the server is freed, only if this returns `OXSIO_RESULT_OK`.
+/// Returns: `OXSIO_RESULT_WRONG_MODE` for a callback on a poll-mode server
+/// or none on a callback-mode one.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_server_on_server_event(
+    server: *const oxsio_server,
+    nsp: *const c_char,
+    callback: oxsio_event_cb,
+    user_data: *mut c_void,
+    user_data_free: oxsio_free_cb,
+) -> oxsio_result {
+    guard(|| {
+        let s = srv(server)?;
+        let name = normalize(opt_str_arg(nsp, "nsp")?);
+        let cb = match (s.dispatch.is_poll(), callback) {
+            (true, None) => None,
+            (false, Some(_)) => Some(Callback::new(callback, user_data, user_data_free)?),
+            (true, Some(_)) => {
+                return Err(Error::new(
+                    oxsio_result::WrongMode,
+                    "a callback on a poll-mode server: server events arrive from oxsio_server_poll",
+                ));
+            }
+            (false, None) => {
+                return Err(Error::new(oxsio_result::NullArgument, "callback is NULL"));
+            }
+        };
+        let ns = s.declare(&name);
+        let mut map = lock(&s.server_events);
+        let listen = !map.contains_key(&name);
+        let list = map.entry(name.clone()).or_default();
+        if let Some(cb) = cb {
+            list.push(cb);
+        }
+        drop(map);
+        if listen {
+            let weak = Arc::downgrade(&s);
+            ns.on_server_event(move |e: oxsio_core::ServerEvent| {
+                let Some(me) = weak.upgrade() else { return };
+                if me.dispatch.is_closed() {
+                    return;
+                }
+                let mut ev = EventData::message(
+                    NulStr::new(&name),
+                    me.names.get(&e.name),
+                    e.args,
+                    e.ack.map(Acker::Node),
+                );
+                ev.kind = oxsio_event_kind::ServerEvent;
+                if me.dispatch.is_poll() {
+                    me.dispatch.push(ev);
+                } else {
+                    let cbs = lock(&me.server_events)
+                        .get(&name)
+                        .cloned()
+                        .unwrap_or_default();
+                    call_all(&me.dispatch, &cbs, ev);
+                }
+            });
+        }
+        Ok(())
+    })
+}
+
+/// Sends an event to the server-side handlers of every other node of the
+/// cluster (Node's `io.serverSideEmit`), in namespace `nsp` (NULL: `"/"`;
+/// declared). Fire and forget; with a single node nothing is sent.
+///
+/// Borrowing: every argument is copied. Threads: any. Never blocks.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_server_server_side_emit(
+    server: *const oxsio_server,
+    nsp: *const c_char,
+    event: *const c_char,
+    args_json: *const c_char,
+    buffers: *const oxsio_buf,
+    buffer_count: usize,
+) -> oxsio_result {
+    guard(|| {
+        let s = srv(server)?;
+        let ns = s.namespace(opt_str_arg(nsp, "nsp")?)?;
+        let name = str_arg(event, "event")?.to_owned();
+        let args = args_of(args_json, buffers, buffer_count)?;
+        oxsio_core::runtime::spawn(async move { ns.server_side_emit(&name, args).await });
+        Ok(())
+    })
+}
+
+/// As `oxsio_server_server_side_emit`, gathering one reply per other node
+/// within `timeout_ms` (0: 5000): an `OXSIO_EVENT_KIND_ACK` whose id is
+/// `*out_ack_id`, whose arguments are the replies (one value per node, in
+/// no set order), or `OXSIO_RESULT_TIMEOUT` when a node did not answer in
+/// time. The event has no socket. Callback mode: to `callback` (NULL:
+/// ignored). Poll mode: from `oxsio_server_poll` (`callback` must be NULL).
+///
+/// Ownership: `user_data_free` is called once after the reply was handled,
+/// only if this returns `OXSIO_RESULT_OK`. NULL: `out_ack_id` may be NULL.
+/// Threads: any. Never blocks.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_server_server_side_emit_with_ack(
+    server: *const oxsio_server,
+    nsp: *const c_char,
+    event: *const c_char,
+    args_json: *const c_char,
+    buffers: *const oxsio_buf,
+    buffer_count: usize,
+    timeout_ms: u32,
+    callback: oxsio_event_cb,
+    user_data: *mut c_void,
+    user_data_free: oxsio_free_cb,
+    out_ack_id: *mut u64,
+) -> oxsio_result {
+    guard(|| {
+        let s = srv(server)?;
+        let nsp_name = normalize(opt_str_arg(nsp, "nsp")?);
+        let ns = s.namespace(Some(&nsp_name))?;
+        let name = str_arg(event, "event")?.to_owned();
+        let args = args_of(args_json, buffers, buffer_count)?;
+        let cb = ack_callback(s.dispatch.is_poll(), callback, user_data, user_data_free)?;
+        let timeout = Duration::from_millis(if timeout_ms == 0 {
+            5000
+        } else {
+            timeout_ms.into()
+        });
+        let ack_id = next_ack_id();
+        write_opt(out_ack_id, ack_id);
+        let weak = Arc::downgrade(&s);
+        oxsio_core::runtime::spawn(async move {
+            let r = ns.server_side_emit_with_ack(&name, args, timeout).await;
+            let mut ev = EventData::new(oxsio_event_kind::Ack, &nsp_name);
+            ev.id = ack_id;
+            let ev = match r {
+                Ok(replies) => {
+                    ev.args = replies;
+                    ev
+                }
+                Err(e) => {
+                    let e = Error::from(e);
+                    ev.with_error(e.code, &e.detail)
+                }
+            };
+            let Some(server) = weak.upgrade() else {
+                return;
+            };
+            match cb {
+                Some(cb) => call_all(&server.dispatch, &[cb], ev),
+                None if server.dispatch.is_poll() => server.dispatch.push(ev),
+                None => {}
+            }
+        });
         Ok(())
     })
 }

@@ -486,6 +486,49 @@ fn parity_once_and_broadcast_ack_in_callback_mode() {
     self_check("ffi/tests/c/parity_cb.c", "parity_cb: ok");
 }
 
+/// A redis-server on a free port, killed on drop.
+struct RedisServer(Child);
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn redis_server() -> (RedisServer, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("redis-server (installed by tests/run-all.sh)");
+    let server = RedisServer(child);
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return (server, port);
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("redis-server did not start");
+}
+
+#[test]
+fn server_side_emit_between_two_c_servers_over_redis() {
+    let (_redis, port) = redis_server();
+    let exe = build("ffi/tests/c/cluster.c", Flavor::Sanitized);
+    let mut c = cmd(&exe, Flavor::Sanitized);
+    c.arg(port.to_string());
+    let (status, out) = Proc::spawn("cluster", c).finish(Duration::from_secs(60));
+    assert_has(&out, "cluster: ok", "cluster.c");
+    assert!(status.success(), "cluster.c: {status}\n{out}");
+}
+
 #[test]
 fn cpp_wrappers_of_every_header_function() {
     self_check("ffi/tests/c/wrappers.cpp", "wrappers: ok");

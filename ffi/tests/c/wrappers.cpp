@@ -264,6 +264,24 @@ int main() {
         EXPECT(replies == 1 && reply_json == "[[\"yes\"]]", "broadcast replies " << reply_json);
         EXPECT(gate_calls >= 2, "allow_request calls " << gate_calls);
         {
+            // One node: no other node answers, the gathered reply is empty.
+            server.on_server_event("/", [](const oxsio::EventView &) {});
+            server.server_side_emit("/", "nobody", "[1]");
+            std::atomic<int> sse{0};
+            std::string sse_json;
+            std::mutex sm;
+            server.server_side_emit_with_ack("/", "anyone", "[]", 1000, [&](const oxsio::EventView &ev) {
+                std::lock_guard<std::mutex> g(sm);
+                sse_json = std::string(ev.args_json());
+                sse++;
+            });
+            auto until4 = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+            while (sse == 0 && std::chrono::steady_clock::now() < until4)
+                std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            std::lock_guard<std::mutex> g(sm);
+            EXPECT(sse == 1 && sse_json == "[]", "server_side_emit_with_ack on one node: " << sse_json);
+        }
+        {
             oxsio::Client room("http://127.0.0.1:" + std::to_string(port) + "/room-cpp", "", oxsio::Dispatch::Callback);
             room.open();
             EXPECT(room.wait_connected(10000), "connected to a dynamic namespace");
