@@ -14,7 +14,7 @@ step() { printf '\n==> %s\n' "$*"; }
 step "installing interop peers (npm ci, pip)"
 bash tests/interop/setup.sh
 
-step "installing redis-server, gcc, g++, valgrind, cmake, pkg-config (Redis, C ABI and install tests), mono (C# binding) and chromium (browser test) when missing"
+step "installing redis-server, gcc, g++, valgrind, cmake, pkg-config (Redis, C ABI and install tests), xvfb, libsdl2-dev, imagemagick (SDL2 demo), mono (C# binding) and chromium (browser test) when missing"
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v gcc >/dev/null 2>&1 || missing+=(gcc)
@@ -23,6 +23,9 @@ command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v cmake >/dev/null 2>&1 || missing+=(cmake)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+command -v Xvfb >/dev/null 2>&1 || missing+=(xvfb)
+command -v sdl2-config >/dev/null 2>&1 || missing+=(libsdl2-dev)
+command -v import >/dev/null 2>&1 || missing+=(imagemagick)
 command -v mcs >/dev/null 2>&1 || missing+=(mono-mcs)
 command -v mono >/dev/null 2>&1 || missing+=(mono-devel)
 if [ ${#missing[@]} -gt 0 ]; then

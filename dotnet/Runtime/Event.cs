@@ -28,6 +28,8 @@ namespace Oxsio
         Reconnect = 9,
         ReconnectError = 10,
         ReconnectFailed = 11,
+        /// <summary>Server: an event another node sent with server_side_emit.</summary>
+        ServerEvent = 12,
     }
 
     /// <summary>The kind of one argument.</summary>
