@@ -108,6 +108,17 @@ namespace Oxsio
         public OxsioInternalException(ResultCode code, string message) : base(code, message) { }
     }
 
+    /// <summary>Severity of the native library's log records.</summary>
+    public enum LogLevel : uint
+    {
+        Off = 0,
+        Error = 1,
+        Warn = 2,
+        Info = 3,
+        Debug = 4,
+        Trace = 5,
+    }
+
     internal static class Check
     {
         /// <summary>Throws the typed exception for a non-OK result, with the native detail.</summary>
@@ -137,6 +148,82 @@ namespace Oxsio
     {
         /// <summary>Raised with each log line, on the thread that hit the problem.</summary>
         public static event Action<string> Message;
+
+        /// <summary>
+        /// The native library's own log records (its tracing events) of
+        /// maxLevel and more severe, queued until <see cref="PollNative"/>
+        /// (call it each frame: the library runs no managed code).
+        /// Process-wide; replaces <see cref="ForwardNative"/>.
+        /// </summary>
+        public static void EnableNativeQueue(LogLevel maxLevel, int capacity = 0)
+        {
+            if (capacity < 0) throw new ArgumentOutOfRangeException("capacity");
+            Check.Ok(Native.oxsio_log_enable_queue((uint)maxLevel, (UIntPtr)capacity), "EnableNativeQueue");
+        }
+
+        /// <summary>Raises <see cref="Message"/> on this thread for each queued native record ("oxsio[LEVEL] target: message"); returns how many.</summary>
+        public static int PollNative(int max = int.MaxValue)
+        {
+            var target = new byte[256];
+            var message = new byte[2048];
+            int n = 0;
+            while (n < max)
+            {
+                uint level;
+                UIntPtr tl, ml;
+                uint rc = Native.oxsio_log_poll(out level, target, (UIntPtr)target.Length, out tl, message, (UIntPtr)message.Length, out ml);
+                if (rc == (uint)ResultCode.Empty) break;
+                if (rc == (uint)ResultCode.BufferTooSmall)
+                {
+                    target = new byte[Math.Max(target.Length, (int)tl.ToUInt64() + 1)];
+                    message = new byte[Math.Max(message.Length, (int)ml.ToUInt64() + 1)];
+                    continue;
+                }
+                Check.Ok(rc, "PollNative");
+                Write(Format(level, System.Text.Encoding.UTF8.GetString(target, 0, (int)tl.ToUInt64()),
+                    System.Text.Encoding.UTF8.GetString(message, 0, (int)ml.ToUInt64())));
+                n++;
+            }
+            return n;
+        }
+
+        /// <summary>
+        /// The native library's log records of maxLevel and more severe raise
+        /// <see cref="Message"/> on the library's log thread (not Unity's main
+        /// thread). Process-wide; replaces <see cref="EnableNativeQueue"/>.
+        /// </summary>
+        public static void ForwardNative(LogLevel maxLevel)
+        {
+            Check.Ok(Native.oxsio_log_set_callback((uint)maxLevel, OnNativeLog, IntPtr.Zero, null), "ForwardNative");
+        }
+
+        /// <summary>Stops the native log records.</summary>
+        public static void DisableNative() { Check.Ok(Native.oxsio_log_off(), "DisableNative"); }
+
+        /// <summary>How many native log records were dropped (queue or backlog full).</summary>
+        public static ulong NativeDropped
+        {
+            get
+            {
+                ulong n;
+                Check.Ok(Native.oxsio_log_dropped(out n), "NativeDropped");
+                return n;
+            }
+        }
+
+        private static readonly NativeLogCallback OnNativeLog = OnNativeLogImpl;
+
+        [AOT.MonoPInvokeCallback(typeof(NativeLogCallback))]
+        private static void OnNativeLogImpl(IntPtr userData, uint level, IntPtr target, IntPtr message)
+        {
+            try { Write(Format(level, Utf8.ReadZ(target), Utf8.ReadZ(message))); }
+            catch (Exception) { }
+        }
+
+        private static string Format(uint level, string target, string message)
+        {
+            return "oxsio[" + (LogLevel)level + "] " + target + ": " + message;
+        }
 
         internal static void HandlerFailed(string where, Exception e)
         {

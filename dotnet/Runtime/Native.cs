@@ -58,6 +58,9 @@ namespace Oxsio
         protected override bool ReleaseHandle() { return Native.oxsio_event_free(handle) == 0; }
     }
 
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    internal delegate void NativeLogCallback(IntPtr userData, uint level, IntPtr target, IntPtr message);
+
     internal static class Native
     {
 #if UNITY_IOS && !UNITY_EDITOR
@@ -71,6 +74,16 @@ namespace Oxsio
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr oxsio_version();
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr oxsio_result_message(uint result);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr oxsio_last_error_message();
+
+        // ---------------------------------------------------------------- log
+        [DllImport(Lib, CallingConvention = CC)]
+        internal static extern uint oxsio_log_set_callback(uint maxLevel, NativeLogCallback cb, IntPtr userData, NativeFreeCallback userDataFree);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern uint oxsio_log_enable_queue(uint maxLevel, UIntPtr capacity);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern uint oxsio_log_off();
+        [DllImport(Lib, CallingConvention = CC)]
+        internal static extern uint oxsio_log_poll(out uint level, byte[] target, UIntPtr targetCapacity, out UIntPtr targetLen,
+            byte[] message, UIntPtr messageCapacity, out UIntPtr messageLen);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern uint oxsio_log_dropped(out ulong count);
 
         // ------------------------------------------------------------- client
         [DllImport(Lib, CallingConvention = CC)]

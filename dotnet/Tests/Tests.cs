@@ -46,6 +46,7 @@ internal static class Tests
             T("misuse_double_dispose_and_use_after_dispose", MisuseDispose),
             T("misuse_bad_arguments_are_typed_exceptions", MisuseArguments),
             T("a_throwing_handler_is_logged_and_the_connection_lives", ThrowingHandler),
+            T("native_log_records_polled_and_forwarded", NativeLogs),
         };
         int passed = 0, failed = 0;
         foreach (var t in tests)
@@ -697,6 +698,75 @@ internal static class Tests
             Throws<InvalidOperationException>(() => s.Use("/", r => r.Accept()), "a second poll-mode middleware");
             var d = Throws<OxsioArgumentException>(() => new Server(null, (DispatchMode)7), "bad dispatch value");
             Eq(ResultCode.InvalidArgument, d.Code, "code");
+        }
+    }
+
+    /// <summary>Opens a polling session and sends an invalid Socket.IO packet: the server logs it at DEBUG.</summary>
+    private static void InvalidPacket(int port)
+    {
+        Func<string, string> http = req =>
+        {
+            using (var tcp = new System.Net.Sockets.TcpClient("127.0.0.1", port))
+            using (var st = tcp.GetStream())
+            {
+                var b = System.Text.Encoding.ASCII.GetBytes(req);
+                st.Write(b, 0, b.Length);
+                return new StreamReader(st).ReadToEnd();
+            }
+        };
+        string open = http("GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        int at = open.IndexOf("\"sid\":\"");
+        Assert(at >= 0, "handshake: " + open);
+        string sid = open.Substring(at + 7, open.IndexOf('"', at + 7) - at - 7);
+        string answer = http("POST /socket.io/?EIO=4&transport=polling&sid=" + sid +
+            " HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\n49");
+        Assert(answer.StartsWith("HTTP/1.1 200"), "post: " + answer);
+    }
+
+    private static void NativeLogs()
+    {
+        var lines = new List<string>();
+        Action<string> sink = l => { lock (lines) lines.Add(l); };
+        OxsioLog.Message += sink;
+        try
+        {
+            using (var server = new Server())
+            {
+                int port = server.Listen();
+                // Poll mode: records wait until PollNative, which raises Message on this thread.
+                OxsioLog.EnableNativeQueue(LogLevel.Debug);
+                InvalidPacket(port);
+                var deadline = DateTime.UtcNow.AddSeconds(10);
+                while (DateTime.UtcNow < deadline)
+                {
+                    server.Poll();
+                    OxsioLog.PollNative();
+                    lock (lines) if (lines.Any(l => l.Contains("invalid packet"))) break;
+                    Thread.Sleep(10);
+                }
+                lock (lines)
+                    Assert(lines.Any(l => l.StartsWith("oxsio[Debug] oxsio::socketio::conn: invalid packet, closing")),
+                        "queued record: " + string.Join(" | ", lines));
+                // Callback mode: on the library's log thread.
+                lock (lines) lines.Clear();
+                OxsioLog.ForwardNative(LogLevel.Debug);
+                InvalidPacket(port);
+                deadline = DateTime.UtcNow.AddSeconds(10);
+                while (DateTime.UtcNow < deadline)
+                {
+                    server.Poll();
+                    lock (lines) if (lines.Any(l => l.Contains("invalid packet"))) break;
+                    Thread.Sleep(10);
+                }
+                lock (lines) Assert(lines.Any(l => l.Contains("invalid packet, closing")), "forwarded record: " + string.Join(" | ", lines));
+                OxsioLog.DisableNative();
+                Throws<OxsioHandleException>(() => OxsioLog.PollNative(), "PollNative with the sink off");
+            }
+        }
+        finally
+        {
+            OxsioLog.Message -= sink;
+            OxsioLog.DisableNative();
         }
     }
 
