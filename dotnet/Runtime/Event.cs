@@ -96,14 +96,18 @@ namespace Oxsio
                 IntPtr p; UIntPtr n;
                 e.Name = Native.oxsio_event_name(ev, out p, out n) == 0 ? Utf8.Read(p, n) : "";
                 e.Namespace = Native.oxsio_event_namespace(ev, out p, out n) == 0 ? Utf8.Read(p, n) : "/";
-                e.Message = Native.oxsio_event_message(ev, out p, out n) == 0 ? Utf8.Read(p, n) : "";
+                // Only what the kind carries: a message (the hot path) reads
+                // no message, id, result nor recovery flag.
+                bool message = e.Kind == EventKind.Message || e.Kind == EventKind.ServerEvent;
+                e.Message = !message && Native.oxsio_event_message(ev, out p, out n) == 0 ? Utf8.Read(p, n) : "";
                 ulong id;
-                e.Id = Native.oxsio_event_id(ev, out id) == 0 ? id : 0;
+                e.Id = !message && Native.oxsio_event_id(ev, out id) == 0 ? id : 0;
                 uint r;
-                e.Result = Native.oxsio_event_result(ev, out r) == 0 ? (ResultCode)r : ResultCode.Ok;
+                e.Result = !message && Native.oxsio_event_result(ev, out r) == 0 ? (ResultCode)r : ResultCode.Ok;
                 bool b;
-                e.Recovered = Native.oxsio_event_recovered(ev, out b) == 0 && b;
-                e.WantsAck = Native.oxsio_event_wants_ack(ev, out b) == 0 && b;
+                e.Recovered = (e.Kind == EventKind.Connect || e.Kind == EventKind.Connection) &&
+                    Native.oxsio_event_recovered(ev, out b) == 0 && b;
+                e.WantsAck = message && Native.oxsio_event_wants_ack(ev, out b) == 0 && b;
                 if (e.Kind == EventKind.Connection || e.Kind == EventKind.ConnectionRequest)
                     e.HandshakeJson = Native.oxsio_event_handshake_json(ev, out p, out n) == 0 ? Utf8.Read(p, n) : null;
                 IntPtr s;

@@ -45,12 +45,17 @@ namespace Oxsio
         /// <summary>Runs the handlers of the event's name, then the catch-all ones; an exception is logged, never thrown.</summary>
         internal void Dispatch(Event ev, string where)
         {
-            var run = new List<Action<Event>>();
+            Action<Event>[] run;
             lock (gate)
             {
                 List<Entry> l;
-                if (byName.TryGetValue(ev.Name, out l)) Take(l, run);
-                Take(any, run);
+                byName.TryGetValue(ev.Name, out l);
+                int count = (l == null ? 0 : l.Count) + any.Count;
+                if (count == 0) return;
+                run = new Action<Event>[count];
+                int i = 0;
+                if (l != null) i = Take(l, run, i);
+                Take(any, run, i);
             }
             foreach (var h in run)
             {
@@ -59,10 +64,16 @@ namespace Oxsio
             }
         }
 
-        private static void Take(List<Entry> l, List<Action<Event>> run)
+        private static int Take(List<Entry> l, Action<Event>[] run, int i)
         {
-            foreach (var e in l) run.Add(e.Handler);
-            l.RemoveAll(e => e.Once);
+            bool once = false;
+            foreach (var e in l)
+            {
+                run[i++] = e.Handler;
+                once |= e.Once;
+            }
+            if (once) l.RemoveAll(e => e.Once);
+            return i;
         }
     }
 }
