@@ -214,6 +214,9 @@ namespace Oxsio
             return p;
         }
 
+        /// <summary>The auth payload (a JSON object; null: none) of the next connection attempts, reconnections included (e.g. a fresh token on "reconnect_attempt").</summary>
+        public void SetAuth(string authJson) { Check.Ok(Native.oxsio_client_set_auth(H, Utf8.Z(authJson)), "SetAuth"); }
+
         /// <summary>Leaves the namespace ("disconnect" follows); no reconnection until Open.</summary>
         public void Disconnect() { Check.Ok(Native.oxsio_client_disconnect(H), "Disconnect"); }
 

@@ -102,6 +102,7 @@ namespace Oxsio
         internal static extern uint oxsio_client_emit_with_ack(ClientHandle client, byte[] ev, byte[] argsJson, [In] NativeBuf[] buffers, UIntPtr count,
             uint timeoutMs, NativeEventCallback cb, IntPtr userData, NativeFreeCallback userDataFree, out ulong outAckId);
         [DllImport(Lib, CallingConvention = CC)] internal static extern uint oxsio_client_disconnect(ClientHandle client);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern uint oxsio_client_set_auth(ClientHandle client, byte[] authJson);
         [DllImport(Lib, CallingConvention = CC)] internal static extern uint oxsio_client_get_state(ClientHandle client, out uint state);
         [DllImport(Lib, CallingConvention = CC)]
         internal static extern uint oxsio_client_id(ClientHandle client, byte[] buf, UIntPtr capacity, out UIntPtr outLen);
@@ -161,6 +162,11 @@ namespace Oxsio
         [DllImport(Lib, CallingConvention = CC)]
         internal static extern uint oxsio_server_disconnect_sockets(ServerHandle server, ref NativeTarget target, [MarshalAs(UnmanagedType.U1)] bool close);
         [DllImport(Lib, CallingConvention = CC)] internal static extern uint oxsio_server_socket(ServerHandle server, byte[] nsp, byte[] sid, out IntPtr socket);
+        [DllImport(Lib, CallingConvention = CC)]
+        internal static extern uint oxsio_server_fetch_sockets(ServerHandle server, ref NativeTarget target, uint timeoutMs, byte[] buf, UIntPtr capacity, out UIntPtr outLen);
+        [DllImport(Lib, CallingConvention = CC)]
+        internal static extern uint oxsio_server_emit_with_ack(ServerHandle server, ref NativeTarget target, byte[] ev, byte[] argsJson, [In] NativeBuf[] buffers, UIntPtr count,
+            uint timeoutMs, NativeEventCallback cb, IntPtr userData, NativeFreeCallback userDataFree, out ulong outAckId);
         [DllImport(Lib, CallingConvention = CC)] internal static extern uint oxsio_server_socket_count(ServerHandle server, byte[] nsp, out UIntPtr count);
         [DllImport(Lib, CallingConvention = CC)] internal static extern uint oxsio_server_poll(ServerHandle server, out IntPtr outEvent);
         [DllImport(Lib, CallingConvention = CC)] internal static extern uint oxsio_server_wait(ServerHandle server, uint timeoutMs);
@@ -176,6 +182,8 @@ namespace Oxsio
         [DllImport(Lib, CallingConvention = CC)]
         internal static extern uint oxsio_socket_data_json(IntPtr socket, byte[] buf, UIntPtr capacity, out UIntPtr outLen);
         [DllImport(Lib, CallingConvention = CC)] internal static extern uint oxsio_socket_set_data_json(IntPtr socket, byte[] json);
+        [DllImport(Lib, CallingConvention = CC)]
+        internal static extern uint oxsio_socket_rooms(IntPtr socket, byte[] buf, UIntPtr capacity, out UIntPtr outLen);
         [DllImport(Lib, CallingConvention = CC)]
         internal static extern uint oxsio_socket_connected(IntPtr socket, [MarshalAs(UnmanagedType.U1)] out bool connected);
         [DllImport(Lib, CallingConvention = CC)]

@@ -227,6 +227,74 @@ namespace Oxsio
                 Check.Ok(Native.oxsio_server_emit_binary(h, ref t.Value, Utf8.Z(eventName), data, (UIntPtr)data.Length), "EmitBinary");
         }
 
+        /// <summary>
+        /// Sends an event to the sockets target selects, each asked for an
+        /// acknowledgement; the Task gets one ACK event whose arguments are
+        /// the replies, one JSON array per socket ([[..],[..]]), or fails
+        /// with OxsioTimeoutException when some did not answer in time. Poll
+        /// mode: completes inside Poll().
+        /// </summary>
+        public Task<Event> EmitWithAckAsync(Target target, string eventName, string argsJson = null, byte[][] buffers = null, int timeoutMs = 0)
+        {
+            if (eventName == null) throw new ArgumentNullException("eventName");
+            var h = H;
+            var p = Acks.Begin(true, null, socketOf);
+            uint rc;
+            ulong id;
+            using (var t = new Target.Marshalled(target))
+            using (var pin = PinnedBuffers.Pin(buffers))
+            {
+                if (mode == DispatchMode.Callback)
+                {
+                    IntPtr ud = Trampolines.Pin(p);
+                    rc = Native.oxsio_server_emit_with_ack(h, ref t.Value, Utf8.Z(eventName), Utf8.Z(argsJson), pin.Bufs, pin.Count, Client.Ms(timeoutMs),
+                        Trampolines.OnEvent, ud, Trampolines.Free, out id);
+                    if (rc != 0) Trampolines.Unpin(ud);
+                }
+                else
+                {
+                    lock (Acks.Gate)
+                    {
+                        rc = Native.oxsio_server_emit_with_ack(h, ref t.Value, Utf8.Z(eventName), Utf8.Z(argsJson), pin.Bufs, pin.Count, Client.Ms(timeoutMs),
+                            null, IntPtr.Zero, null, out id);
+                        if (rc == 0) Acks.Registered(p, new AckKey(IntPtr.Zero, id));
+                    }
+                }
+            }
+            if (rc != 0)
+            {
+                var ex = Check.Error(rc, "EmitWithAckAsync");
+                p.Fail(ex);
+                throw ex;
+            }
+            return p.Task;
+        }
+
+        /// <summary>
+        /// The sockets target selects, on every node, as a JSON array of
+        /// {"id","nsp","rooms","handshake","data"} (Node's fetchSockets).
+        /// Blocks at most timeoutMs (0: 5000); not from a callback-mode handler.
+        /// </summary>
+        public string FetchSocketsJson(Target target, int timeoutMs = 0)
+        {
+            var h = H;
+            using (var t = new Target.Marshalled(target))
+            {
+                for (int tries = 0; tries < 8; tries++)
+                {
+                    UIntPtr len;
+                    uint rc = Native.oxsio_server_fetch_sockets(h, ref t.Value, Client.Ms(timeoutMs), null, UIntPtr.Zero, out len);
+                    if (rc != (uint)ResultCode.BufferTooSmall) Check.Ok(rc, "FetchSocketsJson");
+                    var buf = new byte[(int)len.ToUInt64() + 1 + 1024];
+                    rc = Native.oxsio_server_fetch_sockets(h, ref t.Value, Client.Ms(timeoutMs), buf, (UIntPtr)buf.Length, out len);
+                    if (rc == (uint)ResultCode.BufferTooSmall) continue; // sockets came in between
+                    Check.Ok(rc, "FetchSocketsJson");
+                    return System.Text.Encoding.UTF8.GetString(buf, 0, (int)len.ToUInt64());
+                }
+                throw new OxsioStateException(ResultCode.BufferTooSmall, "FetchSocketsJson: the selection kept growing while read");
+            }
+        }
+
         public void SocketsJoin(Target target, string room)
         {
             var h = H;
@@ -517,6 +585,27 @@ namespace Oxsio
             set
             {
                 Check.Ok(Native.oxsio_socket_set_data_json(S, Utf8.Z(value ?? throw new ArgumentNullException("value"))), "DataJson");
+            }
+        }
+
+        /// <summary>The rooms the socket is in (its own id room included) as a JSON array of strings.</summary>
+        public string RoomsJson
+        {
+            get
+            {
+                var h = S;
+                for (int tries = 0; tries < 8; tries++)
+                {
+                    UIntPtr len;
+                    uint rc = Native.oxsio_socket_rooms(h, null, UIntPtr.Zero, out len);
+                    if (rc != (uint)ResultCode.BufferTooSmall) Check.Ok(rc, "RoomsJson");
+                    var buf = new byte[(int)len.ToUInt64() + 1];
+                    rc = Native.oxsio_socket_rooms(h, buf, (UIntPtr)buf.Length, out len);
+                    if (rc == (uint)ResultCode.BufferTooSmall) continue;
+                    Check.Ok(rc, "RoomsJson");
+                    return System.Text.Encoding.UTF8.GetString(buf, 0, (int)len.ToUInt64());
+                }
+                throw new OxsioStateException(ResultCode.BufferTooSmall, "RoomsJson: the rooms kept changing while read");
             }
         }
 

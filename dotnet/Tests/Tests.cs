@@ -43,6 +43,7 @@ internal static class Tests
             T("server_poll_mode_js_client_polling", () => ServerPollJsClient("polling")),
             T("server_poll_mode_js_client_polling_upgrade", () => ServerPollJsClient("upgrade")),
             T("server_callback_mode_csharp_client", ServerCallbackMode),
+            T("server_poll_mode_rooms_fetch_sockets_broadcast_ack_set_auth", ServerPollParity),
             T("misuse_double_dispose_and_use_after_dispose", MisuseDispose),
             T("misuse_bad_arguments_are_typed_exceptions", MisuseArguments),
             T("a_throwing_handler_is_logged_and_the_connection_lives", ThrowingHandler),
@@ -628,6 +629,55 @@ internal static class Tests
                 Pump(() => reason != null, 10000, "server-side disconnect", a, b);
                 Eq("io server disconnect", reason, "reason");
                 Assert(requests >= 3, "the middleware saw every request");
+            }
+        }
+    }
+
+    private static void ServerPollParity()
+    {
+        using (var server = new Server())
+        {
+            var sockets = new List<Socket>();
+            server.OnConnection("/", s =>
+            {
+                sockets.Add(s);
+                s.Join("team");
+                s.DataJson = "{\"n\":" + sockets.Count + "}";
+            });
+            int port = server.Listen();
+            using (var a = new Client(Url(port), "{\"auth\":{\"who\":\"a\"}}", DispatchMode.Callback))
+            using (var b = new Client(Url(port), "{\"auth\":{\"who\":\"b\"}}", DispatchMode.Callback))
+            {
+                a.On("survey", e => e.Ack("[\"a\"]"));
+                b.On("survey", e => e.Ack("[\"b\"]"));
+                a.Open();
+                b.Open();
+                var deadline = DateTime.UtcNow.AddSeconds(10);
+                while (sockets.Count < 2 && DateTime.UtcNow < deadline) { if (server.Poll() == 0) server.Wait(20); }
+                Eq(2, sockets.Count, "two sockets");
+                string rooms = sockets[0].RoomsJson;
+                Assert(rooms.Contains("\"team\"") && rooms.Contains("\"" + sockets[0].Id + "\""), "rooms: " + rooms);
+                string fetched = server.FetchSocketsJson(new Target("/").To("team"), 2000);
+                Assert(fetched.Contains("\"who\":\"a\"") && fetched.Contains("\"who\":\"b\"") && fetched.Contains("\"data\":{\"n\":1}"),
+                    "fetch: " + fetched);
+                Eq("[]", server.FetchSocketsJson(new Target("/").To("nobody")), "an empty room");
+                var replies = server.EmitWithAckAsync(new Target("/").To("team"), "survey", "[]", null, 5000);
+                deadline = DateTime.UtcNow.AddSeconds(10);
+                while (!replies.IsCompleted && DateTime.UtcNow < deadline) { if (server.Poll() == 0) server.Wait(20); }
+                Assert(replies.IsCompleted && !replies.IsFaulted, "broadcast ack: " + replies.Status);
+                var r = replies.Result;
+                Eq(2, r.ArgCount, "one reply per socket");
+                Assert(r.ArgsJson.Contains("[\"a\"]") && r.ArgsJson.Contains("[\"b\"]"), "replies: " + r.ArgsJson);
+                Assert(r.Socket == null, "a broadcast ack has no socket");
+                // A new auth payload is used at the next connection.
+                a.SetAuth("{\"who\":\"a2\"}");
+                Throws<OxsioArgumentException>(() => a.SetAuth("[1]"), "an array is not an auth payload");
+                a.Disconnect();
+                a.Open();
+                deadline = DateTime.UtcNow.AddSeconds(10);
+                while (sockets.Count < 3 && DateTime.UtcNow < deadline) { if (server.Poll() == 0) server.Wait(20); }
+                Eq(3, sockets.Count, "reconnected");
+                Assert(sockets[2].AuthJson.Contains("\"who\":\"a2\""), "new auth: " + sockets[2].AuthJson);
             }
         }
     }
