@@ -198,6 +198,11 @@ enum oxsio_event_kind
   OXSIO_EVENT_KIND_RECONNECT_ERROR = 10,
   // Client: the reconnection attempts are exhausted; the client gives up.
   OXSIO_EVENT_KIND_RECONNECT_FAILED = 11,
+  // Server: an event another node sent with `server_side_emit`
+  // (multi-node adapters): name and arguments, no socket; when
+  // `oxsio_event_wants_ack`, `oxsio_event_ack` replies with the first
+  // argument (`null` when none).
+  OXSIO_EVENT_KIND_SERVER_EVENT = 12,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -280,6 +285,34 @@ typedef uint32_t oxsio_dispatch;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// Severity of a log record (`oxsio_log_*`), most severe first; a sink
+// set to a level receives that level and the more severe ones.
+enum oxsio_log_level
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Nothing (the sink is off).
+  OXSIO_LOG_LEVEL_OFF = 0,
+  // Something failed.
+  OXSIO_LOG_LEVEL_ERROR = 1,
+  // Something unexpected, handled.
+  OXSIO_LOG_LEVEL_WARN = 2,
+  // Notable events.
+  OXSIO_LOG_LEVEL_INFO = 3,
+  // Details for debugging (e.g. why a connection was closed).
+  OXSIO_LOG_LEVEL_DEBUG = 4,
+  // Everything.
+  OXSIO_LOG_LEVEL_TRACE = 5,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum oxsio_log_level oxsio_log_level;
+#else
+typedef uint32_t oxsio_log_level;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // A client handle (one namespace of a connection), made by
 // `oxsio_client_new` / `oxsio_client_connect` / `oxsio_client_of`,
 // released by `oxsio_client_free`.
@@ -306,6 +339,11 @@ typedef void (*oxsio_event_cb)(void *user_data, const struct oxsio_event *event)
 // when the registration ends (handle freed, or the handler replaced).
 typedef void (*oxsio_free_cb)(void *user_data);
 
+// An auth provider (`oxsio_client_set_auth_provider`): `user_data` as
+// registered and a buffer of `capacity` bytes for the JSON text; returns
+// the text's length (0: no auth).
+typedef size_t (*oxsio_auth_cb)(void *user_data, char *json, size_t capacity);
+
 // A borrowed byte buffer: `len` bytes at `data` (`data` may be NULL when
 // `len` is 0).
 typedef struct oxsio_buf {
@@ -314,6 +352,30 @@ typedef struct oxsio_buf {
   // Number of bytes.
   size_t len;
 } oxsio_buf;
+
+// A log callback: `user_data` as registered, the record's level
+// (`OXSIO_LOG_LEVEL_*`), its target (the core module, e.g.
+// `"oxsio::socketio::conn"`) and its message with its fields
+// (`"invalid packet, closing sid=… error=…"`), both NUL-terminated and
+// borrowed for the call.
+typedef void (*oxsio_log_cb)(void *user_data,
+                             uint32_t level,
+                             const char *target,
+                             const char *message);
+
+// A namespace predicate (`oxsio_server_of_dynamic`): `user_data` as
+// registered and the name a client asks for (e.g. `"/room-7"`,
+// NUL-terminated, borrowed for the call); true creates that namespace.
+typedef bool (*oxsio_namespace_predicate_cb)(void *user_data, const char *nsp);
+
+// An `allow_request` hook (`oxsio_server_allow_request`): `user_data` as
+// registered, the request as NUL-terminated JSON (borrowed for the call),
+// and a buffer of `reason_capacity` bytes for the refusal's text. Returns
+// true to accept the handshake.
+typedef bool (*oxsio_allow_request_cb)(void *user_data,
+                                       const char *request_json,
+                                       char *reason,
+                                       size_t reason_capacity);
 
 // A selection of sockets of one namespace, for broadcasts and
 // server-side room operations. Zero-initialise it, then fill what you need.
@@ -331,6 +393,15 @@ typedef struct oxsio_target {
   // `OXSIO_TARGET_VOLATILE` | `OXSIO_TARGET_LOCAL`.
   uint32_t flags;
 } oxsio_target;
+
+// A per-packet middleware (`oxsio_socket_use`): `user_data` as registered,
+// the incoming `MESSAGE` event (name and arguments; lent for the call),
+// and a buffer for the refusal's text. Returns true to let the packet
+// through.
+typedef bool (*oxsio_packet_middleware_cb)(void *user_data,
+                                           const struct oxsio_event *event,
+                                           char *reason,
+                                           size_t reason_capacity);
 
 #ifdef __cplusplus
 extern "C" {
@@ -420,6 +491,64 @@ oxsio_result oxsio_client_on(const struct oxsio_client *client,
                              oxsio_event_cb callback,
                              void *user_data,
                              oxsio_free_cb user_data_free);
+
+// Callback mode: as `oxsio_client_on`, for the first matching event only
+// (Node's `socket.once`): the registration ends after that call, and its
+// `user_data_free` runs then.
+//
+// Returns: `OXSIO_RESULT_WRONG_MODE` on a poll-mode client.
+oxsio_result oxsio_client_once(const struct oxsio_client *client,
+                               const char *event,
+                               oxsio_event_cb callback,
+                               void *user_data,
+                               oxsio_free_cb user_data_free);
+
+// Replaces the auth payload sent with the next connection attempts
+// (reconnections included; `NULL`: none), e.g. a refreshed token set on
+// `OXSIO_EVENT_KIND_RECONNECT_ATTEMPT`. Replaces an auth provider (its
+// `user_data_free` runs).
+//
+// Borrowing: `auth_json` is copied. Threads: any (poll mode included).
+// Returns: `OXSIO_RESULT_INVALID_JSON`, `OXSIO_RESULT_INVALID_ARGUMENT`
+// when it is not a JSON object.
+oxsio_result oxsio_client_set_auth(const struct oxsio_client *client, const char *auth_json);
+
+// Callback mode: `callback` makes the auth payload before every
+// connection attempt (the first, each reconnection, each
+// `oxsio_client_open`), on a library thread, as the JS client's
+// `auth: (cb) => cb({...})`. It writes JSON text (an object) into `json`
+// (`capacity` bytes, no NUL needed) and returns its length; 0 means no
+// auth; a length above `capacity` makes the library call it again with
+// that much room. Text that is not JSON sends no auth and logs a warning.
+// NULL `callback` goes back to no auth. Replaces `auth` from the config
+// or `oxsio_client_set_auth`.
+//
+// Ownership: `user_data_free` (may be NULL) is called exactly once when
+// the provider is replaced or the client freed, only if this returns
+// `OXSIO_RESULT_OK`. Returns: `OXSIO_RESULT_WRONG_MODE` on a poll-mode
+// client (use `oxsio_client_set_auth`).
+oxsio_result oxsio_client_set_auth_provider(const struct oxsio_client *client,
+                                            oxsio_auth_cb callback,
+                                            void *user_data,
+                                            oxsio_free_cb user_data_free);
+
+// Callback mode: calls `callback` with every event this client sends
+// (the JS client's `socket.onAnyOutgoing`): a `MESSAGE` event with the
+// name and arguments, lent for the call, on the thread that emits (inside
+// the emit call; a library thread for emits buffered while offline). Do
+// not emit from it.
+//
+// Ownership: `user_data_free` (may be NULL) is called exactly once when
+// the registration ends (`oxsio_client_off_any_outgoing`,
+// `oxsio_client_free`), only if this returns `OXSIO_RESULT_OK`.
+// Returns: `OXSIO_RESULT_WRONG_MODE` on a poll-mode client.
+oxsio_result oxsio_client_on_any_outgoing(const struct oxsio_client *client,
+                                          oxsio_event_cb callback,
+                                          void *user_data,
+                                          oxsio_free_cb user_data_free);
+
+// Removes every `oxsio_client_on_any_outgoing` callback of the client.
+oxsio_result oxsio_client_off_any_outgoing(const struct oxsio_client *client);
 
 // Removes the callbacks of `event` (`NULL`: every callback).
 oxsio_result oxsio_client_off(const struct oxsio_client *client, const char *event);
@@ -761,6 +890,59 @@ oxsio_result oxsio_event_clone(const struct oxsio_event *event, struct oxsio_eve
 // already released, `OXSIO_RESULT_WRONG_HANDLE_TYPE` for another handle type.
 oxsio_result oxsio_event_free(struct oxsio_event *event);
 
+// Sends the library's log records of `max_level` (`OXSIO_LOG_LEVEL_*`)
+// and more severe ones to `callback`, on the library's log thread (one
+// record at a time, in order; never on a thread of yours, never inside an
+// `oxsio_*` call). Replaces any earlier sink (a callback's `user_data_free`
+// runs once its last record was delivered). Records that come faster than
+// the callback returns wait in a queue of 1024; past it they are dropped
+// and counted (`oxsio_log_dropped`).
+//
+// The sink is process-wide. Ownership: `user_data_free` (may be NULL) is
+// called exactly once, when the sink is replaced or turned off, only if
+// this returns `OXSIO_RESULT_OK`. NULL: `callback` must not be NULL.
+// Returns: `OXSIO_RESULT_INVALID_ARGUMENT` for an unknown level, or when
+// another `tracing` subscriber owns the process (a Rust host's).
+oxsio_result oxsio_log_set_callback(uint32_t max_level,
+                                    oxsio_log_cb callback,
+                                    void *user_data,
+                                    oxsio_free_cb user_data_free);
+
+// Poll mode for logs: the library's records of `max_level` and more
+// severe ones wait in a queue of `capacity` records (0: 1024; past it new
+// records are dropped and counted) until the host takes them with
+// `oxsio_log_poll`; the library never runs host code for them. Replaces
+// any earlier sink.
+//
+// Returns: `OXSIO_RESULT_INVALID_ARGUMENT` for an unknown level, or when
+// another `tracing` subscriber owns the process.
+oxsio_result oxsio_log_enable_queue(uint32_t max_level, size_t capacity);
+
+// Turns the log sink off: no record is made any more; queued records are
+// dropped; a callback sink ends after the records already handed to its
+// thread and its `user_data_free` runs. Idempotent.
+oxsio_result oxsio_log_off(void);
+
+// Queue mode: takes the oldest record, never blocking. Writes its level,
+// and copies its target and message, NUL-terminated, into the buffers
+// (`*_len` get their lengths without NUL).
+//
+// NULL: `out_level` must not be NULL; `out_target_len` and
+// `out_message_len` may be NULL. Returns: `OXSIO_RESULT_EMPTY` when no
+// record waits, `OXSIO_RESULT_BUFFER_TOO_SMALL` (lengths written, the
+// record stays queued) when a buffer is too small,
+// `OXSIO_RESULT_WRONG_MODE` when the sink is not a queue.
+oxsio_result oxsio_log_poll(uint32_t *out_level,
+                            char *target,
+                            size_t target_capacity,
+                            size_t *out_target_len,
+                            char *message,
+                            size_t message_capacity,
+                            size_t *out_message_len);
+
+// How many records the sink dropped so far (queue or callback backlog full).
+oxsio_result oxsio_log_dropped(uint64_t *out_count);
+
 // Creates a server (not listening yet) with the namespace `"/"` declared.
 //
 // `config_json` (NULL or `""`: defaults) is a JSON object; every key is
@@ -860,6 +1042,45 @@ oxsio_result oxsio_server_on_connection(const struct oxsio_server *server,
                                         void *user_data,
                                         oxsio_free_cb user_data_free);
 
+// Callback mode: dynamic namespaces (Node's `io.of(regex or function)`).
+// A client asking for a namespace that was not declared is let in when
+// `predicate` returns true for its name (on a library thread; answer
+// quickly); the namespace is then created, declared (targets and
+// `oxsio_server_socket_count` accept it) and keeps existing. Each socket
+// joining such a namespace comes to `on_connection` (may be NULL) as a
+// `CONNECTION` event, like `oxsio_server_on_connection`. Several
+// predicates are tried in order; declared namespaces never ask them.
+//
+// Ownership: `user_data` is passed to both callbacks; `user_data_free`
+// (may be NULL) is called exactly once when the server is freed, only if
+// this returns `OXSIO_RESULT_OK`. NULL: `predicate` must not be NULL.
+// Returns: `OXSIO_RESULT_WRONG_MODE` on a poll-mode server (the library
+// runs no host code there: declare namespaces with `oxsio_server_of`).
+oxsio_result oxsio_server_of_dynamic(const struct oxsio_server *server,
+                                     oxsio_namespace_predicate_cb predicate,
+                                     oxsio_event_cb on_connection,
+                                     void *user_data,
+                                     oxsio_free_cb user_data_free);
+
+// Callback mode: `callback` decides on every Engine.IO handshake before a
+// session exists (Node's `allowRequest`), on a library thread; the
+// handshake waits for it, so answer quickly. It gets the request as JSON
+// (`{"url":..,"query":"raw query","headers":{..},"address":"ip:port",
+// "secure":false}`) and returns true to let it in; false answers HTTP
+// 403 with the NUL-terminated text it wrote into `reason` (at most
+// `reason_capacity` bytes; empty: `"Forbidden"`), which the client sees
+// as a connect error. NULL `callback` removes the hook. Replaces an
+// earlier hook.
+//
+// Ownership: `user_data_free` (may be NULL) is called exactly once when
+// the hook is replaced or removed or the server freed, only if this
+// returns `OXSIO_RESULT_OK`. Returns: `OXSIO_RESULT_WRONG_MODE` on a
+// poll-mode server (the library runs no host code there).
+oxsio_result oxsio_server_allow_request(const struct oxsio_server *server,
+                                        oxsio_allow_request_cb callback,
+                                        void *user_data,
+                                        oxsio_free_cb user_data_free);
+
 // Adds a connect middleware to `nsp` (NULL: `"/"`): each client joining it
 // first produces an `OXSIO_EVENT_KIND_CONNECTION_REQUEST`, answered with
 // `oxsio_event_accept` / `oxsio_event_refuse` (at once or later, from any
@@ -920,6 +1141,112 @@ oxsio_result oxsio_server_socket(const struct oxsio_server *server,
                                  const char *nsp,
                                  const char *sid,
                                  struct oxsio_socket **out_socket);
+
+// Sends an event to the sockets `target` selects (NULL: every socket of
+// `"/"`), each asked for an acknowledgement, and gathers their replies
+// (Node's `io.timeout(ms).emit(event, ..., (err, replies) => ...)`): one
+// `OXSIO_EVENT_KIND_ACK` whose id is `*out_ack_id` and whose arguments
+// are the replies, one JSON array per socket that answered
+// (`[[reply of a], [reply of b]]`, in no set order; buffers numbered over
+// the whole event), or `OXSIO_RESULT_TIMEOUT` when some did not answer
+// within `timeout_ms` (0: the server's `ack_timeout_ms`). No socket
+// selected: the reply comes at once with no argument. The event has no
+// socket (`oxsio_event_socket` gives `OXSIO_RESULT_INVALID_ARGUMENT`).
+// Callback mode: to `callback` (NULL: ignored). Poll mode: from
+// `oxsio_server_poll` (`callback` must be NULL).
+//
+// Ownership: `user_data_free` is called once after the reply was handled,
+// only if this returns `OXSIO_RESULT_OK`. NULL: `out_ack_id` may be NULL.
+// Threads: any. Never blocks.
+oxsio_result oxsio_server_emit_with_ack(const struct oxsio_server *server,
+                                        const struct oxsio_target *target,
+                                        const char *event,
+                                        const char *args_json,
+                                        const struct oxsio_buf *buffers,
+                                        size_t buffer_count,
+                                        uint32_t timeout_ms,
+                                        oxsio_event_cb callback,
+                                        void *user_data,
+                                        oxsio_free_cb user_data_free,
+                                        uint64_t *out_ack_id);
+
+// Receives the events other nodes send to namespace `nsp` (NULL: `"/"`;
+// declared if needed) with `server_side_emit` (Node's
+// `io.on("event", ...)` / `io.serverSideEmit`), as
+// `OXSIO_EVENT_KIND_SERVER_EVENT` events: name, arguments, no socket;
+// answer with `oxsio_event_ack` when `oxsio_event_wants_ack` (the first
+// argument is the node's reply). Callback mode: to `callback`, on a
+// library thread. Poll mode: `callback` must be NULL and the events come
+// from `oxsio_server_poll` once this was called for the namespace.
+// With a single node (no `redis_url`) no such event ever comes.
+//
+// Ownership: `user_data_free` (may be NULL) is called exactly once when
+// the server is freed, only if this returns `OXSIO_RESULT_OK`.
+// Returns: `OXSIO_RESULT_WRONG_MODE` for a callback on a poll-mode server
+// or none on a callback-mode one.
+oxsio_result oxsio_server_on_server_event(const struct oxsio_server *server,
+                                          const char *nsp,
+                                          oxsio_event_cb callback,
+                                          void *user_data,
+                                          oxsio_free_cb user_data_free);
+
+// Sends an event to the server-side handlers of every other node of the
+// cluster (Node's `io.serverSideEmit`), in namespace `nsp` (NULL: `"/"`;
+// declared). Fire and forget; with a single node nothing is sent.
+//
+// Borrowing: every argument is copied. Threads: any. Never blocks.
+oxsio_result oxsio_server_server_side_emit(const struct oxsio_server *server,
+                                           const char *nsp,
+                                           const char *event,
+                                           const char *args_json,
+                                           const struct oxsio_buf *buffers,
+                                           size_t buffer_count);
+
+// As `oxsio_server_server_side_emit`, gathering one reply per other node
+// within `timeout_ms` (0: 5000): an `OXSIO_EVENT_KIND_ACK` whose id is
+// `*out_ack_id`, whose arguments are the replies (one value per node, in
+// no set order), or `OXSIO_RESULT_TIMEOUT` when a node did not answer in
+// time. The event has no socket. Callback mode: to `callback` (NULL:
+// ignored). Poll mode: from `oxsio_server_poll` (`callback` must be NULL).
+//
+// Ownership: `user_data_free` is called once after the reply was handled,
+// only if this returns `OXSIO_RESULT_OK`. NULL: `out_ack_id` may be NULL.
+// Threads: any. Never blocks.
+oxsio_result oxsio_server_server_side_emit_with_ack(const struct oxsio_server *server,
+                                                    const char *nsp,
+                                                    const char *event,
+                                                    const char *args_json,
+                                                    const struct oxsio_buf *buffers,
+                                                    size_t buffer_count,
+                                                    uint32_t timeout_ms,
+                                                    oxsio_event_cb callback,
+                                                    void *user_data,
+                                                    oxsio_free_cb user_data_free,
+                                                    uint64_t *out_ack_id);
+
+// Copies the sockets `target` selects (NULL: every socket of `"/"`), on
+// every node with a multi-node adapter (Node's `fetchSockets()`), as a
+// JSON array into `buf` with a terminating NUL, and its length (without
+// NUL) into `*out_len`. Each element is
+// `{"id":..,"nsp":..,"rooms":[..],"handshake":{..},"data":..}`: rooms
+// sorted, own id room included; the handshake as
+// `oxsio_event_handshake_json` gives it; `data` as
+// `oxsio_socket_data_json`.
+//
+// Ownership: copied into your buffer. NULL: `buf` may be NULL when
+// `capacity` is 0 (to learn the length); `out_len` may be NULL.
+// Threads: any thread but a library thread (other nodes are asked and
+// waited for, at most `timeout_ms`; 0 means 5000).
+// Returns: `OXSIO_RESULT_BUFFER_TOO_SMALL` (with `*out_len` set) when
+// `capacity` < length + 1 (each call fetches again: sockets may have come
+// or gone, so leave room), `OXSIO_RESULT_TIMEOUT`,
+// `OXSIO_RESULT_WOULD_BLOCK` inside a callback.
+oxsio_result oxsio_server_fetch_sockets(const struct oxsio_server *server,
+                                        const struct oxsio_target *target,
+                                        uint32_t timeout_ms,
+                                        char *buf,
+                                        size_t capacity,
+                                        size_t *out_len);
 
 // The number of sockets connected to namespace `nsp` (NULL: `"/"`) on this node.
 oxsio_result oxsio_server_socket_count(const struct oxsio_server *server,
@@ -1011,6 +1338,21 @@ oxsio_result oxsio_socket_data_json(const struct oxsio_socket *socket,
                                     size_t capacity,
                                     size_t *out_len);
 
+// Copies the rooms the socket is in (its own id room included, as
+// Node's `socket.rooms`) as a JSON array of strings into `buf` with a
+// terminating NUL, and its length (without NUL) into `*out_len`.
+//
+// Ownership: copied (like every `*_json` getter that fills a caller's
+// buffer, because the value can change while the socket lives).
+// NULL: `buf` may be NULL when `capacity` is 0 (to learn the length);
+// `out_len` may be NULL. Returns `OXSIO_RESULT_BUFFER_TOO_SMALL` (with
+// `*out_len` set) when `capacity` < length + 1; a join on another thread
+// may make the next call need more. Threads: any.
+oxsio_result oxsio_socket_rooms(const struct oxsio_socket *socket,
+                                char *buf,
+                                size_t capacity,
+                                size_t *out_len);
+
 // Replaces the socket's data with the JSON value `json` (any JSON text).
 //
 // Borrowing: `json` is read during the call. Returns
@@ -1036,6 +1378,51 @@ oxsio_result oxsio_socket_on(const struct oxsio_socket *socket,
                              oxsio_event_cb callback,
                              void *user_data,
                              oxsio_free_cb user_data_free);
+
+// Callback mode: as `oxsio_socket_on`, for the first matching event only
+// (Node's `socket.once`): the registration ends after that call, and its
+// `user_data_free` runs then.
+//
+// Returns: `OXSIO_RESULT_WRONG_MODE` on a poll-mode server.
+oxsio_result oxsio_socket_once(const struct oxsio_socket *socket,
+                               const char *event,
+                               oxsio_event_cb callback,
+                               void *user_data,
+                               oxsio_free_cb user_data_free);
+
+// Callback mode: calls `callback` with every event this socket sends
+// (Node's `socket.onAnyOutgoing`): a `MESSAGE` event with the name and
+// arguments, lent for the call, on the thread that emits (inside the
+// emit call, or a library thread for a broadcast). Do not emit to this
+// socket from it.
+//
+// Ownership: `user_data_free` (may be NULL) is called exactly once when
+// the registration ends (`oxsio_socket_off_any_outgoing`, socket retired,
+// server freed), only if this returns `OXSIO_RESULT_OK`.
+// Returns: `OXSIO_RESULT_WRONG_MODE` on a poll-mode server.
+oxsio_result oxsio_socket_on_any_outgoing(const struct oxsio_socket *socket,
+                                          oxsio_event_cb callback,
+                                          void *user_data,
+                                          oxsio_free_cb user_data_free);
+
+// Callback mode: adds a per-packet middleware (Node's `socket.use`): every
+// event this client sends passes through `callback` first, on a library
+// thread, before any handler; returning false drops it, and the socket's
+// handlers get an `"error"` `MESSAGE` event whose argument is the
+// NUL-terminated text written into `reason` (empty: `"refused"`).
+// Middlewares run in the order added; the event cannot be changed.
+//
+// Ownership: `user_data_free` (may be NULL) is called exactly once when
+// the socket is retired or the server freed, only if this returns
+// `OXSIO_RESULT_OK`. NULL: `callback` must not be NULL.
+// Returns: `OXSIO_RESULT_WRONG_MODE` on a poll-mode server.
+oxsio_result oxsio_socket_use(const struct oxsio_socket *socket,
+                              oxsio_packet_middleware_cb callback,
+                              void *user_data,
+                              oxsio_free_cb user_data_free);
+
+// Removes every `oxsio_socket_on_any_outgoing` callback of the socket.
+oxsio_result oxsio_socket_off_any_outgoing(const struct oxsio_socket *socket);
 
 // Removes the callbacks of `event` (`NULL`: every callback of the socket).
 oxsio_result oxsio_socket_off(const struct oxsio_socket *socket, const char *event);

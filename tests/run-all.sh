@@ -3,7 +3,8 @@
 # peers (npm ci from the committed lockfile, python-socketio in a venv), then
 # formatting, lints, every Rust test (unit, property, integration, interop),
 # the demo, the demo's chat page in headless Chromium (tests/browser), the
-# Python module, and the packaging checks (tests/package.sh).
+# Python module, the C# binding (dotnet/run-tests.sh), and the packaging
+# checks (tests/package.sh).
 # Usage: bash tests/run-all.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -13,13 +14,20 @@ step() { printf '\n==> %s\n' "$*"; }
 step "installing interop peers (npm ci, pip)"
 bash tests/interop/setup.sh
 
-step "installing redis-server, gcc, g++, valgrind (Redis and C ABI tests) and chromium (browser test) when missing"
+step "installing redis-server, gcc, g++, valgrind, cmake, pkg-config (Redis, C ABI and install tests), xvfb, libsdl2-dev, imagemagick (SDL2 demo), mono (C# binding) and chromium (browser test) when missing"
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v gcc >/dev/null 2>&1 || missing+=(gcc)
 command -v g++ >/dev/null 2>&1 || missing+=(g++)
 command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v cmake >/dev/null 2>&1 || missing+=(cmake)
+command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+command -v Xvfb >/dev/null 2>&1 || missing+=(xvfb)
+command -v sdl2-config >/dev/null 2>&1 || missing+=(libsdl2-dev)
+command -v import >/dev/null 2>&1 || missing+=(imagemagick)
+command -v mcs >/dev/null 2>&1 || missing+=(mono-mcs)
+command -v mono >/dev/null 2>&1 || missing+=(mono-devel)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq
@@ -48,6 +56,9 @@ bash tests/browser/run.sh 2>&1 | tee -a target/test-output.txt
 
 step "Python module (pip install ./python in python/.venv; stubtest; pytest)"
 bash python/run-tests.sh 2>&1 | tee -a target/test-output.txt
+
+step "C# binding (dotnet/: Unity package checks, C# client and server against the official Node server and JS client, under mono)"
+bash dotnet/run-tests.sh 2>&1 | tee -a target/test-output.txt
 
 step "packaging: cargo package and cargo doc (oxsio, oxsio-ffi), Python sdist + abi3 wheel in a fresh venv"
 bash tests/package.sh 2>&1 | tee -a target/test-output.txt

@@ -53,7 +53,7 @@ impl Flags {
 
 const USAGE: &str = "usage:
   oxsio-bench all [--out BENCHMARKS.md] [--reps 5] [--idle-reps 3] [--profile full|moderate]
-                  [--peers oxsio,socketioxide,node,python-socketio,oxsio-python,oxsio-c-poll]
+                  [--peers oxsio,socketioxide,node,python-socketio,oxsio-python,oxsio-c-poll,oxsio-csharp-poll]
                   [--scenarios echo_64,echo_1k,fanout,connect,polling_echo,idle]
   oxsio-bench smoke [--out FILE.md]
   oxsio-bench report [--raw benches/results/raw.jsonl] [--out BENCHMARKS.md]   # re-render, no measurement

@@ -205,7 +205,69 @@ pub fn detect_peers() -> Vec<Peer> {
         env: vec![],
         skip: c.err(),
     });
+    // oxsio hosted from C# in poll mode (dotnet/ binding over liboxsio.so, Mono).
+    let cs = build_csharp_peer(&root);
+    peers.push(Peer {
+        name: "oxsio-csharp-poll",
+        about: "oxsio C# binding (dotnet/Runtime over liboxsio.so, release) under Mono, poll mode: benches/peers/OxsioCSharpPollApp.cs".into(),
+        program: "mono".into(),
+        args: cs.as_ref().map(|(exe, _)| vec![exe.clone()]).unwrap_or_default(),
+        env: cs
+            .as_ref()
+            .map(|(_, lib)| vec![("LD_LIBRARY_PATH".to_owned(), lib.clone())])
+            .unwrap_or_default(),
+        skip: cs.err(),
+    });
     peers
+}
+
+/// Compiles benches/peers/OxsioCSharpPollApp.cs with the binding of
+/// dotnet/Runtime (mcs) when Mono and the release liboxsio.so are there;
+/// returns the program and the directory of the library.
+fn build_csharp_peer(root: &Path) -> Result<(String, String), String> {
+    let src = root.join("benches/peers/OxsioCSharpPollApp.cs");
+    let runtime = root.join("dotnet/Runtime");
+    if !src.exists() || !runtime.exists() {
+        return Err("dotnet/Runtime or benches/peers/OxsioCSharpPollApp.cs missing".into());
+    }
+    output("mono", &["--version"])
+        .map_err(|e| format!("mono missing ({e}): apt-get install mono-devel"))?;
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root.join("target"));
+    let candidates = [
+        bin_dir(),
+        target.join("release"),
+        root.join("target/release"),
+        root.join("target/bench/release"),
+    ];
+    let Some(lib) = candidates.iter().find(|p| p.join("liboxsio.so").exists()) else {
+        return Err("liboxsio.so (release) not built: `cargo build --release -p oxsio-ffi`".into());
+    };
+    let mut sources: Vec<PathBuf> = std::fs::read_dir(&runtime)
+        .map_err(|e| format!("{}: {e}", runtime.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "cs"))
+        .collect();
+    sources.sort();
+    sources.push(src);
+    let out = bin_dir().join("bench-server-oxsio-csharp-poll.exe");
+    let status = Command::new("mcs")
+        .args([
+            "-langversion:7.2",
+            "-optimize+",
+            "-r:Mono.Posix.dll",
+            "-r:System.Core.dll",
+        ])
+        .arg(format!("-out:{}", out.display()))
+        .args(&sources)
+        .status()
+        .map_err(|e| format!("mcs: {e}"))?;
+    if !status.success() {
+        return Err("mcs failed to build the C# bench peer".into());
+    }
+    Ok((out.display().to_string(), lib.display().to_string()))
 }
 
 /// Compiles benches/peers/oxsio_c_poll_app.c against ffi/include/oxsio.h
@@ -654,6 +716,7 @@ pub fn all(f: &Flags) -> i32 {
             "python-socketio",
             "oxsio-python",
             "oxsio-c-poll",
+            "oxsio-csharp-poll",
         ],
     );
     let scenarios = list(f, "scenarios", SCENARIOS);

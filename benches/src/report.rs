@@ -276,6 +276,18 @@ fn target_rows(rows: &[Value]) -> Vec<[String; 4]> {
         fmt_ratio(r),
         verdict(r, &|m| m >= 0.85),
     ]);
+    for (scenario, label, metric) in [
+        ("echo_64", "C# poll-mode echo (64 B, Mono)", "msgs_per_s"),
+        ("fanout", "C# poll-mode fan-out (Mono)", "deliveries_per_s"),
+    ] {
+        let r = stats(ratios(rows, scenario, "oxsio-csharp-poll", "oxsio", metric));
+        out.push([
+            label.into(),
+            "within 25% of Rust-native (≥ 0.75×)".into(),
+            fmt_ratio(r),
+            verdict(r, &|m| m >= 0.75),
+        ]);
+    }
     let c = stats(
         values(rows, "idle", "oxsio", "cpu_pct_per_100k")
             .into_iter()

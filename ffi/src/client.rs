@@ -164,18 +164,29 @@ impl ClientConfig {
 pub(crate) struct ClientShared {
     manager: Manager,
     socket: ClientSocket,
+    auth: AuthSlot,
     dispatch: Arc<Dispatch>,
     handlers: Mutex<Handlers>,
+    /// `oxsio_client_on_any_outgoing` callbacks; the core listener is
+    /// installed with the first one.
+    outgoing: Mutex<Option<Vec<Arc<Callback>>>>,
     closed: AtomicBool,
 }
 
 impl ClientShared {
-    fn new(manager: Manager, socket: ClientSocket, dispatch: Arc<Dispatch>) -> Arc<ClientShared> {
+    fn new(
+        manager: Manager,
+        socket: ClientSocket,
+        auth: AuthSlot,
+        dispatch: Arc<Dispatch>,
+    ) -> Arc<ClientShared> {
         let me = Arc::new(ClientShared {
             manager,
             socket,
+            auth,
             dispatch,
             handlers: Mutex::new(Handlers::default()),
+            outgoing: Mutex::new(None),
             closed: AtomicBool::new(false),
         });
         me.install();
@@ -273,6 +284,10 @@ impl ClientShared {
         self.socket.disconnect();
         let released = lock(&self.handlers).remove(None);
         drop(released);
+        let outgoing = lock(&self.outgoing).take();
+        drop(outgoing);
+        let hook = std::mem::replace(&mut *lock(&self.auth), AuthSource::Fixed(None));
+        drop(hook);
     }
 }
 
@@ -294,6 +309,83 @@ fn namespace_of(url: &str) -> Result<String> {
     })
 }
 
+/// A host's auth provider (`oxsio_client_set_auth_provider`).
+struct AuthHook {
+    cb: unsafe extern "C" fn(*mut c_void, *mut c_char, usize) -> usize,
+    user_data: *mut c_void,
+    free: oxsio_free_cb,
+}
+
+// SAFETY: the host registered `user_data` for calls from library threads and
+// its release from any thread (the header says so).
+unsafe impl Send for AuthHook {}
+// SAFETY: as above; the hook is only called.
+unsafe impl Sync for AuthHook {}
+
+impl Drop for AuthHook {
+    fn drop(&mut self) {
+        if let Some(f) = self.free {
+            // SAFETY: the host's release function, called exactly once.
+            unsafe { f(self.user_data) }
+        }
+    }
+}
+
+/// Where a client's auth payload comes from, read before every attempt.
+enum AuthSource {
+    Fixed(Option<Value>),
+    Hook(Arc<AuthHook>),
+}
+
+type AuthSlot = Arc<Mutex<AuthSource>>;
+
+/// The payload for the next attempt (`Value::Null`: none).
+fn resolve_auth(slot: &AuthSlot) -> Value {
+    let hook = match &*lock(slot) {
+        AuthSource::Fixed(v) => return v.clone().unwrap_or(Value::Null),
+        AuthSource::Hook(h) => h.clone(),
+    };
+    let mut buf = vec![0u8; 4096];
+    for _ in 0..2 {
+        // SAFETY: the host's provider with its user_data; `buf` has the
+        // capacity passed.
+        let n = unsafe { (hook.cb)(hook.user_data, buf.as_mut_ptr().cast(), buf.len()) };
+        if n == 0 {
+            return Value::Null;
+        }
+        if n > buf.len() {
+            buf.resize(n, 0);
+            continue;
+        }
+        return match std::str::from_utf8(&buf[..n])
+            .ok()
+            .and_then(|j| parse_value(j, &[]).ok())
+        {
+            Some(v) => v,
+            None => {
+                tracing::warn!(
+                    "the auth provider wrote text that is not JSON: connecting without auth"
+                );
+                Value::Null
+            }
+        };
+    }
+    tracing::warn!("the auth provider kept asking for more room: connecting without auth");
+    Value::Null
+}
+
+/// A socket whose auth comes from a slot the host can change.
+fn socket_with_slot(manager: &Manager, nsp: &str, auth: Auth) -> (ClientSocket, AuthSlot) {
+    let first = match auth {
+        Auth::Value(v) => Some(v),
+        _ => None,
+    };
+    let slot: AuthSlot = Arc::new(Mutex::new(AuthSource::Fixed(first)));
+    let s = slot.clone();
+    let socket = manager.socket_with_auth(nsp, Auth::from_fn(move || resolve_auth(&s)));
+    (socket, slot)
+}
+
 fn new_client(
     url: *const c_char,
     config_json: *const c_char,
@@ -305,8 +397,13 @@ fn new_client(
     let (opts, auth, cap) = config.options()?;
     let nsp = namespace_of(url)?;
     let manager = Manager::new(url, opts).map_err(Error::from)?;
-    let socket = manager.socket_with_auth(&nsp, auth);
-    Ok(ClientShared::new(manager, socket, Dispatch::new(mode, cap)))
+    let (socket, slot) = socket_with_slot(&manager, &nsp, auth);
+    Ok(ClientShared::new(
+        manager,
+        socket,
+        slot,
+        Dispatch::new(mode, cap),
+    ))
 }
 
 /// Creates a client for `url` (`http://`, `https://`, `ws://`, `wss://`;
@@ -386,10 +483,11 @@ pub extern "C" fn oxsio_client_of(
             Some(j) => Auth::Value(parse_value(j, &[])?),
             None => Auth::None,
         };
-        let socket = c.manager.socket_with_auth(nsp, auth);
+        let (socket, slot) = socket_with_slot(&c.manager, nsp, auth);
         let other = ClientShared::new(
             c.manager.clone(),
             socket,
+            slot,
             Dispatch::new(c.dispatch.mode, c.dispatch.capacity),
         );
         write_out(
@@ -478,6 +576,184 @@ pub extern "C" fn oxsio_client_on(
         }
         let cb = Callback::new(callback, user_data, user_data_free)?;
         lock(&c.handlers).add(name, cb);
+        Ok(())
+    })
+}
+
+/// Callback mode: as `oxsio_client_on`, for the first matching event only
+/// (Node's `socket.once`): the registration ends after that call, and its
+/// `user_data_free` runs then.
+///
+/// Returns: `OXSIO_RESULT_WRONG_MODE` on a poll-mode client.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_client_once(
+    client: *const oxsio_client,
+    event: *const c_char,
+    callback: oxsio_event_cb,
+    user_data: *mut c_void,
+    user_data_free: oxsio_free_cb,
+) -> oxsio_result {
+    guard(|| {
+        let c = cli(client)?;
+        let name = opt_str_arg(event, "event")?;
+        if c.dispatch.is_poll() {
+            return Err(Error::new(
+                oxsio_result::WrongMode,
+                "oxsio_client_once on a poll-mode client: use oxsio_client_poll",
+            ));
+        }
+        let cb = Callback::new(callback, user_data, user_data_free)?;
+        lock(&c.handlers).add_once(name, cb);
+        Ok(())
+    })
+}
+
+/// Replaces the auth payload sent with the next connection attempts
+/// (reconnections included; `NULL`: none), e.g. a refreshed token set on
+/// `OXSIO_EVENT_KIND_RECONNECT_ATTEMPT`. Replaces an auth provider (its
+/// `user_data_free` runs).
+///
+/// Borrowing: `auth_json` is copied. Threads: any (poll mode included).
+/// Returns: `OXSIO_RESULT_INVALID_JSON`, `OXSIO_RESULT_INVALID_ARGUMENT`
+/// when it is not a JSON object.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_client_set_auth(
+    client: *const oxsio_client,
+    auth_json: *const c_char,
+) -> oxsio_result {
+    guard(|| {
+        let c = cli(client)?;
+        let v = match opt_str_arg(auth_json, "auth_json")? {
+            Some(j) => {
+                let v = parse_value(j, &[])?;
+                if !matches!(v, Value::Object(_)) {
+                    return Err(Error::new(
+                        oxsio_result::InvalidArgument,
+                        "the auth payload must be a JSON object",
+                    ));
+                }
+                Some(v)
+            }
+            None => None,
+        };
+        let old = std::mem::replace(&mut *lock(&c.auth), AuthSource::Fixed(v));
+        drop(old);
+        Ok(())
+    })
+}
+
+/// Callback mode: `callback` makes the auth payload before every
+/// connection attempt (the first, each reconnection, each
+/// `oxsio_client_open`), on a library thread, as the JS client's
+/// `auth: (cb) => cb({...})`. It writes JSON text (an object) into `json`
+/// (`capacity` bytes, no NUL needed) and returns its length; 0 means no
+/// auth; a length above `capacity` makes the library call it again with
+/// that much room. Text that is not JSON sends no auth and logs a warning.
+/// NULL `callback` goes back to no auth. Replaces `auth` from the config
+/// or `oxsio_client_set_auth`.
+///
+/// Ownership: `user_data_free` (may be NULL) is called exactly once when
+/// the provider is replaced or the client freed, only if this returns
+/// `OXSIO_RESULT_OK`. Returns: `OXSIO_RESULT_WRONG_MODE` on a poll-mode
+/// client (use `oxsio_client_set_auth`).
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_client_set_auth_provider(
+    client: *const oxsio_client,
+    callback: oxsio_auth_cb,
+    user_data: *mut c_void,
+    user_data_free: oxsio_free_cb,
+) -> oxsio_result {
+    guard(|| {
+        let c = cli(client)?;
+        if c.dispatch.is_poll() {
+            return Err(Error::new(
+                oxsio_result::WrongMode,
+                "oxsio_client_set_auth_provider on a poll-mode client: use oxsio_client_set_auth",
+            ));
+        }
+        let source = match callback {
+            Some(cb) => AuthSource::Hook(Arc::new(AuthHook {
+                cb,
+                user_data,
+                free: user_data_free,
+            })),
+            None => AuthSource::Fixed(None),
+        };
+        let old = std::mem::replace(&mut *lock(&c.auth), source);
+        drop(old);
+        Ok(())
+    })
+}
+
+/// An auth provider (`oxsio_client_set_auth_provider`): `user_data` as
+/// registered and a buffer of `capacity` bytes for the JSON text; returns
+/// the text's length (0: no auth).
+pub type oxsio_auth_cb = Option<
+    unsafe extern "C" fn(user_data: *mut c_void, json: *mut c_char, capacity: usize) -> usize,
+>;
+
+/// Callback mode: calls `callback` with every event this client sends
+/// (the JS client's `socket.onAnyOutgoing`): a `MESSAGE` event with the
+/// name and arguments, lent for the call, on the thread that emits (inside
+/// the emit call; a library thread for emits buffered while offline). Do
+/// not emit from it.
+///
+/// Ownership: `user_data_free` (may be NULL) is called exactly once when
+/// the registration ends (`oxsio_client_off_any_outgoing`,
+/// `oxsio_client_free`), only if this returns `OXSIO_RESULT_OK`.
+/// Returns: `OXSIO_RESULT_WRONG_MODE` on a poll-mode client.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_client_on_any_outgoing(
+    client: *const oxsio_client,
+    callback: oxsio_event_cb,
+    user_data: *mut c_void,
+    user_data_free: oxsio_free_cb,
+) -> oxsio_result {
+    guard(|| {
+        let c = cli(client)?;
+        if c.dispatch.is_poll() {
+            return Err(Error::new(
+                oxsio_result::WrongMode,
+                "oxsio_client_on_any_outgoing on a poll-mode client",
+            ));
+        }
+        let cb = Callback::new(callback, user_data, user_data_free)?;
+        let mut out = lock(&c.outgoing);
+        if out.is_none() {
+            let weak = Arc::downgrade(&c);
+            c.socket.on_any_outgoing(move |name: &str, args: &Args| {
+                let Some(me) = weak.upgrade() else { return };
+                if me.closed.load(Ordering::Acquire) {
+                    return;
+                }
+                let cbs: Vec<Arc<Callback>> = lock(&me.outgoing).clone().unwrap_or_default();
+                if cbs.is_empty() {
+                    return;
+                }
+                let ev = EventData::message(
+                    NulStr::new(me.nsp()),
+                    NulStr::new(name),
+                    args.clone(),
+                    None,
+                );
+                call_all(&me.dispatch, &cbs, ev);
+            });
+        }
+        out.get_or_insert_with(Vec::new).push(cb);
+        Ok(())
+    })
+}
+
+/// Removes every `oxsio_client_on_any_outgoing` callback of the client.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_client_off_any_outgoing(client: *const oxsio_client) -> oxsio_result {
+    guard(|| {
+        let c = cli(client)?;
+        let removed: Vec<Arc<Callback>> = lock(&c.outgoing)
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default();
+        drop(removed);
         Ok(())
     })
 }

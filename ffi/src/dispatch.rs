@@ -287,6 +287,12 @@ impl Dispatch {
 pub(crate) struct Handlers {
     by_name: std::collections::HashMap<String, Vec<Arc<Callback>>>,
     any: Vec<Arc<Callback>>,
+    /// The registrations made with `once` (by address), removed when they fire.
+    once: std::collections::HashSet<usize>,
+}
+
+fn addr(cb: &Arc<Callback>) -> usize {
+    Arc::as_ptr(cb) as usize
 }
 
 impl Handlers {
@@ -297,10 +303,17 @@ impl Handlers {
         }
     }
 
+    /// As `add`, for one call only: the first matching event removes it
+    /// (its `user_data_free` runs after that call).
+    pub(crate) fn add_once(&mut self, name: Option<&str>, cb: Arc<Callback>) {
+        self.once.insert(addr(&cb));
+        self.add(name, cb);
+    }
+
     /// Removes the handlers of `name` (every handler when `None`); the
     /// removed ones are returned so they are released outside any lock.
     pub(crate) fn remove(&mut self, name: Option<&str>) -> Vec<Arc<Callback>> {
-        match name {
+        let removed = match name {
             Some(n) => self.by_name.remove(n).unwrap_or_default(),
             None => {
                 let mut all: Vec<Arc<Callback>> = std::mem::take(&mut self.any);
@@ -309,13 +322,34 @@ impl Handlers {
                 }
                 all
             }
+        };
+        for cb in &removed {
+            self.once.remove(&addr(cb));
         }
+        removed
     }
 
-    /// The handlers of one event: by name first, then the catch-all ones.
-    pub(crate) fn matching(&self, name: &str) -> Vec<Arc<Callback>> {
+    /// The handlers of `name` then the catch-all ones; `once` handlers
+    /// among them are removed (the returned list keeps them for this call).
+    pub(crate) fn matching(&mut self, name: &str) -> Vec<Arc<Callback>> {
         let mut v: Vec<Arc<Callback>> = self.by_name.get(name).cloned().unwrap_or_default();
         v.extend(self.any.iter().cloned());
+        if !self.once.is_empty() {
+            let fired: Vec<usize> = v
+                .iter()
+                .map(addr)
+                .filter(|a| self.once.contains(a))
+                .collect();
+            if !fired.is_empty() {
+                for a in &fired {
+                    self.once.remove(a);
+                }
+                if let Some(l) = self.by_name.get_mut(name) {
+                    l.retain(|c| !fired.contains(&addr(c)));
+                }
+                self.any.retain(|c| !fired.contains(&addr(c)));
+            }
+        }
         v
     }
 }
@@ -345,4 +379,40 @@ where
     });
     rx.recv_timeout(timeout)
         .map_err(|_| Error::from(oxsio_result::Timeout))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    unsafe extern "C" fn nop(_: *mut c_void, _: *const oxsio_event) {}
+    static FREES: AtomicU64 = AtomicU64::new(0);
+    unsafe extern "C" fn count_free(_: *mut c_void) {
+        FREES.fetch_add(1, Ordering::SeqCst);
+    }
+
+    #[test]
+    fn once_handlers_fire_once_then_are_released() {
+        let mut h = Handlers::default();
+        h.add(
+            Some("e"),
+            Callback::new(Some(nop), std::ptr::null_mut(), None).unwrap(),
+        );
+        h.add_once(
+            Some("e"),
+            Callback::new(Some(nop), std::ptr::null_mut(), Some(count_free)).unwrap(),
+        );
+        h.add_once(
+            None,
+            Callback::new(Some(nop), std::ptr::null_mut(), Some(count_free)).unwrap(),
+        );
+        assert_eq!(h.matching("e").len(), 3);
+        assert_eq!(
+            FREES.load(Ordering::SeqCst),
+            2,
+            "both once handlers released after the call"
+        );
+        assert_eq!(h.matching("e").len(), 1);
+        assert_eq!(h.matching("other").len(), 0);
+    }
 }

@@ -280,6 +280,12 @@ impl From<ClientError> for Error {
             ClientError::BlockingInAsync => R::WouldBlock,
             ClientError::Closed => R::Closed,
         };
+        // A refusal carries the server's message unchanged, as `err.message`
+        // in the JS client and the Rust client's `message`: the code already
+        // says it was a refusal.
+        if let ClientError::Refused { message, .. } = &e {
+            return Error::new(code, message.clone());
+        }
         Error::new(code, e.to_string())
     }
 }

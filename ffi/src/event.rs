@@ -59,6 +59,11 @@ pub enum oxsio_event_kind {
     ReconnectError = 10,
     /// Client: the reconnection attempts are exhausted; the client gives up.
     ReconnectFailed = 11,
+    /// Server: an event another node sent with `server_side_emit`
+    /// (multi-node adapters): name and arguments, no socket; when
+    /// `oxsio_event_wants_ack`, `oxsio_event_ack` replies with the first
+    /// argument (`null` when none).
+    ServerEvent = 12,
 }
 
 impl oxsio_event_kind {
@@ -75,7 +80,9 @@ impl oxsio_event_kind {
             oxsio_event_kind::Reconnect => "reconnect",
             oxsio_event_kind::ReconnectError => "reconnect_error",
             oxsio_event_kind::ReconnectFailed => "reconnect_failed",
-            oxsio_event_kind::Message | oxsio_event_kind::Invalid => "",
+            oxsio_event_kind::Message
+            | oxsio_event_kind::ServerEvent
+            | oxsio_event_kind::Invalid => "",
         }
     }
 }
@@ -84,6 +91,8 @@ impl oxsio_event_kind {
 pub(crate) enum Acker {
     Server(AckSender),
     Client(ClientAck),
+    /// The reply to another node's `server_side_emit` (one value).
+    Node(oxsio_core::ServerAck),
 }
 
 pub(crate) type Verdict = oneshot::Sender<std::result::Result<(), ConnectError>>;
@@ -593,6 +602,10 @@ fn send_ack(acker: Acker, args: Args) -> Result<()> {
     match acker {
         Acker::Server(a) => a.send(args).map_err(Error::from),
         Acker::Client(a) => a.send(args).map_err(Error::from),
+        Acker::Node(a) => {
+            a.send(args.into_iter().next().unwrap_or(Value::Null));
+            Ok(())
+        }
     }
 }
 

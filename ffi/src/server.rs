@@ -7,24 +7,25 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use oxsio_core::{
-    AllowOrigin, BroadcastOperator, ConnectError, Cors, Namespace, Server, ServerHandle, Sid,
-    Socket, Transport,
+    AckError, AllowOrigin, Args, BroadcastOperator, ConnectError, Cors, Namespace, Server,
+    ServerHandle, Sid, Socket, Transport, Value,
 };
 use serde::Deserialize;
 
 use crate::boundary::{
-    Entry, get_server, guard, id, need_out, opt_str_arg, ptr, register, str_arg, unregister_if,
-    write_out,
+    Entry, copy_text, get_server, guard, id, need_out, opt_str_arg, ptr, register, str_arg,
+    unregister_if, write_opt, write_out,
 };
 use crate::dispatch::{
     Callback, DEFAULT_QUEUE, Dispatch, block_on, call_all, lock, oxsio_dispatch, oxsio_event_cb,
     oxsio_free_cb,
 };
 use crate::error::{Error, Result, oxsio_result};
-use crate::event::{EventData, oxsio_event, oxsio_event_kind};
-use crate::payload::{NameCache, NulStr, oxsio_buf};
+use crate::event::{Acker, EventData, oxsio_event, oxsio_event_kind};
+use crate::payload::{NameCache, NulStr, oxsio_buf, plain_json};
 use crate::socket::{
-    SocketHandle, SocketShared, args_of, binary_arg, handshake_json, oxsio_socket,
+    SocketHandle, SocketShared, ack_callback, args_of, binary_arg, forget_free, handshake_json,
+    next_ack_id, oxsio_socket, poll_once,
 };
 
 /// A server handle, made by `oxsio_server_new`, released by `oxsio_server_free`.
@@ -38,6 +39,19 @@ pub const OXSIO_TARGET_VOLATILE: u32 = 1;
 pub const OXSIO_TARGET_LOCAL: u32 = 2;
 /// `flags` of the `*_emit_binary` calls: drop silently when the queue is full.
 pub const OXSIO_EMIT_VOLATILE: u32 = 1;
+
+/// An `allow_request` hook (`oxsio_server_allow_request`): `user_data` as
+/// registered, the request as NUL-terminated JSON (borrowed for the call),
+/// and a buffer of `reason_capacity` bytes for the refusal's text. Returns
+/// true to accept the handshake.
+pub type oxsio_allow_request_cb = Option<
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        request_json: *const c_char,
+        reason: *mut c_char,
+        reason_capacity: usize,
+    ) -> bool,
+>;
 
 /// A selection of sockets of one namespace, for broadcasts and
 /// server-side room operations. Zero-initialise it, then fill what you need.
@@ -213,10 +227,121 @@ fn ms(v: u64) -> Duration {
     Duration::from_millis(v)
 }
 
+/// An `allow_request` hook: the host's function, its user_data and release.
+pub(crate) struct AllowHook {
+    cb: unsafe extern "C" fn(*mut c_void, *const c_char, *mut c_char, usize) -> bool,
+    user_data: *mut c_void,
+    free: oxsio_free_cb,
+}
+
+// SAFETY: the host registered `user_data` for calls from library threads and
+// its release from any thread (the header says so).
+unsafe impl Send for AllowHook {}
+// SAFETY: as above; the hook is only called, never mutated.
+unsafe impl Sync for AllowHook {}
+
+impl Drop for AllowHook {
+    fn drop(&mut self) {
+        if let Some(f) = self.free {
+            // SAFETY: the host's release function, called exactly once.
+            unsafe { f(self.user_data) }
+        }
+    }
+}
+
+/// A dynamic namespace's predicate (`oxsio_server_of_dynamic`); its
+/// release runs when the server is freed.
+pub(crate) struct DynamicHook {
+    predicate: unsafe extern "C" fn(*mut c_void, *const c_char) -> bool,
+    user_data: *mut c_void,
+    free: oxsio_free_cb,
+}
+
+// SAFETY: the host registered `user_data` for calls from library threads and
+// its release from any thread (the header says so).
+unsafe impl Send for DynamicHook {}
+// SAFETY: as above; the hook is only called.
+unsafe impl Sync for DynamicHook {}
+
+impl Drop for DynamicHook {
+    fn drop(&mut self) {
+        if let Some(f) = self.free {
+            // SAFETY: the host's release function, called exactly once.
+            unsafe { f(self.user_data) }
+        }
+    }
+}
+
+/// A namespace predicate (`oxsio_server_of_dynamic`): `user_data` as
+/// registered and the name a client asks for (e.g. `"/room-7"`,
+/// NUL-terminated, borrowed for the call); true creates that namespace.
+pub type oxsio_namespace_predicate_cb =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, nsp: *const c_char) -> bool>;
+
+/// The server's `allow_request` hook, replaceable after `oxsio_server_new`.
+type AllowSlot = Arc<Mutex<Option<Arc<AllowHook>>>>;
+
+/// The request an `allow_request` hook sees, as JSON.
+fn request_json(r: &oxsio_core::engineio::RequestInfo) -> String {
+    let mut headers = serde_json::Map::new();
+    for (k, v) in &r.headers {
+        if let Ok(v) = v.to_str() {
+            headers.insert(
+                k.as_str().to_owned(),
+                serde_json::Value::String(v.to_owned()),
+            );
+        }
+    }
+    serde_json::json!({
+        "url": r.uri.to_string(),
+        "query": r.query,
+        "headers": headers,
+        "address": r.remote_addr.map(|a| a.to_string()),
+        "secure": r.secure,
+    })
+    .to_string()
+}
+
+fn run_allow_hook(
+    slot: &AllowSlot,
+    r: &oxsio_core::engineio::RequestInfo,
+) -> std::result::Result<(), String> {
+    let Some(hook) = lock(slot).clone() else {
+        return Ok(());
+    };
+    let json = std::ffi::CString::new(request_json(r)).unwrap_or_default();
+    let mut reason = [0u8; 256];
+    // SAFETY: the host's hook with its user_data; the request text lives
+    // for the call and `reason` has the capacity passed.
+    let allowed = unsafe {
+        (hook.cb)(
+            hook.user_data,
+            json.as_ptr(),
+            reason.as_mut_ptr().cast(),
+            reason.len(),
+        )
+    };
+    if allowed {
+        return Ok(());
+    }
+    reason[reason.len() - 1] = 0;
+    let end = reason.iter().position(|b| *b == 0).unwrap_or(0);
+    let text = String::from_utf8_lossy(&reason[..end]).into_owned();
+    Err(if text.is_empty() {
+        "Forbidden".to_owned()
+    } else {
+        text
+    })
+}
+
 impl ServerConfig {
-    fn build(self) -> Result<(Server, usize, Duration, Option<oxsio_core::tls::TlsConfig>)> {
+    fn build(
+        self,
+        allow: AllowSlot,
+    ) -> Result<(Server, usize, Duration, Option<oxsio_core::tls::TlsConfig>)> {
         let tls = self.tls.map(TlsJson::config).transpose()?;
         let mut b = Server::builder();
+        b = b.allow_request(move |r| run_allow_hook(&allow, r));
         if let Some(p) = self.path {
             b = b.path(p);
         }
@@ -315,6 +440,12 @@ impl ServerConfig {
 
 pub(crate) struct ServerShared {
     io: Server,
+    allow: AllowSlot,
+    /// The dynamic namespaces' predicates (the core holds weak references).
+    dynamic: Mutex<Vec<Arc<DynamicHook>>>,
+    /// `oxsio_server_on_server_event` callbacks by namespace; a namespace
+    /// in the map has its core listener.
+    server_events: Mutex<HashMap<String, Vec<Arc<Callback>>>>,
     pub(crate) dispatch: Arc<Dispatch>,
     running: Mutex<Option<ServerHandle>>,
     port: AtomicU16,
@@ -441,6 +572,15 @@ impl ServerShared {
         drop(conn);
         let mws: Vec<Arc<Callback>> = lock(&self.middlewares).drain(..).collect();
         drop(mws);
+        let hook = lock(&self.allow).take();
+        drop(hook);
+        let dynamic: Vec<Arc<DynamicHook>> = lock(&self.dynamic).drain(..).collect();
+        drop(dynamic);
+        let server_events: Vec<Arc<Callback>> = lock(&self.server_events)
+            .drain()
+            .flat_map(|(_, v)| v)
+            .collect();
+        drop(server_events);
     }
 
     fn target(&self, t: *const oxsio_target) -> Result<BroadcastOperator> {
@@ -549,9 +689,13 @@ pub extern "C" fn oxsio_server_new(
         need_out(out_server, "out_server")?;
         let mode = oxsio_dispatch::from_u32(dispatch)?;
         let config: ServerConfig = parse_config(opt_str_arg(config_json, "config_json")?)?;
-        let (io, cap, request_timeout, tls) = config.build()?;
+        let allow: AllowSlot = Arc::default();
+        let (io, cap, request_timeout, tls) = config.build(allow.clone())?;
         let shared = Arc::new(ServerShared {
             io,
+            allow,
+            dynamic: Mutex::new(Vec::new()),
+            server_events: Mutex::new(HashMap::new()),
             dispatch: Dispatch::new(mode, cap),
             running: Mutex::new(None),
             port: AtomicU16::new(0),
@@ -719,6 +863,120 @@ pub extern "C" fn oxsio_server_on_connection(
     })
 }
 
+/// Callback mode: dynamic namespaces (Node's `io.of(regex or function)`).
+/// A client asking for a namespace that was not declared is let in when
+/// `predicate` returns true for its name (on a library thread; answer
+/// quickly); the namespace is then created, declared (targets and
+/// `oxsio_server_socket_count` accept it) and keeps existing. Each socket
+/// joining such a namespace comes to `on_connection` (may be NULL) as a
+/// `CONNECTION` event, like `oxsio_server_on_connection`. Several
+/// predicates are tried in order; declared namespaces never ask them.
+///
+/// Ownership: `user_data` is passed to both callbacks; `user_data_free`
+/// (may be NULL) is called exactly once when the server is freed, only if
+/// this returns `OXSIO_RESULT_OK`. NULL: `predicate` must not be NULL.
+/// Returns: `OXSIO_RESULT_WRONG_MODE` on a poll-mode server (the library
+/// runs no host code there: declare namespaces with `oxsio_server_of`).
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_server_of_dynamic(
+    server: *const oxsio_server,
+    predicate: oxsio_namespace_predicate_cb,
+    on_connection: oxsio_event_cb,
+    user_data: *mut c_void,
+    user_data_free: oxsio_free_cb,
+) -> oxsio_result {
+    guard(|| {
+        let s = srv(server)?;
+        if s.dispatch.is_poll() {
+            return Err(Error::new(
+                oxsio_result::WrongMode,
+                "oxsio_server_of_dynamic on a poll-mode server: declare namespaces with oxsio_server_of",
+            ));
+        }
+        let predicate =
+            predicate.ok_or_else(|| Error::new(oxsio_result::NullArgument, "predicate is NULL"))?;
+        let conn = match on_connection {
+            Some(_) => Some(Callback::new(on_connection, user_data, None)?),
+            None => None,
+        };
+        let hook = Arc::new(DynamicHook {
+            predicate,
+            user_data,
+            free: user_data_free,
+        });
+        let weak_hook = Arc::downgrade(&hook);
+        lock(&s.dynamic).push(hook);
+        let template = s.io.of_dynamic(move |name: &str| {
+            let Some(h) = weak_hook.upgrade() else {
+                return false;
+            };
+            let Ok(c) = std::ffi::CString::new(name) else {
+                return false;
+            };
+            // SAFETY: the host's predicate with its user_data; the name
+            // lives for the call.
+            unsafe { (h.predicate)(h.user_data, c.as_ptr()) }
+        });
+        let weak = Arc::downgrade(&s);
+        template.on_connection(move |socket: Socket| {
+            let Some(me) = weak.upgrade() else { return };
+            let ns = socket.ns().to_owned();
+            lock(&me.namespaces).insert(ns.clone());
+            if let Some(cb) = &conn {
+                let mut map = lock(&me.connection);
+                let list = map.entry(ns).or_default();
+                if !list.iter().any(|c| Arc::ptr_eq(c, cb)) {
+                    list.push(cb.clone());
+                }
+            }
+            me.on_connection(socket);
+        });
+        Ok(())
+    })
+}
+
+/// Callback mode: `callback` decides on every Engine.IO handshake before a
+/// session exists (Node's `allowRequest`), on a library thread; the
+/// handshake waits for it, so answer quickly. It gets the request as JSON
+/// (`{"url":..,"query":"raw query","headers":{..},"address":"ip:port",
+/// "secure":false}`) and returns true to let it in; false answers HTTP
+/// 403 with the NUL-terminated text it wrote into `reason` (at most
+/// `reason_capacity` bytes; empty: `"Forbidden"`), which the client sees
+/// as a connect error. NULL `callback` removes the hook. Replaces an
+/// earlier hook.
+///
+/// Ownership: `user_data_free` (may be NULL) is called exactly once when
+/// the hook is replaced or removed or the server freed, only if this
+/// returns `OXSIO_RESULT_OK`. Returns: `OXSIO_RESULT_WRONG_MODE` on a
+/// poll-mode server (the library runs no host code there).
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_server_allow_request(
+    server: *const oxsio_server,
+    callback: oxsio_allow_request_cb,
+    user_data: *mut c_void,
+    user_data_free: oxsio_free_cb,
+) -> oxsio_result {
+    guard(|| {
+        let s = srv(server)?;
+        if s.dispatch.is_poll() {
+            return Err(Error::new(
+                oxsio_result::WrongMode,
+                "oxsio_server_allow_request on a poll-mode server",
+            ));
+        }
+        let hook = callback.map(|cb| {
+            Arc::new(AllowHook {
+                cb,
+                user_data,
+                free: user_data_free,
+            })
+        });
+        let old = std::mem::replace(&mut *lock(&s.allow), hook);
+        drop(old);
+        Ok(())
+    })
+}
+
 /// Adds a connect middleware to `nsp` (NULL: `"/"`): each client joining it
 /// first produces an `OXSIO_EVENT_KIND_CONNECTION_REQUEST`, answered with
 /// `oxsio_event_accept` / `oxsio_event_refuse` (at once or later, from any
@@ -861,6 +1119,322 @@ pub extern "C" fn oxsio_server_socket(
                 format!("no socket {sid:?} connected"),
             )),
         }
+    })
+}
+
+/// Sends an event to the sockets `target` selects (NULL: every socket of
+/// `"/"`), each asked for an acknowledgement, and gathers their replies
+/// (Node's `io.timeout(ms).emit(event, ..., (err, replies) => ...)`): one
+/// `OXSIO_EVENT_KIND_ACK` whose id is `*out_ack_id` and whose arguments
+/// are the replies, one JSON array per socket that answered
+/// (`[[reply of a], [reply of b]]`, in no set order; buffers numbered over
+/// the whole event), or `OXSIO_RESULT_TIMEOUT` when some did not answer
+/// within `timeout_ms` (0: the server's `ack_timeout_ms`). No socket
+/// selected: the reply comes at once with no argument. The event has no
+/// socket (`oxsio_event_socket` gives `OXSIO_RESULT_INVALID_ARGUMENT`).
+/// Callback mode: to `callback` (NULL: ignored). Poll mode: from
+/// `oxsio_server_poll` (`callback` must be NULL).
+///
+/// Ownership: `user_data_free` is called once after the reply was handled,
+/// only if this returns `OXSIO_RESULT_OK`. NULL: `out_ack_id` may be NULL.
+/// Threads: any. Never blocks.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_server_emit_with_ack(
+    server: *const oxsio_server,
+    target: *const oxsio_target,
+    event: *const c_char,
+    args_json: *const c_char,
+    buffers: *const oxsio_buf,
+    buffer_count: usize,
+    timeout_ms: u32,
+    callback: oxsio_event_cb,
+    user_data: *mut c_void,
+    user_data_free: oxsio_free_cb,
+    out_ack_id: *mut u64,
+) -> oxsio_result {
+    guard(|| {
+        let s = srv(server)?;
+        let mut op = s.target(target)?;
+        if timeout_ms > 0 {
+            op = op.timeout(Duration::from_millis(timeout_ms.into()));
+        }
+        let name = str_arg(event, "event")?.to_owned();
+        let args = args_of(args_json, buffers, buffer_count)?;
+        let nsp = normalize(if target.is_null() {
+            None
+        } else {
+            // SAFETY: the caller passes a readable oxsio_target for the call.
+            let t = unsafe { &*target };
+            opt_str_arg(t.nsp, "target.nsp")?
+        });
+        let cb = ack_callback(s.dispatch.is_poll(), callback, user_data, user_data_free)?;
+        let mut fut: std::pin::Pin<
+            Box<dyn std::future::Future<Output = std::result::Result<Vec<Args>, AckError>> + Send>,
+        > = Box::pin(async move { op.emit_with_ack(&name, args).await });
+        let first = poll_once(&mut fut);
+        if let Some(Err(e)) = &first
+            && !matches!(e, AckError::Timeout | AckError::Disconnected)
+        {
+            if let Some(cb) = cb {
+                forget_free(cb);
+            }
+            return Err(e.clone().into());
+        }
+        let ack_id = next_ack_id();
+        write_opt(out_ack_id, ack_id);
+        let weak = Arc::downgrade(&s);
+        let finish = move |r: std::result::Result<Vec<Args>, AckError>| {
+            let mut ev = EventData::new(oxsio_event_kind::Ack, &nsp);
+            ev.id = ack_id;
+            let ev = match r {
+                Ok(replies) => {
+                    ev.args = replies.into_iter().map(Value::Array).collect();
+                    ev
+                }
+                Err(e) => {
+                    let e = Error::from(e);
+                    ev.with_error(e.code, &e.detail)
+                }
+            };
+            let Some(server) = weak.upgrade() else {
+                return;
+            };
+            match cb {
+                Some(cb) => call_all(&server.dispatch, &[cb], ev),
+                None if server.dispatch.is_poll() => server.dispatch.push(ev),
+                None => {}
+            }
+        };
+        match first {
+            Some(r) => finish(r),
+            None => {
+                oxsio_core::runtime::spawn(async move { finish(fut.await) });
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Receives the events other nodes send to namespace `nsp` (NULL: `"/"`;
+/// declared if needed) with `server_side_emit` (Node's
+/// `io.on("event", ...)` / `io.serverSideEmit`), as
+/// `OXSIO_EVENT_KIND_SERVER_EVENT` events: name, arguments, no socket;
+/// answer with `oxsio_event_ack` when `oxsio_event_wants_ack` (the first
+/// argument is the node's reply). Callback mode: to `callback`, on a
+/// library thread. Poll mode: `callback` must be NULL and the events come
+/// from `oxsio_server_poll` once this was called for the namespace.
+/// With a single node (no `redis_url`) no such event ever comes.
+///
+/// Ownership: `user_data_free` (may be NULL) is called exactly once when
+/// the server is freed, only if this returns `OXSIO_RESULT_OK`.
+/// Returns: `OXSIO_RESULT_WRONG_MODE` for a callback on a poll-mode server
+/// or none on a callback-mode one.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_server_on_server_event(
+    server: *const oxsio_server,
+    nsp: *const c_char,
+    callback: oxsio_event_cb,
+    user_data: *mut c_void,
+    user_data_free: oxsio_free_cb,
+) -> oxsio_result {
+    guard(|| {
+        let s = srv(server)?;
+        let name = normalize(opt_str_arg(nsp, "nsp")?);
+        let cb = match (s.dispatch.is_poll(), callback) {
+            (true, None) => None,
+            (false, Some(_)) => Some(Callback::new(callback, user_data, user_data_free)?),
+            (true, Some(_)) => {
+                return Err(Error::new(
+                    oxsio_result::WrongMode,
+                    "a callback on a poll-mode server: server events arrive from oxsio_server_poll",
+                ));
+            }
+            (false, None) => {
+                return Err(Error::new(oxsio_result::NullArgument, "callback is NULL"));
+            }
+        };
+        let ns = s.declare(&name);
+        let mut map = lock(&s.server_events);
+        let listen = !map.contains_key(&name);
+        let list = map.entry(name.clone()).or_default();
+        if let Some(cb) = cb {
+            list.push(cb);
+        }
+        drop(map);
+        if listen {
+            let weak = Arc::downgrade(&s);
+            ns.on_server_event(move |e: oxsio_core::ServerEvent| {
+                let Some(me) = weak.upgrade() else { return };
+                if me.dispatch.is_closed() {
+                    return;
+                }
+                let mut ev = EventData::message(
+                    NulStr::new(&name),
+                    me.names.get(&e.name),
+                    e.args,
+                    e.ack.map(Acker::Node),
+                );
+                ev.kind = oxsio_event_kind::ServerEvent;
+                if me.dispatch.is_poll() {
+                    me.dispatch.push(ev);
+                } else {
+                    let cbs = lock(&me.server_events)
+                        .get(&name)
+                        .cloned()
+                        .unwrap_or_default();
+                    call_all(&me.dispatch, &cbs, ev);
+                }
+            });
+        }
+        Ok(())
+    })
+}
+
+/// Sends an event to the server-side handlers of every other node of the
+/// cluster (Node's `io.serverSideEmit`), in namespace `nsp` (NULL: `"/"`;
+/// declared). Fire and forget; with a single node nothing is sent.
+///
+/// Borrowing: every argument is copied. Threads: any. Never blocks.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_server_server_side_emit(
+    server: *const oxsio_server,
+    nsp: *const c_char,
+    event: *const c_char,
+    args_json: *const c_char,
+    buffers: *const oxsio_buf,
+    buffer_count: usize,
+) -> oxsio_result {
+    guard(|| {
+        let s = srv(server)?;
+        let ns = s.namespace(opt_str_arg(nsp, "nsp")?)?;
+        let name = str_arg(event, "event")?.to_owned();
+        let args = args_of(args_json, buffers, buffer_count)?;
+        oxsio_core::runtime::spawn(async move { ns.server_side_emit(&name, args).await });
+        Ok(())
+    })
+}
+
+/// As `oxsio_server_server_side_emit`, gathering one reply per other node
+/// within `timeout_ms` (0: 5000): an `OXSIO_EVENT_KIND_ACK` whose id is
+/// `*out_ack_id`, whose arguments are the replies (one value per node, in
+/// no set order), or `OXSIO_RESULT_TIMEOUT` when a node did not answer in
+/// time. The event has no socket. Callback mode: to `callback` (NULL:
+/// ignored). Poll mode: from `oxsio_server_poll` (`callback` must be NULL).
+///
+/// Ownership: `user_data_free` is called once after the reply was handled,
+/// only if this returns `OXSIO_RESULT_OK`. NULL: `out_ack_id` may be NULL.
+/// Threads: any. Never blocks.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_server_server_side_emit_with_ack(
+    server: *const oxsio_server,
+    nsp: *const c_char,
+    event: *const c_char,
+    args_json: *const c_char,
+    buffers: *const oxsio_buf,
+    buffer_count: usize,
+    timeout_ms: u32,
+    callback: oxsio_event_cb,
+    user_data: *mut c_void,
+    user_data_free: oxsio_free_cb,
+    out_ack_id: *mut u64,
+) -> oxsio_result {
+    guard(|| {
+        let s = srv(server)?;
+        let nsp_name = normalize(opt_str_arg(nsp, "nsp")?);
+        let ns = s.namespace(Some(&nsp_name))?;
+        let name = str_arg(event, "event")?.to_owned();
+        let args = args_of(args_json, buffers, buffer_count)?;
+        let cb = ack_callback(s.dispatch.is_poll(), callback, user_data, user_data_free)?;
+        let timeout = Duration::from_millis(if timeout_ms == 0 {
+            5000
+        } else {
+            timeout_ms.into()
+        });
+        let ack_id = next_ack_id();
+        write_opt(out_ack_id, ack_id);
+        let weak = Arc::downgrade(&s);
+        oxsio_core::runtime::spawn(async move {
+            let r = ns.server_side_emit_with_ack(&name, args, timeout).await;
+            let mut ev = EventData::new(oxsio_event_kind::Ack, &nsp_name);
+            ev.id = ack_id;
+            let ev = match r {
+                Ok(replies) => {
+                    ev.args = replies;
+                    ev
+                }
+                Err(e) => {
+                    let e = Error::from(e);
+                    ev.with_error(e.code, &e.detail)
+                }
+            };
+            let Some(server) = weak.upgrade() else {
+                return;
+            };
+            match cb {
+                Some(cb) => call_all(&server.dispatch, &[cb], ev),
+                None if server.dispatch.is_poll() => server.dispatch.push(ev),
+                None => {}
+            }
+        });
+        Ok(())
+    })
+}
+
+/// Copies the sockets `target` selects (NULL: every socket of `"/"`), on
+/// every node with a multi-node adapter (Node's `fetchSockets()`), as a
+/// JSON array into `buf` with a terminating NUL, and its length (without
+/// NUL) into `*out_len`. Each element is
+/// `{"id":..,"nsp":..,"rooms":[..],"handshake":{..},"data":..}`: rooms
+/// sorted, own id room included; the handshake as
+/// `oxsio_event_handshake_json` gives it; `data` as
+/// `oxsio_socket_data_json`.
+///
+/// Ownership: copied into your buffer. NULL: `buf` may be NULL when
+/// `capacity` is 0 (to learn the length); `out_len` may be NULL.
+/// Threads: any thread but a library thread (other nodes are asked and
+/// waited for, at most `timeout_ms`; 0 means 5000).
+/// Returns: `OXSIO_RESULT_BUFFER_TOO_SMALL` (with `*out_len` set) when
+/// `capacity` < length + 1 (each call fetches again: sockets may have come
+/// or gone, so leave room), `OXSIO_RESULT_TIMEOUT`,
+/// `OXSIO_RESULT_WOULD_BLOCK` inside a callback.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_server_fetch_sockets(
+    server: *const oxsio_server,
+    target: *const oxsio_target,
+    timeout_ms: u32,
+    buf: *mut c_char,
+    capacity: usize,
+    out_len: *mut usize,
+) -> oxsio_result {
+    guard(|| {
+        let s = srv(server)?;
+        let op = s.target(target)?;
+        let timeout = if timeout_ms == 0 { 5000 } else { timeout_ms };
+        let found = block_on(
+            async move { op.fetch_sockets().await },
+            Duration::from_millis(timeout.into()),
+        )?;
+        let mut text = String::from("[");
+        for (i, rs) in found.iter().enumerate() {
+            let mut rooms: Vec<String> = rs.rooms.iter().map(|r| r.to_string()).collect();
+            rooms.sort();
+            let rooms = serde_json::to_string(&rooms)
+                .map_err(|e| Error::new(oxsio_result::Internal, e.to_string()))?;
+            let id = serde_json::to_string(&rs.id.to_string())
+                .map_err(|e| Error::new(oxsio_result::Internal, e.to_string()))?;
+            let nsp = serde_json::to_string(&rs.nsp)
+                .map_err(|e| Error::new(oxsio_result::Internal, e.to_string()))?;
+            if i > 0 {
+                text.push(',');
+            }
+            text.push_str(&format!(
+                "{{\"id\":{id},\"nsp\":{nsp},\"rooms\":{rooms},\"handshake\":{},\"data\":{}}}",
+                plain_json(&rs.handshake),
+                plain_json(&rs.data)
+            ));
+        }
+        text.push(']');
+        copy_text(&text, buf, capacity, out_len, "the sockets")
     })
 }
 

@@ -14,7 +14,7 @@ use crate::boundary::{
 };
 use crate::dispatch::{Callback, Handlers, call_all, lock, oxsio_event_cb, oxsio_free_cb};
 use crate::error::{Error, Result, oxsio_result};
-use crate::event::{Acker, EventData, OnDrop, oxsio_event_kind};
+use crate::event::{Acker, EventData, OnDrop, oxsio_event, oxsio_event_kind};
 use crate::payload::{NulStr, buffers, oxsio_buf, parse_args, parse_value, plain_json};
 use crate::server::ServerShared;
 
@@ -38,7 +38,47 @@ pub(crate) struct SocketShared {
     auth: NulStr,
     pub(crate) handshake: Arc<NulStr>,
     handlers: Mutex<Handlers>,
+    /// `oxsio_socket_on_any_outgoing` callbacks; the core listener is
+    /// installed with the first one.
+    outgoing: Mutex<Option<Vec<Arc<Callback>>>>,
+    /// `oxsio_socket_use` middlewares (the core holds weak references).
+    packet_mws: Mutex<Vec<Arc<PacketHook>>>,
 }
+
+/// A per-packet middleware (`oxsio_socket_use`).
+pub(crate) struct PacketHook {
+    cb: unsafe extern "C" fn(*mut c_void, *const oxsio_event, *mut c_char, usize) -> bool,
+    user_data: *mut c_void,
+    free: oxsio_free_cb,
+}
+
+// SAFETY: the host registered `user_data` for calls from library threads and
+// its release from any thread (the header says so).
+unsafe impl Send for PacketHook {}
+// SAFETY: as above; the hook is only called.
+unsafe impl Sync for PacketHook {}
+
+impl Drop for PacketHook {
+    fn drop(&mut self) {
+        if let Some(f) = self.free {
+            // SAFETY: the host's release function, called exactly once.
+            unsafe { f(self.user_data) }
+        }
+    }
+}
+
+/// A per-packet middleware (`oxsio_socket_use`): `user_data` as registered,
+/// the incoming `MESSAGE` event (name and arguments; lent for the call),
+/// and a buffer for the refusal's text. Returns true to let the packet
+/// through.
+pub type oxsio_packet_middleware_cb = Option<
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        event: *const oxsio_event,
+        reason: *mut c_char,
+        reason_capacity: usize,
+    ) -> bool,
+>;
 
 /// The handshake as Node's `socket.handshake` object.
 pub(crate) fn handshake_json(h: &Handshake) -> String {
@@ -96,6 +136,8 @@ impl SocketShared {
             server,
             handle: AtomicUsize::new(0),
             handlers: Mutex::new(Handlers::default()),
+            outgoing: Mutex::new(None),
+            packet_mws: Mutex::new(Vec::new()),
         }
     }
 
@@ -151,7 +193,13 @@ impl SocketShared {
 
     /// Removes every callback (released by the caller, outside the lock).
     pub(crate) fn take_handlers(&self) -> Vec<Arc<Callback>> {
-        lock(&self.handlers).remove(None)
+        let mws: Vec<Arc<PacketHook>> = lock(&self.packet_mws).drain(..).collect();
+        drop(mws);
+        let mut all = lock(&self.handlers).remove(None);
+        if let Some(v) = lock(&self.outgoing).as_mut() {
+            all.append(v);
+        }
+        all
     }
 
     /// Ends the handle: unregistered, handlers released.
@@ -296,6 +344,33 @@ pub extern "C" fn oxsio_socket_data_json(
     })
 }
 
+/// Copies the rooms the socket is in (its own id room included, as
+/// Node's `socket.rooms`) as a JSON array of strings into `buf` with a
+/// terminating NUL, and its length (without NUL) into `*out_len`.
+///
+/// Ownership: copied (like every `*_json` getter that fills a caller's
+/// buffer, because the value can change while the socket lives).
+/// NULL: `buf` may be NULL when `capacity` is 0 (to learn the length);
+/// `out_len` may be NULL. Returns `OXSIO_RESULT_BUFFER_TOO_SMALL` (with
+/// `*out_len` set) when `capacity` < length + 1; a join on another thread
+/// may make the next call need more. Threads: any.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_socket_rooms(
+    socket: *const oxsio_socket,
+    buf: *mut c_char,
+    capacity: usize,
+    out_len: *mut usize,
+) -> oxsio_result {
+    guard(|| {
+        let s = sock(socket)?;
+        let mut rooms: Vec<String> = s.socket.rooms().iter().map(|r| r.to_string()).collect();
+        rooms.sort();
+        let text = serde_json::to_string(&rooms)
+            .map_err(|e| Error::new(oxsio_result::Internal, e.to_string()))?;
+        copy_text(&text, buf, capacity, out_len, "the rooms")
+    })
+}
+
 /// Replaces the socket's data with the JSON value `json` (any JSON text).
 ///
 /// Borrowing: `json` is read during the call. Returns
@@ -362,6 +437,209 @@ pub extern "C" fn oxsio_socket_on(
         }
         let cb = Callback::new(callback, user_data, user_data_free)?;
         lock(&s.handlers).add(name, cb);
+        Ok(())
+    })
+}
+
+/// Callback mode: as `oxsio_socket_on`, for the first matching event only
+/// (Node's `socket.once`): the registration ends after that call, and its
+/// `user_data_free` runs then.
+///
+/// Returns: `OXSIO_RESULT_WRONG_MODE` on a poll-mode server.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_socket_once(
+    socket: *const oxsio_socket,
+    event: *const c_char,
+    callback: oxsio_event_cb,
+    user_data: *mut c_void,
+    user_data_free: oxsio_free_cb,
+) -> oxsio_result {
+    guard(|| {
+        let s = sock(socket)?;
+        let name = opt_str_arg(event, "event")?;
+        let server = s
+            .server
+            .upgrade()
+            .ok_or_else(|| Error::from(oxsio_result::Closed))?;
+        if server.dispatch.is_poll() {
+            return Err(Error::new(
+                oxsio_result::WrongMode,
+                "oxsio_socket_once on a poll-mode server: poll the server instead",
+            ));
+        }
+        let cb = Callback::new(callback, user_data, user_data_free)?;
+        lock(&s.handlers).add_once(name, cb);
+        Ok(())
+    })
+}
+
+/// Callback mode: calls `callback` with every event this socket sends
+/// (Node's `socket.onAnyOutgoing`): a `MESSAGE` event with the name and
+/// arguments, lent for the call, on the thread that emits (inside the
+/// emit call, or a library thread for a broadcast). Do not emit to this
+/// socket from it.
+///
+/// Ownership: `user_data_free` (may be NULL) is called exactly once when
+/// the registration ends (`oxsio_socket_off_any_outgoing`, socket retired,
+/// server freed), only if this returns `OXSIO_RESULT_OK`.
+/// Returns: `OXSIO_RESULT_WRONG_MODE` on a poll-mode server.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_socket_on_any_outgoing(
+    socket: *const oxsio_socket,
+    callback: oxsio_event_cb,
+    user_data: *mut c_void,
+    user_data_free: oxsio_free_cb,
+) -> oxsio_result {
+    guard(|| {
+        let s = sock(socket)?;
+        let server = s
+            .server
+            .upgrade()
+            .ok_or_else(|| Error::from(oxsio_result::Closed))?;
+        if server.dispatch.is_poll() {
+            return Err(Error::new(
+                oxsio_result::WrongMode,
+                "oxsio_socket_on_any_outgoing on a poll-mode server",
+            ));
+        }
+        let cb = Callback::new(callback, user_data, user_data_free)?;
+        let mut out = lock(&s.outgoing);
+        if out.is_none() {
+            let weak = Arc::downgrade(&s);
+            s.socket.on_any_outgoing(move |name: &str, args: &Args| {
+                let Some(me) = weak.upgrade() else { return };
+                let cbs: Vec<Arc<Callback>> = lock(&me.outgoing).clone().unwrap_or_default();
+                if cbs.is_empty() {
+                    return;
+                }
+                let Some(server) = me.server.upgrade() else {
+                    return;
+                };
+                let mut ev =
+                    EventData::message(me.nsp.clone(), server.names.get(name), args.clone(), None);
+                ev.socket = me.handle();
+                call_all(&server.dispatch, &cbs, ev);
+            });
+        }
+        out.get_or_insert_with(Vec::new).push(cb);
+        Ok(())
+    })
+}
+
+/// Callback mode: adds a per-packet middleware (Node's `socket.use`): every
+/// event this client sends passes through `callback` first, on a library
+/// thread, before any handler; returning false drops it, and the socket's
+/// handlers get an `"error"` `MESSAGE` event whose argument is the
+/// NUL-terminated text written into `reason` (empty: `"refused"`).
+/// Middlewares run in the order added; the event cannot be changed.
+///
+/// Ownership: `user_data_free` (may be NULL) is called exactly once when
+/// the socket is retired or the server freed, only if this returns
+/// `OXSIO_RESULT_OK`. NULL: `callback` must not be NULL.
+/// Returns: `OXSIO_RESULT_WRONG_MODE` on a poll-mode server.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_socket_use(
+    socket: *const oxsio_socket,
+    callback: oxsio_packet_middleware_cb,
+    user_data: *mut c_void,
+    user_data_free: oxsio_free_cb,
+) -> oxsio_result {
+    guard(|| {
+        let s = sock(socket)?;
+        let server = s
+            .server
+            .upgrade()
+            .ok_or_else(|| Error::from(oxsio_result::Closed))?;
+        if server.dispatch.is_poll() {
+            return Err(Error::new(
+                oxsio_result::WrongMode,
+                "oxsio_socket_use on a poll-mode server",
+            ));
+        }
+        let cb =
+            callback.ok_or_else(|| Error::new(oxsio_result::NullArgument, "callback is NULL"))?;
+        let hook = Arc::new(PacketHook {
+            cb,
+            user_data,
+            free: user_data_free,
+        });
+        let first = {
+            let mut mws = lock(&s.packet_mws);
+            mws.push(hook.clone());
+            mws.len() == 1
+        };
+        let weak_hook = Arc::downgrade(&hook);
+        let weak = Arc::downgrade(&s);
+        s.socket.use_middleware(move |e: &mut Event| {
+            let (Some(h), Some(me)) = (weak_hook.upgrade(), weak.upgrade()) else {
+                return Ok(());
+            };
+            let Some(server) = me.server.upgrade() else {
+                return Ok(());
+            };
+            let mut ev = EventData::message(
+                me.nsp.clone(),
+                server.names.get(&e.name),
+                e.args.clone(),
+                None,
+            );
+            ev.socket = me.handle();
+            let eh = crate::boundary::register(crate::boundary::Entry::Event(Arc::new(ev)));
+            let mut reason = [0u8; 256];
+            // SAFETY: the host's middleware with its user_data; the event
+            // handle and `reason` live for the call.
+            let ok = unsafe {
+                (h.cb)(
+                    h.user_data,
+                    crate::boundary::ptr::<oxsio_event>(eh).cast_const(),
+                    reason.as_mut_ptr().cast(),
+                    reason.len(),
+                )
+            };
+            drop(unregister(eh));
+            if ok {
+                return Ok(());
+            }
+            reason[reason.len() - 1] = 0;
+            let end = reason.iter().position(|b| *b == 0).unwrap_or(0);
+            let text = String::from_utf8_lossy(&reason[..end]).into_owned();
+            Err(if text.is_empty() {
+                "refused".to_owned()
+            } else {
+                text
+            })
+        });
+        if first {
+            let weak = Arc::downgrade(&s);
+            s.socket.on_error(move |_, message: &str| {
+                let Some(me) = weak.upgrade() else { return };
+                let Some(server) = me.server.upgrade() else {
+                    return;
+                };
+                let mut ev = EventData::message(
+                    me.nsp.clone(),
+                    server.names.get("error"),
+                    vec![Value::String(message.to_owned())],
+                    None,
+                );
+                ev.socket = me.handle();
+                me.deliver_to(&server, ev);
+            });
+        }
+        Ok(())
+    })
+}
+
+/// Removes every `oxsio_socket_on_any_outgoing` callback of the socket.
+#[unsafe(no_mangle)]
+pub extern "C" fn oxsio_socket_off_any_outgoing(socket: *const oxsio_socket) -> oxsio_result {
+    guard(|| {
+        let s = sock(socket)?;
+        let removed: Vec<Arc<Callback>> = lock(&s.outgoing)
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default();
+        drop(removed);
         Ok(())
     })
 }

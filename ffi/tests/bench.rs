@@ -39,6 +39,16 @@ fn build_c() -> PathBuf {
         "no liboxsio.so in {}",
         lib.display()
     );
+    // The program records the library's SONAME (ffi/build.rs): liboxsio.so.0.<minor>.
+    let soname = if env!("CARGO_PKG_VERSION_MAJOR") == "0" {
+        format!("liboxsio.so.0.{}", env!("CARGO_PKG_VERSION_MINOR"))
+    } else {
+        format!("liboxsio.so.{}", env!("CARGO_PKG_VERSION_MAJOR"))
+    };
+    let link = lib.join(soname);
+    if std::fs::read_link(&link).is_err() {
+        let _ = std::os::unix::fs::symlink("liboxsio.so", &link);
+    }
     let out = lib.join("c-programs/bench_echo");
     std::fs::create_dir_all(out.parent().unwrap()).unwrap();
     let root = root();
