@@ -172,47 +172,73 @@ impl MemoryAdapter {
 
 impl Adapter for MemoryAdapter {
     fn add_all(&self, sid: Sid, rooms: &[Room]) {
-        let Ok(mut idx) = self.index.write() else {
-            return;
-        };
-        for room in rooms {
-            idx.rooms.entry(room.clone()).or_default().insert(sid);
-            idx.sids.entry(sid).or_default().insert(room.clone());
+        // The admin UI (development mode) hears of each new membership, as
+        // Node's adapter emits `join-room`; told once the lock is released.
+        let watch = self.ns.room_watch();
+        let mut joined = Vec::new();
+        {
+            let Ok(mut idx) = self.index.write() else {
+                return;
+            };
+            for room in rooms {
+                let new = idx.rooms.entry(room.clone()).or_default().insert(sid);
+                idx.sids.entry(sid).or_default().insert(room.clone());
+                if new && watch.is_some() {
+                    joined.push(room.clone());
+                }
+            }
+        }
+        if let Some(w) = watch {
+            w.joined(sid, &joined);
         }
     }
 
     fn del(&self, sid: Sid, room: &str) {
-        let Ok(mut idx) = self.index.write() else {
-            return;
-        };
-        if let Some(set) = idx.rooms.get_mut(room) {
-            set.remove(&sid);
-            if set.is_empty() {
-                idx.rooms.remove(room);
+        let mut left = false;
+        {
+            let Ok(mut idx) = self.index.write() else {
+                return;
+            };
+            if let Some(set) = idx.rooms.get_mut(room) {
+                left = set.remove(&sid);
+                if set.is_empty() {
+                    idx.rooms.remove(room);
+                }
+            }
+            if let Some(set) = idx.sids.get_mut(&sid) {
+                set.remove(room);
+                if set.is_empty() {
+                    idx.sids.remove(&sid);
+                }
             }
         }
-        if let Some(set) = idx.sids.get_mut(&sid) {
-            set.remove(room);
-            if set.is_empty() {
-                idx.sids.remove(&sid);
-            }
+        if left && let Some(w) = self.ns.room_watch() {
+            w.left(sid, &[Room::from(room)]);
         }
     }
 
     fn del_all(&self, sid: Sid) {
-        let Ok(mut idx) = self.index.write() else {
-            return;
-        };
-        let Some(rooms) = idx.sids.remove(&sid) else {
-            return;
-        };
-        for room in rooms {
-            if let Some(set) = idx.rooms.get_mut(&room) {
-                set.remove(&sid);
-                if set.is_empty() {
-                    idx.rooms.remove(&room);
+        let left: Vec<Room> = {
+            let Ok(mut idx) = self.index.write() else {
+                return;
+            };
+            let Some(rooms) = idx.sids.remove(&sid) else {
+                return;
+            };
+            let mut left = Vec::with_capacity(rooms.len());
+            for room in rooms {
+                if let Some(set) = idx.rooms.get_mut(&room) {
+                    set.remove(&sid);
+                    if set.is_empty() {
+                        idx.rooms.remove(&room);
+                    }
                 }
+                left.push(room);
             }
+            left
+        };
+        if let Some(w) = self.ns.room_watch() {
+            w.left(sid, &left);
         }
     }
 

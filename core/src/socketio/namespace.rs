@@ -134,7 +134,11 @@ impl NsHandle {
         self.0.upgrade().map_or(0, |ns| ns.next_ack_id())
     }
 
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    /// The admin UI's view of room changes, when it wants them.
+    pub(crate) fn room_watch(&self) -> Option<crate::admin::RoomWatch> {
+        crate::admin::RoomWatch::of(self.0.upgrade()?)
+    }
+
     pub(crate) fn upgrade(&self) -> Option<Arc<NsInner>> {
         self.0.upgrade()
     }
@@ -334,7 +338,11 @@ impl NsInner {
                 nsp,
                 data: PacketData::ConnectError(err.to_value()),
             };
-            let _ = conn.session().try_send(super::encode_message(&packet));
+            let msg = super::encode_message(&packet);
+            if let Some(admin) = self.common.admin.get() {
+                admin.packet_out(&msg);
+            }
+            let _ = conn.session().try_send(msg);
         }
     }
 
@@ -370,9 +378,14 @@ impl NsInner {
                 nsp: self.name.to_string(),
                 data: PacketData::Connect(Some(Value::Object(reply))),
             };
-            let _ = conn
-                .session()
-                .send_replay(super::encode_message(&packet), missed);
+            let msg = super::encode_message(&packet);
+            if let Some(admin) = self.common.admin.get() {
+                admin.packet_out(&msg);
+                for m in &missed {
+                    admin.packet_out(m);
+                }
+            }
+            let _ = conn.session().send_replay(msg, missed);
         };
         match socket.pid().cloned() {
             Some(pid) => {
@@ -387,6 +400,9 @@ impl NsInner {
                 socket.set_recovered(recovered);
             }
             None => register(Vec::new()),
+        }
+        if let Some(admin) = self.common.admin.get() {
+            admin.socket_connected(self, socket);
         }
         let handlers = self
             .config
@@ -481,7 +497,7 @@ impl Namespace {
         NsHandle(Arc::downgrade(&self.0)).get_socket(sid)
     }
 
-    fn op(&self) -> BroadcastOperator {
+    pub(crate) fn op(&self) -> BroadcastOperator {
         BroadcastOperator::new(self.0.clone())
     }
 

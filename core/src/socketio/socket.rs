@@ -245,6 +245,30 @@ impl Socket {
         if let Ok(mut d) = self.0.data.lock() {
             *d = data;
         }
+        self.data_changed();
+    }
+
+    /// Tells the admin UI (when it watches) that the data changed.
+    fn data_changed(&self) {
+        if let Some(admin) = self.0.ns.common.admin.get() {
+            admin.data_updated(self);
+        }
+    }
+
+    /// Changes the data without telling the admin UI (its own bookkeeping).
+    pub(crate) fn update_data_quietly(&self, f: impl FnOnce(&mut Value)) {
+        if let Ok(mut d) = self.0.data.lock() {
+            f(&mut d);
+        }
+    }
+
+    /// The transport the connection uses now: `polling` or `websocket`.
+    pub(crate) fn transport_name(&self) -> &'static str {
+        if self.0.session.state() == crate::engineio::session::STATE_WEBSOCKET {
+            "websocket"
+        } else {
+            "polling"
+        }
     }
 
     /// Changes the socket's data in place.
@@ -262,6 +286,7 @@ impl Socket {
         if let Ok(mut d) = self.0.data.lock() {
             f(&mut d);
         }
+        self.data_changed();
     }
 
     /// True when this socket's state was recovered after a temporary
@@ -461,6 +486,9 @@ impl Socket {
     pub(crate) fn send_message(&self, msg: Message) -> Result<(), EmitError> {
         if !self.connected() {
             return Err(EmitError::Disconnected);
+        }
+        if let Some(admin) = self.0.ns.common.admin.get() {
+            admin.packet_out(&msg);
         }
         self.0.session.try_send(msg).map_err(EmitError::from)
     }
@@ -755,6 +783,9 @@ impl Socket {
         }
         for f in &disconnect {
             guarded(|| f(self, reason));
+        }
+        if let Some(admin) = self.0.ns.common.admin.get() {
+            admin.socket_disconnected(self, reason);
         }
         // Break reference cycles through closures capturing the socket.
         *self.handlers() = Handlers::default();
