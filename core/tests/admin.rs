@@ -456,6 +456,13 @@ async fn commands_join_leave_emit_disconnect() {
         .unwrap()
         .unwrap();
     assert_eq!(news, vec![Value::from("for vip")]);
+    // A broadcast is an outgoing event of each socket it reaches (as Node's adapter).
+    let sent = rec
+        .wait("event_sent", |a| {
+            s(&a[1]) == cid && a[2][0] == Value::from("news")
+        })
+        .await;
+    assert_eq!(sent[2], Value::from(json!(["news", "for vip"])));
     admin
         .emit_with_ack("emit", ("/", Value::Null, "news", 1, 2))
         .await

@@ -63,12 +63,15 @@ impl MemoryAdapter {
     /// is closed, and the client gets it in its replay when it recovers.
     fn deliver(
         &self,
+        packet: &Packet,
         msg: &Message,
         opts: &BroadcastOptions,
         logged: bool,
     ) -> Result<(), BroadcastError> {
         let mut failed = Vec::new();
         for socket in self.local_targets(opts) {
+            // As Node's adapter: a broadcast is an outgoing event of each socket.
+            socket.notify_outgoing(packet);
             match socket.send_message(msg.clone()) {
                 Ok(()) => {}
                 Err(EmitError::QueueFull) if opts.flags.volatile => {}
@@ -155,6 +158,7 @@ impl MemoryAdapter {
         let msg = encode_message(&packet);
         let mut waiters = Vec::new();
         for socket in self.local_targets(opts) {
+            socket.notify_outgoing(&packet);
             let rx = socket.register_ack(id);
             match socket.send_message(msg.clone()) {
                 Ok(()) => waiters.push(rx),
@@ -256,9 +260,11 @@ impl Adapter for MemoryAdapter {
         if let Some(store) = self.recovery()
             && loggable(&packet, opts)
         {
-            return store.log_and_deliver(packet, opts, |msg| self.deliver(msg, opts, true));
+            return store.log_and_deliver(packet, opts, |packet, msg| {
+                self.deliver(packet, msg, opts, true)
+            });
         }
-        self.deliver(&encode_message(&packet), opts, false)
+        self.deliver(&packet, &encode_message(&packet), opts, false)
     }
 
     fn broadcast_with_ack(
@@ -274,6 +280,7 @@ impl Adapter for MemoryAdapter {
         let msg = encode_message(&packet);
         let mut waiters = Vec::new();
         for socket in self.local_targets(opts) {
+            socket.notify_outgoing(&packet);
             let rx = socket.register_ack(id);
             match socket.send_message(msg.clone()) {
                 Ok(()) => waiters.push(rx),

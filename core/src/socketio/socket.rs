@@ -85,6 +85,8 @@ pub(crate) struct SocketInner {
     extensions: Mutex<Extensions>,
     /// `socket.data`: serialisable, travels between nodes.
     data: Mutex<Value>,
+    /// Some `on_any_outgoing` handler is registered (read per broadcast).
+    watches_outgoing: AtomicBool,
 }
 
 /// A client connected to a namespace. Cheap to clone; every clone is the
@@ -227,6 +229,7 @@ impl Socket {
             acks: Mutex::new(HashMap::new()),
             extensions: Mutex::new(identity.extensions),
             data: Mutex::new(identity.data),
+            watches_outgoing: AtomicBool::new(false),
         }))
     }
 
@@ -421,9 +424,25 @@ impl Socket {
         }
     }
 
-    /// Calls `handler` for every event this socket emits.
+    /// Calls `handler` for every event this socket emits, and every
+    /// broadcast that reaches it (as Node's `onAnyOutgoing`).
     pub fn on_any_outgoing(&self, handler: impl Fn(&str, &Args) + Send + Sync + 'static) {
         self.handlers().any_outgoing.push(Arc::new(handler));
+        self.0.watches_outgoing.store(true, Ordering::Release);
+    }
+
+    /// Shows a broadcast event to the `on_any_outgoing` handlers (one
+    /// atomic load when there are none).
+    pub(crate) fn notify_outgoing(&self, packet: &Packet) {
+        if !self.0.watches_outgoing.load(Ordering::Acquire) {
+            return;
+        }
+        if let PacketData::Event { event, args, .. } = &packet.data {
+            let outgoing = self.handlers().any_outgoing.clone();
+            for f in outgoing {
+                guarded(|| f(event, args));
+            }
+        }
     }
 
     /// Adds a per-packet middleware: it may change the event, or refuse it
@@ -540,7 +559,10 @@ impl Socket {
     /// so the adapter logs it for replay (as Node does): an emit while the
     /// client is away reaches it when it recovers.
     fn emit_recoverable(&self, event: &str, args: Args) -> Result<(), EmitError> {
-        self.outgoing(event, || Cow::Borrowed(&args))?;
+        // The adapter's delivery shows it to the `on_any_outgoing` handlers.
+        if RESERVED_EVENTS.contains(&event) {
+            return Err(EmitError::ReservedEvent(event.to_owned()));
+        }
         let packet = Packet::event(self.0.ns.name.to_string(), event, args, None);
         let opts = crate::adapter::BroadcastOptions {
             rooms: vec![Room::from(self.0.id.as_str())],
