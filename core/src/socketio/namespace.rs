@@ -88,12 +88,14 @@ pub(crate) struct NsInner {
 /// What an adapter sees of its namespace: a weak handle, so the adapter
 /// never keeps the namespace alive.
 #[derive(Clone)]
-pub struct NsHandle(Weak<NsInner>);
+pub struct NsHandle(Weak<NsInner>, Arc<str>);
 
 impl NsHandle {
-    /// The namespace name.
+    /// The namespace name. Known while the namespace builds its adapter
+    /// (the weak handle cannot be upgraded then): an adapter made for `/chat`
+    /// must not take itself for `/`.
     pub fn name(&self) -> Option<Arc<str>> {
-        self.0.upgrade().map(|n| n.name.clone())
+        Some(self.1.clone())
     }
 
     /// A connected local socket by id.
@@ -177,13 +179,16 @@ impl NsInner {
         config: Arc<NsConfig>,
         common: Arc<ServerCommon>,
     ) -> Arc<NsInner> {
-        Arc::new_cyclic(|weak: &Weak<NsInner>| NsInner {
-            name,
-            config,
-            sockets: RwLock::new(SidMap::default()),
-            adapter: (common.adapter)(NsHandle(weak.clone())),
-            ack_ids: AtomicU64::new(0),
-            common,
+        Arc::new_cyclic(|weak: &Weak<NsInner>| {
+            let adapter = (common.adapter)(NsHandle(weak.clone(), name.clone()));
+            NsInner {
+                name,
+                config,
+                sockets: RwLock::new(SidMap::default()),
+                adapter,
+                ack_ids: AtomicU64::new(0),
+                common,
+            }
         })
     }
 
@@ -489,12 +494,12 @@ impl Namespace {
 
     /// The connected sockets of this node.
     pub fn sockets(&self) -> Vec<Socket> {
-        NsHandle(Arc::downgrade(&self.0)).sockets()
+        NsHandle(Arc::downgrade(&self.0), self.0.name.clone()).sockets()
     }
 
     /// A connected socket by id.
     pub fn get_socket(&self, sid: Sid) -> Option<Socket> {
-        NsHandle(Arc::downgrade(&self.0)).get_socket(sid)
+        NsHandle(Arc::downgrade(&self.0), self.0.name.clone()).get_socket(sid)
     }
 
     pub(crate) fn op(&self) -> BroadcastOperator {
