@@ -500,7 +500,7 @@ impl Admin {
         let _ = socket.emit("config", Value::Object(config));
         if self.dev {
             let (a, socket) = (self.clone(), socket.clone());
-            tokio::spawn(async move {
+            crate::runtime::spawn(async move {
                 let sockets = a.all_sockets().await;
                 let _ = socket.emit("all_sockets", Value::Array(sockets));
             });
