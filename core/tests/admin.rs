@@ -46,10 +46,7 @@ fn hash() -> String {
 /// An app on `/`: `join` (room, ack), `leave` (room, ack), `ping` → `pong`,
 /// `set-score` (n) stores it in the socket's data.
 fn app() -> Server {
-    let io = Server::builder()
-        .ping_interval(Duration::from_millis(500))
-        .ping_timeout(Duration::from_millis(500))
-        .build();
+    let io = Server::new();
     io.on_connection(|socket: Socket| {
         socket.on("join", |ev: Event| {
             ev.socket.join(ev.arg(0).as_str().unwrap_or("x"));
@@ -116,10 +113,37 @@ impl Recorder {
                 Ok(None) => panic!("admin socket closed while waiting for {event}"),
                 Err(_) => panic!(
                     "no {event} in time; got {:?}",
-                    self.seen.iter().map(|(n, _)| n).collect::<Vec<_>>()
+                    self.seen
+                        .iter()
+                        .map(|(n, a)| format!("{n} {}", Value::Array(a.clone()).to_json()))
+                        .collect::<Vec<_>>()
                 ),
             }
         }
+    }
+
+    /// Takes the `server_stats` in the order they came until `done` holds
+    /// over all those taken; returns them.
+    async fn stats_until(&mut self, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let mut taken = Vec::new();
+        let deadline = tokio::time::Instant::now() + STEP;
+        while tokio::time::Instant::now() < deadline {
+            let s = self.wait("server_stats", |_| true).await;
+            taken.push(s[0].clone());
+            if done(&taken) {
+                return taken;
+            }
+        }
+        panic!(
+            "the stats never showed it; got {}",
+            Value::Array(taken).to_json()
+        );
+    }
+
+    /// Forgets what arrived so far (the next wait sees newer events only).
+    fn clear(&mut self) {
+        self.seen.clear();
+        while self.rx.try_recv().is_ok() {}
     }
 
     /// True when no `event` passing `pred` arrives within `d`.
@@ -297,14 +321,25 @@ async fn login_then_sockets_rooms_events_and_stats() {
     assert_eq!(updated[0]["nsp"], Value::from("/"));
 
     // Stats.
-    let stats = rec
-        .wait("server_stats", |a| {
-            a[0]["aggregatedEvents"]
-                .as_array()
-                .is_some_and(|e| e.iter().any(|x| x["type"] == Value::from("packetsIn")))
-        })
+    // Stats once both app sockets and the admin socket are in (earlier ones
+    // may still be queued), and packets counted in.
+    let all_in = |st: &Value| {
+        st["clientsCount"] == Value::from(3u64)
+            && st["namespaces"].as_array().is_some_and(|n| {
+                n.iter().any(|x| {
+                    x["name"] == Value::from("/") && x["socketsCount"] == Value::from(2u64)
+                })
+            })
+    };
+    let has = |st: &Value, ty: &str| {
+        st["aggregatedEvents"]
+            .as_array()
+            .is_some_and(|e| e.iter().any(|x| x["type"] == Value::from(ty)))
+    };
+    let taken = rec
+        .stats_until(|t| t.iter().any(all_in) && t.iter().any(|x| has(x, "packetsIn")))
         .await;
-    let st = &stats[0];
+    let st = taken.iter().find(|x| all_in(x)).unwrap();
     assert_eq!(st["serverId"], Value::from("node-a"));
     assert_eq!(st["pid"], Value::from(std::process::id()));
     assert!(!s(&st["hostname"]).is_empty());
@@ -565,6 +600,7 @@ async fn malformed_commands_are_refused_and_the_server_keeps_serving() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(rooms_of(&io, &cid), vec![cid.clone()]);
     assert!(c.connected());
+    rec.clear();
     let stats = rec.wait("server_stats", |_| true).await;
     assert!(
         !stats[0]["namespaces"]
@@ -596,14 +632,22 @@ async fn production_mode_sends_stats_and_no_socket_events() {
     let c = app_client(&url, &[Transport::Websocket]).await;
     c.emit_with_ack("join", "lobby").await.unwrap();
     c.emit("ping", "x").unwrap();
-    let stats = rec
-        .wait("server_stats", |a| {
-            a[0]["aggregatedEvents"]
-                .as_array()
-                .is_some_and(|e| e.iter().any(|x| x["type"] == Value::from("rawConnection")))
-        })
+    // The app's connection counted (the admin's own may be flushed before
+    // its socket joins the admin namespace), and its client seen.
+    let raw = |t: &[Value]| -> u64 {
+        t.iter()
+            .flat_map(|st| {
+                st["aggregatedEvents"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .filter(|e| e["type"] == Value::from("rawConnection"))
+            .map(|e| e["count"].as_u64().unwrap_or(0))
+            .sum()
+    };
+    rec.stats_until(|t| raw(t) >= 1 && t.iter().any(|st| st["clientsCount"] == Value::from(2u64)))
         .await;
-    assert_eq!(stats[0]["clientsCount"], Value::from(2u64));
     for ev in [
         "all_sockets",
         "socket_connected",

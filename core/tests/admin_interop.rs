@@ -16,10 +16,7 @@ use tokio::process::Command;
 
 /// The app of admin_compare.js.
 fn app() -> Server {
-    let io = Server::builder()
-        .ping_interval(Duration::from_millis(500))
-        .ping_timeout(Duration::from_millis(500))
-        .build();
+    let io = Server::new();
     io.on_connection(|socket: Socket| {
         socket.on("join", |ev: Event| {
             if let Some(room) = ev.arg(0).as_str() {

@@ -78,10 +78,10 @@ def test_login_config_sockets_and_stats(instrumented: Tuple[oxsio.Server, str]) 
             assert connected[0]["nsp"] == "/" and connected[0]["transport"] == "websocket"
             assert app.call("join", "lobby", timeout=10) == "joined"
             wait(got, "room_joined", lambda a: a[1] == "lobby" and a[2] == sid)
-            stats = wait(got, "server_stats", lambda a: a[0]["clientsCount"] == 2)
+            counts = lambda a: {n["name"]: n["socketsCount"] for n in a[0]["namespaces"]}  # noqa: E731
+            stats = wait(got, "server_stats", lambda a: counts(a) == {"/": 1, "/admin": 1})
             assert stats[0]["serverId"] == "py-server"
-            names = {n["name"]: n["socketsCount"] for n in stats[0]["namespaces"]}
-            assert names["/"] == 1 and names["/admin"] == 1
+            assert stats[0]["clientsCount"] == 2
             # Read-only: the command is refused, the socket stays out of the room.
             reply = admin.call("join", ("/", "vip", sid), namespace="/admin", timeout=10)
             assert reply == {"error": "read-only"}

@@ -52,7 +52,7 @@ function within(promise, what) {
 
 function startNode() {
   const httpServer = http.createServer();
-  const io = new Server(httpServer, { pingInterval: 500, pingTimeout: 500 });
+  const io = new Server(httpServer);
   io.on("connection", (socket) => {
     socket.on("join", (room, ack) => {
       socket.join(room);
