@@ -13,7 +13,8 @@ use oxsio::{Event, Server, ServerHandle, Socket, Transport, Value};
 use serde_json::json;
 use tokio::sync::mpsc;
 
-const STEP: Duration = Duration::from_secs(10);
+/// Every wait is bounded; generous, as a loaded machine runs these too.
+const STEP: Duration = Duration::from_secs(30);
 const USER: &str = "admin";
 const PASSWORD: &str = "s3cret";
 

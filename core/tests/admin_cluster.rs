@@ -21,7 +21,8 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 
-const STEP: Duration = Duration::from_secs(10);
+/// Every wait is bounded; generous, as a loaded machine runs these too.
+const STEP: Duration = Duration::from_secs(30);
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -73,9 +73,9 @@ async fn node_and_oxsio_admin_namespaces_emit_the_same() {
         .kill_on_drop(true)
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start node (run tests/interop/setup.sh): {e}"));
-    let out = tokio::time::timeout(Duration::from_secs(90), child.wait_with_output())
+    let out = tokio::time::timeout(Duration::from_secs(180), child.wait_with_output())
         .await
-        .expect("admin_compare.js did not finish in 90 s")
+        .expect("admin_compare.js did not finish in 180 s")
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);

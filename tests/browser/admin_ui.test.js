@@ -29,7 +29,7 @@ const SCREENSHOT = path.resolve(ROOT, process.env.ADMIN_SCREENSHOT || "target/ad
 // Installed with the interop peers (tests/interop/package.json, npm ci).
 const PEERS = path.join(ROOT, "tests", "interop", "node_modules");
 const UI_DIST = path.join(PEERS, "@socket.io", "admin-ui", "ui", "dist");
-const STEP_MS = 15000; // every wait on the page is bounded
+const STEP_MS = 30000; // every wait on the page is bounded (generous for a loaded machine)
 const USER = "admin";
 const PASSWORD = "correct horse battery staple";
 

@@ -27,7 +27,7 @@ const assert = require("node:assert/strict");
 const OXSIO_URL = process.argv[2];
 const USER = "admin";
 const PASSWORD = "s3cret";
-const STEP_MS = 10000;
+const STEP_MS = 30000; // every wait is bounded; generous for a loaded machine
 
 let failures = 0;
 function check(name, fn) {
@@ -108,12 +108,17 @@ async function scenario(url) {
       }
     }
   });
+  const counts = () => {
+    const c = {};
+    for (const [n] of events) c[n] = (c[n] || 0) + 1;
+    return c;
+  };
   const waitFor = (name, pred = () => true) => {
     const seen = events.find(([n, a]) => n === name && pred(a));
     if (seen) return Promise.resolve(seen[1]);
     return within(
       new Promise((resolve) => waiters.push({ name, pred, resolve })),
-      `${name} on ${url}; got ${JSON.stringify(events.slice(-8))}`
+      `${name} on ${url}; got ${JSON.stringify(counts())} events, the last ${JSON.stringify(events.slice(-4))}`
     );
   };
   await within(new Promise((r) => admin.once("connect", r)), `admin connect ${url}`);
