@@ -4,6 +4,8 @@
 //! commands, and the bad input (wrong password, read-only, malformed
 //! commands). The comparison with Node's `instrument` is `admin_interop.rs`.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -687,4 +689,75 @@ async fn bad_options_are_refused() {
         .join()
         .unwrap();
     assert!(matches!(r, Err(InstrumentError::NoRuntime)));
+}
+
+/// An admin socket in a room of its own namespace, recovered after a cut
+/// (connection state recovery on): it gets its rooms back while the
+/// namespace's replay log is held, and the admin UI's room_joined for them
+/// must not wait on that lock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recovered_admin_socket_gets_its_rooms_back() {
+    let io = Server::builder()
+        .connection_state_recovery(oxsio::RecoveryConfig::default())
+        .build();
+    io.instrument(AdminUiOptions::without_auth().stats_interval(Duration::from_millis(300)))
+        .unwrap();
+    let handle = io.listen("127.0.0.1:0").await.unwrap();
+    let proxy = common::proxy::Proxy::start(handle.local_addr()).await;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let admin = ClientBuilder::new(format!("http://{}/admin", proxy.addr))
+        .transports([Transport::Websocket])
+        .reconnection(Reconnection {
+            delay: Duration::from_millis(100),
+            delay_max: Duration::from_millis(200),
+            ..Reconnection::default()
+        })
+        .on("room_joined", move |ev| {
+            let _ = tx.send(ev.args.clone());
+        })
+        .connect()
+        .await
+        .unwrap();
+    let id = admin.id().unwrap();
+    admin
+        .emit_with_ack("join", ("/admin", "ops", id.as_str()))
+        .await
+        .unwrap();
+    assert!(proxy.cut_all(false) > 0);
+    let deadline = tokio::time::Instant::now() + STEP;
+    while !(admin.connected() && admin.recovered()) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the admin socket did not come back"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(admin.id().unwrap(), id);
+    let rooms: Vec<String> = io
+        .of("/admin")
+        .sockets()
+        .iter()
+        .flat_map(|s| s.rooms())
+        .map(|r| r.to_string())
+        .collect();
+    assert!(rooms.contains(&"ops".to_owned()), "{rooms:?}");
+    // The server goes on: a command answered, room_joined told (once on
+    // the command, once on the recovery).
+    let r = admin
+        .emit_with_ack("join", ("/admin", "ops2", id.as_str()))
+        .await
+        .unwrap();
+    assert_eq!(r, Vec::<Value>::new());
+    let mut ops = 0;
+    while let Ok(Some(a)) = tokio::time::timeout(Duration::from_secs(2), rx.recv()).await {
+        if a[1] == Value::from("ops") {
+            ops += 1;
+        }
+        if a[1] == Value::from("ops2") && ops >= 2 {
+            break;
+        }
+    }
+    assert!(ops >= 2, "room_joined for ops: {ops}");
+    drop(admin);
+    handle.shutdown().await;
 }

@@ -840,12 +840,28 @@ impl RoomWatch {
     }
 
     pub(crate) fn joined(&self, sid: Sid, rooms: &[Room]) {
+        if rooms.is_empty() {
+            return;
+        }
         let (nsp, id) = (Value::from(&*self.ns.name), Value::from(sid.as_str()));
-        for room in rooms {
-            self.admin.emit(
-                "room_joined",
-                vec![nsp.clone(), Value::from(&**room), id.clone(), now_value()],
-            );
+        let events: Vec<Vec<Value>> = rooms
+            .iter()
+            .map(|room| vec![nsp.clone(), Value::from(&**room), id.clone(), now_value()])
+            .collect();
+        if Arc::ptr_eq(&self.ns.name, &self.admin.ns_name) {
+            // Rooms of the admin namespace itself: told from a task, since
+            // this namespace may be locked here (a recovered session being
+            // attached holds its replay log while it joins its rooms).
+            let admin = self.admin.clone();
+            crate::runtime::spawn(async move {
+                for e in events {
+                    admin.emit("room_joined", e);
+                }
+            });
+            return;
+        }
+        for e in events {
+            self.admin.emit("room_joined", e);
         }
     }
 
