@@ -61,17 +61,20 @@ impl MemoryAdapter {
     /// Queues `msg` for every local target. A `logged` message that a
     /// socket's full queue cannot take is not lost: the socket's connection
     /// is closed, and the client gets it in its replay when it recovers.
+    /// Also returns the targets with `on_any_outgoing` handlers, to be shown
+    /// the event once no lock is held (their handlers may emit).
     fn deliver(
         &self,
-        packet: &Packet,
         msg: &Message,
         opts: &BroadcastOptions,
         logged: bool,
-    ) -> Result<(), BroadcastError> {
+    ) -> (Result<(), BroadcastError>, Vec<Socket>) {
         let mut failed = Vec::new();
+        let mut watching = Vec::new();
         for socket in self.local_targets(opts) {
-            // As Node's adapter: a broadcast is an outgoing event of each socket.
-            socket.notify_outgoing(packet);
+            if socket.watches_outgoing() {
+                watching.push(socket.clone());
+            }
             match socket.send_message(msg.clone()) {
                 Ok(()) => {}
                 Err(EmitError::QueueFull) if opts.flags.volatile => {}
@@ -81,11 +84,12 @@ impl MemoryAdapter {
                 Err(e) => failed.push((socket.id(), e)),
             }
         }
-        if failed.is_empty() {
+        let r = if failed.is_empty() {
             Ok(())
         } else {
             Err(BroadcastError::Sockets(failed))
-        }
+        };
+        (r, watching)
     }
 
     /// The local sockets targeted by `opts`.
@@ -260,11 +264,25 @@ impl Adapter for MemoryAdapter {
         if let Some(store) = self.recovery()
             && loggable(&packet, opts)
         {
-            return store.log_and_deliver(packet, opts, |packet, msg| {
-                self.deliver(packet, msg, opts, true)
+            let (r, watching, logged) = store.log_and_deliver(packet, opts, |packet, msg| {
+                let (r, watching) = self.deliver(msg, opts, true);
+                let logged = (!watching.is_empty()).then(|| packet.clone());
+                (r, watching, logged)
             });
+            // As Node's adapter: a broadcast is an outgoing event of each
+            // target; shown once the replay log is unlocked.
+            if let Some(packet) = logged {
+                for s in &watching {
+                    s.notify_outgoing(&packet);
+                }
+            }
+            return r;
         }
-        self.deliver(&packet, &encode_message(&packet), opts, false)
+        let (r, watching) = self.deliver(&encode_message(&packet), opts, false);
+        for s in &watching {
+            s.notify_outgoing(&packet);
+        }
+        r
     }
 
     fn broadcast_with_ack(

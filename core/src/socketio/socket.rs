@@ -431,6 +431,11 @@ impl Socket {
         self.0.watches_outgoing.store(true, Ordering::Release);
     }
 
+    /// True when an `on_any_outgoing` handler is registered.
+    pub(crate) fn watches_outgoing(&self) -> bool {
+        self.0.watches_outgoing.load(Ordering::Acquire)
+    }
+
     /// Shows a broadcast event to the `on_any_outgoing` handlers (one
     /// atomic load when there are none).
     pub(crate) fn notify_outgoing(&self, packet: &Packet) {
