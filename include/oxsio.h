@@ -982,7 +982,14 @@ oxsio_result oxsio_log_dropped(uint64_t *out_count);
 // match gives `OXSIO_RESULT_INVALID_CONFIG`), and `metrics_path` (absent:
 // no metrics; e.g. "/metrics": Prometheus metrics counted and served there
 // by `oxsio_server_listen`; `oxsio_server_metrics` renders them for a host
-// with its own HTTP server).
+// with its own HTTP server), and `admin_ui` (absent: off; an object serves
+// the Socket.IO Admin UI protocol, `@socket.io/admin-ui` 0.5, with
+// `auth` (required: `false`, or `{"username": "admin", "password":
+// "<bcrypt hash of the password>"}`), `namespace` ("/admin"), `read_only`
+// (false: the UI may join, leave, emit and disconnect), `mode`
+// ("development": every socket, room and event; "production": stats
+// only), `server_id` (the host name) and `stats_interval_ms` (2000); a
+// password that is not a bcrypt hash gives `OXSIO_RESULT_INVALID_CONFIG`).
 //
 // `dispatch` is `OXSIO_DISPATCH_CALLBACK` or `OXSIO_DISPATCH_POLL`.
 //

@@ -2,9 +2,9 @@
 # Runs every test of the repository on a fresh machine: installs the interop
 # peers (npm ci from the committed lockfile, python-socketio in a venv), then
 # formatting, lints, every Rust test (unit, property, integration, interop),
-# the demo, the demo's chat page in headless Chromium (tests/browser), the
-# Python module, the C# binding (dotnet/run-tests.sh), and the packaging
-# checks (tests/package.sh).
+# the demo, the demo's chat page and the Socket.IO Admin UI in headless
+# Chromium (tests/browser), the Python module, the C# binding
+# (dotnet/run-tests.sh), and the packaging checks (tests/package.sh).
 # Usage: bash tests/run-all.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -51,7 +51,7 @@ PORT=0 timeout 120 cargo run --quiet -p oxsio-demo -- --exit-after-demo
 step "oxsio mounted in axum (a client connects through it)"
 timeout 120 cargo run --quiet -p oxsio --example axum -- --check
 
-step "the demo's chat page in headless Chromium (two pages, websocket and polling)"
+step "in headless Chromium: the demo's chat page (two pages, websocket and polling), the Socket.IO Admin UI against oxsio serve"
 bash tests/browser/run.sh 2>&1 | tee -a target/test-output.txt
 
 step "Python module (pip install ./python in python/.venv; stubtest; pytest)"

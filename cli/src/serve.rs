@@ -32,6 +32,10 @@ pub(crate) struct Args {
     /// Allow cross-origin requests from this origin (repeatable; "*" for any).
     #[arg(long, value_name = "ORIGIN")]
     cors: Vec<String>,
+    /// Let those origins send credentials (Access-Control-Allow-Credentials),
+    /// as the admin UI's page does; needs --cors with origins, not "*".
+    #[arg(long, requires = "cors")]
+    cors_credentials: bool,
     /// Allowed transports (repeatable; default both).
     #[arg(long, value_enum)]
     transport: Vec<ServeTransport>,
@@ -59,9 +63,37 @@ pub(crate) struct Args {
     /// Serve Prometheus metrics at this path (e.g. /metrics).
     #[arg(long, value_name = "PATH")]
     metrics: Option<String>,
+    /// Serve the Socket.IO Admin UI protocol on this namespace (e.g. /admin);
+    /// needs --admin-user and --admin-password-hash, or --admin-no-auth.
+    #[arg(long, value_name = "NAMESPACE")]
+    admin_ui: Option<String>,
+    /// Admin UI login name.
+    #[arg(long, value_name = "NAME", requires_all = ["admin_ui", "admin_password_hash"])]
+    admin_user: Option<String>,
+    /// bcrypt hash of the admin UI password (e.g. `htpasswd -nbBC 10 "" PASSWORD`, without the leading colon).
+    #[arg(long, value_name = "HASH", requires = "admin_user")]
+    admin_password_hash: Option<String>,
+    /// Admin UI without a login: anyone who reaches the server may connect to it.
+    #[arg(long, requires = "admin_ui", conflicts_with = "admin_user")]
+    admin_no_auth: bool,
+    /// Admin UI in read-only mode (no join, leave, emit, disconnect commands).
+    #[arg(long, requires = "admin_ui")]
+    admin_read_only: bool,
+    /// Admin UI mode: production sends stats only; development also every socket, room and event.
+    #[arg(long, value_enum, default_value = "development", requires = "admin_ui")]
+    admin_mode: AdminModeArg,
+    /// This server's id in the admin UI (default: the host name).
+    #[arg(long, value_name = "ID", requires = "admin_ui")]
+    admin_server_id: Option<String>,
     /// Print connections and disconnections on stderr.
     #[arg(long, short = 'v')]
     verbose: bool,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum, PartialEq, Eq)]
+enum AdminModeArg {
+    Development,
+    Production,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum, PartialEq, Eq)]
@@ -87,9 +119,14 @@ pub(crate) async fn run(a: Args) -> Result<(), Failure> {
         } else {
             oxsio::AllowOrigin::List(a.cors.clone())
         };
+        if a.cors_credentials && matches!(origins, oxsio::AllowOrigin::Any) {
+            return Err(Failure::usage(
+                "--cors-credentials needs --cors with origins, not \"*\"",
+            ));
+        }
         b = b.cors(oxsio::Cors {
             origins,
-            credentials: false,
+            credentials: a.cors_credentials,
         });
     }
     if let Some(url) = &a.redis {
@@ -121,6 +158,29 @@ pub(crate) async fn run(a: Args) -> Result<(), Failure> {
     };
     let io = b.build();
     install(&io, a.verbose);
+    if let Some(ns) = &a.admin_ui {
+        let opts = match (&a.admin_user, &a.admin_password_hash) {
+            (Some(user), Some(hash)) => oxsio::admin::AdminUiOptions::with_auth(user, hash),
+            _ if a.admin_no_auth => oxsio::admin::AdminUiOptions::without_auth(),
+            _ => {
+                return Err(Failure::usage(
+                    "--admin-ui needs --admin-user and --admin-password-hash, or --admin-no-auth",
+                ));
+            }
+        };
+        let mut opts = opts
+            .namespace(ns.clone())
+            .read_only(a.admin_read_only)
+            .mode(match a.admin_mode {
+                AdminModeArg::Development => oxsio::admin::AdminMode::Development,
+                AdminModeArg::Production => oxsio::admin::AdminMode::Production,
+            });
+        if let Some(id) = &a.admin_server_id {
+            opts = opts.server_id(id.clone());
+        }
+        io.instrument(opts)
+            .map_err(|e| Failure::usage(format!("--admin-ui: {e}")))?;
+    }
     let addr = (a.host.as_str(), a.port);
     let handle = match &tls {
         Some(t) => io.listen_tls(addr, t.clone()).await,

@@ -534,3 +534,88 @@ fn serve_options_path_cors_transport() {
     assert!(cors("https://a.example").contains("access-control-allow-origin: https://a.example"));
     assert!(!cors("https://b.example").contains("access-control-allow-origin"));
 }
+
+/// `serve --admin-ui`: the admin namespace takes the password of the bcrypt
+/// hash and sends `server_stats` with the server id; read-only refuses a
+/// command; a wrong password is refused; bad admin options are usage errors.
+#[test]
+fn serve_with_the_admin_ui() {
+    // bcrypt("changeit"), from bcryptjs.
+    const HASH: &str = "$2a$10$O4m1Ix7Sz4l5lSLNxJCYieROyJNFa7mNFipGn6o/48bxhduDmUvyq";
+    const LOGIN: &str = r#"{"username":"admin","password":"changeit"}"#;
+    let (_server, url) = oxsio_server(&[
+        "--admin-ui",
+        "/admin",
+        "--admin-user",
+        "admin",
+        "--admin-password-hash",
+        HASH,
+        "--admin-read-only",
+        "--admin-mode",
+        "production",
+        "--admin-server-id",
+        "cli-test",
+    ]);
+    let o = oxsio(&[
+        "listen",
+        &url,
+        "-n",
+        "/admin",
+        "--auth",
+        LOGIN,
+        "-e",
+        "config",
+        "-e",
+        "server_stats",
+        "--count",
+        "2",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains(r#""serverId":"cli-test""#), "{out}");
+    // Read-only and production: no command, no ALL_EVENTS.
+    assert!(
+        out.contains(r#"{"supportedFeatures":["AGGREGATED_EVENTS"]}"#),
+        "{out}"
+    );
+    let o = oxsio(&[
+        "emit", &url, "join", r#""/""#, r#""vip""#, "-n", "/admin", "--auth", LOGIN, "--ack",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains(r#"[{"error":"read-only"}]"#),
+        "{}",
+        stdout(&o)
+    );
+    let o = oxsio(&[
+        "emit",
+        &url,
+        "x",
+        "-n",
+        "/admin",
+        "--auth",
+        r#"{"username":"admin","password":"wrong"}"#,
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("invalid credentials"), "{}", stderr(&o));
+    for bad in [
+        vec!["serve", "--port", "0", "--admin-ui", "/admin"],
+        vec![
+            "serve",
+            "--port",
+            "0",
+            "--admin-ui",
+            "/admin",
+            "--admin-user",
+            "a",
+            "--admin-password-hash",
+            "changeit",
+        ],
+        vec!["serve", "--port", "0", "--admin-read-only"],
+        vec!["serve", "--port", "0", "--cors", "*", "--cors-credentials"],
+    ] {
+        let o = oxsio(&bad);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", stderr(&o));
+        assert!(!stderr(&o).trim().is_empty(), "{bad:?}");
+    }
+}

@@ -38,6 +38,7 @@ pub mod tls;
 pub use codec::value::{Args, IntoArgs, JsonArgs, JsonError, Map, Value};
 pub use engineio::{AllowOrigin, AllowedOrigins, Cors, EngineConfig, RequestInfo, Transport};
 pub use sid::Sid;
+pub use socketio::admin;
 pub use socketio::{
     AckError, AckFuture, AckSender, BroadcastError, BroadcastOperator, ConnectError,
     DisconnectReason, EmitError, Event, Handshake, IntoRooms, JoinError, Namespace, RawEvent,

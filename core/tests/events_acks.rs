@@ -282,6 +282,54 @@ async fn on_any_outgoing_sees_emits() {
     );
 }
 
+/// `on_any_outgoing` also sees the broadcasts that reach the socket (as
+/// Node's adapter notifies outgoing listeners), and, with connection state
+/// recovery on, a handler that emits again is called with no lock held
+/// (an emit is then a broadcast into the replay log).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_any_outgoing_sees_broadcasts_and_may_emit() {
+    let io = Server::builder()
+        .connection_state_recovery(oxsio::RecoveryConfig::default())
+        .build();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    io.on_connection(move |s: Socket| {
+        let t = tx.clone();
+        let me = s.clone();
+        s.on_any_outgoing(move |name, _| {
+            report(&t, name.to_owned());
+            if name == "news" {
+                let _ = me.emit("echoed", ());
+            }
+        });
+        let _ = s.emit("ready", ());
+    });
+    let (_h, mut c) = start(&io, false).await;
+    assert_eq!(recv(&mut rx).await, "ready");
+    io.emit("news", 1).unwrap();
+    assert_eq!(
+        tokio::time::timeout(T, recv(&mut rx)).await.unwrap(),
+        "news"
+    );
+    assert_eq!(
+        tokio::time::timeout(T, recv(&mut rx)).await.unwrap(),
+        "echoed"
+    );
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        if let Eio::Text(t) = c.recv_eio().await {
+            seen.push(t);
+        }
+    }
+    assert!(
+        seen.iter().any(|t| t.starts_with(r#"42["news",1"#)),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter().any(|t| t.starts_with(r#"42["echoed""#)),
+        "{seen:?}"
+    );
+}
+
 /// Per-packet middlewares may rewrite an event or refuse it: a refused
 /// event reaches no handler, `on_error` gets the message, the client
 /// gets nothing and stays connected.

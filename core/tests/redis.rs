@@ -630,3 +630,52 @@ async fn broadcast_throughput_one_vs_two_nodes() {
     n2.stop().await;
     redis.stop().await;
 }
+
+/// A namespace other than `/` has its own channel: its broadcasts reach that
+/// namespace on the other node and never `/` (its adapter used to be made
+/// before the namespace's name could be read, and took itself for `/`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_namespace_other_than_root_has_its_own_channel() {
+    let redis = Redis::start(free_port()).await;
+    let a = oxsio_node(redis.port).await;
+    let b = oxsio_node(redis.port).await;
+    let (Node::Oxsio(io_a, _), Node::Oxsio(io_b, _)) = (&a, &b) else {
+        unreachable!()
+    };
+    let chat_a = io_a.of("/chat");
+    io_b.of("/chat");
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut clients = Vec::new();
+    for nsp in ["/", "/chat"] {
+        let tx = tx.clone();
+        let c = ClientBuilder::new(format!("{}{nsp}", b.url()))
+            .transports([Transport::Websocket])
+            .on("news", move |ev: ClientEvent| {
+                let _ = tx.send((nsp, ev.args.clone()));
+            })
+            .connect()
+            .await
+            .unwrap();
+        clients.push(c);
+    }
+    // The subscriptions are in place once the node count says two.
+    for _ in 0..100 {
+        if chat_a.server_count().await == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    chat_a.emit("news", "for chat").unwrap();
+    let (nsp, args) = tokio::time::timeout(T, rx.recv()).await.unwrap().unwrap();
+    assert_eq!((nsp, args), ("/chat", vec![Value::from("for chat")]));
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), rx.recv())
+            .await
+            .is_err(),
+        "a /chat broadcast reached /"
+    );
+    for c in clients {
+        c.disconnect();
+    }
+    redis.stop().await;
+}

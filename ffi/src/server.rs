@@ -111,6 +111,74 @@ struct ServerConfig {
     connection_state_recovery: Option<RecoveryJson>,
     tls: Option<TlsJson>,
     metrics_path: Option<String>,
+    admin_ui: Option<AdminUiJson>,
+}
+
+/// `admin_ui` in the server config: the Socket.IO Admin UI protocol
+/// (`Server::instrument`), with Node's option names.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdminUiJson {
+    /// `false`, or `{"username", "password": <bcrypt hash>}` (`"type": "basic"` allowed).
+    auth: AdminAuthJson,
+    namespace: Option<String>,
+    read_only: Option<bool>,
+    mode: Option<String>,
+    server_id: Option<String>,
+    stats_interval_ms: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum AdminAuthJson {
+    Off(bool),
+    Basic(BasicAuthJson),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BasicAuthJson {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    username: String,
+    password: String,
+}
+
+impl AdminUiJson {
+    fn options(self) -> Result<oxsio_core::admin::AdminUiOptions> {
+        use oxsio_core::admin::{AdminMode, AdminUiOptions};
+        let invalid = |m: String| Error::new(oxsio_result::InvalidConfig, format!("admin_ui: {m}"));
+        let mut o = match self.auth {
+            AdminAuthJson::Off(false) => AdminUiOptions::without_auth(),
+            AdminAuthJson::Off(true) => {
+                return Err(invalid(
+                    "auth is false or {\"username\", \"password\": <bcrypt hash>}".into(),
+                ));
+            }
+            AdminAuthJson::Basic(b) => {
+                if b.kind.as_deref().is_some_and(|k| k != "basic") {
+                    return Err(invalid(format!("auth type {:?} (basic)", b.kind)));
+                }
+                AdminUiOptions::with_auth(b.username, b.password)
+            }
+        };
+        if let Some(n) = self.namespace {
+            o = o.namespace(n);
+        }
+        if let Some(r) = self.read_only {
+            o = o.read_only(r);
+        }
+        if let Some(m) = self.mode {
+            o = o.mode(m.parse::<AdminMode>().map_err(|e| invalid(e.to_string()))?);
+        }
+        if let Some(id) = self.server_id {
+            o = o.server_id(id);
+        }
+        if let Some(v) = self.stats_interval_ms {
+            o = o.stats_interval(ms(v));
+        }
+        Ok(o)
+    }
 }
 
 /// `tls` in the server config: `oxsio_server_listen` serves https / wss.
@@ -433,8 +501,17 @@ impl ServerConfig {
             }
             b = b.metrics(path);
         }
+        let admin = self.admin_ui.map(AdminUiJson::options).transpose()?;
         let cap = self.event_queue_capacity.unwrap_or(DEFAULT_QUEUE);
-        Ok((b.build(), cap, connect_timeout, tls))
+        let io = b.build();
+        if let Some(opts) = admin {
+            // Its stats timer runs on the shared runtime.
+            let rt = oxsio_core::runtime::handle();
+            let _in_runtime = rt.enter();
+            io.instrument(opts)
+                .map_err(|e| Error::new(oxsio_result::InvalidConfig, format!("admin_ui: {e}")))?;
+        }
+        Ok((io, cap, connect_timeout, tls))
     }
 }
 
@@ -673,7 +750,14 @@ fn srv(s: *const oxsio_server) -> Result<Arc<ServerShared>> {
 /// match gives `OXSIO_RESULT_INVALID_CONFIG`), and `metrics_path` (absent:
 /// no metrics; e.g. "/metrics": Prometheus metrics counted and served there
 /// by `oxsio_server_listen`; `oxsio_server_metrics` renders them for a host
-/// with its own HTTP server).
+/// with its own HTTP server), and `admin_ui` (absent: off; an object serves
+/// the Socket.IO Admin UI protocol, `@socket.io/admin-ui` 0.5, with
+/// `auth` (required: `false`, or `{"username": "admin", "password":
+/// "<bcrypt hash of the password>"}`), `namespace` ("/admin"), `read_only`
+/// (false: the UI may join, leave, emit and disconnect), `mode`
+/// ("development": every socket, room and event; "production": stats
+/// only), `server_id` (the host name) and `stats_interval_ms` (2000); a
+/// password that is not a bcrypt hash gives `OXSIO_RESULT_INVALID_CONFIG`).
 ///
 /// `dispatch` is `OXSIO_DISPATCH_CALLBACK` or `OXSIO_DISPATCH_POLL`.
 ///

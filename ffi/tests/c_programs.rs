@@ -967,6 +967,15 @@ fn official_js_client_against_a_c_server_over_tls() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The admin UI config key and protocol through the C ABI (`admin_ui.c`).
+#[test]
+fn admin_ui_from_c() {
+    let exe = build("ffi/tests/c/admin_ui.c", Flavor::Sanitized);
+    let (_, out) =
+        Proc::spawn("admin_ui", cmd(&exe, Flavor::Sanitized)).finish(Duration::from_secs(60));
+    assert_has(&out, "admin_ui: ok", "admin_ui");
+}
+
 /// Metrics through the C ABI: `metrics.c` checks `oxsio_server_metrics`,
 /// then this scrapes the `/metrics` its listener serves.
 #[test]

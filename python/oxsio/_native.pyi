@@ -141,6 +141,21 @@ class Server:
         """The Prometheus metrics (text format), or None when the server was
         made without `metrics_path`."""
 
+    def instrument(
+        self,
+        username: Optional[str],
+        password_hash: Optional[str],
+        namespace: str,
+        read_only: bool,
+        mode: str,
+        server_id: Optional[str],
+        stats_interval: float,
+    ) -> None:
+        """Serves the Socket.IO Admin UI protocol: a login (`username`,
+        bcrypt `password_hash`) or none (both None). Raises ValueError for a
+        hash that is not bcrypt, an unknown mode or a zero interval, and
+        RuntimeError when called twice."""
+
     @property
     def port(self) -> Optional[int]:
         """The bound port, while listening."""

@@ -560,6 +560,67 @@ class _ServerBase(Registry):
         that path."""
         return self._native.metrics()
 
+    def instrument(
+        self,
+        auth: Union[bool, Dict[str, str], Tuple[str, str], None] = None,
+        mode: str = "development",
+        read_only: bool = False,
+        server_id: Optional[str] = None,
+        namespace: str = "/admin",
+        server_stats_interval: float = 2,
+    ) -> None:
+        """Serves the Socket.IO Admin UI (https://admin.socket.io, or the
+        UI built into the ``@socket.io/admin-ui`` npm package) on
+        `namespace`, speaking the protocol of ``@socket.io/admin-ui`` 0.5.
+
+        :param auth: required, as in Node: ``False`` for no login (anyone
+            who reaches the server may connect), or the login as
+            ``{"username": ..., "password": <bcrypt hash>}`` (Node's shape;
+            ``"type": "basic"`` is allowed) or ``(username, bcrypt_hash)``.
+            The password is given as its bcrypt hash (e.g.
+            ``bcrypt.hashpw(b"...", bcrypt.gensalt())``), never in clear.
+        :param mode: ``"development"`` (every socket, room and event) or
+            ``"production"`` (server stats only).
+        :param read_only: refuse the UI's commands (join, leave, emit,
+            disconnect).
+        :param server_id: this server's id in the UI (default: the host name).
+        :param namespace: the admin namespace.
+        :param server_stats_interval: seconds between two ``server_stats``.
+
+        Raises ValueError for bad options (a password that is not a bcrypt
+        hash, an unknown mode) and RuntimeError when called twice.
+        """
+        username: Optional[str] = None
+        password_hash: Optional[str] = None
+        if auth is None or auth is True:
+            raise ValueError(
+                "auth must be False (no login) or the login with a bcrypt hash of the password"
+            )
+        if isinstance(auth, tuple):
+            if len(auth) != 2 or not all(isinstance(x, str) for x in auth):
+                raise TypeError("auth as a tuple is (username, bcrypt_hash)")
+            username, password_hash = auth
+        elif isinstance(auth, dict):
+            unknown = set(auth) - {"type", "username", "password"}
+            if unknown:
+                raise TypeError(f"unexpected auth key(s): {', '.join(sorted(unknown))}")
+            if auth.get("type", "basic") != "basic":
+                raise ValueError(f"auth type {auth.get('type')!r} (basic)")
+            username, password_hash = auth.get("username"), auth.get("password")
+            if not isinstance(username, str) or not isinstance(password_hash, str):
+                raise TypeError("auth needs a string username and a string password (its bcrypt hash)")
+        elif auth is not False:
+            raise TypeError("auth is False, a dict or a (username, bcrypt_hash) tuple")
+        self._native.instrument(
+            username,
+            password_hash,
+            namespace,
+            bool(read_only),
+            mode,
+            server_id,
+            float(server_stats_interval),
+        )
+
     def poll(self, timeout: float = 0, max_events: int = 1024) -> int:
         """Runs the handlers of waiting events on this thread (for servers
         made with ``threaded=False``); waits up to `timeout` seconds for

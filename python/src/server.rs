@@ -715,6 +715,50 @@ impl Server {
         self.io.metrics()
     }
 
+    /// Serves the Socket.IO Admin UI protocol (`oxsio::Server::instrument`):
+    /// a login (`username`, bcrypt `password_hash`) or none (both None).
+    #[allow(clippy::too_many_arguments)]
+    fn instrument(
+        &self,
+        username: Option<String>,
+        password_hash: Option<String>,
+        namespace: &str,
+        read_only: bool,
+        mode: &str,
+        server_id: Option<String>,
+        stats_interval: f64,
+    ) -> PyResult<()> {
+        use oxsio::admin::{AdminMode, AdminUiOptions, InstrumentError};
+        let value_error = |e: InstrumentError| PyValueError::new_err(e.to_string());
+        let mut opts = match (username, password_hash) {
+            (Some(user), Some(hash)) => AdminUiOptions::with_auth(user, hash),
+            (None, None) => AdminUiOptions::without_auth(),
+            _ => {
+                return Err(PyValueError::new_err(
+                    "give both a username and a password hash, or neither",
+                ));
+            }
+        };
+        let every = blocking::duration(Some(stats_interval))?
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| PyValueError::new_err("server_stats_interval must be positive"))?;
+        opts = opts
+            .namespace(namespace)
+            .read_only(read_only)
+            .mode(mode.parse::<AdminMode>().map_err(value_error)?)
+            .stats_interval(every);
+        if let Some(id) = server_id {
+            opts = opts.server_id(id);
+        }
+        // The stats timer runs on the shared runtime.
+        let rt = oxsio::runtime::handle();
+        let _in_runtime = rt.enter();
+        self.io.instrument(opts).map_err(|e| match e {
+            InstrumentError::AlreadyInstrumented => PyRuntimeError::new_err(e.to_string()),
+            e => value_error(e),
+        })
+    }
+
     /// The bound port, while listening.
     #[getter]
     fn port(&self) -> Option<u16> {

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# The browser test of the demo chat page: installs Debian's chromium when
-# missing and the npm packages from the committed lockfile (playwright-core,
-# socket.io-client for its browser bundle), builds the demo, then runs
-# chat.test.js with node's test runner. Ends with "browser: N passed, N failed";
-# exits non-zero when a test failed.
-# Usage: bash tests/browser/run.sh   (SCREENSHOT=docs/chat-demo.png refreshes the README's picture)
+# The browser tests: the demo chat page (chat.test.js) and the real Socket.IO
+# Admin UI against `oxsio serve --admin-ui` (admin_ui.test.js). Installs
+# Debian's chromium when missing, the npm packages from the committed
+# lockfiles (here: playwright-core, socket.io-client; the admin UI's built
+# files come with the interop peers, tests/interop/setup.sh), builds the demo
+# and the CLI, then runs both with node's test runner. Ends with
+# "browser: N passed, N failed"; exits non-zero when a test failed.
+# Usage: bash tests/browser/run.sh   (SCREENSHOT=docs/chat-demo.png and
+# ADMIN_SCREENSHOT=docs/admin-ui.png refresh the README's pictures)
 set -euo pipefail
 DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$DIR/../.." && pwd)"
@@ -26,13 +29,17 @@ if [[ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]]; then
   echo "$want" > "$stamp"
 fi
 
-echo "run.sh: cargo build -p oxsio-demo"
-(cd "$ROOT" && cargo build --quiet -p oxsio-demo)
+echo "run.sh: interop peers (the admin UI's built files)"
+bash "$ROOT/tests/interop/setup.sh"
+
+echo "run.sh: cargo build -p oxsio-demo -p oxsio-cli"
+(cd "$ROOT" && cargo build --quiet -p oxsio-demo -p oxsio-cli)
 
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 set +e
-DEMO_BIN="$ROOT/target/debug/oxsio-demo" timeout 300 node --test --test-reporter=spec chat.test.js 2>&1 | tee "$log"
+DEMO_BIN="$ROOT/target/debug/oxsio-demo" OXSIO_BIN="$ROOT/target/debug/oxsio" \
+  timeout 400 node --test --test-reporter=spec chat.test.js admin_ui.test.js 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 set -e
 passed=$(grep -Eo '^ℹ pass [0-9]+' "$log" | awk '{print $3}' | tail -1)

@@ -9,6 +9,9 @@
 // "/control" lets the test drive cluster operations from this node:
 //   emit("op", {kind, ...}, ack) runs the operation and acks its result.
 // Server-side events: "peer-ping" (...args, ack?) → ack({node: "node", args}).
+// With ADMIN_SERVER_ID set, the node is instrumented for the Socket.IO Admin
+// UI (@socket.io/admin-ui, no auth, development mode) with that server id
+// (core/tests/admin_cluster.rs).
 "use strict";
 
 const http = require("http");
@@ -39,6 +42,11 @@ async function main() {
     const ack = typeof args[args.length - 1] === "function" ? args.pop() : null;
     if (ack) ack({ node: "node", args });
   });
+
+  if (process.env.ADMIN_SERVER_ID) {
+    const { instrument } = require("@socket.io/admin-ui");
+    instrument(io, { auth: false, mode: "development", serverId: process.env.ADMIN_SERVER_ID });
+  }
 
   io.of("/control").on("connection", (ctl) => {
     ctl.on("op", async (op, ack) => {

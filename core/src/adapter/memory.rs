@@ -61,14 +61,20 @@ impl MemoryAdapter {
     /// Queues `msg` for every local target. A `logged` message that a
     /// socket's full queue cannot take is not lost: the socket's connection
     /// is closed, and the client gets it in its replay when it recovers.
+    /// Also returns the targets with `on_any_outgoing` handlers, to be shown
+    /// the event once no lock is held (their handlers may emit).
     fn deliver(
         &self,
         msg: &Message,
         opts: &BroadcastOptions,
         logged: bool,
-    ) -> Result<(), BroadcastError> {
+    ) -> (Result<(), BroadcastError>, Vec<Socket>) {
         let mut failed = Vec::new();
+        let mut watching = Vec::new();
         for socket in self.local_targets(opts) {
+            if socket.watches_outgoing() {
+                watching.push(socket.clone());
+            }
             match socket.send_message(msg.clone()) {
                 Ok(()) => {}
                 Err(EmitError::QueueFull) if opts.flags.volatile => {}
@@ -78,11 +84,12 @@ impl MemoryAdapter {
                 Err(e) => failed.push((socket.id(), e)),
             }
         }
-        if failed.is_empty() {
+        let r = if failed.is_empty() {
             Ok(())
         } else {
             Err(BroadcastError::Sockets(failed))
-        }
+        };
+        (r, watching)
     }
 
     /// The local sockets targeted by `opts`.
@@ -155,6 +162,7 @@ impl MemoryAdapter {
         let msg = encode_message(&packet);
         let mut waiters = Vec::new();
         for socket in self.local_targets(opts) {
+            socket.notify_outgoing(&packet);
             let rx = socket.register_ack(id);
             match socket.send_message(msg.clone()) {
                 Ok(()) => waiters.push(rx),
@@ -172,47 +180,73 @@ impl MemoryAdapter {
 
 impl Adapter for MemoryAdapter {
     fn add_all(&self, sid: Sid, rooms: &[Room]) {
-        let Ok(mut idx) = self.index.write() else {
-            return;
-        };
-        for room in rooms {
-            idx.rooms.entry(room.clone()).or_default().insert(sid);
-            idx.sids.entry(sid).or_default().insert(room.clone());
+        // The admin UI (development mode) hears of each new membership, as
+        // Node's adapter emits `join-room`; told once the lock is released.
+        let watch = self.ns.room_watch();
+        let mut joined = Vec::new();
+        {
+            let Ok(mut idx) = self.index.write() else {
+                return;
+            };
+            for room in rooms {
+                let new = idx.rooms.entry(room.clone()).or_default().insert(sid);
+                idx.sids.entry(sid).or_default().insert(room.clone());
+                if new && watch.is_some() {
+                    joined.push(room.clone());
+                }
+            }
+        }
+        if let Some(w) = watch {
+            w.joined(sid, &joined);
         }
     }
 
     fn del(&self, sid: Sid, room: &str) {
-        let Ok(mut idx) = self.index.write() else {
-            return;
-        };
-        if let Some(set) = idx.rooms.get_mut(room) {
-            set.remove(&sid);
-            if set.is_empty() {
-                idx.rooms.remove(room);
+        let mut left = false;
+        {
+            let Ok(mut idx) = self.index.write() else {
+                return;
+            };
+            if let Some(set) = idx.rooms.get_mut(room) {
+                left = set.remove(&sid);
+                if set.is_empty() {
+                    idx.rooms.remove(room);
+                }
+            }
+            if let Some(set) = idx.sids.get_mut(&sid) {
+                set.remove(room);
+                if set.is_empty() {
+                    idx.sids.remove(&sid);
+                }
             }
         }
-        if let Some(set) = idx.sids.get_mut(&sid) {
-            set.remove(room);
-            if set.is_empty() {
-                idx.sids.remove(&sid);
-            }
+        if left && let Some(w) = self.ns.room_watch() {
+            w.left(sid, &[Room::from(room)]);
         }
     }
 
     fn del_all(&self, sid: Sid) {
-        let Ok(mut idx) = self.index.write() else {
-            return;
-        };
-        let Some(rooms) = idx.sids.remove(&sid) else {
-            return;
-        };
-        for room in rooms {
-            if let Some(set) = idx.rooms.get_mut(&room) {
-                set.remove(&sid);
-                if set.is_empty() {
-                    idx.rooms.remove(&room);
+        let left: Vec<Room> = {
+            let Ok(mut idx) = self.index.write() else {
+                return;
+            };
+            let Some(rooms) = idx.sids.remove(&sid) else {
+                return;
+            };
+            let mut left = Vec::with_capacity(rooms.len());
+            for room in rooms {
+                if let Some(set) = idx.rooms.get_mut(&room) {
+                    set.remove(&sid);
+                    if set.is_empty() {
+                        idx.rooms.remove(&room);
+                    }
                 }
+                left.push(room);
             }
+            left
+        };
+        if let Some(w) = self.ns.room_watch() {
+            w.left(sid, &left);
         }
     }
 
@@ -230,9 +264,25 @@ impl Adapter for MemoryAdapter {
         if let Some(store) = self.recovery()
             && loggable(&packet, opts)
         {
-            return store.log_and_deliver(packet, opts, |msg| self.deliver(msg, opts, true));
+            let (r, watching, logged) = store.log_and_deliver(packet, opts, |packet, msg| {
+                let (r, watching) = self.deliver(msg, opts, true);
+                let logged = (!watching.is_empty()).then(|| packet.clone());
+                (r, watching, logged)
+            });
+            // As Node's adapter: a broadcast is an outgoing event of each
+            // target; shown once the replay log is unlocked.
+            if let Some(packet) = logged {
+                for s in &watching {
+                    s.notify_outgoing(&packet);
+                }
+            }
+            return r;
         }
-        self.deliver(&encode_message(&packet), opts, false)
+        let (r, watching) = self.deliver(&encode_message(&packet), opts, false);
+        for s in &watching {
+            s.notify_outgoing(&packet);
+        }
+        r
     }
 
     fn broadcast_with_ack(
@@ -248,6 +298,7 @@ impl Adapter for MemoryAdapter {
         let msg = encode_message(&packet);
         let mut waiters = Vec::new();
         for socket in self.local_targets(opts) {
+            socket.notify_outgoing(&packet);
             let rx = socket.register_ack(id);
             match socket.send_message(msg.clone()) {
                 Ok(()) => waiters.push(rx),

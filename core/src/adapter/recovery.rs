@@ -184,7 +184,7 @@ impl RecoveryStore {
         &self,
         mut packet: Packet,
         opts: &BroadcastOptions,
-        deliver: impl FnOnce(&Message) -> R,
+        deliver: impl FnOnce(&Packet, &Message) -> R,
     ) -> R {
         let mut g = self.lock();
         let seq = g.next_seq;
@@ -210,7 +210,7 @@ impl RecoveryStore {
         {
             g.expire(now, self.config.max_disconnection_duration);
         }
-        deliver(&msg)
+        deliver(&packet, &msg)
     }
 
     /// Keeps a disconnected socket's session.
@@ -382,7 +382,7 @@ mod tests {
             ..BroadcastOptions::default()
         };
         let p = Packet::event("/", event, vec![Value::from(1)], None);
-        s.log_and_deliver(p, &opts, |m| m.text.to_string())
+        s.log_and_deliver(p, &opts, |_, m| m.text.to_string())
     }
 
     fn offset_of(text: &str) -> String {

@@ -514,4 +514,8 @@ pub(crate) trait Handler: Send + Sync + 'static {
     fn on_message(&self, conn: &Arc<Self::Conn>, msg: Incoming<'_>);
     /// The session closed; called exactly once.
     fn on_close(&self, conn: &Arc<Self::Conn>, reason: CloseReason);
+    /// The session moved from long-polling to WebSocket.
+    fn on_upgrade(&self, conn: &Arc<Self::Conn>) {
+        let _ = conn;
+    }
 }

@@ -283,6 +283,7 @@ async fn upgraded_session<H: Handler, S: Stream>(
     };
     session.state.store(STATE_WEBSOCKET, Ordering::Release);
     session.upgraded.set();
+    engine.handler.on_upgrade(&entry.conn);
     // The polling-side owner task keeps the heartbeat and the teardown.
     run(engine, entry, &mut io, false).await;
     io.linger().await;

@@ -59,6 +59,11 @@ impl Conn {
         self.sockets().retain(|(n, _)| &**n != nsp);
     }
 
+    /// The sockets of this connection, one per namespace joined or joining.
+    pub(crate) fn sockets_snapshot(&self) -> Vec<Socket> {
+        self.sockets().iter().map(|(_, s)| s.clone()).collect()
+    }
+
     fn socket(&self, nsp: &str) -> Option<Socket> {
         self.sockets()
             .iter()
@@ -178,7 +183,11 @@ impl Conn {
                     nsp,
                     data: PacketData::ConnectError(Value::Object(err)),
                 };
-                let _ = self.session.try_send(super::encode_message(&packet));
+                let msg = super::encode_message(&packet);
+                if let Some(admin) = self.state.common.admin.get() {
+                    admin.packet_out(&msg);
+                }
+                let _ = self.session.try_send(msg);
             }
         }
     }

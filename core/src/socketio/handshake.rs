@@ -109,6 +109,25 @@ pub fn node_date_string(t: SystemTime) -> String {
     )
 }
 
+/// `t` as JavaScript's `Date.prototype.toJSON` writes it (what a `Date`
+/// argument becomes on the wire): `2026-11-24T18:43:54.093Z`.
+pub(crate) fn iso_date_string(t: SystemTime) -> String {
+    let ms = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    let secs = (ms / 1000) as u64;
+    let (year, month, day) = civil_from_days((secs / 86_400) as i64);
+    let rem = secs % 86_400;
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        ms % 1000
+    )
+}
+
 /// (year, month 1..=12, day 1..=31) of a day count since 1970-01-01
 /// (Howard Hinnant's `civil_from_days`).
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
@@ -140,6 +159,10 @@ mod tests {
         assert_eq!(
             node_date_string(at(1_795_545_834)),
             "Tue Nov 24 2026 18:43:54 GMT+0000 (Coordinated Universal Time)"
+        );
+        assert_eq!(
+            iso_date_string(SystemTime::UNIX_EPOCH + Duration::from_millis(1_795_545_834_093)),
+            "2026-11-24T18:43:54.093Z"
         );
         assert_eq!(
             node_date_string(at(951_782_400)),

@@ -1,6 +1,7 @@
 //! The Socket.IO v5 server: namespaces, sockets, events, acknowledgements,
 //! rooms and broadcasts, on top of [`engineio`](crate::engineio).
 
+pub mod admin;
 mod broadcast;
 mod conn;
 mod error;

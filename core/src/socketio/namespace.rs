@@ -88,12 +88,14 @@ pub(crate) struct NsInner {
 /// What an adapter sees of its namespace: a weak handle, so the adapter
 /// never keeps the namespace alive.
 #[derive(Clone)]
-pub struct NsHandle(Weak<NsInner>);
+pub struct NsHandle(Weak<NsInner>, Arc<str>);
 
 impl NsHandle {
-    /// The namespace name.
+    /// The namespace name. Known while the namespace builds its adapter
+    /// (the weak handle cannot be upgraded then): an adapter made for `/chat`
+    /// must not take itself for `/`.
     pub fn name(&self) -> Option<Arc<str>> {
-        self.0.upgrade().map(|n| n.name.clone())
+        Some(self.1.clone())
     }
 
     /// A connected local socket by id.
@@ -134,7 +136,11 @@ impl NsHandle {
         self.0.upgrade().map_or(0, |ns| ns.next_ack_id())
     }
 
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    /// The admin UI's view of room changes, when it wants them.
+    pub(crate) fn room_watch(&self) -> Option<crate::admin::RoomWatch> {
+        crate::admin::RoomWatch::of(self.0.upgrade()?)
+    }
+
     pub(crate) fn upgrade(&self) -> Option<Arc<NsInner>> {
         self.0.upgrade()
     }
@@ -173,13 +179,16 @@ impl NsInner {
         config: Arc<NsConfig>,
         common: Arc<ServerCommon>,
     ) -> Arc<NsInner> {
-        Arc::new_cyclic(|weak: &Weak<NsInner>| NsInner {
-            name,
-            config,
-            sockets: RwLock::new(SidMap::default()),
-            adapter: (common.adapter)(NsHandle(weak.clone())),
-            ack_ids: AtomicU64::new(0),
-            common,
+        Arc::new_cyclic(|weak: &Weak<NsInner>| {
+            let adapter = (common.adapter)(NsHandle(weak.clone(), name.clone()));
+            NsInner {
+                name,
+                config,
+                sockets: RwLock::new(SidMap::default()),
+                adapter,
+                ack_ids: AtomicU64::new(0),
+                common,
+            }
         })
     }
 
@@ -334,7 +343,11 @@ impl NsInner {
                 nsp,
                 data: PacketData::ConnectError(err.to_value()),
             };
-            let _ = conn.session().try_send(super::encode_message(&packet));
+            let msg = super::encode_message(&packet);
+            if let Some(admin) = self.common.admin.get() {
+                admin.packet_out(&msg);
+            }
+            let _ = conn.session().try_send(msg);
         }
     }
 
@@ -370,9 +383,14 @@ impl NsInner {
                 nsp: self.name.to_string(),
                 data: PacketData::Connect(Some(Value::Object(reply))),
             };
-            let _ = conn
-                .session()
-                .send_replay(super::encode_message(&packet), missed);
+            let msg = super::encode_message(&packet);
+            if let Some(admin) = self.common.admin.get() {
+                admin.packet_out(&msg);
+                for m in &missed {
+                    admin.packet_out(m);
+                }
+            }
+            let _ = conn.session().send_replay(msg, missed);
         };
         match socket.pid().cloned() {
             Some(pid) => {
@@ -387,6 +405,9 @@ impl NsInner {
                 socket.set_recovered(recovered);
             }
             None => register(Vec::new()),
+        }
+        if let Some(admin) = self.common.admin.get() {
+            admin.socket_connected(self, socket);
         }
         let handlers = self
             .config
@@ -473,15 +494,15 @@ impl Namespace {
 
     /// The connected sockets of this node.
     pub fn sockets(&self) -> Vec<Socket> {
-        NsHandle(Arc::downgrade(&self.0)).sockets()
+        NsHandle(Arc::downgrade(&self.0), self.0.name.clone()).sockets()
     }
 
     /// A connected socket by id.
     pub fn get_socket(&self, sid: Sid) -> Option<Socket> {
-        NsHandle(Arc::downgrade(&self.0)).get_socket(sid)
+        NsHandle(Arc::downgrade(&self.0), self.0.name.clone()).get_socket(sid)
     }
 
-    fn op(&self) -> BroadcastOperator {
+    pub(crate) fn op(&self) -> BroadcastOperator {
         BroadcastOperator::new(self.0.clone())
     }
 

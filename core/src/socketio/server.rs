@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -40,6 +40,8 @@ pub(crate) struct ServerCommon {
     pub(crate) adapter: AdapterFactory,
     pub(crate) recovery: Option<super::RecoveryConfig>,
     pub(crate) metrics: Option<Arc<crate::metrics::Metrics>>,
+    /// The admin UI hooks, once [`Server::instrument`] ran.
+    pub(crate) admin: OnceLock<Arc<crate::admin::Admin>>,
 }
 
 type NsPredicate = Arc<dyn Fn(&str) -> bool + Send + Sync>;
@@ -74,6 +76,19 @@ impl ServerState {
                 Namespace(NsInner::new(k.clone(), Arc::default(), self.common.clone()))
             })
             .clone()
+    }
+
+    /// Every namespace clients can join (dynamic templates aside).
+    pub(crate) fn namespace_list(&self) -> Vec<Namespace> {
+        self.namespaces
+            .read()
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// An existing namespace, never created by the lookup.
+    pub(crate) fn existing(&self, name: &str) -> Option<Namespace> {
+        self.namespaces.read().ok()?.get(name).cloned()
     }
 
     /// The namespace a client asks for: existing, or created by a dynamic
@@ -112,6 +127,9 @@ impl Handler for SioHandler {
     type Conn = Conn;
 
     fn on_open(&self, session: Arc<Session>, req: &RequestInfo) -> Arc<Conn> {
+        if let Some(admin) = self.0.common.admin.get() {
+            admin.raw_connection();
+        }
         let conn = Arc::new(Conn::new(session, self.0.clone(), req.clone()));
         let c = conn.clone();
         let timeout = self.0.common.connect_timeout;
@@ -131,11 +149,23 @@ impl Handler for SioHandler {
     }
 
     fn on_message(&self, conn: &Arc<Conn>, msg: Incoming<'_>) {
+        if let Some(admin) = self.0.common.admin.get() {
+            admin.packet_in(&msg);
+        }
         conn.on_message(msg);
     }
 
     fn on_close(&self, conn: &Arc<Conn>, reason: CloseReason) {
         conn.on_close(reason);
+        if let Some(admin) = self.0.common.admin.get() {
+            admin.raw_disconnection(reason);
+        }
+    }
+
+    fn on_upgrade(&self, conn: &Arc<Conn>) {
+        if let Some(admin) = self.0.common.admin.get() {
+            admin.upgraded(&conn.sockets_snapshot());
+        }
     }
 }
 
@@ -385,6 +415,7 @@ impl ServerBuilder {
             adapter,
             recovery: self.recovery,
             metrics: metrics.clone(),
+            admin: OnceLock::new(),
         });
         let state = Arc::new(ServerState {
             common,
@@ -444,8 +475,42 @@ impl Server {
         ServerBuilder::default()
     }
 
-    fn state(&self) -> &Arc<ServerState> {
+    pub(crate) fn state(&self) -> &Arc<ServerState> {
         &self.engine.handler.0
+    }
+
+    /// The engine, without keeping it alive (the admin UI's stats task).
+    pub(crate) fn engine_weak(&self) -> Weak<Engine<SioHandler>> {
+        Arc::downgrade(&self.engine)
+    }
+
+    /// Serves the [Socket.IO Admin UI](https://admin.socket.io) protocol
+    /// (`@socket.io/admin-ui` 0.5, Node's `instrument(io, opts)`) on the
+    /// namespace of `options` (default `/admin`): basic auth against a
+    /// bcrypt hash, `server_stats` every 2 s, and in development mode every
+    /// socket, room and event; the `emit`, `join`, `leave` and
+    /// `_disconnect` commands unless read-only. See
+    /// [`AdminUiOptions`](crate::admin::AdminUiOptions). Works across
+    /// nodes through the adapter, as Node's does. Call it from within a
+    /// tokio runtime (it starts the stats timer), once per server.
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), oxsio::admin::InstrumentError> {
+    /// use oxsio::admin::{AdminMode, AdminUiOptions};
+    /// let io = oxsio::Server::new();
+    /// // bcrypt("changeit"), e.g. from node: require("bcryptjs").hashSync("changeit", 10)
+    /// let hash = "$2a$10$O4m1Ix7Sz4l5lSLNxJCYieROyJNFa7mNFipGn6o/48bxhduDmUvyq";
+    /// io.instrument(AdminUiOptions::with_auth("admin", hash).mode(AdminMode::Production))?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// See [`InstrumentError`](crate::admin::InstrumentError).
+    pub fn instrument(
+        &self,
+        options: crate::admin::AdminUiOptions,
+    ) -> Result<(), crate::admin::InstrumentError> {
+        crate::admin::instrument(self, options)
     }
 
     /// The Engine.IO options in force.

@@ -85,6 +85,8 @@ pub(crate) struct SocketInner {
     extensions: Mutex<Extensions>,
     /// `socket.data`: serialisable, travels between nodes.
     data: Mutex<Value>,
+    /// Some `on_any_outgoing` handler is registered (read per broadcast).
+    watches_outgoing: AtomicBool,
 }
 
 /// A client connected to a namespace. Cheap to clone; every clone is the
@@ -227,6 +229,7 @@ impl Socket {
             acks: Mutex::new(HashMap::new()),
             extensions: Mutex::new(identity.extensions),
             data: Mutex::new(identity.data),
+            watches_outgoing: AtomicBool::new(false),
         }))
     }
 
@@ -245,6 +248,30 @@ impl Socket {
         if let Ok(mut d) = self.0.data.lock() {
             *d = data;
         }
+        self.data_changed();
+    }
+
+    /// Tells the admin UI (when it watches) that the data changed.
+    fn data_changed(&self) {
+        if let Some(admin) = self.0.ns.common.admin.get() {
+            admin.data_updated(self);
+        }
+    }
+
+    /// Changes the data without telling the admin UI (its own bookkeeping).
+    pub(crate) fn update_data_quietly(&self, f: impl FnOnce(&mut Value)) {
+        if let Ok(mut d) = self.0.data.lock() {
+            f(&mut d);
+        }
+    }
+
+    /// The transport the connection uses now: `polling` or `websocket`.
+    pub(crate) fn transport_name(&self) -> &'static str {
+        if self.0.session.state() == crate::engineio::session::STATE_WEBSOCKET {
+            "websocket"
+        } else {
+            "polling"
+        }
     }
 
     /// Changes the socket's data in place.
@@ -262,6 +289,7 @@ impl Socket {
         if let Ok(mut d) = self.0.data.lock() {
             f(&mut d);
         }
+        self.data_changed();
     }
 
     /// True when this socket's state was recovered after a temporary
@@ -406,9 +434,30 @@ impl Socket {
         }
     }
 
-    /// Calls `handler` for every event this socket emits.
+    /// Calls `handler` for every event this socket emits, and every
+    /// broadcast that reaches it (as Node's `onAnyOutgoing`).
     pub fn on_any_outgoing(&self, handler: impl Fn(&str, &Args) + Send + Sync + 'static) {
         self.handlers().any_outgoing.push(Arc::new(handler));
+        self.0.watches_outgoing.store(true, Ordering::Release);
+    }
+
+    /// True when an `on_any_outgoing` handler is registered.
+    pub(crate) fn watches_outgoing(&self) -> bool {
+        self.0.watches_outgoing.load(Ordering::Acquire)
+    }
+
+    /// Shows a broadcast event to the `on_any_outgoing` handlers (one
+    /// atomic load when there are none).
+    pub(crate) fn notify_outgoing(&self, packet: &Packet) {
+        if !self.0.watches_outgoing.load(Ordering::Acquire) {
+            return;
+        }
+        if let PacketData::Event { event, args, .. } = &packet.data {
+            let outgoing = self.handlers().any_outgoing.clone();
+            for f in outgoing {
+                guarded(|| f(event, args));
+            }
+        }
     }
 
     /// Adds a per-packet middleware: it may change the event, or refuse it
@@ -472,6 +521,9 @@ impl Socket {
         if !self.connected() {
             return Err(EmitError::Disconnected);
         }
+        if let Some(admin) = self.0.ns.common.admin.get() {
+            admin.packet_out(&msg);
+        }
         self.0.session.try_send(msg).map_err(EmitError::from)
     }
 
@@ -522,7 +574,10 @@ impl Socket {
     /// so the adapter logs it for replay (as Node does): an emit while the
     /// client is away reaches it when it recovers.
     fn emit_recoverable(&self, event: &str, args: Args) -> Result<(), EmitError> {
-        self.outgoing(event, || Cow::Borrowed(&args))?;
+        // The adapter's delivery shows it to the `on_any_outgoing` handlers.
+        if RESERVED_EVENTS.contains(&event) {
+            return Err(EmitError::ReservedEvent(event.to_owned()));
+        }
         let packet = Packet::event(self.0.ns.name.to_string(), event, args, None);
         let opts = crate::adapter::BroadcastOptions {
             rooms: vec![Room::from(self.0.id.as_str())],
@@ -765,6 +820,9 @@ impl Socket {
         }
         for f in &disconnect {
             guarded(|| f(self, reason));
+        }
+        if let Some(admin) = self.0.ns.common.admin.get() {
+            admin.socket_disconnected(self, reason);
         }
         // Break reference cycles through closures capturing the socket.
         *self.handlers() = Handlers::default();
