@@ -11,7 +11,8 @@
  * drawn where their last blob put them. On connecting it says hello in the
  * chat (acknowledged by the server) and prints what it sees:
  *   "chat ack <n>", "chat <name>: <text>", "peer <id> at <x>,<y>",
- *   "ready" once it acked its chat and drew a peer.
+ *   "ready" once it acked its chat, drew a peer and heard its chat. The
+ *   chat goes out when the first peer shows up, so both players hear both.
  * It runs until the window closes, Escape, SIGINT / SIGTERM, or --frames N
  * frames. The server relays blobs to the others and chat to everyone, and
  * stops on SIGINT / SIGTERM.
@@ -155,7 +156,8 @@ static int run_client(int argc, char **argv) {
     CHECK(oxsio_client_connect(url, "{\"transports\":[\"websocket\"]}", OXSIO_DISPATCH_POLL, &client));
     blob peers[MAX_PEERS];
     int npeers = 0;
-    bool acked = false, drew_peer = false, ready = false, running = true;
+    bool acked = false, drew_peer = false, ready = false, running = true, chatted = false;
+    unsigned heard = 0; /* chat lines received, ours included */
     uint64_t chat_ack_id = 0;
     long frames = 0;
     uint64_t last_send = 0;
@@ -176,11 +178,7 @@ static int run_client(int argc, char **argv) {
         oxsio_event *ev = NULL;
         while (oxsio_client_poll(client, &ev) == OXSIO_RESULT_OK) {
             uint32_t kind = oxsio_event_get_kind(ev);
-            if (kind == OXSIO_EVENT_KIND_CONNECT) {
-                char chat[160];
-                snprintf(chat, sizeof chat, "[{\"from\":\"%s\",\"text\":\"hello from %s\"}]", name, name);
-                CHECK(oxsio_client_emit_with_ack(client, "chat", chat, NULL, 0, 5000, NULL, NULL, NULL, &chat_ack_id));
-            } else if (kind == OXSIO_EVENT_KIND_ACK) {
+            if (kind == OXSIO_EVENT_KIND_ACK) {
                 uint64_t id = 0;
                 oxsio_result r = OXSIO_RESULT_OK;
                 double n = 0;
@@ -207,10 +205,19 @@ static int run_client(int argc, char **argv) {
                         peers[i] = b;
                         if (moved) printf("peer %08x at %d,%d\n", (unsigned)b.id, (int)b.x, (int)b.y);
                     }
+                    if (!chatted) {
+                        /* The peer is connected: it hears this chat too. */
+                        char chat[160];
+                        snprintf(chat, sizeof chat, "[{\"from\":\"%s\",\"text\":\"hello from %s\"}]", name, name);
+                        CHECK(oxsio_client_emit_with_ack(client, "chat", chat, NULL, 0, 5000, NULL, NULL, NULL,
+                                                         &chat_ack_id));
+                        chatted = true;
+                    }
                 } else if (strcmp(ename, "chat") == 0) {
                     const char *args = NULL;
                     oxsio_event_args_json(ev, &args, NULL);
                     printf("chat %s\n", args);
+                    heard++;
                 }
             }
             oxsio_event_free(ev);
@@ -241,7 +248,7 @@ static int run_client(int argc, char **argv) {
         SDL_Rect r = {me.x, me.y, SIZE, SIZE};
         SDL_FillRect(surf, &r, SDL_MapRGB(surf->format, (me.color >> 16) & 255, (me.color >> 8) & 255, me.color & 255));
         SDL_UpdateWindowSurface(win);
-        if (!ready && acked && drew_peer) {
+        if (!ready && acked && drew_peer && heard >= 2) {
             ready = true;
             printf("ready\n");
         }
