@@ -82,12 +82,13 @@ fn app(recovery: bool) -> Server {
         socket.on("shout", move |ev: Event| {
             let _ = ns.to("all").emit("shout", ev.args);
         });
-        // Floods its own queue (8 packets): the rest are refused.
+        // Floods its own queue (8 packets): the rest are refused. Enough
+        // that the writer, draining on another thread, cannot keep up.
         socket.on("flood", |ev: Event| {
-            for i in 0..40 {
+            for i in 0..1000 {
                 let _ = ev.socket.emit("flood", i);
             }
-            for i in 0..40 {
+            for i in 0..1000 {
                 let _ = ev.socket.volatile().emit("flood-volatile", i);
             }
         });
@@ -178,6 +179,16 @@ async fn every_family_moves_with_traffic() {
 
     // Queue full and volatile drops.
     ws.emit("/", "flood", vec![]).await;
+    // The handler runs its 80 emits after the packet is read: wait for it.
+    assert!(
+        raw::eventually(T, || {
+            let m = parse(&io.metrics().unwrap());
+            m["oxsio_queue_full_drops_total"] >= 1.0 && m["oxsio_volatile_drops_total"] >= 1.0
+        })
+        .await,
+        "{:?}",
+        parse(&io.metrics().unwrap())
+    );
     let m4 = scrape(addr).await;
     assert!(get(&m4, "oxsio_queue_full_drops_total") >= 1.0, "{m4:?}");
     assert!(get(&m4, "oxsio_volatile_drops_total") >= 1.0, "{m4:?}");
