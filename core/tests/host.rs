@@ -8,7 +8,6 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::process::Stdio;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -21,7 +20,6 @@ use futures_util::{SinkExt, StreamExt};
 use http_body_util::BodyExt;
 use oxsio::engineio::host::{Host, WsMessage};
 use oxsio::{AllowedOrigins, Server};
-use tokio::process::Command;
 
 /// The host's handler for everything under /socket.io/.
 async fn socketio(host: Host, req: Request) -> Response {
@@ -99,40 +97,12 @@ async fn run_peer(program: &str, script: &str, transports: &str) {
     let (addr, task) = serve_in_axum(&common::interop_app()).await;
     let hello = common::raw::get(addr, "/hello").await;
     assert_eq!(hello.text(), "hello from the host app");
-    let dir = common::repo_root().join("tests/interop");
-    let child = Command::new(program)
-        .arg(dir.join(script))
-        .arg(format!("http://{addr}"))
-        .arg(transports)
-        .current_dir(&dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {program} (run tests/interop/setup.sh): {e}"));
-    let out = tokio::time::timeout(Duration::from_secs(90), child.wait_with_output())
-        .await
-        .expect("peer did not finish in 90 s")
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    common::run_interop_peer(program, script, &format!("http://{addr}"), transports).await;
     task.abort();
-    assert!(
-        out.status.success(),
-        "{script} {transports} failed:\n{stdout}\n{stderr}"
-    );
-    assert!(!stdout.contains("FAIL"), "{stdout}");
-    assert!(
-        stdout.lines().filter(|l| l.starts_with("ok ")).count() >= 7,
-        "too few scenarios ran:\n{stdout}"
-    );
 }
 
 fn python() -> String {
-    common::repo_root()
-        .join("tests/interop/.venv/bin/python")
-        .display()
-        .to_string()
+    common::interop_python()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

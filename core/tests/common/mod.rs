@@ -141,3 +141,43 @@ pub fn interop_app() -> Server {
 pub async fn start_interop_app() -> ServerHandle {
     interop_app().listen("127.0.0.1:0").await.unwrap()
 }
+
+/// Runs the interop `script` of tests/interop with `program` (node or
+/// the venv's python) against `url` in `transports` mode, and checks that
+/// it passed at least 7 scenarios and none failed.
+pub async fn run_interop_peer(program: &str, script: &str, url: &str, transports: &str) {
+    let dir = repo_root().join("tests/interop");
+    let child = tokio::process::Command::new(program)
+        .arg(dir.join(script))
+        .arg(url)
+        .arg(transports)
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {program} (run tests/interop/setup.sh): {e}"));
+    let out = tokio::time::timeout(Duration::from_secs(90), child.wait_with_output())
+        .await
+        .expect("peer did not finish in 90 s")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{script} {transports} failed:\n{stdout}\n{stderr}"
+    );
+    assert!(!stdout.contains("FAIL"), "{stdout}");
+    assert!(
+        stdout.lines().filter(|l| l.starts_with("ok ")).count() >= 7,
+        "too few scenarios ran:\n{stdout}"
+    );
+}
+
+/// The interop venv's python (python-socketio's client).
+pub fn interop_python() -> String {
+    repo_root()
+        .join("tests/interop/.venv/bin/python")
+        .display()
+        .to_string()
+}
