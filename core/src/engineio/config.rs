@@ -122,30 +122,44 @@ impl std::fmt::Debug for AllowedOrigins {
 impl AllowedOrigins {
     /// Whether `origin` may make the request `info`.
     pub fn allows(&self, origin: &str, info: &RequestInfo) -> bool {
+        self.allows_with(origin, || info)
+    }
+
+    /// [`allows`](Self::allows), getting the request only when the policy
+    /// looks at it (a list does not).
+    pub(crate) fn allows_with<R: std::borrow::Borrow<RequestInfo>>(
+        &self,
+        origin: &str,
+        info: impl FnOnce() -> R,
+    ) -> bool {
         match self {
             AllowedOrigins::List(l) => l.iter().any(|x| x == "*" || x == origin),
-            AllowedOrigins::Predicate(p) => p(origin, info),
-            AllowedOrigins::SameOrigin => {
-                let h = |name: &str| {
-                    info.headers
-                        .get(name)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.split(',').next())
-                        .map(str::trim)
-                };
-                let scheme = if info.secure { "https" } else { "http" };
-                let Some(host) = h("host").or(info.uri.authority().map(|a| a.as_str())) else {
-                    return false;
-                };
-                if origin == format!("{scheme}://{host}") {
-                    return true;
-                }
-                let (fproto, fhost) = (h("x-forwarded-proto"), h("x-forwarded-host"));
-                (fproto.is_some() || fhost.is_some())
-                    && origin == format!("{}://{}", fproto.unwrap_or(scheme), fhost.unwrap_or(host))
-            }
+            AllowedOrigins::Predicate(p) => p(origin, info().borrow()),
+            AllowedOrigins::SameOrigin => same_origin(origin, info().borrow()),
         }
     }
+}
+
+/// `origin` is the server's own: scheme and `Host` of the request, or the
+/// `X-Forwarded-Proto` / `X-Forwarded-Host` variant behind a proxy.
+fn same_origin(origin: &str, info: &RequestInfo) -> bool {
+    let h = |name: &str| {
+        info.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+    };
+    let scheme = if info.secure { "https" } else { "http" };
+    let Some(host) = h("host").or(info.uri.authority().map(|a| a.as_str())) else {
+        return false;
+    };
+    if origin == format!("{scheme}://{host}") {
+        return true;
+    }
+    let (fproto, fhost) = (h("x-forwarded-proto"), h("x-forwarded-host"));
+    (fproto.is_some() || fhost.is_some())
+        && origin == format!("{}://{}", fproto.unwrap_or(scheme), fhost.unwrap_or(host))
 }
 
 /// Cross-origin resource sharing; off unless configured.

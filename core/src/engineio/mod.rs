@@ -331,7 +331,9 @@ impl<H: Handler> Engine<H> {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         if let (Some(allowed), Some(o)) = (&self.config.allowed_origins, origin.as_deref())
-            && !allowed.allows(o, &request_info(&req))
+            // Every request is checked: the request is copied only for a
+            // policy that looks at it.
+            && !allowed.allows_with(o, || request_info(&req))
         {
             tracing::info!(origin = o, "refused: not an accepted origin");
             self.refused(crate::metrics::Refusal::BadOrigin);
