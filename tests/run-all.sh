@@ -11,6 +11,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# A one-off run gains nothing from incremental compilation, whose caches
+# would double the size of target/ (see [profile.dev] in Cargo.toml).
+export CARGO_INCREMENTAL=0
+
 step "installing interop peers (npm ci, pip)"
 bash tests/interop/setup.sh
 
