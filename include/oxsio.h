@@ -433,7 +433,13 @@ const char *oxsio_version(void);
 // one at a time with an acknowledgement request and sent again until
 // acknowledged or `retries` more tries timed out after `ack_timeout_ms`:
 // at-least-once delivery, as the JS client's `retries`),
-// `event_queue_capacity` (4096: poll-mode queue bound).
+// `event_queue_capacity` (4096: poll-mode queue bound),
+// `max_attachments` (10: a received packet with more closes the
+// connection), `max_json_depth` (128, at most 512), `max_payload`
+// (104857600: the largest WebSocket message accepted, after
+// decompression; a larger one closes with 1009) and
+// `per_message_deflate_threshold` (absent or -1: not offered; N: offer
+// permessage-deflate and compress messages from N bytes).
 //
 // Ownership: release `*out_client` with `oxsio_client_free`.
 // Returns: `OXSIO_RESULT_INVALID_URL`, `OXSIO_RESULT_INVALID_CONFIG`,
@@ -961,7 +967,9 @@ oxsio_result oxsio_log_dropped(uint64_t *out_count);
 // whose `Origin` is not in it with HTTP 400, polling and WebSocket alike;
 // ["same-origin"] allows the server's own origin only),
 // `http_compression_threshold` (1024: gzip/deflate long-polling responses
-// from this size; -1 turns it off), `cookie`
+// from this size; -1 turns it off), `per_message_deflate_threshold`
+// (absent or -1: off, as Node; N: agree on WebSocket permessage-deflate
+// and compress messages from N bytes), `cookie`
 // (sticky-session cookie name), `event_queue_capacity` (4096: poll-mode
 // queue bound, see `oxsio_server_poll`), `redis_url` (e.g.
 // "redis://127.0.0.1:6379": join a cluster of oxsio and Node.js nodes

@@ -192,6 +192,9 @@ async fn an_expired_session_connects_as_a_new_socket() {
     io.emit("n", 0).unwrap();
     wait_for(&got, 1).await;
     proxy.cut_all(false);
+    // Once the server saw the drop (else the proxy may still carry "1").
+    let gone = raw::eventually(T, || io.of("/").sockets().is_empty()).await;
+    assert!(gone, "the server did not see the drop");
     io.emit("n", 1).unwrap();
     wait_reconnected(&socket, &id).await;
     assert!(!socket.recovered());

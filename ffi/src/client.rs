@@ -74,6 +74,10 @@ struct ClientConfig {
     retry_refused: Option<bool>,
     retries: Option<u32>,
     event_queue_capacity: Option<usize>,
+    max_attachments: Option<usize>,
+    max_json_depth: Option<usize>,
+    max_payload: Option<usize>,
+    per_message_deflate_threshold: Option<i64>,
 }
 
 fn bad(msg: String) -> Error {
@@ -152,6 +156,18 @@ impl ClientConfig {
         }
         if let Some(v) = self.retries {
             o.retries = v;
+        }
+        if let Some(v) = self.max_attachments {
+            o.max_attachments = v;
+        }
+        if let Some(v) = self.max_json_depth {
+            o.max_json_depth = v;
+        }
+        if let Some(v) = self.max_payload {
+            o.max_payload = v;
+        }
+        if let Some(t) = self.per_message_deflate_threshold {
+            o.per_message_deflate = usize::try_from(t).ok();
         }
         let auth = match self.auth {
             Some(v) => Auth::Value(Value::from(v)),
@@ -426,7 +442,13 @@ fn new_client(
 /// one at a time with an acknowledgement request and sent again until
 /// acknowledged or `retries` more tries timed out after `ack_timeout_ms`:
 /// at-least-once delivery, as the JS client's `retries`),
-/// `event_queue_capacity` (4096: poll-mode queue bound).
+/// `event_queue_capacity` (4096: poll-mode queue bound),
+/// `max_attachments` (10: a received packet with more closes the
+/// connection), `max_json_depth` (128, at most 512), `max_payload`
+/// (104857600: the largest WebSocket message accepted, after
+/// decompression; a larger one closes with 1009) and
+/// `per_message_deflate_threshold` (absent or -1: not offered; N: offer
+/// permessage-deflate and compress messages from N bytes).
 ///
 /// Ownership: release `*out_client` with `oxsio_client_free`.
 /// Returns: `OXSIO_RESULT_INVALID_URL`, `OXSIO_RESULT_INVALID_CONFIG`,

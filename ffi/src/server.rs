@@ -104,6 +104,7 @@ struct ServerConfig {
     cors_credentials: Option<bool>,
     allowed_origins: Option<Vec<String>>,
     http_compression_threshold: Option<i64>,
+    per_message_deflate_threshold: Option<i64>,
     cookie: Option<String>,
     event_queue_capacity: Option<usize>,
     redis_url: Option<String>,
@@ -476,6 +477,9 @@ impl ServerConfig {
         if let Some(t) = self.http_compression_threshold {
             b = b.http_compression(usize::try_from(t).ok());
         }
+        if let Some(t) = self.per_message_deflate_threshold {
+            b = b.per_message_deflate(usize::try_from(t).ok());
+        }
         if let Some(c) = self.cookie {
             b = b.cookie(c);
         }
@@ -729,7 +733,9 @@ fn srv(s: *const oxsio_server) -> Result<Arc<ServerShared>> {
 /// whose `Origin` is not in it with HTTP 400, polling and WebSocket alike;
 /// ["same-origin"] allows the server's own origin only),
 /// `http_compression_threshold` (1024: gzip/deflate long-polling responses
-/// from this size; -1 turns it off), `cookie`
+/// from this size; -1 turns it off), `per_message_deflate_threshold`
+/// (absent or -1: off, as Node; N: agree on WebSocket permessage-deflate
+/// and compress messages from N bytes), `cookie`
 /// (sticky-session cookie name), `event_queue_capacity` (4096: poll-mode
 /// queue bound, see `oxsio_server_poll`), `redis_url` (e.g.
 /// "redis://127.0.0.1:6379": join a cluster of oxsio and Node.js nodes

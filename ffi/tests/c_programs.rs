@@ -476,6 +476,13 @@ fn self_check(src: &str, ok_line: &str) {
     assert!(status.success(), "{src}: {status}\n{out}");
 }
 
+/// `per_message_deflate_threshold` on a C server and client, and the
+/// client's `max_payload`, `max_json_depth` and `max_attachments` keys.
+#[test]
+fn deflate_and_client_limits_from_c() {
+    self_check("ffi/tests/c/deflate.c", "deflate: ok");
+}
+
 #[test]
 fn parity_socket_rooms_fetch_sockets_and_refusal_message() {
     self_check("ffi/tests/c/parity.c", "parity: ok");
@@ -1019,7 +1026,9 @@ fn metrics_from_c() {
 }
 
 /// `allowed_origins` in the C config: `origins.c` serves; other origins
-/// get 400 on polling and on the WebSocket upgrade, the listed one 200.
+/// get 400 on polling and on the WebSocket upgrade, the listed one 200;
+/// and `per_message_deflate_threshold`: the upgrade agrees on
+/// permessage-deflate when the client offers it.
 #[test]
 fn allowed_origins_from_c() {
     let exe = build("ffi/tests/c/origins.c", Flavor::Sanitized);
@@ -1044,7 +1053,7 @@ fn allowed_origins_from_c() {
         let (transport, extra) = if websocket {
             (
                 "websocket",
-                "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n",
+                "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n",
             )
         } else {
             ("polling", "Connection: close\r\n")
@@ -1064,6 +1073,12 @@ fn allowed_origins_from_c() {
         let ok = status("http://ok.example", ws);
         let want = if ws { "HTTP/1.1 101 " } else { "HTTP/1.1 200 " };
         assert!(ok.starts_with(want), "{ok}");
+        if ws {
+            let agreed = ok.to_ascii_lowercase().contains(
+                "sec-websocket-extensions: permessage-deflate; server_no_context_takeover",
+            );
+            assert!(agreed, "permessage-deflate not agreed: {ok}");
+        }
     }
     std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"done\n").unwrap();
     let mut rest = String::new();

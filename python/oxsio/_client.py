@@ -10,7 +10,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from . import _native
 from ._logging import configure as configure_logging
-from ._options import JsonCodec, check_serializer
+from ._options import JsonCodec, check_serializer, deflate_threshold
 from ._base import (
     CLI_ACK,
     CLI_AUTH,
@@ -65,6 +65,8 @@ class _ClientBase(Registry):
         timestamp_requests: bool = True,
         max_attachments: int = 100,
         max_json_depth: int = 128,
+        max_payload: int = 100 * 1024 * 1024,
+        per_message_deflate: Union[bool, int] = False,
         **kwargs: Any,
     ) -> None:
         super().__init__()
@@ -83,7 +85,12 @@ class _ClientBase(Registry):
             )
         if timestamp_requests is not True:
             raise NotImplementedError("timestamp_requests=False is not supported: polling requests always carry t=")
-        for name, v in (("max_attachments", max_attachments), ("max_json_depth", max_json_depth)):
+        deflate = deflate_threshold(per_message_deflate)
+        for name, v in (
+            ("max_attachments", max_attachments),
+            ("max_json_depth", max_json_depth),
+            ("max_payload", max_payload),
+        ):
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ValueError(f"{name} must be an int >= 0")
         self.logger, self.eio_logger = configure_logging(logger, engineio_logger)
@@ -111,6 +118,8 @@ class _ClientBase(Registry):
             retries=retries,
             max_attachments=max_attachments,
             max_json_depth=max_json_depth,
+            max_payload=max_payload,
+            per_message_deflate=deflate,
         )
         self._recovered: Dict[str, bool] = {}
         self._request_timeout = float(request_timeout)

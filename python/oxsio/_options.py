@@ -166,3 +166,14 @@ def check_async_mode(mode: Any, is_async: bool) -> None:
         f"async_mode={mode!r} is not supported by oxsio.{kind} "
         f"(it runs on {', '.join(ASYNC_MODES[is_async])}; the protocol runs in Rust)"
     )
+
+
+def deflate_threshold(value: Any) -> Optional[int]:
+    """``per_message_deflate=``: False/None (off), True (1 024) or an int threshold."""
+    if value is True:
+        return 1024
+    if value is False or value is None:
+        return None
+    if isinstance(value, int) and value >= 0:
+        return value
+    raise ValueError("per_message_deflate must be a bool or an int threshold >= 0")

@@ -11,7 +11,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 from . import _native
 from ._logging import configure as configure_logging
-from ._options import JsonCodec, Lanes, check_async_mode, check_serializer, redis_options
+from ._options import JsonCodec, Lanes, check_async_mode, check_serializer, deflate_threshold, redis_options
 from ._base import (
     NOT_HANDLED,
     SRV_ACK,
@@ -207,6 +207,7 @@ class _ServerBase(Registry):
         monitor_clients: bool = True,
         http_compression: bool = True,
         compression_threshold: int = 1024,
+        per_message_deflate: Union[bool, int] = False,
         allow_upgrades: bool = True,
         max_attachments: int = 100,
         max_json_depth: int = 128,
@@ -223,6 +224,7 @@ class _ServerBase(Registry):
             raise NotImplementedError(
                 "monitor_clients=False is not supported: oxsio always runs heartbeats (ping_interval/ping_timeout)"
             )
+        deflate = deflate_threshold(per_message_deflate)
         for name, v in (
             ("max_attachments", max_attachments),
             ("compression_threshold", compression_threshold),
@@ -289,6 +291,7 @@ class _ServerBase(Registry):
             allow_upgrades=bool(allow_upgrades),
             http_compression=bool(http_compression),
             compression_threshold=int(compression_threshold),
+            per_message_deflate=deflate,
         )
         self._engine_path = path
         self._max_http_buffer_size = int(max_http_buffer_size)

@@ -190,6 +190,8 @@ pub struct Client {
     retries: u32,
     max_attachments: usize,
     max_json_depth: usize,
+    max_payload: usize,
+    per_message_deflate: Option<usize>,
     tls: TlsOptions,
 }
 
@@ -240,6 +242,8 @@ impl Client {
         retries = 0,
         max_attachments = 10,
         max_json_depth = 128,
+        max_payload = 104857600,
+        per_message_deflate = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -255,6 +259,8 @@ impl Client {
         retries: u32,
         max_attachments: usize,
         max_json_depth: usize,
+        max_payload: usize,
+        per_message_deflate: Option<usize>,
     ) -> PyResult<Self> {
         let secs = |v: f64| blocking::duration(Some(v)).map(Option::unwrap_or_default);
         if !(0.0..=1.0).contains(&randomization_factor) {
@@ -277,6 +283,8 @@ impl Client {
             retries,
             max_attachments,
             max_json_depth,
+            max_payload,
+            per_message_deflate,
             tls: TlsOptions {
                 extra_ca_pem: ca_pem,
                 accept_invalid_certs: !ssl_verify,
@@ -327,6 +335,8 @@ impl Client {
             retries: self.retries,
             max_attachments: self.max_attachments,
             max_json_depth: self.max_json_depth,
+            max_payload: self.max_payload,
+            per_message_deflate: self.per_message_deflate,
             tls: self.tls.clone(),
             path: path.to_owned(),
             ..ClientOptions::default()

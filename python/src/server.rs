@@ -480,6 +480,7 @@ impl Server {
         allow_upgrades = true,
         http_compression = false,
         compression_threshold = 1024,
+        per_message_deflate = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -506,6 +507,7 @@ impl Server {
         allow_upgrades: bool,
         http_compression: bool,
         compression_threshold: usize,
+        per_message_deflate: Option<usize>,
     ) -> PyResult<Self> {
         let secs = |v: f64, what: &str| {
             blocking::duration(Some(v))?
@@ -522,7 +524,8 @@ impl Server {
             .max_attachments(max_attachments)
             .max_json_depth(max_json_depth)
             .allow_upgrades(allow_upgrades)
-            .http_compression(http_compression.then_some(compression_threshold));
+            .http_compression(http_compression.then_some(compression_threshold))
+            .per_message_deflate(per_message_deflate);
         if let Some(t) = parse_transports(transports)? {
             b = b.transports(t);
         }

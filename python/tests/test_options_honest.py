@@ -266,3 +266,54 @@ def test_max_json_depth_on_server_and_client(started: Any) -> None:
     gone.wait(1, 10)
     with pytest.raises(ValueError, match="max_json_depth"):
         oxsio.Server(max_json_depth=-1)
+
+
+def _upgrade_answer(url: str) -> str:
+    import socket as _socket
+
+    host, port = url.rsplit(":", 1)
+    s = _socket.create_connection(("127.0.0.1", int(port)), timeout=5)
+    s.sendall(
+        b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\n"
+        b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        b"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n"
+    )
+    answer = s.recv(4096).decode("latin-1").lower()
+    s.close()
+    return answer
+
+
+def test_per_message_deflate_is_agreed_only_when_on(started: Any) -> None:
+    _, on = started(per_message_deflate=True)
+    assert "sec-websocket-extensions: permessage-deflate" in _upgrade_answer(on)
+    _, threshold = started(per_message_deflate=0)
+    assert "sec-websocket-extensions: permessage-deflate" in _upgrade_answer(threshold)
+    _, off = started()
+    assert "sec-websocket-extensions" not in _upgrade_answer(off)
+    for bad in ("yes", -1, 1.5):
+        with pytest.raises(ValueError, match="per_message_deflate"):
+            oxsio.Server(per_message_deflate=bad)
+
+
+def test_client_per_message_deflate_and_max_payload(started: Any) -> None:
+    sio, url = started(per_message_deflate=True)
+    sio.on("echo", lambda sid, data: data)
+    sio.on("big", lambda sid: sio.emit("big", "z" * 5000, to=sid))
+    big = "oxsio " * 40_000
+    c = oxsio.Client(per_message_deflate=True)
+    c.connect(url, transports=["websocket"])
+    assert c.call("echo", big, timeout=5) == big
+    c.disconnect()
+    # A message over the client's max_payload ends its connection.
+    small = oxsio.Client(max_payload=1000, reconnection=False)
+    gone: List[str] = []
+    small.on("disconnect", lambda *a: gone.append("x"))
+    small.connect(url, transports=["websocket"])
+    small.emit("big")
+    wait_for(lambda: len(gone) > 0, 5, "disconnect on an oversized message")
+    for bad in ("on", -5):
+        with pytest.raises(ValueError, match="per_message_deflate"):
+            oxsio.Client(per_message_deflate=bad)
+    with pytest.raises(ValueError, match="max_payload"):
+        oxsio.Client(max_payload=-1)

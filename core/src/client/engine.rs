@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use futures_util::{FutureExt, SinkExt, StreamExt};
 use http::{HeaderMap, Method, Request, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
@@ -19,19 +19,16 @@ use hyper_util::rt::TokioIo;
 use rustls::ClientConfig;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::Message as WsMessage;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use super::error::ClientError;
-use super::tls::{Io, dial};
+use super::tls::dial;
+use super::websocket::{ClientWs, WsData};
 use crate::codec::engineio::{OpenPacket, Packet};
 use crate::codec::polling::{self, Record};
 use crate::engineio::session::Signal;
 use crate::engineio::{Message, Transport};
 
-type Ws = WebSocketStream<Box<dyn Io>>;
+type Ws = ClientWs;
 
 /// Where and how to connect.
 pub(crate) struct Target {
@@ -44,6 +41,10 @@ pub(crate) struct Target {
     pub(crate) headers: HeaderMap,
     pub(crate) transports: Vec<Transport>,
     pub(crate) upgrade: bool,
+    /// Offer permessage-deflate; compress messages from this size.
+    pub(crate) deflate: Option<usize>,
+    /// Largest WebSocket message accepted from the server (inflated size).
+    pub(crate) max_payload: usize,
 }
 
 impl Target {
@@ -72,7 +73,16 @@ impl Target {
         s
     }
 
-    fn host_header(&self) -> String {
+    /// The path and query of a request (`/socket.io/?EIO=4&…`).
+    fn path_query(&self, transport: Transport, sid: Option<&str>) -> String {
+        let uri = self.uri(transport, sid, false);
+        uri.splitn(4, '/')
+            .nth(3)
+            .map(|p| format!("/{p}"))
+            .unwrap_or_else(|| "/".into())
+    }
+
+    pub(crate) fn host_header(&self) -> String {
         format!("{}:{}", self.host, self.port)
     }
 }
@@ -213,56 +223,21 @@ pub(crate) async fn connect(
     Ok((EngineHandle { tx, open, close }, ev_rx))
 }
 
-fn ws_config() -> WebSocketConfig {
-    let mut c = WebSocketConfig::default();
-    c.read_buffer_size = 16 * 1024;
-    c.write_buffer_size = 16 * 1024;
-    c
-}
-
 async fn ws_open(target: &Target, sid: Option<&str>) -> Result<Ws, ClientError> {
-    let io = dial(&target.host, target.port, target.tls.as_ref()).await?;
-    let mut req = target
-        .uri(Transport::Websocket, sid, true)
-        .into_client_request()
-        .map_err(|e| ClientError::InvalidUrl(e.to_string()))?;
-    for (k, v) in &target.headers {
-        req.headers_mut().append(k, v.clone());
-    }
-    let (ws, _) = tokio_tungstenite::client_async_with_config(req, io, Some(ws_config()))
-        .await
-        .map_err(|e| match e {
-            tokio_tungstenite::tungstenite::Error::Http(res) => {
-                let body = res
-                    .body()
-                    .as_ref()
-                    .map(|b| String::from_utf8_lossy(b).into_owned())
-                    .unwrap_or_default();
-                ClientError::Http(res.status().as_u16(), body)
-            }
-            other => ClientError::Connect(other.to_string()),
-        })?;
-    Ok(ws)
+    ClientWs::connect(target, &target.path_query(Transport::Websocket, sid)).await
 }
 
 async fn ws_handshake(target: &Target, sid: Option<&str>) -> Result<(Ws, OpenInfo), ClientError> {
     let mut ws = ws_open(target, sid).await?;
-    loop {
-        match ws.next().await {
-            Some(Ok(WsMessage::Text(t))) => return Ok((ws, parse_open(&t)?)),
-            Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => continue,
-            Some(Ok(other)) => {
-                return Err(ClientError::Protocol(format!(
-                    "expected an open packet, got {other:?}"
-                )));
-            }
-            Some(Err(e)) => return Err(ClientError::Connect(e.to_string())),
-            None => {
-                return Err(ClientError::Connect(
-                    "connection closed during handshake".into(),
-                ));
-            }
-        }
+    match ws.next().await {
+        Some(Ok(WsData::Text(t))) => Ok((ws, parse_open(&t)?)),
+        Some(Ok(WsData::Binary(_))) => Err(ClientError::Protocol(
+            "expected an open packet, got a binary message".into(),
+        )),
+        Some(Err(e)) => Err(e),
+        None => Err(ClientError::Connect(
+            "connection closed during handshake".into(),
+        )),
     }
 }
 
@@ -283,30 +258,30 @@ async fn ws_loop(
             biased;
             () = close.wait() => {
                 while let Ok(m) = rx.try_recv() {
-                    if feed(ws, &m).await.is_err() { break; }
+                    feed(ws, &m);
                 }
-                let _ = ws.send(WsMessage::text("1")).await;
-                let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(None)).await;
+                ws.feed_text("1");
+                ws.close().await;
                 return EngineClose::Client;
             }
             m = rx.recv() => {
                 let Some(m) = m else { return EngineClose::Client };
-                let mut ok = feed(ws, &m).await.is_ok();
+                feed(ws, &m);
                 let mut n = 1;
-                while ok && n < 64 {
+                while n < 64 {
                     let Ok(more) = rx.try_recv() else { break };
-                    ok = feed(ws, &more).await.is_ok();
+                    feed(ws, &more);
                     n += 1;
                 }
-                if !ok || ws.flush().await.is_err() {
+                if ws.flush().await.is_err() {
                     return EngineClose::TransportError("write failed".into());
                 }
             }
             frame = ws.next() => match frame {
-                Some(Ok(WsMessage::Text(t))) => match Packet::decode(&t) {
+                Some(Ok(WsData::Text(t))) => match Packet::decode(&t) {
                     Ok(Packet::Ping(_)) => {
                         watchdog.as_mut().reset(Instant::now() + dead_after);
-                        if ws.send(WsMessage::text("3")).await.is_err() {
+                        if ws.send_text("3").await.is_err() {
                             return EngineClose::TransportError("write failed".into());
                         }
                     }
@@ -319,13 +294,12 @@ async fn ws_loop(
                     Ok(Packet::Noop | Packet::Pong(_) | Packet::Upgrade | Packet::Open(_)) => {}
                     Err(_) => return EngineClose::ParseError,
                 },
-                Some(Ok(WsMessage::Binary(b))) => {
+                Some(Ok(WsData::Binary(b))) => {
                     if events.send(EngineEvent::Binary(b)).await.is_err() {
                         return EngineClose::Client;
                     }
                 }
-                Some(Ok(WsMessage::Close(_))) | None => return EngineClose::TransportClose,
-                Some(Ok(_)) => {}
+                None => return EngineClose::TransportClose,
                 Some(Err(e)) => return EngineClose::TransportError(e.to_string()),
             },
             () = &mut watchdog => return EngineClose::PingTimeout,
@@ -333,12 +307,12 @@ async fn ws_loop(
     }
 }
 
-async fn feed(ws: &mut Ws, m: &Message) -> Result<(), tokio_tungstenite::tungstenite::Error> {
-    ws.feed(WsMessage::Text(m.text.clone())).await?;
+/// Queues one message's frames: its text packet, then its attachments.
+fn feed(ws: &mut Ws, m: &Message) {
+    ws.feed_text(m.text.as_str());
     for a in m.attachments.iter().flat_map(|a| a.iter()) {
-        ws.feed(WsMessage::Binary(a.clone())).await?;
+        ws.feed_binary(a);
     }
-    Ok(())
 }
 
 /// One HTTP/1.1 keep-alive connection, re-dialed when it drops.
@@ -459,15 +433,10 @@ fn start_post(
 /// Probes a WebSocket for the upgrade: `2probe` → `3probe`.
 async fn probe(target: Arc<Target>, sid: String) -> Result<Ws, ClientError> {
     let mut ws = ws_open(&target, Some(&sid)).await?;
-    ws.send(WsMessage::text("2probe"))
-        .await
-        .map_err(|e| ClientError::Connect(e.to_string()))?;
-    loop {
-        match ws.next().await {
-            Some(Ok(WsMessage::Text(t))) if t.as_str() == "3probe" => return Ok(ws),
-            Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => continue,
-            _ => return Err(ClientError::Protocol("upgrade probe failed".into())),
-        }
+    ws.send_text("2probe").await?;
+    match ws.next().await {
+        Some(Ok(WsData::Text(t))) if t == "3probe" => Ok(ws),
+        _ => Err(ClientError::Protocol("upgrade probe failed".into())),
     }
 }
 
@@ -532,11 +501,11 @@ async fn polling_loop(
             if get.is_none() && post.is_none() {
                 let mut ws = upgraded.take().unwrap_or_else(|| unreachable!());
                 // Whatever polling had not sent yet goes first, in order.
-                let mut ok = ws.send(WsMessage::text("5")).await.is_ok();
+                ws.feed_text("5");
                 for m in outbox.drain(..) {
-                    ok = ok && feed(&mut ws, &m).await.is_ok();
+                    feed(&mut ws, &m);
                 }
-                if !ok || ws.flush().await.is_err() {
+                if ws.flush().await.is_err() {
                     return EngineClose::TransportError("upgrade failed".into());
                 }
                 return ws_loop(&mut ws, rx, events, open, close, last_ping).await;

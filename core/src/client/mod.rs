@@ -24,6 +24,7 @@ mod manager;
 mod options;
 mod socket;
 mod tls;
+mod websocket;
 
 use std::time::Duration;
 
@@ -95,6 +96,8 @@ pub(crate) fn parse_target(
         headers: opts.headers.clone(),
         transports: opts.transports.clone(),
         upgrade: opts.upgrade,
+        deflate: opts.per_message_deflate,
+        max_payload: opts.max_payload,
     };
     Ok((target, nsp))
 }
@@ -195,6 +198,25 @@ impl ClientBuilder {
     /// Offline buffer bounds.
     pub fn buffering(mut self, b: Buffering) -> Self {
         self.opts.buffering = b;
+        self
+    }
+    /// Offers permessage-deflate on WebSocket, compressing messages of at
+    /// least `threshold` bytes once the server agrees (see
+    /// [`ClientOptions::per_message_deflate`]).
+    ///
+    /// ```
+    /// let socket = oxsio::client::ClientBuilder::new("http://127.0.0.1:3000")
+    ///     .per_message_deflate(Some(1024))
+    ///     .build();
+    /// ```
+    pub fn per_message_deflate(mut self, threshold: Option<usize>) -> Self {
+        self.opts.per_message_deflate = threshold;
+        self
+    }
+    /// Largest WebSocket message accepted from the server (see
+    /// [`ClientOptions::max_payload`]).
+    pub fn max_payload(mut self, bytes: usize) -> Self {
+        self.opts.max_payload = bytes;
         self
     }
 

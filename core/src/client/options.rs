@@ -183,6 +183,17 @@ pub struct ClientOptions {
     /// Deepest JSON nesting accepted in a received packet (default 128, at
     /// most 512); a deeper packet closes the connection as a parse error.
     pub max_json_depth: usize,
+    /// Largest WebSocket message accepted from the server, counted after
+    /// decompression (default 100 MiB, as Node's `ws`); a larger one
+    /// closes the connection with 1009. The server's own `maxPayload`,
+    /// which bounds what the client sends, comes in its handshake.
+    pub max_payload: usize,
+    /// Offer permessage-deflate on WebSocket and compress messages of at
+    /// least this many bytes once the server agrees (default `None`: not
+    /// offered; the JS client offers it with a threshold of 1024). Each
+    /// message is compressed on its own (no context takeover), so the
+    /// connection keeps no compression state between messages.
+    pub per_message_deflate: Option<usize>,
 }
 
 impl Default for ClientOptions {
@@ -203,6 +214,8 @@ impl Default for ClientOptions {
             queue_size: 1024,
             max_attachments: crate::codec::socketio::DEFAULT_MAX_ATTACHMENTS,
             max_json_depth: crate::codec::socketio::DEFAULT_MAX_JSON_DEPTH,
+            max_payload: 100 << 20,
+            per_message_deflate: None,
         }
     }
 }

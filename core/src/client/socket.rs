@@ -278,6 +278,21 @@ impl ClientSocket {
         matches!(*self.0.status.borrow(), Status::Connected(_))
     }
 
+    /// The transport of the connection while connected: polling until an
+    /// upgrade, WebSocket after it (the JS client's
+    /// `socket.io.engine.transport.name`).
+    pub fn transport(&self) -> Option<crate::Transport> {
+        let st = self.state();
+        let link = st.link.as_ref()?;
+        Some(
+            if link.on_websocket.load(std::sync::atomic::Ordering::Acquire) {
+                crate::Transport::Websocket
+            } else {
+                crate::Transport::Polling
+            },
+        )
+    }
+
     /// True when the last connection recovered the previous session
     /// (connection state recovery on the server): same id and rooms, and
     /// the events sent meanwhile were delivered before `connect` handlers ran.

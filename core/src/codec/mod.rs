@@ -3,6 +3,7 @@
 //! Every malformed input is an error value, never a panic, so these
 //! functions can be fed anything a peer sends.
 
+pub mod deflate;
 pub mod engineio;
 pub(crate) mod json;
 pub mod polling;

@@ -1,6 +1,7 @@
-//! WebSocket frames (RFC 6455) as the server side sees them: masked client
-//! frames in, unmasked server frames out. No extensions are negotiated, so
-//! any reserved bit is a protocol error.
+//! WebSocket frames (RFC 6455), for both sides: masked client frames,
+//! unmasked server frames. The only extension is permessage-deflate
+//! ([`super::deflate`]), whose RSV1 bit is allowed where it was negotiated;
+//! any other reserved bit is a protocol error.
 //!
 //! ```
 //! use oxsio::codec::websocket::{Frame, Opcode, parse_header, unmask, write_header};
@@ -78,6 +79,18 @@ pub struct Frame {
     pub header_len: usize,
     /// Payload length in bytes.
     pub len: usize,
+    /// RSV1: the message is compressed (permessage-deflate).
+    pub compressed: bool,
+}
+
+/// Who sent the frames being parsed: client frames must be masked, server
+/// frames must not be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sender {
+    /// Frames from a client (parsed by a server).
+    Client,
+    /// Frames from a server (parsed by a client).
+    Server,
 }
 
 /// Close codes used by the server (RFC 6455 §7.4.1).
@@ -105,6 +118,9 @@ pub enum FrameError {
     /// or an unmasked client frame (1002).
     #[error("{0}")]
     Protocol(&'static str),
+    /// A compressed message that does not inflate (1007, as Node's `ws`).
+    #[error("Invalid compressed data")]
+    Compression,
 }
 
 impl FrameError {
@@ -112,7 +128,7 @@ impl FrameError {
     pub fn close_code(self) -> u16 {
         match self {
             FrameError::TooBig => close_code::TOO_BIG,
-            FrameError::InvalidUtf8 => close_code::INVALID_DATA,
+            FrameError::InvalidUtf8 | FrameError::Compression => close_code::INVALID_DATA,
             FrameError::Protocol(_) => close_code::PROTOCOL,
         }
     }
@@ -126,16 +142,45 @@ impl FrameError {
 /// # Errors
 /// [`FrameError`] for a header the server must refuse.
 pub fn parse_header(buf: &[u8], max_payload: usize) -> Result<Option<Frame>, FrameError> {
+    parse_frame_header(buf, max_payload, Sender::Client, false)
+}
+
+/// Parses a frame header sent by `sender`, with RSV1 allowed when
+/// `deflate` was negotiated (whether it may be set on this frame, the
+/// first of a data message, is the caller's check).
+///
+/// # Errors
+/// [`FrameError`] for a header that must be refused.
+pub fn parse_frame_header(
+    buf: &[u8],
+    max_payload: usize,
+    sender: Sender,
+    deflate: bool,
+) -> Result<Option<Frame>, FrameError> {
     let [b0, b1, ..] = *buf else {
         return Ok(None);
     };
-    if b0 & 0x70 != 0 {
+    let reserved = if deflate { 0x30 } else { 0x70 };
+    if b0 & reserved != 0 {
         return Err(FrameError::Protocol("Invalid frame: reserved bits set"));
     }
     let fin = b0 & 0x80 != 0;
+    let compressed = b0 & 0x40 != 0;
     let opcode = Opcode::from_bits(b0 & 0x0f).ok_or(FrameError::Protocol("Invalid opcode"))?;
-    if b1 & 0x80 == 0 {
-        return Err(FrameError::Protocol("Invalid frame: MASK must be set"));
+    let masked = b1 & 0x80 != 0;
+    match sender {
+        Sender::Client if !masked => {
+            return Err(FrameError::Protocol("Invalid frame: MASK must be set"));
+        }
+        Sender::Server if masked => {
+            return Err(FrameError::Protocol("Invalid frame: MASK must be clear"));
+        }
+        _ => {}
+    }
+    if compressed && opcode.is_control() {
+        return Err(FrameError::Protocol(
+            "Invalid frame: RSV1 on a control frame",
+        ));
     }
     let (len, mut pos) = match b1 & 0x7f {
         126 => {
@@ -164,18 +209,23 @@ pub fn parse_header(buf: &[u8], max_payload: usize) -> Result<Option<Frame>, Fra
     if len > max_payload as u64 {
         return Err(FrameError::TooBig);
     }
-    let Some(m) = buf.get(pos..pos + 4) else {
-        return Ok(None);
+    let mask = if masked {
+        let Some(m) = buf.get(pos..pos + 4) else {
+            return Ok(None);
+        };
+        pos += 4;
+        Some([m[0], m[1], m[2], m[3]])
+    } else {
+        None
     };
-    let mask = [m[0], m[1], m[2], m[3]];
-    pos += 4;
     Ok(Some(Frame {
         fin,
         opcode,
-        mask: Some(mask),
+        mask,
         header_len: pos,
         // Fits: bounded by max_payload, a usize.
         len: len as usize,
+        compressed,
     }))
 }
 
@@ -197,15 +247,32 @@ pub fn unmask(data: &mut [u8], mask: [u8; 4]) {
 
 /// Appends an unmasked, final server frame header for a payload of `len` bytes.
 pub fn write_header(out: &mut Vec<u8>, opcode: Opcode, len: usize) {
-    let b0 = 0x80 | opcode.bits();
+    write_header_with(out, opcode, len, false, None);
+}
+
+/// Appends a final frame header: RSV1 set when `compressed`, and the
+/// masking key when given (a client's frames; mask the payload with
+/// [`unmask`]).
+pub fn write_header_with(
+    out: &mut Vec<u8>,
+    opcode: Opcode,
+    len: usize,
+    compressed: bool,
+    mask: Option<[u8; 4]>,
+) {
+    let b0 = 0x80 | if compressed { 0x40 } else { 0 } | opcode.bits();
+    let m = if mask.is_some() { 0x80 } else { 0 };
     if len < 126 {
-        out.extend_from_slice(&[b0, len as u8]);
+        out.extend_from_slice(&[b0, m | len as u8]);
     } else if let Ok(n) = u16::try_from(len) {
         let l = n.to_be_bytes();
-        out.extend_from_slice(&[b0, 126, l[0], l[1]]);
+        out.extend_from_slice(&[b0, m | 126, l[0], l[1]]);
     } else {
-        out.extend_from_slice(&[b0, 127]);
+        out.extend_from_slice(&[b0, m | 127]);
         out.extend_from_slice(&(len as u64).to_be_bytes());
+    }
+    if let Some(key) = mask {
+        out.extend_from_slice(&key);
     }
 }
 

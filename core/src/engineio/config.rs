@@ -215,6 +215,13 @@ pub struct EngineConfig {
     /// gzip or deflate when the client accepts it (default `Some(1024)`, as
     /// Node's `httpCompression`); `None` turns it off.
     pub http_compression: Option<usize>,
+    /// Agree on permessage-deflate with WebSocket clients that offer it,
+    /// and compress messages of at least this many bytes (`None`, the
+    /// default, as Node's `perMessageDeflate: false`). Each message is
+    /// compressed on its own (no context takeover), so a connection keeps
+    /// no compression state; a compressed message is refused once it
+    /// inflates past `max_payload`.
+    pub per_message_deflate: Option<usize>,
     /// Origins allowed to make requests at all (see [`AllowedOrigins`]);
     /// `None` (default, as Node) checks nothing.
     pub allowed_origins: Option<AllowedOrigins>,
@@ -237,6 +244,7 @@ impl Default for EngineConfig {
             max_connections: 250_000,
             allowed_origins: None,
             http_compression: Some(1024),
+            per_message_deflate: None,
         }
     }
 }
@@ -258,6 +266,7 @@ impl std::fmt::Debug for EngineConfig {
             .field("max_connections", &self.max_connections)
             .field("allowed_origins", &self.allowed_origins)
             .field("http_compression", &self.http_compression)
+            .field("per_message_deflate", &self.per_message_deflate)
             .finish()
     }
 }

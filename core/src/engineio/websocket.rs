@@ -32,8 +32,9 @@ use super::session::{
     Handler, Queue, STATE_ATTACHED, STATE_POLLING, STATE_UPGRADING, STATE_WEBSOCKET,
 };
 use super::{CloseReason, Engine, Entry, Message, RequestInfo, Transport};
+use crate::codec::deflate;
 use crate::codec::websocket::{
-    self as frame, FrameError, Opcode, close_code, parse_close, parse_header, unmask,
+    self as frame, FrameError, Opcode, Sender, close_code, parse_close, parse_frame_header, unmask,
 };
 
 /// Most queued messages encoded before one write.
@@ -69,8 +70,12 @@ thread_local! {
     static WRITE_SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// The `101 Switching Protocols` answer, or `None` if the request is not a valid upgrade.
-fn switching_response<B>(req: &Request<B>) -> Option<Response<Body>> {
+/// The `101 Switching Protocols` answer and the connection's options, or
+/// `None` if the request is not a valid upgrade.
+fn switching_response<B, H: Handler>(
+    req: &Request<B>,
+    engine: &Engine<H>,
+) -> Option<(Response<Body>, WsOpts)> {
     // RFC 6455 4.1: an HTTP/1.1 (or later) GET, and a key that is 16 bytes
     // in base64 (Node's `ws` answers 400 to anything else).
     if req.version() < ::http::Version::HTTP_11 {
@@ -90,7 +95,25 @@ fn switching_response<B>(req: &Request<B>) -> Option<Response<Body>> {
         header::SEC_WEBSOCKET_ACCEPT,
         HeaderValue::from_str(&accept).ok()?,
     );
-    Some(res)
+    let mut opts = WsOpts {
+        max_payload: engine.config.max_payload,
+        deflate: None,
+    };
+    if let Some(threshold) = engine.config.per_message_deflate {
+        let offers = req.headers().get_all(header::SEC_WEBSOCKET_EXTENSIONS);
+        if let Some(answer) = offers
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(deflate::negotiate)
+        {
+            h.insert(
+                header::SEC_WEBSOCKET_EXTENSIONS,
+                HeaderValue::from_static(answer),
+            );
+            opts.deflate = Some(threshold);
+        }
+    }
+    Some((res, opts))
 }
 
 /// The WebSocket a foreign host accepted (see [`super::host`]), if the
@@ -116,10 +139,9 @@ pub(super) fn handshake<H: Handler, B: Send + 'static>(
     mut req: Request<B>,
     info: RequestInfo,
 ) -> Response<Body> {
-    let Some(res) = switching_response(&req) else {
+    let Some((res, max)) = switching_response(&req, &engine) else {
         return error_response(ErrorCode::BadRequest, None);
     };
-    let max = engine.config.max_payload;
     if let Some(stream) = host_stream(&req) {
         tokio::spawn(async move {
             direct(&engine, info, WsIo::new(stream, Bytes::new(), max)).await;
@@ -181,7 +203,7 @@ pub(super) fn upgrade<H: Handler, B: Send + 'static>(
     if !engine.config.allow_upgrades {
         return error_response(ErrorCode::BadRequest, None);
     }
-    let Some(res) = switching_response(&req) else {
+    let Some((res, max)) = switching_response(&req, &engine) else {
         return error_response(ErrorCode::BadRequest, None);
     };
     // One WebSocket per session: while another one is attached or after
@@ -200,7 +222,6 @@ pub(super) fn upgrade<H: Handler, B: Send + 'static>(
         close_at_once(req);
         return res;
     }
-    let max = engine.config.max_payload;
     if let Some(stream) = host_stream(&req) {
         tokio::spawn(async move {
             upgraded_session(&engine, &entry, WsIo::new(stream, Bytes::new(), max)).await;
@@ -586,6 +607,21 @@ enum Step {
     End(ReadEnd),
 }
 
+/// What a connection's frames are held to.
+#[derive(Debug, Clone, Copy)]
+struct WsOpts {
+    max_payload: usize,
+    /// permessage-deflate was agreed: messages from this size are compressed.
+    deflate: Option<usize>,
+}
+
+/// A message being assembled from fragments.
+struct Fragments {
+    opcode: Opcode,
+    compressed: bool,
+    data: Vec<u8>,
+}
+
 /// A server-side WebSocket over `S`.
 struct WsIo<S> {
     stream: S,
@@ -594,18 +630,19 @@ struct WsIo<S> {
     rbuf: Vec<u8>,
     /// `rbuf` may hold complete frames (pre-read bytes, or left after a stop).
     rbuf_ready: bool,
-    /// A fragmented message being assembled: its opcode and bytes so far.
-    frag: Option<(Opcode, Vec<u8>)>,
+    /// A fragmented message being assembled.
+    frag: Option<Fragments>,
     /// Bytes the socket has not taken yet, from `wpos`. Unallocated when empty.
     wbuf: Vec<u8>,
     wpos: usize,
     max_payload: usize,
+    deflate: Option<usize>,
     /// A close frame was queued: nothing may follow it.
     close_sent: bool,
 }
 
 impl<S: Stream> WsIo<S> {
-    fn new(stream: S, pre_read: Bytes, max_payload: usize) -> WsIo<S> {
+    fn new(stream: S, pre_read: Bytes, opts: WsOpts) -> WsIo<S> {
         WsIo {
             stream,
             rbuf_ready: !pre_read.is_empty(),
@@ -613,7 +650,8 @@ impl<S: Stream> WsIo<S> {
             frag: None,
             wbuf: Vec::new(),
             wpos: 0,
-            max_payload,
+            max_payload: opts.max_payload,
+            deflate: opts.deflate,
             close_sent: false,
         }
     }
@@ -699,7 +737,7 @@ impl<S: Stream> WsIo<S> {
     ) -> Option<ReadEnd> {
         let len = self.rbuf.len();
         // Enough for the rest of the pending frame (bounded by maxPayload), at least 4 KiB.
-        let want = match parse_header(&self.rbuf, self.max_payload) {
+        let want = match self.parse_header(&self.rbuf) {
             Ok(Some(f)) => (f.header_len + f.len).saturating_sub(len),
             _ => 0,
         }
@@ -738,14 +776,14 @@ impl<S: Stream> WsIo<S> {
     ) -> (usize, Option<ReadEnd>) {
         let mut pos = 0;
         loop {
-            let f = match parse_header(&buf[pos..], self.max_payload) {
+            let f = match self.parse_header(&buf[pos..]) {
                 Ok(Some(f)) => f,
                 Ok(None) => return (pos, None),
                 Err(e) => return (pos, Some(ReadEnd::Refused(e))),
             };
             if f.opcode == Opcode::Continuation
-                && let Some((_, data)) = &self.frag
-                && data.len() + f.len > self.max_payload
+                && let Some(frag) = &self.frag
+                && frag.data.len() + f.len > self.max_payload
             {
                 return (pos, Some(ReadEnd::Refused(FrameError::TooBig)));
             }
@@ -758,7 +796,7 @@ impl<S: Stream> WsIo<S> {
                 unmask(payload, mask);
             }
             pos = end;
-            match self.on_frame(f.opcode, f.fin, payload, on) {
+            match self.on_frame(f, payload, on) {
                 Step::Continue => {}
                 Step::Stop => return (pos, Some(ReadEnd::Stopped)),
                 Step::End(e) => return (pos, Some(e)),
@@ -766,38 +804,55 @@ impl<S: Stream> WsIo<S> {
         }
     }
 
+    fn parse_header(&self, buf: &[u8]) -> Result<Option<frame::Frame>, FrameError> {
+        parse_frame_header(
+            buf,
+            self.max_payload,
+            Sender::Client,
+            self.deflate.is_some(),
+        )
+    }
+
     fn on_frame(
         &mut self,
-        opcode: Opcode,
-        fin: bool,
+        f: frame::Frame,
         payload: &[u8],
         on: &mut impl FnMut(Event<'_>) -> bool,
     ) -> Step {
-        match opcode {
+        match f.opcode {
             Opcode::Text | Opcode::Binary => {
                 if self.frag.is_some() {
                     return Step::End(ReadEnd::Refused(FrameError::Protocol(
                         "Invalid frame: expected a continuation",
                     )));
                 }
-                if !fin {
-                    self.frag = Some((opcode, payload.to_vec()));
+                if !f.fin {
+                    self.frag = Some(Fragments {
+                        opcode: f.opcode,
+                        compressed: f.compressed,
+                        data: payload.to_vec(),
+                    });
                     return Step::Continue;
                 }
-                deliver(opcode, payload, on)
+                self.deliver(f.opcode, f.compressed, payload, on)
             }
             Opcode::Continuation => {
-                let Some((first, mut data)) = self.frag.take() else {
+                if f.compressed {
+                    return Step::End(ReadEnd::Refused(FrameError::Protocol(
+                        "Invalid frame: RSV1 on a continuation",
+                    )));
+                }
+                let Some(mut frag) = self.frag.take() else {
                     return Step::End(ReadEnd::Refused(FrameError::Protocol(
                         "Invalid frame: unexpected continuation",
                     )));
                 };
-                data.extend_from_slice(payload);
-                if !fin {
-                    self.frag = Some((first, data));
+                frag.data.extend_from_slice(payload);
+                if !f.fin {
+                    self.frag = Some(frag);
                     return Step::Continue;
                 }
-                deliver(first, &data, on)
+                self.deliver(frag.opcode, frag.compressed, &frag.data, on)
             }
             Opcode::Ping => {
                 self.queue_frame(Opcode::Pong, payload);
@@ -812,6 +867,23 @@ impl<S: Stream> WsIo<S> {
                 }
                 Err(e) => Step::End(ReadEnd::Refused(e)),
             },
+        }
+    }
+
+    /// A complete message to the callback, inflated first if compressed.
+    fn deliver(
+        &self,
+        opcode: Opcode,
+        compressed: bool,
+        payload: &[u8],
+        on: &mut impl FnMut(Event<'_>) -> bool,
+    ) -> Step {
+        if !compressed {
+            return deliver(opcode, payload, on);
+        }
+        match deflate::decompress(payload, self.max_payload) {
+            Ok(data) => deliver(opcode, &data, on),
+            Err(e) => Step::End(ReadEnd::Refused(e)),
         }
     }
 
@@ -847,6 +919,7 @@ impl<S: Stream> WsIo<S> {
                 return Poll::Ready(Ok(false));
             }
             batches += 1;
+            let deflate = self.deflate;
             let wrote = WRITE_SCRATCH.with(|cell| {
                 let mut own = Vec::new();
                 let mut borrowed = cell.try_borrow_mut();
@@ -855,7 +928,7 @@ impl<S: Stream> WsIo<S> {
                     Err(_) => &mut own,
                 };
                 out.clear();
-                let n = queue.drain(cx, WRITE_BATCH, |m| encode(out, m));
+                let n = queue.drain(cx, WRITE_BATCH, |m| encode(out, m, deflate));
                 let mut pos = 0;
                 let mut result = Ok(n > 0);
                 while pos < out.len() {
@@ -921,7 +994,7 @@ impl<S: Stream> WsIo<S> {
                 && !self.close_sent
             {
                 while let Some(m) = queue.pop() {
-                    encode(&mut self.wbuf, &m);
+                    encode(&mut self.wbuf, &m, self.deflate);
                 }
             }
             if let Some((code, reason)) = close {
@@ -969,13 +1042,26 @@ fn deliver(opcode: Opcode, payload: &[u8], on: &mut impl FnMut(Event<'_>) -> boo
     }
 }
 
-/// Appends one message's frames: its text packet, then its attachments.
-fn encode(out: &mut Vec<u8>, msg: &Message) {
+/// Appends one message's frames: its text packet, then its attachments,
+/// each compressed from the `deflate` threshold when that was agreed.
+fn encode(out: &mut Vec<u8>, msg: &Message, deflate: Option<usize>) {
     // An Engine.IO-only binary message has no text packet.
     if !msg.text.is_empty() {
-        frame::write_frame(out, Opcode::Text, msg.text.as_bytes());
+        write_data(out, Opcode::Text, msg.text.as_bytes(), deflate);
     }
     for att in msg.attachments.iter().flat_map(|a| a.iter()) {
-        frame::write_frame(out, Opcode::Binary, att);
+        write_data(out, Opcode::Binary, att, deflate);
+    }
+}
+
+fn write_data(out: &mut Vec<u8>, opcode: Opcode, payload: &[u8], deflate: Option<usize>) {
+    match deflate {
+        Some(threshold) if payload.len() >= threshold => {
+            let mut packed = Vec::new();
+            deflate::compress(payload, &mut packed);
+            frame::write_header_with(out, opcode, packed.len(), true, None);
+            out.extend_from_slice(&packed);
+        }
+        _ => frame::write_frame(out, opcode, payload),
     }
 }

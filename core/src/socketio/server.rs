@@ -332,6 +332,23 @@ impl ServerBuilder {
         self.engine.http_compression = threshold;
         self
     }
+    /// Agrees on permessage-deflate with WebSocket clients that offer it
+    /// and compresses messages of at least `threshold` bytes (Node's
+    /// `perMessageDeflate: { threshold }`; its default threshold is 1024).
+    /// `None`, the default, declines the extension, as Node does.
+    ///
+    /// Each message is compressed on its own (oxsio always agrees on no
+    /// context takeover), so a connection keeps no compression state
+    /// between messages. A compressed message that inflates past
+    /// `max_payload` closes the connection with 1009.
+    ///
+    /// ```
+    /// let io = oxsio::Server::builder().per_message_deflate(Some(1024)).build();
+    /// ```
+    pub fn per_message_deflate(mut self, threshold: Option<usize>) -> Self {
+        self.engine.per_message_deflate = threshold;
+        self
+    }
     /// A hook run on every handshake; `Err(message)` answers 403.
     pub fn allow_request(
         mut self,

@@ -66,8 +66,10 @@ impl Proxy {
                     i.conns.lock().unwrap().push((id, tx));
                     let (mut client, mut server) = (client, server);
                     let silent = tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => None,
+                        // A cut wins over bytes that arrive with it.
+                        biased;
                         cut = rx => cut.ok(),
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => None,
                     };
                     i.conns.lock().unwrap().retain(|(c, _)| *c != id);
                     match silent {
