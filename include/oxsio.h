@@ -969,7 +969,8 @@ oxsio_result oxsio_log_dropped(uint64_t *out_count);
 // `http_compression_threshold` (1024: gzip/deflate long-polling responses
 // from this size; -1 turns it off), `per_message_deflate_threshold`
 // (absent or -1: off, as Node; N: agree on WebSocket permessage-deflate
-// and compress messages from N bytes), `cookie`
+// and compress messages from N bytes), `allow_eio3` (false: serve
+// Socket.IO 2.x clients too, as Node's `allowEIO3`), `cookie`
 // (sticky-session cookie name), `event_queue_capacity` (4096: poll-mode
 // queue bound, see `oxsio_server_poll`), `redis_url` (e.g.
 // "redis://127.0.0.1:6379": join a cluster of oxsio and Node.js nodes

@@ -105,6 +105,7 @@ struct ServerConfig {
     allowed_origins: Option<Vec<String>>,
     http_compression_threshold: Option<i64>,
     per_message_deflate_threshold: Option<i64>,
+    allow_eio3: Option<bool>,
     cookie: Option<String>,
     event_queue_capacity: Option<usize>,
     redis_url: Option<String>,
@@ -480,6 +481,9 @@ impl ServerConfig {
         if let Some(t) = self.per_message_deflate_threshold {
             b = b.per_message_deflate(usize::try_from(t).ok());
         }
+        if let Some(a) = self.allow_eio3 {
+            b = b.allow_eio3(a);
+        }
         if let Some(c) = self.cookie {
             b = b.cookie(c);
         }
@@ -735,7 +739,8 @@ fn srv(s: *const oxsio_server) -> Result<Arc<ServerShared>> {
 /// `http_compression_threshold` (1024: gzip/deflate long-polling responses
 /// from this size; -1 turns it off), `per_message_deflate_threshold`
 /// (absent or -1: off, as Node; N: agree on WebSocket permessage-deflate
-/// and compress messages from N bytes), `cookie`
+/// and compress messages from N bytes), `allow_eio3` (false: serve
+/// Socket.IO 2.x clients too, as Node's `allowEIO3`), `cookie`
 /// (sticky-session cookie name), `event_queue_capacity` (4096: poll-mode
 /// queue bound, see `oxsio_server_poll`), `redis_url` (e.g.
 /// "redis://127.0.0.1:6379": join a cluster of oxsio and Node.js nodes

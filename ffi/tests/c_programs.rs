@@ -1027,8 +1027,8 @@ fn metrics_from_c() {
 
 /// `allowed_origins` in the C config: `origins.c` serves; other origins
 /// get 400 on polling and on the WebSocket upgrade, the listed one 200;
-/// and `per_message_deflate_threshold`: the upgrade agrees on
-/// permessage-deflate when the client offers it.
+/// `per_message_deflate_threshold`: the upgrade agrees on
+/// permessage-deflate when the client offers it; and `allow_eio3`.
 #[test]
 fn allowed_origins_from_c() {
     let exe = build("ffi/tests/c/origins.c", Flavor::Sanitized);
@@ -1080,6 +1080,18 @@ fn allowed_origins_from_c() {
             assert!(agreed, "permessage-deflate not agreed: {ok}");
         }
     }
+    // allow_eio3: a Socket.IO 2.x handshake is served, framed as protocol 3.
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let req = "GET /socket.io/?EIO=3&transport=polling HTTP/1.1\r\nHost: x\r\nOrigin: http://ok.example\r\nConnection: close\r\n\r\n";
+    std::io::Write::write_all(&mut s, req.as_bytes()).unwrap();
+    let mut eio3 = String::new();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let _ = std::io::Read::read_to_string(&mut s, &mut eio3);
+    assert!(eio3.starts_with("HTTP/1.1 200 "), "{eio3}");
+    assert!(
+        eio3.contains(":0{\"sid\":"),
+        "not a protocol 3 payload: {eio3}"
+    );
     std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"done\n").unwrap();
     let mut rest = String::new();
     out.read_to_string(&mut rest).unwrap();

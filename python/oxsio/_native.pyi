@@ -116,6 +116,7 @@ class Server:
         http_compression: bool = False,
         compression_threshold: int = 1024,
         per_message_deflate: Optional[int] = None,
+        allow_eio3: bool = False,
     ) -> "Server": ...
     def add_namespace(self, name: str) -> None:
         """Serves namespace `name` (idempotent): clients may join it, and its

@@ -208,6 +208,7 @@ class _ServerBase(Registry):
         http_compression: bool = True,
         compression_threshold: int = 1024,
         per_message_deflate: Union[bool, int] = False,
+        allow_eio3: bool = False,
         allow_upgrades: bool = True,
         max_attachments: int = 100,
         max_json_depth: int = 128,
@@ -292,6 +293,7 @@ class _ServerBase(Registry):
             http_compression=bool(http_compression),
             compression_threshold=int(compression_threshold),
             per_message_deflate=deflate,
+            allow_eio3=bool(allow_eio3),
         )
         self._engine_path = path
         self._max_http_buffer_size = int(max_http_buffer_size)

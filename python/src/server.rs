@@ -481,6 +481,7 @@ impl Server {
         http_compression = false,
         compression_threshold = 1024,
         per_message_deflate = None,
+        allow_eio3 = false,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -508,6 +509,7 @@ impl Server {
         http_compression: bool,
         compression_threshold: usize,
         per_message_deflate: Option<usize>,
+        allow_eio3: bool,
     ) -> PyResult<Self> {
         let secs = |v: f64, what: &str| {
             blocking::duration(Some(v))?
@@ -525,7 +527,8 @@ impl Server {
             .max_json_depth(max_json_depth)
             .allow_upgrades(allow_upgrades)
             .http_compression(http_compression.then_some(compression_threshold))
-            .per_message_deflate(per_message_deflate);
+            .per_message_deflate(per_message_deflate)
+            .allow_eio3(allow_eio3);
         if let Some(t) = parse_transports(transports)? {
             b = b.transports(t);
         }

@@ -317,3 +317,22 @@ def test_client_per_message_deflate_and_max_payload(started: Any) -> None:
             oxsio.Client(per_message_deflate=bad)
     with pytest.raises(ValueError, match="max_payload"):
         oxsio.Client(max_payload=-1)
+
+
+def _eio3_handshake(url: str) -> str:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{url}/socket.io/?EIO=3&transport=polling", timeout=5) as r:
+            return f"{r.status} {r.read().decode()}"
+    except urllib.error.HTTPError as e:
+        return f"{e.code} {e.read().decode()}"
+
+
+def test_allow_eio3_serves_socketio_2_clients(started: Any) -> None:
+    _, on = started(allow_eio3=True, cors_allowed_origins="*")
+    answer = _eio3_handshake(on)
+    assert answer.startswith("200 ") and ':0{"sid":' in answer, answer
+    _, off = started(cors_allowed_origins="*")
+    assert _eio3_handshake(off).startswith("400 "), _eio3_handshake(off)

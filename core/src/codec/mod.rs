@@ -7,6 +7,7 @@ pub mod deflate;
 pub mod engineio;
 pub(crate) mod json;
 pub mod polling;
+pub mod polling_v3;
 pub mod socketio;
 pub mod value;
 pub mod websocket;

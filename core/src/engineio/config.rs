@@ -222,6 +222,9 @@ pub struct EngineConfig {
     /// no compression state; a compressed message is refused once it
     /// inflates past `max_payload`.
     pub per_message_deflate: Option<usize>,
+    /// Serve Engine.IO protocol 3 clients (Socket.IO 2.x) too, as Node's
+    /// `allowEIO3` (default false: they get HTTP 400).
+    pub allow_eio3: bool,
     /// Origins allowed to make requests at all (see [`AllowedOrigins`]);
     /// `None` (default, as Node) checks nothing.
     pub allowed_origins: Option<AllowedOrigins>,
@@ -245,6 +248,7 @@ impl Default for EngineConfig {
             allowed_origins: None,
             http_compression: Some(1024),
             per_message_deflate: None,
+            allow_eio3: false,
         }
     }
 }
@@ -267,6 +271,7 @@ impl std::fmt::Debug for EngineConfig {
             .field("allowed_origins", &self.allowed_origins)
             .field("http_compression", &self.http_compression)
             .field("per_message_deflate", &self.per_message_deflate)
+            .field("allow_eio3", &self.allow_eio3)
             .finish()
     }
 }

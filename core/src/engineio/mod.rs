@@ -132,6 +132,7 @@ struct Query<'a> {
     eio: Option<Cow<'a, str>>,
     transport: Option<Cow<'a, str>>,
     sid: Option<Cow<'a, str>>,
+    b64: Option<Cow<'a, str>>,
 }
 
 impl<'a> Query<'a> {
@@ -142,6 +143,7 @@ impl<'a> Query<'a> {
             eio: None,
             transport: None,
             sid: None,
+            b64: None,
         };
         let decode = |s: &'a str| -> Cow<'a, str> {
             if s.bytes().any(|b| b == b'%' || b == b'+') {
@@ -157,6 +159,7 @@ impl<'a> Query<'a> {
                 "transport" => &mut out.transport,
                 // An empty sid is no sid (Node starts a new handshake).
                 "sid" if !v.is_empty() => &mut out.sid,
+                "b64" => &mut out.b64,
                 _ => continue,
             };
             *slot = Some(decode(v));
@@ -253,7 +256,20 @@ impl<H: Handler> Engine<H> {
                 }
                 self.handler.on_message(&entry.conn, Incoming::Text(m))
             }
-            Ok(Packet::Pong(_)) => entry.session.pong.notify_one(),
+            Ok(Packet::Pong(_)) if entry.session.eio3.is_none() => {
+                entry.session.pong.notify_one();
+            }
+            // Protocol 3 reverses the heartbeat: the client pings, the
+            // server answers (and counts the ping as a sign of life).
+            Ok(Packet::Ping(_)) if entry.session.eio3.is_some() => {
+                let _ = entry.session.try_send(Message::control("3"));
+                entry.session.pong.notify_one();
+            }
+            // A heartbeat in the wrong direction: Node closes (transport error).
+            Ok(Packet::Pong(_)) => {
+                entry.session.close(CloseReason::TransportError);
+                return false;
+            }
             Ok(Packet::Close) => {
                 entry.session.close(CloseReason::TransportClose);
                 return false;
@@ -301,13 +317,19 @@ impl<H: Handler> Engine<H> {
     }
 
     /// Creates a session and tells the layer above.
-    fn open(&self, transport: Transport, info: &RequestInfo) -> Entry<H::Conn> {
+    fn open(
+        &self,
+        transport: Transport,
+        info: &RequestInfo,
+        eio3: Option<session::Eio3>,
+    ) -> Entry<H::Conn> {
         let state = if transport == Transport::Polling {
             STATE_POLLING
         } else {
             STATE_WEBSOCKET
         };
         let mut session = Session::new(Sid::random(), self.config.max_buffer_size, state);
+        session.eio3 = eio3;
         if let Some(m) = &self.metrics {
             m.opened.inc();
             session.metrics = Some(m.clone());
@@ -428,10 +450,17 @@ impl<H: Handler> Engine<H> {
             self.refused(Refusal::Forbidden);
             return error_response(ErrorCode::Forbidden, Some(&message));
         }
-        if query.eio.as_deref() != Some("4") {
-            self.refused(Refusal::UnsupportedProtocolVersion);
-            return error_response(ErrorCode::UnsupportedProtocolVersion, None);
-        }
+        // Node takes any EIO other than 4 as protocol 3.
+        let eio3 = match query.eio.as_deref() {
+            Some("4") => None,
+            _ if self.config.allow_eio3 => Some(session::Eio3 {
+                binary: query.b64.is_none(),
+            }),
+            _ => {
+                self.refused(Refusal::UnsupportedProtocolVersion);
+                return error_response(ErrorCode::UnsupportedProtocolVersion, None);
+            }
+        };
         if self.session_count() >= self.config.max_connections {
             self.refused(Refusal::TooManyConnections);
             let mut res = error_response(ErrorCode::Forbidden, Some("Too many connections"));
@@ -439,15 +468,16 @@ impl<H: Handler> Engine<H> {
             return res;
         }
         match transport {
-            Transport::Websocket => websocket::handshake(self, req, info),
+            Transport::Websocket => websocket::handshake(self, req, info, eio3),
             Transport::Polling => {
-                let entry = self.open(Transport::Polling, &info);
+                let entry = self.open(Transport::Polling, &info, eio3);
                 tokio::spawn(polling::owner(self.clone(), entry.clone(), arrived));
-                let mut res = text_response(
-                    StatusCode::OK,
-                    self.open_packet(entry.session.sid, Transport::Polling),
-                    "text/plain; charset=UTF-8",
-                );
+                let open = self.open_packet(entry.session.sid, Transport::Polling);
+                let open = match eio3 {
+                    Some(_) => polling::v3_text(&open),
+                    None => open,
+                };
+                let mut res = text_response(StatusCode::OK, open, "text/plain; charset=UTF-8");
                 self.set_cookie(&mut res, entry.session.sid);
                 res
             }

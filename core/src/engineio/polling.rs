@@ -14,6 +14,7 @@ use super::session::{
 };
 use super::{CloseReason, Engine, Entry};
 use crate::codec::polling::{self, Record};
+use crate::codec::polling_v3::{self, V3Packet, V3Record};
 
 const PAYLOAD_CONTENT_TYPE: &str = "text/plain; charset=UTF-8";
 /// Node's upgrade check interval: a poll during an upgrade waits this long.
@@ -64,7 +65,7 @@ async fn get(session: &Session) -> Response<Body> {
             if session.state() == STATE_WEBSOCKET {
                 return error_response(ErrorCode::BadRequest, None);
             }
-            return text_response(StatusCode::OK, "6", PAYLOAD_CONTENT_TYPE);
+            return noop(session);
         }
         _ => return error_response(ErrorCode::BadRequest, None),
     }
@@ -86,14 +87,27 @@ async fn get(session: &Session) -> Response<Body> {
             () = session.closed.wait() => queue.pop(),
             () = session.upgrading.notified() => {
                 abort.0 = None;
-                return text_response(StatusCode::OK, "6", PAYLOAD_CONTENT_TYPE);
+                return noop(session);
             }
         }
     };
     abort.0 = None;
     if session.is_closed() && session.reason() == CloseReason::TransportClose {
         // The client closed: release its pending poll with a noop.
-        return text_response(StatusCode::OK, "6", PAYLOAD_CONTENT_TYPE);
+        return noop(session);
+    }
+    if let Some(eio3) = session.eio3 {
+        let mut msgs = Vec::new();
+        let mut next = first;
+        while let Some(msg) = next {
+            msgs.push(msg);
+            next = queue.pop();
+        }
+        let close = session.is_closed();
+        if close {
+            session.close_delivered.set();
+        }
+        return v3_response(&msgs, close, eio3.binary);
     }
     let mut next = first;
     while let Some(msg) = next {
@@ -111,6 +125,42 @@ async fn get(session: &Session) -> Response<Body> {
         session.close_delivered.set();
     }
     text_response(StatusCode::OK, payload, PAYLOAD_CONTENT_TYPE)
+}
+
+/// A noop answer to a poll, framed for the session's protocol.
+fn noop(session: &Session) -> Response<Body> {
+    let body = if session.eio3.is_some() { "1:6" } else { "6" };
+    text_response(StatusCode::OK, body, PAYLOAD_CONTENT_TYPE)
+}
+
+/// One text packet as a protocol 3 text payload (`<len>:<packet>`).
+pub(super) fn v3_text(packet: &str) -> String {
+    let mut out = Vec::new();
+    polling_v3::encode(&[V3Record::Text(packet)], false, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// A poll's answer to a protocol 3 client: `msgs`, then the close packet.
+fn v3_response(msgs: &[super::Message], close: bool, binary: bool) -> Response<Body> {
+    let mut records = Vec::new();
+    for msg in msgs {
+        if !msg.text.is_empty() {
+            records.push(V3Record::Text(msg.text.as_str()));
+        }
+        for att in msg.attachments.iter().flat_map(|a| a.iter()) {
+            records.push(V3Record::Binary(att));
+        }
+    }
+    if close {
+        records.push(V3Record::Text("1"));
+    }
+    let mut out = Vec::new();
+    let content_type = if polling_v3::encode(&records, binary, &mut out) {
+        "application/octet-stream"
+    } else {
+        PAYLOAD_CONTENT_TYPE
+    };
+    text_response(StatusCode::OK, out, content_type)
 }
 
 /// Closes the session if a long poll is dropped before it answers.
@@ -144,7 +194,7 @@ where
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/octet-stream"));
-    if is_binary {
+    if is_binary && session.eio3.is_none() {
         session.close(CloseReason::TransportError);
         return error_response(ErrorCode::BadRequest, None);
     }
@@ -194,6 +244,10 @@ where
             return error_response(ErrorCode::BadRequest, None);
         }
     };
+    if session.eio3.is_some() {
+        v3_post(engine, entry, &bytes, is_binary);
+        return text_response(StatusCode::OK, "ok", "text/html");
+    }
     let Ok(text) = std::str::from_utf8(&bytes) else {
         session.close(CloseReason::ParseError);
         return text_response(StatusCode::OK, "ok", "text/html");
@@ -227,6 +281,36 @@ where
         }
     }
     text_response(StatusCode::OK, "ok", "text/html")
+}
+
+/// Delivers the packets of a protocol 3 client's POST; a malformed
+/// payload closes the session (parse error), as Node.
+fn v3_post<H: Handler>(engine: &Engine<H>, entry: &Entry<H::Conn>, bytes: &Bytes, binary: bool) {
+    let session = &entry.session;
+    let packets = if binary {
+        polling_v3::decode_binary(bytes)
+    } else {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => polling_v3::decode_text(text),
+            Err(_) => Err(polling_v3::V3Error::Utf8),
+        }
+    };
+    let Ok(packets) = packets else {
+        session.close(CloseReason::ParseError);
+        return;
+    };
+    for p in packets {
+        let keep_going = match p {
+            V3Packet::Text(t) => engine.on_text(entry, &t),
+            V3Packet::Binary(b) => {
+                engine.on_binary(entry, b);
+                true
+            }
+        };
+        if !keep_going || session.is_closed() {
+            break;
+        }
+    }
 }
 
 struct PostGuard<'a>(&'a Session);
@@ -276,6 +360,9 @@ pub(super) async fn heartbeat<H: Handler>(
     opened: tokio::time::Instant,
 ) {
     let cfg = &engine.config;
+    if session.eio3.is_some() {
+        return client_heartbeat(cfg, session, opened).await;
+    }
     let mut ping_at = opened + cfg.ping_interval;
     loop {
         tokio::time::sleep_until(ping_at.checked_sub(TIMER_TICK).unwrap_or(ping_at)).await;
@@ -302,6 +389,30 @@ pub(super) async fn heartbeat<H: Handler>(
                     return;
                 }
             }
+        }
+    }
+}
+
+/// Protocol 3: the client pings (each one notifies `session.pong`); no
+/// ping for `ping_interval + ping_timeout` closes the session, as Node.
+pub(super) async fn client_heartbeat(
+    cfg: &super::EngineConfig,
+    session: &Session,
+    opened: tokio::time::Instant,
+) {
+    let period = cfg.ping_interval + cfg.ping_timeout;
+    let mut deadline = opened + period;
+    loop {
+        let early = deadline.checked_sub(TIMER_TICK).unwrap_or(deadline);
+        tokio::select! {
+            r = tokio::time::timeout_at(early, session.pong.notified()) => match r {
+                Ok(()) => deadline = tokio::time::Instant::now() + period,
+                Err(_) => {
+                    session.close(CloseReason::PingTimeout);
+                    return;
+                }
+            },
+            () = session.closed.wait() => return,
         }
     }
 }

@@ -374,6 +374,16 @@ pub struct Session {
     pub(crate) upgraded: Signal,
     /// The server's counters, when metrics are on.
     pub(crate) metrics: Option<Arc<crate::metrics::Metrics>>,
+    /// Set for a client on Engine.IO protocol 3 (Socket.IO 2.x).
+    pub(crate) eio3: Option<Eio3>,
+}
+
+/// How a protocol 3 client is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Eio3 {
+    /// The client takes binary (no `b64=1`): binary polling payloads and
+    /// binary WebSocket frames rather than base64.
+    pub(crate) binary: bool,
 }
 
 impl std::fmt::Debug for Session {
@@ -400,6 +410,7 @@ impl Session {
             close_delivered: Signal::default(),
             upgraded: Signal::default(),
             metrics: None,
+            eio3: None,
         }
     }
 

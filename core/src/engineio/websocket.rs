@@ -29,7 +29,7 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 use super::http::{Body, ErrorCode, error_response};
 use super::session::{
-    Handler, Queue, STATE_ATTACHED, STATE_POLLING, STATE_UPGRADING, STATE_WEBSOCKET,
+    Eio3, Handler, Queue, STATE_ATTACHED, STATE_POLLING, STATE_UPGRADING, STATE_WEBSOCKET,
 };
 use super::{CloseReason, Engine, Entry, Message, RequestInfo, Transport};
 use crate::codec::deflate;
@@ -138,13 +138,14 @@ pub(super) fn handshake<H: Handler, B: Send + 'static>(
     engine: Arc<Engine<H>>,
     mut req: Request<B>,
     info: RequestInfo,
+    eio3: Option<Eio3>,
 ) -> Response<Body> {
     let Some((res, max)) = switching_response(&req, &engine) else {
         return error_response(ErrorCode::BadRequest, None);
     };
     if let Some(stream) = host_stream(&req) {
         tokio::spawn(async move {
-            direct(&engine, info, WsIo::new(stream, Bytes::new(), max)).await;
+            direct(&engine, info, WsIo::new(stream, Bytes::new(), max), eio3).await;
         });
         return res;
     }
@@ -161,6 +162,7 @@ pub(super) fn handshake<H: Handler, B: Send + 'static>(
                     &engine,
                     info,
                     WsIo::new(parts.io.into_inner(), parts.read_buf, max),
+                    eio3,
                 )
                 .await
             }
@@ -169,6 +171,7 @@ pub(super) fn handshake<H: Handler, B: Send + 'static>(
                     &engine,
                     info,
                     WsIo::new(TokioIo::new(upgraded), Bytes::new(), max),
+                    eio3,
                 )
                 .await
             }
@@ -177,15 +180,27 @@ pub(super) fn handshake<H: Handler, B: Send + 'static>(
     res
 }
 
-async fn direct<H: Handler, S: Stream>(engine: &Engine<H>, info: RequestInfo, mut io: WsIo<S>) {
-    let entry = engine.open(Transport::Websocket, &info);
+async fn direct<H: Handler, S: Stream>(
+    engine: &Engine<H>,
+    info: RequestInfo,
+    mut io: WsIo<S>,
+    eio3: Option<Eio3>,
+) {
+    let opened = Instant::now();
+    let entry = engine.open(Transport::Websocket, &info, eio3);
     // The layer above copied what it keeps.
     drop(info);
     let open = engine.open_packet(entry.session.sid, Transport::Websocket);
     io.queue_frame(Opcode::Text, open.as_bytes());
     {
         let _owner = entry.session.owner.lock().await;
-        run(engine, &entry, &mut io, true).await;
+        if eio3.is_some() {
+            // The client pings; a watch closes the session if it stops.
+            let watch = super::polling::client_heartbeat(&engine.config, &entry.session, opened);
+            tokio::join!(run(engine, &entry, &mut io, false), watch);
+        } else {
+            run(engine, &entry, &mut io, true).await;
+        }
     }
     engine.teardown(&entry);
     io.linger().await;
@@ -380,6 +395,7 @@ async fn run<H: Handler, S: Stream>(
 ) {
     let session = &entry.session;
     let cfg = &engine.config;
+    io.eio3 = session.eio3;
     let mut timer: Option<Pin<Box<Sleep>>> =
         heartbeat.then(|| Box::pin(tokio::time::sleep_until(next_ping(cfg.ping_interval))));
     let mut beat = Beat::Idle;
@@ -411,15 +427,25 @@ async fn run<H: Handler, S: Stream>(
                                     t.as_mut().reset(next_ping(cfg.ping_interval));
                                 }
                             } else if let Some(b64) = text.strip_prefix('b') {
-                                // Node decodes text frames like polling records: `b…` is binary.
+                                // Node decodes text frames like polling records: `b…` is
+                                // binary (`b4…` in protocol 3, the type included).
+                                let b64 = match session.eio3 {
+                                    Some(_) => b64.strip_prefix('4').unwrap_or(b64),
+                                    None => b64,
+                                };
                                 engine.on_binary(entry, crate::codec::polling::decode_base64(b64));
                             } else {
                                 engine.on_text(entry, text);
                             }
                         }
-                        Event::Binary(data) => {
-                            engine.on_binary(entry, Bytes::copy_from_slice(data))
-                        }
+                        Event::Binary(data) => match (session.eio3, data.split_first()) {
+                            // Protocol 3 frames start with the packet type: a message.
+                            (Some(_), Some((4, rest))) => {
+                                engine.on_binary(entry, Bytes::copy_from_slice(rest));
+                            }
+                            (Some(_), _) => session.close(CloseReason::ParseError),
+                            (None, _) => engine.on_binary(entry, Bytes::copy_from_slice(data)),
+                        },
                     }
                     !session.is_closed()
                 });
@@ -637,6 +663,8 @@ struct WsIo<S> {
     wpos: usize,
     max_payload: usize,
     deflate: Option<usize>,
+    /// A protocol 3 client: binary messages carry the type byte `4`.
+    eio3: Option<Eio3>,
     /// A close frame was queued: nothing may follow it.
     close_sent: bool,
 }
@@ -652,6 +680,7 @@ impl<S: Stream> WsIo<S> {
             wpos: 0,
             max_payload: opts.max_payload,
             deflate: opts.deflate,
+            eio3: None,
             close_sent: false,
         }
     }
@@ -919,7 +948,7 @@ impl<S: Stream> WsIo<S> {
                 return Poll::Ready(Ok(false));
             }
             batches += 1;
-            let deflate = self.deflate;
+            let (deflate, eio3) = (self.deflate, self.eio3);
             let wrote = WRITE_SCRATCH.with(|cell| {
                 let mut own = Vec::new();
                 let mut borrowed = cell.try_borrow_mut();
@@ -928,7 +957,7 @@ impl<S: Stream> WsIo<S> {
                     Err(_) => &mut own,
                 };
                 out.clear();
-                let n = queue.drain(cx, WRITE_BATCH, |m| encode(out, m, deflate));
+                let n = queue.drain(cx, WRITE_BATCH, |m| encode(out, m, deflate, eio3));
                 let mut pos = 0;
                 let mut result = Ok(n > 0);
                 while pos < out.len() {
@@ -994,7 +1023,7 @@ impl<S: Stream> WsIo<S> {
                 && !self.close_sent
             {
                 while let Some(m) = queue.pop() {
-                    encode(&mut self.wbuf, &m, self.deflate);
+                    encode(&mut self.wbuf, &m, self.deflate, self.eio3);
                 }
             }
             if let Some((code, reason)) = close {
@@ -1044,13 +1073,29 @@ fn deliver(opcode: Opcode, payload: &[u8], on: &mut impl FnMut(Event<'_>) -> boo
 
 /// Appends one message's frames: its text packet, then its attachments,
 /// each compressed from the `deflate` threshold when that was agreed.
-fn encode(out: &mut Vec<u8>, msg: &Message, deflate: Option<usize>) {
+/// For a protocol 3 client, binary frames start with the type byte `4`
+/// (or go as `b4` + base64 text to a client without binary support).
+fn encode(out: &mut Vec<u8>, msg: &Message, deflate: Option<usize>, eio3: Option<Eio3>) {
     // An Engine.IO-only binary message has no text packet.
     if !msg.text.is_empty() {
         write_data(out, Opcode::Text, msg.text.as_bytes(), deflate);
     }
     for att in msg.attachments.iter().flat_map(|a| a.iter()) {
-        write_data(out, Opcode::Binary, att, deflate);
+        match eio3 {
+            None => write_data(out, Opcode::Binary, att, deflate),
+            Some(Eio3 { binary: true }) => {
+                let mut framed = Vec::with_capacity(att.len() + 1);
+                framed.push(4);
+                framed.extend_from_slice(att);
+                write_data(out, Opcode::Binary, &framed, deflate);
+            }
+            Some(Eio3 { binary: false }) => {
+                use base64::Engine as _;
+                let mut text = String::from("b4");
+                base64::engine::general_purpose::STANDARD.encode_string(att, &mut text);
+                write_data(out, Opcode::Text, text.as_bytes(), deflate);
+            }
+        }
     }
 }
 

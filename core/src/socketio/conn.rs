@@ -150,6 +150,11 @@ impl Conn {
 
     fn on_packet(self: &Arc<Self>, packet: Packet) {
         match packet.data {
+            PacketData::Connect(_) if self.session.eio3.is_some() => {
+                // A 2.x client puts its query in the namespace: `/chat?token=1`.
+                let (nsp, auth) = v3_namespace(&packet.nsp);
+                self.on_connect(nsp, Some(auth));
+            }
             PacketData::Connect(auth) => self.on_connect(packet.nsp, auth),
             PacketData::ConnectError(_) => self.reject(),
             PacketData::Disconnect => match self.socket(&packet.nsp) {
@@ -164,6 +169,12 @@ impl Conn {
                 None => self.reject(),
             },
         }
+    }
+
+    /// Connects a Socket.IO 2.x client to the main namespace, as Node does
+    /// as soon as its session opens.
+    pub(crate) fn connect_main_namespace(self: &Arc<Self>) {
+        self.on_connect("/".to_owned(), None);
     }
 
     fn on_connect(self: &Arc<Self>, nsp: String, auth: Option<Value>) {
@@ -198,4 +209,17 @@ impl Conn {
             socket.close(DisconnectReason::from(reason));
         }
     }
+}
+
+/// A 2.x client's CONNECT namespace split as Node does (`new URL(nsp,
+/// base)`): the path, and the query's parameters as the auth object.
+fn v3_namespace(nsp: &str) -> (String, Value) {
+    let mut auth = crate::Map::new();
+    let Some((path, query)) = nsp.split_once('?') else {
+        return (nsp.to_owned(), Value::Object(auth));
+    };
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        auth.insert(k.into_owned(), Value::from(v.into_owned()));
+    }
+    (path.to_owned(), Value::Object(auth))
 }

@@ -96,6 +96,15 @@ impl ConnectError {
         self
     }
 
+    /// The CONNECT_ERROR payload for a Socket.IO 2.x client: the data if
+    /// any, else the message, as Node sends it to them.
+    pub(crate) fn to_v3_value(&self) -> Value {
+        match &self.data {
+            Some(d) if !matches!(d, Value::Null) => d.clone(),
+            _ => Value::from(self.message.as_str()),
+        }
+    }
+
     pub(crate) fn to_value(&self) -> Value {
         let mut m = crate::Map::new();
         m.insert("message".into(), Value::from(self.message.as_str()));

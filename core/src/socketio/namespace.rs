@@ -232,7 +232,9 @@ impl NsInner {
     pub(crate) fn connect(self: &Arc<Self>, conn: &Arc<Conn>, auth: Option<Value>) {
         let info = conn.info();
         let auth = auth.unwrap_or_else(|| Value::Object(crate::Map::new()));
-        let recovery = self.common.recovery.as_ref();
+        let eio3 = conn.session().eio3.is_some();
+        // Socket.IO 2.x clients cannot recover a session.
+        let recovery = self.common.recovery.as_ref().filter(|_| !eio3);
         let mut restore = recovery.and_then(|_| self.restore_for(&auth));
         let identity = match &mut restore {
             Some(r) => Identity {
@@ -242,7 +244,12 @@ impl NsInner {
                 extensions: std::mem::take(&mut r.session.extensions.0),
             },
             None => Identity {
-                id: Sid::random(),
+                // A 2.x client takes its Engine.IO id as its id in `/`.
+                id: if eio3 && &*self.name == "/" {
+                    conn.session().sid
+                } else {
+                    Sid::random()
+                },
                 pid: recovery.map(|_| Arc::from(Sid::random().as_str())),
                 data: Value::Object(crate::Map::new()),
                 extensions: Extensions::default(),
@@ -339,9 +346,14 @@ impl NsInner {
             if let Some(m) = &self.common.metrics {
                 m.refused(crate::metrics::Refusal::Middleware);
             }
+            let data = if conn.session().eio3.is_some() {
+                err.to_v3_value()
+            } else {
+                err.to_value()
+            };
             let packet = Packet {
                 nsp,
-                data: PacketData::ConnectError(err.to_value()),
+                data: PacketData::ConnectError(data),
             };
             let msg = super::encode_message(&packet);
             if let Some(admin) = self.common.admin.get() {
@@ -379,9 +391,11 @@ impl NsInner {
             if let Some(pid) = socket.pid() {
                 reply.insert("pid".into(), Value::from(&**pid));
             }
+            // Socket.IO 2.x clients get a CONNECT without payload.
+            let reply = (conn.session().eio3.is_none()).then_some(Value::Object(reply));
             let packet = Packet {
                 nsp: self.name.to_string(),
-                data: PacketData::Connect(Some(Value::Object(reply))),
+                data: PacketData::Connect(reply),
             };
             let msg = super::encode_message(&packet);
             if let Some(admin) = self.common.admin.get() {

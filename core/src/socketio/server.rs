@@ -145,6 +145,9 @@ impl Handler for SioHandler {
                 () = c.session().closed.wait() => {}
             }
         });
+        if conn.session().eio3.is_some() {
+            conn.connect_main_namespace();
+        }
         conn
     }
 
@@ -347,6 +350,30 @@ impl ServerBuilder {
     /// ```
     pub fn per_message_deflate(mut self, threshold: Option<usize>) -> Self {
         self.engine.per_message_deflate = threshold;
+        self
+    }
+    /// Serves Socket.IO 2.x clients (Engine.IO protocol 3, Socket.IO
+    /// protocol 4) beside current ones, as Node's `allowEIO3` (default
+    /// false: they get HTTP 400 "Unsupported protocol version").
+    ///
+    /// Such a client is connected to the main namespace as soon as its
+    /// session opens (running its middlewares), gets a CONNECT without a
+    /// payload, and a refusal as the error's message (or its data) alone.
+    /// Its heartbeat runs the other way round (the client pings), its
+    /// polling payloads are framed with lengths (`<len>:<packet>`, or the
+    /// binary framing), and its binary WebSocket frames start with the
+    /// type byte `4`. Its socket id in the main namespace is its
+    /// Engine.IO id, as the 2.x client assumes; in other namespaces the
+    /// 2.x client thinks its id is `<nsp>#<engine id>`, while oxsio gives
+    /// the socket an id of its own (ids are 20-character session ids).
+    /// Connection state recovery does not apply to them (2.x clients do
+    /// not offer it).
+    ///
+    /// ```
+    /// let io = oxsio::Server::builder().allow_eio3(true).build();
+    /// ```
+    pub fn allow_eio3(mut self, allow: bool) -> Self {
+        self.engine.allow_eio3 = allow;
         self
     }
     /// A hook run on every handshake; `Err(message)` answers 403.
