@@ -439,7 +439,8 @@ const char *oxsio_version(void);
 // (104857600: the largest WebSocket message accepted, after
 // decompression; a larger one closes with 1009) and
 // `per_message_deflate_threshold` (absent or -1: not offered; N: offer
-// permessage-deflate and compress messages from N bytes).
+// permessage-deflate and compress messages from N bytes) and `eio3`
+// (false; true speaks to a Socket.IO 2.x server: Engine.IO protocol 3).
 //
 // Ownership: release `*out_client` with `oxsio_client_free`.
 // Returns: `OXSIO_RESULT_INVALID_URL`, `OXSIO_RESULT_INVALID_CONFIG`,

@@ -204,3 +204,137 @@ async fn a_malformed_v3_payload_closes_the_session() {
     assert_eq!(res.status, 400, "{}", res.text());
     h.shutdown().await;
 }
+
+/// The official Socket.IO 2.x server (tests/interop/v2_server.js).
+async fn node_v2_server() -> (tokio::process::Child, u16) {
+    use tokio::io::AsyncBufReadExt;
+    let dir = common::repo_root().join("tests/interop");
+    let mut child = tokio::process::Command::new("node")
+        .arg(dir.join("v2_server.js"))
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node (run tests/interop/setup.sh)");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let port = line.strip_prefix("listening ").unwrap().parse().unwrap();
+    (child, port)
+}
+
+/// The Rust client with `eio3` against a 2.x server over `transports`.
+async fn rust_client_scenarios(url: &str, transports: Vec<oxsio::Transport>) {
+    use oxsio::client::{ClientBuilder, ClientError, ClientEvent, Manager, Reconnection};
+    let mode = format!("{transports:?}");
+    let opts = oxsio::client::ClientOptions {
+        transports: transports.clone(),
+        eio3: true,
+        reconnection: Reconnection {
+            enabled: false,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let (etx, mut echo) = tokio::sync::mpsc::unbounded_channel();
+    let socket = ClientBuilder::new(url)
+        .options(opts.clone())
+        .on("echo", move |ev: ClientEvent| {
+            let _ = etx.send(ev.args);
+        })
+        .on("ask", |ev: ClientEvent| {
+            let q = ev.args.first().and_then(Value::as_f64).unwrap_or(0.0);
+            if let Some(ack) = ev.ack {
+                let _ = ack.send(q * 2.0);
+            }
+        })
+        .connect()
+        .await
+        .unwrap_or_else(|e| panic!("{mode}: connect: {e}"));
+    let id = socket.emit_with_ack("whoami", ()).await.unwrap();
+    assert_eq!(id[0].as_str(), socket.id().as_deref(), "{mode}: id");
+    let args = vec![Value::from("héllo €😀"), Value::from(vec![1u8, 2, 3, 250])];
+    socket.emit("echo", args.clone()).unwrap();
+    let back = tokio::time::timeout(Duration::from_secs(5), echo.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(back, args, "{mode}: echo");
+    let reply = socket.emit_with_ack("ack", 41).await.unwrap();
+    assert_eq!(
+        reply,
+        vec![Value::from(42), Value::from(vec![42u8])],
+        "{mode}"
+    );
+    let answer = socket.emit_with_ack("ask-me", 21).await.unwrap();
+    assert_eq!(answer[0].as_f64(), Some(42.0), "{mode}: server ack");
+    // The server drops a client that does not ping within 500 ms.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(socket.connected(), "{mode}: dropped (pings?)");
+    if transports.len() == 2 {
+        assert_eq!(
+            socket.transport(),
+            Some(oxsio::Transport::Websocket),
+            "{mode}"
+        );
+    }
+    // Namespaces over the same connection, auth as query.
+    let manager = Manager::new(url, opts).unwrap();
+    let (wtx, mut welcome) = tokio::sync::mpsc::unbounded_channel();
+    let chat = manager.socket_with_auth("/chat", serde_json::json!({"token": "abc"}));
+    chat.on("welcome", move |ev: ClientEvent| {
+        let _ = wtx.send(ev.args);
+    });
+    chat.connect()
+        .await
+        .unwrap_or_else(|e| panic!("{mode}: /chat: {e}"));
+    let w = tokio::time::timeout(Duration::from_secs(5), welcome.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(w, vec![Value::from("abc")], "{mode}");
+    assert!(chat.id().unwrap().starts_with("/chat#"), "{mode}");
+    let back = chat.emit_with_ack("echo", "in chat").await.unwrap();
+    assert_eq!(back, vec![Value::from("in chat")]);
+    match manager.socket("/guarded").connect().await {
+        Err(ClientError::Refused { message, .. }) => assert_eq!(message, "bad token", "{mode}"),
+        other => panic!("{mode}: /guarded: {other:?}"),
+    }
+    match manager.socket("/data").connect().await {
+        Err(ClientError::Refused { data, .. }) => {
+            assert_eq!(
+                data,
+                Some(Value::from(serde_json::json!({"code": 7}))),
+                "{mode}"
+            )
+        }
+        other => panic!("{mode}: /data: {other:?}"),
+    }
+    manager.close();
+    socket.disconnect();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rust_client_speaks_eio3_to_a_2x_server() {
+    use oxsio::Transport::{Polling, Websocket};
+    let (mut node, port) = node_v2_server().await;
+    let url = format!("http://127.0.0.1:{port}");
+    for transports in [vec![Polling], vec![Websocket], vec![Polling, Websocket]] {
+        rust_client_scenarios(&url, transports).await;
+    }
+    let _ = node.kill().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rust_client_speaks_eio3_to_oxsio() {
+    use oxsio::Transport::{Polling, Websocket};
+    let h = serve(true).await;
+    let url = format!("http://{}", h.local_addr());
+    for transports in [vec![Polling], vec![Websocket], vec![Polling, Websocket]] {
+        rust_client_scenarios(&url, transports).await;
+    }
+    h.shutdown().await;
+}

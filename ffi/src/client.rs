@@ -78,6 +78,7 @@ struct ClientConfig {
     max_json_depth: Option<usize>,
     max_payload: Option<usize>,
     per_message_deflate_threshold: Option<i64>,
+    eio3: Option<bool>,
 }
 
 fn bad(msg: String) -> Error {
@@ -168,6 +169,9 @@ impl ClientConfig {
         }
         if let Some(t) = self.per_message_deflate_threshold {
             o.per_message_deflate = usize::try_from(t).ok();
+        }
+        if let Some(v) = self.eio3 {
+            o.eio3 = v;
         }
         let auth = match self.auth {
             Some(v) => Auth::Value(Value::from(v)),
@@ -448,7 +452,8 @@ fn new_client(
 /// (104857600: the largest WebSocket message accepted, after
 /// decompression; a larger one closes with 1009) and
 /// `per_message_deflate_threshold` (absent or -1: not offered; N: offer
-/// permessage-deflate and compress messages from N bytes).
+/// permessage-deflate and compress messages from N bytes) and `eio3`
+/// (false; true speaks to a Socket.IO 2.x server: Engine.IO protocol 3).
 ///
 /// Ownership: release `*out_client` with `oxsio_client_free`.
 /// Returns: `OXSIO_RESULT_INVALID_URL`, `OXSIO_RESULT_INVALID_CONFIG`,

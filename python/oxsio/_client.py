@@ -67,6 +67,7 @@ class _ClientBase(Registry):
         max_json_depth: int = 128,
         max_payload: int = 100 * 1024 * 1024,
         per_message_deflate: Union[bool, int] = False,
+        eio3: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__()
@@ -120,6 +121,7 @@ class _ClientBase(Registry):
             max_json_depth=max_json_depth,
             max_payload=max_payload,
             per_message_deflate=deflate,
+            eio3=bool(eio3),
         )
         self._recovered: Dict[str, bool] = {}
         self._request_timeout = float(request_timeout)

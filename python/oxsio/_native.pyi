@@ -411,6 +411,7 @@ class Client:
         max_json_depth: int = 128,
         max_payload: int = 104857600,
         per_message_deflate: Optional[int] = None,
+        eio3: bool = False,
     ) -> "Client": ...
     def connect(
         self,

@@ -192,6 +192,7 @@ pub struct Client {
     max_json_depth: usize,
     max_payload: usize,
     per_message_deflate: Option<usize>,
+    eio3: bool,
     tls: TlsOptions,
 }
 
@@ -244,6 +245,7 @@ impl Client {
         max_json_depth = 128,
         max_payload = 104857600,
         per_message_deflate = None,
+        eio3 = false,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -261,6 +263,7 @@ impl Client {
         max_json_depth: usize,
         max_payload: usize,
         per_message_deflate: Option<usize>,
+        eio3: bool,
     ) -> PyResult<Self> {
         let secs = |v: f64| blocking::duration(Some(v)).map(Option::unwrap_or_default);
         if !(0.0..=1.0).contains(&randomization_factor) {
@@ -285,6 +288,7 @@ impl Client {
             max_json_depth,
             max_payload,
             per_message_deflate,
+            eio3,
             tls: TlsOptions {
                 extra_ca_pem: ca_pem,
                 accept_invalid_certs: !ssl_verify,
@@ -337,6 +341,7 @@ impl Client {
             max_json_depth: self.max_json_depth,
             max_payload: self.max_payload,
             per_message_deflate: self.per_message_deflate,
+            eio3: self.eio3,
             tls: self.tls.clone(),
             path: path.to_owned(),
             ..ClientOptions::default()

@@ -336,3 +336,17 @@ def test_allow_eio3_serves_socketio_2_clients(started: Any) -> None:
     assert answer.startswith("200 ") and ':0{"sid":' in answer, answer
     _, off = started(cors_allowed_origins="*")
     assert _eio3_handshake(off).startswith("400 "), _eio3_handshake(off)
+
+
+def test_eio3_client_against_an_eio3_server(started: Any) -> None:
+    sio, url = started(allow_eio3=True)
+    sio.on("echo", lambda sid, data: data)
+    sids: List[str] = []
+    sio.on("connect", lambda sid, environ, auth=None: sids.append(sid))
+    for transports in (["polling"], ["websocket"]):
+        c = oxsio.Client(eio3=True)
+        c.connect(url, transports=transports)
+        assert c.call("echo", {"v": "2.x", "b": b"\x01\x02"}, timeout=5) == {"v": "2.x", "b": b"\x01\x02"}
+        # A 2.x client's id in "/" is its Engine.IO id, the same on both ends.
+        assert c.sid in sids
+        c.disconnect()

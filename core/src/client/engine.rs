@@ -25,6 +25,7 @@ use super::tls::dial;
 use super::websocket::{ClientWs, WsData};
 use crate::codec::engineio::{OpenPacket, Packet};
 use crate::codec::polling::{self, Record};
+use crate::codec::polling_v3::{self, V3Packet, V3Record};
 use crate::engineio::session::Signal;
 use crate::engineio::{Message, Transport};
 
@@ -45,6 +46,8 @@ pub(crate) struct Target {
     pub(crate) deflate: Option<usize>,
     /// Largest WebSocket message accepted from the server (inflated size).
     pub(crate) max_payload: usize,
+    /// Engine.IO protocol 3 (a Socket.IO 2.x server).
+    pub(crate) eio3: bool,
 }
 
 impl Target {
@@ -56,12 +59,17 @@ impl Target {
             (false, false) => "http",
         };
         let mut s = format!(
-            "{scheme}://{}:{}{}?EIO=4&transport={}",
+            "{scheme}://{}:{}{}?EIO={}&transport={}",
             self.host,
             self.port,
             self.path,
+            if self.eio3 { 3 } else { 4 },
             transport.as_str()
         );
+        // Protocol 3 polling carries binary as base64 text both ways.
+        if self.eio3 && transport == Transport::Polling {
+            s.push_str("&b64=1");
+        }
         if let Some(sid) = sid {
             s.push_str("&sid=");
             s.extend(form_urlencoded::byte_serialize(sid.as_bytes()));
@@ -203,11 +211,23 @@ pub(crate) async fn connect(
             }
             let text = std::str::from_utf8(&body)
                 .map_err(|_| ClientError::Protocol("handshake is not UTF-8".into()))?;
-            let mut records = text.split(polling::SEPARATOR);
-            let open = parse_open(records.next().unwrap_or_default())?;
+            let records: Vec<String> = if target.eio3 {
+                polling_v3::decode_text(text)
+                    .map_err(|e| ClientError::Protocol(format!("bad handshake payload: {e}")))?
+                    .into_iter()
+                    .filter_map(|p| match p {
+                        V3Packet::Text(t) => Some(t),
+                        V3Packet::Binary(_) => None,
+                    })
+                    .collect()
+            } else {
+                text.split(polling::SEPARATOR).map(str::to_owned).collect()
+            };
+            let mut records = records.into_iter();
+            let open = parse_open(&records.next().unwrap_or_default())?;
             // Packets the server sent with the handshake go up first.
             for rest in records {
-                if let Ok(Packet::Message(m)) = Packet::decode(rest) {
+                if let Ok(Packet::Message(m)) = Packet::decode(&rest) {
                     let _ = ev_tx.send(EngineEvent::Text(m.to_owned())).await;
                 }
             }
@@ -253,6 +273,9 @@ async fn ws_loop(
     let dead_after = open.ping_interval + open.ping_timeout;
     let watchdog = tokio::time::sleep_until(last_ping + dead_after);
     tokio::pin!(watchdog);
+    let eio3 = ws.eio3;
+    let pinger = tokio::time::sleep(open.ping_interval);
+    tokio::pin!(pinger);
     loop {
         tokio::select! {
             biased;
@@ -279,7 +302,11 @@ async fn ws_loop(
             }
             frame = ws.next() => match frame {
                 Some(Ok(WsData::Text(t))) => match Packet::decode(&t) {
-                    Ok(Packet::Ping(_)) => {
+                    // Protocol 3: the server answers our pings.
+                    Ok(Packet::Pong(_)) if eio3 => {
+                        watchdog.as_mut().reset(Instant::now() + dead_after);
+                    }
+                    Ok(Packet::Ping(_)) if !eio3 => {
                         watchdog.as_mut().reset(Instant::now() + dead_after);
                         if ws.send_text("3").await.is_err() {
                             return EngineClose::TransportError("write failed".into());
@@ -291,7 +318,7 @@ async fn ws_loop(
                         }
                     }
                     Ok(Packet::Close) => return EngineClose::TransportClose,
-                    Ok(Packet::Noop | Packet::Pong(_) | Packet::Upgrade | Packet::Open(_)) => {}
+                    Ok(Packet::Noop | Packet::Ping(_) | Packet::Pong(_) | Packet::Upgrade | Packet::Open(_)) => {}
                     Err(_) => return EngineClose::ParseError,
                 },
                 Some(Ok(WsData::Binary(b))) => {
@@ -302,6 +329,12 @@ async fn ws_loop(
                 None => return EngineClose::TransportClose,
                 Some(Err(e)) => return EngineClose::TransportError(e.to_string()),
             },
+            () = &mut pinger, if eio3 => {
+                if ws.send_text("2").await.is_err() {
+                    return EngineClose::TransportError("write failed".into());
+                }
+                pinger.as_mut().reset(Instant::now() + open.ping_interval);
+            }
             () = &mut watchdog => return EngineClose::PingTimeout,
         }
     }
@@ -445,7 +478,11 @@ fn take_batch(
     control: &mut Vec<&'static str>,
     outbox: &mut VecDeque<Message>,
     max: usize,
+    eio3: bool,
 ) -> String {
+    if eio3 {
+        return take_batch_v3(control, outbox, max);
+    }
     let mut body = String::new();
     for c in control.drain(..) {
         polling::push_text(&mut body, c);
@@ -467,6 +504,56 @@ fn take_batch(
     body
 }
 
+/// [`take_batch`] for protocol 3: length-prefixed packets, binary as `b4` + base64.
+fn take_batch_v3(
+    control: &mut Vec<&'static str>,
+    outbox: &mut VecDeque<Message>,
+    max: usize,
+) -> String {
+    let mut taken: Vec<Message> = Vec::new();
+    let mut size = 0;
+    while let Some(m) = outbox.front() {
+        let len = m.text.len()
+            + m.attachments
+                .as_ref()
+                .map_or(0, |a| a.iter().map(|b| b.len().div_ceil(3) * 4 + 8).sum());
+        if !taken.is_empty() && size + len + 8 > max {
+            break;
+        }
+        let Some(m) = outbox.pop_front() else { break };
+        size += len + 8;
+        taken.push(m);
+    }
+    let mut records: Vec<V3Record<'_>> = control.iter().map(|c| V3Record::Text(c)).collect();
+    for m in &taken {
+        records.push(V3Record::Text(m.text.as_str()));
+        for a in m.attachments.iter().flat_map(|a| a.iter()) {
+            records.push(V3Record::Binary(a));
+        }
+    }
+    let mut out = Vec::new();
+    if !records.is_empty() {
+        polling_v3::encode(&records, false, &mut out);
+    }
+    control.clear();
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// The packets of a poll's answer: Engine.IO text packets and binary messages.
+fn poll_records(body: &Bytes, eio3: bool) -> Result<Vec<V3Packet>, EngineClose> {
+    let text = std::str::from_utf8(body).map_err(|_| EngineClose::ParseError)?;
+    if eio3 {
+        return polling_v3::decode_text(text).map_err(|_| EngineClose::ParseError);
+    }
+    polling::decode(text)
+        .map(|r| match r {
+            Ok(Record::Text(t)) => Ok(V3Packet::Text(t.to_owned())),
+            Ok(Record::Binary(b)) => Ok(V3Packet::Binary(b)),
+            Err(_) => Err(EngineClose::ParseError),
+        })
+        .collect()
+}
+
 /// Long-polling until closed, or until upgraded (then WebSocket until closed).
 async fn polling_loop(
     target: Arc<Target>,
@@ -478,6 +565,8 @@ async fn polling_loop(
 ) -> EngineClose {
     let sid = open.sid.clone();
     let dead_after = open.ping_interval + open.ping_timeout;
+    let pinger = tokio::time::sleep(open.ping_interval);
+    tokio::pin!(pinger);
     let watchdog = tokio::time::sleep(dead_after);
     tokio::pin!(watchdog);
     let mut last_ping = Instant::now();
@@ -527,9 +616,11 @@ async fn polling_loop(
                     }
                     let Some(lane) = post_lane.as_mut() else { return };
                     loop {
-                        let mut body = take_batch(&mut control, &mut outbox, open.max_payload);
+                        let mut body = take_batch(&mut control, &mut outbox, open.max_payload, target.eio3);
                         let last = outbox.is_empty();
-                        if last {
+                        if last && target.eio3 {
+                            body.push_str("1:1");
+                        } else if last {
                             polling::push_text(&mut body, "1");
                         }
                         let uri = target.uri(Transport::Polling, Some(&sid), false);
@@ -548,14 +639,23 @@ async fn polling_loop(
                     Ok((status, body)) => return EngineClose::TransportError(format!("HTTP {status}: {}", String::from_utf8_lossy(&body))),
                     Err(e) => return EngineClose::TransportError(e.to_string()),
                 };
-                let Ok(text) = std::str::from_utf8(&body) else { return EngineClose::ParseError };
-                for record in polling::decode(text) {
+                let records = match poll_records(&body, target.eio3) {
+                    Ok(r) => r,
+                    Err(why) => return why,
+                };
+                for record in records {
                     let event = match record {
-                        Ok(Record::Text(t)) => match Packet::decode(t) {
-                            Ok(Packet::Ping(_)) => {
+                        V3Packet::Text(t) => match Packet::decode(&t) {
+                            Ok(Packet::Ping(_)) if !target.eio3 => {
                                 last_ping = Instant::now();
                                 watchdog.as_mut().reset(last_ping + dead_after);
                                 control.push("3");
+                                continue;
+                            }
+                            // Protocol 3: the server answers our pings.
+                            Ok(Packet::Pong(_)) if target.eio3 => {
+                                last_ping = Instant::now();
+                                watchdog.as_mut().reset(last_ping + dead_after);
                                 continue;
                             }
                             Ok(Packet::Message(m)) => EngineEvent::Text(m.to_owned()),
@@ -563,8 +663,7 @@ async fn polling_loop(
                             Ok(_) => continue,
                             Err(_) => return EngineClose::ParseError,
                         },
-                        Ok(Record::Binary(b)) => EngineEvent::Binary(b),
-                        Err(_) => return EngineClose::ParseError,
+                        V3Packet::Binary(b) => EngineEvent::Binary(b),
                     };
                     if events.send(event).await.is_err() {
                         return EngineClose::Client;
@@ -591,8 +690,13 @@ async fn polling_loop(
                     outbox.push_back(m);
                 }
             }
+            () = &mut pinger, if target.eio3 && upgraded.is_none() => {
+                // Protocol 3: the client pings every interval.
+                control.push("2");
+                pinger.as_mut().reset(Instant::now() + open.ping_interval);
+            }
             () = std::future::ready(()), if post_idle && has_output => {
-                let body = take_batch(&mut control, &mut outbox, open.max_payload);
+                let body = take_batch(&mut control, &mut outbox, open.max_payload, target.eio3);
                 if let Some(lane) = post_lane.take() {
                     post = Some(start_post(&target, lane, &sid, body));
                 }

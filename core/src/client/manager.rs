@@ -333,6 +333,37 @@ async fn send_connect(handle: &EngineHandle, socket: &ClientSocket) {
         return;
     }
     let mut auth = auth.filter(|a| !a.is_null());
+    if socket.0.manager.opts.eio3 {
+        // A 2.x server joins `/` itself; other namespaces carry the auth as
+        // their query (`/chat?token=abc`), string values as they are.
+        if socket.nsp() == "/" {
+            return;
+        }
+        let mut nsp = socket.nsp().to_owned();
+        if let Some(crate::Value::Object(a)) = &auth {
+            let mut q = form_urlencoded::Serializer::new(String::new());
+            for (k, v) in a {
+                match v {
+                    crate::Value::String(s) => q.append_pair(k, s),
+                    other => q.append_pair(k, &other.to_json().to_string()),
+                };
+            }
+            let q = q.finish();
+            if !q.is_empty() {
+                nsp.push('?');
+                nsp.push_str(&q);
+            }
+        }
+        let packet = Packet {
+            nsp,
+            data: PacketData::Connect(None),
+        };
+        let _ = handle
+            .tx
+            .send(crate::socketio::encode_message(&packet))
+            .await;
+        return;
+    }
     if let Some((pid, offset)) = socket.recovery_offer() {
         // As the official client: `{pid, offset, ...auth}` (the app's keys win).
         let mut offer = crate::Map::new();
@@ -368,6 +399,7 @@ async fn serve(
         tx: handle.tx.clone(),
         max_payload: handle.open.max_payload,
         on_websocket: handle.open.on_websocket.clone(),
+        engine_sid: handle.open.sid.as_str().into(),
     };
     if let Ok(mut l) = inner.link.lock() {
         *l = Some(link);

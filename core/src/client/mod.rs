@@ -98,6 +98,7 @@ pub(crate) fn parse_target(
         upgrade: opts.upgrade,
         deflate: opts.per_message_deflate,
         max_payload: opts.max_payload,
+        eio3: opts.eio3,
     };
     Ok((target, nsp))
 }
@@ -211,6 +212,11 @@ impl ClientBuilder {
     /// ```
     pub fn per_message_deflate(mut self, threshold: Option<usize>) -> Self {
         self.opts.per_message_deflate = threshold;
+        self
+    }
+    /// Speaks to a Socket.IO 2.x server (see [`ClientOptions::eio3`]).
+    pub fn eio3(mut self, on: bool) -> Self {
+        self.opts.eio3 = on;
         self
     }
     /// Largest WebSocket message accepted from the server (see

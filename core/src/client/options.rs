@@ -194,6 +194,12 @@ pub struct ClientOptions {
     /// message is compressed on its own (no context takeover), so the
     /// connection keeps no compression state between messages.
     pub per_message_deflate: Option<usize>,
+    /// Speak the protocol of Socket.IO 2.x servers (Engine.IO 3, Socket.IO
+    /// protocol 4) instead of the current one (default false). The main
+    /// namespace is then joined by the server itself, the `auth` of other
+    /// namespaces goes as their query (string values), the client sends
+    /// the pings, and polling payloads use base64 for binary (`b64=1`).
+    pub eio3: bool,
 }
 
 impl Default for ClientOptions {
@@ -216,6 +222,7 @@ impl Default for ClientOptions {
             max_json_depth: crate::codec::socketio::DEFAULT_MAX_JSON_DEPTH,
             max_payload: 100 << 20,
             per_message_deflate: None,
+            eio3: false,
         }
     }
 }

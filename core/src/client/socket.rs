@@ -149,6 +149,8 @@ pub(crate) struct Link {
     pub(crate) tx: mpsc::Sender<Message>,
     pub(crate) max_payload: usize,
     pub(crate) on_websocket: Arc<std::sync::atomic::AtomicBool>,
+    /// The Engine.IO session id (a 2.x server's CONNECT does not name the socket).
+    pub(crate) engine_sid: Arc<str>,
 }
 
 impl Link {
@@ -874,8 +876,13 @@ impl ClientSocket {
         match packet.data {
             PacketData::Connect(v) => {
                 let field = |k: &str| v.as_ref().and_then(|v| v[k].as_str()).map(str::to_owned);
-                let id = field("sid").unwrap_or_default();
                 if let Some(link) = Some(&self.0.manager).and_then(|m| m.link()) {
+                    // A 2.x server names no socket: the id is the Engine.IO
+                    // id, prefixed by the namespace outside `/` (as the 2.x client).
+                    let id = field("sid").unwrap_or_else(|| match self.nsp() {
+                        "/" => link.engine_sid.to_string(),
+                        nsp => format!("{nsp}#{}", link.engine_sid),
+                    });
                     self.on_connected(id, field("pid"), link);
                 }
             }
@@ -885,7 +892,12 @@ impl ClientSocket {
                     .or(v.as_str())
                     .unwrap_or("connection refused")
                     .to_owned();
-                let data = v.as_object().and_then(|o| o.get("data")).cloned();
+                // A 2.x server sends the error's data alone.
+                let data = match v.as_object() {
+                    Some(o) if o.contains_key("message") => o.get("data").cloned(),
+                    Some(_) => Some(v.clone()),
+                    None => None,
+                };
                 let retry = Some(&self.0.manager).is_some_and(|m| m.opts.retry_refused);
                 self.state().early.clear();
                 self.fail_connect(ClientError::Refused { message, data }, !retry);

@@ -42,6 +42,8 @@ pub(crate) struct ClientWs {
     deflate: Option<usize>,
     max_payload: usize,
     close_sent: bool,
+    /// Engine.IO protocol 3: binary messages carry the type byte `4`.
+    pub(crate) eio3: bool,
 }
 
 fn connect_error(e: impl std::fmt::Display) -> ClientError {
@@ -126,6 +128,7 @@ impl ClientWs {
             deflate: agreed,
             max_payload: target.max_payload,
             close_sent: false,
+            eio3: target.eio3,
         })
     }
 
@@ -164,7 +167,14 @@ impl ClientWs {
 
     /// Queues a binary message (sent by [`flush`](Self::flush)).
     pub(crate) fn feed_binary(&mut self, data: &[u8]) {
-        self.queue_frame(Opcode::Binary, data);
+        if self.eio3 {
+            let mut framed = Vec::with_capacity(data.len() + 1);
+            framed.push(4);
+            framed.extend_from_slice(data);
+            self.queue_frame(Opcode::Binary, &framed);
+        } else {
+            self.queue_frame(Opcode::Binary, data);
+        }
     }
 
     /// Writes what is queued.
@@ -314,11 +324,27 @@ impl ClientWs {
             data
         };
         if opcode == Opcode::Binary {
-            return Ok(WsData::Binary(Bytes::from(data)));
+            let data = Bytes::from(data);
+            return match (self.eio3, data.first()) {
+                (false, _) => Ok(WsData::Binary(data)),
+                // Protocol 3: the type byte of a message comes first.
+                (true, Some(4)) => Ok(WsData::Binary(data.slice(1..))),
+                (true, _) => {
+                    Err(self.refuse(FrameError::Protocol("a binary frame that is not a message")))
+                }
+            };
         }
-        String::from_utf8(data)
-            .map(WsData::Text)
-            .map_err(|_| self.refuse(FrameError::InvalidUtf8))
+        let text = String::from_utf8(data).map_err(|_| self.refuse(FrameError::InvalidUtf8))?;
+        // Binary as base64 text (`b4…` in protocol 3, `b…` in 4).
+        let b64 = if self.eio3 {
+            text.strip_prefix("b4")
+        } else {
+            text.strip_prefix('b')
+        };
+        match b64 {
+            Some(b64) => Ok(WsData::Binary(crate::codec::polling::decode_base64(b64))),
+            None => Ok(WsData::Text(text)),
+        }
     }
 
     /// Queues the close frame for a protocol error.

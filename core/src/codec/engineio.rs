@@ -106,7 +106,14 @@ pub struct OpenPacket {
     /// Milliseconds the server waits for a pong.
     pub ping_timeout: u64,
     /// Largest payload the client may send in one request or frame.
+    /// Protocol 3 servers (Socket.IO 2.x) do not send it: their default
+    /// `maxHttpBufferSize`, 100 000 000 bytes, is assumed.
+    #[serde(default = "v3_max_payload")]
     pub max_payload: u64,
+}
+
+fn v3_max_payload() -> u64 {
+    100_000_000
 }
 
 impl OpenPacket {

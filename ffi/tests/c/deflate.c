@@ -5,7 +5,9 @@
  *   - a server and a client with `per_message_deflate_threshold` echo a
  *     200 kB text over WebSocket intact;
  *   - a client with `max_payload` 1000 loses its connection to a
- *     5 000-byte message (the WebSocket closes with 1009).
+ *     5 000-byte message (the WebSocket closes with 1009);
+ *   - `allow_eio3` on the server and `eio3` on the client: a Socket.IO
+ *     2.x (protocol 3) connection over polling echoes.
  *
  *   deflate        prints "deflate: ok" and exits 0, or FAIL lines and exits 1
  */
@@ -68,6 +70,7 @@ int main(void) {
         "{\"max_payload\":-1}",
         "{\"max_json_depth\":\"deep\"}",
         "{\"max_attachments\":1.5}",
+        "{\"eio3\":\"yes\"}",
     };
     for (size_t i = 0; i < sizeof bad_configs / sizeof *bad_configs; i++) {
         oxsio_client *c = NULL;
@@ -77,7 +80,8 @@ int main(void) {
     }
 
     oxsio_server *server = NULL;
-    CHECK(oxsio_server_new("{\"per_message_deflate_threshold\":0}", OXSIO_DISPATCH_POLL, &server));
+    CHECK(oxsio_server_new("{\"per_message_deflate_threshold\":0,\"allow_eio3\":true}", OXSIO_DISPATCH_POLL,
+                           &server));
     uint16_t port = 0;
     CHECK(oxsio_server_listen(server, "127.0.0.1:0", &port));
     char url[64];
@@ -125,6 +129,24 @@ int main(void) {
     ev = await_kind(server, c, OXSIO_EVENT_KIND_DISCONNECT, NULL);
     EXPECT(ev != NULL, "a message over max_payload did not end the connection");
     oxsio_event_free(ev);
+    CHECK(oxsio_client_free(c));
+
+    /* Protocol 3 over polling, both ends. */
+    c = NULL;
+    CHECK(oxsio_client_connect(url, "{\"transports\":[\"polling\"],\"reconnection\":false,\"eio3\":true}",
+                               OXSIO_DISPATCH_POLL, &c));
+    ev = await_kind(server, c, OXSIO_EVENT_KIND_CONNECT, NULL);
+    EXPECT(ev != NULL, "the eio3 client did not connect");
+    oxsio_event_free(ev);
+    CHECK(oxsio_client_emit(c, "echo", "[\"v2 \\u00e9\"]", NULL, 0));
+    ev = await_kind(server, c, OXSIO_EVENT_KIND_MESSAGE, "echo");
+    EXPECT(ev != NULL, "no echo over protocol 3");
+    if (ev) {
+        const char *back = NULL;
+        CHECK(oxsio_event_args_json(ev, &back, NULL));
+        EXPECT(strstr(back, "v2 ") != NULL, "echo %s", back);
+        oxsio_event_free(ev);
+    }
     CHECK(oxsio_client_free(c));
     free(args);
     CHECK(oxsio_server_free(server));
