@@ -15,13 +15,15 @@ use oxsio::codec::socketio::{Decoder, PacketData};
 
 /// The fuzz targets, by name (each has `fuzz_targets/<name>.rs` and a
 /// corpus in `corpus/<name>/`).
-pub const TARGETS: [&str; 6] = [
+pub const TARGETS: [&str; 8] = [
     "eio_packet",
     "polling_payload",
     "sio_packet",
     "binary_reassembly",
     "handshake",
     "ws_frame",
+    "polling_v3",
+    "permessage_deflate",
 ];
 
 /// Runs target `name` on `data`.
@@ -36,6 +38,8 @@ pub fn run(name: &str, data: &[u8]) {
         "binary_reassembly" => binary_reassembly(data),
         "handshake" => handshake(data),
         "ws_frame" => ws_frame(data),
+        "polling_v3" => polling_v3(data),
+        "permessage_deflate" => permessage_deflate(data),
         other => panic!("unknown fuzz target {other}"),
     }
 }
@@ -260,5 +264,70 @@ pub fn ws_frame(data: &[u8]) {
         unmask(&mut twice, mask);
         assert_eq!(twice, payload);
         rest = &rest[end..];
+    }
+}
+
+/// A protocol 3 polling body (Socket.IO 2.x clients), as text and as the
+/// binary framing: `codec::polling_v3::decode_text` / `decode_binary`.
+pub fn polling_v3(data: &[u8]) {
+    use oxsio::codec::polling_v3::{V3Packet, V3Record, decode_binary, decode_text, encode};
+    let roundtrip = |packets: Vec<V3Packet>| {
+        let records: Vec<V3Record<'_>> = packets
+            .iter()
+            .map(|p| match p {
+                V3Packet::Text(t) => V3Record::Text(t),
+                V3Packet::Binary(b) => V3Record::Binary(b),
+            })
+            .collect();
+        for binary in [false, true] {
+            let mut out = Vec::new();
+            let as_binary = encode(&records, binary, &mut out);
+            let again = if as_binary {
+                decode_binary(&Bytes::from(out))
+            } else {
+                let text = String::from_utf8(out).expect("a text payload is UTF-8");
+                if packets.is_empty() {
+                    continue; // "0:" stands for no packet
+                }
+                decode_text(&text)
+            };
+            // Empty text packets are dropped by the decoder ("0:").
+            let kept: Vec<&V3Packet> = packets
+                .iter()
+                .filter(|p| !matches!(p, V3Packet::Text(t) if t.is_empty()))
+                .collect();
+            let again = again.unwrap_or_else(|e| panic!("{packets:?} re-encoded: {e}"));
+            assert_eq!(again.iter().collect::<Vec<_>>(), kept, "round trip of {packets:?}");
+        }
+    };
+    if let Ok(packets) = decode_binary(&Bytes::copy_from_slice(data)) {
+        roundtrip(packets);
+    }
+    if let Ok(text) = std::str::from_utf8(data)
+        && let Ok(packets) = decode_text(text)
+    {
+        roundtrip(packets);
+    }
+}
+
+/// permessage-deflate: the server's negotiation of an offer header and the
+/// inflation of a message under a limit (from the first byte);
+/// `codec::deflate::{negotiate, check_answer, decompress, compress}`.
+pub fn permessage_deflate(data: &[u8]) {
+    use oxsio::codec::deflate::{check_answer, compress, decompress, negotiate};
+    let Some((&first, rest)) = data.split_first() else {
+        return;
+    };
+    if let Ok(header) = std::str::from_utf8(rest) {
+        let _ = negotiate(header);
+        let _ = check_answer(Some(header));
+    }
+    let limit = 1usize << (first % 18);
+    if let Ok(out) = decompress(rest, limit) {
+        assert!(out.len() <= limit, "inflated past the limit");
+        // What inflates re-compresses and inflates to the same bytes.
+        let mut again = Vec::new();
+        compress(&out, &mut again);
+        assert_eq!(decompress(&again, limit).ok(), Some(out));
     }
 }
