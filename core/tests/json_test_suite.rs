@@ -14,6 +14,11 @@ fn parse(bytes: &[u8]) -> bool {
     std::str::from_utf8(bytes).is_ok_and(|t| Value::from_json(t).is_ok())
 }
 
+/// serde_json on the same bytes, for the comparison table.
+fn parse_serde(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(bytes).is_ok()
+}
+
 /// The implementation-defined cases oxsio accepts (`JSON.parse` accepts
 /// them too, except where noted); every other `i_` file is refused.
 const I_ACCEPTED: &[&str] = &[
@@ -44,11 +49,20 @@ const I_ACCEPTED: &[&str] = &[
 // parser, as the transports do), and `i_structure_500_nested_arrays.json`
 // (deeper than the 128 levels oxsio accepts; JSON.parse has no limit).
 
+fn class_name(prefix: &str) -> &'static str {
+    match prefix {
+        "y_" => "y_ (must accept)",
+        "n_" => "n_ (must refuse)",
+        _ => "i_ (either)",
+    }
+}
+
 #[test]
 fn json_test_suite() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data/JSONTestSuite/test_parsing");
     let mut tally: BTreeMap<&str, (u32, u32)> = BTreeMap::new();
+    let mut serde_tally: BTreeMap<&str, (u32, u32)> = BTreeMap::new();
     let mut wrong = Vec::new();
     let mut accepted_i = Vec::new();
     for entry in std::fs::read_dir(&dir).unwrap() {
@@ -57,17 +71,17 @@ fn json_test_suite() {
         let bytes = std::fs::read(&path).unwrap();
         let ok = parse(&bytes);
         let class = &name[..2];
-        let t = tally
-            .entry(match class {
-                "y_" => "y_ (must accept)",
-                "n_" => "n_ (must refuse)",
-                _ => "i_ (either)",
-            })
-            .or_default();
+        let t = tally.entry(class_name(class)).or_default();
         if ok {
             t.0 += 1;
         } else {
             t.1 += 1;
+        }
+        let s = serde_tally.entry(class_name(class)).or_default();
+        if parse_serde(&bytes) {
+            s.0 += 1;
+        } else {
+            s.1 += 1;
         }
         match class {
             "y_" if !ok => wrong.push(format!("refused {name}")),
@@ -76,8 +90,12 @@ fn json_test_suite() {
             _ => {}
         }
     }
+    println!("{:<18} {:>22}  {:>22}", "", "oxsio", "serde_json 1");
     for (class, (acc, refd)) in &tally {
-        println!("{class:<18} accepted {acc:>3}  refused {refd:>3}");
+        let (sa, sr) = serde_tally.get(class).copied().unwrap_or_default();
+        println!(
+            "{class:<18} accepted {acc:>3} refused {refd:>3}  accepted {sa:>3} refused {sr:>3}"
+        );
     }
     accepted_i.sort();
     println!("i_ accepted: {accepted_i:?}");

@@ -297,7 +297,11 @@ pub fn polling_v3(data: &[u8]) {
                 .filter(|p| !matches!(p, V3Packet::Text(t) if t.is_empty()))
                 .collect();
             let again = again.unwrap_or_else(|e| panic!("{packets:?} re-encoded: {e}"));
-            assert_eq!(again.iter().collect::<Vec<_>>(), kept, "round trip of {packets:?}");
+            assert_eq!(
+                again.iter().collect::<Vec<_>>(),
+                kept,
+                "round trip of {packets:?}"
+            );
         }
     };
     if let Ok(packets) = decode_binary(&Bytes::copy_from_slice(data)) {
