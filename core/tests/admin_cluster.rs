@@ -17,7 +17,6 @@ use oxsio::admin::AdminUiOptions;
 use oxsio::client::{ClientBuilder, ClientSocket, Reconnection};
 use oxsio::{Server, Socket, Transport, Value};
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 
@@ -62,23 +61,11 @@ async fn redis_server() -> (Child, u16) {
 }
 
 async fn node_js(redis: u16) -> (Child, String) {
-    let dir = common::repo_root().join("tests/interop");
-    let mut child = Command::new("node")
-        .arg(dir.join("redis_node.js"))
+    let mut cmd = Command::new("node");
+    cmd.arg("redis_node.js")
         .arg(redis.to_string())
-        .env("ADMIN_SERVER_ID", "node-b")
-        .current_dir(&dir)
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("node (tests/interop/setup.sh)");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    let port: u16 = line.strip_prefix("listening ").unwrap().parse().unwrap();
+        .env("ADMIN_SERVER_ID", "node-b");
+    let (child, port) = common::start_peer(cmd).await;
     (child, format!("http://127.0.0.1:{port}"))
 }
 

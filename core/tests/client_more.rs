@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -16,7 +15,7 @@ use oxsio::client::{
 };
 use oxsio::{Event, Server, Socket, Transport, Value};
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
 const T: Duration = Duration::from_secs(5);
@@ -151,21 +150,9 @@ async fn tls_with_custom_ca_accept_invalid_and_refusal() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_socketio_server() {
-    let dir = common::repo_root().join("tests/interop");
-    let mut child = tokio::process::Command::new(dir.join(".venv/bin/python"))
-        .arg(dir.join("python_server.py"))
-        .arg("0")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("python venv (run tests/interop/setup.sh)");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    let port: u16 = line.strip_prefix("listening ").unwrap().parse().unwrap();
+    let mut cmd = tokio::process::Command::new(common::interop_python());
+    cmd.arg("python_server.py").arg("0");
+    let (mut child, port) = common::start_peer(cmd).await;
     for transports in [
         vec![Transport::Websocket],
         vec![Transport::Polling],

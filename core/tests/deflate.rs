@@ -289,27 +289,6 @@ async fn bad_compressed_frames_close_the_connection() {
     h.shutdown().await;
 }
 
-/// The official Node.js server with `perMessageDeflate` (threshold 0).
-async fn node_deflate_server() -> (tokio::process::Child, u16) {
-    use tokio::io::AsyncBufReadExt;
-    let dir = common::repo_root().join("tests/interop");
-    let mut child = tokio::process::Command::new("node")
-        .arg(dir.join("deflate_server.js"))
-        .current_dir(&dir)
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("node (run tests/interop/setup.sh)");
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    let port = line.strip_prefix("listening ").unwrap().parse().unwrap();
-    (child, port)
-}
-
 fn big_args() -> Vec<oxsio::Value> {
     vec![
         oxsio::Value::from("oxsio ".repeat(30_000)),
@@ -347,7 +326,7 @@ async fn rust_client_echo(
 #[tokio::test]
 async fn the_rust_client_compresses_with_the_node_server() {
     use oxsio::Transport::{Polling, Websocket};
-    let (mut node, port) = node_deflate_server().await;
+    let (mut node, port) = common::start_node_peer("deflate_server.js").await;
     let url = format!("http://127.0.0.1:{port}");
     for transports in [vec![Websocket], vec![Polling, Websocket]] {
         let socket = rust_client_echo(&url, transports.clone(), Some(1024)).await;

@@ -144,18 +144,28 @@ fn v3_packets(body: &str) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
-async fn raw_polling_framing_and_the_client_driven_heartbeat() {
-    let h = serve(true).await;
-    let addr = h.local_addr();
-    let open = raw::get(addr, "/socket.io/?EIO=3&transport=polling&b64=1").await;
+/// A protocol 3 polling handshake (with `extra` in the query); the
+/// session's request path. Checks that the answer is the open packet.
+async fn v3_handshake(addr: std::net::SocketAddr, extra: &str) -> String {
+    let open = raw::get(
+        addr,
+        &format!("/socket.io/?EIO=3&transport=polling&{extra}"),
+    )
+    .await;
     let packets = v3_packets(&open.text());
     assert!(packets[0].starts_with("0{\"sid\":"), "{packets:?}");
     let sid = serde_json::from_str::<serde_json::Value>(&packets[0][1..]).unwrap()["sid"]
         .as_str()
         .unwrap()
         .to_owned();
-    let q = format!("/socket.io/?EIO=3&transport=polling&b64=1&sid={sid}");
+    format!("/socket.io/?EIO=3&transport=polling&{extra}&sid={sid}")
+}
+
+#[tokio::test]
+async fn raw_polling_framing_and_the_client_driven_heartbeat() {
+    let h = serve(true).await;
+    let addr = h.local_addr();
+    let q = v3_handshake(addr, "b64=1").await;
     // Connected to `/` at once, without a payload.
     assert_eq!(v3_packets(&raw::get(addr, &q).await.text()), ["40"]);
     // A ping (the client's job in protocol 3) is answered with a pong; a
@@ -191,39 +201,12 @@ async fn raw_polling_framing_and_the_client_driven_heartbeat() {
 async fn a_malformed_v3_payload_closes_the_session() {
     let h = serve(true).await;
     let addr = h.local_addr();
-    let open = raw::get(addr, "/socket.io/?EIO=3&transport=polling").await;
-    let packets = v3_packets(&open.text());
-    let sid = serde_json::from_str::<serde_json::Value>(&packets[0][1..]).unwrap()["sid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let q = format!("/socket.io/?EIO=3&transport=polling&sid={sid}");
+    let q = v3_handshake(addr, "t=x").await;
     // A length past the end.
     raw::post(addr, &q, b"9:42").await;
     let res = raw::get(addr, &q).await;
     assert_eq!(res.status, 400, "{}", res.text());
     h.shutdown().await;
-}
-
-/// The official Socket.IO 2.x server (tests/interop/v2_server.js).
-async fn node_v2_server() -> (tokio::process::Child, u16) {
-    use tokio::io::AsyncBufReadExt;
-    let dir = common::repo_root().join("tests/interop");
-    let mut child = tokio::process::Command::new("node")
-        .arg(dir.join("v2_server.js"))
-        .current_dir(&dir)
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("node (run tests/interop/setup.sh)");
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    let port = line.strip_prefix("listening ").unwrap().parse().unwrap();
-    (child, port)
 }
 
 /// The Rust client with `eio3` against a 2.x server over `transports`.
@@ -320,7 +303,7 @@ async fn rust_client_scenarios(url: &str, transports: Vec<oxsio::Transport>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_rust_client_speaks_eio3_to_a_2x_server() {
     use oxsio::Transport::{Polling, Websocket};
-    let (mut node, port) = node_v2_server().await;
+    let (mut node, port) = common::start_node_peer("v2_server.js").await;
     let url = format!("http://127.0.0.1:{port}");
     for transports in [vec![Polling], vec![Websocket], vec![Polling, Websocket]] {
         rust_client_scenarios(&url, transports).await;

@@ -181,3 +181,34 @@ pub fn interop_python() -> String {
         .display()
         .to_string()
 }
+
+/// Starts a peer server (`cmd`, run from tests/interop) that prints
+/// `listening <port>` first; returns it (killed on drop) and its port.
+pub async fn start_peer(mut cmd: tokio::process::Command) -> (tokio::process::Child, u16) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = cmd
+        .current_dir(repo_root().join("tests/interop"))
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("cannot start the peer (run tests/interop/setup.sh)");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("the peer did not start in 30 s")
+        .unwrap()
+        .expect("the peer exited before listening");
+    let port = line
+        .strip_prefix("listening ")
+        .unwrap_or_else(|| panic!("peer said {line:?}"))
+        .parse()
+        .unwrap();
+    (child, port)
+}
+
+/// [`start_peer`] for a Node.js script of tests/interop.
+pub async fn start_node_peer(script: &str) -> (tokio::process::Child, u16) {
+    let mut cmd = tokio::process::Command::new("node");
+    cmd.arg(repo_root().join("tests/interop").join(script));
+    start_peer(cmd).await
+}
