@@ -1,8 +1,12 @@
 #!/usr/bin/env node
-// A Node.js socket.io node on Redis with @socket.io/redis-adapter (classic
-// `createAdapter`), for the oxsio <-> Node cluster test (core/tests/redis.rs).
+// A Node.js socket.io node on Redis with @socket.io/redis-adapter, for the
+// oxsio <-> Node cluster tests (core/tests/redis.rs, redis_sharded.rs).
 //
 // Usage: node redis_node.js <redis-port> [http-port]   (prints "listening <port>")
+// Adapter: classic `createAdapter` on one Redis by default; with
+// ADAPTER=sharded, `createShardedAdapter` on the Redis Cluster whose nodes
+// listen on REDIS_CLUSTER="p1,p2,p3" (loopback), subscription mode
+// SUBSCRIPTION_MODE (static | dynamic | dynamic-private, default dynamic).
 //
 // App on "/": a client's auth {name, rooms:[..]} names it and joins rooms;
 // every event a client receives is also reported back by the client itself.
@@ -16,20 +20,28 @@
 
 const http = require("http");
 const { Server } = require("socket.io");
-const { createAdapter } = require("@socket.io/redis-adapter");
-const { createClient } = require("redis");
+const { createAdapter, createShardedAdapter } = require("@socket.io/redis-adapter");
+const { createClient, createCluster } = require("redis");
 
 const redisPort = Number(process.argv[2]);
 const port = Number(process.argv[3] || 0);
 
 async function main() {
-  const pub = createClient({ url: `redis://127.0.0.1:${redisPort}` });
+  const sharded = process.env.ADAPTER === "sharded";
+  const pub = sharded
+    ? createCluster({
+        rootNodes: process.env.REDIS_CLUSTER.split(",").map((p) => ({ url: `redis://127.0.0.1:${p}` })),
+      })
+    : createClient({ url: `redis://127.0.0.1:${redisPort}` });
   const sub = pub.duplicate();
   pub.on("error", () => {});
   sub.on("error", () => {});
   await Promise.all([pub.connect(), sub.connect()]);
+  const adapter = sharded
+    ? createShardedAdapter(pub, sub, { subscriptionMode: process.env.SUBSCRIPTION_MODE || "dynamic" })
+    : createAdapter(pub, sub, { requestsTimeout: 2000 });
   const httpServer = http.createServer();
-  const io = new Server(httpServer, { adapter: createAdapter(pub, sub, { requestsTimeout: 2000 }) });
+  const io = new Server(httpServer, { adapter });
 
   io.on("connection", (socket) => {
     const auth = socket.handshake.auth || {};

@@ -5,6 +5,8 @@
 //! [`BroadcastOptions`], and operations that gather answers from other nodes
 //! return futures, so the socket code never changes.
 
+#[cfg(feature = "redis")]
+pub(crate) mod cluster;
 mod memory;
 mod recovery;
 #[cfg(feature = "redis")]
@@ -59,6 +61,12 @@ pub trait Adapter: Send + Sync + 'static {
     fn add_all(&self, sid: Sid, rooms: &[Room]);
     /// Removes a socket from a room.
     fn del(&self, sid: Sid, room: &str);
+    /// A socket joined the namespace on this node (it is in its own id
+    /// room from now until [`del_all`](Adapter::del_all)). An adapter that
+    /// subscribes per room (Redis sharded, `dynamic-private`) starts here.
+    fn socket_connected(&self, sid: Sid) {
+        let _ = sid;
+    }
     /// Removes a socket from every room (on disconnect).
     fn del_all(&self, sid: Sid);
     /// The rooms a local socket is in, its own id room included.
