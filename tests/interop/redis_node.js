@@ -43,13 +43,17 @@ async function main() {
   const httpServer = http.createServer();
   const io = new Server(httpServer, { adapter });
 
-  io.on("connection", (socket) => {
+  const app = (socket) => {
     const auth = socket.handshake.auth || {};
     socket.data.name = auth.name;
     socket.data.node = "node";
     for (const r of auth.rooms || []) socket.join(r);
     socket.emit("ready", socket.id);
-  });
+  };
+  io.on("connection", app);
+  io.of("/news").on("connection", app);
+  // A server-side "relay" event is shown to this node's clients.
+  io.on("relay", (...args) => io.local.emit("relayed", ...args));
   io.on("peer-ping", (...args) => {
     const ack = typeof args[args.length - 1] === "function" ? args.pop() : null;
     if (ack) ack({ node: "node", args });

@@ -84,7 +84,7 @@ pub async fn oxsio_node(redis: u16) -> Node {
 /// An oxsio node running the test app on any adapter.
 pub async fn oxsio_node_with(factory: AdapterFactory) -> Node {
     let io = Server::builder().adapter(factory).build();
-    io.on_connection(|s: Socket| {
+    let app = |s: Socket| {
         let auth = s.handshake().auth.clone();
         for r in auth["rooms"].as_array().into_iter().flatten() {
             s.join(r.as_str().unwrap());
@@ -96,8 +96,16 @@ pub async fn oxsio_node_with(factory: AdapterFactory) -> Node {
             }
         });
         let _ = s.emit("ready", s.id().as_str());
-    });
-    io.of("/").on_server_event(|ev| {
+    };
+    io.on_connection(app);
+    io.of("/news").on_connection(app);
+    let root = io.of("/");
+    io.of("/").on_server_event(move |ev| {
+        if ev.name == "relay" {
+            // Shown to this node's clients, so tests can see it arrived.
+            let _ = root.local().emit("relayed", ev.args.clone());
+            return;
+        }
         if let Some(ack) = ev.ack {
             ack.send(json!({"node": "oxsio", "args": ev.args.iter().map(Value::to_json).collect::<Vec<_>>()}));
         }
@@ -268,9 +276,25 @@ pub struct Peer {
 }
 
 pub async fn peer(node: &Node, name: &str, rooms: &[&str], transport: Transport) -> Peer {
+    peer_ns(node, "/", name, rooms, transport).await
+}
+
+/// A recording client on namespace `nsp`.
+pub async fn peer_ns(
+    node: &Node,
+    nsp: &str,
+    name: &str,
+    rooms: &[&str],
+    transport: Transport,
+) -> Peer {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let n = name.to_owned();
-    let socket = ClientBuilder::new(node.url())
+    let url = if nsp == "/" {
+        node.url()
+    } else {
+        format!("{}{nsp}", node.url())
+    };
+    let socket = ClientBuilder::new(url)
         .transports([transport])
         .reconnection(Reconnection {
             enabled: false,
