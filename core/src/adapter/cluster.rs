@@ -184,14 +184,37 @@ impl<T: Transport> ClusterAdapter<T> {
     }
 }
 
+/// `{type, data, uid, nsp}`, in Node's key order.
+pub(crate) fn envelope(ty: u64, data: Value, uid: &str, nsp: &str) -> Value {
+    obj([
+        ("type", Value::from(ty)),
+        ("data", data),
+        ("uid", Value::from(uid)),
+        ("nsp", Value::from(nsp)),
+    ])
+}
+
+/// The `data` of a BROADCAST (`request_id`: acks wanted, with their timeout).
+pub(crate) fn broadcast_data(
+    event: &str,
+    args: &Args,
+    opts: &BroadcastOptions,
+    ack: Option<(&str, u64)>,
+) -> Value {
+    let packet = obj([("type", Value::from(2)), ("data", event_value(event, args))]);
+    match ack {
+        None => obj([("packet", packet), ("opts", opts_value(opts, None))]),
+        Some((id, ms)) => obj([
+            ("packet", packet),
+            ("requestId", Value::from(id)),
+            ("opts", opts_value(opts, Some(ms))),
+        ]),
+    }
+}
+
 impl<T: Transport> Core<T> {
     fn message(&self, ty: u64, data: Value) -> Value {
-        obj([
-            ("type", Value::from(ty)),
-            ("data", data),
-            ("uid", Value::from(self.uid.as_str())),
-            ("nsp", Value::from(self.nsp.as_str())),
-        ])
+        envelope(ty, data, &self.uid, &self.nsp)
     }
 
     fn publish(&self, ty: u64, data: Value) {
@@ -464,17 +487,9 @@ impl<T: Transport> Adapter for ClusterAdapter<T> {
             if remote_nodes > 0 {
                 let (id, r) = core.register();
                 let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
-                let packet = obj([
-                    ("type", Value::from(2)),
-                    ("data", event_value(&event, &args)),
-                ]);
                 core.publish(
                     kind::BROADCAST,
-                    obj([
-                        ("packet", packet),
-                        ("requestId", Value::from(id.as_str())),
-                        ("opts", opts_value(&opts, Some(ms))),
-                    ]),
+                    broadcast_data(&event, &args, &opts, Some((&id, ms))),
                 );
                 rx = Some((id, r));
             }
@@ -683,5 +698,94 @@ mod tests {
         assert!(id.chars().all(|c| c.is_ascii_hexdigit()));
         assert!(may_contain_binary(kind::BROADCAST));
         assert!(!may_contain_binary(kind::SOCKETS_JOIN));
+    }
+
+    /// Byte-exact with what two Node nodes exchanged on the sharded adapter
+    /// (core/tests/data/redis-adapter-vectors.md, "sharded: ...").
+    #[test]
+    fn messages_match_the_captured_sharded_vectors() {
+        let uid = "7729b7a62213a757";
+        let room1 = BroadcastOptions {
+            rooms: vec![Room::from("room1")],
+            ..Default::default()
+        };
+        let chat = envelope(
+            kind::BROADCAST,
+            broadcast_data(
+                "chat",
+                &vec![Value::from("hello"), Value::from(42)],
+                &room1,
+                None,
+            ),
+            uid,
+            "/",
+        );
+        assert_eq!(
+            chat.to_string(),
+            r#"{"type":3,"data":{"packet":{"type":2,"data":["chat","hello",42]},"opts":{"rooms":["room1"],"except":[],"flags":{}}},"uid":"7729b7a62213a757","nsp":"/"}"#
+        );
+        let ask = envelope(
+            kind::BROADCAST,
+            broadcast_data(
+                "ask",
+                &vec![Value::from("q")],
+                &room1,
+                Some(("451bd2925add4d21", 1000)),
+            ),
+            uid,
+            "/",
+        );
+        assert_eq!(
+            ask.to_string(),
+            r#"{"type":3,"data":{"packet":{"type":2,"data":["ask","q"]},"requestId":"451bd2925add4d21","opts":{"rooms":["room1"],"except":[],"flags":{"timeout":1000}}},"uid":"7729b7a62213a757","nsp":"/"}"#
+        );
+        let fetch = envelope(
+            kind::FETCH_SOCKETS,
+            obj([
+                (
+                    "opts",
+                    opts_value(
+                        &BroadcastOptions {
+                            rooms: vec![Room::from("room2")],
+                            ..Default::default()
+                        },
+                        None,
+                    ),
+                ),
+                ("requestId", Value::from("9985fd43c5409739")),
+            ]),
+            uid,
+            "/",
+        );
+        assert_eq!(
+            fetch.to_string(),
+            r#"{"type":7,"data":{"opts":{"rooms":["room2"],"except":[],"flags":{}},"requestId":"9985fd43c5409739"},"uid":"7729b7a62213a757","nsp":"/"}"#
+        );
+        let join = envelope(
+            kind::SOCKETS_JOIN,
+            obj([
+                ("opts", opts_value(&room1, None)),
+                ("rooms", rooms_value(&[Room::from("room9")])),
+            ]),
+            uid,
+            "/",
+        );
+        assert_eq!(
+            join.to_string(),
+            r#"{"type":4,"data":{"opts":{"rooms":["room1"],"except":[],"flags":{}},"rooms":["room9"]},"uid":"7729b7a62213a757","nsp":"/"}"#
+        );
+        let sse = envelope(
+            kind::SERVER_SIDE_EMIT,
+            obj([
+                ("requestId", Value::from("ce9d6e5df05006e4")),
+                ("packet", event_value("peer-ping", &vec![Value::from("hi")])),
+            ]),
+            uid,
+            "/",
+        );
+        assert_eq!(
+            sse.to_string(),
+            r#"{"type":9,"data":{"requestId":"ce9d6e5df05006e4","packet":["peer-ping","hi"]},"uid":"7729b7a62213a757","nsp":"/"}"#
+        );
     }
 }

@@ -586,6 +586,46 @@ impl Drop for Sharded {
 mod tests {
     use super::*;
 
+    /// A broadcast with binary is the whole message as notepack msgpack,
+    /// byte-exact with the capture ("sharded: binary-broadcast"); without
+    /// binary it is JSON.
+    #[test]
+    fn binary_messages_are_msgpack_byte_exact() {
+        use crate::adapter::BroadcastOptions;
+        let opts = BroadcastOptions {
+            rooms: vec![Room::from("room1")],
+            ..Default::default()
+        };
+        let mut nested = crate::Map::new();
+        nested.insert("nested".into(), Value::from(vec![255u8]));
+        let msg = cluster::envelope(
+            cluster::kind::BROADCAST,
+            cluster::broadcast_data(
+                "bin",
+                &vec![Value::from(vec![1u8, 2, 3]), Value::Object(nested)],
+                &opts,
+                None,
+            ),
+            "7729b7a62213a757",
+            "/",
+        );
+        let hex: String = Sharded::encode(&msg)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(
+            hex,
+            "84a47479706503a46461746182a67061636b657482a47479706502a46461746193a362696ec40301020381a66e6573746564c401ffa46f70747383a5726f6f6d7391a5726f6f6d31a665786365707490a5666c61677380a3756964b037373239623761363232313361373537a36e7370a12f"
+        );
+        let plain = cluster::envelope(
+            cluster::kind::BROADCAST,
+            cluster::broadcast_data("chat", &vec![Value::from("x")], &opts, None),
+            "u",
+            "/",
+        );
+        assert_eq!(Sharded::encode(&plain)[0], b'{');
+    }
+
     #[test]
     fn numsub_reads_arrays_and_maps() {
         use redis::Value as R;
