@@ -21,7 +21,7 @@ from ._async_client import AsyncClient
 from ._async_server import AsyncBroadcastOperator, AsyncServer
 from ._client import Client
 from ._mount import ASGIApp, WSGIApp
-from ._options import AsyncRedisManager, RedisManager
+from ._options import AsyncRedisManager, AsyncShardedRedisManager, RedisManager, ShardedRedisManager
 from . import exceptions
 from ._namespace import AsyncClientNamespace, AsyncNamespace, ClientNamespace, Namespace
 from ._native import (
@@ -41,7 +41,9 @@ Middleware = WSGIApp
 
 __all__ = [
     "AsyncRedisManager",
+    "AsyncShardedRedisManager",
     "RedisManager",
+    "ShardedRedisManager",
     "exceptions",
     "ASGIApp",
     "Middleware",

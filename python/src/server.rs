@@ -471,6 +471,9 @@ impl Server {
         max_pending_events = 100_000,
         redis_url = None,
         redis_prefix = None,
+        sharded_nodes = None,
+        subscription_mode = None,
+        requests_timeout = None,
         recovery = None,
         metrics_path = None,
         origin_policy = "none",
@@ -497,6 +500,9 @@ impl Server {
         max_pending_events: usize,
         redis_url: Option<String>,
         redis_prefix: Option<String>,
+        sharded_nodes: Option<Vec<String>>,
+        subscription_mode: Option<String>,
+        requests_timeout: Option<f64>,
         recovery: Option<(f64, bool, usize, usize, usize)>,
         metrics_path: Option<String>,
         origin_policy: &str,
@@ -557,15 +563,65 @@ impl Server {
         if let Some(c) = cookie {
             b = b.cookie(c);
         }
-        if let Some(url) = redis_url {
-            // Joins a cluster with Node.js nodes using @socket.io/redis-adapter.
-            let mut cfg = oxsio::adapter::redis::RedisConfig::new(url);
-            if let Some(prefix) = redis_prefix {
-                cfg = cfg.prefix(prefix);
+        let requests_timeout = match requests_timeout {
+            Some(t) => Some(secs(t, "requests_timeout")?),
+            None => None,
+        };
+        match (redis_url, sharded_nodes) {
+            (Some(_), Some(_)) => {
+                return Err(PyValueError::new_err(
+                    "give either redis_url or sharded_nodes, not both",
+                ));
             }
-            let factory = oxsio::adapter::redis::RedisAdapter::factory(cfg)
-                .map_err(|e| PyValueError::new_err(e.to_string()))?;
-            b = b.adapter(factory);
+            (Some(url), None) => {
+                if subscription_mode.is_some() {
+                    return Err(PyValueError::new_err(
+                        "subscription_mode belongs to the sharded adapter (sharded_nodes)",
+                    ));
+                }
+                // Joins a cluster with Node.js nodes using @socket.io/redis-adapter.
+                let mut cfg = oxsio::adapter::redis::RedisConfig::new(url);
+                if let Some(prefix) = redis_prefix {
+                    cfg = cfg.prefix(prefix);
+                }
+                if let Some(t) = requests_timeout {
+                    cfg = cfg.requests_timeout(t);
+                }
+                let factory = oxsio::adapter::redis::RedisAdapter::factory(cfg)
+                    .map_err(|e| PyValueError::new_err(e.to_string()))?;
+                b = b.adapter(factory);
+            }
+            (None, Some(nodes)) => {
+                // Joins a cluster with Node.js nodes using createShardedAdapter.
+                let mut cfg = oxsio::adapter::redis::ShardedConfig::new(nodes);
+                if let Some(prefix) = redis_prefix {
+                    cfg = cfg.channel_prefix(prefix);
+                }
+                if let Some(t) = requests_timeout {
+                    cfg = cfg.requests_timeout(t);
+                }
+                if let Some(m) = subscription_mode {
+                    let mode = oxsio::adapter::redis::SubscriptionMode::parse(&m).ok_or_else(|| {
+                        PyValueError::new_err(format!(
+                            "subscription_mode must be 'static', 'dynamic' or 'dynamic-private', not {m:?}"
+                        ))
+                    })?;
+                    cfg = cfg.subscription_mode(mode);
+                }
+                let factory = oxsio::adapter::redis::ShardedRedisAdapter::factory(cfg)
+                    .map_err(|e| PyValueError::new_err(e.to_string()))?;
+                b = b.adapter(factory);
+            }
+            (None, None) => {
+                if redis_prefix.is_some()
+                    || subscription_mode.is_some()
+                    || requests_timeout.is_some()
+                {
+                    return Err(PyValueError::new_err(
+                        "redis_prefix, subscription_mode and requests_timeout need a Redis adapter (redis_url or sharded_nodes)",
+                    ));
+                }
+            }
         }
         if let Some((duration, skip, packets, per_session, sessions)) = recovery {
             b = b.connection_state_recovery(oxsio::RecoveryConfig {
