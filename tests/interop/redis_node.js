@@ -6,7 +6,9 @@
 // Adapter: classic `createAdapter` on one Redis by default; with
 // ADAPTER=sharded, `createShardedAdapter` on the Redis Cluster whose nodes
 // listen on REDIS_CLUSTER="p1,p2,p3" (loopback), subscription mode
-// SUBSCRIPTION_MODE (static | dynamic | dynamic-private, default dynamic).
+// SUBSCRIPTION_MODE (static | dynamic | dynamic-private, default dynamic);
+// with ADAPTER=postgres, @socket.io/postgres-adapter on the PostgreSQL at
+// PG_URL (the attachments table is created if missing; no Redis is used).
 //
 // App on "/": a client's auth {name, rooms:[..]} names it and joins rooms;
 // every event a client receives is also reported back by the client itself.
@@ -27,6 +29,16 @@ const redisPort = Number(process.argv[2]);
 const port = Number(process.argv[3] || 0);
 
 async function main() {
+  if (process.env.ADAPTER === "postgres") {
+    const pg = require("pg");
+    const { createAdapter: createPgAdapter } = require("@socket.io/postgres-adapter");
+    const pool = new pg.Pool({ connectionString: process.env.PG_URL });
+    pool.on("error", () => {});
+    await pool.query(
+      "CREATE TABLE IF NOT EXISTS socket_io_attachments (id bigserial UNIQUE, created_at timestamptz DEFAULT NOW(), payload bytea)",
+    );
+    return serve(createPgAdapter(pool));
+  }
   const sharded = process.env.ADAPTER === "sharded";
   const pub = sharded
     ? createCluster({
@@ -40,6 +52,10 @@ async function main() {
   const adapter = sharded
     ? createShardedAdapter(pub, sub, { subscriptionMode: process.env.SUBSCRIPTION_MODE || "dynamic" })
     : createAdapter(pub, sub, { requestsTimeout: 2000 });
+  return serve(adapter);
+}
+
+function serve(adapter) {
   const httpServer = http.createServer();
   const io = new Server(httpServer, { adapter });
 

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
@@ -60,6 +60,8 @@ pub(crate) trait Transport: Send + Sync + 'static {
     fn socket_gone(&self, sid: Sid) {
         let _ = sid;
     }
+    /// The adapter closes: stop listening.
+    fn close(&self) {}
 }
 
 /// A random 16-hex-character id (`randomBytes(8).toString("hex")`).
@@ -133,6 +135,7 @@ fn event_from(data: &Value) -> Option<(String, Args)> {
 
 /// True when a message of this type may carry binary (Node then encodes the
 /// whole message as msgpack instead of JSON).
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
 pub(crate) fn may_contain_binary(ty: u64) -> bool {
     matches!(
         ty,
@@ -147,40 +150,124 @@ pub(crate) fn may_contain_binary(ty: u64) -> bool {
 /// Receives raw messages for one namespace (the transport's dispatcher
 /// looks it up by channel).
 pub(crate) trait Receiver: Send + Sync {
+    /// This node's uid for the namespace.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    fn uid(&self) -> &str;
     /// A decoded message from a node's broadcast/request channel, or a
     /// response addressed to this node.
     fn on_message(self: Arc<Self>, msg: Value);
 }
 
+/// `ClusterAdapterWithHeartbeat`: the nodes are known from their messages
+/// (a HEARTBEAT 5 s after a node's last publish), and a node unheard of for
+/// 10 s, or that sent ADAPTER_CLOSE, is gone.
+struct Heartbeat {
+    nodes: Mutex<HashMap<String, Instant>>,
+    last_publish: Mutex<Instant>,
+}
+
+const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
+const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// One namespace's node state.
-pub(crate) struct Core<T> {
+pub(crate) struct Core<T: Transport> {
     pub(crate) local: MemoryAdapter,
     pub(crate) nsp: String,
     pub(crate) uid: String,
     pub(crate) transport: T,
     requests_timeout: Duration,
     pending: Mutex<HashMap<String, mpsc::UnboundedSender<Value>>>,
+    heartbeat: Option<Heartbeat>,
+    closed: std::sync::atomic::AtomicBool,
 }
 
 /// An adapter speaking the `ClusterAdapter` schema over a transport.
-pub(crate) struct ClusterAdapter<T>(pub(crate) Arc<Core<T>>);
+pub(crate) struct ClusterAdapter<T: Transport>(pub(crate) Arc<Core<T>>);
 
 impl<T: Transport> ClusterAdapter<T> {
+    /// With `heartbeat`, the node count comes from heartbeats
+    /// (`ClusterAdapterWithHeartbeat`, Postgres); without, from the transport.
     pub(crate) fn new(
         ns: NsHandle,
         nsp: String,
         uid: String,
         transport: T,
         requests_timeout: Duration,
+        heartbeat: bool,
     ) -> Self {
-        ClusterAdapter(Arc::new(Core {
+        let core = Arc::new(Core {
             local: MemoryAdapter::new(ns),
             nsp,
             uid,
             transport,
             requests_timeout,
             pending: Mutex::new(HashMap::new()),
-        }))
+            heartbeat: heartbeat.then(|| Heartbeat {
+                nodes: Mutex::new(HashMap::new()),
+                last_publish: Mutex::new(Instant::now()),
+            }),
+            closed: std::sync::atomic::AtomicBool::new(false),
+        });
+        if heartbeat {
+            crate::runtime::spawn(heartbeats(Arc::downgrade(&core)));
+        }
+        ClusterAdapter(core)
+    }
+
+    /// Announces this node (INITIAL_HEARTBEAT: every node answers with a
+    /// HEARTBEAT, so they all know each other at once).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    pub(crate) fn init(&self) {
+        if self.0.heartbeat.is_some() {
+            self.0
+                .transport
+                .publish(&self.0.bare(kind::INITIAL_HEARTBEAT));
+            self.0.touch();
+        }
+    }
+}
+
+/// Sends a HEARTBEAT when the node published nothing for 5 s, and forgets
+/// the nodes unheard of for 10 s.
+async fn heartbeats<T: Transport>(weak: std::sync::Weak<Core<T>>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let Some(core) = weak.upgrade() else { return };
+        let Some(hb) = &core.heartbeat else { return };
+        if core.closed.load(std::sync::atomic::Ordering::Acquire) {
+            return;
+        }
+        if let Ok(mut nodes) = hb.nodes.lock() {
+            nodes.retain(|_, seen| seen.elapsed() <= HEARTBEAT_TIMEOUT);
+        }
+        let idle = hb
+            .last_publish
+            .lock()
+            .map(|t| t.elapsed() >= HEARTBEAT_INTERVAL)
+            .unwrap_or(false);
+        if idle {
+            core.transport.publish(&core.bare(kind::HEARTBEAT));
+            core.touch();
+        }
+    }
+}
+
+impl<T: Transport> Core<T> {
+    /// Says goodbye once (ADAPTER_CLOSE, with heartbeats) and stops listening.
+    fn close(&self) {
+        if self.closed.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            return;
+        }
+        if self.heartbeat.is_some() {
+            self.transport.publish(&self.bare(kind::ADAPTER_CLOSE));
+        }
+        self.transport.close();
+    }
+}
+
+impl<T: Transport> Drop for Core<T> {
+    fn drop(&mut self) {
+        self.close();
     }
 }
 
@@ -217,13 +304,43 @@ impl<T: Transport> Core<T> {
         envelope(ty, data, &self.uid, &self.nsp)
     }
 
+    /// `{type, uid, nsp}`: heartbeats and ADAPTER_CLOSE carry no data.
+    fn bare(&self, ty: u64) -> Value {
+        obj([
+            ("type", Value::from(ty)),
+            ("uid", Value::from(self.uid.as_str())),
+            ("nsp", Value::from(self.nsp.as_str())),
+        ])
+    }
+
+    fn touch(&self) {
+        if let Some(hb) = &self.heartbeat
+            && let Ok(mut t) = hb.last_publish.lock()
+        {
+            *t = Instant::now();
+        }
+    }
+
     fn publish(&self, ty: u64, data: Value) {
         self.transport.publish(&self.message(ty, data));
+        self.touch();
     }
 
     fn respond(&self, requester: &str, ty: u64, data: Value) {
         self.transport
             .publish_response(requester, &self.message(ty, data));
+        self.touch();
+    }
+
+    /// Number of nodes, this one included.
+    fn node_count(&self) -> BoxFuture<'static, usize> {
+        match &self.heartbeat {
+            Some(hb) => {
+                let n = hb.nodes.lock().map(|n| n.len()).unwrap_or(0);
+                Box::pin(async move { n + 1 })
+            }
+            None => self.transport.server_count(),
+        }
     }
 
     fn register(&self) -> (String, mpsc::UnboundedReceiver<Value>) {
@@ -242,7 +359,7 @@ impl<T: Transport> Core<T> {
     }
 
     async fn others(&self) -> usize {
-        self.transport.server_count().await.saturating_sub(1)
+        self.node_count().await.saturating_sub(1)
     }
 
     fn on_response(&self, msg: Value) {
@@ -263,6 +380,24 @@ impl<T: Transport> Core<T> {
             return Ok(());
         }
         let ty = msg["type"].as_u64().ok_or("message without type")?;
+        if let Some(hb) = &self.heartbeat
+            && let Some(uid) = msg["uid"]
+                .as_str()
+                .filter(|u| !u.is_empty() && *u != "emitter")
+            && let Ok(mut nodes) = hb.nodes.lock()
+        {
+            if ty == kind::ADAPTER_CLOSE {
+                nodes.remove(uid);
+                return Ok(());
+            }
+            nodes.insert(uid.to_owned(), Instant::now());
+            drop(nodes);
+            if ty == kind::INITIAL_HEARTBEAT {
+                self.transport.publish(&self.bare(kind::HEARTBEAT));
+                self.touch();
+                return Ok(());
+            }
+        }
         let requester = msg["uid"].as_str().unwrap_or_default().to_owned();
         let data = &msg["data"];
         match ty {
@@ -384,6 +519,10 @@ impl<T: Transport> Core<T> {
 }
 
 impl<T: Transport> Receiver for Core<T> {
+    fn uid(&self) -> &str {
+        &self.uid
+    }
+
     fn on_message(self: Arc<Self>, msg: Value) {
         if let Err(e) = self.handle(msg) {
             tracing::warn!(nsp = %self.nsp, error = %e, "cluster adapter: ignoring a malformed message");
@@ -675,7 +814,11 @@ impl<T: Transport> Adapter for ClusterAdapter<T> {
     }
 
     fn server_count(&self) -> BoxFuture<'static, usize> {
-        self.0.transport.server_count()
+        self.0.node_count()
+    }
+
+    fn close(&self) {
+        self.0.close();
     }
 }
 

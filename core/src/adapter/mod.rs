@@ -5,9 +5,13 @@
 //! [`BroadcastOptions`], and operations that gather answers from other nodes
 //! return futures, so the socket code never changes.
 
-#[cfg(feature = "redis")]
+#[cfg(any(feature = "redis", feature = "postgres"))]
 pub(crate) mod cluster;
+#[cfg(any(feature = "redis", feature = "postgres"))]
+pub(crate) mod codec;
 mod memory;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 mod recovery;
 #[cfg(feature = "redis")]
 pub mod redis;
@@ -110,6 +114,9 @@ pub trait Adapter: Send + Sync + 'static {
     fn server_count(&self) -> BoxFuture<'static, usize> {
         Box::pin(async { 1 })
     }
+    /// The server shuts down (Node's `adapter.close()`): a multi-node
+    /// adapter tells the other nodes it leaves and stops listening.
+    fn close(&self) {}
 
     // ---- connection state recovery ([`RecoveryConfig`](crate::RecoveryConfig)) ----
     //

@@ -413,7 +413,14 @@ fn new_adapter(ns: NsHandle, shared: Arc<Shared>) -> ClusterAdapter<Sharded> {
         ns: ns.clone(),
         rooms: Mutex::new(HashSet::new()),
     };
-    let adapter = ClusterAdapter::new(ns, nsp, uid, transport, shared.config.requests_timeout);
+    let adapter = ClusterAdapter::new(
+        ns,
+        nsp,
+        uid,
+        transport,
+        shared.config.requests_timeout,
+        false,
+    );
     let weak: Weak<dyn Receiver> = Arc::downgrade(&adapter.0) as Weak<dyn Receiver>;
     let _ = adapter.0.transport.receiver.set(weak);
     adapter.0.transport.subscribe(channel);
@@ -558,6 +565,10 @@ impl Transport for Sharded {
         }
     }
 
+    fn close(&self) {
+        self.unsubscribe_all();
+    }
+
     fn socket_gone(&self, sid: Sid) {
         if self.mode != SubscriptionMode::DynamicPrivate {
             return;
@@ -570,11 +581,12 @@ impl Transport for Sharded {
     }
 }
 
-impl Drop for Sharded {
-    fn drop(&mut self) {
+impl Sharded {
+    /// Node's `close()`: SUNSUBSCRIBE from every channel of the namespace.
+    fn unsubscribe_all(&self) {
         let mut channels = vec![self.channel.clone(), self.response_channel.clone()];
-        if let Ok(rooms) = self.rooms.lock() {
-            channels.extend(rooms.iter().map(|r| self.room_channel(r)));
+        if let Ok(mut rooms) = self.rooms.lock() {
+            channels.extend(rooms.drain().map(|r| self.room_channel(&r)));
         }
         for c in channels {
             self.unsubscribe(c);
