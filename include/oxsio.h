@@ -1047,8 +1047,11 @@ oxsio_result oxsio_log_dropped(uint64_t *out_count);
 // on a Redis Cluster: `nodes` (seed URLs), `prefix` "socket.io",
 // `subscription_mode` "static", "dynamic" (default) or
 // "dynamic-private", `requests_timeout_ms` 5000: how long fetch_sockets
-// waits for the other nodes); every node of a cluster must use the same
-// kind, prefix and mode; not with `redis_url`), and
+// waits for the other nodes) or "postgres" (`@socket.io/postgres-adapter`:
+// `url` (connection string), `prefix` "socket.io", `table_name`
+// "socket_io_attachments", `payload_threshold` 8000, `cleanup_interval_ms`
+// 30000, `requests_timeout_ms` 5000); every node of a cluster must use the
+// same kind, prefix and mode; not with `redis_url`), and
 // `connection_state_recovery` (absent:
 // off; an object turns it on, with optional keys
 // `max_disconnection_duration_ms` (120000), `skip_middlewares` (true),

@@ -199,3 +199,120 @@ async fn malformed_messages_are_ignored() {
     ox.stop().await;
     cluster.stop().await;
 }
+
+/// Figure for the notes, not a pass/fail test: broadcast deliveries/s to
+/// 200 clients spread over 2 nodes on the sharded adapter, for 2 oxsio nodes
+/// and for 2 Node.js nodes, in the same run on the same Redis Cluster (each
+/// pair with its own channel prefix). Each side emits to room "all" from
+/// its first node in bursts of 50, keeping at most 100 broadcasts in flight.
+/// `cargo test -p oxsio --features redis --release --test redis_sharded -- --ignored --nocapture`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark"]
+async fn broadcast_throughput_two_oxsio_vs_two_node_js_nodes() {
+    use oxsio::client::ClientBuilder;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    const CLIENTS: usize = 200;
+    const BROADCASTS: usize = 2000;
+    const BURST: usize = 50;
+    async fn measure(nodes: [&Node; 2]) -> f64 {
+        let got = Arc::new(AtomicUsize::new(0));
+        let mut sockets = Vec::new();
+        for i in 0..CLIENTS {
+            let g = got.clone();
+            let s = ClientBuilder::new(nodes[i % 2].url())
+                .transports([Transport::Websocket])
+                .auth(json!({"rooms": ["all"]}))
+                .on("tick", move |_| {
+                    g.fetch_add(1, Ordering::Relaxed);
+                })
+                .connect()
+                .await
+                .unwrap();
+            sockets.push(s);
+        }
+        // Warm-up: the room channel is subscribed on both nodes.
+        loop {
+            nodes[0]
+                .op(json!({"kind": "burst", "rooms": ["all"], "event": "tick", "count": 1}))
+                .await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if got.load(Ordering::Relaxed) >= CLIENTS {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        got.store(0, Ordering::Relaxed);
+        let start = std::time::Instant::now();
+        let mut sent = 0;
+        while sent < BROADCASTS {
+            match nodes[0] {
+                Node::Oxsio(io, _) => {
+                    for i in 0..BURST {
+                        let _ = io.to("all").emit("tick", i);
+                    }
+                }
+                Node::Js(..) => {
+                    nodes[0]
+                        .op(json!({"kind": "burst", "rooms": ["all"], "event": "tick", "count": BURST}))
+                        .await;
+                }
+            }
+            sent += BURST;
+            while got.load(Ordering::Relaxed) + CLIENTS * 100 < CLIENTS * sent {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+        let expected = CLIENTS * BROADCASTS;
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while got.load(Ordering::Relaxed) < expected && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let rate = got.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64();
+        for s in sockets {
+            s.disconnect();
+        }
+        rate
+    }
+    let cluster = RedisCluster::start(3).await;
+    let ox_factory = || {
+        ShardedRedisAdapter::factory(
+            ShardedConfig::new(cluster.urls()).channel_prefix("bench-oxsio"),
+        )
+        .unwrap()
+    };
+    let (o1, o2) = (
+        oxsio_node_with(ox_factory()).await,
+        oxsio_node_with(ox_factory()).await,
+    );
+    let env = [
+        ("ADAPTER", "sharded".to_string()),
+        ("REDIS_CLUSTER", cluster.port_list()),
+        ("CHANNEL_PREFIX", "bench-node".to_string()),
+    ];
+    let (j1, j2) = (
+        js_node_env(cluster.ports[0], &env).await,
+        js_node_env(cluster.ports[0], &env).await,
+    );
+    until_count(&o1, 2).await;
+    until_count(&j1, 2).await;
+    let mut ox = Vec::new();
+    let mut js = Vec::new();
+    for _ in 0..3 {
+        ox.push(measure([&o1, &o2]).await);
+        js.push(measure([&j1, &j2]).await);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (mo, mj) = (median(&mut ox), median(&mut js));
+    eprintln!(
+        "sharded adapter, broadcast deliveries/s (median of 3, 2 nodes, {CLIENTS} clients): oxsio {mo:.0} {ox:?}, Node.js {mj:.0} {js:?} ({:.2}x)",
+        mo / mj
+    );
+    for n in [o1, o2, j1, j2] {
+        n.stop().await;
+    }
+    cluster.stop().await;
+}

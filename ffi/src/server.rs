@@ -120,7 +120,8 @@ struct ServerConfig {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AdapterJson {
-    /// `"redis"` (classic `createAdapter`) or `"redis-sharded"` (`createShardedAdapter`).
+    /// `"redis"` (classic `createAdapter`), `"redis-sharded"`
+    /// (`createShardedAdapter`) or `"postgres"` (`@socket.io/postgres-adapter`).
     kind: String,
     /// Classic: the Redis URL.
     url: Option<String>,
@@ -131,6 +132,12 @@ struct AdapterJson {
     requests_timeout_ms: Option<u64>,
     /// Sharded: "static", "dynamic" (default) or "dynamic-private".
     subscription_mode: Option<String>,
+    /// Postgres: attachments table, "socket_io_attachments".
+    table_name: Option<String>,
+    /// Postgres: JSON longer than this goes through the table, 8000.
+    payload_threshold: Option<usize>,
+    /// Postgres: attachments kept this long, 30000.
+    cleanup_interval_ms: Option<u64>,
 }
 
 impl AdapterJson {
@@ -138,6 +145,42 @@ impl AdapterJson {
         use oxsio_core::adapter::redis as r;
         let bad = |m: String| Error::new(oxsio_result::InvalidConfig, format!("adapter: {m}"));
         match self.kind.as_str() {
+            "redis" | "redis-sharded"
+                if self.table_name.is_some()
+                    || self.payload_threshold.is_some()
+                    || self.cleanup_interval_ms.is_some() =>
+            {
+                Err(bad(
+                    "table_name, payload_threshold and cleanup_interval_ms belong to kind \"postgres\""
+                        .into(),
+                ))
+            }
+            "postgres" => {
+                use oxsio_core::adapter::postgres as p;
+                if self.nodes.is_some() || self.subscription_mode.is_some() {
+                    return Err(bad(
+                        "nodes and subscription_mode belong to kind \"redis-sharded\"".into(),
+                    ));
+                }
+                let url = self.url.ok_or_else(|| bad("kind \"postgres\" needs url".into()))?;
+                let mut cfg = p::PostgresConfig::new(url);
+                if let Some(x) = self.prefix {
+                    cfg = cfg.channel_prefix(x);
+                }
+                if let Some(x) = self.table_name {
+                    cfg = cfg.table_name(x);
+                }
+                if let Some(x) = self.payload_threshold {
+                    cfg = cfg.payload_threshold(x);
+                }
+                if let Some(x) = self.cleanup_interval_ms {
+                    cfg = cfg.cleanup_interval(ms(x));
+                }
+                if let Some(t) = self.requests_timeout_ms {
+                    cfg = cfg.requests_timeout(ms(t));
+                }
+                p::PostgresAdapter::factory(cfg).map_err(|e| bad(e.to_string()))
+            }
             "redis" => {
                 if self.nodes.is_some() || self.subscription_mode.is_some() {
                     return Err(bad(
@@ -182,7 +225,7 @@ impl AdapterJson {
                 r::ShardedRedisAdapter::factory(cfg).map_err(|e| bad(e.to_string()))
             }
             other => Err(bad(format!(
-                "unknown kind {other:?} (\"redis\" or \"redis-sharded\")"
+                "unknown kind {other:?} (\"redis\", \"redis-sharded\" or \"postgres\")"
             ))),
         }
     }
@@ -830,8 +873,11 @@ fn srv(s: *const oxsio_server) -> Result<Arc<ServerShared>> {
 /// on a Redis Cluster: `nodes` (seed URLs), `prefix` "socket.io",
 /// `subscription_mode` "static", "dynamic" (default) or
 /// "dynamic-private", `requests_timeout_ms` 5000: how long fetch_sockets
-/// waits for the other nodes); every node of a cluster must use the same
-/// kind, prefix and mode; not with `redis_url`), and
+/// waits for the other nodes) or "postgres" (`@socket.io/postgres-adapter`:
+/// `url` (connection string), `prefix` "socket.io", `table_name`
+/// "socket_io_attachments", `payload_threshold` 8000, `cleanup_interval_ms`
+/// 30000, `requests_timeout_ms` 5000); every node of a cluster must use the
+/// same kind, prefix and mode; not with `redis_url`), and
 /// `connection_state_recovery` (absent:
 /// off; an object turns it on, with optional keys
 /// `max_disconnection_duration_ms` (120000), `skip_middlewares` (true),
@@ -1757,6 +1803,10 @@ mod adapter_config_tests {
             r#"{"adapter": {"kind": "redis", "url": "redis://127.0.0.1:1", "keyPrefix": "x"}}"#,
             r#"{"adapter": {"kind": "redis", "url": "redis://127.0.0.1:1"}, "redis_url": "redis://127.0.0.1:1"}"#,
             r#"{"redis_prefix": "x"}"#,
+            r#"{"adapter": {"kind": "postgres"}}"#,
+            r#"{"adapter": {"kind": "postgres", "url": "postgres://u@127.0.0.1:1/db", "table_name": "x; drop"}}"#,
+            r#"{"adapter": {"kind": "postgres", "url": "postgres://u@127.0.0.1:1/db", "subscription_mode": "static"}}"#,
+            r#"{"adapter": {"kind": "redis", "url": "redis://127.0.0.1:1", "table_name": "t"}}"#,
         ];
         for c in bad {
             assert_eq!(code(c), oxsio_result::InvalidConfig, "{c}");
@@ -1764,6 +1814,7 @@ mod adapter_config_tests {
         let good = [
             r#"{"adapter": {"kind": "redis", "url": "redis://127.0.0.1:1", "prefix": "p", "requests_timeout_ms": 100}}"#,
             r#"{"adapter": {"kind": "redis-sharded", "nodes": ["redis://127.0.0.1:1"], "subscription_mode": "dynamic-private"}}"#,
+            r#"{"adapter": {"kind": "postgres", "url": "postgres://u@127.0.0.1:1/db", "payload_threshold": 100, "cleanup_interval_ms": 1000}}"#,
         ];
         for c in good {
             assert_eq!(code(c), oxsio_result::Ok, "{c}");

@@ -147,6 +147,8 @@ class Server:
         sharded_nodes: Optional[Sequence[str]] = None,
         subscription_mode: Optional[str] = None,
         requests_timeout: Optional[float] = None,
+        postgres_url: Optional[str] = None,
+        postgres_options: Optional[Tuple[str, int, float]] = None,
         recovery: Optional[Tuple[float, bool, int, int, int]] = None,
         metrics_path: Optional[str] = None,
         origin_policy: str = "none",

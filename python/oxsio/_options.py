@@ -239,15 +239,61 @@ class AsyncShardedRedisManager(ShardedRedisManager):
     """``ShardedRedisManager`` for ``AsyncServer`` (the same adapter)."""
 
 
+class PostgresManager:
+    """The Postgres adapter (``@socket.io/postgres-adapter``: ``LISTEN`` /
+    ``NOTIFY`` plus an attachments table for binary or big payloads), as a
+    server's ``client_manager``. `url` is a PostgreSQL connection string;
+    `channel` the channel prefix; `table_name` the attachments table
+    (created if missing); JSON over `payload_threshold` bytes goes through
+    it; attachments older than `cleanup_interval` seconds are deleted;
+    `requests_timeout` (seconds) bounds cluster-wide requests. Nodes find
+    each other by heartbeats (every 5 s)."""
+
+    def __init__(
+        self,
+        url: str,
+        channel: str = "socket.io",
+        table_name: str = "socket_io_attachments",
+        payload_threshold: int = 8000,
+        cleanup_interval: float = 30.0,
+        requests_timeout: float = 5.0,
+    ) -> None:
+        if not isinstance(url, str) or not url:
+            raise ValueError("PostgresManager url must be a PostgreSQL connection string")
+        if not isinstance(channel, str) or not channel:
+            raise ValueError("PostgresManager channel must be a non-empty str")
+        if isinstance(payload_threshold, bool) or not isinstance(payload_threshold, int) or payload_threshold < 0:
+            raise ValueError("payload_threshold must be an int >= 0")
+        self.url = url
+        self.channel = channel
+        self.table_name = table_name
+        self.payload_threshold = payload_threshold
+        self.cleanup_interval = _check_timeout(cleanup_interval)
+        self.requests_timeout = _check_timeout(requests_timeout)
+
+    def _adapter(self) -> Dict[str, Any]:
+        return {
+            "postgres_url": self.url,
+            "redis_prefix": self.channel,
+            "postgres_options": (self.table_name, self.payload_threshold, self.cleanup_interval),
+            "requests_timeout": self.requests_timeout,
+        }
+
+
+class AsyncPostgresManager(PostgresManager):
+    """``PostgresManager`` for ``AsyncServer`` (the same adapter)."""
+
+
 def adapter_options(client_manager: Any) -> Dict[str, Any]:
     if client_manager is None:
         return {}
     if isinstance(client_manager, RedisManager) and client_manager.write_only:
         raise ValueError("a write_only manager is an emitter, not a server's client_manager")
-    if isinstance(client_manager, (RedisManager, ShardedRedisManager)):
+    if isinstance(client_manager, (RedisManager, ShardedRedisManager, PostgresManager)):
         return client_manager._adapter()
     raise TypeError(
-        "client_manager must be oxsio.RedisManager, oxsio.ShardedRedisManager or their Async variants, "
+        "client_manager must be oxsio.RedisManager, oxsio.ShardedRedisManager, oxsio.PostgresManager "
+        "or their Async variants, "
         f"not {type(client_manager).__name__}"
     )
 

@@ -250,6 +250,10 @@ def test_redis_manager_arguments_are_checked() -> None:
         oxsio.ShardedRedisManager([])
     with pytest.raises(ValueError, match="redis_prefix"):
         oxsio.Server(redis_prefix="x")
+    with pytest.raises(ValueError, match="payload_threshold"):
+        oxsio.PostgresManager("postgres://u@127.0.0.1:1/db", payload_threshold=-1)
+    with pytest.raises(ValueError, match="table name"):
+        oxsio.Server(client_manager=oxsio.PostgresManager("postgres://u@127.0.0.1:1/db", table_name="t; drop"))
 
 
 def test_exception_names_match_python_socketio() -> None:

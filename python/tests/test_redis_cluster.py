@@ -238,3 +238,91 @@ def test_sharded_manager_with_a_node_js_node(cluster_ports: List[int]) -> None:
         sio.close()
         js.kill()
         js.wait(timeout=5)
+
+
+def _pg_bin(name: str) -> str:
+    found = shutil.which(name)
+    if found:
+        return found
+    import glob
+
+    hits = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    assert hits, f"{name}: apt-get install postgresql (tests/run-all.sh does)"
+    return hits[-1]
+
+
+def _as_pg_user(cmd: List[str]) -> List[str]:
+    # PostgreSQL refuses to run as root; setpriv execs, so the PID is its own.
+    if os.geteuid() == 0:
+        return ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--", *cmd]
+    return cmd
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    port = _free_port()
+    with tempfile.TemporaryDirectory() as d:
+        if os.geteuid() == 0:
+            shutil.chown(d, "postgres", "postgres")
+        data = f"{d}/data"
+        subprocess.run(
+            _as_pg_user([_pg_bin("initdb"), "-D", data, "-A", "trust", "-U", "postgres", "--no-sync"]),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        proc = subprocess.Popen(
+            _as_pg_user(
+                [_pg_bin("postgres"), "-D", data, "-p", str(port), "-k", d, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"]
+            ),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        url = f"postgres://postgres@127.0.0.1:{port}/postgres"
+        try:
+            wait_for(
+                lambda: subprocess.run(["psql", url, "-c", "SELECT 1"], capture_output=True).returncode == 0,
+                timeout=20,
+                what="postgres",
+            )
+            yield url
+        finally:
+            proc.send_signal(2)  # fast shutdown
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+
+
+def test_postgres_manager_with_a_node_js_node(postgres_url: str) -> None:
+    sio = _python_node(client_manager=oxsio.PostgresManager(postgres_url, requests_timeout=2, payload_threshold=100))
+    port = sio.start("127.0.0.1", 0)
+    js, js_url = _node_js(0, {"ADAPTER": "postgres", "PG_URL": postgres_url})
+    got = Recorder()
+    clients = []
+    try:
+        a = _client(f"http://127.0.0.1:{port}", ["room1"], got, "A")
+        b = _client(js_url, ["room1"], got, "B")
+        control = oxsio.Client()
+        control.connect(js_url, namespaces=["/control"], transports=["websocket"])
+        clients += [a, b, control]
+        # Heartbeats make the nodes known to each other (at most 5 s apart).
+        wait_for(
+            lambda: control.call("op", {"kind": "count"}, namespace="/control")["count"] == 2,
+            timeout=15,
+            what="two nodes",
+        )
+        sio.emit("chat", "from python", room="room1")
+        wait_for(lambda: ("chat", ["from python"]) in _events(got, "B"), what="python -> node")
+        # Over payload_threshold: through the attachments table.
+        big = "y" * 500
+        sio.emit("big", big, room="room1")
+        wait_for(lambda: ("big", [big]) in _events(got, "B"), what="attachment python -> node")
+        control.call("op", {"kind": "emit", "rooms": ["room1"], "event": "chat", "args": ["from node"]}, namespace="/control")
+        wait_for(lambda: ("chat", ["from node"]) in _events(got, "A"), what="node -> python")
+    finally:
+        for c in clients:
+            c.disconnect()
+        sio.close()
+        js.kill()
+        js.wait(timeout=5)

@@ -6,7 +6,8 @@
 // Adapter: classic `createAdapter` on one Redis by default; with
 // ADAPTER=sharded, `createShardedAdapter` on the Redis Cluster whose nodes
 // listen on REDIS_CLUSTER="p1,p2,p3" (loopback), subscription mode
-// SUBSCRIPTION_MODE (static | dynamic | dynamic-private, default dynamic);
+// SUBSCRIPTION_MODE (static | dynamic | dynamic-private, default dynamic)
+// and CHANNEL_PREFIX (default socket.io);
 // with ADAPTER=postgres, @socket.io/postgres-adapter on the PostgreSQL at
 // PG_URL (the attachments table is created if missing; no Redis is used).
 //
@@ -50,7 +51,10 @@ async function main() {
   sub.on("error", () => {});
   await Promise.all([pub.connect(), sub.connect()]);
   const adapter = sharded
-    ? createShardedAdapter(pub, sub, { subscriptionMode: process.env.SUBSCRIPTION_MODE || "dynamic" })
+    ? createShardedAdapter(pub, sub, {
+        subscriptionMode: process.env.SUBSCRIPTION_MODE || "dynamic",
+        channelPrefix: process.env.CHANNEL_PREFIX || "socket.io",
+      })
     : createAdapter(pub, sub, { requestsTimeout: 2000 });
   return serve(adapter);
 }
@@ -88,6 +92,10 @@ function serve(adapter) {
         switch (op.kind) {
           case "emit":
             target.emit(op.event, ...(op.args || []).map(revive));
+            return ack({ ok: true });
+          case "burst":
+            // op.count broadcasts of (event, i) in a row (the cluster bench).
+            for (let i = 0; i < op.count; i++) target.emit(op.event, i);
             return ack({ ok: true });
           case "emit-with-ack": {
             const responses = await target.timeout(op.timeout || 2000).emitWithAck(op.event, ...(op.args || []));
