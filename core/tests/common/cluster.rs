@@ -195,6 +195,12 @@ impl Node {
                         sel.emit(event, args).unwrap();
                         json!({"ok": true})
                     }
+                    "burst" => {
+                        for i in 0..op["count"].as_u64().unwrap() {
+                            sel.emit(event, i).unwrap();
+                        }
+                        json!({"ok": true})
+                    }
                     "emit-with-ack" => {
                         let r = sel
                             .timeout(Duration::from_secs(2))
