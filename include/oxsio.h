@@ -318,6 +318,9 @@ typedef uint32_t oxsio_log_level;
 // released by `oxsio_client_free`.
 typedef struct oxsio_client oxsio_client;
 
+// An emitter handle, made by `oxsio_emitter_new`, released by `oxsio_emitter_free`.
+typedef struct oxsio_emitter oxsio_emitter;
+
 // An event handle. Owned when returned by `poll` or `oxsio_event_clone`
 // (release it with `oxsio_event_free`); borrowed inside a callback (valid
 // until the callback returns).
@@ -353,6 +356,23 @@ typedef struct oxsio_buf {
   size_t len;
 } oxsio_buf;
 
+// A selection of sockets of one namespace, for broadcasts and
+// server-side room operations. Zero-initialise it, then fill what you need.
+typedef struct oxsio_target {
+  // Namespace (NULL: `"/"`); it must have been declared (`oxsio_server_of`).
+  const char *nsp;
+  // Rooms to reach (union); none: every socket of the namespace.
+  const char *const *rooms;
+  // Number of `rooms`.
+  size_t room_count;
+  // Rooms whose sockets are left out (a socket id leaves out that socket).
+  const char *const *except_rooms;
+  // Number of `except_rooms`.
+  size_t except_count;
+  // `OXSIO_TARGET_VOLATILE` | `OXSIO_TARGET_LOCAL`.
+  uint32_t flags;
+} oxsio_target;
+
 // A log callback: `user_data` as registered, the record's level
 // (`OXSIO_LOG_LEVEL_*`), its target (the core module, e.g.
 // `"oxsio::socketio::conn"`) and its message with its fields
@@ -376,23 +396,6 @@ typedef bool (*oxsio_allow_request_cb)(void *user_data,
                                        const char *request_json,
                                        char *reason,
                                        size_t reason_capacity);
-
-// A selection of sockets of one namespace, for broadcasts and
-// server-side room operations. Zero-initialise it, then fill what you need.
-typedef struct oxsio_target {
-  // Namespace (NULL: `"/"`); it must have been declared (`oxsio_server_of`).
-  const char *nsp;
-  // Rooms to reach (union); none: every socket of the namespace.
-  const char *const *rooms;
-  // Number of `rooms`.
-  size_t room_count;
-  // Rooms whose sockets are left out (a socket id leaves out that socket).
-  const char *const *except_rooms;
-  // Number of `except_rooms`.
-  size_t except_count;
-  // `OXSIO_TARGET_VOLATILE` | `OXSIO_TARGET_LOCAL`.
-  uint32_t flags;
-} oxsio_target;
 
 // A per-packet middleware (`oxsio_socket_use`): `user_data` as registered,
 // the incoming `MESSAGE` event (name and arguments; lent for the call),
@@ -670,6 +673,77 @@ oxsio_result oxsio_client_dropped_events(const struct oxsio_client *client, uint
 //
 // Threads: any. Never blocks on the network.
 oxsio_result oxsio_client_free(struct oxsio_client *client);
+
+// Creates an emitter. `config_json` (NULL or `""`: a Redis at
+// `redis://127.0.0.1:6379`) is a JSON object with optional keys `url`
+// (one Redis), or `nodes` (seed URLs of a Redis Cluster; PUBLISH reaches
+// every node of it), `prefix` ("socket.io", the servers' key prefix) and
+// `timeout_ms` (5000: bound on connecting and on each publish). Unknown
+// keys, or both `url` and `nodes`, give `OXSIO_RESULT_INVALID_CONFIG`.
+//
+// The emitter speaks the classic `@socket.io/redis-adapter` protocol:
+// servers on the sharded adapter do not hear it. Connecting happens on
+// the first call.
+//
+// Ownership: release `*out_emitter` with `oxsio_emitter_free`.
+// Borrowing: `config_json` is read during the call. Threads: any.
+oxsio_result oxsio_emitter_new(const char *config_json, struct oxsio_emitter **out_emitter);
+
+// Emits `event` to the sockets `target` selects (NULL: every socket of
+// `"/"`) on every server. `target.nsp` may be any namespace name;
+// `OXSIO_TARGET_VOLATILE` is passed on; `OXSIO_TARGET_LOCAL` is refused.
+// Arguments as for `oxsio_socket_emit` (JSON array text, binary parts as
+// placeholders into `buffers`).
+//
+// Threads: any but a library thread (waits until Redis took the message,
+// at most about twice `timeout_ms`). Returns: `OXSIO_RESULT_RESERVED_EVENT`
+// for `connect`, `disconnect`, …; `OXSIO_RESULT_IO` when Redis did not
+// take the message; `OXSIO_RESULT_WOULD_BLOCK` inside a callback.
+oxsio_result oxsio_emitter_emit(const struct oxsio_emitter *emitter,
+                                const struct oxsio_target *target,
+                                const char *event,
+                                const char *args_json,
+                                const struct oxsio_buf *buffers,
+                                size_t buffer_count);
+
+// Makes the sockets `target` selects join `room`, on every server.
+//
+// Threads: as `oxsio_emitter_emit`.
+oxsio_result oxsio_emitter_sockets_join(const struct oxsio_emitter *emitter,
+                                        const struct oxsio_target *target,
+                                        const char *room);
+
+// Makes the sockets `target` selects leave `room`, on every server.
+//
+// Threads: as `oxsio_emitter_emit`.
+oxsio_result oxsio_emitter_sockets_leave(const struct oxsio_emitter *emitter,
+                                         const struct oxsio_target *target,
+                                         const char *room);
+
+// Disconnects the sockets `target` selects on every server; with `close`,
+// their connections too.
+//
+// Threads: as `oxsio_emitter_emit`.
+oxsio_result oxsio_emitter_disconnect_sockets(const struct oxsio_emitter *emitter,
+                                              const struct oxsio_target *target,
+                                              bool close);
+
+// Sends `event` to the server-side handlers of every server of namespace
+// `nsp` (NULL: `"/"`), as Node's `serverSideEmit`; no acknowledgement.
+// Arguments as for `oxsio_emitter_emit`.
+//
+// Threads: as `oxsio_emitter_emit`.
+oxsio_result oxsio_emitter_server_side_emit(const struct oxsio_emitter *emitter,
+                                            const char *nsp,
+                                            const char *event,
+                                            const char *args_json,
+                                            const struct oxsio_buf *buffers,
+                                            size_t buffer_count);
+
+// Releases the emitter. NULL is accepted.
+//
+// Threads: any.
+oxsio_result oxsio_emitter_free(struct oxsio_emitter *emitter);
 
 // The static, NUL-terminated message of a result code (unknown codes get
 // `"unknown result code"`).
@@ -976,7 +1050,19 @@ oxsio_result oxsio_log_dropped(uint64_t *out_count);
 // queue bound, see `oxsio_server_poll`), `redis_url` (e.g.
 // "redis://127.0.0.1:6379": join a cluster of oxsio and Node.js nodes
 // speaking `@socket.io/redis-adapter`; absent: single node),
-// `redis_prefix` ("socket.io") and `connection_state_recovery` (absent:
+// `redis_prefix` ("socket.io"; only with `redis_url`), `adapter` (absent:
+// single node, or `redis_url`; an object picks the cluster adapter, with
+// `kind` "redis" (classic `createAdapter`: `url`, `prefix` "socket.io",
+// `requests_timeout_ms` 5000) or "redis-sharded" (`createShardedAdapter`
+// on a Redis Cluster: `nodes` (seed URLs), `prefix` "socket.io",
+// `subscription_mode` "static", "dynamic" (default) or
+// "dynamic-private", `requests_timeout_ms` 5000: how long fetch_sockets
+// waits for the other nodes) or "postgres" (`@socket.io/postgres-adapter`:
+// `url` (connection string), `prefix` "socket.io", `table_name`
+// "socket_io_attachments", `payload_threshold` 8000, `cleanup_interval_ms`
+// 30000, `requests_timeout_ms` 5000); every node of a cluster must use the
+// same kind, prefix and mode; not with `redis_url`), and
+// `connection_state_recovery` (absent:
 // off; an object turns it on, with optional keys
 // `max_disconnection_duration_ms` (120000), `skip_middlewares` (true),
 // `max_stored_packets` (100000 per namespace), `max_packets_per_session`

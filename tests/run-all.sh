@@ -18,9 +18,11 @@ export CARGO_INCREMENTAL=0
 step "installing interop peers (npm ci, pip)"
 bash tests/interop/setup.sh
 
-step "installing redis-server, gcc, g++, valgrind, cmake, pkg-config (Redis, C ABI and install tests), xvfb, libsdl2-dev, imagemagick (SDL2 demo), mono (C# binding) and chromium (browser test) when missing"
+step "installing redis-server, postgresql (Postgres adapter tests), gcc, g++, valgrind, cmake, pkg-config (Redis, C ABI and install tests), xvfb, libsdl2-dev, imagemagick (SDL2 demo), mono (C# binding) and chromium (browser test) when missing"
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+# initdb/postgres live in /usr/lib/postgresql/<v>/bin with the Debian package.
+{ command -v initdb >/dev/null 2>&1 || compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; } || missing+=(postgresql)
 command -v gcc >/dev/null 2>&1 || missing+=(gcc)
 command -v g++ >/dev/null 2>&1 || missing+=(g++)
 command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
@@ -43,12 +45,12 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "cargo clippy"
-cargo clippy --workspace --all-targets --features oxsio/redis --quiet -- -D warnings
+cargo clippy --workspace --all-targets --features oxsio/redis,oxsio/postgres --quiet -- -D warnings
 
 step "cargo test (unit, property, integration, interop)"
-cargo test --workspace --all-targets --no-fail-fast --features oxsio/redis 2>&1 | tee target/test-output.txt
+cargo test --workspace --all-targets --no-fail-fast --features oxsio/redis,oxsio/postgres 2>&1 | tee target/test-output.txt
 # Doc tests (examples in the API docs).
-cargo test --workspace --doc --features oxsio/redis 2>&1 | tee -a target/test-output.txt
+cargo test --workspace --doc --features oxsio/redis,oxsio/postgres 2>&1 | tee -a target/test-output.txt
 
 step "the README demo (chat server + bots, exits after the exchange)"
 PORT=0 timeout 120 cargo run --quiet -p oxsio-demo -- --exit-after-demo

@@ -468,6 +468,12 @@ impl Adapter for MeteredAdapter {
     fn add_all(&self, sid: Sid, rooms: &[Room]) {
         self.inner.add_all(sid, rooms);
     }
+    fn socket_connected(&self, sid: Sid) {
+        self.inner.socket_connected(sid);
+    }
+    fn close(&self) {
+        self.inner.close();
+    }
     fn del(&self, sid: Sid, room: &str) {
         self.inner.del(sid, room);
     }

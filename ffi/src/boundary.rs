@@ -122,11 +122,13 @@ pub(crate) enum Entry {
     Client(Arc<ClientShared>),
     Socket(Arc<SocketShared>),
     Event(Arc<EventData>),
+    Emitter(Arc<crate::emitter::EmitterShared>),
 }
 
 impl Entry {
-    fn type_name(&self) -> &'static str {
+    pub(crate) fn type_name(&self) -> &'static str {
         match self {
+            Entry::Emitter(_) => "oxsio_emitter",
             Entry::Server(_) => "oxsio_server",
             Entry::Client(_) => "oxsio_client",
             Entry::Socket(_) => "oxsio_socket",

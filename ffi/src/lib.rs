@@ -25,6 +25,7 @@ compile_error!("oxsio-ffi encodes handles in 64-bit pointers; 32-bit targets are
 pub mod boundary;
 pub mod client;
 pub mod dispatch;
+pub mod emitter;
 pub mod error;
 pub mod event;
 pub mod log;
@@ -34,6 +35,7 @@ pub mod socket;
 
 pub use client::*;
 pub use dispatch::*;
+pub use emitter::*;
 pub use error::*;
 pub use event::*;
 pub use log::*;

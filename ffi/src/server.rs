@@ -110,10 +110,127 @@ struct ServerConfig {
     event_queue_capacity: Option<usize>,
     redis_url: Option<String>,
     redis_prefix: Option<String>,
+    adapter: Option<AdapterJson>,
     connection_state_recovery: Option<RecoveryJson>,
     tls: Option<TlsJson>,
     metrics_path: Option<String>,
     admin_ui: Option<AdminUiJson>,
+}
+
+/// `adapter` in the server config: which cluster adapter, with Node's
+/// option names.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdapterJson {
+    /// `"redis"` (classic `createAdapter`), `"redis-sharded"`
+    /// (`createShardedAdapter`) or `"postgres"` (`@socket.io/postgres-adapter`).
+    kind: String,
+    /// Classic: the Redis URL.
+    url: Option<String>,
+    /// Sharded: seed URLs of the Redis Cluster.
+    nodes: Option<Vec<String>>,
+    /// Key (classic) or channel (sharded) prefix, "socket.io".
+    prefix: Option<String>,
+    requests_timeout_ms: Option<u64>,
+    /// Sharded: "static", "dynamic" (default) or "dynamic-private".
+    subscription_mode: Option<String>,
+    /// Postgres: attachments table, "socket_io_attachments".
+    table_name: Option<String>,
+    /// Postgres: JSON longer than this goes through the table, 8000.
+    payload_threshold: Option<usize>,
+    /// Postgres: attachments kept this long, 30000.
+    cleanup_interval_ms: Option<u64>,
+}
+
+impl AdapterJson {
+    fn factory(self) -> Result<oxsio_core::adapter::AdapterFactory> {
+        use oxsio_core::adapter::redis as r;
+        let bad = |m: String| Error::new(oxsio_result::InvalidConfig, format!("adapter: {m}"));
+        match self.kind.as_str() {
+            "redis" | "redis-sharded"
+                if self.table_name.is_some()
+                    || self.payload_threshold.is_some()
+                    || self.cleanup_interval_ms.is_some() =>
+            {
+                Err(bad(
+                    "table_name, payload_threshold and cleanup_interval_ms belong to kind \"postgres\""
+                        .into(),
+                ))
+            }
+            "postgres" => {
+                use oxsio_core::adapter::postgres as p;
+                if self.nodes.is_some() || self.subscription_mode.is_some() {
+                    return Err(bad(
+                        "nodes and subscription_mode belong to kind \"redis-sharded\"".into(),
+                    ));
+                }
+                let url = self.url.ok_or_else(|| bad("kind \"postgres\" needs url".into()))?;
+                let mut cfg = p::PostgresConfig::new(url);
+                if let Some(x) = self.prefix {
+                    cfg = cfg.channel_prefix(x);
+                }
+                if let Some(x) = self.table_name {
+                    cfg = cfg.table_name(x);
+                }
+                if let Some(x) = self.payload_threshold {
+                    cfg = cfg.payload_threshold(x);
+                }
+                if let Some(x) = self.cleanup_interval_ms {
+                    cfg = cfg.cleanup_interval(ms(x));
+                }
+                if let Some(t) = self.requests_timeout_ms {
+                    cfg = cfg.requests_timeout(ms(t));
+                }
+                p::PostgresAdapter::factory(cfg).map_err(|e| bad(e.to_string()))
+            }
+            "redis" => {
+                if self.nodes.is_some() || self.subscription_mode.is_some() {
+                    return Err(bad(
+                        "nodes and subscription_mode belong to kind \"redis-sharded\"".into(),
+                    ));
+                }
+                let url = self
+                    .url
+                    .ok_or_else(|| bad("kind \"redis\" needs url".into()))?;
+                let mut cfg = r::RedisConfig::new(url);
+                if let Some(p) = self.prefix {
+                    cfg = cfg.prefix(p);
+                }
+                if let Some(t) = self.requests_timeout_ms {
+                    cfg = cfg.requests_timeout(ms(t));
+                }
+                r::RedisAdapter::factory(cfg).map_err(|e| bad(e.to_string()))
+            }
+            "redis-sharded" => {
+                if self.url.is_some() {
+                    return Err(bad(
+                        "kind \"redis-sharded\" takes nodes (the cluster's seed URLs), not url"
+                            .into(),
+                    ));
+                }
+                let nodes = self
+                    .nodes
+                    .ok_or_else(|| bad("kind \"redis-sharded\" needs nodes".into()))?;
+                let mut cfg = r::ShardedConfig::new(nodes);
+                if let Some(p) = self.prefix {
+                    cfg = cfg.channel_prefix(p);
+                }
+                if let Some(t) = self.requests_timeout_ms {
+                    cfg = cfg.requests_timeout(ms(t));
+                }
+                if let Some(m) = self.subscription_mode {
+                    cfg = cfg.subscription_mode(
+                        r::SubscriptionMode::parse(&m)
+                            .ok_or_else(|| bad(format!("unknown subscription_mode {m:?}")))?,
+                    );
+                }
+                r::ShardedRedisAdapter::factory(cfg).map_err(|e| bad(e.to_string()))
+            }
+            other => Err(bad(format!(
+                "unknown kind {other:?} (\"redis\", \"redis-sharded\" or \"postgres\")"
+            ))),
+        }
+    }
 }
 
 /// `admin_ui` in the server config: the Socket.IO Admin UI protocol
@@ -487,6 +604,21 @@ impl ServerConfig {
         if let Some(c) = self.cookie {
             b = b.cookie(c);
         }
+        if self.redis_prefix.is_some() && self.redis_url.is_none() {
+            return Err(Error::new(
+                oxsio_result::InvalidConfig,
+                "redis_prefix without redis_url",
+            ));
+        }
+        if let Some(adapter) = self.adapter {
+            if self.redis_url.is_some() {
+                return Err(Error::new(
+                    oxsio_result::InvalidConfig,
+                    "give either adapter or redis_url, not both",
+                ));
+            }
+            b = b.adapter(adapter.factory()?);
+        }
         if let Some(url) = self.redis_url {
             // Joins a cluster with Node.js nodes using @socket.io/redis-adapter.
             let mut cfg = oxsio_core::adapter::redis::RedisConfig::new(url);
@@ -697,7 +829,7 @@ impl ServerShared {
     }
 }
 
-fn str_list(p: *const *const c_char, n: usize, what: &str) -> Result<Vec<String>> {
+pub(crate) fn str_list(p: *const *const c_char, n: usize, what: &str) -> Result<Vec<String>> {
     if n == 0 {
         return Ok(Vec::new());
     }
@@ -745,7 +877,19 @@ fn srv(s: *const oxsio_server) -> Result<Arc<ServerShared>> {
 /// queue bound, see `oxsio_server_poll`), `redis_url` (e.g.
 /// "redis://127.0.0.1:6379": join a cluster of oxsio and Node.js nodes
 /// speaking `@socket.io/redis-adapter`; absent: single node),
-/// `redis_prefix` ("socket.io") and `connection_state_recovery` (absent:
+/// `redis_prefix` ("socket.io"; only with `redis_url`), `adapter` (absent:
+/// single node, or `redis_url`; an object picks the cluster adapter, with
+/// `kind` "redis" (classic `createAdapter`: `url`, `prefix` "socket.io",
+/// `requests_timeout_ms` 5000) or "redis-sharded" (`createShardedAdapter`
+/// on a Redis Cluster: `nodes` (seed URLs), `prefix` "socket.io",
+/// `subscription_mode` "static", "dynamic" (default) or
+/// "dynamic-private", `requests_timeout_ms` 5000: how long fetch_sockets
+/// waits for the other nodes) or "postgres" (`@socket.io/postgres-adapter`:
+/// `url` (connection string), `prefix` "socket.io", `table_name`
+/// "socket_io_attachments", `payload_threshold` 8000, `cleanup_interval_ms`
+/// 30000, `requests_timeout_ms` 5000); every node of a cluster must use the
+/// same kind, prefix and mode; not with `redis_url`), and
+/// `connection_state_recovery` (absent:
 /// off; an object turns it on, with optional keys
 /// `max_disconnection_duration_ms` (120000), `skip_middlewares` (true),
 /// `max_stored_packets` (100000 per namespace), `max_packets_per_session`
@@ -1642,4 +1786,49 @@ pub extern "C" fn oxsio_server_free(server: *mut oxsio_server) -> oxsio_result {
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod adapter_config_tests {
+    use super::*;
+
+    fn code(config: &str) -> oxsio_result {
+        let c = std::ffi::CString::new(config).unwrap();
+        let mut out: *mut oxsio_server = std::ptr::null_mut();
+        let r = oxsio_server_new(c.as_ptr(), oxsio_dispatch::Poll as u32, &mut out);
+        if r == oxsio_result::Ok {
+            oxsio_server_free(out);
+        }
+        r
+    }
+
+    #[test]
+    fn the_adapter_object_is_checked() {
+        let bad = [
+            r#"{"adapter": {"kind": "mongo", "url": "redis://127.0.0.1:1"}}"#,
+            r#"{"adapter": {"kind": "redis"}}"#,
+            r#"{"adapter": {"kind": "redis", "url": "redis://127.0.0.1:1", "nodes": []}}"#,
+            r#"{"adapter": {"kind": "redis-sharded", "url": "redis://127.0.0.1:1"}}"#,
+            r#"{"adapter": {"kind": "redis-sharded", "nodes": []}}"#,
+            r#"{"adapter": {"kind": "redis-sharded", "nodes": ["redis://127.0.0.1:1"], "subscription_mode": "Dynamic"}}"#,
+            r#"{"adapter": {"kind": "redis", "url": "redis://127.0.0.1:1", "keyPrefix": "x"}}"#,
+            r#"{"adapter": {"kind": "redis", "url": "redis://127.0.0.1:1"}, "redis_url": "redis://127.0.0.1:1"}"#,
+            r#"{"redis_prefix": "x"}"#,
+            r#"{"adapter": {"kind": "postgres"}}"#,
+            r#"{"adapter": {"kind": "postgres", "url": "postgres://u@127.0.0.1:1/db", "table_name": "x; drop"}}"#,
+            r#"{"adapter": {"kind": "postgres", "url": "postgres://u@127.0.0.1:1/db", "subscription_mode": "static"}}"#,
+            r#"{"adapter": {"kind": "redis", "url": "redis://127.0.0.1:1", "table_name": "t"}}"#,
+        ];
+        for c in bad {
+            assert_eq!(code(c), oxsio_result::InvalidConfig, "{c}");
+        }
+        let good = [
+            r#"{"adapter": {"kind": "redis", "url": "redis://127.0.0.1:1", "prefix": "p", "requests_timeout_ms": 100}}"#,
+            r#"{"adapter": {"kind": "redis-sharded", "nodes": ["redis://127.0.0.1:1"], "subscription_mode": "dynamic-private"}}"#,
+            r#"{"adapter": {"kind": "postgres", "url": "postgres://u@127.0.0.1:1/db", "payload_threshold": 100, "cleanup_interval_ms": 1000}}"#,
+        ];
+        for c in good {
+            assert_eq!(code(c), oxsio_result::Ok, "{c}");
+        }
+    }
 }

@@ -229,14 +229,30 @@ struct Proc {
     lines: Arc<Mutex<Vec<String>>>,
     new_line: mpsc::Receiver<String>,
     stderr: Arc<Mutex<String>>,
+    stdin: Option<std::process::ChildStdin>,
 }
 
 impl Proc {
     fn spawn(name: &str, mut cmd: Command) -> Proc {
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        cmd.stdin(Stdio::null());
+        Proc::spawn_with(name, cmd)
+    }
+
+    /// As `spawn`, with a pipe to its stdin (`send_line`).
+    fn spawn_stdin(name: &str, mut cmd: Command) -> Proc {
+        cmd.stdin(Stdio::piped());
+        Proc::spawn_with(name, cmd)
+    }
+
+    fn send_line(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("spawned with spawn_stdin");
+        std::io::Write::write_all(stdin, format!("{line}\n").as_bytes()).unwrap();
+    }
+
+    fn spawn_with(name: &str, mut cmd: Command) -> Proc {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {name}: {e}"));
+        let stdin = child.stdin.take();
         let lines = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = mpsc::channel();
         let out = child.stdout.take().unwrap();
@@ -261,6 +277,7 @@ impl Proc {
             lines,
             new_line: rx,
             stderr,
+            stdin,
         }
     }
 
@@ -533,6 +550,279 @@ fn server_side_emit_between_two_c_servers_over_redis() {
     c.arg(port.to_string());
     let (status, out) = Proc::spawn("cluster", c).finish(Duration::from_secs(60));
     assert_has(&out, "cluster: ok", "cluster.c");
+    assert!(status.success(), "cluster.c: {status}\n{out}");
+}
+
+/// A client that records every event it gets, and its disconnection.
+fn recording_client(
+    rt: &tokio::runtime::Runtime,
+    url: String,
+    rooms: &[&str],
+) -> (
+    oxsio_core::client::ClientSocket,
+    mpsc::Receiver<(String, Vec<oxsio_core::Value>)>,
+) {
+    use oxsio_core::client::{ClientBuilder, ClientEvent, Reconnection};
+    let (tx, rx) = mpsc::channel();
+    let tx2 = tx.clone();
+    let socket = ClientBuilder::new(url)
+        .transports([oxsio_core::Transport::Websocket])
+        .reconnection(Reconnection {
+            enabled: false,
+            ..Default::default()
+        })
+        .auth(serde_json::json!({ "rooms": rooms }))
+        .build()
+        .unwrap();
+    socket.on_any(move |ev: &ClientEvent| {
+        let _ = tx.send((ev.name.clone(), ev.args.clone()));
+    });
+    socket.on_disconnect(move |_, _| {
+        let _ = tx2.send(("(disconnected)".into(), Vec::new()));
+    });
+    rt.block_on(socket.connect()).unwrap();
+    let (ev, _) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(ev, "ready");
+    (socket, rx)
+}
+
+fn expect_event(
+    rx: &mpsc::Receiver<(String, Vec<oxsio_core::Value>)>,
+    who: &str,
+) -> (String, Vec<oxsio_core::Value>) {
+    rx.recv_timeout(Duration::from_secs(5))
+        .unwrap_or_else(|_| panic!("{who}: no event"))
+}
+
+/// The emitter of the C ABI (ffi/tests/c/emitter.c) publishes; an oxsio
+/// node and a Node.js node on the classic Redis adapter deliver to their
+/// clients: rooms, binary, except, another namespace, serverSideEmit,
+/// socketsJoin/Leave and disconnectSockets.
+#[test]
+fn emitter_from_c_observed_by_oxsio_and_node_js() {
+    use oxsio_core::Value;
+    interop_setup();
+    let (_redis, redis_port) = redis_server();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let io = {
+        let _g = rt.enter();
+        let factory = oxsio_core::adapter::redis::RedisAdapter::factory(
+            oxsio_core::adapter::redis::RedisConfig::new(format!("redis://127.0.0.1:{redis_port}")),
+        )
+        .unwrap();
+        oxsio_core::Server::builder().adapter(factory).build()
+    };
+    let app = |s: oxsio_core::Socket| {
+        let auth = s.handshake().auth.clone();
+        for r in auth["rooms"].as_array().into_iter().flatten() {
+            s.join(r.as_str().unwrap());
+        }
+        let _ = s.emit("ready", s.id().as_str());
+    };
+    io.on_connection(app);
+    io.of("/news").on_connection(app);
+    let root_ns = io.of("/");
+    io.of("/").on_server_event(move |ev| {
+        if ev.name == "relay" {
+            let _ = root_ns.local().emit("relayed", ev.args.clone());
+        }
+    });
+    let handle = rt.block_on(io.listen("127.0.0.1:0")).unwrap();
+    let ox_url = format!("http://{}", handle.local_addr());
+
+    let dir = root().join("tests/interop");
+    let mut node = Command::new("node");
+    node.arg(dir.join("redis_node.js"))
+        .arg(redis_port.to_string())
+        .current_dir(&dir);
+    let js = Proc::spawn("redis_node.js", node);
+    let line = js.wait_line("listening ", Duration::from_secs(30));
+    let js_url = format!(
+        "http://127.0.0.1:{}",
+        line.trim().trim_start_matches("listening ")
+    );
+
+    let (_a, a) = recording_client(&rt, ox_url.clone(), &["room1"]);
+    let (_b, b) = recording_client(&rt, js_url.clone(), &["room1", "room2"]);
+    let (_c, c) = recording_client(&rt, format!("{ox_url}/news"), &[]);
+    let (_d, d) = recording_client(&rt, format!("{js_url}/news"), &[]);
+    std::thread::sleep(Duration::from_millis(300));
+
+    let exe = build("ffi/tests/c/emitter.c", Flavor::Sanitized);
+    let mut cmd = cmd(&exe, Flavor::Sanitized);
+    cmd.arg(redis_port.to_string());
+    let mut em = Proc::spawn_stdin("emitter", cmd);
+    let quiet = |rx: &mpsc::Receiver<(String, Vec<Value>)>, who: &str| {
+        if let Ok(got) = rx.recv_timeout(Duration::from_millis(300)) {
+            panic!("{who}: unexpected {got:?}");
+        }
+    };
+
+    em.wait_line("step 1", Duration::from_secs(30));
+    for (rx, who) in [(&a, "A"), (&b, "B")] {
+        assert_eq!(
+            expect_event(rx, who),
+            ("chat".into(), vec![Value::from("from C"), Value::from(1)])
+        );
+    }
+    em.send_line("next");
+    em.wait_line("step 2", Duration::from_secs(10));
+    assert_eq!(
+        expect_event(&b, "B"),
+        ("bin".into(), vec![Value::from(vec![1u8, 2, 3])])
+    );
+    quiet(&a, "A");
+    em.send_line("next");
+    em.wait_line("step 3", Duration::from_secs(10));
+    assert_eq!(expect_event(&a, "A").0, "ex");
+    quiet(&b, "B");
+    em.send_line("next");
+    em.wait_line("step 4", Duration::from_secs(10));
+    assert_eq!(expect_event(&c, "C").0, "headline");
+    assert_eq!(expect_event(&d, "D").0, "headline");
+    quiet(&a, "A");
+    em.send_line("next");
+    em.wait_line("step 5", Duration::from_secs(10));
+    for (rx, who) in [(&a, "A"), (&b, "B")] {
+        assert_eq!(
+            expect_event(rx, who),
+            ("relayed".into(), vec![Value::from("x")])
+        );
+    }
+    em.send_line("next");
+    em.wait_line("step 6", Duration::from_secs(10));
+    assert_eq!(expect_event(&a, "A").0, "r7");
+    assert_eq!(expect_event(&b, "B").0, "r7");
+    em.send_line("next");
+    em.wait_line("step 7", Duration::from_secs(10));
+    quiet(&a, "A");
+    quiet(&b, "B");
+    em.send_line("next");
+    em.wait_line("step 8", Duration::from_secs(10));
+    assert_eq!(expect_event(&b, "B").0, "(disconnected)");
+    quiet(&a, "A");
+    em.send_line("next");
+    let (_, out) = em.finish(Duration::from_secs(30));
+    assert_has(&out, "emitter: ok", "emitter.c");
+    drop(js);
+    rt.block_on(handle.shutdown());
+}
+
+/// A Redis Cluster of three masters on free loopback ports (each
+/// redis-server in its own temporary directory), killed on drop.
+struct RedisCluster {
+    servers: Vec<RedisServer>,
+    ports: Vec<u16>,
+    dir: PathBuf,
+}
+
+impl RedisCluster {
+    fn start() -> RedisCluster {
+        let dir = std::env::temp_dir().join(format!("oxsio-ffi-cluster-{}", std::process::id()));
+        let mut servers = Vec::new();
+        let mut ports = Vec::new();
+        for _ in 0..3 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let d = dir.join(port.to_string());
+            std::fs::create_dir_all(&d).unwrap();
+            let child = Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args([
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    "nodes.conf",
+                ])
+                .args(["--save", "", "--appendonly", "no"])
+                .current_dir(&d)
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("redis-server (installed by tests/run-all.sh)");
+            servers.push(RedisServer(child));
+            ports.push(port);
+        }
+        for &p in &ports {
+            let mut up = false;
+            for _ in 0..200 {
+                if std::net::TcpStream::connect(("127.0.0.1", p)).is_ok() {
+                    up = true;
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(25));
+            }
+            assert!(up, "redis-server {p} did not start");
+        }
+        let mut create = Command::new("redis-cli");
+        create.args(["--cluster", "create"]);
+        for p in &ports {
+            create.arg(format!("127.0.0.1:{p}"));
+        }
+        let out = create
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("redis-cli");
+        assert!(out.status.success(), "redis-cli --cluster create failed");
+        for &p in &ports {
+            let mut ok = false;
+            for _ in 0..200 {
+                let info = Command::new("redis-cli")
+                    .args(["-p", &p.to_string(), "cluster", "info"])
+                    .output()
+                    .unwrap();
+                let text = String::from_utf8_lossy(&info.stdout).to_string();
+                if text.contains("cluster_state:ok") && text.contains("cluster_known_nodes:3") {
+                    ok = true;
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            assert!(ok, "cluster node {p} not ready");
+        }
+        RedisCluster {
+            servers,
+            ports,
+            dir,
+        }
+    }
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        self.servers.clear();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The same two C servers with `adapter` in their config: the sharded
+/// adapter on a Redis Cluster (static subscription mode); and the config
+/// errors of the `adapter` object.
+#[test]
+fn server_side_emit_between_two_c_servers_over_the_sharded_adapter() {
+    let cluster = RedisCluster::start();
+    let nodes: Vec<String> = cluster
+        .ports
+        .iter()
+        .map(|p| format!("redis://127.0.0.1:{p}"))
+        .collect();
+    let config = serde_json::json!({
+        "adapter": {
+            "kind": "redis-sharded",
+            "nodes": nodes,
+            "subscription_mode": "static",
+            "requests_timeout_ms": 2000
+        }
+    })
+    .to_string();
+    let exe = build("ffi/tests/c/cluster.c", Flavor::Sanitized);
+    let mut c = cmd(&exe, Flavor::Sanitized);
+    c.arg(cluster.ports[0].to_string()).arg(&config);
+    let (status, out) = Proc::spawn("cluster", c).finish(Duration::from_secs(60));
+    assert_has(&out, "cluster: ok", "cluster.c (sharded)");
     assert!(status.success(), "cluster.c: {status}\n{out}");
 }
 

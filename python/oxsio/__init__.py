@@ -21,7 +21,14 @@ from ._async_client import AsyncClient
 from ._async_server import AsyncBroadcastOperator, AsyncServer
 from ._client import Client
 from ._mount import ASGIApp, WSGIApp
-from ._options import AsyncRedisManager, RedisManager
+from ._options import (
+    AsyncPostgresManager,
+    AsyncRedisManager,
+    AsyncShardedRedisManager,
+    PostgresManager,
+    RedisManager,
+    ShardedRedisManager,
+)
 from . import exceptions
 from ._namespace import AsyncClientNamespace, AsyncNamespace, ClientNamespace, Namespace
 from ._native import (
@@ -40,8 +47,12 @@ from ._simple import AsyncSimpleClient, SimpleClient
 Middleware = WSGIApp
 
 __all__ = [
+    "AsyncPostgresManager",
+    "PostgresManager",
     "AsyncRedisManager",
+    "AsyncShardedRedisManager",
     "RedisManager",
+    "ShardedRedisManager",
     "exceptions",
     "ASGIApp",
     "Middleware",

@@ -17,6 +17,7 @@ __all__ = [
     "ConnectionError",
     "ConnectionRefusedError",
     "DisconnectedError",
+    "Emitter",
     "HostWs",
     "Server",
     "enable_logs",
@@ -78,6 +79,43 @@ class AuthReply:
         """Sends the auth payload (any JSON-compatible value)."""
 
 @final
+class Emitter:
+    """The Redis emitter (``@socket.io/redis-emitter`` protocol), used
+    through ``oxsio.RedisManager(write_only=True)``. Each call returns once
+    Redis took the message; `timeout` (seconds) bounds connecting and each
+    publish."""
+
+    def __new__(
+        cls,
+        url: Optional[str] = None,
+        nodes: Optional[Sequence[str]] = None,
+        prefix: str = "socket.io",
+        timeout: float = 5.0,
+    ) -> "Emitter": ...
+    def emit(
+        self,
+        namespace: str,
+        event: str,
+        args: Any,
+        to: Sequence[str],
+        skip: Sequence[str],
+        volatile: bool = False,
+    ) -> None:
+        """Emits to the sockets in `to` (all when empty) but those in `skip`."""
+
+    def sockets_join(self, namespace: str, to: Sequence[str], skip: Sequence[str], rooms: Sequence[str]) -> None:
+        """The selected sockets join `rooms`."""
+
+    def sockets_leave(self, namespace: str, to: Sequence[str], skip: Sequence[str], rooms: Sequence[str]) -> None:
+        """The selected sockets leave `rooms`."""
+
+    def disconnect_sockets(self, namespace: str, to: Sequence[str], skip: Sequence[str], close: bool) -> None:
+        """Disconnects the selected sockets."""
+
+    def server_side_emit(self, namespace: str, event: str, args: Any) -> None:
+        """Calls the servers' server-side handlers of `event`."""
+
+@final
 class Server:
     """The native server. Used through `oxsio.Server` / `oxsio.AsyncServer`.
 
@@ -106,6 +144,11 @@ class Server:
         max_pending_events: int = 100000,
         redis_url: Optional[str] = None,
         redis_prefix: Optional[str] = None,
+        sharded_nodes: Optional[Sequence[str]] = None,
+        subscription_mode: Optional[str] = None,
+        requests_timeout: Optional[float] = None,
+        postgres_url: Optional[str] = None,
+        postgres_options: Optional[Tuple[str, int, float]] = None,
         recovery: Optional[Tuple[float, bool, int, int, int]] = None,
         metrics_path: Optional[str] = None,
         origin_policy: str = "none",

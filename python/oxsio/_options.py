@@ -13,12 +13,46 @@ from typing import Any, Callable, Deque, Dict, Hashable, List, Optional, Tuple
 from ._base import logger
 
 
+_MODES = ("static", "dynamic", "dynamic-private")
+
+
+def _check_timeout(requests_timeout: float) -> float:
+    if isinstance(requests_timeout, bool) or not isinstance(requests_timeout, (int, float)) or requests_timeout <= 0:
+        raise ValueError("requests_timeout must be a positive number of seconds")
+    return float(requests_timeout)
+
+
+def _rooms(v: Any, what: str) -> List[str]:
+    if v is None:
+        return []
+    if isinstance(v, str):
+        return [v]
+    out = list(v)
+    for r in out:
+        if not isinstance(r, str):
+            raise TypeError(f"{what} must be a str or a list of str")
+    return out
+
+
 class RedisManager:
-    """python-socketio's ``RedisManager(url, channel)``, as oxsio runs it:
-    the server joins a Redis cluster with the Node.js-compatible Redis
-    adapter (``@socket.io/redis-adapter``), `channel` being its key prefix.
-    oxsio nodes talk to Node.js nodes and to each other, not to
-    python-socketio nodes (whose pub/sub format is its own)."""
+    """python-socketio's ``RedisManager(url, channel)``, as oxsio runs it.
+
+    As a server's ``client_manager``: the server joins a Redis cluster with
+    the Node.js-compatible Redis adapter (``@socket.io/redis-adapter``
+    ``createAdapter``), `channel` being its key prefix. oxsio nodes talk to
+    Node.js nodes and to each other, not to python-socketio nodes (whose
+    pub/sub format is its own). `requests_timeout` (oxsio option, seconds)
+    bounds how long cluster-wide requests (``fetch_sockets``, acks across
+    nodes) wait for the other nodes.
+
+    With ``write_only=True`` it is an emitter for a process that is not a
+    server (a worker, a cron job), speaking the ``@socket.io/redis-emitter``
+    protocol: ``emit``, ``enter_room``, ``leave_room``, ``close_room``,
+    ``disconnect`` as python-socketio names them, plus ``server_side_emit``,
+    ``sockets_join``, ``sockets_leave`` and ``disconnect_sockets``. Each
+    call returns once Redis took the message (`requests_timeout` bounds it)
+    and raises ``oxsio.ConnectionError`` otherwise. Acknowledgements
+    (``callback=``) cannot travel through an emitter and are refused."""
 
     def __init__(
         self,
@@ -27,15 +61,12 @@ class RedisManager:
         write_only: bool = False,
         logger: Any = None,
         redis_options: Optional[Dict[str, Any]] = None,
+        requests_timeout: float = 5.0,
     ) -> None:
         if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError(f"RedisManager url must be a redis:// URL, not {url!r}")
         if not isinstance(channel, str) or not channel:
             raise ValueError("RedisManager channel must be a non-empty str")
-        if write_only:
-            raise NotImplementedError(
-                "RedisManager(write_only=True) (an emitter without a server) is not supported by oxsio"
-            )
         if redis_options:
             raise NotImplementedError(
                 "RedisManager(redis_options=...) is not supported: put the options in the URL"
@@ -43,20 +74,227 @@ class RedisManager:
         del logger  # the core logs through the server's logger
         self.url = url
         self.channel = channel
+        self.write_only = bool(write_only)
+        self.requests_timeout = _check_timeout(requests_timeout)
+        self._emitter: Any = None
+        if self.write_only:
+            from . import _native
+
+            self._emitter = _native.Emitter(url=url, prefix=channel, timeout=self.requests_timeout)
+
+    def _adapter(self) -> Dict[str, Any]:
+        return {"redis_url": self.url, "redis_prefix": self.channel, "requests_timeout": self.requests_timeout}
+
+    def _need_emitter(self) -> Any:
+        if self._emitter is None:
+            raise RuntimeError("only a write_only manager can emit on its own; a server emits through itself")
+        return self._emitter
+
+    def emit(
+        self,
+        event: str,
+        data: Any = None,
+        to: Any = None,
+        room: Any = None,
+        skip_sid: Any = None,
+        namespace: Optional[str] = None,
+        callback: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        """Emits `event` to every server's clients in `to`/`room` (all when
+        None), except those in `skip_sid`. A tuple `data` is several
+        arguments, as in python-socketio."""
+        if callback is not None:
+            raise NotImplementedError("acknowledgements cannot travel through an emitter (callback=)")
+        if kwargs:
+            raise TypeError(f"unexpected option(s): {', '.join(sorted(kwargs))}")
+        args = list(data) if isinstance(data, tuple) else ([] if data is None else [data])
+        self._need_emitter().emit(
+            namespace or "/", event, args, _rooms(to if to is not None else room, "to"), _rooms(skip_sid, "skip_sid")
+        )
+
+    def server_side_emit(self, event: str, *args: Any, namespace: Optional[str] = None) -> None:
+        """Calls `event`'s server-side handlers on every server (Node's
+        ``serverSideEmit``; no acknowledgement)."""
+        self._need_emitter().server_side_emit(namespace or "/", event, list(args))
+
+    def sockets_join(self, rooms: Any, to: Any = None, skip_sid: Any = None, namespace: Optional[str] = None) -> None:
+        """Makes the selected sockets of every server join `rooms`."""
+        self._need_emitter().sockets_join(
+            namespace or "/", _rooms(to, "to"), _rooms(skip_sid, "skip_sid"), _rooms(rooms, "rooms")
+        )
+
+    def sockets_leave(self, rooms: Any, to: Any = None, skip_sid: Any = None, namespace: Optional[str] = None) -> None:
+        """Makes the selected sockets of every server leave `rooms`."""
+        self._need_emitter().sockets_leave(
+            namespace or "/", _rooms(to, "to"), _rooms(skip_sid, "skip_sid"), _rooms(rooms, "rooms")
+        )
+
+    def disconnect_sockets(
+        self, to: Any = None, skip_sid: Any = None, namespace: Optional[str] = None, close: bool = False
+    ) -> None:
+        """Disconnects the selected sockets of every server."""
+        self._need_emitter().disconnect_sockets(
+            namespace or "/", _rooms(to, "to"), _rooms(skip_sid, "skip_sid"), bool(close)
+        )
+
+    def enter_room(self, sid: str, namespace: Optional[str], room: str) -> None:
+        """python-socketio's manager ``enter_room``: socket `sid` joins `room`."""
+        self.sockets_join(room, to=sid, namespace=namespace)
+
+    def leave_room(self, sid: str, namespace: Optional[str], room: str) -> None:
+        """python-socketio's manager ``leave_room``."""
+        self.sockets_leave(room, to=sid, namespace=namespace)
+
+    def close_room(self, room: str, namespace: Optional[str] = None) -> None:
+        """Every socket in `room`, on every server, leaves it."""
+        self.sockets_leave(room, to=room, namespace=namespace)
+
+    def disconnect(self, sid: str, namespace: Optional[str] = None, **kwargs: Any) -> None:
+        """Disconnects socket `sid` from `namespace`, wherever it is."""
+        if kwargs:
+            raise TypeError(f"unexpected option(s): {', '.join(sorted(kwargs))}")
+        self.disconnect_sockets(to=sid, namespace=namespace)
 
 
 class AsyncRedisManager(RedisManager):
-    """``AsyncRedisManager``: the same as `RedisManager` (the adapter runs
-    in Rust whatever the server's flavour)."""
+    """``AsyncRedisManager``: the same as `RedisManager` for a server (the
+    adapter runs in Rust whatever the server's flavour); write-only, its
+    methods are coroutines (the publish runs in a worker thread)."""
+
+    async def emit(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        await _in_thread(super().emit, *args, **kwargs)
+
+    async def server_side_emit(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        await _in_thread(super().server_side_emit, *args, **kwargs)
+
+    async def sockets_join(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        await _in_thread(super().sockets_join, *args, **kwargs)
+
+    async def sockets_leave(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        await _in_thread(super().sockets_leave, *args, **kwargs)
+
+    async def disconnect_sockets(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        await _in_thread(super().disconnect_sockets, *args, **kwargs)
+
+    async def enter_room(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        await _in_thread(super().enter_room, *args, **kwargs)
+
+    async def leave_room(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        await _in_thread(super().leave_room, *args, **kwargs)
+
+    async def close_room(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        await _in_thread(super().close_room, *args, **kwargs)
+
+    async def disconnect(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        await _in_thread(super().disconnect, *args, **kwargs)
 
 
-def redis_options(client_manager: Any) -> Tuple[Optional[str], Optional[str]]:
+async def _in_thread(fn: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+    import asyncio
+    import functools
+
+    await asyncio.get_running_loop().run_in_executor(None, functools.partial(fn, *args, **kwargs))
+
+
+class ShardedRedisManager:
+    """The sharded Redis adapter (``createShardedAdapter`` of
+    ``@socket.io/redis-adapter``: Redis >= 7 sharded Pub/Sub on a Redis
+    Cluster), as a server's ``client_manager``. `nodes` are the cluster's
+    seed URLs; `channel` is the channel prefix; `subscription_mode` is
+    ``"static"``, ``"dynamic"`` (default, as Node) or ``"dynamic-private"``
+    and must be the same on every node, Node.js ones included;
+    `requests_timeout` (seconds) bounds cluster-wide requests. ``rooms()``
+    across nodes is not part of this protocol (each node knows its own)."""
+
+    def __init__(
+        self,
+        nodes: Any,
+        channel: str = "socket.io",
+        subscription_mode: str = "dynamic",
+        requests_timeout: float = 5.0,
+    ) -> None:
+        nodes = [nodes] if isinstance(nodes, str) else list(nodes)
+        if not nodes or not all(isinstance(n, str) and n.startswith(("redis://", "rediss://")) for n in nodes):
+            raise ValueError("ShardedRedisManager nodes must be redis:// URLs of the cluster")
+        if not isinstance(channel, str) or not channel:
+            raise ValueError("ShardedRedisManager channel must be a non-empty str")
+        if subscription_mode not in _MODES:
+            raise ValueError(f"subscription_mode must be one of {_MODES}, not {subscription_mode!r}")
+        self.nodes = nodes
+        self.channel = channel
+        self.subscription_mode = subscription_mode
+        self.requests_timeout = _check_timeout(requests_timeout)
+
+    def _adapter(self) -> Dict[str, Any]:
+        return {
+            "sharded_nodes": self.nodes,
+            "redis_prefix": self.channel,
+            "subscription_mode": self.subscription_mode,
+            "requests_timeout": self.requests_timeout,
+        }
+
+
+class AsyncShardedRedisManager(ShardedRedisManager):
+    """``ShardedRedisManager`` for ``AsyncServer`` (the same adapter)."""
+
+
+class PostgresManager:
+    """The Postgres adapter (``@socket.io/postgres-adapter``: ``LISTEN`` /
+    ``NOTIFY`` plus an attachments table for binary or big payloads), as a
+    server's ``client_manager``. `url` is a PostgreSQL connection string;
+    `channel` the channel prefix; `table_name` the attachments table
+    (created if missing); JSON over `payload_threshold` bytes goes through
+    it; attachments older than `cleanup_interval` seconds are deleted;
+    `requests_timeout` (seconds) bounds cluster-wide requests. Nodes find
+    each other by heartbeats (every 5 s)."""
+
+    def __init__(
+        self,
+        url: str,
+        channel: str = "socket.io",
+        table_name: str = "socket_io_attachments",
+        payload_threshold: int = 8000,
+        cleanup_interval: float = 30.0,
+        requests_timeout: float = 5.0,
+    ) -> None:
+        if not isinstance(url, str) or not url:
+            raise ValueError("PostgresManager url must be a PostgreSQL connection string")
+        if not isinstance(channel, str) or not channel:
+            raise ValueError("PostgresManager channel must be a non-empty str")
+        if isinstance(payload_threshold, bool) or not isinstance(payload_threshold, int) or payload_threshold < 0:
+            raise ValueError("payload_threshold must be an int >= 0")
+        self.url = url
+        self.channel = channel
+        self.table_name = table_name
+        self.payload_threshold = payload_threshold
+        self.cleanup_interval = _check_timeout(cleanup_interval)
+        self.requests_timeout = _check_timeout(requests_timeout)
+
+    def _adapter(self) -> Dict[str, Any]:
+        return {
+            "postgres_url": self.url,
+            "redis_prefix": self.channel,
+            "postgres_options": (self.table_name, self.payload_threshold, self.cleanup_interval),
+            "requests_timeout": self.requests_timeout,
+        }
+
+
+class AsyncPostgresManager(PostgresManager):
+    """``PostgresManager`` for ``AsyncServer`` (the same adapter)."""
+
+
+def adapter_options(client_manager: Any) -> Dict[str, Any]:
     if client_manager is None:
-        return None, None
-    if isinstance(client_manager, RedisManager):
-        return client_manager.url, client_manager.channel
+        return {}
+    if isinstance(client_manager, RedisManager) and client_manager.write_only:
+        raise ValueError("a write_only manager is an emitter, not a server's client_manager")
+    if isinstance(client_manager, (RedisManager, ShardedRedisManager, PostgresManager)):
+        return client_manager._adapter()
     raise TypeError(
-        f"client_manager must be oxsio.RedisManager or oxsio.AsyncRedisManager, not {type(client_manager).__name__}"
+        "client_manager must be oxsio.RedisManager, oxsio.ShardedRedisManager, oxsio.PostgresManager "
+        "or their Async variants, "
+        f"not {type(client_manager).__name__}"
     )
 
 

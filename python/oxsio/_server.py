@@ -11,7 +11,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 from . import _native
 from ._logging import configure as configure_logging
-from ._options import JsonCodec, Lanes, check_async_mode, check_serializer, deflate_threshold, redis_options
+from ._options import JsonCodec, Lanes, adapter_options, check_async_mode, check_serializer, deflate_threshold
 from ._base import (
     NOT_HANDLED,
     SRV_ACK,
@@ -233,12 +233,13 @@ class _ServerBase(Registry):
         ):
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ValueError(f"{name} must be an int >= 0")
-        if redis_url is None:
-            redis_url, manager_channel = redis_options(client_manager)
-            if manager_channel is not None and redis_prefix is None:
-                redis_prefix = manager_channel
-        elif client_manager is not None:
+        if client_manager is not None and redis_url is not None:
             raise ValueError("give either client_manager or redis_url, not both")
+        adapter = adapter_options(client_manager)
+        if redis_url is not None:
+            adapter = {"redis_url": redis_url}
+        if redis_prefix is not None:
+            adapter["redis_prefix"] = redis_prefix
         self.logger, self.eio_logger = configure_logging(logger, engineio_logger)
         self._json = JsonCodec(json) if json is not None else None
         self.async_handlers = bool(async_handlers)
@@ -281,9 +282,8 @@ class _ServerBase(Registry):
             max_queue=int(max_queue),
             cookie=cookie,
             max_pending_events=int(max_pending_events),
-            redis_url=redis_url,
-            redis_prefix=redis_prefix,
             recovery=recovery,
+            **adapter,
             metrics_path=metrics_path,
             origin_policy=policy,
             origin_check=origin_check,

@@ -5,6 +5,7 @@
 mod blocking;
 mod client;
 mod convert;
+mod emitter;
 mod errors;
 mod host;
 mod logs;
@@ -20,6 +21,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<server::Server>()?;
     m.add_class::<client::Client>()?;
+    m.add_class::<emitter::Emitter>()?;
     m.add_class::<host::HostWs>()?;
     m.add_function(wrap_pyfunction!(logs::enable_logs, m)?)?;
     m.add_function(wrap_pyfunction!(logs::next_logs, m)?)?;

@@ -471,6 +471,11 @@ impl Server {
         max_pending_events = 100_000,
         redis_url = None,
         redis_prefix = None,
+        sharded_nodes = None,
+        subscription_mode = None,
+        requests_timeout = None,
+        postgres_url = None,
+        postgres_options = None,
         recovery = None,
         metrics_path = None,
         origin_policy = "none",
@@ -499,6 +504,11 @@ impl Server {
         max_pending_events: usize,
         redis_url: Option<String>,
         redis_prefix: Option<String>,
+        sharded_nodes: Option<Vec<String>>,
+        subscription_mode: Option<String>,
+        requests_timeout: Option<f64>,
+        postgres_url: Option<String>,
+        postgres_options: Option<(String, usize, f64)>,
         recovery: Option<(f64, bool, usize, usize, usize)>,
         metrics_path: Option<String>,
         origin_policy: &str,
@@ -563,15 +573,97 @@ impl Server {
         if let Some(c) = cookie {
             b = b.cookie(c);
         }
-        if let Some(url) = redis_url {
-            // Joins a cluster with Node.js nodes using @socket.io/redis-adapter.
-            let mut cfg = oxsio::adapter::redis::RedisConfig::new(url);
-            if let Some(prefix) = redis_prefix {
-                cfg = cfg.prefix(prefix);
+        let requests_timeout = match requests_timeout {
+            Some(t) => Some(secs(t, "requests_timeout")?),
+            None => None,
+        };
+        if postgres_url.is_some()
+            && (redis_url.is_some() || sharded_nodes.is_some() || subscription_mode.is_some())
+        {
+            return Err(PyValueError::new_err(
+                "postgres_url goes with no Redis option",
+            ));
+        }
+        if postgres_options.is_some() && postgres_url.is_none() {
+            return Err(PyValueError::new_err(
+                "postgres_options without postgres_url",
+            ));
+        }
+        if let Some(url) = postgres_url {
+            // Joins a cluster with Node.js nodes using @socket.io/postgres-adapter.
+            let mut cfg = oxsio::adapter::postgres::PostgresConfig::new(url);
+            if let Some(prefix) = redis_prefix.clone() {
+                cfg = cfg.channel_prefix(prefix);
             }
-            let factory = oxsio::adapter::redis::RedisAdapter::factory(cfg)
+            if let Some(t) = requests_timeout {
+                cfg = cfg.requests_timeout(t);
+            }
+            if let Some((table, threshold, cleanup)) = postgres_options {
+                cfg = cfg
+                    .table_name(table)
+                    .payload_threshold(threshold)
+                    .cleanup_interval(secs(cleanup, "cleanup_interval")?);
+            }
+            let factory = oxsio::adapter::postgres::PostgresAdapter::factory(cfg)
                 .map_err(|e| PyValueError::new_err(e.to_string()))?;
             b = b.adapter(factory);
+        } else {
+            match (redis_url, sharded_nodes) {
+                (Some(_), Some(_)) => {
+                    return Err(PyValueError::new_err(
+                        "give either redis_url or sharded_nodes, not both",
+                    ));
+                }
+                (Some(url), None) => {
+                    if subscription_mode.is_some() {
+                        return Err(PyValueError::new_err(
+                            "subscription_mode belongs to the sharded adapter (sharded_nodes)",
+                        ));
+                    }
+                    // Joins a cluster with Node.js nodes using @socket.io/redis-adapter.
+                    let mut cfg = oxsio::adapter::redis::RedisConfig::new(url);
+                    if let Some(prefix) = redis_prefix {
+                        cfg = cfg.prefix(prefix);
+                    }
+                    if let Some(t) = requests_timeout {
+                        cfg = cfg.requests_timeout(t);
+                    }
+                    let factory = oxsio::adapter::redis::RedisAdapter::factory(cfg)
+                        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+                    b = b.adapter(factory);
+                }
+                (None, Some(nodes)) => {
+                    // Joins a cluster with Node.js nodes using createShardedAdapter.
+                    let mut cfg = oxsio::adapter::redis::ShardedConfig::new(nodes);
+                    if let Some(prefix) = redis_prefix {
+                        cfg = cfg.channel_prefix(prefix);
+                    }
+                    if let Some(t) = requests_timeout {
+                        cfg = cfg.requests_timeout(t);
+                    }
+                    if let Some(m) = subscription_mode {
+                        let mode = oxsio::adapter::redis::SubscriptionMode::parse(&m).ok_or_else(|| {
+                        PyValueError::new_err(format!(
+                            "subscription_mode must be 'static', 'dynamic' or 'dynamic-private', not {m:?}"
+                        ))
+                    })?;
+                        cfg = cfg.subscription_mode(mode);
+                    }
+                    let factory = oxsio::adapter::redis::ShardedRedisAdapter::factory(cfg)
+                        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+                    b = b.adapter(factory);
+                }
+                (None, None) => {
+                    if redis_prefix.is_some()
+                        || subscription_mode.is_some()
+                        || requests_timeout.is_some()
+                    {
+                        return Err(PyValueError::new_err(
+                            "redis_prefix, subscription_mode and requests_timeout need an adapter (redis_url, sharded_nodes or postgres_url)",
+                        ));
+                    }
+                }
+            }
         }
         if let Some((duration, skip, packets, per_session, sessions)) = recovery {
             b = b.connection_state_recovery(oxsio::RecoveryConfig {

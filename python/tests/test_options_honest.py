@@ -233,8 +233,27 @@ def test_client_options_oxsio_cannot_honour_raise(kw: Any, exc: Any, name: str) 
 def test_redis_manager_arguments_are_checked() -> None:
     with pytest.raises(ValueError, match="redis://"):
         oxsio.RedisManager("http://x")
-    with pytest.raises(NotImplementedError, match="write_only"):
-        oxsio.AsyncRedisManager("redis://127.0.0.1:1", write_only=True)
+    # write_only is an emitter: it cannot be a server's client_manager,
+    # takes no acknowledgement, and its options are checked.
+    emitter = oxsio.AsyncRedisManager("redis://127.0.0.1:1", write_only=True)
+    with pytest.raises(ValueError, match="write_only"):
+        oxsio.Server(client_manager=emitter)
+    with pytest.raises(NotImplementedError, match="callback"):
+        oxsio.RedisManager("redis://127.0.0.1:1", write_only=True).emit("x", callback=print)
+    with pytest.raises(RuntimeError, match="write_only"):
+        oxsio.RedisManager("redis://127.0.0.1:1").emit("x")
+    with pytest.raises(ValueError, match="requests_timeout"):
+        oxsio.RedisManager("redis://127.0.0.1:1", requests_timeout=0)
+    with pytest.raises(ValueError, match="subscription_mode"):
+        oxsio.ShardedRedisManager(["redis://127.0.0.1:1"], subscription_mode="Dynamic")
+    with pytest.raises(ValueError, match="redis://"):
+        oxsio.ShardedRedisManager([])
+    with pytest.raises(ValueError, match="redis_prefix"):
+        oxsio.Server(redis_prefix="x")
+    with pytest.raises(ValueError, match="payload_threshold"):
+        oxsio.PostgresManager("postgres://u@127.0.0.1:1/db", payload_threshold=-1)
+    with pytest.raises(ValueError, match="table name"):
+        oxsio.Server(client_manager=oxsio.PostgresManager("postgres://u@127.0.0.1:1/db", table_name="t; drop"))
 
 
 def test_exception_names_match_python_socketio() -> None:

@@ -1,8 +1,15 @@
 #!/usr/bin/env node
-// A Node.js socket.io node on Redis with @socket.io/redis-adapter (classic
-// `createAdapter`), for the oxsio <-> Node cluster test (core/tests/redis.rs).
+// A Node.js socket.io node on Redis with @socket.io/redis-adapter, for the
+// oxsio <-> Node cluster tests (core/tests/redis.rs, redis_sharded.rs).
 //
 // Usage: node redis_node.js <redis-port> [http-port]   (prints "listening <port>")
+// Adapter: classic `createAdapter` on one Redis by default; with
+// ADAPTER=sharded, `createShardedAdapter` on the Redis Cluster whose nodes
+// listen on REDIS_CLUSTER="p1,p2,p3" (loopback), subscription mode
+// SUBSCRIPTION_MODE (static | dynamic | dynamic-private, default dynamic)
+// and CHANNEL_PREFIX (default socket.io);
+// with ADAPTER=postgres, @socket.io/postgres-adapter on the PostgreSQL at
+// PG_URL (the attachments table is created if missing; no Redis is used).
 //
 // App on "/": a client's auth {name, rooms:[..]} names it and joins rooms;
 // every event a client receives is also reported back by the client itself.
@@ -16,28 +23,57 @@
 
 const http = require("http");
 const { Server } = require("socket.io");
-const { createAdapter } = require("@socket.io/redis-adapter");
-const { createClient } = require("redis");
+const { createAdapter, createShardedAdapter } = require("@socket.io/redis-adapter");
+const { createClient, createCluster } = require("redis");
 
 const redisPort = Number(process.argv[2]);
 const port = Number(process.argv[3] || 0);
 
 async function main() {
-  const pub = createClient({ url: `redis://127.0.0.1:${redisPort}` });
+  if (process.env.ADAPTER === "postgres") {
+    const pg = require("pg");
+    const { createAdapter: createPgAdapter } = require("@socket.io/postgres-adapter");
+    const pool = new pg.Pool({ connectionString: process.env.PG_URL });
+    pool.on("error", () => {});
+    await pool.query(
+      "CREATE TABLE IF NOT EXISTS socket_io_attachments (id bigserial UNIQUE, created_at timestamptz DEFAULT NOW(), payload bytea)",
+    );
+    return serve(createPgAdapter(pool));
+  }
+  const sharded = process.env.ADAPTER === "sharded";
+  const pub = sharded
+    ? createCluster({
+        rootNodes: process.env.REDIS_CLUSTER.split(",").map((p) => ({ url: `redis://127.0.0.1:${p}` })),
+      })
+    : createClient({ url: `redis://127.0.0.1:${redisPort}` });
   const sub = pub.duplicate();
   pub.on("error", () => {});
   sub.on("error", () => {});
   await Promise.all([pub.connect(), sub.connect()]);
-  const httpServer = http.createServer();
-  const io = new Server(httpServer, { adapter: createAdapter(pub, sub, { requestsTimeout: 2000 }) });
+  const adapter = sharded
+    ? createShardedAdapter(pub, sub, {
+        subscriptionMode: process.env.SUBSCRIPTION_MODE || "dynamic",
+        channelPrefix: process.env.CHANNEL_PREFIX || "socket.io",
+      })
+    : createAdapter(pub, sub, { requestsTimeout: 2000 });
+  return serve(adapter);
+}
 
-  io.on("connection", (socket) => {
+function serve(adapter) {
+  const httpServer = http.createServer();
+  const io = new Server(httpServer, { adapter });
+
+  const app = (socket) => {
     const auth = socket.handshake.auth || {};
     socket.data.name = auth.name;
     socket.data.node = "node";
     for (const r of auth.rooms || []) socket.join(r);
     socket.emit("ready", socket.id);
-  });
+  };
+  io.on("connection", app);
+  io.of("/news").on("connection", app);
+  // A server-side "relay" event is shown to this node's clients.
+  io.on("relay", (...args) => io.local.emit("relayed", ...args));
   io.on("peer-ping", (...args) => {
     const ack = typeof args[args.length - 1] === "function" ? args.pop() : null;
     if (ack) ack({ node: "node", args });
@@ -56,6 +92,10 @@ async function main() {
         switch (op.kind) {
           case "emit":
             target.emit(op.event, ...(op.args || []).map(revive));
+            return ack({ ok: true });
+          case "burst":
+            // op.count broadcasts of (event, i) in a row (the cluster bench).
+            for (let i = 0; i < op.count; i++) target.emit(op.event, i);
             return ack({ ok: true });
           case "emit-with-ack": {
             const responses = await target.timeout(op.timeout || 2000).emitWithAck(op.event, ...(op.args || []));

@@ -172,6 +172,15 @@ impl MemoryAdapter {
         waiters
     }
 
+    /// True when some local socket joined `room` (a socket's own id room
+    /// is implicit and never counts).
+    pub fn has_room(&self, room: &str) -> bool {
+        self.index
+            .read()
+            .map(|i| i.rooms.contains_key(room))
+            .unwrap_or(false)
+    }
+
     /// The namespace this adapter serves.
     pub fn ns(&self) -> &NsHandle {
         &self.ns

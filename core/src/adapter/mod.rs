@@ -5,7 +5,13 @@
 //! [`BroadcastOptions`], and operations that gather answers from other nodes
 //! return futures, so the socket code never changes.
 
+#[cfg(any(feature = "redis", feature = "postgres"))]
+pub(crate) mod cluster;
+#[cfg(any(feature = "redis", feature = "postgres"))]
+pub(crate) mod codec;
 mod memory;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 mod recovery;
 #[cfg(feature = "redis")]
 pub mod redis;
@@ -59,6 +65,12 @@ pub trait Adapter: Send + Sync + 'static {
     fn add_all(&self, sid: Sid, rooms: &[Room]);
     /// Removes a socket from a room.
     fn del(&self, sid: Sid, room: &str);
+    /// A socket joined the namespace on this node (it is in its own id
+    /// room from now until [`del_all`](Adapter::del_all)). An adapter that
+    /// subscribes per room (Redis sharded, `dynamic-private`) starts here.
+    fn socket_connected(&self, sid: Sid) {
+        let _ = sid;
+    }
     /// Removes a socket from every room (on disconnect).
     fn del_all(&self, sid: Sid);
     /// The rooms a local socket is in, its own id room included.
@@ -102,6 +114,9 @@ pub trait Adapter: Send + Sync + 'static {
     fn server_count(&self) -> BoxFuture<'static, usize> {
         Box::pin(async { 1 })
     }
+    /// The server shuts down (Node's `adapter.close()`): a multi-node
+    /// adapter tells the other nodes it leaves and stops listening.
+    fn close(&self) {}
 
     // ---- connection state recovery ([`RecoveryConfig`](crate::RecoveryConfig)) ----
     //

@@ -371,6 +371,7 @@ impl NsInner {
             if let Ok(mut m) = self.sockets.write() {
                 m.insert(socket.id(), socket.clone());
             }
+            self.adapter.socket_connected(socket.id());
             if let Some(r) = &restore {
                 let own = socket.id();
                 let rooms: Vec<Room> = r

@@ -785,6 +785,10 @@ impl Server {
         while self.engine.session_count() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+        // As Node's `io.close()`: each namespace's adapter leaves the cluster.
+        for ns in self.state().namespace_list() {
+            ns.0.adapter.close();
+        }
     }
 }
 

@@ -2,6 +2,8 @@
 //! port 0, and paths to the peer programs.
 #![allow(dead_code, clippy::unwrap_used)]
 
+#[cfg(feature = "redis")]
+pub mod cluster;
 pub mod proxy;
 pub mod raw;
 

@@ -9,7 +9,10 @@
  *     one unanswered;
  *   - misuse: undeclared namespace, WRONG_MODE, NULL callback.
  *
- *   cluster <redis port>     prints "cluster: ok" and exits 0, or FAIL lines and exits 1
+ *   cluster <redis port> [config json]
+ *       prints "cluster: ok" and exits 0, or FAIL lines and exits 1; with a
+ *       config (e.g. the sharded adapter on a Redis Cluster) both servers
+ *       use it instead of {"redis_url": ...}
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdatomic.h>
@@ -78,8 +81,12 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: cluster <redis port>\n");
         return 2;
     }
-    char config[128];
-    snprintf(config, sizeof config, "{\"redis_url\":\"redis://127.0.0.1:%s\"}", argv[1]);
+    char config[512];
+    if (argc > 2) {
+        snprintf(config, sizeof config, "%s", argv[2]);
+    } else {
+        snprintf(config, sizeof config, "{\"redis_url\":\"redis://127.0.0.1:%s\"}", argv[1]);
+    }
     oxsio_server *a = NULL, *b = NULL;
     CHECK(oxsio_server_new(config, OXSIO_DISPATCH_CALLBACK, &a));
     CHECK(oxsio_server_new(config, OXSIO_DISPATCH_POLL, &b));

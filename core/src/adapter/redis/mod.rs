@@ -18,7 +18,12 @@
 //! requests to other nodes end at `requests_timeout`; undecodable messages
 //! on the channels are logged and ignored.
 
+mod emitter;
+mod sharded;
 mod wire;
+
+pub use emitter::{Emitter, EmitterConfig, EmitterError};
+pub use sharded::{ShardedConfig, ShardedRedisAdapter, SubscriptionMode};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};

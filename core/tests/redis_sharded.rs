@@ -1,0 +1,318 @@
+//! The sharded Redis adapter (`createShardedAdapter` of
+//! `@socket.io/redis-adapter` 8.3) across nodes, on a Redis Cluster of three
+//! masters that the test starts on free loopback ports (redis-server with
+//! `--cluster-enabled yes`, then `redis-cli --cluster create`): an oxsio
+//! node and a Node.js node run the whole cross-node matrix in both
+//! directions, with clients on each transport, in each subscription mode.
+#![cfg(feature = "redis")]
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::os::unix::ffi::OsStrExt;
+use std::time::Duration;
+
+use common::cluster::*;
+use oxsio::Transport;
+use oxsio::adapter::redis::{ShardedConfig, ShardedRedisAdapter, SubscriptionMode};
+use serde_json::json;
+
+async fn oxsio_sharded(cluster: &RedisCluster, mode: SubscriptionMode) -> Node {
+    let factory = ShardedRedisAdapter::factory(
+        ShardedConfig::new(cluster.urls())
+            .subscription_mode(mode)
+            .requests_timeout(Duration::from_secs(2)),
+    )
+    .unwrap();
+    oxsio_node_with(factory).await
+}
+
+async fn js_sharded(cluster: &RedisCluster, mode: SubscriptionMode) -> Node {
+    js_node_env(
+        cluster.ports[0],
+        &[
+            ("ADAPTER", "sharded".into()),
+            ("REDIS_CLUSTER", cluster.port_list()),
+            ("SUBSCRIPTION_MODE", mode.as_str().into()),
+        ],
+    )
+    .await
+}
+
+/// Waits until `node` counts `n` nodes (every subscription is in place).
+async fn until_count(node: &Node, n: u64) {
+    for _ in 0..100 {
+        if node.op(json!({"kind": "count"})).await["count"] == json!(n) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{} never counted {n} nodes", node.name());
+}
+
+async fn oxsio_with_node_js(mode: SubscriptionMode) {
+    let cluster = RedisCluster::start(3).await;
+    let ox = oxsio_sharded(&cluster, mode).await;
+    let js = js_sharded(&cluster, mode).await;
+    until_count(&ox, 2).await;
+    until_count(&js, 2).await;
+    for transport in [Transport::Websocket, Transport::Polling] {
+        matrix(&ox, &js, transport, false).await;
+        matrix(&js, &ox, transport, false).await;
+    }
+    ox.stop().await;
+    js.stop().await;
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oxsio_and_node_js_dynamic() {
+    oxsio_with_node_js(SubscriptionMode::Dynamic).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oxsio_and_node_js_static() {
+    oxsio_with_node_js(SubscriptionMode::Static).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oxsio_and_node_js_dynamic_private() {
+    oxsio_with_node_js(SubscriptionMode::DynamicPrivate).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_oxsio_nodes() {
+    let cluster = RedisCluster::start(3).await;
+    let n1 = oxsio_sharded(&cluster, SubscriptionMode::Dynamic).await;
+    let n2 = oxsio_sharded(&cluster, SubscriptionMode::Dynamic).await;
+    until_count(&n1, 2).await;
+    until_count(&n2, 2).await;
+    for transport in [Transport::Websocket, Transport::Polling] {
+        matrix(&n1, &n2, transport, false).await;
+        matrix(&n2, &n1, transport, false).await;
+    }
+    n1.stop().await;
+    n2.stop().await;
+    cluster.stop().await;
+}
+
+/// In the dynamic mode a room broadcast travels on the room's own channel,
+/// which only nodes with that room subscribe to: the channel has a
+/// subscriber while the room has a member, and none once it is empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamic_mode_subscribes_per_room() {
+    let cluster = RedisCluster::start(3).await;
+    let ox = oxsio_sharded(&cluster, SubscriptionMode::Dynamic).await;
+    let a = peer(&ox, "client-A", &["lobby"], Transport::Websocket).await;
+    let channel = "socket.io#/#lobby#";
+    // SHARDNUMSUB answers for the node that owns the channel's slot: ask each.
+    let count_all = || async {
+        let mut total = 0;
+        for p in &cluster.ports {
+            let out = tokio::process::Command::new("redis-cli")
+                .args(["-p", &p.to_string(), "pubsub", "shardnumsub", channel])
+                .output()
+                .await
+                .unwrap();
+            total += String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .nth(1)
+                .and_then(|l| l.trim().parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+        total
+    };
+    let mut seen = 0;
+    for _ in 0..100 {
+        seen = count_all().await;
+        if seen == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(seen, 1, "no subscription for the room channel");
+    a.socket.disconnect();
+    for _ in 0..100 {
+        seen = count_all().await;
+        if seen == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(seen, 0, "the empty room's channel is still subscribed");
+    ox.stop().await;
+    cluster.stop().await;
+}
+
+/// Garbage on every sharded channel the node listens on is ignored, and
+/// the node keeps working (never sent where a Node peer listens: a
+/// malformed request can crash a Node process).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_messages_are_ignored() {
+    let cluster = RedisCluster::start(3).await;
+    let ox = oxsio_sharded(&cluster, SubscriptionMode::Dynamic).await;
+    let mut a = peer(&ox, "client-A", &["room1"], Transport::Websocket).await;
+    until_count(&ox, 1).await;
+    let garbage: [(&str, &[u8]); 10] = [
+        ("socket.io#/#", b"\xc1\xff"),
+        ("socket.io#/#", b"{\"type\":"),
+        ("socket.io#/#", b"{\"type\":42,\"uid\":\"x\",\"nsp\":\"/\"}"),
+        ("socket.io#/#", b"{\"type\":3,\"uid\":\"x\",\"nsp\":\"/\"}"),
+        (
+            "socket.io#/#",
+            b"{\"type\":7,\"uid\":\"x\",\"nsp\":\"/\",\"data\":{}}",
+        ),
+        (
+            "socket.io#/#",
+            b"{\"type\":9,\"uid\":\"x\",\"nsp\":\"/\",\"data\":{\"packet\":[]}}",
+        ),
+        (
+            "socket.io#/#",
+            b"{\"type\":4,\"uid\":\"x\",\"nsp\":\"/\",\"data\":null}",
+        ),
+        ("socket.io#/#room1#", b"\x93\xa1x"),
+        (
+            "socket.io#/#room1#",
+            b"{\"type\":3,\"uid\":\"x\",\"nsp\":\"/\",\"data\":{\"packet\":{\"data\":7}}}",
+        ),
+        ("socket.io#/#", b"[1,2,3]"),
+    ];
+    for (channel, payload) in garbage {
+        let out = tokio::process::Command::new("redis-cli")
+            .args([
+                "-c",
+                "-p",
+                &cluster.ports[0].to_string(),
+                "spublish",
+                channel,
+            ])
+            .arg(std::ffi::OsStr::from_bytes(payload))
+            .output()
+            .await
+            .unwrap();
+        assert!(out.status.success());
+    }
+    ox.op(json!({"kind": "emit", "rooms": ["room1"], "event": "still-alive", "args": []}))
+        .await;
+    a.expect("still-alive").await;
+    assert_eq!(ox.op(json!({"kind": "count"})).await["count"], json!(1));
+    ox.stop().await;
+    cluster.stop().await;
+}
+
+/// Figure for the notes, not a pass/fail test: broadcast deliveries/s to
+/// 200 clients spread over 2 nodes on the sharded adapter, for 2 oxsio nodes
+/// and for 2 Node.js nodes, in the same run on the same Redis Cluster (each
+/// pair with its own channel prefix). Each side emits to room "all" from
+/// its first node in bursts of 50, keeping at most 100 broadcasts in flight.
+/// `cargo test -p oxsio --features redis --release --test redis_sharded -- --ignored --nocapture`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark"]
+async fn broadcast_throughput_two_oxsio_vs_two_node_js_nodes() {
+    use oxsio::client::ClientBuilder;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    const CLIENTS: usize = 200;
+    const BROADCASTS: usize = 2000;
+    const BURST: usize = 50;
+    async fn measure(nodes: [&Node; 2]) -> f64 {
+        let got = Arc::new(AtomicUsize::new(0));
+        let mut sockets = Vec::new();
+        for i in 0..CLIENTS {
+            let g = got.clone();
+            let s = ClientBuilder::new(nodes[i % 2].url())
+                .transports([Transport::Websocket])
+                .auth(json!({"rooms": ["all"]}))
+                .on("tick", move |_| {
+                    g.fetch_add(1, Ordering::Relaxed);
+                })
+                .connect()
+                .await
+                .unwrap();
+            sockets.push(s);
+        }
+        // Warm-up: the room channel is subscribed on both nodes.
+        loop {
+            nodes[0]
+                .op(json!({"kind": "burst", "rooms": ["all"], "event": "tick", "count": 1}))
+                .await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if got.load(Ordering::Relaxed) >= CLIENTS {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        got.store(0, Ordering::Relaxed);
+        let start = std::time::Instant::now();
+        let mut sent = 0;
+        while sent < BROADCASTS {
+            match nodes[0] {
+                Node::Oxsio(io, _) => {
+                    for i in 0..BURST {
+                        let _ = io.to("all").emit("tick", i);
+                    }
+                }
+                Node::Js(..) => {
+                    nodes[0]
+                        .op(json!({"kind": "burst", "rooms": ["all"], "event": "tick", "count": BURST}))
+                        .await;
+                }
+            }
+            sent += BURST;
+            while got.load(Ordering::Relaxed) + CLIENTS * 100 < CLIENTS * sent {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+        let expected = CLIENTS * BROADCASTS;
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while got.load(Ordering::Relaxed) < expected && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let rate = got.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64();
+        for s in sockets {
+            s.disconnect();
+        }
+        rate
+    }
+    let cluster = RedisCluster::start(3).await;
+    let ox_factory = || {
+        ShardedRedisAdapter::factory(
+            ShardedConfig::new(cluster.urls()).channel_prefix("bench-oxsio"),
+        )
+        .unwrap()
+    };
+    let (o1, o2) = (
+        oxsio_node_with(ox_factory()).await,
+        oxsio_node_with(ox_factory()).await,
+    );
+    let env = [
+        ("ADAPTER", "sharded".to_string()),
+        ("REDIS_CLUSTER", cluster.port_list()),
+        ("CHANNEL_PREFIX", "bench-node".to_string()),
+    ];
+    let (j1, j2) = (
+        js_node_env(cluster.ports[0], &env).await,
+        js_node_env(cluster.ports[0], &env).await,
+    );
+    until_count(&o1, 2).await;
+    until_count(&j1, 2).await;
+    let mut ox = Vec::new();
+    let mut js = Vec::new();
+    for _ in 0..3 {
+        ox.push(measure([&o1, &o2]).await);
+        js.push(measure([&j1, &j2]).await);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (mo, mj) = (median(&mut ox), median(&mut js));
+    eprintln!(
+        "sharded adapter, broadcast deliveries/s (median of 3, 2 nodes, {CLIENTS} clients): oxsio {mo:.0} {ox:?}, Node.js {mj:.0} {js:?} ({:.2}x)",
+        mo / mj
+    );
+    for n in [o1, o2, j1, j2] {
+        n.stop().await;
+    }
+    cluster.stop().await;
+}
