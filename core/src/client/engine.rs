@@ -334,7 +334,10 @@ async fn ws_loop(
 }
 
 async fn feed(ws: &mut Ws, m: &Message) -> Result<(), tokio_tungstenite::tungstenite::Error> {
-    ws.feed(WsMessage::Text(m.text.clone())).await?;
+    // A msgpack packet has no text packet: its binary frame alone.
+    if !m.text.is_empty() {
+        ws.feed(WsMessage::Text(m.text.clone())).await?;
+    }
     for a in m.attachments.iter().flat_map(|a| a.iter()) {
         ws.feed(WsMessage::Binary(a.clone())).await?;
     }
@@ -490,7 +493,9 @@ fn take_batch(
             break;
         }
         let Some(m) = outbox.pop_front() else { break };
-        polling::push_text(&mut body, &m.text);
+        if !m.text.is_empty() {
+            polling::push_text(&mut body, &m.text);
+        }
         for a in m.attachments.iter().flat_map(|a| a.iter()) {
             polling::push_binary(&mut body, a);
         }

@@ -182,7 +182,15 @@ pub struct ClientOptions {
     pub max_attachments: usize,
     /// Deepest JSON nesting accepted in a received packet (default 128, at
     /// most 512); a deeper packet closes the connection as a parse error.
+    /// With [`Parser::MsgPack`](crate::codec::Parser::MsgPack) it bounds
+    /// the arrays and maps of a packet's `data` the same way.
     pub max_json_depth: usize,
+    /// The packet parser (default [`Parser::Json`](crate::codec::Parser::Json));
+    /// it must be the server's. [`Parser::MsgPack`](crate::codec::Parser::MsgPack)
+    /// speaks to a Node server created with
+    /// `parser: require("socket.io-msgpack-parser")` or python-socketio with
+    /// `serializer="msgpack"`; `max_attachments` does not apply to it.
+    pub parser: crate::codec::Parser,
 }
 
 impl Default for ClientOptions {
@@ -203,6 +211,7 @@ impl Default for ClientOptions {
             queue_size: 1024,
             max_attachments: crate::codec::socketio::DEFAULT_MAX_ATTACHMENTS,
             max_json_depth: crate::codec::socketio::DEFAULT_MAX_JSON_DEPTH,
+            parser: crate::codec::Parser::Json,
         }
     }
 }

@@ -67,6 +67,15 @@ impl Message {
         Message::new(text, att)
     }
 
+    /// A message of one binary frame and no text packet (`b…` on polling):
+    /// a msgpack Socket.IO packet, or an Engine.IO-only binary message.
+    pub(crate) fn binary(data: Bytes) -> Message {
+        Message {
+            text: Utf8Bytes::from_static(""),
+            attachments: Some(Arc::from([data])),
+        }
+    }
+
     pub(crate) fn control(text: &'static str) -> Message {
         Message {
             text: Utf8Bytes::from_static(text),
