@@ -549,4 +549,337 @@ mod tests {
         let p = decode(&unhex("83a47479706500a464617461d40000a36e7370a12f"), 128).unwrap();
         assert_eq!(p.data, PacketData::Connect(None));
     }
+
+    /// Builds msgpack with rmpv (independent of our writer).
+    fn mp(v: rmpv::Value) -> Vec<u8> {
+        let mut out = Vec::new();
+        rmpv::encode::write_value(&mut out, &v).unwrap();
+        out
+    }
+
+    fn s(x: &str) -> rmpv::Value {
+        rmpv::Value::from(x)
+    }
+
+    fn packet(fields: Vec<(&str, rmpv::Value)>) -> Vec<u8> {
+        mp(rmpv::Value::Map(
+            fields.into_iter().map(|(k, v)| (s(k), v)).collect(),
+        ))
+    }
+
+    fn event(data: rmpv::Value) -> Vec<u8> {
+        packet(vec![("type", 2.into()), ("data", data), ("nsp", s("/"))])
+    }
+
+    fn arr(items: Vec<rmpv::Value>) -> rmpv::Value {
+        rmpv::Value::Array(items)
+    }
+
+    #[test]
+    fn every_packet_round_trips() {
+        let mut obj = Map::new();
+        obj.insert("sid".into(), Value::from("abc"));
+        obj.insert("n".into(), Value::from(-3));
+        let packets = [
+            Packet::event("/chat", "x", vec![Value::from(1.5), Value::Null], Some(7)),
+            Packet::event("/", "bin", vec![Value::from(vec![0u8, 255])], None),
+            Packet::ack("/", vec![Value::from("ok"), Value::Object(obj.clone())], 0),
+            Packet {
+                nsp: "/".into(),
+                data: PacketData::Connect(Some(Value::Object(obj.clone()))),
+            },
+            Packet {
+                nsp: "/a".into(),
+                data: PacketData::Connect(None),
+            },
+            Packet {
+                nsp: "/a".into(),
+                data: PacketData::Disconnect,
+            },
+            Packet {
+                nsp: "/".into(),
+                data: PacketData::ConnectError(Value::Object(obj)),
+            },
+            Packet {
+                nsp: "/".into(),
+                data: PacketData::ConnectError(Value::from("nope")),
+            },
+        ];
+        for p in packets {
+            assert_eq!(decode(&encode(&p), 128).unwrap(), p);
+        }
+    }
+
+    #[test]
+    fn encodes_as_notepack_does() {
+        // node -e 'require("notepack.io").encode({type:3,data:["a",300,-200,1.5,
+        //   Buffer.from([1])],nsp:"/x",id:70000})'
+        let p = Packet::ack(
+            "/x",
+            vec![
+                Value::from("a"),
+                Value::from(300),
+                Value::from(-200),
+                Value::from(1.5),
+                Value::from(vec![1u8]),
+            ],
+            70_000,
+        );
+        let hex: String = encode(&p).iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex,
+            "84a47479706503a46461746195a161cd012cd1ff38cb3ff8000000000000c40101a36e7370a22f78a26964ce00011170"
+        );
+    }
+
+    #[test]
+    fn envelope_rules_follow_check_packet() {
+        let ok = |b: Vec<u8>| decode(&b, 128).unwrap();
+        let err = |b: Vec<u8>| decode(&b, 128).unwrap_err();
+        // An integral float type and id count (Number.isInteger).
+        let p = ok(packet(vec![
+            ("type", rmpv::Value::F64(2.0)),
+            ("data", arr(vec![s("e")])),
+            ("nsp", s("/")),
+            ("id", rmpv::Value::F32(5.0)),
+        ]));
+        assert_eq!(p, Packet::event("/", "e", vec![], Some(5)));
+        // Types outside 0..=4 (the binary types included), or missing.
+        for t in [5, 6, 7] {
+            assert_eq!(
+                err(packet(vec![
+                    ("type", t.into()),
+                    ("data", arr(vec![s("e")])),
+                    ("nsp", s("/"))
+                ])),
+                ParseError::UnknownType
+            );
+        }
+        assert_eq!(err(packet(vec![("nsp", s("/"))])), ParseError::UnknownType);
+        assert_eq!(err(mp(arr(vec![2.into()]))), ParseError::UnknownType);
+        // nsp must be a string.
+        assert_eq!(
+            err(packet(vec![("type", 1.into()), ("nsp", 1.into())])),
+            ParseError::InvalidNamespace
+        );
+        assert_eq!(
+            err(packet(vec![("type", 1.into())])),
+            ParseError::InvalidNamespace
+        );
+        // id: a non-negative integer, never nil, negative or fractional.
+        for id in [rmpv::Value::Nil, (-1).into(), rmpv::Value::F64(1.5), s("1")] {
+            assert_eq!(
+                err(packet(vec![
+                    ("type", 3.into()),
+                    ("data", arr(vec![])),
+                    ("nsp", s("/")),
+                    ("id", id)
+                ])),
+                ParseError::IllegalId
+            );
+        }
+        // data per type.
+        let bad = [
+            (0, arr(vec![])),
+            (1, arr(vec![])),
+            (2, arr(vec![])),
+            (2, arr(vec![rmpv::Value::Nil])),
+            (2, arr(vec![s("disconnect")])),
+            (2, s("e")),
+            (3, rmpv::Value::Nil),
+            (4, rmpv::Value::Nil),
+            (4, arr(vec![])),
+        ];
+        for (t, d) in bad {
+            assert_eq!(
+                err(packet(vec![
+                    ("type", t.into()),
+                    ("data", d),
+                    ("nsp", s("/"))
+                ])),
+                ParseError::InvalidPayload,
+                "type {t}"
+            );
+        }
+        // EVENT and ACK need data; CONNECT and DISCONNECT take nil as none.
+        assert_eq!(
+            err(packet(vec![("type", 2.into()), ("nsp", s("/"))])),
+            ParseError::InvalidPayload
+        );
+        let p = ok(packet(vec![
+            ("type", 0.into()),
+            ("data", rmpv::Value::Nil),
+            ("nsp", s("/")),
+        ]));
+        assert_eq!(p.data, PacketData::Connect(None));
+        let p = ok(packet(vec![
+            ("type", 1.into()),
+            ("data", rmpv::Value::Nil),
+            ("nsp", s("/a")),
+        ]));
+        assert_eq!(p.data, PacketData::Disconnect);
+        // A numeric event name is its text; unknown keys are ignored; the
+        // last of two equal keys wins.
+        let p = ok(packet(vec![
+            ("type", 2.into()),
+            ("data", arr(vec![42.into(), s("x")])),
+            (
+                "options",
+                rmpv::Value::Map(vec![(s("compress"), true.into())]),
+            ),
+            ("nsp", s("/a")),
+            ("nsp", s("/b")),
+        ]));
+        assert_eq!(p, Packet::event("/b", "42", vec![Value::from("x")], None));
+    }
+
+    #[test]
+    fn value_choices() {
+        let args = |b: Vec<u8>| match decode(&b, 128) {
+            Ok(Packet {
+                data: PacketData::Event { args, .. },
+                ..
+            }) => Ok(args),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e),
+        };
+        // NaN and infinities are null; f32 widens.
+        let got = args(event(arr(vec![
+            s("e"),
+            rmpv::Value::F64(f64::NAN),
+            rmpv::Value::F64(f64::INFINITY),
+            rmpv::Value::F32(0.5),
+            rmpv::Value::from(u64::MAX),
+            rmpv::Value::from(i64::MIN),
+        ])))
+        .unwrap();
+        assert_eq!(
+            got,
+            vec![
+                Value::Null,
+                Value::Null,
+                Value::from(0.5),
+                Value::from(u64::MAX),
+                Value::from(i64::MIN)
+            ]
+        );
+        // Integer keys become their text; other key types refuse the packet.
+        let got = args(event(arr(vec![
+            s("e"),
+            rmpv::Value::Map(vec![(7.into(), s("seven")), ((-1).into(), s("neg"))]),
+        ])))
+        .unwrap();
+        assert_eq!(got[0]["7"], Value::from("seven"));
+        assert_eq!(got[0]["-1"], Value::from("neg"));
+        for key in [
+            rmpv::Value::Nil,
+            true.into(),
+            rmpv::Value::F64(1.5),
+            rmpv::Value::Binary(vec![1]),
+            arr(vec![]),
+        ] {
+            assert_eq!(
+                args(event(arr(vec![
+                    s("e"),
+                    rmpv::Value::Map(vec![(key.clone(), 1.into())])
+                ]))),
+                Err(ParseError::InvalidPayload),
+                "{key:?}"
+            );
+        }
+        // Timestamps are Date.toJSON() strings; `undefined` is null in an
+        // array and absent in a map; other extensions refuse the packet.
+        let ts32 = rmpv::Value::Ext(-1, 1_700_000_000u32.to_be_bytes().to_vec());
+        let ns = 5_000_000u64; // 5 ms
+        let ts64 = rmpv::Value::Ext(-1, ((ns << 34) | 1_700_000_000).to_be_bytes().to_vec());
+        let mut b96 = 0u32.to_be_bytes().to_vec();
+        b96.extend_from_slice(&(-86_400i64).to_be_bytes());
+        let ts96 = rmpv::Value::Ext(-1, b96);
+        let undef = rmpv::Value::Ext(0, vec![0]);
+        let got = args(event(arr(vec![
+            s("e"),
+            ts32,
+            ts64,
+            ts96,
+            undef.clone(),
+            rmpv::Value::Map(vec![(s("a"), undef), (s("b"), 1.into())]),
+        ])))
+        .unwrap();
+        assert_eq!(got[0], Value::from("2023-11-14T22:13:20.000Z"));
+        assert_eq!(got[1], Value::from("2023-11-14T22:13:20.005Z"));
+        assert_eq!(got[2], Value::from("1969-12-31T00:00:00.000Z"));
+        assert_eq!(got[3], Value::Null);
+        assert_eq!(got[4].as_object().unwrap().len(), 1);
+        for ext in [
+            rmpv::Value::Ext(1, vec![0]),
+            rmpv::Value::Ext(-1, vec![0; 5]),
+            rmpv::Value::Ext(0, vec![1]),
+        ] {
+            assert_eq!(
+                args(event(arr(vec![s("e"), ext.clone()]))),
+                Err(ParseError::InvalidPayload),
+                "{ext:?}"
+            );
+        }
+        // Strings must be UTF-8.
+        let mut bad = event(arr(vec![s("e"), s("ab")]));
+        let n = bad.len();
+        bad[n - 7] = 0xff; // inside "ab", before the nsp key
+        assert!(decode(&bad, 128).is_err());
+    }
+
+    #[test]
+    fn depth_is_counted_as_the_json_parser_counts_it() {
+        // data = [name, [[...[]...]]]: the data array is level 1.
+        let nested = |levels: usize| {
+            let mut v = arr(vec![]);
+            for _ in 1..levels {
+                v = arr(vec![v]);
+            }
+            event(arr(vec![s("e"), v]))
+        };
+        assert!(decode(&nested(9), 10).is_ok());
+        assert_eq!(
+            decode(&nested(10), 10).unwrap_err(),
+            ParseError::InvalidPayload
+        );
+        assert!(decode(&nested(127), 128).is_ok());
+        assert!(decode(&nested(128), 128).is_err());
+        // The cap holds whatever is asked; deep input never overflows the stack.
+        assert!(decode(&nested(511), 100_000).is_ok());
+        assert!(decode(&nested(512), 100_000).is_err());
+        // [2-key map … data: [[[[…]]]]] 100 000 deep, written by hand (a
+        // value that deep cannot even be built and dropped recursively).
+        let mut deep = event(arr(vec![s("e")]));
+        let at = deep.len() - 6; // before the nsp key
+        deep[at - 3] = 0x92; // data: ["e", <deep>]
+        let tail = deep.split_off(at);
+        deep.extend(std::iter::repeat_n(0x91, 100_000));
+        deep.push(0x90);
+        deep.extend(tail);
+        assert!(decode(&deep, 100_000).is_err());
+        let mut deep_maps = [0x81, 0xa1, b'k'].repeat(50_000);
+        deep_maps.push(0xc0);
+        assert!(decode(&deep_maps, 512).is_err());
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        let good = event(arr(vec![s("e")]));
+        let mut trailing = good.clone();
+        trailing.push(0);
+        assert!(matches!(
+            decode(&trailing, 128),
+            Err(ParseError::InvalidMsgPack(_))
+        ));
+        for cut in 0..good.len() {
+            assert!(decode(&good[..cut], 128).is_err(), "{cut}");
+        }
+        // A header claiming 2^32 - 1 elements with none following.
+        assert!(decode(b"\xdd\xff\xff\xff\xff", 128).is_err());
+        assert!(decode(b"\xdf\xff\xff\xff\xff", 128).is_err());
+        assert!(decode(b"\xc1", 128).is_err());
+        let mut d = Decoder::default();
+        assert_eq!(d.decode_text("2[\"e\"]"), Err(ParseError::TextForMsgPack));
+    }
 }
