@@ -433,7 +433,10 @@ const char *oxsio_version(void);
 // one at a time with an acknowledgement request and sent again until
 // acknowledged or `retries` more tries timed out after `ack_timeout_ms`:
 // at-least-once delivery, as the JS client's `retries`),
-// `event_queue_capacity` (4096: poll-mode queue bound).
+// `event_queue_capacity` (4096: poll-mode queue bound), `parser`
+// ("default"; "msgpack" for a server using `socket.io-msgpack-parser` or
+// python-socketio's `serializer="msgpack"`; the server's parser must
+// match; any other name gives `OXSIO_RESULT_INVALID_CONFIG`).
 //
 // Ownership: release `*out_client` with `oxsio_client_free`.
 // Returns: `OXSIO_RESULT_INVALID_URL`, `OXSIO_RESULT_INVALID_CONFIG`,
@@ -953,7 +956,12 @@ oxsio_result oxsio_log_dropped(uint64_t *out_count);
 // `max_buffer_size` (256 packets queued per client), `connect_timeout_ms`
 // (45000; also bounds a middleware's answer), `ack_timeout_ms` (5000),
 // `max_attachments` (10), `max_json_depth` (128, at most 512: deeper
-// JSON in a packet closes its connection), `max_rooms_per_socket` (10000),
+// JSON in a packet closes its connection; with the msgpack parser it
+// bounds the arrays and maps of a packet the same way), `parser`
+// ("default", the official JSON parser; "msgpack": the one of
+// `socket.io-msgpack-parser` and python-socketio's `serializer="msgpack"`,
+// one binary message per packet, which every client must use too; any
+// other name gives `OXSIO_RESULT_INVALID_CONFIG`), `max_rooms_per_socket` (10000),
 // `max_pending_acks` (4096 per socket), `max_connections` (250000; more
 // get HTTP 503), `cors_origins` (["https://a.example"] or
 // ["*"]; CORS off when absent), `cors_credentials` (false),

@@ -74,10 +74,18 @@ struct ClientConfig {
     retry_refused: Option<bool>,
     retries: Option<u32>,
     event_queue_capacity: Option<usize>,
+    parser: Option<String>,
 }
 
 fn bad(msg: String) -> Error {
     Error::new(oxsio_result::InvalidConfig, msg)
+}
+
+/// The `parser` of a server or client config: "default" (or "json") and
+/// "msgpack".
+pub(crate) fn parser(name: &str) -> Result<oxsio_core::codec::Parser> {
+    oxsio_core::codec::Parser::from_name(name)
+        .ok_or_else(|| bad(format!("parser {name:?} (default, msgpack)")))
 }
 
 impl ClientConfig {
@@ -152,6 +160,9 @@ impl ClientConfig {
         }
         if let Some(v) = self.retries {
             o.retries = v;
+        }
+        if let Some(name) = &self.parser {
+            o.parser = parser(name)?;
         }
         let auth = match self.auth {
             Some(v) => Auth::Value(Value::from(v)),
@@ -426,7 +437,10 @@ fn new_client(
 /// one at a time with an acknowledgement request and sent again until
 /// acknowledged or `retries` more tries timed out after `ack_timeout_ms`:
 /// at-least-once delivery, as the JS client's `retries`),
-/// `event_queue_capacity` (4096: poll-mode queue bound).
+/// `event_queue_capacity` (4096: poll-mode queue bound), `parser`
+/// ("default"; "msgpack" for a server using `socket.io-msgpack-parser` or
+/// python-socketio's `serializer="msgpack"`; the server's parser must
+/// match; any other name gives `OXSIO_RESULT_INVALID_CONFIG`).
 ///
 /// Ownership: release `*out_client` with `oxsio_client_free`.
 /// Returns: `OXSIO_RESULT_INVALID_URL`, `OXSIO_RESULT_INVALID_CONFIG`,
