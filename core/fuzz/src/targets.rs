@@ -15,13 +15,14 @@ use oxsio::codec::socketio::{Decoder, PacketData};
 
 /// The fuzz targets, by name (each has `fuzz_targets/<name>.rs` and a
 /// corpus in `corpus/<name>/`).
-pub const TARGETS: [&str; 6] = [
+pub const TARGETS: [&str; 7] = [
     "eio_packet",
     "polling_payload",
     "sio_packet",
     "binary_reassembly",
     "handshake",
     "ws_frame",
+    "msgpack",
 ];
 
 /// Runs target `name` on `data`.
@@ -36,6 +37,7 @@ pub fn run(name: &str, data: &[u8]) {
         "binary_reassembly" => binary_reassembly(data),
         "handshake" => handshake(data),
         "ws_frame" => ws_frame(data),
+        "msgpack" => msgpack(data),
         other => panic!("unknown fuzz target {other}"),
     }
 }
@@ -261,4 +263,36 @@ pub fn ws_frame(data: &[u8]) {
         assert_eq!(twice, payload);
         rest = &rest[end..];
     }
+}
+
+/// One binary message for the msgpack parser: the first byte picks the
+/// depth limit (0..=254, and the 512 cap for 255), the rest is the message,
+/// decoded by `codec::msgpack::Decoder` as the server does.
+///
+/// Properties: no panic; a decoded packet re-encodes to msgpack that
+/// decodes to the same packet under the same limit, and re-encodes to the
+/// same bytes.
+pub fn msgpack(data: &[u8]) {
+    use oxsio::codec::msgpack;
+    let Some((&first, rest)) = data.split_first() else {
+        return;
+    };
+    let depth = if first == 255 {
+        512
+    } else {
+        usize::from(first)
+    };
+    let mut d = msgpack::Decoder::new(depth);
+    let Ok(Some(p)) = d.decode_binary(Bytes::copy_from_slice(rest)) else {
+        return;
+    };
+    let encoded = msgpack::encode(&p);
+    let again = msgpack::decode(&encoded, depth)
+        .unwrap_or_else(|e| panic!("{p:?} re-encoded as {encoded:02x?} does not decode: {e}"));
+    assert_eq!(again, p, "round trip of {rest:02x?}");
+    assert_eq!(
+        msgpack::encode(&again),
+        encoded,
+        "encoding of {rest:02x?} is not stable"
+    );
 }

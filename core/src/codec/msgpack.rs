@@ -248,6 +248,8 @@ pub fn decode(bytes: &[u8], max_depth: usize) -> Result<Packet, ParseError> {
         _ => return Err(ParseError::UnknownType),
     };
     let nsp = match nsp {
+        // The empty namespace is the main one, as for the JSON parser.
+        Some(ValueRef::String(s)) if s.as_bytes().is_empty() => "/".to_owned(),
         Some(ValueRef::String(s)) => s.into_str().ok_or(ParseError::InvalidNamespace)?.to_owned(),
         _ => return Err(ParseError::InvalidNamespace),
     };
