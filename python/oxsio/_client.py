@@ -70,7 +70,7 @@ class _ClientBase(Registry):
         super().__init__()
         if kwargs:
             raise TypeError(f"unexpected option(s): {', '.join(sorted(kwargs))}")
-        check_serializer(serializer)
+        serializer = check_serializer(serializer, json)
         if http_session is not None:
             raise NotImplementedError(
                 "http_session is not supported: the client's HTTP runs in Rust; "
@@ -111,6 +111,7 @@ class _ClientBase(Registry):
             retries=retries,
             max_attachments=max_attachments,
             max_json_depth=max_json_depth,
+            serializer=serializer,
         )
         self._recovered: Dict[str, bool] = {}
         self._request_timeout = float(request_timeout)

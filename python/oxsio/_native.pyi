@@ -115,6 +115,7 @@ class Server:
         allow_upgrades: bool = True,
         http_compression: bool = False,
         compression_threshold: int = 1024,
+        serializer: str = "default",
     ) -> "Server": ...
     def add_namespace(self, name: str) -> None:
         """Serves namespace `name` (idempotent): clients may join it, and its
@@ -407,6 +408,7 @@ class Client:
         retries: int = 0,
         max_attachments: int = 10,
         max_json_depth: int = 128,
+        serializer: str = "default",
     ) -> "Client": ...
     def connect(
         self,

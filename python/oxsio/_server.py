@@ -218,7 +218,7 @@ class _ServerBase(Registry):
         if kwargs:
             raise TypeError(f"unexpected option(s): {', '.join(sorted(kwargs))}")
         check_async_mode(async_mode, self._is_async)
-        check_serializer(serializer)
+        serializer = check_serializer(serializer, json)
         if monitor_clients is not True:
             raise NotImplementedError(
                 "monitor_clients=False is not supported: oxsio always runs heartbeats (ping_interval/ping_timeout)"
@@ -289,6 +289,7 @@ class _ServerBase(Registry):
             allow_upgrades=bool(allow_upgrades),
             http_compression=bool(http_compression),
             compression_threshold=int(compression_threshold),
+            serializer=serializer,
         )
         self._engine_path = path
         self._max_http_buffer_size = int(max_http_buffer_size)

@@ -190,6 +190,7 @@ pub struct Client {
     retries: u32,
     max_attachments: usize,
     max_json_depth: usize,
+    parser: oxsio::codec::Parser,
     tls: TlsOptions,
 }
 
@@ -210,6 +211,17 @@ impl Client {
                     format!("{ns} is not a connected namespace."),
                 )
             })
+    }
+}
+
+/// python-socketio's `serializer` names: "default" and "msgpack".
+pub(crate) fn parser(serializer: &str) -> PyResult<oxsio::codec::Parser> {
+    match serializer {
+        "default" => Ok(oxsio::codec::Parser::Json),
+        "msgpack" => Ok(oxsio::codec::Parser::MsgPack),
+        other => Err(PyValueError::new_err(format!(
+            "serializer must be 'default' or 'msgpack', not {other:?}"
+        ))),
     }
 }
 
@@ -240,6 +252,7 @@ impl Client {
         retries = 0,
         max_attachments = 10,
         max_json_depth = 128,
+        serializer = "default",
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -255,8 +268,10 @@ impl Client {
         retries: u32,
         max_attachments: usize,
         max_json_depth: usize,
+        serializer: &str,
     ) -> PyResult<Self> {
         let secs = |v: f64| blocking::duration(Some(v)).map(Option::unwrap_or_default);
+        let parser = parser(serializer)?;
         if !(0.0..=1.0).contains(&randomization_factor) {
             return Err(PyValueError::new_err(
                 "randomization_factor must be between 0 and 1",
@@ -277,6 +292,7 @@ impl Client {
             retries,
             max_attachments,
             max_json_depth,
+            parser,
             tls: TlsOptions {
                 extra_ca_pem: ca_pem,
                 accept_invalid_certs: !ssl_verify,
@@ -327,6 +343,7 @@ impl Client {
             retries: self.retries,
             max_attachments: self.max_attachments,
             max_json_depth: self.max_json_depth,
+            parser: self.parser,
             tls: self.tls.clone(),
             path: path.to_owned(),
             ..ClientOptions::default()

@@ -480,6 +480,7 @@ impl Server {
         allow_upgrades = true,
         http_compression = false,
         compression_threshold = 1024,
+        serializer = "default",
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -506,6 +507,7 @@ impl Server {
         allow_upgrades: bool,
         http_compression: bool,
         compression_threshold: usize,
+        serializer: &str,
     ) -> PyResult<Self> {
         let secs = |v: f64, what: &str| {
             blocking::duration(Some(v))?
@@ -521,6 +523,7 @@ impl Server {
             .max_buffer_size(max_queue.max(1))
             .max_attachments(max_attachments)
             .max_json_depth(max_json_depth)
+            .parser(crate::client::parser(serializer)?)
             .allow_upgrades(allow_upgrades)
             .http_compression(http_compression.then_some(compression_threshold));
         if let Some(t) = parse_transports(transports)? {
