@@ -103,4 +103,16 @@ impl PacketDecoder {
             PacketDecoder::MsgPack(d) => d.decode_binary(data),
         }
     }
+
+    /// Decodes a binary message borrowed for the call: the msgpack parser
+    /// reads it in place, the JSON parser copies the attachment it keeps.
+    ///
+    /// # Errors
+    /// Any [`ParseError`]; the connection should be closed.
+    pub fn decode_binary_ref(&mut self, data: &[u8]) -> Result<Option<Packet>, ParseError> {
+        match self {
+            PacketDecoder::Json(d) => d.decode_binary(Bytes::copy_from_slice(data)),
+            PacketDecoder::MsgPack(d) => msgpack::decode(data, d.max_depth()).map(Some),
+        }
+    }
 }

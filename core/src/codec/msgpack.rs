@@ -502,6 +502,11 @@ impl Decoder {
         }
     }
 
+    /// The nesting limit.
+    pub fn max_depth(&self) -> usize {
+        self.max_depth
+    }
+
     /// A text message: never valid for this parser.
     ///
     /// # Errors

@@ -511,6 +511,9 @@ pub enum Incoming<'a> {
     Text(&'a str),
     /// A binary message.
     Binary(Bytes),
+    /// A binary message borrowed from the transport's read buffer (a
+    /// WebSocket frame) for this call only: copy it to keep it.
+    BinaryRef(&'a [u8]),
 }
 
 /// The layer above Engine.IO (Socket.IO) as the engine sees it.

@@ -396,9 +396,7 @@ async fn run<H: Handler, S: Stream>(
                                 engine.on_text(entry, text);
                             }
                         }
-                        Event::Binary(data) => {
-                            engine.on_binary(entry, Bytes::copy_from_slice(data))
-                        }
+                        Event::Binary(data) => engine.on_binary_ref(entry, data),
                     }
                     !session.is_closed()
                 });

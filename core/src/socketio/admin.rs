@@ -687,6 +687,7 @@ impl Admin {
         let n = match msg {
             Incoming::Text(t) => t.len(),
             Incoming::Binary(b) => b.len(),
+            Incoming::BinaryRef(b) => b.len(),
         };
         self.counters[BYTES_IN].add(n as u64);
     }

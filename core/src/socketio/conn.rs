@@ -115,6 +115,7 @@ impl Conn {
             match msg {
                 Incoming::Text(t) => d.decode_text(t),
                 Incoming::Binary(b) => d.decode_binary(b),
+                Incoming::BinaryRef(b) => d.decode_binary_ref(b),
             }
         };
         match decoded {
