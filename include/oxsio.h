@@ -440,10 +440,14 @@ const char *oxsio_version(void);
 // `max_attachments` (10: a received packet with more closes the
 // connection), `max_json_depth` (128, at most 512), `max_payload`
 // (104857600: the largest WebSocket message accepted, after
-// decompression; a larger one closes with 1009) and
+// decompression; a larger one closes with 1009),
 // `per_message_deflate_threshold` (absent or -1: not offered; N: offer
-// permessage-deflate and compress messages from N bytes) and `eio3`
-// (false; true speaks to a Socket.IO 2.x server: Engine.IO protocol 3).
+// permessage-deflate and compress messages from N bytes), `eio3`
+// (false; true speaks to a Socket.IO 2.x server: Engine.IO protocol 3)
+// and `parser` ("default"; "msgpack" for a server using
+// `socket.io-msgpack-parser` or python-socketio's `serializer="msgpack"`;
+// the server's parser must match; any other name gives
+// `OXSIO_RESULT_INVALID_CONFIG`).
 //
 // Ownership: release `*out_client` with `oxsio_client_free`.
 // Returns: `OXSIO_RESULT_INVALID_URL`, `OXSIO_RESULT_INVALID_CONFIG`,
@@ -1034,7 +1038,12 @@ oxsio_result oxsio_log_dropped(uint64_t *out_count);
 // `max_buffer_size` (256 packets queued per client), `connect_timeout_ms`
 // (45000; also bounds a middleware's answer), `ack_timeout_ms` (5000),
 // `max_attachments` (10), `max_json_depth` (128, at most 512: deeper
-// JSON in a packet closes its connection), `max_rooms_per_socket` (10000),
+// JSON in a packet closes its connection; with the msgpack parser it
+// bounds the arrays and maps of a packet the same way), `parser`
+// ("default", the official JSON parser; "msgpack": the one of
+// `socket.io-msgpack-parser` and python-socketio's `serializer="msgpack"`,
+// one binary message per packet, which every client must use too; any
+// other name gives `OXSIO_RESULT_INVALID_CONFIG`), `max_rooms_per_socket` (10000),
 // `max_pending_acks` (4096 per socket), `max_connections` (250000; more
 // get HTTP 503), `cors_origins` (["https://a.example"] or
 // ["*"]; CORS off when absent), `cors_credentials` (false),

@@ -9,7 +9,7 @@
 //! oxsio-bench run <scenario> --addr 127.0.0.1:PORT [--pid PID] [sizes…]   # one JSON line
 //! oxsio-bench scale --peer oxsio|socketioxide --conns 500000 [--hold-s 300]  # see scale.rs
 //! ```
-//! Scenarios: echo_64, echo_1k, fanout, connect, polling_echo, idle.
+//! Scenarios: echo_64, echo_64_msgpack, echo_1k, fanout, connect, polling_echo, idle.
 
 mod orchestrate;
 mod report;
@@ -91,6 +91,7 @@ fn run(scenario: &str, f: &Flags) -> i32 {
     let t = Target {
         addr,
         pid: f.str("pid").and_then(|p| p.parse().ok()),
+        msgpack: scenario == "echo_64_msgpack",
     };
     let limit = Duration::from_secs(f.num("limit-s", 60));
     let rt = match tokio::runtime::Builder::new_current_thread()
@@ -114,6 +115,16 @@ fn run(scenario: &str, f: &Flags) -> i32 {
                         .await,
                 )
             }
+            "echo_64_msgpack" => Some(
+                scenarios::echo_msgpack(
+                    &t,
+                    n("clients", 100),
+                    n("per-client", 1000),
+                    n("payload", 64),
+                    limit,
+                )
+                .await,
+            ),
             "fanout" => Some(
                 scenarios::fanout(
                     &t,

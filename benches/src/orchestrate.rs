@@ -21,6 +21,7 @@ const LOAD_CPU: usize = 1;
 /// All scenarios, in run order.
 pub const SCENARIOS: &[&str] = &[
     "echo_64",
+    "echo_64_msgpack",
     "echo_1k",
     "fanout",
     "connect",
@@ -461,7 +462,7 @@ impl Sizes {
 
     fn args(&self, scenario: &str) -> Vec<String> {
         let kv: Vec<(&str, u64)> = match scenario {
-            "echo_64" | "echo_1k" => vec![
+            "echo_64" | "echo_64_msgpack" | "echo_1k" => vec![
                 ("clients", self.echo_clients),
                 ("per-client", self.echo_per_client),
             ],
@@ -504,6 +505,11 @@ impl Sizes {
                     "{} clients × {} events, 64 B string, closed loop, WebSocket",
                     self.echo_clients, self.echo_per_client
                 ),
+            ),
+            (
+                "echo_64_msgpack".into(),
+                "as echo_64 with socket.io-msgpack-parser packets (binary frames), oxsio servers only"
+                    .to_owned(),
             ),
             (
                 "echo_1k".into(),
@@ -616,6 +622,9 @@ fn measure(
             "--ping-timeout-ms".into(),
             (ms * 2).to_string(),
         ];
+    }
+    if scenario == "echo_64_msgpack" {
+        extra.extend(["--parser".to_owned(), "msgpack".to_owned()]);
     }
     // One retry: a peer being reinstalled at that moment (another session
     // rebuilding a venv, say) should not cost the measurement.
@@ -756,6 +765,10 @@ pub fn all(f: &Flags) -> i32 {
                 continue;
             }
             for peer in peer_order(&live, rep) {
+                if scenario == "echo_64_msgpack" && !peer.program.ends_with("bench-server-oxsio") {
+                    // Only the Rust oxsio server takes `--parser msgpack`.
+                    continue;
+                }
                 let t = Instant::now();
                 let mut v = measure(
                     peer,

@@ -21,6 +21,9 @@ pub struct Target {
     pub addr: SocketAddr,
     /// Its pid, for CPU and memory figures from /proc.
     pub pid: Option<u32>,
+    /// The server speaks `socket.io-msgpack-parser`: clients join with a
+    /// binary msgpack CONNECT (the `echo_64_msgpack` scenario).
+    pub msgpack: bool,
 }
 
 impl Target {
@@ -130,6 +133,7 @@ async fn open_all(
     }));
     let req: Rc<[u8]> = wire::ws_upgrade_request(t.addr).into();
     let addr = t.addr;
+    let msgpack = t.msgpack;
     let mut set = JoinSet::new();
     for _ in 0..concurrency.max(1).min(n) {
         let (st, req) = (st.clone(), req.clone());
@@ -148,10 +152,13 @@ async fn open_all(
                     }
                     s.next - 1
                 };
-                let r = timeout_at(
-                    deadline,
-                    wire::ws_connect(addr, source(i, n), i as u32 + 1, &req),
-                )
+                let r = timeout_at(deadline, async {
+                    if msgpack {
+                        wire::ws_connect_msgpack(addr, source(i, n), i as u32 + 1, &req).await
+                    } else {
+                        wire::ws_connect(addr, source(i, n), i as u32 + 1, &req).await
+                    }
+                })
                 .await;
                 let mut s = st.borrow_mut();
                 match r {
@@ -278,6 +285,89 @@ pub async fn echo(
     json!({
         "scenario": if payload >= 1024 { "echo_1k" } else { "echo_64" },
         "transport": "websocket",
+        "clients": clients, "per_client": per_client, "payload_bytes": payload,
+        "connect_failures": failed, "first_error": err,
+        "msgs": msgs, "expected": expected, "complete": msgs == expected,
+        "bad_replies": errors, "broken_clients": broken,
+        "elapsed_s": round(elapsed, 3),
+        "msgs_per_s": round(msgs as f64 / elapsed, 1),
+        "p50_us": p50, "p99_us": p99, "max_us": max,
+        "server_cpu_s": cpu.map(|c| round(c, 3)),
+        "cpu_us_per_msg": per(cpu, msgs),
+        "server_user_share": user_share,
+        "server_busy": cpu.map(|c| round(c / elapsed, 3)),
+        "ok": msgs == expected && errors == 0 && failed == 0,
+    })
+}
+
+/// echo_64_msgpack: as [`echo`], with `socket.io-msgpack-parser` packets
+/// (`{type: 2, data: ["echo", <payload>], nsp: "/"}` as one binary
+/// WebSocket frame each way) against a server started with that parser.
+pub async fn echo_msgpack(
+    t: &Target,
+    clients: usize,
+    per_client: usize,
+    payload: usize,
+    limit: Duration,
+) -> Value {
+    use oxsio::codec::{msgpack, socketio::Packet};
+    let deadline = tokio::time::Instant::now() + limit;
+    let (conns, failed, err, _) = open_all(t, clients, 64, deadline).await;
+    let frame = msgpack::encode(&Packet::event(
+        "/",
+        "echo",
+        vec![oxsio::Value::from("x".repeat(payload))],
+        None,
+    ));
+    // The server's echo is the same packet, byte for byte.
+    let frame = Rc::new(frame);
+    let head: Rc<[u8]> = frame[..frame.len().min(16)].into();
+    let (cpu0, split0, t0) = (t.cpu(), t.cpu_split(), Instant::now());
+    let mut set = JoinSet::new();
+    for mut c in conns {
+        let (frame, head) = (frame.clone(), head.clone());
+        set.spawn_local(async move {
+            let mut lat = Lat::default();
+            let mut errors = 0u64;
+            let run = async {
+                for _ in 0..per_client {
+                    let sent = sys::mono_ns();
+                    c.writer.send_frame(2, &frame).await?;
+                    loop {
+                        let p = c.reader.next_binary(&c.writer).await?;
+                        if p.starts_with(&head) {
+                            if p != frame.as_slice() {
+                                errors += 1;
+                            }
+                            break;
+                        }
+                    }
+                    lat.push_ns(sys::mono_ns().saturating_sub(sent));
+                }
+                Ok::<_, std::io::Error>(())
+            };
+            let r = timeout_at(deadline, run).await;
+            let broken = !matches!(r, Ok(Ok(())));
+            (lat, errors, broken)
+        });
+    }
+    let mut lat = Lat::default();
+    let (mut errors, mut broken) = (0u64, 0u64);
+    while let Some(Ok((l, e, b))) = set.join_next().await {
+        lat.0.extend(l.0);
+        errors += e;
+        broken += b as u64;
+    }
+    let elapsed = t0.elapsed().as_secs_f64();
+    let cpu = cpu_delta(cpu0, t.cpu());
+    let user_share = user_share(split0, t.cpu_split());
+    let msgs = lat.0.len() as u64;
+    let (p50, p99, max) = lat.summary();
+    let expected = (clients * per_client) as u64;
+    json!({
+        "scenario": "echo_64_msgpack",
+        "transport": "websocket",
+        "parser": "msgpack",
         "clients": clients, "per_client": per_client, "payload_bytes": payload,
         "connect_failures": failed, "first_error": err,
         "msgs": msgs, "expected": expected, "complete": msgs == expected,

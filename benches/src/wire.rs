@@ -572,6 +572,102 @@ impl WsReader {
     }
 }
 
+impl WsReader {
+    /// Next binary WebSocket message (a msgpack Socket.IO packet), pings
+    /// answered on the way; text messages other than pings are skipped.
+    pub async fn next_binary(&mut self, w: &WsWriter) -> io::Result<&[u8]> {
+        loop {
+            self.release();
+            match self.step(w)? {
+                Step::Data(op) => match self.kind(op)? {
+                    Kind::Binary => return Ok(self.payload()),
+                    Kind::Ping { probe } => Self::pong(w, probe).await?,
+                    Kind::Message | Kind::Other => {}
+                },
+                Step::Need(n) => {
+                    self.buf.reserve(n);
+                    self.buf.fill(&mut self.rd).await?;
+                }
+                Step::Flush => w.flush().await?,
+                Step::Again => {}
+            }
+        }
+    }
+}
+
+/// As [`ws_connect`] for a server using `socket.io-msgpack-parser`: the
+/// CONNECT is the binary `{type: 0, nsp: "/"}`, the answer a binary packet
+/// of type 0 (4, CONNECT_ERROR, is a refusal).
+pub async fn ws_connect_msgpack(
+    addr: SocketAddr,
+    src: Option<IpAddr>,
+    seed: u32,
+    req: &[u8],
+) -> io::Result<WsClient> {
+    // {"type":0,"nsp":"/"}
+    const CONNECT: &[u8] = b"\x82\xa4type\x00\xa3nsp\xa1/";
+    const TYPE: &[u8] = b"\xa4type";
+    let mut c = ws_connect_raw(addr, src, seed, req).await?;
+    c.writer.send_frame(2, CONNECT).await?;
+    loop {
+        let p = c.reader.next_binary(&c.writer).await?;
+        // The reply map's `type` value, wherever the key is.
+        let Some(at) = p.windows(TYPE.len()).position(|w| w == TYPE) else {
+            continue;
+        };
+        match p.get(at + TYPE.len()) {
+            Some(0) => return Ok(c),
+            Some(4) => return Err(bad("connect refused (msgpack CONNECT_ERROR)")),
+            _ => {}
+        }
+    }
+}
+
+/// The WebSocket handshake and the Engine.IO open packet, nothing sent yet.
+async fn ws_connect_raw(
+    addr: SocketAddr,
+    src: Option<IpAddr>,
+    seed: u32,
+    req: &[u8],
+) -> io::Result<WsClient> {
+    let stream = tcp_connect(addr, src).await?;
+    let (mut rd, mut wr) = stream.into_split();
+    wr.write_all(req).await?;
+    let mut buf = Buf::new(512);
+    let end = loop {
+        if let Some(i) = head_end(buf.avail()) {
+            break i;
+        }
+        if buf.avail().len() > 16 * 1024 {
+            return Err(bad("oversized upgrade response"));
+        }
+        buf.fill(&mut rd).await?;
+    };
+    if !buf.avail().starts_with(b"HTTP/1.1 101") {
+        let head = String::from_utf8_lossy(&buf.avail()[..end]).into_owned();
+        return Err(bad(format!("upgrade refused: {head}")));
+    }
+    buf.consume(end);
+    let writer = Rc::new(WsWriter::new(wr, seed));
+    let mut reader = WsReader {
+        rd,
+        buf,
+        pending: 0,
+        frag: Vec::new(),
+        in_frag: false,
+        use_frag: false,
+        frag_op: 0,
+        cur: (0, 0),
+    };
+    reader.next_frame(&writer).await?;
+    let open = parse_open(reader.payload())?;
+    Ok(WsClient {
+        reader,
+        writer,
+        open,
+    })
+}
+
 /// The handshake figures the server sent.
 #[derive(Debug, Clone)]
 pub struct Open {
@@ -675,37 +771,11 @@ pub async fn ws_connect_with(
     req: &[u8],
     connect: &[u8],
 ) -> io::Result<(WsClient, Vec<u8>)> {
-    let stream = tcp_connect(addr, src).await?;
-    let (mut rd, mut wr) = stream.into_split();
-    wr.write_all(req).await?;
-    let mut buf = Buf::new(512);
-    let end = loop {
-        if let Some(i) = head_end(buf.avail()) {
-            break i;
-        }
-        if buf.avail().len() > 16 * 1024 {
-            return Err(bad("oversized upgrade response"));
-        }
-        buf.fill(&mut rd).await?;
-    };
-    if !buf.avail().starts_with(b"HTTP/1.1 101") {
-        let head = String::from_utf8_lossy(&buf.avail()[..end]).into_owned();
-        return Err(bad(format!("upgrade refused: {head}")));
-    }
-    buf.consume(end);
-    let writer = Rc::new(WsWriter::new(wr, seed));
-    let mut reader = WsReader {
-        rd,
-        buf,
-        pending: 0,
-        frag: Vec::new(),
-        in_frag: false,
-        use_frag: false,
-        frag_op: 0,
-        cur: (0, 0),
-    };
-    reader.next_frame(&writer).await?;
-    let open = parse_open(reader.payload())?;
+    let WsClient {
+        mut reader,
+        writer,
+        open,
+    } = ws_connect_raw(addr, src, seed, req).await?;
     writer.send_text(connect).await?;
     let reply = loop {
         let p = reader.next_sio(&writer).await?;

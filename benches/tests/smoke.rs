@@ -25,6 +25,7 @@ fn smoke_run_of_every_scenario_completes() {
         scenarios,
         [
             "echo_64",
+            "echo_64_msgpack",
             "echo_1k",
             "fanout",
             "connect",

@@ -110,10 +110,38 @@ fn bench_packet(c: &mut Criterion, name: &str, p: &Packet) {
     g.finish();
 }
 
+/// The same packet with the msgpack parser: one binary message.
+fn bench_msgpack(c: &mut Criterion, name: &str, p: &Packet) {
+    use oxsio::codec::msgpack;
+    let bytes = msgpack::encode(p);
+    let mut g = c.benchmark_group(name);
+    g.throughput(Throughput::Bytes(bytes.len() as u64));
+    g.bench_function("encode", |b| {
+        let mut out = Vec::with_capacity(bytes.len());
+        b.iter(|| {
+            out.clear();
+            msgpack::encode_into(&mut out, black_box(p));
+            black_box(&out);
+        });
+    });
+    // As the server reads a WebSocket frame: in place (`decode_binary_ref`).
+    g.bench_function("decode", |b| {
+        b.iter(|| {
+            let got = msgpack::decode(black_box(&bytes), 128);
+            debug_assert!(got.is_ok());
+            black_box(got)
+        });
+    });
+    g.finish();
+}
+
 fn codecs(c: &mut Criterion) {
     bench_packet(c, "small_event_64B", &small_event());
+    bench_msgpack(c, "msgpack_small_event_64B", &small_event());
     bench_packet(c, "event_1KiB", &kib_event());
+    bench_msgpack(c, "msgpack_event_1KiB", &kib_event());
     bench_packet(c, "binary_event_2_attachments", &binary_event());
+    bench_msgpack(c, "msgpack_binary_event", &binary_event());
 
     // A polling GET body: 16 packets (14 small events + 1 binary event
     // with its 2 attachments as `b…` records).

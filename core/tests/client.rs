@@ -13,6 +13,7 @@ use oxsio::client::{
     Buffering, ClientBuilder, ClientDisconnectReason, ClientError, ClientEvent, ClientOptions,
     ClientSocket, Manager, Reconnection,
 };
+use oxsio::codec::Parser;
 use oxsio::{Transport, Value};
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -37,10 +38,15 @@ struct NodeServer {
 
 impl NodeServer {
     async fn start(port: u16) -> NodeServer {
+        NodeServer::start_with(port, Parser::Json).await
+    }
+
+    async fn start_with(port: u16, parser: Parser) -> NodeServer {
         let dir = common::repo_root().join("tests/interop");
         let mut child = Command::new("node")
             .arg(dir.join("reference_server.js"))
             .arg(port.to_string())
+            .env("PARSER", parser.name())
             .current_dir(&dir)
             .stdout(Stdio::piped())
             .kill_on_drop(true)
@@ -83,7 +89,12 @@ async fn next(rx: &mut mpsc::UnboundedReceiver<Vec<Value>>) -> Vec<Value> {
 }
 
 fn opts(transports: &[Transport]) -> ClientOptions {
+    opts_with(transports, Parser::Json)
+}
+
+fn opts_with(transports: &[Transport], parser: Parser) -> ClientOptions {
     ClientOptions {
+        parser,
         transports: transports.to_vec(),
         reconnection: Reconnection {
             delay: Duration::from_millis(100),
@@ -95,11 +106,11 @@ fn opts(transports: &[Transport]) -> ClientOptions {
 }
 
 /// Every feature a well-behaved server offers, through one client.
-async fn feature_suite(base: &str, mode: &str, transports: &[Transport]) {
+async fn feature_suite(base: &str, mode: &str, transports: &[Transport], parser: Parser) {
     // Connect with auth; a handler registered before connecting sees the welcome.
     let (wtx, mut welcome) = mpsc::unbounded_channel();
     let socket = ClientBuilder::new(base)
-        .options(opts(transports))
+        .options(opts_with(transports, parser))
         .auth(json!({"token": "good", "room": "vip"}))
         .on("welcome", move |ev| {
             let _ = wtx.send(ev.args);
@@ -165,7 +176,7 @@ async fn feature_suite(base: &str, mode: &str, transports: &[Transport]) {
     assert_eq!(next(&mut vip).await, vec![Value::from(7)]);
 
     // Offline emits are buffered until connected, sent once, in order.
-    let manager = Manager::new(base, opts(transports)).unwrap();
+    let manager = Manager::new(base, opts_with(transports, parser)).unwrap();
     let late = manager.socket("/");
     let mut late_echo = collect(&late, "echo");
     late.emit("echo", 1).unwrap();
@@ -198,12 +209,18 @@ async fn feature_suite(base: &str, mode: &str, transports: &[Transport]) {
         Err(ClientError::PayloadTooLarge { max: 100_000, .. }) => {}
         other => panic!("{mode}: {other:?}"),
     }
+    // A msgpack packet is binary: base64 (4/3 of its size) over polling.
+    let fits = if parser == Parser::MsgPack && mode == "polling" {
+        70_000
+    } else {
+        90_000
+    };
     assert_eq!(
         socket
-            .emit_with_ack("size", "y".repeat(90_000))
+            .emit_with_ack("size", "y".repeat(fits))
             .await
             .unwrap(),
-        vec![Value::from(90_000)]
+        vec![Value::from(fits)]
     );
     // Binary counts as the transport sends it: raw per frame over
     // WebSocket, base64 in the POST over polling (80 000 bytes → 106 668).
@@ -233,7 +250,7 @@ async fn feature_suite(base: &str, mode: &str, transports: &[Transport]) {
 
     // Refused by the middleware, with the server's data.
     let refused = ClientBuilder::new(base)
-        .options(opts(transports))
+        .options(opts_with(transports, parser))
         .auth(json!({"token": "bad"}))
         .connect()
         .await;
@@ -251,9 +268,49 @@ async fn against_oxsio_server() {
     let handle = common::start_interop_app().await;
     let base = format!("http://{}", handle.local_addr());
     for (mode, transports) in modes() {
-        feature_suite(&base, mode, &transports).await;
+        feature_suite(&base, mode, &transports, Parser::Json).await;
     }
     handle.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn msgpack_against_oxsio_server() {
+    let handle = common::start_interop_app_with(Parser::MsgPack).await;
+    let base = format!("http://{}", handle.local_addr());
+    for (mode, transports) in modes() {
+        feature_suite(&base, mode, &transports, Parser::MsgPack).await;
+    }
+    handle.shutdown().await;
+}
+
+/// socket.io-msgpack-parser on the official server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn msgpack_against_node_server() {
+    let node = NodeServer::start_with(0, Parser::MsgPack).await;
+    let base = format!("http://127.0.0.1:{}", node.port);
+    for (mode, transports) in modes() {
+        feature_suite(&base, mode, &transports, Parser::MsgPack).await;
+    }
+    node.stop().await;
+}
+
+/// A client whose parser is not the server's cannot connect, either way
+/// round: its first packet is refused and the connection closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mismatched_parsers_fail_to_connect() {
+    for (server, client) in [
+        (Parser::MsgPack, Parser::Json),
+        (Parser::Json, Parser::MsgPack),
+    ] {
+        let handle = common::start_interop_app_with(server).await;
+        let base = format!("http://{}", handle.local_addr());
+        let mut o = opts_with(&[Transport::Websocket], client);
+        o.reconnection.enabled = false;
+        o.connect_timeout = Duration::from_secs(2);
+        let r = ClientBuilder::new(&base).options(o).connect().await;
+        assert!(r.is_err(), "{server:?} server, {client:?} client: {r:?}");
+        handle.shutdown().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -261,7 +318,7 @@ async fn against_node_server() {
     let node = NodeServer::start(0).await;
     let base = format!("http://127.0.0.1:{}", node.port);
     for (mode, transports) in modes() {
-        feature_suite(&base, mode, &transports).await;
+        feature_suite(&base, mode, &transports, Parser::Json).await;
     }
     node.stop().await;
 }

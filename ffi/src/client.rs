@@ -79,10 +79,18 @@ struct ClientConfig {
     max_payload: Option<usize>,
     per_message_deflate_threshold: Option<i64>,
     eio3: Option<bool>,
+    parser: Option<String>,
 }
 
 fn bad(msg: String) -> Error {
     Error::new(oxsio_result::InvalidConfig, msg)
+}
+
+/// The `parser` of a server or client config: "default" (or "json") and
+/// "msgpack".
+pub(crate) fn parser(name: &str) -> Result<oxsio_core::codec::Parser> {
+    oxsio_core::codec::Parser::from_name(name)
+        .ok_or_else(|| bad(format!("parser {name:?} (default, msgpack)")))
 }
 
 impl ClientConfig {
@@ -172,6 +180,9 @@ impl ClientConfig {
         }
         if let Some(v) = self.eio3 {
             o.eio3 = v;
+        }
+        if let Some(name) = &self.parser {
+            o.parser = parser(name)?;
         }
         let auth = match self.auth {
             Some(v) => Auth::Value(Value::from(v)),
@@ -450,10 +461,14 @@ fn new_client(
 /// `max_attachments` (10: a received packet with more closes the
 /// connection), `max_json_depth` (128, at most 512), `max_payload`
 /// (104857600: the largest WebSocket message accepted, after
-/// decompression; a larger one closes with 1009) and
+/// decompression; a larger one closes with 1009),
 /// `per_message_deflate_threshold` (absent or -1: not offered; N: offer
-/// permessage-deflate and compress messages from N bytes) and `eio3`
-/// (false; true speaks to a Socket.IO 2.x server: Engine.IO protocol 3).
+/// permessage-deflate and compress messages from N bytes), `eio3`
+/// (false; true speaks to a Socket.IO 2.x server: Engine.IO protocol 3)
+/// and `parser` ("default"; "msgpack" for a server using
+/// `socket.io-msgpack-parser` or python-socketio's `serializer="msgpack"`;
+/// the server's parser must match; any other name gives
+/// `OXSIO_RESULT_INVALID_CONFIG`).
 ///
 /// Ownership: release `*out_client` with `oxsio_client_free`.
 /// Returns: `OXSIO_RESULT_INVALID_URL`, `OXSIO_RESULT_INVALID_CONFIG`,

@@ -97,6 +97,7 @@ struct ServerConfig {
     ack_timeout_ms: Option<u64>,
     max_attachments: Option<usize>,
     max_json_depth: Option<usize>,
+    parser: Option<String>,
     max_rooms_per_socket: Option<usize>,
     max_pending_acks: Option<usize>,
     max_connections: Option<usize>,
@@ -564,6 +565,9 @@ impl ServerConfig {
         if let Some(v) = self.max_json_depth {
             b = b.max_json_depth(v);
         }
+        if let Some(name) = &self.parser {
+            b = b.parser(crate::client::parser(name)?);
+        }
         if let Some(v) = self.max_rooms_per_socket {
             b = b.max_rooms_per_socket(v);
         }
@@ -861,7 +865,12 @@ fn srv(s: *const oxsio_server) -> Result<Arc<ServerShared>> {
 /// `max_buffer_size` (256 packets queued per client), `connect_timeout_ms`
 /// (45000; also bounds a middleware's answer), `ack_timeout_ms` (5000),
 /// `max_attachments` (10), `max_json_depth` (128, at most 512: deeper
-/// JSON in a packet closes its connection), `max_rooms_per_socket` (10000),
+/// JSON in a packet closes its connection; with the msgpack parser it
+/// bounds the arrays and maps of a packet the same way), `parser`
+/// ("default", the official JSON parser; "msgpack": the one of
+/// `socket.io-msgpack-parser` and python-socketio's `serializer="msgpack"`,
+/// one binary message per packet, which every client must use too; any
+/// other name gives `OXSIO_RESULT_INVALID_CONFIG`), `max_rooms_per_socket` (10000),
 /// `max_pending_acks` (4096 per socket), `max_connections` (250000; more
 /// get HTTP 503), `cors_origins` (["https://a.example"] or
 /// ["*"]; CORS off when absent), `cors_credentials` (false),

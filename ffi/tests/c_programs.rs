@@ -1428,6 +1428,73 @@ fn c_client_against_the_official_node_server() {
     drop(node);
 }
 
+/// `"parser": "msgpack"` in the C server and client configs: the official
+/// JS client with `socket.io-msgpack-parser` against the C server, and the
+/// C client against the official Node server using that parser.
+#[test]
+fn msgpack_parser_in_the_c_server_and_client() {
+    interop_setup();
+    let exe = build("ffi/tests/c/interop_server.c", Flavor::Sanitized);
+    let mut c = cmd(&exe, Flavor::Sanitized);
+    c.arg("0").env("OXSIO_PARSER", "msgpack");
+    let srv = Proc::spawn("interop_server (msgpack)", c);
+    let line = srv.wait_line("listening ", Duration::from_secs(60));
+    let port: u16 = line
+        .trim()
+        .trim_start_matches("listening ")
+        .parse()
+        .unwrap();
+    let dir = root().join("tests/interop");
+    for mode in ["websocket", "polling", "upgrade"] {
+        let mut c = Command::new("node");
+        c.arg(dir.join("client_scenarios.js"))
+            .arg(format!("http://127.0.0.1:{port}"))
+            .arg(mode)
+            .env("PARSER", "msgpack")
+            .current_dir(&dir);
+        let (_, out) = Proc::spawn(&format!("client_scenarios.js msgpack {mode}"), c)
+            .finish(Duration::from_secs(120));
+        assert!(!out.contains("FAIL"), "{mode}:\n{out}");
+        for s in [
+            "ok binary-echo",
+            "ok client-ack",
+            "ok server-ack",
+            "ok namespaces",
+        ] {
+            assert_has(&out, s, mode);
+        }
+    }
+    let out = srv.stop(Duration::from_secs(30));
+    assert_has(&out, "stopped after", "interop_server");
+
+    let mut c = Command::new("node");
+    c.arg(dir.join("reference_server.js"))
+        .arg("0")
+        .env("PARSER", "msgpack")
+        .current_dir(&dir);
+    let node = Proc::spawn("reference_server.js (msgpack)", c);
+    let line = node.wait_line("listening ", Duration::from_secs(30));
+    let port: u16 = line
+        .trim()
+        .trim_start_matches("listening ")
+        .parse()
+        .unwrap();
+    let exe = build("ffi/tests/c/interop_client.c", Flavor::Sanitized);
+    for mode in ["websocket", "polling", "upgrade"] {
+        let mut c = cmd(&exe, Flavor::Sanitized);
+        c.arg(format!("http://127.0.0.1:{port}"))
+            .arg(mode)
+            .env("OXSIO_PARSER", "msgpack");
+        let (_, out) = Proc::spawn(&format!("interop_client msgpack {mode}"), c)
+            .finish(Duration::from_secs(60));
+        assert_has(&out, "all ok: 0 failure(s)", mode);
+        for s in ["ok welcome-and-echo", "ok acks-both-ways", "ok rooms"] {
+            assert_has(&out, s, mode);
+        }
+    }
+    drop(node);
+}
+
 #[test]
 fn valgrind_memcheck() {
     if Command::new("valgrind").arg("--version").output().is_err() {

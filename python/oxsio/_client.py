@@ -73,7 +73,7 @@ class _ClientBase(Registry):
         super().__init__()
         if kwargs:
             raise TypeError(f"unexpected option(s): {', '.join(sorted(kwargs))}")
-        check_serializer(serializer)
+        serializer = check_serializer(serializer, json)
         if http_session is not None:
             raise NotImplementedError(
                 "http_session is not supported: the client's HTTP runs in Rust; "
@@ -122,6 +122,7 @@ class _ClientBase(Registry):
             max_payload=max_payload,
             per_message_deflate=deflate,
             eio3=bool(eio3),
+            serializer=serializer,
         )
         self._recovered: Dict[str, bool] = {}
         self._request_timeout = float(request_timeout)

@@ -160,6 +160,7 @@ class Server:
         compression_threshold: int = 1024,
         per_message_deflate: Optional[int] = None,
         allow_eio3: bool = False,
+        serializer: str = "default",
     ) -> "Server": ...
     def add_namespace(self, name: str) -> None:
         """Serves namespace `name` (idempotent): clients may join it, and its
@@ -455,6 +456,7 @@ class Client:
         max_payload: int = 104857600,
         per_message_deflate: Optional[int] = None,
         eio3: bool = False,
+        serializer: str = "default",
     ) -> "Client": ...
     def connect(
         self,

@@ -298,14 +298,26 @@ def adapter_options(client_manager: Any) -> Dict[str, Any]:
     )
 
 
-def check_serializer(serializer: Any) -> None:
-    if serializer in ("default", None):
-        return
-    if serializer in ("msgpack", "cbor", "pickle"):
+def check_serializer(serializer: Any, json: Any = None) -> str:
+    """python-socketio's ``serializer``: ``'default'`` (the JSON parser) or
+    ``'msgpack'`` (``socket.io-msgpack-parser``'s packets); returns the
+    name. Every client and server of a connection must use the same one."""
+    if serializer is None:
+        serializer = "default"
+    if serializer == "msgpack":
+        if json is not None:
+            raise ValueError("json= applies to the default serializer only, not to serializer='msgpack'")
+        return "msgpack"
+    if serializer == "default":
+        return "default"
+    if serializer in ("cbor", "pickle"):
         raise NotImplementedError(
-            f"serializer={serializer!r} is not supported yet; oxsio speaks the default (JSON) parser"
+            f"serializer={serializer!r} is not supported: oxsio speaks 'default' (JSON) and 'msgpack'"
         )
-    raise TypeError(f"serializer must be 'default', not {serializer!r}")
+    raise TypeError(
+        f"serializer must be 'default' or 'msgpack', not {serializer!r}"
+        " (custom Packet classes, such as MsgPackPacket.configure(...), are not supported)"
+    )
 
 
 class JsonCodec:

@@ -220,7 +220,7 @@ class _ServerBase(Registry):
         if kwargs:
             raise TypeError(f"unexpected option(s): {', '.join(sorted(kwargs))}")
         check_async_mode(async_mode, self._is_async)
-        check_serializer(serializer)
+        serializer = check_serializer(serializer, json)
         if monitor_clients is not True:
             raise NotImplementedError(
                 "monitor_clients=False is not supported: oxsio always runs heartbeats (ping_interval/ping_timeout)"
@@ -294,6 +294,7 @@ class _ServerBase(Registry):
             compression_threshold=int(compression_threshold),
             per_message_deflate=deflate,
             allow_eio3=bool(allow_eio3),
+            serializer=serializer,
         )
         self._engine_path = path
         self._max_http_buffer_size = int(max_http_buffer_size)

@@ -193,6 +193,7 @@ pub struct Client {
     max_payload: usize,
     per_message_deflate: Option<usize>,
     eio3: bool,
+    parser: oxsio::codec::Parser,
     tls: TlsOptions,
 }
 
@@ -213,6 +214,17 @@ impl Client {
                     format!("{ns} is not a connected namespace."),
                 )
             })
+    }
+}
+
+/// python-socketio's `serializer` names: "default" and "msgpack".
+pub(crate) fn parser(serializer: &str) -> PyResult<oxsio::codec::Parser> {
+    match serializer {
+        "default" => Ok(oxsio::codec::Parser::Json),
+        "msgpack" => Ok(oxsio::codec::Parser::MsgPack),
+        other => Err(PyValueError::new_err(format!(
+            "serializer must be 'default' or 'msgpack', not {other:?}"
+        ))),
     }
 }
 
@@ -246,6 +258,7 @@ impl Client {
         max_payload = 104857600,
         per_message_deflate = None,
         eio3 = false,
+        serializer = "default",
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -264,8 +277,10 @@ impl Client {
         max_payload: usize,
         per_message_deflate: Option<usize>,
         eio3: bool,
+        serializer: &str,
     ) -> PyResult<Self> {
         let secs = |v: f64| blocking::duration(Some(v)).map(Option::unwrap_or_default);
+        let parser = parser(serializer)?;
         if !(0.0..=1.0).contains(&randomization_factor) {
             return Err(PyValueError::new_err(
                 "randomization_factor must be between 0 and 1",
@@ -289,6 +304,7 @@ impl Client {
             max_payload,
             per_message_deflate,
             eio3,
+            parser,
             tls: TlsOptions {
                 extra_ca_pem: ca_pem,
                 accept_invalid_certs: !ssl_verify,
@@ -342,6 +358,7 @@ impl Client {
             max_payload: self.max_payload,
             per_message_deflate: self.per_message_deflate,
             eio3: self.eio3,
+            parser: self.parser,
             tls: self.tls.clone(),
             path: path.to_owned(),
             ..ClientOptions::default()

@@ -487,6 +487,7 @@ impl Server {
         compression_threshold = 1024,
         per_message_deflate = None,
         allow_eio3 = false,
+        serializer = "default",
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -520,6 +521,7 @@ impl Server {
         compression_threshold: usize,
         per_message_deflate: Option<usize>,
         allow_eio3: bool,
+        serializer: &str,
     ) -> PyResult<Self> {
         let secs = |v: f64, what: &str| {
             blocking::duration(Some(v))?
@@ -535,6 +537,7 @@ impl Server {
             .max_buffer_size(max_queue.max(1))
             .max_attachments(max_attachments)
             .max_json_depth(max_json_depth)
+            .parser(crate::client::parser(serializer)?)
             .allow_upgrades(allow_upgrades)
             .http_compression(http_compression.then_some(compression_threshold))
             .per_message_deflate(per_message_deflate)

@@ -19,8 +19,9 @@ JS_REASONS = {
 }
 
 
-def build(ping_interval: float = 0.3, ping_timeout: float = 0.2) -> oxsio.Server:
+def build(ping_interval: float = 0.3, ping_timeout: float = 0.2, serializer: str = "default") -> oxsio.Server:
     sio = oxsio.Server(
+        serializer=serializer,
         ping_interval=ping_interval,
         ping_timeout=ping_timeout,
         max_http_buffer_size=100_000,

@@ -188,3 +188,44 @@ async def test_async_simple_client(aserver: oxsio.AsyncServer) -> None:
         assert await c.receive(timeout=5) == ["news", {"n": 1}]
         with pytest.raises(oxsio.TimeoutError):
             await c.receive(timeout=0.1)
+
+
+async def test_async_msgpack_server_and_client() -> None:
+    """serializer="msgpack" on AsyncServer and AsyncClient: events with
+    binary, acks both ways, rooms; a default-serializer client cannot join."""
+    sio = oxsio.AsyncServer(serializer="msgpack")
+    await sio.start("127.0.0.1", 0)
+    c = oxsio.AsyncClient(serializer="msgpack")
+    plain = oxsio.AsyncClient(reconnection=False, request_timeout=2)
+    got: List[Any] = []
+    try:
+
+        @sio.event
+        async def connect(sid, environ, auth):
+            await sio.enter_room(sid, "r")
+
+        @sio.event
+        async def echo(sid, *args):
+            await sio.emit("echo", args, room="r")
+            return {"n": len(args)}
+
+        @c.on("echo")
+        async def on_echo(*args):
+            got.append(args)
+
+        @c.event
+        async def question(q):
+            return [q, b"\x00\xff"]
+
+        await c.connect(f"http://127.0.0.1:{sio.port}")
+        reply = await c.call("echo", (b"\x01\x02", {"k": [1.5, None]}, "s"))
+        assert reply == {"n": 3}
+        await until(lambda: got)
+        assert got == [(b"\x01\x02", {"k": [1.5, None]}, "s")]
+        assert await sio.call("question", "q", to=c.sid, timeout=5) == ["q", b"\x00\xff"]
+        with pytest.raises(oxsio.ConnectionError):
+            await plain.connect(f"http://127.0.0.1:{sio.port}", transports=["websocket"])
+    finally:
+        await plain.shutdown()
+        await c.shutdown()
+        await sio.close()

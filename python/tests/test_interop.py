@@ -41,8 +41,18 @@ def app_url() -> Iterator[str]:
     sio.close()
 
 
-def run_peer(cmd: List[str], timeout: float = 80) -> str:
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=INTEROP)
+@pytest.fixture
+def msgpack_app_url() -> Iterator[str]:
+    sio = build(serializer="msgpack")
+    port = sio.start("127.0.0.1", 0)
+    yield f"http://127.0.0.1:{port}"
+    sio.close()
+
+
+def run_peer(cmd: List[str], timeout: float = 80, env: Any = None) -> str:
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=timeout, cwd=INTEROP, env={**os.environ, **(env or {})}
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out
     assert "FAIL" not in proc.stdout, out
@@ -61,6 +71,24 @@ def test_js_client_scenarios(app_url: str, mode: str) -> None:
 @pytest.mark.parametrize("mode", MODES)
 def test_python_socketio_client_scenarios(app_url: str, mode: str) -> None:
     run_peer([sys.executable, os.path.join(INTEROP, "python_client.py"), app_url, mode])
+
+
+@needs_node
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("mode", MODES)
+def test_js_msgpack_client_scenarios(msgpack_app_url: str, mode: str) -> None:
+    """The JS client with socket.io-msgpack-parser, Server(serializer="msgpack")."""
+    run_peer(["node", os.path.join(INTEROP, "client_scenarios.js"), msgpack_app_url, mode], env={"PARSER": "msgpack"})
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("mode", MODES)
+def test_python_socketio_msgpack_client_scenarios(msgpack_app_url: str, mode: str) -> None:
+    """python-socketio's Client(serializer="msgpack") against Server(serializer="msgpack")."""
+    run_peer(
+        [sys.executable, os.path.join(INTEROP, "python_client.py"), msgpack_app_url, mode],
+        env={"SERIALIZER": "msgpack"},
+    )
 
 
 @needs_node
@@ -117,8 +145,10 @@ def test_js_client_against_python_server(mode: str) -> None:
 
 
 @pytest.fixture
-def psio_server() -> Iterator[Tuple[str, Recorder]]:
+def psio_server(request: Any) -> Iterator[Tuple[str, Recorder]]:
     import socketio
+
+    serializer = getattr(request, "param", "default")
     from aiohttp import web
 
     rec = Recorder()
@@ -128,7 +158,7 @@ def psio_server() -> Iterator[Tuple[str, Recorder]]:
     def run() -> None:
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
-        sio = socketio.AsyncServer(async_mode="aiohttp", ping_interval=1, ping_timeout=2)
+        sio = socketio.AsyncServer(async_mode="aiohttp", ping_interval=1, ping_timeout=2, serializer=serializer)
         app = web.Application()
         sio.attach(app)
 
@@ -193,9 +223,21 @@ def psio_server() -> Iterator[Tuple[str, Recorder]]:
 
 @pytest.mark.parametrize("transports", [["websocket"], ["polling"], None])
 def test_oxsio_client_against_python_socketio_server(psio_server: Tuple[str, Recorder], transports: Any) -> None:
+    client_against_psio(psio_server, transports, "default")
+
+
+@pytest.mark.parametrize("psio_server", ["msgpack"], indirect=True)
+@pytest.mark.parametrize("transports", [["websocket"], ["polling"], None])
+def test_oxsio_msgpack_client_against_python_socketio_msgpack_server(
+    psio_server: Tuple[str, Recorder], transports: Any
+) -> None:
+    client_against_psio(psio_server, transports, "msgpack")
+
+
+def client_against_psio(psio_server: Tuple[str, Recorder], transports: Any, serializer: str) -> None:
     url, rec = psio_server
     got = Recorder()
-    c = oxsio.Client()
+    c = oxsio.Client(serializer=serializer)
     c.on("hello", lambda data: got.add("hello", data))
     c.on("echo", lambda *args: got.add("echo", args))
     c.on("answer", lambda data: got.add("answer", data))

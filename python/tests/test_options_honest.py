@@ -201,8 +201,10 @@ def test_transport_of_a_client(started: Any) -> None:
 @pytest.mark.parametrize(
     "kw, exc, name",
     [
-        ({"serializer": "msgpack"}, NotImplementedError, "serializer"),
+        ({"serializer": "cbor"}, NotImplementedError, "serializer"),
         ({"serializer": "nonsense"}, TypeError, "serializer"),
+        ({"serializer": "MsgPack"}, TypeError, "serializer"),
+        ({"serializer": "msgpack", "json": object()}, ValueError, "json"),
         ({"monitor_clients": False}, NotImplementedError, "monitor_clients"),
         ({"async_mode": "eventlet"}, ValueError, "async_mode"),
         ({"client_manager": object()}, TypeError, "client_manager"),
@@ -221,7 +223,9 @@ def test_server_options_oxsio_cannot_honour_raise(kw: Any, exc: Any, name: str) 
         ({"http_session": object()}, NotImplementedError, "http_session"),
         ({"websocket_extra_options": {"ping_interval": 1}}, NotImplementedError, "websocket_extra_options"),
         ({"timestamp_requests": False}, NotImplementedError, "timestamp_requests"),
-        ({"serializer": "msgpack"}, NotImplementedError, "serializer"),
+        ({"serializer": "pickle"}, NotImplementedError, "serializer"),
+        ({"serializer": object()}, TypeError, "serializer"),
+        ({"serializer": "msgpack", "json": object()}, ValueError, "json"),
         ({"no_such_option": 1}, TypeError, "no_such_option"),
     ],
 )

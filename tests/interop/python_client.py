@@ -41,6 +41,8 @@ if len(sys.argv) != 3 or sys.argv[2] not in MODES:
 BASE = sys.argv[1].rstrip("/")
 MODE = sys.argv[2]
 TRANSPORTS = MODES[MODE]
+# SERIALIZER=msgpack: python-socketio's msgpack packets (the server must agree).
+SERIALIZER = os.environ.get("SERIALIZER", "default")
 EXPECTED_TRANSPORT = "websocket" if MODE == "upgrade" else MODE
 
 current = ["(startup)"]
@@ -64,7 +66,7 @@ class Peer:
     """A socketio.Client whose received events are queued per event name."""
 
     def __init__(self):
-        self.sio = socketio.Client(reconnection=False)
+        self.sio = socketio.Client(reconnection=False, serializer=SERIALIZER)
         self.queues = {}
         self.lock = threading.Lock()
         self.disconnect_reasons = queue.Queue()

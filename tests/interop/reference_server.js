@@ -6,7 +6,8 @@
 //
 // Usage: node reference_server.js <port>      (binds 127.0.0.1 only; port 0 = any)
 // Prints "listening <port>" on stdout once ready. Set REF_DEBUG=1 to log
-// server-side disconnect reasons on stderr.
+// server-side disconnect reasons on stderr; PARSER=msgpack serves with
+// socket.io-msgpack-parser.
 "use strict";
 
 const http = require("http");
@@ -21,6 +22,7 @@ const io = new Server(httpServer, {
   maxHttpBufferSize: 100000,
   pingInterval: 300,
   pingTimeout: 200,
+  ...(process.env.PARSER === "msgpack" ? { parser: require("socket.io-msgpack-parser") } : {}),
   // Default CORS / upgrade settings; no connection state recovery.
 });
 

@@ -7,6 +7,7 @@
 //! `--recovery-packets N` turns connection state recovery on, replaying at
 //! most N packets per session (the recovery scenario).
 //! `--metrics` turns the Prometheus metrics on (served at `/metrics`).
+//! `--parser msgpack` serves with `socket.io-msgpack-parser`'s packets.
 
 use std::time::Duration;
 
@@ -37,6 +38,15 @@ async fn main() -> std::io::Result<()> {
     }
     if std::env::args().any(|a| a == "--metrics") {
         builder = builder.metrics("/metrics");
+    }
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--parser") {
+        let name = args.get(i + 1).map(String::as_str).unwrap_or_default();
+        let Some(parser) = oxsio::codec::Parser::from_name(name) else {
+            eprintln!("--parser {name:?}: default or msgpack");
+            std::process::exit(2);
+        };
+        builder = builder.parser(parser);
     }
     let io = builder.build();
     let root = io.of("/");

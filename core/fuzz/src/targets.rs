@@ -15,7 +15,7 @@ use oxsio::codec::socketio::{Decoder, PacketData};
 
 /// The fuzz targets, by name (each has `fuzz_targets/<name>.rs` and a
 /// corpus in `corpus/<name>/`).
-pub const TARGETS: [&str; 8] = [
+pub const TARGETS: [&str; 9] = [
     "eio_packet",
     "polling_payload",
     "sio_packet",
@@ -24,6 +24,7 @@ pub const TARGETS: [&str; 8] = [
     "ws_frame",
     "polling_v3",
     "permessage_deflate",
+    "msgpack",
 ];
 
 /// Runs target `name` on `data`.
@@ -40,6 +41,7 @@ pub fn run(name: &str, data: &[u8]) {
         "ws_frame" => ws_frame(data),
         "polling_v3" => polling_v3(data),
         "permessage_deflate" => permessage_deflate(data),
+        "msgpack" => msgpack(data),
         other => panic!("unknown fuzz target {other}"),
     }
 }
@@ -334,4 +336,87 @@ pub fn permessage_deflate(data: &[u8]) {
         compress(&out, &mut again);
         assert_eq!(decompress(&again, limit).ok(), Some(out));
     }
+}
+/// One binary message for the msgpack parser: the first byte picks the
+/// depth limit (0..=254, and the 512 cap for 255), the rest is the message,
+/// decoded by `codec::msgpack::Decoder` as the server does.
+///
+/// Properties: no panic; a decoded packet re-encodes to msgpack that
+/// decodes under the same limit to the same packet, and re-encodes to the
+/// same bytes. "The same" compares numbers by value: an integral float64
+/// such as `176.0` is written as the integer `176`, as notepack writes
+/// every integral JavaScript number.
+pub fn msgpack(data: &[u8]) {
+    use oxsio::codec::msgpack;
+    let Some((&first, rest)) = data.split_first() else {
+        return;
+    };
+    let depth = if first == 255 {
+        512
+    } else {
+        usize::from(first)
+    };
+    let mut d = msgpack::Decoder::new(depth);
+    let Ok(Some(p)) = d.decode_binary(Bytes::copy_from_slice(rest)) else {
+        return;
+    };
+    let encoded = msgpack::encode(&p);
+    let again = msgpack::decode(&encoded, depth)
+        .unwrap_or_else(|e| panic!("{p:?} re-encoded as {encoded:02x?} does not decode: {e}"));
+    assert_eq!(
+        msgpack::encode(&again),
+        encoded,
+        "encoding of {rest:02x?} is not stable"
+    );
+    assert!(
+        same_packet(&p, &again),
+        "round trip of {rest:02x?}: {p:?} became {again:?}"
+    );
+}
+
+/// Equal, numbers compared by value (`176.0` is `176`).
+fn same_value(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x == y || x.as_f64() == y.as_f64(),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same_value(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y)
+                    .all(|((ka, va), (kb, vb))| ka == kb && same_value(va, vb))
+        }
+        _ => a == b,
+    }
+}
+
+fn same_args(a: &[Value], b: &[Value]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(a, b)| same_value(a, b))
+}
+
+fn same_packet(a: &oxsio::codec::socketio::Packet, b: &oxsio::codec::socketio::Packet) -> bool {
+    a.nsp == b.nsp
+        && match (&a.data, &b.data) {
+            (
+                PacketData::Event {
+                    event: e1,
+                    args: a1,
+                    id: i1,
+                },
+                PacketData::Event {
+                    event: e2,
+                    args: a2,
+                    id: i2,
+                },
+            ) => e1 == e2 && i1 == i2 && same_args(a1, a2),
+            (PacketData::Ack { args: a1, id: i1 }, PacketData::Ack { args: a2, id: i2 }) => {
+                i1 == i2 && same_args(a1, a2)
+            }
+            (PacketData::Connect(None), PacketData::Connect(None)) => true,
+            (PacketData::Connect(Some(x)), PacketData::Connect(Some(y))) => same_value(x, y),
+            (PacketData::Disconnect, PacketData::Disconnect) => true,
+            (PacketData::ConnectError(x), PacketData::ConnectError(y)) => same_value(x, y),
+            _ => false,
+        }
 }

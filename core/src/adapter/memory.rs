@@ -14,9 +14,7 @@ use crate::Args;
 use crate::codec::socketio::{Packet, PacketData};
 use crate::engineio::Message;
 use crate::sid::{Sid, SidMap, SidSet};
-use crate::socketio::{
-    AckError, BroadcastError, EmitError, NsHandle, RemoteSocket, Socket, encode_message,
-};
+use crate::socketio::{AckError, BroadcastError, EmitError, NsHandle, RemoteSocket, Socket};
 
 #[derive(Default)]
 struct Index {
@@ -159,7 +157,7 @@ impl MemoryAdapter {
         if let PacketData::Event { id: slot, .. } = &mut packet.data {
             *slot = Some(id);
         }
-        let msg = encode_message(&packet);
+        let msg = self.ns.encode_message(&packet);
         let mut waiters = Vec::new();
         for socket in self.local_targets(opts) {
             socket.notify_outgoing(&packet);
@@ -273,11 +271,12 @@ impl Adapter for MemoryAdapter {
         if let Some(store) = self.recovery()
             && loggable(&packet, opts)
         {
-            let (r, watching, logged) = store.log_and_deliver(packet, opts, |packet, msg| {
-                let (r, watching) = self.deliver(msg, opts, true);
-                let logged = (!watching.is_empty()).then(|| packet.clone());
-                (r, watching, logged)
-            });
+            let (r, watching, logged) =
+                store.log_and_deliver(packet, opts, self.ns.parser(), |packet, msg| {
+                    let (r, watching) = self.deliver(msg, opts, true);
+                    let logged = (!watching.is_empty()).then(|| packet.clone());
+                    (r, watching, logged)
+                });
             // As Node's adapter: a broadcast is an outgoing event of each
             // target; shown once the replay log is unlocked.
             if let Some(packet) = logged {
@@ -287,7 +286,7 @@ impl Adapter for MemoryAdapter {
             }
             return r;
         }
-        let (r, watching) = self.deliver(&encode_message(&packet), opts, false);
+        let (r, watching) = self.deliver(&self.ns.encode_message(&packet), opts, false);
         for s in &watching {
             s.notify_outgoing(&packet);
         }
@@ -304,7 +303,7 @@ impl Adapter for MemoryAdapter {
         if let PacketData::Event { id: slot, .. } = &mut packet.data {
             *slot = Some(id);
         }
-        let msg = encode_message(&packet);
+        let msg = self.ns.encode_message(&packet);
         let mut waiters = Vec::new();
         for socket in self.local_targets(opts) {
             socket.notify_outgoing(&packet);

@@ -12,10 +12,11 @@ use std::time::{Duration, Instant};
 
 use super::{BroadcastOptions, Room};
 use crate::Value;
+use crate::codec::Parser;
 use crate::codec::socketio::{Packet, PacketData};
 use crate::engineio::Message;
 use crate::sid::Sid;
-use crate::socketio::{RecoveryConfig, encode_message};
+use crate::socketio::{RecoveryConfig, encode_message_with};
 
 /// The typed values stored with [`Socket::insert`](crate::Socket::insert),
 /// carried across a recovery on this node (they cannot travel between
@@ -184,6 +185,7 @@ impl RecoveryStore {
         &self,
         mut packet: Packet,
         opts: &BroadcastOptions,
+        parser: Parser,
         deliver: impl FnOnce(&Packet, &Message) -> R,
     ) -> R {
         let mut g = self.lock();
@@ -192,7 +194,7 @@ impl RecoveryStore {
         if let PacketData::Event { args, .. } = &mut packet.data {
             args.push(Value::from(self.offset(seq)));
         }
-        let msg = encode_message(&packet);
+        let msg = encode_message_with(parser, &packet);
         let now = Instant::now();
         g.log.push_back(Logged {
             seq,
@@ -382,7 +384,7 @@ mod tests {
             ..BroadcastOptions::default()
         };
         let p = Packet::event("/", event, vec![Value::from(1)], None);
-        s.log_and_deliver(p, &opts, |_, m| m.text.to_string())
+        s.log_and_deliver(p, &opts, Parser::Json, |_, m| m.text.to_string())
     }
 
     fn offset_of(text: &str) -> String {

@@ -340,9 +340,12 @@ async fn ws_loop(
     }
 }
 
-/// Queues one message's frames: its text packet, then its attachments.
+/// Queues one message's frames: its text packet (a msgpack packet has
+/// none: its binary frame alone), then its attachments.
 fn feed(ws: &mut Ws, m: &Message) {
-    ws.feed_text(m.text.as_str());
+    if !m.text.is_empty() {
+        ws.feed_text(m.text.as_str());
+    }
     for a in m.attachments.iter().flat_map(|a| a.iter()) {
         ws.feed_binary(a);
     }
@@ -496,7 +499,9 @@ fn take_batch(
             break;
         }
         let Some(m) = outbox.pop_front() else { break };
-        polling::push_text(&mut body, &m.text);
+        if !m.text.is_empty() {
+            polling::push_text(&mut body, &m.text);
+        }
         for a in m.attachments.iter().flat_map(|a| a.iter()) {
             polling::push_binary(&mut body, a);
         }
@@ -526,7 +531,9 @@ fn take_batch_v3(
     }
     let mut records: Vec<V3Record<'_>> = control.iter().map(|c| V3Record::Text(c)).collect();
     for m in &taken {
-        records.push(V3Record::Text(m.text.as_str()));
+        if !m.text.is_empty() {
+            records.push(V3Record::Text(m.text.as_str()));
+        }
         for a in m.attachments.iter().flat_map(|a| a.iter()) {
             records.push(V3Record::Binary(a));
         }

@@ -10,7 +10,7 @@ use super::engine::{self, EngineClose, EngineEvent, EngineHandle, Target};
 use super::error::ClientError;
 use super::options::{Auth, ClientOptions};
 use super::socket::{ClientDisconnectReason, ClientSocket, Link};
-use crate::codec::socketio::{Decoder, Packet, PacketData};
+use crate::codec::socketio::{Packet, PacketData};
 
 pub(crate) enum Cmd {
     Connect(String),
@@ -384,7 +384,10 @@ async fn send_connect(handle: &EngineHandle, socket: &ClientSocket) {
     };
     let _ = handle
         .tx
-        .send(crate::socketio::encode_message(&packet))
+        .send(crate::socketio::encode_message_with(
+            socket.0.manager.opts.parser,
+            &packet,
+        ))
         .await;
 }
 
@@ -414,8 +417,10 @@ async fn serve(
         send_connect(&handle, &s).await;
         awaiting.insert(s.nsp().to_owned());
     }
-    let mut decoder =
-        Decoder::new(inner.opts.max_attachments).with_max_depth(inner.opts.max_json_depth);
+    let mut decoder = inner
+        .opts
+        .parser
+        .decoder(inner.opts.max_attachments, inner.opts.max_json_depth);
     let mut closing = false;
     loop {
         tokio::select! {

@@ -196,6 +196,14 @@ impl ClientBuilder {
         self
     }
 
+    /// The packet parser, which must be the server's (default
+    /// [`Parser::Json`](crate::codec::Parser::Json); see
+    /// [`ClientOptions::parser`]).
+    pub fn parser(mut self, parser: crate::codec::Parser) -> Self {
+        self.opts.parser = parser;
+        self
+    }
+
     /// Offline buffer bounds.
     pub fn buffering(mut self, b: Buffering) -> Self {
         self.opts.buffering = b;

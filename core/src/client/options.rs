@@ -182,6 +182,8 @@ pub struct ClientOptions {
     pub max_attachments: usize,
     /// Deepest JSON nesting accepted in a received packet (default 128, at
     /// most 512); a deeper packet closes the connection as a parse error.
+    /// With [`Parser::MsgPack`](crate::codec::Parser::MsgPack) it bounds
+    /// the arrays and maps of a packet's `data` the same way.
     pub max_json_depth: usize,
     /// Largest WebSocket message accepted from the server, counted after
     /// decompression (default 100 MiB, as Node's `ws`); a larger one
@@ -200,6 +202,12 @@ pub struct ClientOptions {
     /// namespaces goes as their query (string values), the client sends
     /// the pings, and polling payloads use base64 for binary (`b64=1`).
     pub eio3: bool,
+    /// The packet parser (default [`Parser::Json`](crate::codec::Parser::Json));
+    /// it must be the server's. [`Parser::MsgPack`](crate::codec::Parser::MsgPack)
+    /// speaks to a Node server created with
+    /// `parser: require("socket.io-msgpack-parser")` or python-socketio with
+    /// `serializer="msgpack"`; `max_attachments` does not apply to it.
+    pub parser: crate::codec::Parser,
 }
 
 impl Default for ClientOptions {
@@ -223,6 +231,7 @@ impl Default for ClientOptions {
             max_payload: 100 << 20,
             per_message_deflate: None,
             eio3: false,
+            parser: crate::codec::Parser::Json,
         }
     }
 }

@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::error::ClientError;
 use super::manager::{Cmd, ManagerInner};
 use super::options::Auth;
-use crate::codec::socketio::{Packet, PacketData, RESERVED_EVENTS, encode_event_into};
+use crate::codec::socketio::{Packet, PacketData, RESERVED_EVENTS};
 use crate::engineio::Message;
 use crate::socketio::EmitError;
 use crate::{Args, IntoArgs, Value};
@@ -450,7 +450,10 @@ impl ClientSocket {
                 nsp: self.0.nsp.clone(),
                 data: PacketData::Disconnect,
             };
-            let _ = link.tx.try_send(crate::socketio::encode_message(&packet));
+            let parser = self.0.manager.opts.parser;
+            let _ = link
+                .tx
+                .try_send(crate::socketio::encode_message_with(parser, &packet));
         }
         self.0.status.send_replace(Status::Disconnected);
         if was_connected {
@@ -464,9 +467,13 @@ impl ClientSocket {
     // ---- emitting -------------------------------------------------------
 
     fn encode(&self, event: Option<&str>, args: &Args, id: Option<u64>) -> Message {
-        Message::encode(|text, att| {
-            encode_event_into(text, att, &self.0.nsp, event, args, id);
-        })
+        crate::socketio::encode_event_message(
+            self.0.manager.opts.parser,
+            &self.0.nsp,
+            event,
+            args,
+            id,
+        )
     }
 
     /// Over WebSocket the server bounds each frame (the text packet, each

@@ -46,6 +46,16 @@ pub enum ParseError {
     /// A binary frame arrived with no binary packet pending.
     #[error("got binary data when not reconstructing a packet")]
     UnexpectedBinary,
+    /// The msgpack parser got bytes that are not one msgpack value
+    /// (truncated, invalid, or followed by trailing bytes).
+    #[error("invalid msgpack: {0}")]
+    InvalidMsgPack(String),
+    /// The msgpack parser got a packet whose `nsp` is missing or not a string.
+    #[error("invalid namespace")]
+    InvalidNamespace,
+    /// The msgpack parser got a text message: its packets are binary only.
+    #[error("got plaintext data with the msgpack parser")]
+    TextForMsgPack,
 }
 
 /// The body of a Socket.IO packet.

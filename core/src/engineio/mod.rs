@@ -297,6 +297,21 @@ impl<H: Handler> Engine<H> {
         self.handler.on_message(&entry.conn, Incoming::Binary(data));
     }
 
+    /// As [`Self::on_binary`] with the bytes borrowed from the transport
+    /// (a WebSocket frame): the layer above copies them only if it keeps
+    /// them (a JSON attachment does, a msgpack packet does not).
+    pub(crate) fn on_binary_ref(&self, entry: &Entry<H::Conn>, data: &[u8]) {
+        entry
+            .session
+            .activity
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(metrics) = &self.metrics {
+            metrics.received(7, data.len());
+        }
+        self.handler
+            .on_message(&entry.conn, Incoming::BinaryRef(data));
+    }
+
     fn open_packet(&self, sid: Sid, transport: Transport) -> String {
         let upgrades = if transport == Transport::Polling
             && self.config.allow_upgrades

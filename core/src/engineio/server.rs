@@ -144,6 +144,7 @@ impl Handler for EioHandler {
             let msg = match msg {
                 Incoming::Text(t) => EioMessage::Text(t.to_owned()),
                 Incoming::Binary(b) => EioMessage::Binary(b),
+                Incoming::BinaryRef(b) => EioMessage::Binary(Bytes::copy_from_slice(b)),
             };
             f(conn, msg);
         }

@@ -67,6 +67,15 @@ impl Message {
         Message::new(text, att)
     }
 
+    /// A message of one binary frame and no text packet (`b…` on polling):
+    /// a msgpack Socket.IO packet, or an Engine.IO-only binary message.
+    pub(crate) fn binary(data: Bytes) -> Message {
+        Message {
+            text: Utf8Bytes::from_static(""),
+            attachments: Some(Arc::from([data])),
+        }
+    }
+
     pub(crate) fn control(text: &'static str) -> Message {
         Message {
             text: Utf8Bytes::from_static(text),
@@ -513,6 +522,9 @@ pub enum Incoming<'a> {
     Text(&'a str),
     /// A binary message.
     Binary(Bytes),
+    /// A binary message borrowed from the transport's read buffer (a
+    /// WebSocket frame) for this call only: copy it to keep it.
+    BinaryRef(&'a [u8]),
 }
 
 /// The layer above Engine.IO (Socket.IO) as the engine sees it.

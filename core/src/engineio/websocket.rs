@@ -440,11 +440,9 @@ async fn run<H: Handler, S: Stream>(
                         }
                         Event::Binary(data) => match (session.eio3, data.split_first()) {
                             // Protocol 3 frames start with the packet type: a message.
-                            (Some(_), Some((4, rest))) => {
-                                engine.on_binary(entry, Bytes::copy_from_slice(rest));
-                            }
+                            (Some(_), Some((4, rest))) => engine.on_binary_ref(entry, rest),
                             (Some(_), _) => session.close(CloseReason::ParseError),
-                            (None, _) => engine.on_binary(entry, Bytes::copy_from_slice(data)),
+                            (None, _) => engine.on_binary_ref(entry, data),
                         },
                     }
                     !session.is_closed()

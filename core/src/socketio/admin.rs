@@ -687,6 +687,7 @@ impl Admin {
         let n = match msg {
             Incoming::Text(t) => t.len(),
             Incoming::Binary(b) => b.len(),
+            Incoming::BinaryRef(b) => b.len(),
         };
         self.counters[BYTES_IN].add(n as u64);
     }
@@ -698,7 +699,9 @@ impl Admin {
     pub(crate) fn packet_out(&self, msg: &Message) {
         let att = msg.attachments.as_deref().unwrap_or_default();
         let bytes = msg.text.len().saturating_sub(1) + att.iter().map(|b| b.len()).sum::<usize>();
-        self.counters[PACKETS_OUT].add(1 + att.len() as u64);
+        // A msgpack packet is one binary message with no text packet.
+        let text_packets = u64::from(!msg.text.is_empty());
+        self.counters[PACKETS_OUT].add(text_packets + att.len() as u64);
         self.counters[BYTES_OUT].add(bytes as u64);
     }
 

@@ -8,7 +8,8 @@ use super::error::DisconnectReason;
 use super::server::ServerState;
 use super::socket::Socket;
 use crate::Value;
-use crate::codec::socketio::{Decoder, Packet, PacketData};
+use crate::codec::PacketDecoder;
+use crate::codec::socketio::{Packet, PacketData};
 use crate::engineio::session::Signal;
 use crate::engineio::{CloseReason, Incoming, RequestInfo, Session};
 
@@ -16,7 +17,7 @@ pub(crate) struct Conn {
     session: Arc<Session>,
     state: Arc<ServerState>,
     info: RequestInfo,
-    decoder: Mutex<Decoder>,
+    decoder: Mutex<PacketDecoder>,
     /// Namespaces joined or joining, with their socket.
     sockets: Mutex<Vec<(Arc<str>, Socket)>>,
     pub(crate) joined: Signal,
@@ -26,8 +27,10 @@ pub(crate) struct Conn {
 
 impl Conn {
     pub(crate) fn new(session: Arc<Session>, state: Arc<ServerState>, info: RequestInfo) -> Conn {
-        let decoder =
-            Decoder::new(state.common.max_attachments).with_max_depth(state.common.max_json_depth);
+        let common = &state.common;
+        let decoder = common
+            .parser
+            .decoder(common.max_attachments, common.max_json_depth);
         Conn {
             session,
             state,
@@ -112,6 +115,7 @@ impl Conn {
             match msg {
                 Incoming::Text(t) => d.decode_text(t),
                 Incoming::Binary(b) => d.decode_binary(b),
+                Incoming::BinaryRef(b) => d.decode_binary_ref(b),
             }
         };
         match decoded {
@@ -194,7 +198,7 @@ impl Conn {
                     nsp,
                     data: PacketData::ConnectError(Value::Object(err)),
                 };
-                let msg = super::encode_message(&packet);
+                let msg = super::encode_message_with(self.state.common.parser, &packet);
                 if let Some(admin) = self.state.common.admin.get() {
                     admin.packet_out(&msg);
                 }

@@ -88,7 +88,7 @@ pub(crate) struct NsInner {
 /// What an adapter sees of its namespace: a weak handle, so the adapter
 /// never keeps the namespace alive.
 #[derive(Clone)]
-pub struct NsHandle(Weak<NsInner>, Arc<str>);
+pub struct NsHandle(Weak<NsInner>, Arc<str>, crate::codec::Parser);
 
 impl NsHandle {
     /// The namespace name. Known while the namespace builds its adapter
@@ -96,6 +96,17 @@ impl NsHandle {
     /// must not take itself for `/`.
     pub fn name(&self) -> Option<Arc<str>> {
         Some(self.1.clone())
+    }
+
+    /// The server's packet parser.
+    pub fn parser(&self) -> crate::codec::Parser {
+        self.2
+    }
+
+    /// Encodes a packet once as a message for the server's parser, to
+    /// deliver to any socket of this namespace.
+    pub fn encode_message(&self, packet: &Packet) -> crate::engineio::Message {
+        super::encode_message_with(self.2, packet)
     }
 
     /// A connected local socket by id.
@@ -180,7 +191,7 @@ impl NsInner {
         common: Arc<ServerCommon>,
     ) -> Arc<NsInner> {
         Arc::new_cyclic(|weak: &Weak<NsInner>| {
-            let adapter = (common.adapter)(NsHandle(weak.clone(), name.clone()));
+            let adapter = (common.adapter)(NsHandle(weak.clone(), name.clone(), common.parser));
             NsInner {
                 name,
                 config,
@@ -355,7 +366,7 @@ impl NsInner {
                 nsp,
                 data: PacketData::ConnectError(data),
             };
-            let msg = super::encode_message(&packet);
+            let msg = super::encode_message_with(self.common.parser, &packet);
             if let Some(admin) = self.common.admin.get() {
                 admin.packet_out(&msg);
             }
@@ -398,7 +409,7 @@ impl NsInner {
                 nsp: self.name.to_string(),
                 data: PacketData::Connect(reply),
             };
-            let msg = super::encode_message(&packet);
+            let msg = super::encode_message_with(self.common.parser, &packet);
             if let Some(admin) = self.common.admin.get() {
                 admin.packet_out(&msg);
                 for m in &missed {
@@ -509,12 +520,22 @@ impl Namespace {
 
     /// The connected sockets of this node.
     pub fn sockets(&self) -> Vec<Socket> {
-        NsHandle(Arc::downgrade(&self.0), self.0.name.clone()).sockets()
+        NsHandle(
+            Arc::downgrade(&self.0),
+            self.0.name.clone(),
+            self.0.common.parser,
+        )
+        .sockets()
     }
 
     /// A connected socket by id.
     pub fn get_socket(&self, sid: Sid) -> Option<Socket> {
-        NsHandle(Arc::downgrade(&self.0), self.0.name.clone()).get_socket(sid)
+        NsHandle(
+            Arc::downgrade(&self.0),
+            self.0.name.clone(),
+            self.0.common.parser,
+        )
+        .get_socket(sid)
     }
 
     pub(crate) fn op(&self) -> BroadcastOperator {

@@ -36,6 +36,8 @@ pub(crate) struct ServerCommon {
     pub(crate) connect_timeout: Duration,
     pub(crate) max_attachments: usize,
     pub(crate) max_json_depth: usize,
+    /// How packets are written: every connection of the server uses it.
+    pub(crate) parser: crate::codec::Parser,
     pub(crate) middlewares: RwLock<Vec<Middleware>>,
     pub(crate) adapter: AdapterFactory,
     pub(crate) recovery: Option<super::RecoveryConfig>,
@@ -191,6 +193,7 @@ pub struct ServerBuilder {
     connect_timeout: Duration,
     max_attachments: usize,
     max_json_depth: usize,
+    parser: crate::codec::Parser,
     adapter: AdapterFactory,
     recovery: Option<super::RecoveryConfig>,
     metrics_path: Option<String>,
@@ -206,6 +209,7 @@ impl Default for ServerBuilder {
             connect_timeout: Duration::from_secs(45),
             max_attachments: crate::codec::socketio::DEFAULT_MAX_ATTACHMENTS,
             max_json_depth: crate::codec::socketio::DEFAULT_MAX_JSON_DEPTH,
+            parser: crate::codec::Parser::Json,
             adapter: Arc::new(|ns| Arc::new(MemoryAdapter::new(ns))),
             recovery: None,
             metrics_path: None,
@@ -293,9 +297,30 @@ impl ServerBuilder {
     /// Deepest JSON nesting (arrays and objects) accepted in a packet
     /// (default 128, at most 512: the codec's walks recurse once per
     /// level). A deeper packet is a parse error: its connection closes, as
-    /// for any malformed packet.
+    /// for any malformed packet. With [`Parser::MsgPack`](crate::codec::Parser)
+    /// the same limit applies to the arrays and maps of a packet's `data`.
     pub fn max_json_depth(mut self, depth: usize) -> Self {
         self.max_json_depth = depth.min(crate::codec::socketio::MAX_JSON_DEPTH);
+        self
+    }
+    /// The packet parser every client of this server must use (default
+    /// [`Parser::Json`](crate::codec::Parser::Json), the official
+    /// `socket.io-parser`). [`Parser::MsgPack`](crate::codec::Parser::MsgPack)
+    /// speaks `socket.io-msgpack-parser` (JS clients created with
+    /// `parser: require("socket.io-msgpack-parser")`, python-socketio with
+    /// `serializer="msgpack"`): each packet is one binary message, so
+    /// [`max_attachments`](Self::max_attachments) does not apply, while
+    /// [`max_json_depth`](Self::max_json_depth) and the Engine.IO
+    /// `max_payload` do. A client with the other parser fails to connect
+    /// (its first packet is refused and the connection closed), as with Node.
+    ///
+    /// ```
+    /// use oxsio::{Server, codec::Parser};
+    /// let io = Server::builder().parser(Parser::MsgPack).build();
+    /// # drop(io);
+    /// ```
+    pub fn parser(mut self, parser: crate::codec::Parser) -> Self {
+        self.parser = parser;
         self
     }
     /// Enables CORS for these origins.
@@ -455,6 +480,7 @@ impl ServerBuilder {
             connect_timeout: self.connect_timeout,
             max_attachments: self.max_attachments,
             max_json_depth: self.max_json_depth,
+            parser: self.parser,
             middlewares: RwLock::new(Vec::new()),
             adapter,
             recovery: self.recovery,

@@ -19,7 +19,7 @@ use super::handshake::Handshake;
 use super::namespace::NsInner;
 use crate::adapter::Room;
 use crate::codec::socketio::{
-    Packet, PacketData, RESERVED_EVENTS, RawEventPacket, encode_event_into, encode_json_event_into,
+    Packet, PacketData, RESERVED_EVENTS, RawEventPacket, encode_json_event_into,
 };
 use crate::engineio::{CloseReason, Message, Session};
 use crate::sid::{Sid, SidHasher};
@@ -192,9 +192,13 @@ impl AckSender {
         }
         let inner = &self.socket.0;
         let args = args.into_args();
-        self.socket.send_message(Message::encode(|text, att| {
-            encode_event_into(text, att, &inner.ns.name, None, &args, Some(self.id));
-        }))
+        self.socket.send_message(super::encode_event_message(
+            inner.ns.common.parser,
+            &inner.ns.name,
+            None,
+            &args,
+            Some(self.id),
+        ))
     }
 
     /// The ack id.
@@ -550,9 +554,13 @@ impl Socket {
 
     fn encode(&self, event: &str, args: &Args, id: Option<u64>) -> Result<Message, EmitError> {
         self.outgoing(event, || Cow::Borrowed(args))?;
-        Ok(Message::encode(|text, att| {
-            encode_event_into(text, att, &self.0.ns.name, Some(event), args, id);
-        }))
+        Ok(super::encode_event_message(
+            self.0.ns.common.parser,
+            &self.0.ns.name,
+            Some(event),
+            args,
+            id,
+        ))
     }
 
     /// Sends an event to this client.
@@ -610,6 +618,10 @@ impl Socket {
         if self.0.pid.is_some() {
             // The offset is appended as a value: go through the general path.
             return self.emit_recoverable(event, args.to_args());
+        }
+        if self.0.ns.common.parser != crate::codec::Parser::Json {
+            // No JSON text on this wire: the values are encoded.
+            return self.emit(event, args.to_args());
         }
         self.outgoing(event, || Cow::Owned(args.to_args()))?;
         self.send_message(Message::encode(|text, _| {
@@ -785,7 +797,7 @@ impl Socket {
             nsp: self.0.ns.name.to_string(),
             data: PacketData::Disconnect,
         };
-        let _ = self.send_message(super::encode_message(&packet));
+        let _ = self.send_message(super::encode_message_with(self.0.ns.common.parser, &packet));
         if let Some(conn) = self.0.conn.upgrade() {
             conn.forget(&self.0.ns.name);
         }

@@ -22,7 +22,13 @@ pub fn repo_root() -> PathBuf {
 
 /// The app every interop script expects (tests/interop/APP.md).
 pub fn interop_app() -> Server {
+    interop_app_with(oxsio::codec::Parser::Json)
+}
+
+/// The interop app with the given packet parser.
+pub fn interop_app_with(parser: oxsio::codec::Parser) -> Server {
     let io = Server::builder()
+        .parser(parser)
         .max_payload(100_000)
         .ping_interval(Duration::from_millis(300))
         .ping_timeout(Duration::from_millis(200))
@@ -144,15 +150,35 @@ pub async fn start_interop_app() -> ServerHandle {
     interop_app().listen("127.0.0.1:0").await.unwrap()
 }
 
+/// Starts the interop app with `parser` on 127.0.0.1, port 0.
+pub async fn start_interop_app_with(parser: oxsio::codec::Parser) -> ServerHandle {
+    interop_app_with(parser)
+        .listen("127.0.0.1:0")
+        .await
+        .unwrap()
+}
+
 /// Runs the interop `script` of tests/interop with `program` (node or
 /// the venv's python) against `url` in `transports` mode, and checks that
 /// it passed at least 7 scenarios and none failed.
 pub async fn run_interop_peer(program: &str, script: &str, url: &str, transports: &str) {
+    run_interop_peer_env(program, script, url, transports, &[]).await;
+}
+
+/// [`run_interop_peer`] with extra environment variables (e.g. `PARSER`).
+pub async fn run_interop_peer_env(
+    program: &str,
+    script: &str,
+    url: &str,
+    transports: &str,
+    env: &[(&str, &str)],
+) {
     let dir = repo_root().join("tests/interop");
     let child = tokio::process::Command::new(program)
         .arg(dir.join(script))
         .arg(url)
         .arg(transports)
+        .envs(env.iter().copied())
         .current_dir(&dir)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

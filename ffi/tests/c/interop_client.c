@@ -30,9 +30,13 @@ static char skipped[512] = "none";
 static oxsio_client *connect_to(const char *nsp, const char *auth) {
     char url[256], config[512];
     snprintf(url, sizeof url, "%s%s", base, nsp);
+    /* OXSIO_PARSER=msgpack: socket.io-msgpack-parser (the `parser` config key). */
+    const char *parser = getenv("OXSIO_PARSER");
+    if (parser && strlen(parser) > 32) parser = NULL;
     snprintf(config, sizeof config,
-             "{\"transports\":%s,\"reconnection\":false,\"connect_timeout_ms\":%u%s%s}",
-             transports, 10000 * scale, auth ? ",\"auth\":" : "", auth ? auth : "");
+             "{\"transports\":%s,\"reconnection\":false,\"connect_timeout_ms\":%u%s%s%s%s%s}",
+             transports, 10000 * scale, auth ? ",\"auth\":" : "", auth ? auth : "",
+             parser ? ",\"parser\":\"" : "", parser ? parser : "", parser ? "\"" : "");
     oxsio_client *c = NULL;
     CHECK(oxsio_client_connect(url, config, OXSIO_DISPATCH_POLL, &c));
     return c;

@@ -225,10 +225,15 @@ int main(int argc, char **argv) {
         snprintf(tls, sizeof tls, ",\"tls\":{\"cert_file\":\"%s\",\"key_file\":\"%s\"}",
                  argv[3], argv[4]);
     }
-    char config[1400];
+    /* OXSIO_PARSER=msgpack: socket.io-msgpack-parser (the `parser` config key). */
+    char parser[64] = "";
+    const char *parser_name = getenv("OXSIO_PARSER");
+    if (parser_name && strlen(parser_name) < 32)
+        snprintf(parser, sizeof parser, ",\"parser\":\"%s\"", parser_name);
+    char config[1500];
     snprintf(config, sizeof config,
-             "{\"max_payload\":100000,\"ping_interval_ms\":%u,\"ping_timeout_ms\":%u%s}", ping,
-             ping == 300 ? 200u : ping, tls);
+             "{\"max_payload\":100000,\"ping_interval_ms\":%u,\"ping_timeout_ms\":%u%s%s}", ping,
+             ping == 300 ? 200u : ping, tls, parser);
     CHECK(oxsio_server_new(config, OXSIO_DISPATCH_POLL, &server));
     CHECK(oxsio_server_of(server, "/admin"));
     CHECK(oxsio_server_use(server, "/", NULL, NULL, NULL));

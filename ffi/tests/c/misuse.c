@@ -157,6 +157,10 @@ int main(void) {
     EXPECT_RC(oxsio_server_new("{", OXSIO_DISPATCH_POLL, &srv), OXSIO_RESULT_INVALID_CONFIG);
     EXPECT_RC(oxsio_server_new("{\"redis_url\":\"not a url\"}", OXSIO_DISPATCH_POLL, &srv),
               OXSIO_RESULT_INVALID_CONFIG);
+    EXPECT_RC(oxsio_server_new("{\"parser\":\"protobuf\"}", OXSIO_DISPATCH_POLL, &srv),
+              OXSIO_RESULT_INVALID_CONFIG);
+    EXPECT_RC(oxsio_server_new("{\"parser\":7}", OXSIO_DISPATCH_POLL, &srv),
+              OXSIO_RESULT_INVALID_CONFIG);
     EXPECT_RC(oxsio_server_new(bad_utf8, OXSIO_DISPATCH_POLL, &srv), OXSIO_RESULT_INVALID_UTF8);
     checks++;
     if (srv != NULL) failed++; /* outputs are written only on success */
@@ -170,6 +174,9 @@ int main(void) {
                                OXSIO_DISPATCH_POLL, &cli),
               OXSIO_RESULT_TLS);
     EXPECT_RC(oxsio_client_new("http://127.0.0.1:1", "{\"randomization_factor\":3}",
+                               OXSIO_DISPATCH_POLL, &cli),
+              OXSIO_RESULT_INVALID_CONFIG);
+    EXPECT_RC(oxsio_client_new("http://127.0.0.1:1", "{\"parser\":\"MsgPack\"}",
                                OXSIO_DISPATCH_POLL, &cli),
               OXSIO_RESULT_INVALID_CONFIG);
     checks++;
