@@ -637,6 +637,73 @@ private:
     oxsio_server *s_ = nullptr;
 };
 
+/// Publishes to a cluster of servers on the classic Redis adapter from a
+/// process that is not a server (`@socket.io/redis-emitter`; owning,
+/// move-only). Every call waits until Redis took the message and throws
+/// Error otherwise (OXSIO_RESULT_IO, OXSIO_RESULT_RESERVED_EVENT, ...).
+class Emitter {
+public:
+    /// `config_json`: {"url": ...} or {"nodes": [...]}, "prefix", "timeout_ms".
+    explicit Emitter(std::string_view config_json = "") {
+        detail::check(oxsio_emitter_new(detail::z(config_json).c_str(), &e_));
+    }
+    Emitter(Emitter &&o) noexcept : e_(std::exchange(o.e_, nullptr)) {}
+    Emitter &operator=(Emitter &&o) noexcept {
+        if (this != &o) {
+            oxsio_emitter_free(e_);
+            e_ = std::exchange(o.e_, nullptr);
+        }
+        return *this;
+    }
+    Emitter(const Emitter &) = delete;
+    Emitter &operator=(const Emitter &) = delete;
+    ~Emitter() { oxsio_emitter_free(e_); }
+    const oxsio_emitter *get() const noexcept { return e_; }
+
+    void emit(const Target &t, std::string_view event, std::string_view args_json = "[]",
+              const std::vector<oxsio_buf> &bufs = {}) {
+        with_target(t, [&](const oxsio_target *ct) {
+            return oxsio_emitter_emit(e_, ct, detail::z(event).c_str(), detail::z(args_json).c_str(), bufs.data(),
+                                      bufs.size());
+        });
+    }
+    void sockets_join(const Target &t, std::string_view room) {
+        with_target(t, [&](const oxsio_target *ct) {
+            return oxsio_emitter_sockets_join(e_, ct, detail::z(room).c_str());
+        });
+    }
+    void sockets_leave(const Target &t, std::string_view room) {
+        with_target(t, [&](const oxsio_target *ct) {
+            return oxsio_emitter_sockets_leave(e_, ct, detail::z(room).c_str());
+        });
+    }
+    void disconnect_sockets(const Target &t, bool close = false) {
+        with_target(t, [&](const oxsio_target *ct) { return oxsio_emitter_disconnect_sockets(e_, ct, close); });
+    }
+    /// Calls the server-side handlers of `event` on every server of `nsp`.
+    void server_side_emit(std::string_view nsp, std::string_view event, std::string_view args_json = "[]",
+                          const std::vector<oxsio_buf> &bufs = {}) {
+        detail::check(oxsio_emitter_server_side_emit(e_, detail::z(nsp).c_str(), detail::z(event).c_str(),
+                                                     detail::z(args_json).c_str(), bufs.data(), bufs.size()));
+    }
+
+private:
+    template <class F> void with_target(const Target &t, F &&call) {
+        std::vector<const char *> rooms, except;
+        for (auto &r : t.rooms) rooms.push_back(r.c_str());
+        for (auto &r : t.except) except.push_back(r.c_str());
+        oxsio_target ct{};
+        ct.nsp = t.nsp.c_str();
+        ct.rooms = rooms.data();
+        ct.room_count = rooms.size();
+        ct.except_rooms = except.data();
+        ct.except_count = except.size();
+        ct.flags = t.flags;
+        detail::check(call(&ct));
+    }
+    oxsio_emitter *e_ = nullptr;
+};
+
 /// A Socket.IO client socket (owning, move-only).
 class Client {
 public:

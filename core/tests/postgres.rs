@@ -73,8 +73,16 @@ struct Postgres {
 
 impl Postgres {
     async fn start() -> Postgres {
-        let port = free_port();
+        Postgres::start_on(free_port(), true).await
+    }
+
+    /// Starts PostgreSQL on `port`; with `init`, in a new data directory,
+    /// else again on the one a previous start on that port made.
+    async fn start_on(port: u16, init: bool) -> Postgres {
         let dir = std::env::temp_dir().join(format!("oxsio-pg-{}-{port}", std::process::id()));
+        if !init {
+            return Postgres::run(port, dir).await;
+        }
         std::fs::create_dir_all(&dir).unwrap();
         if is_root() {
             let st = Command::new("chown")
@@ -99,6 +107,11 @@ impl Postgres {
             "initdb: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        Postgres::run(port, dir).await
+    }
+
+    async fn run(port: u16, dir: PathBuf) -> Postgres {
+        let data = dir.join("data");
         let child = as_pg_user(pg_bin("postgres"))
             .arg("-D")
             .arg(&data)
@@ -144,8 +157,8 @@ impl Postgres {
             .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
     }
 
-    /// Fast shutdown (SIGINT), by PID.
-    async fn stop(mut self) {
+    /// Fast shutdown (SIGINT), by PID; the data directory stays.
+    async fn halt(&mut self) {
         if let Some(pid) = self.child.id() {
             let _ = Command::new("kill")
                 .args(["-INT", &pid.to_string()])
@@ -154,6 +167,11 @@ impl Postgres {
         }
         let _ = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
         let _ = self.child.kill().await;
+    }
+
+    /// Fast shutdown, and the data directory removed.
+    async fn stop(mut self) {
+        self.halt().await;
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -274,5 +292,61 @@ async fn malformed_notifications_are_ignored() {
         .await;
     a.expect("still-alive").await;
     ox.stop().await;
+    pg.stop().await;
+}
+
+/// PostgreSQL restarts under two nodes: broadcasts stay local meanwhile,
+/// a request in flight ends at its timeout, nothing crashes, and the
+/// cluster heals by itself (publisher and listener reconnect, LISTEN again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_heals_after_a_postgres_restart() {
+    let mut pg = Postgres::start().await;
+    let port = pg.port;
+    let n1 = oxsio_pg(&pg).await;
+    let n2 = oxsio_pg(&pg).await;
+    until_count(&n1, 2).await;
+    let mut a = peer(&n1, "client-A", &["room1"], Transport::Websocket).await;
+    let mut b = peer(&n2, "client-B", &["room1"], Transport::Websocket).await;
+    n1.op(json!({"kind": "emit", "rooms": ["room1"], "event": "before", "args": []}))
+        .await;
+    a.expect("before").await;
+    b.expect("before").await;
+
+    pg.halt().await;
+    n1.op(json!({"kind": "emit", "rooms": ["room1"], "event": "down", "args": []}))
+        .await;
+    a.expect("down").await;
+    let started = std::time::Instant::now();
+    let fetched = n1.op(json!({"kind": "fetch"})).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "fetch took {:?}",
+        started.elapsed()
+    );
+    assert!(!fetched["sockets"].as_array().unwrap().is_empty());
+
+    let pg = Postgres::start_on(port, false).await;
+    let mut healed = false;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        n1.op(json!({"kind": "emit", "rooms": ["room1"], "event": "after", "args": []}))
+            .await;
+        a.expect("after").await;
+        if let Ok(Some((ev, _))) =
+            tokio::time::timeout(Duration::from_millis(200), b.rx.recv()).await
+        {
+            if ev != "after" {
+                continue;
+            }
+            healed = true;
+            break;
+        }
+    }
+    assert!(
+        healed,
+        "the cluster did not heal after the PostgreSQL restart"
+    );
+    n1.stop().await;
+    n2.stop().await;
     pg.stop().await;
 }

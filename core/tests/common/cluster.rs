@@ -630,10 +630,76 @@ impl RedisCluster {
     }
 
     pub async fn stop(mut self) {
+        self.halt().await;
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+
+    /// Kills every node (by PID); their directories (nodes.conf) stay.
+    pub async fn halt(&mut self) {
         for c in &mut self.children {
             let _ = c.kill().await;
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        self.children.clear();
+    }
+
+    /// Starts the nodes again on the same ports and directories; they find
+    /// each other from nodes.conf.
+    pub async fn restart(&mut self) {
+        for &port in &self.ports {
+            self.children
+                .push(spawn_cluster_node(port, &self.dir.join(port.to_string())));
+        }
+        for &port in &self.ports {
+            wait_for_port(port).await;
+        }
+        wait_cluster_ok(&self.ports).await;
+    }
+}
+
+fn spawn_cluster_node(port: u16, dir: &std::path::Path) -> Child {
+    Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            "nodes.conf",
+            "--cluster-node-timeout",
+            "2000",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("redis-server (installed by tests/run-all.sh)")
+}
+
+async fn wait_cluster_ok(ports: &[u16]) {
+    for &port in ports {
+        let mut ok = false;
+        for _ in 0..400 {
+            let info = Command::new("redis-cli")
+                .args(["-p", &port.to_string(), "cluster", "info"])
+                .output()
+                .await
+                .unwrap();
+            let text = String::from_utf8_lossy(&info.stdout).to_string();
+            if text.contains("cluster_state:ok")
+                && text.contains(&format!("cluster_known_nodes:{}", ports.len()))
+            {
+                ok = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(ok, "cluster node {port} not ready");
     }
 }
 

@@ -4,7 +4,9 @@
 // fetch_sockets, Socket::data_json / set_data_json / rooms_json / off, and
 // the log sink (log_enable_queue / log_poll / log_dropped /
 // log_set_callback / log_off), fed by an invalid packet sent over raw HTTP;
-// then in callback mode Client::once, Socket::once and Server::emit_with_ack.
+// then in callback mode Client::once, Socket::once and Server::emit_with_ack;
+// Emitter: its errors become exceptions with the C code (no Redis listens
+// on the port it is given; the emitter tests cover a live Redis).
 //
 //   wrappers_cpp     prints "wrappers: ok" and exits 0, or FAIL lines and exits 1
 #include <arpa/inet.h>
@@ -313,6 +315,31 @@ int main() {
         server.allow_request(nullptr);
     } catch (const std::exception &e) {
         std::cout << "FAIL exception (callback mode): " << e.what() << "\n";
+        failed++;
+    }
+    try {
+        // Port 1: nothing listens, so each call ends in OXSIO_RESULT_IO.
+        oxsio::Emitter em("{\"url\": \"redis://127.0.0.1:1\", \"timeout_ms\": 300}");
+        oxsio::Emitter moved(std::move(em));
+        oxsio::Target t;
+        t.rooms = {"room1"};
+        auto code_of = [](auto &&f) {
+            try {
+                f();
+            } catch (const oxsio::Error &e) {
+                return e.code();
+            }
+            return static_cast<oxsio_result>(OXSIO_RESULT_OK);
+        };
+        EXPECT(code_of([&] { moved.emit(t, "x", "[1]"); }) == OXSIO_RESULT_IO, "emitter emit");
+        EXPECT(code_of([&] { moved.emit(t, "disconnect"); }) == OXSIO_RESULT_RESERVED_EVENT, "emitter reserved");
+        EXPECT(code_of([&] { moved.sockets_join(t, "r"); }) == OXSIO_RESULT_IO, "emitter join");
+        EXPECT(code_of([&] { moved.sockets_leave(t, "r"); }) == OXSIO_RESULT_IO, "emitter leave");
+        EXPECT(code_of([&] { moved.disconnect_sockets(t, true); }) == OXSIO_RESULT_IO, "emitter disconnect");
+        EXPECT(code_of([&] { moved.server_side_emit("/", "x"); }) == OXSIO_RESULT_IO, "emitter sse");
+        EXPECT(code_of([] { oxsio::Emitter bad("{\"urls\": 1}"); }) == OXSIO_RESULT_INVALID_CONFIG, "emitter config");
+    } catch (const std::exception &e) {
+        std::cout << "FAIL exception (emitter): " << e.what() << "\n";
         failed++;
     }
     if (failed) {

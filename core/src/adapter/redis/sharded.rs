@@ -137,7 +137,9 @@ type Routes = Arc<RwLock<HashMap<String, Weak<dyn Receiver>>>>;
 
 enum Cmd {
     Publish(String, Vec<u8>),
-    Subscribe(String),
+    /// A channel, and whether only this node subscribes to it (a response
+    /// channel: the health check asks about those).
+    Subscribe(String, bool),
     Unsubscribe(String),
 }
 
@@ -146,28 +148,69 @@ enum Cmd {
 struct Shared {
     client: ClusterClient,
     config: ShardedConfig,
-    conn: OnceCell<ClusterConnection>,
+    /// The connection, with its generation (bumped on each new one); reset
+    /// when it fails or loses its subscriptions, then made again.
+    conn: Mutex<Option<(ClusterConnection, u64)>>,
+    connecting: tokio::sync::Mutex<u64>,
+    /// Set when a node connection dropped (a Disconnection push): every
+    /// subscription is made again (SSUBSCRIBE is idempotent), since a
+    /// restarted node forgot them.
+    dropped: Arc<std::sync::atomic::AtomicBool>,
     routes: Routes,
     cmds: mpsc::UnboundedSender<Cmd>,
     cmds_rx: Mutex<Option<mpsc::UnboundedReceiver<Cmd>>>,
 }
 
 impl Shared {
-    async fn conn(&self) -> Option<ClusterConnection> {
-        let connect = self.conn.get_or_try_init(|| async {
-            tokio::time::timeout(
-                self.config.requests_timeout,
-                self.client.get_async_connection(),
-            )
-            .await
-            .map_err(|_| redis::RedisError::from((redis::ErrorKind::Io, "connection timed out")))?
-        });
-        match connect.await {
-            Ok(c) => Some(c.clone()),
-            Err(e) => {
+    fn current(&self) -> Option<(ClusterConnection, u64)> {
+        self.conn.lock().ok().and_then(|c| c.clone())
+    }
+
+    /// The connection and its generation, connecting when there is none.
+    async fn conn_gen(&self) -> Option<(ClusterConnection, u64)> {
+        if let Some(c) = self.current() {
+            return Some(c);
+        }
+        let mut generation = self.connecting.lock().await;
+        if let Some(c) = self.current() {
+            return Some(c);
+        }
+        let connect = tokio::time::timeout(
+            self.config.requests_timeout,
+            self.client.get_async_connection(),
+        )
+        .await;
+        match connect {
+            Ok(Ok(c)) => {
+                *generation += 1;
+                if let Ok(mut slot) = self.conn.lock() {
+                    *slot = Some((c.clone(), *generation));
+                }
+                Some((c, *generation))
+            }
+            Ok(Err(e)) => {
                 tracing::error!(error = %e, "sharded redis adapter: cannot connect; staying local-only");
                 None
             }
+            Err(_) => {
+                tracing::error!("sharded redis adapter: connecting timed out; staying local-only");
+                None
+            }
+        }
+    }
+
+    async fn conn(&self) -> Option<ClusterConnection> {
+        self.conn_gen().await.map(|(c, _)| c)
+    }
+
+    /// Drops the connection of generation `generation` (a new one is made
+    /// on next use, and every subscription made again on it).
+    fn reset(&self, generation: u64) {
+        if let Ok(mut slot) = self.conn.lock()
+            && slot.as_ref().is_some_and(|(_, g)| *g == generation)
+        {
+            tracing::warn!("sharded redis adapter: connection lost; reconnecting");
+            *slot = None;
         }
     }
 
@@ -185,26 +228,30 @@ impl Shared {
 }
 
 /// Runs commands in order: publishes go out as pipelines (one per batch),
-/// subscriptions are kept in a set and all made again once a connection
-/// first succeeds (after that the client re-subscribes by itself).
+/// subscriptions are kept in a set and all made again on each new
+/// connection and after a node connection dropped. Every 5 s of quiet, a
+/// health check asks how many subscribe to each of our response channels:
+/// none (the cluster restarted and forgot us) or an error means a new
+/// connection.
 async fn worker(weak: Weak<Shared>, mut rx: mpsc::UnboundedReceiver<Cmd>) {
     const BATCH: usize = 256;
+    const HEALTH: Duration = Duration::from_secs(5);
     let mut wanted: HashSet<String> = HashSet::new();
-    let mut synced = false;
+    let mut own: HashSet<String> = HashSet::new();
+    let mut synced: u64 = 0;
     let mut backoff = Duration::from_millis(100);
     loop {
-        let first = if synced || wanted.is_empty() {
-            match rx.recv().await {
-                Some(c) => Some(c),
-                None => return,
-            }
+        let wait = if wanted.is_empty() {
+            Duration::from_secs(3600)
+        } else if synced == 0 {
+            backoff
         } else {
-            // Not connected yet: retry the subscriptions now and then.
-            match tokio::time::timeout(backoff, rx.recv()).await {
-                Ok(Some(c)) => Some(c),
-                Ok(None) => return,
-                Err(_) => None,
-            }
+            HEALTH
+        };
+        let first = match tokio::time::timeout(wait, rx.recv()).await {
+            Ok(Some(c)) => Some(c),
+            Ok(None) => return,
+            Err(_) => None,
         };
         let Some(shared) = weak.upgrade() else { return };
         let mut batch = Vec::new();
@@ -216,29 +263,57 @@ async fn worker(weak: Weak<Shared>, mut rx: mpsc::UnboundedReceiver<Cmd>) {
             }
         }
         let timeout = shared.config.requests_timeout;
-        let Some(mut conn) = shared.conn().await else {
+        let Some((mut conn, generation)) = shared.conn_gen().await else {
             for c in batch {
                 match c {
-                    Cmd::Subscribe(ch) => {
+                    Cmd::Subscribe(ch, private) => {
+                        if private {
+                            own.insert(ch.clone());
+                        }
                         wanted.insert(ch);
                     }
                     Cmd::Unsubscribe(ch) => {
+                        own.remove(&ch);
                         wanted.remove(&ch);
                     }
                     Cmd::Publish(..) => {}
                 }
             }
+            synced = 0;
             backoff = (backoff * 2).min(Duration::from_secs(2));
             continue;
         };
         backoff = Duration::from_millis(100);
-        if !synced {
+        let mut failed = false;
+        if shared
+            .dropped
+            .swap(false, std::sync::atomic::Ordering::AcqRel)
+        {
+            synced = 0;
+        }
+        if synced != generation {
             for ch in &wanted {
                 if let Err(e) = ssubscribe(&mut conn, ch, true, timeout).await {
                     tracing::error!(channel = %ch, error = %e, "sharded redis adapter: SSUBSCRIBE failed");
+                    failed = true;
                 }
             }
-            synced = true;
+            synced = generation;
+        } else if batch.is_empty() {
+            for probe in &own {
+                let r = tokio::time::timeout(
+                    timeout,
+                    redis::cmd("PUBSUB")
+                        .arg("SHARDNUMSUB")
+                        .arg(probe)
+                        .query_async::<redis::Value>(&mut conn),
+                )
+                .await;
+                if !matches!(r, Ok(Ok(ref v)) if numsub(v).is_some_and(|n| n > 0)) {
+                    failed = true;
+                    break;
+                }
+            }
         }
         let mut pipe = redis::pipe();
         let mut n = 0;
@@ -249,10 +324,19 @@ async fn worker(weak: Weak<Shared>, mut rx: mpsc::UnboundedReceiver<Cmd>) {
                     n += 1;
                 }
                 other => {
-                    n = flush(&mut conn, &mut pipe, n, timeout).await;
+                    failed |= !flush(&mut conn, &mut pipe, n, timeout).await;
+                    n = 0;
                     let (ch, on) = match other {
-                        Cmd::Subscribe(ch) => (ch, true),
-                        Cmd::Unsubscribe(ch) => (ch, false),
+                        Cmd::Subscribe(ch, private) => {
+                            if private {
+                                own.insert(ch.clone());
+                            }
+                            (ch, true)
+                        }
+                        Cmd::Unsubscribe(ch) => {
+                            own.remove(&ch);
+                            (ch, false)
+                        }
                         Cmd::Publish(..) => continue,
                     };
                     if on {
@@ -262,11 +346,16 @@ async fn worker(weak: Weak<Shared>, mut rx: mpsc::UnboundedReceiver<Cmd>) {
                     }
                     if let Err(e) = ssubscribe(&mut conn, &ch, on, timeout).await {
                         tracing::error!(channel = %ch, error = %e, "sharded redis adapter: (un)subscribe failed");
+                        failed = true;
                     }
                 }
             }
         }
-        flush(&mut conn, &mut pipe, n, timeout).await;
+        failed |= !flush(&mut conn, &mut pipe, n, timeout).await;
+        if failed {
+            shared.reset(generation);
+            synced = 0;
+        }
     }
 }
 
@@ -289,28 +378,32 @@ async fn ssubscribe(
     }
 }
 
+/// Sends the pipelined publishes; false when they failed.
 async fn flush(
     conn: &mut ClusterConnection,
     pipe: &mut redis::Pipeline,
     n: usize,
     timeout: Duration,
-) -> usize {
+) -> bool {
     if n == 0 {
-        return 0;
+        return true;
     }
     let r = tokio::time::timeout(timeout, pipe.query_async::<()>(conn)).await;
-    match r {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, n, "sharded redis adapter: publish failed; messages stay local")
-        }
-        Err(_) => tracing::error!(
-            n,
-            "sharded redis adapter: publish timed out; messages stay local"
-        ),
-    }
     pipe.clear();
-    0
+    match r {
+        Ok(Ok(())) => true,
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, n, "sharded redis adapter: publish failed; messages stay local");
+            false
+        }
+        Err(_) => {
+            tracing::error!(
+                n,
+                "sharded redis adapter: publish timed out; messages stay local"
+            );
+            false
+        }
+    }
 }
 
 /// Reads the subscriber count out of `PUBSUB SHARDNUMSUB <channel>` (an
@@ -345,11 +438,16 @@ impl ShardedRedisAdapter {
         }
         let routes: Routes = Arc::new(RwLock::new(HashMap::new()));
         let dispatch = routes.clone();
+        let dropped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let seen_drop = dropped.clone();
         let client = redis::cluster::ClusterClientBuilder::new(config.nodes.clone())
             .use_protocol(redis::ProtocolVersion::RESP3)
             .connection_timeout(Duration::from_secs(2))
             .response_timeout(config.requests_timeout)
             .push_sender(move |info: redis::PushInfo| {
+                if info.kind == redis::PushKind::Disconnection {
+                    seen_drop.store(true, std::sync::atomic::Ordering::Release);
+                }
                 on_push(&dispatch, info);
                 Ok::<(), redis::aio::SendError>(())
             })
@@ -359,7 +457,9 @@ impl ShardedRedisAdapter {
         let shared = Arc::new(Shared {
             client,
             config,
-            conn: OnceCell::new(),
+            conn: Mutex::new(None),
+            connecting: tokio::sync::Mutex::new(0),
+            dropped,
             routes,
             cmds,
             cmds_rx: Mutex::new(Some(cmds_rx)),
@@ -444,10 +544,11 @@ pub(crate) struct Sharded {
 
 impl Sharded {
     fn subscribe(&self, channel: String) {
+        let private = channel == self.response_channel;
         if let (Some(r), Ok(mut routes)) = (self.receiver.get(), self.shared.routes.write()) {
             routes.insert(channel.clone(), r.clone());
         }
-        self.shared.send(Cmd::Subscribe(channel));
+        self.shared.send(Cmd::Subscribe(channel, private));
     }
 
     fn unsubscribe(&self, channel: String) {
