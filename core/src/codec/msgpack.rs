@@ -304,6 +304,9 @@ pub fn decode(bytes: &[u8], max_depth: usize) -> Result<Packet, ParseError> {
     Ok(Packet { nsp, data })
 }
 
+/// Most elements reserved ahead for an array or map (more grow as read).
+const PREALLOC: usize = 16;
+
 /// notepack's legacy `undefined`: fixext 1, type 0, data 0.
 const UNDEFINED: &[u8] = &[0xd4, 0x00, 0x00];
 
@@ -368,8 +371,10 @@ fn read_value(rd: &mut &[u8], depth: usize, max_depth: usize) -> Result<Value, P
         Marker::FixArray(_) | Marker::Array16 | Marker::Array32 => {
             let depth = enter(depth, max_depth)?;
             let len = d::read_array_len(rd).map_err(invalid)? as usize;
-            // Each element takes at least one byte: no larger reservation.
-            let mut out = Vec::with_capacity(len.min(rd.len()));
+            // The length is the peer's claim: reserve a little and grow
+            // with what actually arrives, or nested claims would each
+            // reserve up to the whole message (depth × size × 40 B).
+            let mut out = Vec::with_capacity(len.min(PREALLOC));
             for _ in 0..len {
                 out.push(read_value(rd, depth, max_depth)?);
             }
@@ -378,7 +383,7 @@ fn read_value(rd: &mut &[u8], depth: usize, max_depth: usize) -> Result<Value, P
         Marker::FixMap(_) | Marker::Map16 | Marker::Map32 => {
             let depth = enter(depth, max_depth)?;
             let len = d::read_map_len(rd).map_err(invalid)? as usize;
-            let mut out = Map::with_capacity(len.min(rd.len() / 2));
+            let mut out = Map::with_capacity(len.min(PREALLOC));
             for _ in 0..len {
                 let key = read_key(rd)?;
                 // `{k: undefined}` has no `k` once JSON-encoded either.
