@@ -19,7 +19,8 @@
 //!   element, the event name, is a string (not a reserved name) or a number;
 //!   ACK an array; CONNECT_ERROR a string or a map.
 //! - Other keys of the packet map (the JS client's `options`) are ignored;
-//!   a repeated key takes the last value, as in JavaScript.
+//!   a repeated key takes the last value, as in JavaScript (each one must
+//!   be valid).
 //! - Map keys inside `data` must be strings or integers (an integer key
 //!   becomes its decimal text, as JavaScript object keys do); any other key
 //!   type refuses the packet.
@@ -39,12 +40,16 @@
 //!
 //! A refused packet is a [`ParseError`]; the server closes the connection
 //! on it, as for a malformed JSON packet.
+//!
+//! Values are read with `rmp`'s readers straight into [`Value`] (no
+//! intermediate tree: rmpv's cost about twice the JSON decoder's on small
+//! packets); keys the parser ignores are checked by `rmpv`.
 
 use bytes::Bytes;
-use rmpv::ValueRef;
+use rmp::Marker;
 
 use super::json;
-use super::socketio::{Packet, PacketData, ParseError, RESERVED_EVENTS};
+use super::socketio::{MAX_JSON_DEPTH, Packet, PacketData, ParseError, RESERVED_EVENTS};
 use super::value::{Map, Value};
 
 // ---- encoding -------------------------------------------------------------
@@ -213,35 +218,45 @@ pub fn encode_into(out: &mut Vec<u8>, packet: &Packet) {
 pub fn decode(bytes: &[u8], max_depth: usize) -> Result<Packet, ParseError> {
     let max_depth = max_depth.min(super::socketio::MAX_JSON_DEPTH);
     let mut rd = bytes;
-    // rmpv counts about two levels per container and three per string;
-    // this bound only keeps its recursion finite, the exact limit is
-    // checked while converting.
-    let root = rmpv::decode::read_value_ref_with_max_depth(&mut rd, 2 * max_depth + 12)
-        .map_err(|e| ParseError::InvalidMsgPack(e.to_string()))?;
+    match rd.first().map(|b| Marker::from_u8(*b)) {
+        Some(Marker::FixMap(_) | Marker::Map16 | Marker::Map32) => {}
+        Some(_) => return Err(ParseError::UnknownType),
+        None => return Err(ParseError::InvalidMsgPack("empty message".into())),
+    }
+    let fields = rmp::decode::read_map_len(&mut rd).map_err(invalid)?;
+    // Values are read straight into `Value`s with rmp's readers; keys this
+    // parser ignores (the JS client's `options`) are checked by rmpv.
+    let (mut ty, mut data, mut nsp, mut id) = (None, None, None, None);
+    for _ in 0..fields {
+        let key: Option<&[u8]> = match rd.first().map(|b| Marker::from_u8(*b)) {
+            Some(Marker::FixStr(_) | Marker::Str8 | Marker::Str16 | Marker::Str32) => {
+                let len = rmp::decode::read_str_len(&mut rd).map_err(invalid)?;
+                Some(take(&mut rd, len)?)
+            }
+            _ => {
+                skip(&mut rd)?;
+                None
+            }
+        };
+        // notepack writes `undefined` (`data` of a CONNECT without auth) as
+        // its legacy extension: the key is as good as absent.
+        if rd.starts_with(UNDEFINED) {
+            rd = &rd[UNDEFINED.len()..];
+            continue;
+        }
+        match key {
+            Some(b"type") => ty = Some(read_value(&mut rd, 0, MAX_JSON_DEPTH)?),
+            Some(b"data") => data = Some(read_value(&mut rd, 0, max_depth)?),
+            Some(b"nsp") => nsp = Some(read_value(&mut rd, 0, MAX_JSON_DEPTH)?),
+            Some(b"id") => id = Some(read_value(&mut rd, 0, MAX_JSON_DEPTH)?),
+            _ => skip(&mut rd)?,
+        }
+    }
     if !rd.is_empty() {
         return Err(ParseError::InvalidMsgPack(format!(
             "{} trailing bytes",
             rd.len()
         )));
-    }
-    let ValueRef::Map(fields) = root else {
-        return Err(ParseError::UnknownType);
-    };
-    let (mut ty, mut data, mut nsp, mut id) = (None, None, None, None);
-    for (k, v) in fields {
-        let ValueRef::String(k) = k else { continue };
-        // notepack writes `undefined` (`data` of a CONNECT without auth) as
-        // its legacy extension: the key is as good as absent.
-        if is_undefined(&v) {
-            continue;
-        }
-        match k.as_str() {
-            Some("type") => ty = Some(v),
-            Some("data") => data = Some(v),
-            Some("nsp") => nsp = Some(v),
-            Some("id") => id = Some(v),
-            _ => {}
-        }
     }
     let ty = match ty.as_ref().and_then(integer) {
         Some(Int::U(t)) if t <= 4 => t,
@@ -249,8 +264,8 @@ pub fn decode(bytes: &[u8], max_depth: usize) -> Result<Packet, ParseError> {
     };
     let nsp = match nsp {
         // The empty namespace is the main one, as for the JSON parser.
-        Some(ValueRef::String(s)) if s.as_bytes().is_empty() => "/".to_owned(),
-        Some(ValueRef::String(s)) => s.into_str().ok_or(ParseError::InvalidNamespace)?.to_owned(),
+        Some(Value::String(s)) if s.is_empty() => "/".to_owned(),
+        Some(Value::String(s)) => s,
         _ => return Err(ParseError::InvalidNamespace),
     };
     let id = match id {
@@ -261,9 +276,9 @@ pub fn decode(bytes: &[u8], max_depth: usize) -> Result<Packet, ParseError> {
         },
     };
     let data = match data {
-        None | Some(ValueRef::Nil) if ty <= 1 => None,
+        None | Some(Value::Null) if ty <= 1 => None,
         None => return Err(ParseError::InvalidPayload),
-        Some(v) => Some(to_value(v, 0, max_depth)?),
+        Some(v) => Some(v),
     };
     let data = match (ty, data) {
         (0, None) => PacketData::Connect(None),
@@ -289,9 +304,137 @@ pub fn decode(bytes: &[u8], max_depth: usize) -> Result<Packet, ParseError> {
     Ok(Packet { nsp, data })
 }
 
+/// Most elements reserved ahead for an array or map (more grow as read).
+const PREALLOC: usize = 16;
+
 /// notepack's legacy `undefined`: fixext 1, type 0, data 0.
-fn is_undefined(v: &ValueRef<'_>) -> bool {
-    matches!(v, ValueRef::Ext(0, [0]))
+const UNDEFINED: &[u8] = &[0xd4, 0x00, 0x00];
+
+/// rmpv's recursion bound for the values read through it (about two levels
+/// per container): finite whatever the input, above any `data` limit.
+const RMPV_DEPTH: usize = 2 * super::socketio::MAX_JSON_DEPTH + 12;
+
+fn invalid(e: impl std::fmt::Display) -> ParseError {
+    ParseError::InvalidMsgPack(e.to_string())
+}
+
+/// The next `len` bytes.
+fn take<'a>(rd: &mut &'a [u8], len: u32) -> Result<&'a [u8], ParseError> {
+    let len = len as usize;
+    if rd.len() < len {
+        return Err(ParseError::InvalidMsgPack("truncated".into()));
+    }
+    let (head, tail) = rd.split_at(len);
+    *rd = tail;
+    Ok(head)
+}
+
+/// Reads past one value that this parser ignores, checked as msgpack by
+/// rmpv.
+fn skip(rd: &mut &[u8]) -> Result<(), ParseError> {
+    rmpv::decode::read_value_ref_with_max_depth(rd, RMPV_DEPTH)
+        .map(drop)
+        .map_err(invalid)
+}
+
+/// One value (of `data`, or of the envelope), `depth` containers deep
+/// already.
+fn read_value(rd: &mut &[u8], depth: usize, max_depth: usize) -> Result<Value, ParseError> {
+    use rmp::decode as d;
+    let Some(&first) = rd.first() else {
+        return Err(ParseError::InvalidMsgPack("truncated".into()));
+    };
+    Ok(match Marker::from_u8(first) {
+        Marker::Null => {
+            *rd = &rd[1..];
+            Value::Null
+        }
+        Marker::True | Marker::False => Value::Bool(d::read_bool(rd).map_err(invalid)?),
+        Marker::FixPos(_) | Marker::U8 | Marker::U16 | Marker::U32 | Marker::U64 => {
+            Value::from(d::read_int::<u64, _>(rd).map_err(invalid)?)
+        }
+        Marker::FixNeg(_) | Marker::I8 | Marker::I16 | Marker::I32 | Marker::I64 => {
+            Value::from(d::read_int::<i64, _>(rd).map_err(invalid)?)
+        }
+        // NaN and infinities have no JSON form: null, as JSON.stringify says.
+        Marker::F32 => Value::from(f64::from(d::read_f32(rd).map_err(invalid)?)),
+        Marker::F64 => Value::from(d::read_f64(rd).map_err(invalid)?),
+        Marker::FixStr(_) | Marker::Str8 | Marker::Str16 | Marker::Str32 => {
+            let len = d::read_str_len(rd).map_err(invalid)?;
+            let s = std::str::from_utf8(take(rd, len)?).map_err(|_| ParseError::InvalidPayload)?;
+            Value::String(s.to_owned())
+        }
+        Marker::Bin8 | Marker::Bin16 | Marker::Bin32 => {
+            let len = d::read_bin_len(rd).map_err(invalid)?;
+            Value::Binary(Bytes::copy_from_slice(take(rd, len)?))
+        }
+        Marker::FixArray(_) | Marker::Array16 | Marker::Array32 => {
+            let depth = enter(depth, max_depth)?;
+            let len = d::read_array_len(rd).map_err(invalid)? as usize;
+            // The length is the peer's claim: reserve a little and grow
+            // with what actually arrives, or nested claims would each
+            // reserve up to the whole message (depth × size × 40 B).
+            let mut out = Vec::with_capacity(len.min(PREALLOC));
+            for _ in 0..len {
+                out.push(read_value(rd, depth, max_depth)?);
+            }
+            Value::Array(out)
+        }
+        Marker::FixMap(_) | Marker::Map16 | Marker::Map32 => {
+            let depth = enter(depth, max_depth)?;
+            let len = d::read_map_len(rd).map_err(invalid)? as usize;
+            let mut out = Map::with_capacity(len.min(PREALLOC));
+            for _ in 0..len {
+                let key = read_key(rd)?;
+                // `{k: undefined}` has no `k` once JSON-encoded either.
+                if rd.starts_with(UNDEFINED) {
+                    *rd = &rd[UNDEFINED.len()..];
+                    continue;
+                }
+                out.insert(key, read_value(rd, depth, max_depth)?);
+            }
+            Value::Object(out)
+        }
+        Marker::FixExt1
+        | Marker::FixExt2
+        | Marker::FixExt4
+        | Marker::FixExt8
+        | Marker::FixExt16
+        | Marker::Ext8
+        | Marker::Ext16
+        | Marker::Ext32 => {
+            let meta = d::read_ext_meta(rd).map_err(invalid)?;
+            match (meta.typeid, take(rd, meta.size)?) {
+                (-1, body) => timestamp(body).ok_or(ParseError::InvalidPayload)?,
+                (0, [0]) => Value::Null,
+                _ => return Err(ParseError::InvalidPayload),
+            }
+        }
+        Marker::Reserved => return Err(ParseError::InvalidMsgPack("reserved marker".into())),
+    })
+}
+
+/// A map key inside `data`: a string, or an integer as its decimal text.
+fn read_key(rd: &mut &[u8]) -> Result<String, ParseError> {
+    use rmp::decode as d;
+    let Some(&first) = rd.first() else {
+        return Err(ParseError::InvalidMsgPack("truncated".into()));
+    };
+    Ok(match Marker::from_u8(first) {
+        Marker::FixStr(_) | Marker::Str8 | Marker::Str16 | Marker::Str32 => {
+            let len = d::read_str_len(rd).map_err(invalid)?;
+            std::str::from_utf8(take(rd, len)?)
+                .map_err(|_| ParseError::InvalidPayload)?
+                .to_owned()
+        }
+        Marker::FixPos(_) | Marker::U8 | Marker::U16 | Marker::U32 | Marker::U64 => {
+            d::read_int::<u64, _>(rd).map_err(invalid)?.to_string()
+        }
+        Marker::FixNeg(_) | Marker::I8 | Marker::I16 | Marker::I32 | Marker::I64 => {
+            d::read_int::<i64, _>(rd).map_err(invalid)?.to_string()
+        }
+        _ => return Err(ParseError::InvalidPayload),
+    })
 }
 
 enum Int {
@@ -300,18 +443,17 @@ enum Int {
 }
 
 /// An integer as `Number.isInteger` sees it (integral floats included).
-fn integer(v: &ValueRef<'_>) -> Option<Int> {
-    let f = match v {
-        ValueRef::Integer(i) => {
-            return Some(match i.as_u64() {
-                Some(u) => Int::U(u),
-                None => Int::Negative,
-            });
-        }
-        ValueRef::F32(f) => f64::from(*f),
-        ValueRef::F64(f) => *f,
-        _ => return None,
+fn integer(v: &Value) -> Option<Int> {
+    let Value::Number(n) = v else {
+        return None;
     };
+    if let Some(u) = n.as_u64() {
+        return Some(Int::U(u));
+    }
+    if n.as_i64().is_some() {
+        return Some(Int::Negative);
+    }
+    let f = n.as_f64()?;
     if !f.is_finite() || f.fract() != 0.0 {
         None
     } else if f < 0.0 {
@@ -322,55 +464,6 @@ fn integer(v: &ValueRef<'_>) -> Option<Int> {
         // Integral, but beyond what an ack id can be here.
         Some(Int::Negative)
     }
-}
-
-fn to_value(v: ValueRef<'_>, depth: usize, max_depth: usize) -> Result<Value, ParseError> {
-    Ok(match v {
-        ValueRef::Nil => Value::Null,
-        ValueRef::Boolean(b) => Value::Bool(b),
-        ValueRef::Integer(i) => match (i.as_u64(), i.as_i64()) {
-            (Some(u), _) => Value::from(u),
-            (_, Some(s)) => Value::from(s),
-            _ => Value::Null,
-        },
-        // NaN and infinities have no JSON form: null, as JSON.stringify says.
-        ValueRef::F32(f) => Value::from(f64::from(f)),
-        ValueRef::F64(f) => Value::from(f),
-        ValueRef::String(s) => {
-            Value::String(s.into_str().ok_or(ParseError::InvalidPayload)?.to_owned())
-        }
-        ValueRef::Binary(b) => Value::Binary(Bytes::copy_from_slice(b)),
-        ValueRef::Array(a) => {
-            let depth = enter(depth, max_depth)?;
-            let mut out = Vec::with_capacity(a.len());
-            for x in a {
-                out.push(to_value(x, depth, max_depth)?);
-            }
-            Value::Array(out)
-        }
-        ValueRef::Map(m) => {
-            let depth = enter(depth, max_depth)?;
-            let mut out = Map::with_capacity(m.len());
-            for (k, x) in m {
-                // `{k: undefined}` has no `k` once JSON-encoded either.
-                if is_undefined(&x) {
-                    continue;
-                }
-                let key = match k {
-                    ValueRef::String(s) => {
-                        s.into_str().ok_or(ParseError::InvalidPayload)?.to_owned()
-                    }
-                    ValueRef::Integer(i) => i.to_string(),
-                    _ => return Err(ParseError::InvalidPayload),
-                };
-                out.insert(key, to_value(x, depth, max_depth)?);
-            }
-            Value::Object(out)
-        }
-        ValueRef::Ext(-1, body) => timestamp(body).ok_or(ParseError::InvalidPayload)?,
-        ValueRef::Ext(0, [0]) => Value::Null,
-        ValueRef::Ext(..) => return Err(ParseError::InvalidPayload),
-    })
 }
 
 fn enter(depth: usize, max_depth: usize) -> Result<usize, ParseError> {
@@ -453,7 +546,8 @@ pub(crate) fn from_msgpack(mut bytes: &[u8]) -> Result<Value, String> {
 }
 
 #[cfg(feature = "redis")]
-fn from_rmpv_lenient(v: ValueRef<'_>) -> Value {
+fn from_rmpv_lenient(v: rmpv::ValueRef<'_>) -> Value {
+    use rmpv::ValueRef;
     match v {
         ValueRef::Nil | ValueRef::Ext(..) => Value::Null,
         ValueRef::Boolean(b) => Value::Bool(b),
