@@ -3,8 +3,9 @@
 # peers (npm ci from the committed lockfile, python-socketio in a venv), then
 # formatting, lints, every Rust test (unit, property, integration, interop),
 # the demo, the demo's chat page and the Socket.IO Admin UI in headless
-# Chromium (tests/browser), the Python module, the C# binding
-# (dotnet/run-tests.sh), and the packaging checks (tests/package.sh).
+# Chromium (tests/browser), the Autobahn|Testsuite (tests/autobahn), the
+# Python module, the C# binding (dotnet/run-tests.sh), and the packaging
+# checks (tests/package.sh).
 # Usage: bash tests/run-all.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -59,6 +60,9 @@ timeout 120 cargo run --quiet -p oxsio --example axum -- --check
 
 step "in headless Chromium: the demo's chat page (two pages, websocket and polling), the Socket.IO Admin UI against oxsio serve"
 bash tests/browser/run.sh 2>&1 | tee -a target/test-output.txt
+
+step "Autobahn|Testsuite fuzzing client: oxsio's server WebSocket beside tungstenite's, cases 1-7 and a subset of 12-13 (permessage-deflate)"
+bash tests/autobahn/run.sh 2>&1 | tee -a target/test-output.txt
 
 step "Python module (pip install ./python in python/.venv; stubtest; pytest)"
 bash python/run-tests.sh 2>&1 | tee -a target/test-output.txt

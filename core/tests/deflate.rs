@@ -289,6 +289,31 @@ async fn bad_compressed_frames_close_the_connection() {
     h.shutdown().await;
 }
 
+/// RFC 6455 8.1 (Autobahn 6.4.1 and 6.4.2): a fragmented text message is
+/// refused with 1007 at the first fragment that cannot be UTF-8, not at
+/// its end; a character cut between two fragments is fine.
+#[tokio::test]
+async fn a_fragmented_text_fails_fast_on_invalid_utf8() {
+    let h = echo_server(None, 1_000_000).await;
+    let mut c = Raw::connect(h.local_addr(), None).await;
+    c.send(Opcode::Text, true, false, b"40").await;
+    c.recv().await.unwrap();
+    // "é" (C3 A9) cut between two fragments.
+    c.send(Opcode::Text, false, false, b"42[\"echo\",\"\xc3")
+        .await;
+    c.send(Opcode::Continuation, true, false, b"\xa9\"]").await;
+    assert_eq!(
+        c.recv().await.unwrap().1,
+        "42[\"echo\",\"\u{e9}\"]".as_bytes()
+    );
+    // Valid, then invalid: refused with no final fragment sent.
+    c.send(Opcode::Text, false, false, b"42[\"echo\",\"").await;
+    c.send(Opcode::Continuation, false, false, b"\xf4\x90\x80\x80")
+        .await;
+    assert_eq!(c.close_code().await, 1007);
+    h.shutdown().await;
+}
+
 fn big_args() -> Vec<oxsio::Value> {
     vec![
         oxsio::Value::from("oxsio ".repeat(30_000)),

@@ -152,18 +152,31 @@ fn compress_with(c: &mut Compress, input: &[u8], out: &mut Vec<u8>) {
     let base = c.total_in();
     let taken = |c: &Compress| usize::try_from(c.total_in() - base).unwrap_or(usize::MAX);
     let start = out.len();
+    // Room for the whole message (above zlib's compressBound): the
+    // compressor then has no reason to hold output back.
+    out.reserve(input.len() + input.len() / 16 + 64);
     loop {
-        out.reserve(input.len() / 2 + 64);
         let rest = input.get(taken(c)..).unwrap_or(&[]);
+        let before = (c.total_in(), c.total_out());
         // Compression into a Vec cannot fail: errors are for invalid streams.
         if c.compress_vec(rest, out, FlushCompress::Sync).is_err() {
             break;
         }
-        // The flush is complete once the input is taken and output space is left.
-        let taken = taken(c) >= input.len();
-        if taken && out.len() < out.capacity() {
+        // The flush is complete once the input is taken and the sync
+        // block's empty stored block (the tail) ends the output, with room
+        // left. Room alone is not enough: a call that only hands out what
+        // the compressor held back returns before it compresses the rest
+        // of its input and flushes (Autobahn 12.2.9 lost a message's last
+        // 247 bytes so).
+        let room = out.len() < out.capacity();
+        if taken(c) >= input.len() && room && out[start..].ends_with(&TAIL) {
             break;
         }
+        if room && before == (c.total_in(), c.total_out()) {
+            // No progress with room to spare: nothing more will come.
+            break;
+        }
+        out.reserve(input.len() / 2 + 64);
     }
     if out[start..].ends_with(&TAIL) {
         out.truncate(out.len() - TAIL.len());
@@ -200,18 +213,20 @@ fn decompress_with(d: &mut Decompress, input: &[u8], limit: usize) -> Result<Vec
                 let room = out.len().max(64).min(limit + 1 - out.len());
                 out.reserve_exact(room);
             }
+            let before = (d.total_in(), out.len());
             let status = d
                 .decompress_vec(rest, &mut out, FlushDecompress::Sync)
                 .map_err(|_| FrameError::Compression)?;
             if out.len() > limit {
                 return Err(FrameError::TooBig);
             }
-            let used = usize::try_from(d.total_in() - base).unwrap_or(usize::MAX);
             match status {
                 // A final block: whatever follows (the tail) is ignored.
                 Status::StreamEnd => return Ok(out),
-                _ if used >= chunk.len() && out.len() < out.capacity() => break,
-                Status::BufError if used >= chunk.len() => break,
+                // Done with this chunk once a call makes no progress with
+                // room left: one that only hands out output held back
+                // returns before it decodes the rest (see `compress_with`).
+                _ if out.len() < out.capacity() && before == (d.total_in(), out.len()) => break,
                 _ => {}
             }
         }

@@ -3,6 +3,8 @@
 //! `session::Handler`, never a transport.
 
 pub mod config;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 pub mod host;
 pub(crate) mod http;
 pub(crate) mod listener;

@@ -76,6 +76,21 @@ fn switching_response<B, H: Handler>(
     req: &Request<B>,
     engine: &Engine<H>,
 ) -> Option<(Response<Body>, WsOpts)> {
+    accept(
+        req,
+        engine.config.max_payload,
+        engine.config.per_message_deflate,
+    )
+}
+
+/// The `101 Switching Protocols` answer to a valid upgrade request, with
+/// permessage-deflate agreed when `per_message_deflate` (the compression
+/// threshold) is set and the client offered it.
+fn accept<B>(
+    req: &Request<B>,
+    max_payload: usize,
+    per_message_deflate: Option<usize>,
+) -> Option<(Response<Body>, WsOpts)> {
     // RFC 6455 4.1: an HTTP/1.1 (or later) GET, and a key that is 16 bytes
     // in base64 (Node's `ws` answers 400 to anything else).
     if req.version() < ::http::Version::HTTP_11 {
@@ -96,10 +111,10 @@ fn switching_response<B, H: Handler>(
         HeaderValue::from_str(&accept).ok()?,
     );
     let mut opts = WsOpts {
-        max_payload: engine.config.max_payload,
+        max_payload,
         deflate: None,
     };
-    if let Some(threshold) = engine.config.per_message_deflate {
+    if let Some(threshold) = per_message_deflate {
         let offers = req.headers().get_all(header::SEC_WEBSOCKET_EXTENSIONS);
         if let Some(answer) = offers
             .iter()
@@ -644,6 +659,25 @@ struct Fragments {
     opcode: Opcode,
     compressed: bool,
     data: Vec<u8>,
+    /// How much of `data` (an uncompressed text message) is checked UTF-8.
+    checked: usize,
+}
+
+impl Fragments {
+    /// Fails fast on a fragmented text message, as RFC 6455 8.1 asks: the
+    /// fragments so far must be valid UTF-8 up to a character cut at their
+    /// end. Compressed and binary messages are checked once complete.
+    fn utf8_so_far(&mut self) -> Result<(), FrameError> {
+        if self.opcode != Opcode::Text || self.compressed {
+            return Ok(());
+        }
+        match std::str::from_utf8(&self.data[self.checked..]) {
+            Ok(_) => self.checked = self.data.len(),
+            Err(e) if e.error_len().is_none() => self.checked += e.valid_up_to(),
+            Err(_) => return Err(FrameError::InvalidUtf8),
+        }
+        Ok(())
+    }
 }
 
 /// A server-side WebSocket over `S`.
@@ -854,11 +888,16 @@ impl<S: Stream> WsIo<S> {
                     )));
                 }
                 if !f.fin {
-                    self.frag = Some(Fragments {
+                    let mut frag = Fragments {
                         opcode: f.opcode,
                         compressed: f.compressed,
                         data: payload.to_vec(),
-                    });
+                        checked: 0,
+                    };
+                    if let Err(e) = frag.utf8_so_far() {
+                        return Step::End(ReadEnd::Refused(e));
+                    }
+                    self.frag = Some(frag);
                     return Step::Continue;
                 }
                 self.deliver(f.opcode, f.compressed, payload, on)
@@ -876,6 +915,9 @@ impl<S: Stream> WsIo<S> {
                 };
                 frag.data.extend_from_slice(payload);
                 if !f.fin {
+                    if let Err(e) = frag.utf8_so_far() {
+                        return Step::End(ReadEnd::Refused(e));
+                    }
                     self.frag = Some(frag);
                     return Step::Continue;
                 }
@@ -1107,4 +1149,71 @@ fn write_data(out: &mut Vec<u8>, opcode: Opcode, payload: &[u8], deflate: Option
         }
         _ => frame::write_frame(out, opcode, payload),
     }
+}
+
+/// Answers the upgrade of `req` and echoes every message of the
+/// connection back, through the same [`WsIo`] as an Engine.IO connection:
+/// the same frame checks, limits, close handshake and permessage-deflate.
+/// For conformance suites only (see [`super::conformance`]).
+#[cfg(feature = "conformance")]
+pub(super) fn echo_upgrade<B: Send + 'static>(
+    mut req: Request<B>,
+    max_payload: usize,
+    per_message_deflate: Option<usize>,
+) -> Response<Body> {
+    let Some((res, opts)) = accept(&req, max_payload, per_message_deflate) else {
+        return error_response(ErrorCode::BadRequest, None);
+    };
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    tokio::spawn(async move {
+        let Ok(upgraded) = on_upgrade.await else {
+            return;
+        };
+        match upgraded.downcast::<TokioIo<TcpStream>>() {
+            Ok(parts) => echo(WsIo::new(parts.io.into_inner(), parts.read_buf, opts)).await,
+            Err(upgraded) => echo(WsIo::new(TokioIo::new(upgraded), Bytes::new(), opts)).await,
+        }
+    });
+    res
+}
+
+/// The echo loop of [`echo_upgrade`]; ends as an Engine.IO connection does.
+#[cfg(feature = "conformance")]
+async fn echo<S: Stream>(mut io: WsIo<S>) {
+    let mut echoed: Vec<(Opcode, Vec<u8>)> = Vec::new();
+    let end = poll_fn(|cx| {
+        loop {
+            let end = io.poll_read_frames(cx, |event| {
+                echoed.push(match event {
+                    Event::Text(t) => (Opcode::Text, t.as_bytes().to_vec()),
+                    Event::Binary(b) => (Opcode::Binary, b.to_vec()),
+                });
+                true
+            });
+            for (opcode, payload) in echoed.drain(..) {
+                if !io.close_sent {
+                    write_data(&mut io.wbuf, opcode, &payload, io.deflate);
+                }
+            }
+            let refused = match end {
+                ReadEnd::Pending => None,
+                ReadEnd::Stopped => continue,
+                ReadEnd::PeerClosed | ReadEnd::Failed => return Poll::Ready(None),
+                ReadEnd::Refused(e) => Some(e),
+            };
+            if let Some(e) = refused {
+                return Poll::Ready(Some(e));
+            }
+            return match io.poll_write_pending(cx) {
+                Poll::Ready(Err(_)) => Poll::Ready(None),
+                Poll::Ready(Ok(())) | Poll::Pending => Poll::Pending,
+            };
+        }
+    })
+    .await;
+    if let Some(e) = end {
+        io.queue_close(Some(e.close_code()), &e.to_string());
+    }
+    io.finish(None, None).await;
+    io.linger().await;
 }
