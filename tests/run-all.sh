@@ -46,12 +46,12 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "cargo clippy"
-cargo clippy --workspace --all-targets --features oxsio/redis,oxsio/postgres --quiet -- -D warnings
+cargo clippy --workspace --all-targets --features oxsio/redis,oxsio/postgres,oxsio/conformance --quiet -- -D warnings
 
 step "cargo test (unit, property, integration, interop)"
-cargo test --workspace --all-targets --no-fail-fast --features oxsio/redis,oxsio/postgres 2>&1 | tee target/test-output.txt
+cargo test --workspace --all-targets --no-fail-fast --features oxsio/redis,oxsio/postgres,oxsio/conformance 2>&1 | tee target/test-output.txt
 # Doc tests (examples in the API docs).
-cargo test --workspace --doc --features oxsio/redis,oxsio/postgres 2>&1 | tee -a target/test-output.txt
+cargo test --workspace --doc --features oxsio/redis,oxsio/postgres,oxsio/conformance 2>&1 | tee -a target/test-output.txt
 
 step "the README demo (chat server + bots, exits after the exchange)"
 PORT=0 timeout 120 cargo run --quiet -p oxsio-demo -- --exit-after-demo
