@@ -14,16 +14,7 @@
 /* bcrypt("changeit"), cost 4 (from bcryptjs). */
 #define HASH "$2a$04$UXnWmZpPXvgpJSWHOPFRP.Kef5kthyOTCAS5iVTJ0EzgXAqiuo/VG"
 
-static int failed = 0;
-#define EXPECT(cond, ...)                       \
-    do {                                        \
-        if (!(cond)) {                          \
-            printf("FAIL line %d: ", __LINE__); \
-            printf(__VA_ARGS__);                \
-            printf("\n");                       \
-            failed++;                           \
-        }                                       \
-    } while (0)
+#include "expect.h"
 
 static oxsio_client *connect_to(const char *url, const char *auth) {
     char config[512];

@@ -20,16 +20,7 @@
 
 #include "common.h"
 
-static int failed = 0;
-#define EXPECT(cond, ...)                       \
-    do {                                        \
-        if (!(cond)) {                          \
-            printf("FAIL line %d: ", __LINE__); \
-            printf(__VA_ARGS__);                \
-            printf("\n");                       \
-            failed++;                           \
-        }                                       \
-    } while (0)
+#include "expect.h"
 
 static atomic_int a_events;
 static char a_last[128];

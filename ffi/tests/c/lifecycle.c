@@ -8,16 +8,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "common.h"
 
-static int failed = 0;
-#define EXPECT(cond, ...)                    \
-    do {                                     \
-        if (!(cond)) {                       \
-            printf("FAIL line %d: ", __LINE__); \
-            printf(__VA_ARGS__);             \
-            printf("\n");                    \
-            failed++;                        \
-        }                                    \
-    } while (0)
+#include "expect.h"
 
 /* Drains the server queue, returning the last CONNECTION's socket. */
 static oxsio_socket *drain_server(oxsio_server *s, unsigned ms) {

@@ -11,16 +11,7 @@
 
 #include "common.h"
 
-static int failed = 0;
-#define EXPECT(cond, ...)                       \
-    do {                                        \
-        if (!(cond)) {                          \
-            printf("FAIL line %d: ", __LINE__); \
-            printf(__VA_ARGS__);                \
-            printf("\n");                       \
-            failed++;                           \
-        }                                       \
-    } while (0)
+#include "expect.h"
 
 /* The value of the metric line starting with `key ` in `text`, or -1. */
 static long long metric(const char *text, const char *key) {

@@ -13,16 +13,7 @@
 
 #include "common.h"
 
-static int failed = 0;
-#define EXPECT(cond, ...)                       \
-    do {                                        \
-        if (!(cond)) {                          \
-            printf("FAIL line %d: ", __LINE__); \
-            printf(__VA_ARGS__);                \
-            printf("\n");                       \
-            failed++;                           \
-        }                                       \
-    } while (0)
+#include "expect.h"
 
 /* Counts the occurrences of `needle` in `hay`. */
 static int count(const char *hay, const char *needle) {
