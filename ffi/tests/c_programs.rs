@@ -722,11 +722,20 @@ impl RedisCluster {
         let mut servers = Vec::new();
         let mut ports = Vec::new();
         for _ in 0..3 {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
+            // The cluster bus listens 10 000 above the port: keep both free
+            // and below 65 536.
+            let port = (0..1000)
+                .map(|_| {
+                    std::net::TcpListener::bind("127.0.0.1:0")
+                        .unwrap()
+                        .local_addr()
+                        .unwrap()
+                        .port()
+                })
+                .find(|&p| {
+                    p <= 55_535 && std::net::TcpListener::bind(("127.0.0.1", p + 10_000)).is_ok()
+                })
+                .expect("no free port pair for a Redis Cluster node");
             let d = dir.join(port.to_string());
             std::fs::create_dir_all(&d).unwrap();
             let child = Command::new("redis-server")

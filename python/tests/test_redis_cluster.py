@@ -64,9 +64,27 @@ def redis_port() -> Iterator[int]:
             proc.wait(timeout=5)
 
 
+def _free_cluster_port() -> int:
+    """A free port whose cluster bus port (10 000 above) is free and valid:
+    redis-server refuses cluster mode on a port above 55 535."""
+    for _ in range(1000):
+        port = _free_port()
+        if port > 55535:
+            continue
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", port + 10000))
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
+    raise RuntimeError("no free port pair for a Redis Cluster node")
+
+
 @pytest.fixture
 def cluster_ports() -> Iterator[List[int]]:
-    ports = [_free_port() for _ in range(3)]
+    ports = [_free_cluster_port() for _ in range(3)]
     procs = []
     with tempfile.TemporaryDirectory() as d:
         try:

@@ -26,6 +26,19 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A free port for a Redis Cluster node: its cluster bus listens 10 000
+/// above it, so the port must be at most 55 535 and that one free too
+/// (a random free port above 55 535 makes `redis-server` refuse to start).
+pub fn free_cluster_port() -> u16 {
+    for _ in 0..1000 {
+        let port = free_port();
+        if port <= 55_535 && std::net::TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port pair for a Redis Cluster node");
+}
+
 pub struct Redis {
     child: Child,
     pub port: u16,
@@ -538,7 +551,7 @@ impl RedisCluster {
         let mut children = Vec::new();
         let mut ports = Vec::new();
         for _ in 0..n {
-            let port = free_port();
+            let port = free_cluster_port();
             let node_dir = dir.join(port.to_string());
             std::fs::create_dir_all(&node_dir).unwrap();
             let child = Command::new("redis-server")
