@@ -104,6 +104,10 @@ struct Raw {
     stream: TcpStream,
     buf: Vec<u8>,
     deflate: bool,
+    /// The answer's `Sec-WebSocket-Extensions` (lowercase), if any.
+    extensions: Option<String>,
+    /// Whether the last data frame from the server was compressed.
+    last_compressed: bool,
 }
 
 impl Raw {
@@ -134,10 +138,16 @@ impl Raw {
         let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
         assert!(head.starts_with("http/1.1 101"), "{head}");
         let deflate = head.contains("sec-websocket-extensions: permessage-deflate");
+        let extensions = head
+            .lines()
+            .find_map(|l| l.strip_prefix("sec-websocket-extensions: "))
+            .map(str::to_owned);
         let mut raw = Raw {
             stream,
             buf: buf.split_off(end),
             deflate,
+            extensions,
+            last_compressed: false,
         };
         let (op, open) = raw.recv().await.unwrap();
         assert_eq!((op, open.first()), (Opcode::Text, Some(&b'0')));
@@ -169,6 +179,9 @@ impl Raw {
             {
                 let payload = self.buf[f.header_len..f.header_len + f.len].to_vec();
                 self.buf.drain(..f.header_len + f.len);
+                if !f.opcode.is_control() {
+                    self.last_compressed = f.compressed;
+                }
                 let payload = if f.compressed {
                     deflate::decompress(&payload, 10 << 20).unwrap()
                 } else {
@@ -236,14 +249,40 @@ async fn raw_compressed_frames_both_ways() {
 #[tokio::test]
 async fn offers_the_server_cannot_honour_are_declined() {
     let h = echo_server(Some(0), 1_000_000).await;
-    let c = Raw::connect(
-        h.local_addr(),
-        Some("permessage-deflate; server_max_window_bits=9"),
-    )
-    .await;
-    assert!(!c.deflate);
+    for bad in [
+        "server_max_window_bits=7",
+        "unknown_param",
+        "server_no_context_takeover=1",
+    ] {
+        let offer = format!("permessage-deflate; {bad}");
+        let c = Raw::connect(h.local_addr(), Some(&offer)).await;
+        assert!(!c.deflate, "{bad}");
+    }
     let c = Raw::connect(h.local_addr(), None).await;
     assert!(!c.deflate);
+    h.shutdown().await;
+}
+
+/// A client that allows the server a 512-byte window
+/// (`server_max_window_bits=9`, Autobahn 13.3 and 13.5) gets messages of
+/// at most 512 bytes compressed and larger ones plain.
+#[tokio::test]
+async fn a_small_server_window_bounds_what_is_compressed() {
+    let h = echo_server(Some(0), 1_000_000).await;
+    let offer = "permessage-deflate; server_max_window_bits=9";
+    let mut c = Raw::connect(h.local_addr(), Some(offer)).await;
+    assert!(c.deflate);
+    let ext = c.extensions.clone().unwrap();
+    assert!(ext.contains("server_max_window_bits=9"), "{ext}");
+    c.send(Opcode::Text, true, false, b"40").await;
+    c.recv().await.unwrap();
+    assert!(c.last_compressed);
+    for (len, compressed) in [(400, true), (2000, false)] {
+        let event = format!("42[\"echo\",\"{}\"]", "a".repeat(len));
+        c.send(Opcode::Text, true, false, event.as_bytes()).await;
+        assert_eq!(c.recv().await.unwrap().1, event.as_bytes());
+        assert_eq!(c.last_compressed, compressed, "{len}");
+    }
     h.shutdown().await;
 }
 

@@ -13,8 +13,11 @@
 //! use oxsio::codec::deflate::{compress, decompress, negotiate};
 //!
 //! // The offer of Node's `ws` client, and what the server answers.
-//! let answer = negotiate("permessage-deflate; client_max_window_bits").unwrap();
-//! assert_eq!(answer, "permessage-deflate; server_no_context_takeover; client_no_context_takeover");
+//! let agreed = negotiate("permessage-deflate; client_max_window_bits").unwrap();
+//! assert_eq!(
+//!     agreed.answer,
+//!     "permessage-deflate; server_no_context_takeover; client_no_context_takeover"
+//! );
 //!
 //! let text = "hello ".repeat(100);
 //! let mut wire = Vec::new();
@@ -70,37 +73,61 @@ fn window_bits(v: &str) -> Option<u8> {
     v.parse::<u8>().ok().filter(|b| (8..=15).contains(b))
 }
 
-/// Whether the server can honour one permessage-deflate offer: known
-/// parameters, each at most once, with valid values, and no demand for a
-/// server window smaller than the 32 KiB one our compressor uses.
-fn acceptable(params: &[(&str, Option<&str>)]) -> bool {
+/// Whether the server can honour one permessage-deflate offer (known
+/// parameters, each at most once, with valid values): the window the
+/// client allows the server (`server_max_window_bits`, 15 when absent).
+fn acceptable(params: &[(&str, Option<&str>)]) -> Option<u8> {
     let mut seen: Vec<&str> = Vec::new();
+    let mut server_bits = 15;
     for &(key, value) in params {
         if seen.contains(&key) {
-            return false;
+            return None;
         }
         seen.push(key);
-        let ok = match key {
-            "server_no_context_takeover" | "client_no_context_takeover" => value.is_none(),
-            "server_max_window_bits" => value.and_then(window_bits) == Some(15),
+        match key {
+            "server_no_context_takeover" | "client_no_context_takeover" if value.is_none() => {}
+            "server_max_window_bits" => server_bits = value.and_then(window_bits)?,
             // Our decompressor takes any window the client uses.
-            "client_max_window_bits" => value.is_none_or(|v| window_bits(v).is_some()),
-            _ => false,
-        };
-        if !ok {
-            return false;
+            "client_max_window_bits" if value.is_none_or(|v| window_bits(v).is_some()) => {}
+            _ => return None,
         }
     }
-    true
+    Some(server_bits)
 }
 
-/// The server's `Sec-WebSocket-Extensions` answer to a client's offers,
-/// or `None` when none of them is a permessage-deflate the server accepts
-/// (the connection then goes on uncompressed).
-pub fn negotiate(offers: &str) -> Option<&'static str> {
-    parse_offers(offers)
-        .any(|(name, params)| name.eq_ignore_ascii_case(NAME) && acceptable(&params))
-        .then_some(ANSWER)
+/// What the server agreed to with one client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Agreement {
+    /// The `Sec-WebSocket-Extensions` answer.
+    pub answer: String,
+    /// The largest message the server may compress: a client that allows
+    /// the server a window of 2^N bytes (`server_max_window_bits=N`, N < 15)
+    /// gets messages of at most 2^N bytes compressed, larger ones plain.
+    /// Each message is compressed on its own, so no back-reference can
+    /// then reach past the client's window (our compressor's window is
+    /// 32 KiB and cannot be made smaller). `usize::MAX` otherwise.
+    pub max_message: usize,
+}
+
+/// The server's answer to a client's offers, or `None` when none of them
+/// is a permessage-deflate the server accepts (the connection then goes
+/// on uncompressed).
+pub fn negotiate(offers: &str) -> Option<Agreement> {
+    parse_offers(offers).find_map(|(name, params)| {
+        if !name.eq_ignore_ascii_case(NAME) {
+            return None;
+        }
+        Some(match acceptable(&params)? {
+            15 => Agreement {
+                answer: ANSWER.to_owned(),
+                max_message: usize::MAX,
+            },
+            bits => Agreement {
+                answer: format!("{ANSWER}; server_max_window_bits={bits}"),
+                max_message: 1 << bits,
+            },
+        })
+    })
 }
 
 /// Checks the server's answer to [`CLIENT_OFFER`]: `Ok(true)` when it
@@ -120,8 +147,13 @@ pub fn check_answer(answer: Option<&str>) -> Result<bool, &'static str> {
     if !name.eq_ignore_ascii_case(NAME) {
         return Err("an extension that was not offered");
     }
-    if !acceptable(&params) {
+    if acceptable(&params).is_none() {
         return Err("invalid permessage-deflate parameters");
+    }
+    // We did not offer client_max_window_bits: the server may not bound
+    // our window (RFC 7692 7.1.2.2).
+    if params.iter().any(|(k, _)| *k == "client_max_window_bits") {
+        return Err("client_max_window_bits that was not offered");
     }
     // We offered no context takeover on either side; the server must agree
     // to the server side (the client side is ours to keep).
@@ -247,10 +279,25 @@ mod tests {
             "permessage-deflate",
             "x-webkit-deflate-frame, permessage-deflate; server_no_context_takeover",
             "permessage-deflate; server_max_window_bits=15; client_no_context_takeover",
-            "permessage-deflate; server_max_window_bits=10, permessage-deflate",
+            "x-webkit-deflate-frame, permessage-deflate; server_max_window_bits=15",
         ] {
-            assert_eq!(negotiate(offer), Some(ANSWER), "{offer}");
+            let agreed = negotiate(offer).unwrap();
+            assert_eq!(
+                (agreed.answer.as_str(), agreed.max_message),
+                (ANSWER, usize::MAX),
+                "{offer}"
+            );
         }
+    }
+
+    #[test]
+    fn a_smaller_server_window_bounds_what_is_compressed() {
+        let agreed = negotiate("permessage-deflate; server_max_window_bits=9").unwrap();
+        assert_eq!(agreed.answer, format!("{ANSWER}; server_max_window_bits=9"));
+        assert_eq!(agreed.max_message, 512);
+        // The first acceptable offer wins.
+        let agreed = negotiate("permessage-deflate; server_max_window_bits=10, permessage-deflate");
+        assert_eq!(agreed.unwrap().max_message, 1024);
     }
 
     #[test]
@@ -258,7 +305,8 @@ mod tests {
         for offer in [
             "",
             "x-webkit-deflate-frame",
-            "permessage-deflate; server_max_window_bits=10",
+            "permessage-deflate; server_max_window_bits=7",
+            "permessage-deflate; server_max_window_bits",
             "permessage-deflate; client_max_window_bits=16",
             "permessage-deflate; client_max_window_bits=7",
             "permessage-deflate; server_no_context_takeover=1",
@@ -278,6 +326,8 @@ mod tests {
             Ok(true)
         );
         assert!(check_answer(Some("permessage-deflate")).is_err());
+        let bounded = format!("{ANSWER}; client_max_window_bits=10");
+        assert!(check_answer(Some(&bounded)).is_err());
         assert!(check_answer(Some("foo")).is_err());
         assert!(check_answer(Some(&format!("{ANSWER}, {ANSWER}"))).is_err());
     }

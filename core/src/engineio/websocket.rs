@@ -116,16 +116,17 @@ fn accept<B>(
     };
     if let Some(threshold) = per_message_deflate {
         let offers = req.headers().get_all(header::SEC_WEBSOCKET_EXTENSIONS);
-        if let Some(answer) = offers
+        if let Some(agreed) = offers
             .iter()
             .filter_map(|v| v.to_str().ok())
             .find_map(deflate::negotiate)
+            && let Ok(answer) = HeaderValue::from_str(&agreed.answer)
         {
-            h.insert(
-                header::SEC_WEBSOCKET_EXTENSIONS,
-                HeaderValue::from_static(answer),
-            );
-            opts.deflate = Some(threshold);
+            h.insert(header::SEC_WEBSOCKET_EXTENSIONS, answer);
+            opts.deflate = Some(DeflateUse {
+                threshold,
+                max_message: agreed.max_message,
+            });
         }
     }
     Some((res, opts))
@@ -650,8 +651,23 @@ enum Step {
 #[derive(Debug, Clone, Copy)]
 struct WsOpts {
     max_payload: usize,
-    /// permessage-deflate was agreed: messages from this size are compressed.
-    deflate: Option<usize>,
+    /// permessage-deflate was agreed.
+    deflate: Option<DeflateUse>,
+}
+
+/// permessage-deflate as agreed with one client.
+#[derive(Debug, Clone, Copy)]
+struct DeflateUse {
+    /// Messages from this size are compressed…
+    threshold: usize,
+    /// …up to this size (the window the client allows the server).
+    max_message: usize,
+}
+
+impl DeflateUse {
+    fn compresses(self, len: usize) -> bool {
+        (self.threshold..=self.max_message).contains(&len)
+    }
 }
 
 /// A message being assembled from fragments.
@@ -694,7 +710,7 @@ struct WsIo<S> {
     wbuf: Vec<u8>,
     wpos: usize,
     max_payload: usize,
-    deflate: Option<usize>,
+    deflate: Option<DeflateUse>,
     /// A protocol 3 client: binary messages carry the type byte `4`.
     eio3: Option<Eio3>,
     /// A close frame was queued: nothing may follow it.
@@ -1115,7 +1131,7 @@ fn deliver(opcode: Opcode, payload: &[u8], on: &mut impl FnMut(Event<'_>) -> boo
 /// each compressed from the `deflate` threshold when that was agreed.
 /// For a protocol 3 client, binary frames start with the type byte `4`
 /// (or go as `b4` + base64 text to a client without binary support).
-fn encode(out: &mut Vec<u8>, msg: &Message, deflate: Option<usize>, eio3: Option<Eio3>) {
+fn encode(out: &mut Vec<u8>, msg: &Message, deflate: Option<DeflateUse>, eio3: Option<Eio3>) {
     // An Engine.IO-only binary message has no text packet.
     if !msg.text.is_empty() {
         write_data(out, Opcode::Text, msg.text.as_bytes(), deflate);
@@ -1139,9 +1155,9 @@ fn encode(out: &mut Vec<u8>, msg: &Message, deflate: Option<usize>, eio3: Option
     }
 }
 
-fn write_data(out: &mut Vec<u8>, opcode: Opcode, payload: &[u8], deflate: Option<usize>) {
+fn write_data(out: &mut Vec<u8>, opcode: Opcode, payload: &[u8], deflate: Option<DeflateUse>) {
     match deflate {
-        Some(threshold) if payload.len() >= threshold => {
+        Some(d) if d.compresses(payload.len()) => {
             let mut packed = Vec::new();
             deflate::compress(payload, &mut packed);
             frame::write_header_with(out, opcode, packed.len(), true, None);
