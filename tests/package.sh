@@ -47,7 +47,7 @@ package_lists_stay_inside() {
   tar -tzf target/package/oxsio-ffi-0.1.0.crate | grep -x "oxsio-ffi-0.1.0/include/oxsio.h" >/dev/null
 }
 docs() {
-  RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps -p oxsio --features redis &&
+  RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps -p oxsio --features redis,postgres,conformance &&
     RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps -p oxsio-ffi
 }
 python_packages() {

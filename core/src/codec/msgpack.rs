@@ -201,7 +201,7 @@ pub fn encode_into(out: &mut Vec<u8>, packet: &Packet) {
 
 /// Decodes one packet from the bytes of a binary Engine.IO message,
 /// accepting containers nested up to `max_depth` inside `data` (at most
-/// [`MAX_JSON_DEPTH`](super::socketio::MAX_JSON_DEPTH)).
+/// [`MAX_JSON_DEPTH`]).
 ///
 /// ```
 /// use oxsio::codec::msgpack;
