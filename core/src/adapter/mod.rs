@@ -5,6 +5,79 @@
 //! [`BroadcastOptions`], and operations that gather answers from other nodes
 //! return futures, so the socket code never changes.
 
+/// The session-recovery methods of [`Adapter`], handed to the node's own
+/// `$local` adapter: the cluster adapters keep recovery per node, as Node's
+/// Redis and Postgres adapters do. Use: `recovery_by_local_adapter!(this => this.0.local);`.
+#[cfg(any(feature = "redis", feature = "postgres"))]
+macro_rules! recovery_by_local_adapter {
+    ($this:ident => $local:expr) => {
+        fn supports_recovery(&self) -> bool {
+            {
+                let $this = self;
+                &$local
+            }
+            .supports_recovery()
+        }
+
+        fn persist_session(&self, session: crate::adapter::SessionState) {
+            {
+                let $this = self;
+                &$local
+            }
+            .persist_session(session);
+        }
+
+        fn restore_session(
+            &self,
+            pid: &str,
+            offset: Option<&str>,
+        ) -> Option<crate::adapter::Restore> {
+            {
+                let $this = self;
+                &$local
+            }
+            .restore_session(pid, offset)
+        }
+
+        fn return_session(&self, restore: crate::adapter::Restore) {
+            {
+                let $this = self;
+                &$local
+            }
+            .return_session(restore);
+        }
+
+        fn attach_session(
+            &self,
+            pid: &std::sync::Arc<str>,
+            restore: Option<&crate::adapter::Restore>,
+            attach: &mut dyn FnMut(Vec<crate::engineio::Message>),
+        ) -> bool {
+            {
+                let $this = self;
+                &$local
+            }
+            .attach_session(pid, restore, attach)
+        }
+
+        fn forget_session(&self, pid: &str) {
+            {
+                let $this = self;
+                &$local
+            }
+            .forget_session(pid);
+        }
+
+        fn recovery_stats(&self) -> crate::adapter::RecoveryStats {
+            {
+                let $this = self;
+                &$local
+            }
+            .recovery_stats()
+        }
+    };
+}
+
 #[cfg(any(feature = "redis", feature = "postgres"))]
 pub(crate) mod cluster;
 #[cfg(any(feature = "redis", feature = "postgres"))]

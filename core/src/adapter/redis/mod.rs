@@ -503,38 +503,7 @@ impl Inner {
 
 impl Adapter for RedisAdapter {
     // Recovery is per node: the local adapter keeps this node's sessions.
-    fn supports_recovery(&self) -> bool {
-        self.0.local.supports_recovery()
-    }
-
-    fn persist_session(&self, session: crate::adapter::SessionState) {
-        self.0.local.persist_session(session);
-    }
-
-    fn restore_session(&self, pid: &str, offset: Option<&str>) -> Option<crate::adapter::Restore> {
-        self.0.local.restore_session(pid, offset)
-    }
-
-    fn return_session(&self, restore: crate::adapter::Restore) {
-        self.0.local.return_session(restore);
-    }
-
-    fn attach_session(
-        &self,
-        pid: &Arc<str>,
-        restore: Option<&crate::adapter::Restore>,
-        attach: &mut dyn FnMut(Vec<crate::engineio::Message>),
-    ) -> bool {
-        self.0.local.attach_session(pid, restore, attach)
-    }
-
-    fn forget_session(&self, pid: &str) {
-        self.0.local.forget_session(pid);
-    }
-
-    fn recovery_stats(&self) -> crate::adapter::RecoveryStats {
-        self.0.local.recovery_stats()
-    }
+    recovery_by_local_adapter!(this => this.0.local);
 
     fn add_all(&self, sid: Sid, rooms: &[Room]) {
         self.0.local.add_all(sid, rooms);
