@@ -82,6 +82,14 @@ struct ClientConfig {
     parser: Option<String>,
 }
 
+/// Refuses a callback registration on a poll-mode client with `message`.
+fn callback_mode(c: &ClientShared, message: &str) -> Result<()> {
+    if c.dispatch.is_poll() {
+        return Err(Error::new(oxsio_result::WrongMode, message));
+    }
+    Ok(())
+}
+
 fn bad(msg: String) -> Error {
     Error::new(oxsio_result::InvalidConfig, msg)
 }
@@ -610,12 +618,10 @@ pub extern "C" fn oxsio_client_on(
     guard(|| {
         let c = cli(client)?;
         let name = opt_str_arg(event, "event")?;
-        if c.dispatch.is_poll() {
-            return Err(Error::new(
-                oxsio_result::WrongMode,
-                "oxsio_client_on on a poll-mode client: use oxsio_client_poll",
-            ));
-        }
+        callback_mode(
+            &c,
+            "oxsio_client_on on a poll-mode client: use oxsio_client_poll",
+        )?;
         let cb = Callback::new(callback, user_data, user_data_free)?;
         lock(&c.handlers).add(name, cb);
         Ok(())
@@ -638,12 +644,10 @@ pub extern "C" fn oxsio_client_once(
     guard(|| {
         let c = cli(client)?;
         let name = opt_str_arg(event, "event")?;
-        if c.dispatch.is_poll() {
-            return Err(Error::new(
-                oxsio_result::WrongMode,
-                "oxsio_client_once on a poll-mode client: use oxsio_client_poll",
-            ));
-        }
+        callback_mode(
+            &c,
+            "oxsio_client_once on a poll-mode client: use oxsio_client_poll",
+        )?;
         let cb = Callback::new(callback, user_data, user_data_free)?;
         lock(&c.handlers).add_once(name, cb);
         Ok(())
@@ -707,12 +711,10 @@ pub extern "C" fn oxsio_client_set_auth_provider(
 ) -> oxsio_result {
     guard(|| {
         let c = cli(client)?;
-        if c.dispatch.is_poll() {
-            return Err(Error::new(
-                oxsio_result::WrongMode,
-                "oxsio_client_set_auth_provider on a poll-mode client: use oxsio_client_set_auth",
-            ));
-        }
+        callback_mode(
+            &c,
+            "oxsio_client_set_auth_provider on a poll-mode client: use oxsio_client_set_auth",
+        )?;
         let source = match callback {
             Some(cb) => AuthSource::Hook(Arc::new(AuthHook {
                 cb,
@@ -753,12 +755,7 @@ pub extern "C" fn oxsio_client_on_any_outgoing(
 ) -> oxsio_result {
     guard(|| {
         let c = cli(client)?;
-        if c.dispatch.is_poll() {
-            return Err(Error::new(
-                oxsio_result::WrongMode,
-                "oxsio_client_on_any_outgoing on a poll-mode client",
-            ));
-        }
+        callback_mode(&c, "oxsio_client_on_any_outgoing on a poll-mode client")?;
         let cb = Callback::new(callback, user_data, user_data_free)?;
         let mut out = lock(&c.outgoing);
         if out.is_none() {

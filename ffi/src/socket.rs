@@ -236,6 +236,22 @@ fn sock(s: *const oxsio_socket) -> Result<Arc<SocketShared>> {
     get_socket(id(s))
 }
 
+/// Refuses `call` (a callback registration) unless the socket's server
+/// dispatches in callback mode.
+fn callback_mode(s: &SocketShared, call: &str) -> Result<()> {
+    let server = s
+        .server
+        .upgrade()
+        .ok_or_else(|| Error::from(oxsio_result::Closed))?;
+    if server.dispatch.is_poll() {
+        return Err(Error::new(
+            oxsio_result::WrongMode,
+            format!("{call} on a poll-mode server: poll the server instead"),
+        ));
+    }
+    Ok(())
+}
+
 pub(crate) fn args_of(json: *const c_char, bufs: *const oxsio_buf, count: usize) -> Result<Args> {
     let json = opt_str_arg(json, "args_json")?;
     let bufs = buffers(bufs, count)?;
@@ -425,16 +441,7 @@ pub extern "C" fn oxsio_socket_on(
     guard(|| {
         let s = sock(socket)?;
         let name = opt_str_arg(event, "event")?;
-        let server = s
-            .server
-            .upgrade()
-            .ok_or_else(|| Error::from(oxsio_result::Closed))?;
-        if server.dispatch.is_poll() {
-            return Err(Error::new(
-                oxsio_result::WrongMode,
-                "oxsio_socket_on on a poll-mode server: poll the server instead",
-            ));
-        }
+        callback_mode(&s, "oxsio_socket_on")?;
         let cb = Callback::new(callback, user_data, user_data_free)?;
         lock(&s.handlers).add(name, cb);
         Ok(())
@@ -457,16 +464,7 @@ pub extern "C" fn oxsio_socket_once(
     guard(|| {
         let s = sock(socket)?;
         let name = opt_str_arg(event, "event")?;
-        let server = s
-            .server
-            .upgrade()
-            .ok_or_else(|| Error::from(oxsio_result::Closed))?;
-        if server.dispatch.is_poll() {
-            return Err(Error::new(
-                oxsio_result::WrongMode,
-                "oxsio_socket_once on a poll-mode server: poll the server instead",
-            ));
-        }
+        callback_mode(&s, "oxsio_socket_once")?;
         let cb = Callback::new(callback, user_data, user_data_free)?;
         lock(&s.handlers).add_once(name, cb);
         Ok(())
@@ -492,16 +490,7 @@ pub extern "C" fn oxsio_socket_on_any_outgoing(
 ) -> oxsio_result {
     guard(|| {
         let s = sock(socket)?;
-        let server = s
-            .server
-            .upgrade()
-            .ok_or_else(|| Error::from(oxsio_result::Closed))?;
-        if server.dispatch.is_poll() {
-            return Err(Error::new(
-                oxsio_result::WrongMode,
-                "oxsio_socket_on_any_outgoing on a poll-mode server",
-            ));
-        }
+        callback_mode(&s, "oxsio_socket_on_any_outgoing")?;
         let cb = Callback::new(callback, user_data, user_data_free)?;
         let mut out = lock(&s.outgoing);
         if out.is_none() {
