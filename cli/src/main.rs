@@ -26,7 +26,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Runs an echo / chat server (the events of tests/interop/APP.md).
-    Serve(serve::Args),
+    Serve(Box<serve::Args>),
     /// Connects and prints the events received, one JSON line each.
     Listen(listen::Args),
     /// Connects, emits one event, prints the acknowledgement with --ack.
@@ -67,7 +67,7 @@ fn main() -> ExitCode {
     };
     let result = rt.block_on(async move {
         match cli.command {
-            Command::Serve(a) => serve::run(a).await,
+            Command::Serve(a) => serve::run(*a).await,
             Command::Listen(a) => listen::run(a).await,
             Command::Emit(a) => emit::run(a).await,
             Command::Bench(a) => bench::run(a).await,

@@ -54,12 +54,36 @@ pub(crate) struct Args {
     /// Require client certificates signed by these CAs (PEM); needs --tls-cert.
     #[arg(long, value_name = "PEM", requires = "tls_cert")]
     tls_client_ca: Option<std::path::PathBuf>,
-    /// Join a cluster through Redis (@socket.io/redis-adapter protocol), e.g. redis://127.0.0.1:6379.
-    #[arg(long, value_name = "URL")]
+    /// Join a cluster through one Redis (@socket.io/redis-adapter `createAdapter`),
+    /// e.g. redis://127.0.0.1:6379.
+    #[arg(long, value_name = "URL", group = "adapter")]
     redis: Option<String>,
-    /// Key prefix of the Redis adapter.
-    #[arg(long, default_value = "socket.io", requires = "redis")]
-    redis_prefix: String,
+    /// Join a cluster through a Redis 7 Cluster with sharded Pub/Sub
+    /// (@socket.io/redis-adapter `createShardedAdapter`); repeat for more seed nodes.
+    #[arg(long, value_name = "URL", group = "adapter")]
+    redis_sharded: Vec<String>,
+    /// Subscription mode of --redis-sharded; every node of the cluster must use the same.
+    #[arg(long, value_enum, requires = "redis_sharded")]
+    subscription_mode: Option<SubscriptionModeArg>,
+    /// Join a cluster through PostgreSQL LISTEN/NOTIFY (@socket.io/postgres-adapter),
+    /// e.g. postgres://user@127.0.0.1:5432/db.
+    #[arg(long, value_name = "URL", group = "adapter")]
+    postgres: Option<String>,
+    /// Table of the Postgres adapter's attachments (payloads with binary or over the NOTIFY limit).
+    #[arg(long, value_name = "NAME", requires = "postgres")]
+    postgres_table: Option<String>,
+    /// Key / channel prefix of the adapter (default socket.io, as Node's adapters).
+    #[arg(
+        long,
+        alias = "redis-prefix",
+        value_name = "PREFIX",
+        requires = "adapter"
+    )]
+    adapter_prefix: Option<String>,
+    /// How long a cluster request (fetchSockets, serverSideEmit with ack, …) waits
+    /// for the other nodes, in milliseconds (default 5000).
+    #[arg(long, value_name = "MS", requires = "adapter")]
+    adapter_timeout_ms: Option<u64>,
     /// Serve Prometheus metrics at this path (e.g. /metrics).
     #[arg(long, value_name = "PATH")]
     metrics: Option<String>,
@@ -97,9 +121,69 @@ enum AdminModeArg {
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum, PartialEq, Eq)]
+enum SubscriptionModeArg {
+    Static,
+    Dynamic,
+    DynamicPrivate,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum, PartialEq, Eq)]
 enum ServeTransport {
     Polling,
     Websocket,
+}
+
+/// The adapter the flags ask for, if any.
+fn adapter(a: &Args) -> Result<Option<oxsio::adapter::AdapterFactory>, Failure> {
+    use oxsio::adapter::{postgres, redis};
+    let timeout = a.adapter_timeout_ms.map(Duration::from_millis);
+    if let Some(url) = &a.redis {
+        let mut cfg = redis::RedisConfig::new(url.clone());
+        if let Some(p) = &a.adapter_prefix {
+            cfg = cfg.prefix(p.clone());
+        }
+        if let Some(t) = timeout {
+            cfg = cfg.requests_timeout(t);
+        }
+        return redis::RedisAdapter::factory(cfg)
+            .map(Some)
+            .map_err(|e| Failure::usage(format!("--redis {url}: {e}")));
+    }
+    if !a.redis_sharded.is_empty() {
+        let mut cfg = redis::ShardedConfig::new(a.redis_sharded.iter().cloned());
+        if let Some(p) = &a.adapter_prefix {
+            cfg = cfg.channel_prefix(p.clone());
+        }
+        if let Some(t) = timeout {
+            cfg = cfg.requests_timeout(t);
+        }
+        if let Some(m) = a.subscription_mode {
+            cfg = cfg.subscription_mode(match m {
+                SubscriptionModeArg::Static => redis::SubscriptionMode::Static,
+                SubscriptionModeArg::Dynamic => redis::SubscriptionMode::Dynamic,
+                SubscriptionModeArg::DynamicPrivate => redis::SubscriptionMode::DynamicPrivate,
+            });
+        }
+        return redis::ShardedRedisAdapter::factory(cfg)
+            .map(Some)
+            .map_err(|e| Failure::usage(format!("--redis-sharded: {e}")));
+    }
+    if let Some(url) = &a.postgres {
+        let mut cfg = postgres::PostgresConfig::new(url.clone());
+        if let Some(p) = &a.adapter_prefix {
+            cfg = cfg.channel_prefix(p.clone());
+        }
+        if let Some(t) = timeout {
+            cfg = cfg.requests_timeout(t);
+        }
+        if let Some(table) = &a.postgres_table {
+            cfg = cfg.table_name(table.clone());
+        }
+        return postgres::PostgresAdapter::factory(cfg)
+            .map(Some)
+            .map_err(|e| Failure::usage(format!("--postgres: {e}")));
+    }
+    Ok(None)
 }
 
 pub(crate) async fn run(a: Args) -> Result<(), Failure> {
@@ -129,11 +213,7 @@ pub(crate) async fn run(a: Args) -> Result<(), Failure> {
             credentials: a.cors_credentials,
         });
     }
-    if let Some(url) = &a.redis {
-        let cfg =
-            oxsio::adapter::redis::RedisConfig::new(url.clone()).prefix(a.redis_prefix.clone());
-        let factory = oxsio::adapter::redis::RedisAdapter::factory(cfg)
-            .map_err(|e| Failure::usage(format!("--redis {url}: {e}")))?;
+    if let Some(factory) = adapter(&a)? {
         b = b.adapter(factory);
     }
     if let Some(path) = &a.metrics {

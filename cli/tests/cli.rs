@@ -421,39 +421,11 @@ fn errors_have_a_message_and_an_exit_code() {
     assert!(buf.starts_with(b"HTTP/1.1 404"));
 }
 
-/// Two `oxsio serve --redis` nodes: an event broadcast through one reaches
-/// a listener on the other.
-#[test]
-fn serve_with_redis_spans_two_nodes() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let mut cmd = Command::new("redis-server");
-    cmd.args([
-        "--port",
-        &port.to_string(),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-    ]);
-    let _redis = Proc::spawn(cmd);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "redis-server did not start (installed by tests/run-all.sh)"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let redis = format!("redis://127.0.0.1:{port}");
-    let prefix = format!("oxsio-cli-{}", std::process::id());
-    let args = ["--redis", redis.as_str(), "--redis-prefix", prefix.as_str()];
-    let (_a, url_a) = oxsio_server(&args);
-    let (_b, url_b) = oxsio_server(&args);
+/// Two `oxsio serve` nodes joined by the adapter `args` name: an event
+/// broadcast through one reaches a listener on the other.
+fn spans_two_nodes(args: &[&str]) {
+    let (_a, url_a) = oxsio_server(args);
+    let (_b, url_b) = oxsio_server(args);
     let mut listener = Proc::spawn({
         let mut c = Command::new(BIN);
         c.args(["listen", &url_a, "--event", "news", "--count", "1"]);
@@ -462,7 +434,7 @@ fn serve_with_redis_spans_two_nodes() {
     let mut seen = Vec::new();
     listener.wait_line("oxsio: listening on", &mut seen);
     // The adapter subscribes in the background: retry until it is through.
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(30);
     let line = loop {
         let o = oxsio(&["emit", &url_b, "broadcast", "news", r#""across""#]);
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -472,10 +444,89 @@ fn serve_with_redis_spans_two_nodes() {
             }
             seen.push(l);
         }
-        assert!(Instant::now() < deadline, "nothing crossed; saw {seen:?}");
+        assert!(
+            Instant::now() < deadline,
+            "{args:?}: nothing crossed; saw {seen:?}"
+        );
     };
     assert_eq!(line, r#"{"event":"news","args":["across"]}"#);
     assert_eq!(listener.exit_code(), Some(0));
+}
+
+#[test]
+fn serve_with_redis_spans_two_nodes() {
+    let redis = oxsio_test_services::RedisServer::start();
+    let url = redis.url();
+    let prefix = format!("oxsio-cli-{}", std::process::id());
+    spans_two_nodes(&["--redis", &url, "--redis-prefix", &prefix]);
+}
+
+#[test]
+fn serve_with_the_sharded_adapter_spans_two_nodes() {
+    let cluster = oxsio_test_services::RedisCluster::start(3);
+    let urls = cluster.urls();
+    let mut args = Vec::new();
+    for u in &urls {
+        args.extend(["--redis-sharded", u.as_str()]);
+    }
+    args.extend([
+        "--subscription-mode",
+        "static",
+        "--adapter-timeout-ms",
+        "2000",
+    ]);
+    spans_two_nodes(&args);
+}
+
+#[test]
+fn serve_with_the_postgres_adapter_spans_two_nodes() {
+    let pg = oxsio_test_services::Postgres::start();
+    let url = pg.url();
+    spans_two_nodes(&[
+        "--postgres",
+        &url,
+        "--postgres-table",
+        "cli_attachments",
+        "--adapter-prefix",
+        "cli",
+    ]);
+}
+
+/// Adapter flags that cannot go together, or lack what they refine, are
+/// usage errors (exit code 2) naming the flag.
+#[test]
+fn adapter_flags_are_checked() {
+    for (bad, needle) in [
+        (
+            vec![
+                "--redis",
+                "redis://127.0.0.1:1",
+                "--postgres",
+                "postgres://x@127.0.0.1:1/x",
+            ],
+            "--postgres",
+        ),
+        (vec!["--subscription-mode", "static"], "--redis-sharded"),
+        (vec!["--postgres-table", "t"], "--postgres"),
+        (vec!["--adapter-prefix", "p"], "adapter"),
+        (vec!["--redis", "not a url"], "--redis"),
+        (vec!["--postgres", "mysql://nope"], "--postgres"),
+        (
+            vec![
+                "--redis-sharded",
+                "redis://127.0.0.1:1",
+                "--subscription-mode",
+                "sometimes",
+            ],
+            "sometimes",
+        ),
+    ] {
+        let mut args = vec!["serve", "--port", "0"];
+        args.extend(&bad);
+        let o = oxsio(&args);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(needle), "{bad:?}: {}", stderr(&o));
+    }
 }
 
 /// `serve --path --cors --transport`: each option changes what clients see.

@@ -9,7 +9,6 @@
 
 mod common;
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use oxsio::adapter::redis::{RedisAdapter, RedisConfig};
@@ -22,43 +21,6 @@ use tokio::sync::mpsc;
 
 /// Every wait is bounded; generous, as a loaded machine runs these too.
 const STEP: Duration = Duration::from_secs(30);
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn redis_server() -> (Child, u16) {
-    let port = free_port();
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("redis-server (installed by tests/run-all.sh)");
-    for _ in 0..200 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return (child, port);
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("redis-server did not start");
-}
 
 async fn node_js(redis: u16) -> (Child, String) {
     let mut cmd = Command::new("node");
@@ -117,7 +79,8 @@ async fn app_client(url: &str, name: &str) -> ClientSocket {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_admin_ui_spans_an_oxsio_and_a_node_js_node() {
-    let (mut redis, redis_port) = redis_server().await;
+    let redis = oxsio_test_services::RedisServer::start();
+    let redis_port = redis.port;
     let factory = RedisAdapter::factory(
         RedisConfig::new(format!("redis://127.0.0.1:{redis_port}"))
             .requests_timeout(Duration::from_secs(2)),
@@ -225,5 +188,5 @@ async fn the_admin_ui_spans_an_oxsio_and_a_node_js_node() {
     }
     handle.shutdown().await;
     let _ = node.kill().await;
-    let _ = redis.kill().await;
+    drop(redis);
 }

@@ -11,168 +11,71 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use common::cluster::*;
 use oxsio::Transport;
 use oxsio::adapter::postgres::{PostgresAdapter, PostgresConfig};
 use serde_json::json;
-use tokio::process::{Child, Command};
 
-/// PostgreSQL's programs, from PATH or the Debian package's directory.
-fn pg_bin(name: &str) -> PathBuf {
-    for dir in std::env::var("PATH").unwrap_or_default().split(':') {
-        let p = Path::new(dir).join(name);
-        if p.exists() {
-            return p;
-        }
-    }
-    for v in ["17", "16", "15", "14", "13"] {
-        let p = PathBuf::from(format!("/usr/lib/postgresql/{v}/bin/{name}"));
-        if p.exists() {
-            return p;
-        }
-    }
-    panic!("{name} not found (apt-get install postgresql; tests/run-all.sh does)");
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("Uid:"))
-        .and_then(|l| l.split_whitespace().nth(1).map(|u| u == "0"))
-        .unwrap_or(false)
-}
-
-/// A command run as the `postgres` user when we are root (PostgreSQL
-/// refuses to run as root); `setpriv` execs, so the PID is PostgreSQL's.
-fn as_pg_user(program: PathBuf) -> Command {
-    if is_root() {
-        let mut c = Command::new("setpriv");
-        c.args([
-            "--reuid=postgres",
-            "--regid=postgres",
-            "--init-groups",
-            "--",
-        ])
-        .arg(program);
-        c
-    } else {
-        Command::new(program)
-    }
-}
-
+/// A PostgreSQL (oxsio_test_services), with async calls that leave the
+/// runtime free while it starts or stops (the nodes keep running meanwhile).
 struct Postgres {
-    child: Child,
-    port: u16,
-    dir: PathBuf,
+    inner: Option<oxsio_test_services::Postgres>,
+    url: String,
 }
 
 impl Postgres {
     async fn start() -> Postgres {
-        Postgres::start_on(free_port(), true).await
-    }
-
-    /// Starts PostgreSQL on `port`; with `init`, in a new data directory,
-    /// else again on the one a previous start on that port made.
-    async fn start_on(port: u16, init: bool) -> Postgres {
-        let dir = std::env::temp_dir().join(format!("oxsio-pg-{}-{port}", std::process::id()));
-        if !init {
-            return Postgres::run(port, dir).await;
-        }
-        std::fs::create_dir_all(&dir).unwrap();
-        if is_root() {
-            let st = Command::new("chown")
-                .args(["-R", "postgres:postgres"])
-                .arg(&dir)
-                .status()
-                .await
-                .unwrap();
-            assert!(st.success());
-        }
-        let data = dir.join("data");
-        let out = as_pg_user(pg_bin("initdb"))
-            .arg("-D")
-            .arg(&data)
-            .args(["-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"])
-            .stdout(Stdio::null())
-            .output()
+        let inner = tokio::task::spawn_blocking(oxsio_test_services::Postgres::start)
             .await
             .unwrap();
-        assert!(
-            out.status.success(),
-            "initdb: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Postgres::run(port, dir).await
-    }
-
-    async fn run(port: u16, dir: PathBuf) -> Postgres {
-        let data = dir.join("data");
-        let child = as_pg_user(pg_bin("postgres"))
-            .arg("-D")
-            .arg(&data)
-            .args(["-p", &port.to_string(), "-k"])
-            .arg(&dir)
-            .args([
-                "-c",
-                "listen_addresses=127.0.0.1",
-                "-c",
-                "fsync=off",
-                "-c",
-                "max_connections=50",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let pg = Postgres { child, port, dir };
-        for _ in 0..400 {
-            if pg.psql("SELECT 1").await.is_some() {
-                return pg;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        Postgres {
+            url: inner.url(),
+            inner: Some(inner),
         }
-        panic!("postgres did not start");
     }
 
     fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+        self.url.clone()
     }
 
     /// Runs SQL with psql; its output, or None when it failed.
     async fn psql(&self, sql: &str) -> Option<String> {
-        let out = Command::new("psql")
-            .arg(self.url())
-            .args(["-tA", "-c", sql])
-            .output()
+        let url = self.url.clone();
+        let sql = sql.to_owned();
+        tokio::task::spawn_blocking(move || oxsio_test_services::psql(&url, &sql))
             .await
-            .ok()?;
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+            .unwrap()
     }
 
-    /// Fast shutdown (SIGINT), by PID; the data directory stays.
+    async fn with(&mut self, f: fn(&mut oxsio_test_services::Postgres)) {
+        let mut inner = self.inner.take().unwrap();
+        let inner = tokio::task::spawn_blocking(move || {
+            f(&mut inner);
+            inner
+        })
+        .await
+        .unwrap();
+        self.inner = Some(inner);
+    }
+
+    /// Fast shutdown, by PID; the data directory stays.
     async fn halt(&mut self) {
-        if let Some(pid) = self.child.id() {
-            let _ = Command::new("kill")
-                .args(["-INT", &pid.to_string()])
-                .status()
-                .await;
-        }
-        let _ = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
-        let _ = self.child.kill().await;
+        self.with(oxsio_test_services::Postgres::halt).await;
+    }
+
+    /// Starts it again on its port and data.
+    async fn restart(&mut self) {
+        self.with(oxsio_test_services::Postgres::restart).await;
     }
 
     /// Fast shutdown, and the data directory removed.
     async fn stop(mut self) {
-        self.halt().await;
-        let _ = std::fs::remove_dir_all(&self.dir);
+        let inner = self.inner.take();
+        tokio::task::spawn_blocking(move || drop(inner))
+            .await
+            .unwrap();
     }
 }
 
@@ -301,7 +204,6 @@ async fn malformed_notifications_are_ignored() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_heals_after_a_postgres_restart() {
     let mut pg = Postgres::start().await;
-    let port = pg.port;
     let n1 = oxsio_pg(&pg).await;
     let n2 = oxsio_pg(&pg).await;
     until_count(&n1, 2).await;
@@ -325,7 +227,7 @@ async fn cluster_heals_after_a_postgres_restart() {
     );
     assert!(!fetched["sockets"].as_array().unwrap().is_empty());
 
-    let pg = Postgres::start_on(port, false).await;
+    pg.restart().await;
     let mut healed = false;
     for _ in 0..100 {
         tokio::time::sleep(Duration::from_millis(200)).await;

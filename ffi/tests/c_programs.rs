@@ -18,6 +18,8 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex, Once, OnceLock};
 use std::time::{Duration, Instant};
 
+use oxsio_test_services::{RedisCluster, RedisServer};
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -510,36 +512,11 @@ fn parity_once_and_broadcast_ack_in_callback_mode() {
     self_check("ffi/tests/c/parity_cb.c", "parity_cb: ok");
 }
 
-/// A redis-server on a free port, killed on drop.
-struct RedisServer(Child);
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
+/// A redis-server on a free port, stopped on drop.
 fn redis_server() -> (RedisServer, u16) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no"])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("redis-server (installed by tests/run-all.sh)");
-    let server = RedisServer(child);
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return (server, port);
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    panic!("redis-server did not start");
+    let server = RedisServer::start();
+    let port = server.port;
+    (server, port)
 }
 
 #[test]
@@ -708,116 +685,13 @@ fn emitter_from_c_observed_by_oxsio_and_node_js() {
     rt.block_on(handle.shutdown());
 }
 
-/// A Redis Cluster of three masters on free loopback ports (each
-/// redis-server in its own temporary directory), killed on drop.
-struct RedisCluster {
-    servers: Vec<RedisServer>,
-    ports: Vec<u16>,
-    dir: PathBuf,
-}
-
-impl RedisCluster {
-    fn start() -> RedisCluster {
-        let dir = std::env::temp_dir().join(format!("oxsio-ffi-cluster-{}", std::process::id()));
-        let mut servers = Vec::new();
-        let mut ports = Vec::new();
-        for _ in 0..3 {
-            // The cluster bus listens 10 000 above the port: keep both free
-            // and below 65 536.
-            let port = (0..1000)
-                .map(|_| {
-                    std::net::TcpListener::bind("127.0.0.1:0")
-                        .unwrap()
-                        .local_addr()
-                        .unwrap()
-                        .port()
-                })
-                .find(|&p| {
-                    p <= 55_535 && std::net::TcpListener::bind(("127.0.0.1", p + 10_000)).is_ok()
-                })
-                .expect("no free port pair for a Redis Cluster node");
-            let d = dir.join(port.to_string());
-            std::fs::create_dir_all(&d).unwrap();
-            let child = Command::new("redis-server")
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args([
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-config-file",
-                    "nodes.conf",
-                ])
-                .args(["--save", "", "--appendonly", "no"])
-                .current_dir(&d)
-                .stdout(Stdio::null())
-                .spawn()
-                .expect("redis-server (installed by tests/run-all.sh)");
-            servers.push(RedisServer(child));
-            ports.push(port);
-        }
-        for &p in &ports {
-            let mut up = false;
-            for _ in 0..200 {
-                if std::net::TcpStream::connect(("127.0.0.1", p)).is_ok() {
-                    up = true;
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(25));
-            }
-            assert!(up, "redis-server {p} did not start");
-        }
-        let mut create = Command::new("redis-cli");
-        create.args(["--cluster", "create"]);
-        for p in &ports {
-            create.arg(format!("127.0.0.1:{p}"));
-        }
-        let out = create
-            .args(["--cluster-replicas", "0", "--cluster-yes"])
-            .stdin(Stdio::null())
-            .output()
-            .expect("redis-cli");
-        assert!(out.status.success(), "redis-cli --cluster create failed");
-        for &p in &ports {
-            let mut ok = false;
-            for _ in 0..200 {
-                let info = Command::new("redis-cli")
-                    .args(["-p", &p.to_string(), "cluster", "info"])
-                    .output()
-                    .unwrap();
-                let text = String::from_utf8_lossy(&info.stdout).to_string();
-                if text.contains("cluster_state:ok") && text.contains("cluster_known_nodes:3") {
-                    ok = true;
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            assert!(ok, "cluster node {p} not ready");
-        }
-        RedisCluster {
-            servers,
-            ports,
-            dir,
-        }
-    }
-}
-
-impl Drop for RedisCluster {
-    fn drop(&mut self) {
-        self.servers.clear();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 /// The same two C servers with `adapter` in their config: the sharded
 /// adapter on a Redis Cluster (static subscription mode); and the config
 /// errors of the `adapter` object.
 #[test]
 fn server_side_emit_between_two_c_servers_over_the_sharded_adapter() {
-    let cluster = RedisCluster::start();
-    let nodes: Vec<String> = cluster
-        .ports
-        .iter()
-        .map(|p| format!("redis://127.0.0.1:{p}"))
-        .collect();
+    let cluster = RedisCluster::start(3);
+    let nodes = cluster.urls();
     let config = serde_json::json!({
         "adapter": {
             "kind": "redis-sharded",
@@ -832,6 +706,28 @@ fn server_side_emit_between_two_c_servers_over_the_sharded_adapter() {
     c.arg(cluster.ports[0].to_string()).arg(&config);
     let (status, out) = Proc::spawn("cluster", c).finish(Duration::from_secs(60));
     assert_has(&out, "cluster: ok", "cluster.c (sharded)");
+    assert!(status.success(), "cluster.c: {status}\n{out}");
+}
+
+/// The same two C servers on the Postgres adapter (`"kind": "postgres"`),
+/// on a PostgreSQL this test starts.
+#[test]
+fn server_side_emit_between_two_c_servers_over_the_postgres_adapter() {
+    let pg = oxsio_test_services::Postgres::start();
+    let config = serde_json::json!({
+        "adapter": {
+            "kind": "postgres",
+            "url": pg.url(),
+            "table_name": "c_attachments",
+            "requests_timeout_ms": 2000
+        }
+    })
+    .to_string();
+    let exe = build("ffi/tests/c/cluster.c", Flavor::Sanitized);
+    let mut c = cmd(&exe, Flavor::Sanitized);
+    c.arg(pg.port.to_string()).arg(&config);
+    let (status, out) = Proc::spawn("cluster", c).finish(Duration::from_secs(60));
+    assert_has(&out, "cluster: ok", "cluster.c (postgres)");
     assert!(status.success(), "cluster.c: {status}\n{out}");
 }
 

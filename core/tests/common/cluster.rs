@@ -18,63 +18,33 @@ use tokio::sync::mpsc;
 
 pub const T: Duration = Duration::from_secs(5);
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+// Not every test binary that includes this module uses them.
+#[allow(unused_imports)]
+pub use oxsio_test_services::{free_cluster_port, free_port};
 
-/// A free port for a Redis Cluster node: its cluster bus listens 10 000
-/// above it, so the port must be at most 55 535 and that one free too
-/// (a random free port above 55 535 makes `redis-server` refuse to start).
-pub fn free_cluster_port() -> u16 {
-    for _ in 0..1000 {
-        let port = free_port();
-        if port <= 55_535 && std::net::TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no free port pair for a Redis Cluster node");
-}
-
+/// A redis-server (oxsio_test_services), with the async calls the tests use.
 pub struct Redis {
-    child: Child,
+    _server: oxsio_test_services::RedisServer,
     pub port: u16,
 }
 
 impl Redis {
     pub async fn start(port: u16) -> Redis {
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("redis-server (installed by tests/run-all.sh)");
-        for _ in 0..200 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+        let server =
+            tokio::task::spawn_blocking(move || oxsio_test_services::RedisServer::start_on(port))
                 .await
-                .is_ok()
-            {
-                return Redis { child, port };
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
+                .unwrap();
+        Redis {
+            port: server.port,
+            _server: server,
         }
-        panic!("redis-server did not start");
     }
 
-    pub async fn stop(mut self) {
-        let _ = self.child.kill().await;
+    /// Stops it by PID.
+    pub async fn stop(self) {
+        tokio::task::spawn_blocking(move || drop(self))
+            .await
+            .unwrap();
     }
 }
 
@@ -535,210 +505,67 @@ pub async fn matrix(caller: &Node, other: &Node, transport: Transport, all_rooms
 
 /// A Redis Cluster of `n` masters (no replicas) on free loopback ports,
 /// each redis-server in its own temporary directory.
+/// A Redis Cluster (oxsio_test_services), with async calls that leave the
+/// runtime free while the nodes start or stop (the adapters under test keep
+/// running meanwhile).
 pub struct RedisCluster {
-    children: Vec<Child>,
+    inner: Option<oxsio_test_services::RedisCluster>,
     pub ports: Vec<u16>,
-    dir: std::path::PathBuf,
 }
 
 impl RedisCluster {
     pub async fn start(n: usize) -> RedisCluster {
-        let dir = std::env::temp_dir().join(format!(
-            "oxsio-redis-cluster-{}-{}",
-            std::process::id(),
-            rand_suffix()
-        ));
-        let mut children = Vec::new();
-        let mut ports = Vec::new();
-        for _ in 0..n {
-            let port = free_cluster_port();
-            let node_dir = dir.join(port.to_string());
-            std::fs::create_dir_all(&node_dir).unwrap();
-            let child = Command::new("redis-server")
-                .args([
-                    "--port",
-                    &port.to_string(),
-                    "--bind",
-                    "127.0.0.1",
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-config-file",
-                    "nodes.conf",
-                    "--cluster-node-timeout",
-                    "2000",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                ])
-                .current_dir(&node_dir)
-                .stdout(Stdio::null())
-                .kill_on_drop(true)
-                .spawn()
-                .expect("redis-server (installed by tests/run-all.sh)");
-            children.push(child);
-            ports.push(port);
-        }
-        for &port in &ports {
-            wait_for_port(port).await;
-        }
-        let mut create = Command::new("redis-cli");
-        create.arg("--cluster").arg("create");
-        for p in &ports {
-            create.arg(format!("127.0.0.1:{p}"));
-        }
-        let out = create
-            .args(["--cluster-replicas", "0", "--cluster-yes"])
-            .stdin(Stdio::null())
-            .output()
-            .await
-            .expect("redis-cli");
-        assert!(
-            out.status.success(),
-            "redis-cli --cluster create: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        // Every node must see the whole cluster before clients connect.
-        for &port in &ports {
-            let mut ok = false;
-            for _ in 0..200 {
-                let info = Command::new("redis-cli")
-                    .args(["-p", &port.to_string(), "cluster", "info"])
-                    .output()
-                    .await
-                    .unwrap();
-                let text = String::from_utf8_lossy(&info.stdout).to_string();
-                if text.contains("cluster_state:ok")
-                    && text.contains(&format!("cluster_known_nodes:{n}"))
-                {
-                    ok = true;
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            assert!(ok, "cluster node {port} not ready");
-        }
+        let inner =
+            tokio::task::spawn_blocking(move || oxsio_test_services::RedisCluster::start(n))
+                .await
+                .unwrap();
         RedisCluster {
-            children,
-            ports,
-            dir,
+            ports: inner.ports.clone(),
+            inner: Some(inner),
         }
+    }
+
+    fn get(&self) -> &oxsio_test_services::RedisCluster {
+        self.inner.as_ref().unwrap()
     }
 
     /// Seed URLs of every node.
     pub fn urls(&self) -> Vec<String> {
-        self.ports
-            .iter()
-            .map(|p| format!("redis://127.0.0.1:{p}"))
-            .collect()
+        self.get().urls()
     }
 
     /// `p1,p2,p3` for the Node peer's REDIS_CLUSTER.
     pub fn port_list(&self) -> String {
-        self.ports
-            .iter()
-            .map(u16::to_string)
-            .collect::<Vec<_>>()
-            .join(",")
+        self.get().port_list()
     }
 
     pub async fn stop(mut self) {
-        self.halt().await;
-        let _ = std::fs::remove_dir_all(&self.dir);
+        let inner = self.inner.take();
+        tokio::task::spawn_blocking(move || drop(inner))
+            .await
+            .unwrap();
+    }
+
+    async fn with(&mut self, f: fn(&mut oxsio_test_services::RedisCluster)) {
+        let mut inner = self.inner.take().unwrap();
+        let inner = tokio::task::spawn_blocking(move || {
+            f(&mut inner);
+            inner
+        })
+        .await
+        .unwrap();
+        self.inner = Some(inner);
     }
 
     /// Kills every node (by PID); their directories (nodes.conf) stay.
     pub async fn halt(&mut self) {
-        for c in &mut self.children {
-            let _ = c.kill().await;
-        }
-        self.children.clear();
+        self.with(oxsio_test_services::RedisCluster::halt).await;
     }
 
-    /// Starts the nodes again on the same ports and directories; they find
-    /// each other from nodes.conf.
+    /// Starts the nodes again on the same ports and directories.
     pub async fn restart(&mut self) {
-        for &port in &self.ports {
-            self.children
-                .push(spawn_cluster_node(port, &self.dir.join(port.to_string())));
-        }
-        for &port in &self.ports {
-            wait_for_port(port).await;
-        }
-        wait_cluster_ok(&self.ports).await;
+        self.with(oxsio_test_services::RedisCluster::restart).await;
     }
-}
-
-fn spawn_cluster_node(port: u16, dir: &std::path::Path) -> Child {
-    Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--cluster-enabled",
-            "yes",
-            "--cluster-config-file",
-            "nodes.conf",
-            "--cluster-node-timeout",
-            "2000",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("redis-server (installed by tests/run-all.sh)")
-}
-
-async fn wait_cluster_ok(ports: &[u16]) {
-    for &port in ports {
-        let mut ok = false;
-        for _ in 0..400 {
-            let info = Command::new("redis-cli")
-                .args(["-p", &port.to_string(), "cluster", "info"])
-                .output()
-                .await
-                .unwrap();
-            let text = String::from_utf8_lossy(&info.stdout).to_string();
-            if text.contains("cluster_state:ok")
-                && text.contains(&format!("cluster_known_nodes:{}", ports.len()))
-            {
-                ok = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        assert!(ok, "cluster node {port} not ready");
-    }
-}
-
-fn rand_suffix() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or_default(),
-    );
-    h.finish()
-}
-
-async fn wait_for_port(port: u16) {
-    for _ in 0..200 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("redis-server on {port} did not start");
 }
 
 /// One Redis command over raw RESP (so tests do not depend on a client
