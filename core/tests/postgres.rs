@@ -49,25 +49,14 @@ impl Postgres {
             .unwrap()
     }
 
-    async fn with(&mut self, f: fn(&mut oxsio_test_services::Postgres)) {
-        let mut inner = self.inner.take().unwrap();
-        let inner = tokio::task::spawn_blocking(move || {
-            f(&mut inner);
-            inner
-        })
-        .await
-        .unwrap();
-        self.inner = Some(inner);
-    }
-
     /// Fast shutdown, by PID; the data directory stays.
     async fn halt(&mut self) {
-        self.with(oxsio_test_services::Postgres::halt).await;
+        off_runtime(&mut self.inner, oxsio_test_services::Postgres::halt).await;
     }
 
     /// Starts it again on its port and data.
     async fn restart(&mut self) {
-        self.with(oxsio_test_services::Postgres::restart).await;
+        off_runtime(&mut self.inner, oxsio_test_services::Postgres::restart).await;
     }
 
     /// Fast shutdown, and the data directory removed.

@@ -505,6 +505,20 @@ pub async fn matrix(caller: &Node, other: &Node, transport: Transport, all_rooms
 
 /// A Redis Cluster of `n` masters (no replicas) on free loopback ports,
 /// each redis-server in its own temporary directory.
+/// Runs `f` on the service in `slot` on a blocking thread, so that the
+/// runtime (the nodes under test) keeps running while a service stops or
+/// starts.
+pub async fn off_runtime<T: Send + 'static>(slot: &mut Option<T>, f: fn(&mut T)) {
+    let mut service = slot.take().unwrap();
+    let service = tokio::task::spawn_blocking(move || {
+        f(&mut service);
+        service
+    })
+    .await
+    .unwrap();
+    *slot = Some(service);
+}
+
 /// A Redis Cluster (oxsio_test_services), with async calls that leave the
 /// runtime free while the nodes start or stop (the adapters under test keep
 /// running meanwhile).
@@ -546,25 +560,14 @@ impl RedisCluster {
             .unwrap();
     }
 
-    async fn with(&mut self, f: fn(&mut oxsio_test_services::RedisCluster)) {
-        let mut inner = self.inner.take().unwrap();
-        let inner = tokio::task::spawn_blocking(move || {
-            f(&mut inner);
-            inner
-        })
-        .await
-        .unwrap();
-        self.inner = Some(inner);
-    }
-
     /// Kills every node (by PID); their directories (nodes.conf) stay.
     pub async fn halt(&mut self) {
-        self.with(oxsio_test_services::RedisCluster::halt).await;
+        off_runtime(&mut self.inner, oxsio_test_services::RedisCluster::halt).await;
     }
 
     /// Starts the nodes again on the same ports and directories.
     pub async fn restart(&mut self) {
-        self.with(oxsio_test_services::RedisCluster::restart).await;
+        off_runtime(&mut self.inner, oxsio_test_services::RedisCluster::restart).await;
     }
 }
 
