@@ -430,7 +430,9 @@ pub fn main(f: &Flags) -> i32 {
     let (pins, pin_note) = orchestrate::pins();
     let load_before = sys::loadavg();
     let started = Instant::now();
-    let bench = Bench::start(&adapters, pins.0, &IMPLS);
+    let impls = orchestrate::list(f, "impls", &IMPLS);
+    let impls: Vec<&str> = impls.iter().map(String::as_str).collect();
+    let bench = Bench::start(&adapters, pins.0, &impls);
     let _ = std::fs::create_dir_all(raw_path().parent().unwrap_or(Path::new(".")));
     let mut raw = std::fs::File::create(raw_path()).ok();
     let mut rows = Vec::new();
