@@ -378,13 +378,19 @@ fn measure(c: &Config, sizes: &Sizes, pins: (Option<usize>, Option<usize>)) -> V
     }
 }
 
-/// Where a cluster-only run keeps its raw lines and its meta.
+/// Where a cluster-only run keeps its raw lines (unless `--raw` says
+/// otherwise) and, beside them, its meta ([`meta_path`]).
 pub fn raw_path() -> PathBuf {
     orchestrate::repo_root().join("benches/results/cluster.jsonl")
 }
 
-fn meta_path() -> PathBuf {
-    orchestrate::repo_root().join("benches/results/cluster_meta.json")
+/// The meta file beside raw lines `raw`: `cluster.jsonl` → `cluster_meta.json`.
+fn meta_path(raw: &Path) -> PathBuf {
+    let stem = raw
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("cluster");
+    raw.with_file_name(format!("{stem}_meta.json"))
 }
 
 /// The report section of a cluster-only run (when the main raw lines have
@@ -395,7 +401,7 @@ pub fn saved() -> Option<(Vec<Value>, report::Meta)> {
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect();
-    let meta = serde_json::from_str(&std::fs::read_to_string(meta_path()).ok()?).ok()?;
+    let meta = serde_json::from_str(&std::fs::read_to_string(meta_path(&raw_path())).ok()?).ok()?;
     Some((rows, meta))
 }
 
@@ -415,9 +421,10 @@ fn splice(out: &Path, section: &str) -> std::io::Result<()> {
 }
 
 /// `cluster`: the cluster scenarios only, `--reps` interleaved repetitions
-/// (3 by default); raw lines in `benches/results/cluster.jsonl`, and the
-/// cluster section of BENCHMARKS.md replaced (the rest of it, and
-/// `raw.jsonl`, are left as they are).
+/// (3 by default); raw lines in `benches/results/cluster.jsonl` (or
+/// `--raw FILE`, for trial runs), and the cluster section of `--out`
+/// (BENCHMARKS.md) replaced (the rest of it, and `raw.jsonl`, are left as
+/// they are).
 pub fn main(f: &Flags) -> i32 {
     let nofile = sys::raise_nofile();
     let sizes = Sizes::profile(f.str("profile").unwrap_or("full"), nofile);
@@ -433,8 +440,9 @@ pub fn main(f: &Flags) -> i32 {
     let impls = orchestrate::list(f, "impls", &IMPLS);
     let impls: Vec<&str> = impls.iter().map(String::as_str).collect();
     let bench = Bench::start(&adapters, pins.0, &impls);
-    let _ = std::fs::create_dir_all(raw_path().parent().unwrap_or(Path::new(".")));
-    let mut raw = std::fs::File::create(raw_path()).ok();
+    let raw_file = f.str("raw").map(PathBuf::from).unwrap_or_else(raw_path);
+    let _ = std::fs::create_dir_all(raw_file.parent().unwrap_or(Path::new(".")));
+    let mut raw = std::fs::File::create(&raw_file).ok();
     let mut rows = Vec::new();
     for rep in 0..reps {
         bench.rep(rep, reps, &sizes, pins, &mut |v| {
@@ -460,7 +468,7 @@ pub fn main(f: &Flags) -> i32 {
         nofile,
     };
     let _ = std::fs::write(
-        meta_path(),
+        meta_path(&raw_file),
         serde_json::to_string_pretty(&meta).unwrap_or_default(),
     );
     let section = report::cluster_section(&rows, Some(&meta));
@@ -468,7 +476,7 @@ pub fn main(f: &Flags) -> i32 {
         eprintln!("cannot write {}: {e}", out.display());
         return 1;
     }
-    eprintln!("wrote {} and {}", out.display(), raw_path().display());
+    eprintln!("wrote {} and {}", out.display(), raw_file.display());
     let ok = rows.iter().all(|r| r["ok"] == Value::Bool(true));
     if ok && !rows.is_empty() { 0 } else { 1 }
 }

@@ -61,7 +61,7 @@ const USAGE: &str = "usage:
                   [--scenarios echo_64,echo_1k,fanout,connect,polling_echo,idle,cluster_fanout]
                   [--adapters none,redis,sharded,postgres]
   oxsio-bench cluster [--reps 3] [--profile full|moderate] [--adapters none,redis,sharded,postgres]
-                  [--impls oxsio,node]
+                  [--impls oxsio,node] [--raw benches/results/cluster.jsonl]
                   [--out BENCHMARKS.md]   # the cluster scenarios only; replaces their section
   oxsio-bench smoke [--out FILE.md]
   oxsio-bench report [--raw benches/results/raw.jsonl] [--out BENCHMARKS.md]   # re-render, no measurement
