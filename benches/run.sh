@@ -6,6 +6,7 @@
 #   bash benches/run.sh --profile moderate    # smaller fanout/idle, shorter holds
 #   bash benches/run.sh --reps 5 --peers oxsio,socketioxide --scenarios echo_64,fanout
 #   bash benches/run.sh smoke                 # every scenario against oxsio, tiny
+#   bash benches/run.sh cluster [--reps 3]    # the cluster scenarios only (their section of BENCHMARKS.md)
 #
 # Peers: oxsio and socketioxide are built here; Node.js socket.io and
 # python-socketio come from `bash tests/interop/setup.sh` (run below);
@@ -28,8 +29,20 @@ if [[ "${1:-}" == "smoke" ]]; then
   exec "$CARGO_TARGET_DIR/release/oxsio-bench" smoke "$@"
 fi
 
+# The cluster scenarios need redis-server / redis-cli and PostgreSQL
+# (initdb, postgres, psql); tests/run-all.sh installs them. The bench starts
+# and stops them itself; a missing one skips its adapter with a note.
+cluster_only=0
+if [[ "${1:-}" == "cluster" ]]; then
+  shift
+  cluster_only=1
+fi
+
 if [[ -f tests/interop/setup.sh ]] && command -v node >/dev/null && command -v npm >/dev/null; then
   bash tests/interop/setup.sh || echo "run.sh: tests/interop/setup.sh failed; the Node/Python peers may be skipped"
 fi
 
+if [[ $cluster_only == 1 ]]; then
+  exec "$CARGO_TARGET_DIR/release/oxsio-bench" cluster --out "$ROOT/BENCHMARKS.md" "$@"
+fi
 exec "$CARGO_TARGET_DIR/release/oxsio-bench" all --out "$ROOT/BENCHMARKS.md" "$@"

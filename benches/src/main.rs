@@ -8,13 +8,17 @@
 //! oxsio-bench report                     # re-render BENCHMARKS.md + chart from benches/results
 //! oxsio-bench run <scenario> --addr 127.0.0.1:PORT [--pid PID] [sizes…]   # one JSON line
 //! oxsio-bench scale --peer oxsio|socketioxide --conns 500000 [--hold-s 300]  # see scale.rs
+//! oxsio-bench cluster [--reps 3] [--out BENCHMARKS.md] [--adapters a,b] # the cluster scenarios only
 //! ```
-//! Scenarios: echo_64, echo_64_msgpack, echo_1k, fanout, connect, polling_echo, idle.
+//! Scenarios: echo_64, echo_64_msgpack, echo_1k, fanout, connect, polling_echo, idle,
+//! and `cluster_fanout` (fanout over the nodes of a cluster, see cluster.rs).
 
+mod cluster;
 mod orchestrate;
 mod report;
 mod scale;
 mod scenarios;
+mod services;
 mod sys;
 mod wire;
 
@@ -54,10 +58,14 @@ impl Flags {
 const USAGE: &str = "usage:
   oxsio-bench all [--out BENCHMARKS.md] [--reps 5] [--idle-reps 3] [--profile full|moderate]
                   [--peers oxsio,socketioxide,node,python-socketio,oxsio-python,oxsio-c-poll,oxsio-csharp-poll]
-                  [--scenarios echo_64,echo_1k,fanout,connect,polling_echo,idle]
+                  [--scenarios echo_64,echo_1k,fanout,connect,polling_echo,idle,cluster_fanout]
+                  [--adapters none,redis,sharded,postgres]
+  oxsio-bench cluster [--reps 3] [--profile full|moderate] [--adapters none,redis,sharded,postgres]
+                  [--impls oxsio,node] [--raw benches/results/cluster.jsonl]
+                  [--out BENCHMARKS.md]   # the cluster scenarios only; replaces their section
   oxsio-bench smoke [--out FILE.md]
   oxsio-bench report [--raw benches/results/raw.jsonl] [--out BENCHMARKS.md]   # re-render, no measurement
-  oxsio-bench run <scenario> --addr HOST:PORT [--pid PID] [--clients N] [--per-client M]
+  oxsio-bench run <scenario> --addr HOST:PORT[,HOST:PORT…] [--pid PID[,PID…]] [--clients N] [--per-client M]
                   [--payload BYTES] [--receivers N] [--broadcasts K] [--window W]
                   [--conns C] [--concurrency X] [--hold-s S] [--limit-s L]
   oxsio-bench scale --peer oxsio|socketioxide [--conns 500000] [--hold-s 300] [--per-shard 19000]
@@ -70,6 +78,7 @@ fn main() {
         Some("run") => run(pos.get(1).map(String::as_str).unwrap_or(""), &flags),
         Some("all") => orchestrate::all(&flags),
         Some("smoke") => orchestrate::smoke(&flags),
+        Some("cluster") => cluster::main(&flags),
         Some("report") => orchestrate::rerender(&flags),
         Some("scale") => scale::main(&flags),
         Some("scale-load") => scale::load_main(&flags),
@@ -84,15 +93,29 @@ fn main() {
 /// One scenario against a running server; prints one JSON line.
 fn run(scenario: &str, f: &Flags) -> i32 {
     sys::raise_nofile();
-    let Some(addr) = f.str("addr").and_then(|a| a.parse().ok()) else {
+    // Several addresses (and pids, in the same order) for cluster_fanout.
+    let addrs: Option<Vec<std::net::SocketAddr>> = f
+        .str("addr")
+        .map(|a| a.split(',').map(|x| x.parse().ok()).collect::<Option<_>>())
+        .unwrap_or(None);
+    let Some(addrs) = addrs.filter(|a| !a.is_empty()) else {
         eprintln!("run: --addr HOST:PORT is required\n{USAGE}");
         return 2;
     };
-    let t = Target {
-        addr,
-        pid: f.str("pid").and_then(|p| p.parse().ok()),
-        msgpack: scenario == "echo_64_msgpack",
-    };
+    let pids: Vec<Option<u32>> = f
+        .str("pid")
+        .map(|p| p.split(',').map(|x| x.parse().ok()).collect())
+        .unwrap_or_default();
+    let targets: Vec<Target> = addrs
+        .iter()
+        .enumerate()
+        .map(|(i, &addr)| Target {
+            addr,
+            pid: pids.get(i).copied().flatten(),
+            msgpack: scenario == "echo_64_msgpack",
+        })
+        .collect();
+    let t = targets[0].clone();
     let limit = Duration::from_secs(f.num("limit-s", 60));
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -128,6 +151,17 @@ fn run(scenario: &str, f: &Flags) -> i32 {
             "fanout" => Some(
                 scenarios::fanout(
                     &t,
+                    n("receivers", 1000),
+                    n("broadcasts", 1000),
+                    n("window", 8),
+                    limit,
+                )
+                .await,
+            ),
+            "cluster_fanout" => Some(
+                scenarios::fanout_on(
+                    &targets,
+                    "cluster_fanout",
                     n("receivers", 1000),
                     n("broadcasts", 1000),
                     n("window", 8),

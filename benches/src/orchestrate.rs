@@ -11,11 +11,12 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::Flags;
+use crate::cluster;
 use crate::report;
 use crate::sys;
 
 /// CPU of the server; the load runs on [`LOAD_CPU`].
-const SERVER_CPU: usize = 0;
+pub(crate) const SERVER_CPU: usize = 0;
 const LOAD_CPU: usize = 1;
 
 /// All scenarios, in run order.
@@ -314,14 +315,14 @@ fn build_c_peer(root: &Path) -> Result<String, String> {
 }
 
 /// A running server.
-struct Running {
-    child: Child,
-    pid: u32,
-    port: u16,
+pub(crate) struct Running {
+    pub(crate) child: Child,
+    pub(crate) pid: u32,
+    pub(crate) port: u16,
 }
 
 impl Running {
-    fn stop(mut self) {
+    pub(crate) fn stop(mut self) {
         sys::terminate(self.pid);
         let until = Instant::now() + Duration::from_secs(3);
         while Instant::now() < until {
@@ -346,7 +347,12 @@ pub(crate) fn pinned(cpu: Option<usize>, program: &str) -> Command {
     }
 }
 
-fn start(peer: &Peer, pin: Option<usize>, extra: &[String], log: &Path) -> Result<Running, String> {
+pub(crate) fn start(
+    peer: &Peer,
+    pin: Option<usize>,
+    extra: &[String],
+    log: &Path,
+) -> Result<Running, String> {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -405,7 +411,7 @@ pub struct Sizes {
 }
 
 impl Sizes {
-    fn profile(name: &str, nofile: u64) -> Sizes {
+    pub(crate) fn profile(name: &str, nofile: u64) -> Sizes {
         // Each idle connection costs one fd in the server and one here.
         let idle_cap = nofile.saturating_sub(500).max(100);
         match name {
@@ -466,7 +472,7 @@ impl Sizes {
                 ("clients", self.echo_clients),
                 ("per-client", self.echo_per_client),
             ],
-            "fanout" => vec![
+            "fanout" | "cluster_fanout" => vec![
                 ("receivers", self.fanout_receivers),
                 ("broadcasts", self.fanout_broadcasts),
                 ("window", self.fanout_window),
@@ -546,26 +552,35 @@ impl Sizes {
                     self.idle_conns, self.idle_hold_s
                 ),
             ),
+            (
+                cluster::SCENARIO.into(),
+                format!(
+                    "as fanout, {} receivers split across 2 nodes on each adapter (1 node without): see \"Cluster\" below",
+                    self.fanout_receivers
+                ),
+            ),
         ]
     }
 }
 
-/// Runs one scenario in a pinned load process; its JSON line.
-fn load(
+/// Runs one scenario in a pinned load process against the servers on
+/// `ports` (whose pids are `pids`, in the same order); its JSON line.
+pub(crate) fn load(
     scenario: &str,
-    port: u16,
-    pid: u32,
+    ports: &[u16],
+    pids: &[u32],
     sizes: &Sizes,
     pin: Option<usize>,
 ) -> Result<Value, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let join = |v: Vec<String>| v.join(",");
     let mut args = vec![
         "run".to_owned(),
         scenario.to_owned(),
         "--addr".into(),
-        format!("127.0.0.1:{port}"),
+        join(ports.iter().map(|p| format!("127.0.0.1:{p}")).collect()),
         "--pid".into(),
-        pid.to_string(),
+        join(pids.iter().map(u32::to_string).collect()),
     ];
     args.extend(sizes.args(scenario));
     let mut child = pinned(pin, &exe.display().to_string())
@@ -638,7 +653,7 @@ fn measure(
     };
     // Let interpreters and JITs finish starting before the clock runs.
     std::thread::sleep(Duration::from_millis(300));
-    let r = load(scenario, server.port, server.pid, sizes, pins.1);
+    let r = load(scenario, &[server.port], &[server.pid], sizes, pins.1);
     let alive = !matches!(server.child.try_wait(), Ok(Some(_)));
     server.stop();
     match r {
@@ -652,7 +667,7 @@ fn measure(
     }
 }
 
-fn list(f: &Flags, key: &str, all: &[&str]) -> Vec<String> {
+pub(crate) fn list(f: &Flags, key: &str, all: &[&str]) -> Vec<String> {
     match f.str(key) {
         Some(s) => s
             .split(',')
@@ -665,7 +680,7 @@ fn list(f: &Flags, key: &str, all: &[&str]) -> Vec<String> {
 
 /// Pins: server on CPU 0 and load on CPU 1, when there are two CPUs and
 /// taskset is there.
-fn pins() -> ((Option<usize>, Option<usize>), String) {
+pub(crate) fn pins() -> ((Option<usize>, Option<usize>), String) {
     let taskset = Command::new("taskset")
         .arg("--version")
         .stdout(Stdio::null())
@@ -688,7 +703,7 @@ fn pins() -> ((Option<usize>, Option<usize>), String) {
     }
 }
 
-fn log_path() -> PathBuf {
+pub(crate) fn log_path() -> PathBuf {
     let dir = std::env::temp_dir().join("oxsio-bench-logs");
     let _ = std::fs::create_dir_all(&dir);
     dir
@@ -698,7 +713,7 @@ fn log_path() -> PathBuf {
 /// that no peer always runs first, and reversed every other one so that no
 /// peer always runs right after the same one (a heavy peer's exit, or a
 /// disturbance of the machine, then falls on different peers).
-fn peer_order<T: Copy>(live: &[T], rep: usize) -> Vec<T> {
+pub(crate) fn peer_order<T: Copy>(live: &[T], rep: usize) -> Vec<T> {
     let n = live.len().max(1);
     let mut order: Vec<T> = (0..live.len()).map(|k| live[(k + rep) % n]).collect();
     if rep % 2 == 1 {
@@ -728,7 +743,12 @@ pub fn all(f: &Flags) -> i32 {
             "oxsio-csharp-poll",
         ],
     );
-    let scenarios = list(f, "scenarios", SCENARIOS);
+    let default_scenarios: Vec<&str> = SCENARIOS
+        .iter()
+        .copied()
+        .chain([cluster::SCENARIO])
+        .collect();
+    let scenarios = list(f, "scenarios", &default_scenarios);
     let root = repo_root();
     let out = f
         .str("out")
@@ -759,9 +779,28 @@ pub fn all(f: &Flags) -> i32 {
     let mut rows: Vec<Value> = Vec::new();
     let mut raw_file = std::fs::File::create(&raw).ok();
     let live: Vec<&Peer> = peers.iter().filter(|p| p.skip.is_none()).collect();
+    // The cluster scenarios' services run for the whole run.
+    let cluster_bench = scenarios.iter().any(|s| s == cluster::SCENARIO).then(|| {
+        cluster::Bench::start(
+            &list(f, "adapters", cluster::DEFAULT_ADAPTERS),
+            pins.0,
+            &cluster::IMPLS,
+        )
+    });
     for rep in 0..reps {
         for scenario in &scenarios {
             if scenario == "idle" && rep >= idle_reps {
+                continue;
+            }
+            if scenario == cluster::SCENARIO {
+                if let Some(b) = &cluster_bench {
+                    b.rep(rep, reps, &sizes, pins, &mut |v| {
+                        if let Some(fh) = raw_file.as_mut() {
+                            let _ = writeln!(fh, "{v}");
+                        }
+                        rows.push(v);
+                    });
+                }
                 continue;
             }
             for peer in peer_order(&live, rep) {
@@ -794,13 +833,20 @@ pub fn all(f: &Flags) -> i32 {
             }
         }
     }
+    let mut peer_notes = report::peer_notes(&peers);
+    if let Some(b) = cluster_bench {
+        for (what, why) in &b.skipped {
+            peer_notes.push((format!("cluster: {what}"), format!("skipped: {why}")));
+        }
+        b.stop();
+    }
     let meta = report::Meta {
         command: std::env::args().collect::<Vec<_>>().join(" "),
         sizes: sizes.clone(),
         reps,
         idle_reps: Some(idle_reps),
         pin_note,
-        peer_notes: report::peer_notes(&peers),
+        peer_notes,
         revision,
         load_before,
         load_after: sys::loadavg(),
@@ -861,6 +907,30 @@ pub fn smoke(f: &Flags) -> i32 {
         }
         rows.push(v);
     }
+    // The cluster scenario on the classic adapter (2 oxsio nodes on a
+    // redis-server the run starts), when redis-server is installed.
+    let mut total = SCENARIOS.len();
+    if crate::services::on_path("redis-server") {
+        let bench = cluster::Bench::start(&["redis".to_owned()], None, &["oxsio"]);
+        bench.rep(0, 1, &sizes, (None, None), &mut |v| {
+            println!("{v}");
+            if v["ok"] != json!(true) {
+                failed += 1;
+            }
+            rows.push(v);
+            total += 1;
+        });
+        if !bench.skipped.is_empty() {
+            failed += 1;
+            total += 1;
+        }
+        bench.stop();
+    } else {
+        eprintln!(
+            "smoke: {} skipped: redis-server is not installed (tests/run-all.sh installs it)",
+            cluster::SCENARIO
+        );
+    }
     if let Some(out) = f.str("out") {
         let meta = report::Meta {
             command: std::env::args().collect::<Vec<_>>().join(" "),
@@ -885,9 +955,8 @@ pub fn smoke(f: &Flags) -> i32 {
         }
     }
     eprintln!(
-        "smoke: {} of {} scenarios completed",
-        SCENARIOS.len() - failed.min(SCENARIOS.len()),
-        SCENARIOS.len()
+        "smoke: {} of {total} scenarios completed",
+        total - failed.min(total),
     );
     if failed == 0 { 0 } else { 1 }
 }

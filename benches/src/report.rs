@@ -36,7 +36,7 @@ pub const BASE: &str = "socketioxide";
 /// The headline metric of a scenario: (JSON key, label, higher is better).
 fn primary(scenario: &str) -> (&'static str, &'static str, bool) {
     match scenario {
-        "fanout" => ("deliveries_per_s", "deliveries/s", true),
+        "fanout" | "cluster_fanout" => ("deliveries_per_s", "deliveries/s", true),
         "connect" => ("conns_per_s", "connections/s", true),
         "idle" => ("cpu_pct", "server CPU %", false),
         _ => ("msgs_per_s", "msgs/s", true),
@@ -46,7 +46,7 @@ fn primary(scenario: &str) -> (&'static str, &'static str, bool) {
 /// The other columns of a scenario's table.
 fn secondary(scenario: &str) -> Vec<(&'static str, &'static str, bool)> {
     match scenario {
-        "fanout" => vec![
+        "fanout" | "cluster_fanout" => vec![
             ("cpu_us_per_msg", "server CPU µs/delivery", true),
             ("server_busy", "server busy (CPU s / s)", false),
             ("server_user_share", "user-space share of CPU", false),
@@ -484,7 +484,7 @@ pub fn markdown(
     let _ = writeln!(md, "## Results\n");
     for s in scenarios {
         let peers = peers_in(rows, s);
-        if peers.is_empty() {
+        if peers.is_empty() || s == crate::cluster::SCENARIO {
             continue;
         }
         let (pk, plabel, higher) = primary(s);
@@ -552,6 +552,16 @@ pub fn markdown(
             if higher { "higher" } else { "lower" }
         );
     }
+    // The cluster section: from this run, else from the last cluster-only
+    // run (`oxsio-bench cluster`, benches/results/cluster.jsonl).
+    if rows
+        .iter()
+        .any(|r| r["scenario"] == crate::cluster::SCENARIO)
+    {
+        md.push_str(&cluster_section(rows, None));
+    } else if let Some((crows, cmeta)) = crate::cluster::saved() {
+        md.push_str(&cluster_section(&crows, Some(&cmeta)));
+    }
     md
 }
 
@@ -591,7 +601,8 @@ pub fn chart(
     ];
     // (scenario, peer index, median, min, max)
     let mut bars = Vec::new();
-    for s in scenarios {
+    // The cluster scenario has its own table (no socketioxide baseline).
+    for s in scenarios.iter().filter(|s| *s != crate::cluster::SCENARIO) {
         let (k, _, higher) = primary(s);
         for (i, p) in peer_names.iter().enumerate() {
             let r: Vec<f64> = ratios(rows, s, p, BASE, k)
@@ -705,4 +716,259 @@ pub fn chart(
     }
     root.present().map_err(|e| e.to_string())?;
     Ok(())
+}
+
+/// The markers around the cluster section of the report, so that a
+/// cluster-only run (`oxsio-bench cluster`) can replace just that section.
+pub const CLUSTER_BEGIN: &str = "<!-- cluster:begin -->";
+/// See [`CLUSTER_BEGIN`].
+pub const CLUSTER_END: &str = "<!-- cluster:end -->";
+
+/// `key` of the cluster rows of (peer, adapter), by repetition.
+fn cluster_values(rows: &[Value], peer: &str, adapter: &str, key: &str) -> Vec<(u64, f64)> {
+    rows.iter()
+        .filter(|r| {
+            r["scenario"] == crate::cluster::SCENARIO
+                && r["peer"] == peer
+                && r["adapter"] == adapter
+        })
+        .filter_map(|r| Some((r["rep"].as_u64()?, r[key].as_f64()?)))
+        .collect()
+}
+
+/// Per-repetition ratios (peer a on adapter a) / (peer b on adapter b).
+fn cluster_ratios(rows: &[Value], a: (&str, &str), b: (&str, &str), key: &str) -> Vec<f64> {
+    let base = cluster_values(rows, b.0, b.1, key);
+    cluster_values(rows, a.0, a.1, key)
+        .into_iter()
+        .filter_map(|(rep, x)| {
+            let (_, y) = base.iter().find(|(r, _)| *r == rep)?;
+            (*y > 0.0).then(|| x / y)
+        })
+        .collect()
+}
+
+/// The cluster section: deliveries/s per adapter for 2 oxsio nodes, 1
+/// oxsio node, 2 Node nodes, and the ratios of the same repetition; the
+/// goals of issue 18; the CPU per delivery. `meta` is given for a
+/// cluster-only run (its own command and revision).
+pub fn cluster_section(rows: &[Value], meta: Option<&Meta>) -> String {
+    let mut md = String::new();
+    let rows: Vec<Value> = rows
+        .iter()
+        .filter(|r| r["scenario"] == crate::cluster::SCENARIO)
+        .cloned()
+        .collect();
+    let _ = writeln!(md, "{CLUSTER_BEGIN}\n## Cluster: fanout across 2 nodes\n");
+    let mut adapters: Vec<String> = Vec::new();
+    for r in &rows {
+        if let Some(a) = r["adapter"].as_str()
+            && a != "none"
+            && !adapters.iter().any(|x| x == a)
+        {
+            adapters.push(a.to_owned());
+        }
+    }
+    let f = |r: &Value, k: &str| r[k].as_u64().unwrap_or(0);
+    let sizes = rows
+        .first()
+        .map(|r| {
+            format!(
+                "{} receivers split evenly across the nodes (receiver i on node i mod 2), {} broadcasts to room \"all\" from one sender on the first node, window {}",
+                f(r, "receivers"),
+                f(r, "broadcasts"),
+                f(r, "window")
+            )
+        })
+        .unwrap_or_default();
+    let _ = writeln!(
+        md,
+        "Broadcast deliveries/s in a fanout ({sizes}); every delivery checked (lost, duplicates). \
+         Per adapter, 2 nodes of the same implementation on that adapter; the baseline is 1 node \
+         without an adapter. Every configuration is measured once per repetition, interleaved, in the \
+         same run; ratios are computed per repetition, then summarised (median [min–max]). \
+         The nodes **and the services** (redis-server, the 3 Redis Cluster masters, PostgreSQL, \
+         started by the bench on loopback) share the server CPU; the load has the other one. \
+         Server CPU is summed over the nodes (not the services). \"server busy\" below 1 means the \
+         nodes did not have the server CPU to themselves (the services, or other work on this shared \
+         machine, took some): throughput then varies from one repetition to the next, and the CPU per \
+         delivery is the steadier figure.\n"
+    );
+    if let Some(m) = meta {
+        let _ = writeln!(
+            md,
+            "- command: `{}`\n- revision: {}\n- {} repetitions; load average {} before, {} after; {:.0} min; {}",
+            m.command,
+            m.revision,
+            m.reps,
+            fmt_num(m.load_before),
+            fmt_num(m.load_after),
+            m.minutes,
+            m.pin_note
+        );
+        for (what, why) in &m.peer_notes {
+            let _ = writeln!(md, "- skipped: {what}: {why}");
+        }
+        md.push('\n');
+    }
+    let k = "deliveries_per_s";
+    let stat = |p: &str, a: &str| {
+        stats(
+            cluster_values(&rows, p, a, k)
+                .into_iter()
+                .map(|x| x.1)
+                .collect(),
+        )
+    };
+    let _ = writeln!(
+        md,
+        "| adapter | oxsio 2 nodes | oxsio 1 node | ratio 2/1 | oxsio server CPU per delivery, 2/1 | Node 2 nodes | Node 1 node | Node ratio 2/1 | ratio oxsio/Node (2 nodes) |\n|---|---|---|---|---|---|---|---|---|"
+    );
+    let cpu = "cpu_us_per_msg";
+    for a in &adapters {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            crate::cluster::AdapterKind::label(a),
+            fmt_stats(stat("oxsio", a)),
+            fmt_stats(stat("oxsio", "none")),
+            fmt_ratio(stats(cluster_ratios(
+                &rows,
+                ("oxsio", a),
+                ("oxsio", "none"),
+                k
+            ))),
+            fmt_ratio(stats(cluster_ratios(
+                &rows,
+                ("oxsio", a),
+                ("oxsio", "none"),
+                cpu
+            ))),
+            fmt_stats(stat("node", a)),
+            fmt_stats(stat("node", "none")),
+            fmt_ratio(stats(cluster_ratios(
+                &rows,
+                ("node", a),
+                ("node", "none"),
+                k
+            ))),
+            fmt_ratio(stats(cluster_ratios(&rows, ("oxsio", a), ("node", a), k))),
+        );
+    }
+    let _ = writeln!(
+        md,
+        "| {} | {} | | | | {} | | | {} |",
+        crate::cluster::AdapterKind::label("none"),
+        fmt_stats(stat("oxsio", "none")),
+        fmt_stats(stat("node", "none")),
+        fmt_ratio(stats(cluster_ratios(
+            &rows,
+            ("oxsio", "none"),
+            ("node", "none"),
+            k
+        ))),
+    );
+    // Goals of issue 18.
+    let _ = writeln!(md, "\n| goal | measured | |\n|---|---|---|");
+    let verdict = |s: Option<(f64, f64, f64)>, ok: &dyn Fn(f64) -> bool| match s {
+        None => "not measured",
+        Some((m, _, _)) if ok(m) => "met",
+        Some(_) => "**not met**",
+    };
+    let r = stats(cluster_ratios(
+        &rows,
+        ("oxsio", "redis"),
+        ("oxsio", "none"),
+        k,
+    ));
+    let _ = writeln!(
+        md,
+        "| classic Redis: 2 oxsio nodes ≥ 0.9× one oxsio node | {} | {} |",
+        fmt_ratio(r),
+        verdict(r, &|m| m >= 0.9)
+    );
+    let r = stats(cluster_ratios(
+        &rows,
+        ("oxsio", "redis"),
+        ("oxsio", "none"),
+        cpu,
+    ));
+    let _ = writeln!(
+        md,
+        "| (the steadier figure on a shared machine) classic Redis: server CPU per delivery of 2 oxsio nodes ≤ 1/0.9 × one node's | {} | {} |",
+        fmt_ratio(r),
+        verdict(r, &|m| m <= 1.0 / 0.9)
+    );
+    for a in &adapters {
+        let r = stats(cluster_ratios(&rows, ("oxsio", a), ("node", a), k));
+        let _ = writeln!(
+            md,
+            "| {a}: 2 oxsio nodes ahead of 2 Node nodes (> 1×) | {} | {} |",
+            fmt_ratio(r),
+            verdict(r, &|m| m > 1.0)
+        );
+    }
+    // CPU, latency and completeness per configuration.
+    let _ = writeln!(
+        md,
+        "\n| peer | adapter | nodes | deliveries/s | server CPU µs/delivery (all nodes) | server busy | p50 µs | p99 µs | complete |\n|---|---|---|---|---|---|---|---|---|"
+    );
+    for p in ["oxsio", "node"] {
+        for a in std::iter::once("none").chain(adapters.iter().map(String::as_str)) {
+            let all: Vec<&Value> = rows
+                .iter()
+                .filter(|r| r["peer"] == p && r["adapter"] == a)
+                .collect();
+            if all.is_empty() {
+                continue;
+            }
+            let v = |key: &str| {
+                stats(
+                    cluster_values(&rows, p, a, key)
+                        .into_iter()
+                        .map(|x| x.1)
+                        .collect(),
+                )
+            };
+            let ok = all.iter().filter(|r| r["ok"] == Value::Bool(true)).count();
+            let _ = writeln!(
+                md,
+                "| {p} | {a} | {} | {} | {} | {} | {} | {} | {ok}/{} |",
+                all[0]["nodes"],
+                fmt_stats(v(k)),
+                fmt_stats(v("cpu_us_per_msg")),
+                fmt_stats(v("server_busy")),
+                fmt_stats(v("p50_us")),
+                fmt_stats(v("p99_us")),
+                all.len()
+            );
+        }
+    }
+    let notes: Vec<String> = rows
+        .iter()
+        .filter(|r| r["ok"] != Value::Bool(true))
+        .map(|r| {
+            let why = r["error"]
+                .as_str()
+                .or(r["first_error"].as_str())
+                .map(str::to_owned)
+                .unwrap_or_else(|| {
+                    format!(
+                        "lost {}, duplicates {}, undelivered at the time limit {}",
+                        r["lost"], r["duplicates"], r["undelivered_at_limit"]
+                    )
+                });
+            format!(
+                "{} on {} rep {}: {why}",
+                r["peer"].as_str().unwrap_or("?"),
+                r["adapter"].as_str().unwrap_or("?"),
+                r["rep"]
+            )
+        })
+        .collect();
+    if !notes.is_empty() {
+        let _ = writeln!(md, "\nIncomplete runs: {}.", notes.join("; "));
+    }
+    let _ = writeln!(md, "\n{CLUSTER_END}");
+    md
 }

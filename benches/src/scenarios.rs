@@ -392,14 +392,76 @@ pub async fn fanout(
     window: usize,
     limit: Duration,
 ) -> Value {
+    fanout_on(
+        std::slice::from_ref(t),
+        "fanout",
+        receivers,
+        broadcasts,
+        window,
+        limit,
+    )
+    .await
+}
+
+/// The sum of the servers' CPU seconds (None unless every one is known).
+fn cpu_sum(ts: &[Target]) -> Option<f64> {
+    ts.iter().map(Target::cpu).sum()
+}
+
+/// The sums of the servers' (user, system) CPU seconds.
+fn cpu_split_sum(ts: &[Target]) -> Option<(f64, f64)> {
+    ts.iter()
+        .map(Target::cpu_split)
+        .try_fold((0.0, 0.0), |(u, s), x| x.map(|(a, b)| (u + a, s + b)))
+}
+
+/// fanout over the nodes of a cluster (or one server): the receivers are
+/// split evenly across `ts` (receiver i on node i mod k), the sender is
+/// receiver 0 (on the first node); every delivery is checked as in
+/// [`fanout`]. Server CPU is the sum over the nodes.
+pub async fn fanout_on(
+    ts: &[Target],
+    name: &str,
+    receivers: usize,
+    broadcasts: usize,
+    window: usize,
+    limit: Duration,
+) -> Value {
     let deadline = tokio::time::Instant::now() + limit;
-    let (mut conns, failed, err, _) = open_all(t, receivers, 64, deadline).await;
-    let n = conns.len();
-    if n == 0 {
-        return json!({"scenario": "fanout", "ok": false, "first_error": err, "connect_failures": failed});
+    let k = ts.len().max(1);
+    let mut per_node: Vec<Vec<WsClient>> = Vec::with_capacity(k);
+    let (mut failed, mut err) = (0, None);
+    for (j, t) in ts.iter().enumerate() {
+        let want = receivers / k + usize::from(j < receivers % k);
+        let (c, f, e, _) = open_all(t, want, 64, deadline).await;
+        failed += f;
+        if err.is_none() {
+            err = e;
+        }
+        per_node.push(c);
     }
-    // Let every socket settle in the room before the first broadcast.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let receivers_per_node: Vec<usize> = per_node.iter().map(Vec::len).collect();
+    // Interleave: receiver i on node i mod k, so the sender is on node 0.
+    let mut conns = Vec::with_capacity(receivers);
+    let mut iters: Vec<_> = per_node.into_iter().map(Vec::into_iter).collect();
+    loop {
+        let before = conns.len();
+        for it in &mut iters {
+            conns.extend(it.next());
+        }
+        if conns.len() == before {
+            break;
+        }
+    }
+    let n = conns.len();
+    if n == 0 || (k > 1 && receivers_per_node.contains(&0)) {
+        return json!({"scenario": name, "ok": false, "first_error": err, "connect_failures": failed, "receivers_per_node": receivers_per_node});
+    }
+    // Let every socket settle in the room before the first broadcast; in a
+    // cluster, adapters may subscribe to a room's channel in the
+    // background (the sharded adapter's dynamic mode, in Node too).
+    let settle = if k > 1 { 1000 } else { 200 };
+    tokio::time::sleep(Duration::from_millis(settle)).await;
     struct Shared {
         /// `sys::mono_ns` at each send.
         sent_at: Vec<Option<u64>>,
@@ -421,7 +483,7 @@ pub async fn fanout(
     }));
     let progress = Rc::new(Notify::new());
     let sender_writer = conns[0].writer.clone();
-    let (cpu0, split0, t0) = (t.cpu(), t.cpu_split(), sys::mono_ns());
+    let (cpu0, split0, t0) = (cpu_sum(ts), cpu_split_sum(ts), sys::mono_ns());
     let mut set = JoinSet::new();
     for mut c in conns.drain(..) {
         let (sh, progress) = (sh.clone(), progress.clone());
@@ -491,12 +553,12 @@ pub async fn fanout(
     }
     let s = Rc::try_unwrap(sh).ok().map(RefCell::into_inner);
     let Some(s) = s else {
-        return json!({"scenario": "fanout", "ok": false, "first_error": "internal"});
+        return json!({"scenario": name, "ok": false, "first_error": "internal"});
     };
     let end = s.last;
     let elapsed = (end.saturating_sub(t0) as f64 / 1e9).max(1e-6);
-    let cpu = cpu_delta(cpu0, t.cpu());
-    let user_share = user_share(split0, t.cpu_split());
+    let cpu = cpu_delta(cpu0, cpu_sum(ts));
+    let user_share = user_share(split0, cpu_split_sum(ts));
     drop(held);
     let deliveries = s.lat.0.len() as u64;
     let sent = s.sent_at.iter().filter(|x| x.is_some()).count();
@@ -511,8 +573,9 @@ pub async fn fanout(
     };
     let (p50, p99, max) = s.lat.summary();
     json!({
-        "scenario": "fanout", "transport": "websocket",
+        "scenario": name, "transport": "websocket",
         "receivers": n, "broadcasts": broadcasts, "window": window,
+        "nodes": k, "receivers_per_node": receivers_per_node,
         "connect_failures": failed, "first_error": err,
         "sent": sent, "deliveries": deliveries, "expected": (broadcasts * n) as u64,
         "lost": lost, "undelivered_at_limit": if complete { 0 } else { missing },

@@ -8,9 +8,17 @@
 //! most N packets per session (the recovery scenario).
 //! `--metrics` turns the Prometheus metrics on (served at `/metrics`).
 //! `--parser msgpack` serves with `socket.io-msgpack-parser`'s packets.
+//! `--adapter KIND --adapter-url URL` joins a cluster (the cluster scenarios):
+//! `redis` (classic `@socket.io/redis-adapter`, URL of one Redis), `sharded`
+//! (`createShardedAdapter`, default `dynamic` mode; URL = the Redis Cluster
+//! nodes' URLs, comma-separated) or `postgres` (`@socket.io/postgres-adapter`,
+//! a PostgreSQL URL). Without it the server is alone (in-memory adapter).
 
 use std::time::Duration;
 
+use oxsio::adapter::AdapterFactory;
+use oxsio::adapter::postgres::{PostgresAdapter, PostgresConfig};
+use oxsio::adapter::redis::{RedisAdapter, RedisConfig, ShardedConfig, ShardedRedisAdapter};
 use oxsio::{Event, Server, Socket};
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -18,6 +26,27 @@ fn arg(name: &str) -> Option<u64> {
     let args: Vec<String> = std::env::args().collect();
     let i = args.iter().position(|a| a == name)?;
     args.get(i + 1)?.parse().ok()
+}
+
+fn str_arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    let i = args.iter().position(|a| a == name)?;
+    args.get(i + 1).cloned()
+}
+
+/// The adapter of `--adapter KIND --adapter-url URL`. Adding a kind (the
+/// streams adapter, say) is one more arm here and in
+/// `benches/src/cluster.rs`' `AdapterKind`.
+fn adapter(kind: &str, url: &str) -> Result<AdapterFactory, String> {
+    match kind {
+        "redis" => RedisAdapter::factory(RedisConfig::new(url)).map_err(|e| e.to_string()),
+        "sharded" => ShardedRedisAdapter::factory(ShardedConfig::new(url.split(',')))
+            .map_err(|e| e.to_string()),
+        "postgres" => PostgresAdapter::factory(PostgresConfig::new(url)).map_err(|e| e.to_string()),
+        _ => Err(format!(
+            "unknown adapter {kind:?}: redis, sharded or postgres"
+        )),
+    }
 }
 
 #[tokio::main]
@@ -47,6 +76,16 @@ async fn main() -> std::io::Result<()> {
             std::process::exit(2);
         };
         builder = builder.parser(parser);
+    }
+    if let Some(kind) = str_arg("--adapter") {
+        let url = str_arg("--adapter-url").unwrap_or_default();
+        match adapter(&kind, &url) {
+            Ok(factory) => builder = builder.adapter(factory),
+            Err(e) => {
+                eprintln!("--adapter {kind}: {e}");
+                std::process::exit(2);
+            }
+        }
     }
     let io = builder.build();
     let root = io.of("/");

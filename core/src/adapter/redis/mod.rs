@@ -167,9 +167,22 @@ impl RedisAdapter {
 
 /// Publishes in order: whatever is queued goes out as one pipeline (one
 /// round trip per batch); on failure the batch is dropped and logged.
+///
+/// Local deliveries go first: woken by a message, the publisher yields once
+/// before it takes the batch, so the tasks already runnable on this node
+/// (the writers of this node's own deliveries of that broadcast, and the
+/// handlers of further broadcasts read in the same burst) run before Redis
+/// and the other nodes are woken. Node's adapter does the same in effect
+/// (node-redis writes the PUBLISH on the next tick, after the local
+/// broadcast). Without it, each broadcast of a burst left on its own
+/// pipeline as soon as it was emitted; where nodes share CPUs, the other
+/// node then woke per message and wrote each to its clients separately:
+/// in the cluster bench (2 nodes and Redis on one CPU) 4.8 broadcasts per
+/// pipeline instead of 7.5, and ~50 % more server CPU per delivery.
 async fn publisher(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<(String, Vec<u8>)>) {
     const BATCH: usize = 256;
     while let Some(first) = rx.recv().await {
+        tokio::task::yield_now().await;
         let mut pipe = redis::pipe();
         pipe.cmd("PUBLISH").arg(&first.0).arg(first.1).ignore();
         let mut n = 1;
@@ -323,17 +336,29 @@ impl Inner {
     }
 
     fn on_broadcast(&self, payload: &[u8]) -> Result<(), String> {
+        // Our own broadcasts come back through the pattern subscription:
+        // recognised from the uid at the head of the message, not decoded.
+        if wire::broadcast_uid(payload) == Some(self.uid.as_bytes()) {
+            return Ok(());
+        }
         let msg = wire::from_msgpack(payload)?;
-        let parts = msg.as_array().ok_or("broadcast is not an array")?;
+        let Value::Array(mut parts) = msg else {
+            return Err("broadcast is not an array".into());
+        };
         if parts.first().and_then(Value::as_str) == Some(self.uid.as_str()) {
             return Ok(());
         }
-        let packet = parts.get(1).ok_or("broadcast without packet")?;
+        let packet = parts.get_mut(1).ok_or("broadcast without packet")?;
         let nsp = packet["nsp"].as_str().unwrap_or("/");
         if nsp != self.nsp {
             return Ok(());
         }
-        let (event, args) = wire::event_from(&packet["data"]).ok_or("broadcast without event")?;
+        // The arguments are moved out of the decoded message, not copied.
+        let data = packet
+            .as_object_mut()
+            .and_then(|m| m.swap_remove("data"))
+            .unwrap_or(Value::Null);
+        let (event, args) = wire::take_event(data).ok_or("broadcast without event")?;
         let opts = wire::opts_from(parts.get(2).unwrap_or(&Value::Null));
         let _ = self
             .local

@@ -253,6 +253,11 @@ async fn worker(weak: Weak<Shared>, mut rx: mpsc::UnboundedReceiver<Cmd>) {
             Ok(None) => return,
             Err(_) => None,
         };
+        // Local deliveries first, then one pipeline for the whole burst: see
+        // the classic adapter's `publisher` (super::publisher).
+        if first.is_some() {
+            tokio::task::yield_now().await;
+        }
         let Some(shared) = weak.upgrade() else { return };
         let mut batch = Vec::new();
         batch.extend(first);

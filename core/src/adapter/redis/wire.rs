@@ -156,9 +156,83 @@ pub(crate) fn event_from(data: &Value) -> Option<(String, Args)> {
     Some((name, rest.to_vec()))
 }
 
+/// Splits `data: [event, ...args]` of a packet, taking it by value (the
+/// arguments are moved, not cloned).
+pub(crate) fn take_event(data: Value) -> Option<(String, Args)> {
+    let Value::Array(mut arr) = data else {
+        return None;
+    };
+    if arr.is_empty() {
+        return None;
+    }
+    let name = match arr.remove(0) {
+        Value::String(s) => s,
+        Value::Number(n) => n.to_string(),
+        _ => return None,
+    };
+    Some((name, arr))
+}
+
+/// The uid at the head of a broadcast message (`[uid, packet, opts]`,
+/// msgpack), read without decoding the rest: an array header (fixarray or
+/// array 16/32) followed by a string (fixstr or str 8/16). `None` when the
+/// message does not start that way (it is then decoded in full).
+pub(crate) fn broadcast_uid(payload: &[u8]) -> Option<&[u8]> {
+    let rest = match *payload.first()? {
+        0x90..=0x9f => &payload[1..],
+        0xdc => payload.get(3..)?,
+        0xdd => payload.get(5..)?,
+        _ => return None,
+    };
+    let (len, body) = match *rest.first()? {
+        b @ 0xa0..=0xbf => (usize::from(b & 0x1f), &rest[1..]),
+        0xd9 => (usize::from(*rest.get(1)?), rest.get(2..)?),
+        0xda => (
+            usize::from(u16::from_be_bytes([*rest.get(1)?, *rest.get(2)?])),
+            rest.get(3..)?,
+        ),
+        _ => return None,
+    };
+    body.get(..len)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_the_uid_of_a_broadcast_without_decoding_it() {
+        let bytes = encode_broadcast(
+            "UuHwrx",
+            "/",
+            "chat",
+            &vec![Value::from("hello")],
+            &BroadcastOptions::default(),
+        );
+        assert_eq!(broadcast_uid(&bytes), Some(&b"UuHwrx"[..]));
+        // The emitter's uid, with a str 8 header and an array 16 header.
+        let mut long = vec![0xdc, 0, 3, 0xd9, 7];
+        long.extend_from_slice(b"emitter");
+        assert_eq!(broadcast_uid(&long), Some(&b"emitter"[..]));
+        for bad in [
+            &[][..],
+            &[0x93][..],
+            &[0x93, 0xa6, b'U'][..],
+            &[0x81, 0xa1, b'a'][..],
+            b"{}",
+        ] {
+            assert_eq!(broadcast_uid(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn takes_the_event_and_its_arguments_by_value() {
+        let data = Value::Array(vec![Value::from("chat"), Value::from(1), Value::from("x")]);
+        assert_eq!(take_event(data.clone()), event_from(&data),);
+        assert_eq!(take_event(Value::Array(vec![])), None);
+        assert_eq!(take_event(Value::Array(vec![Value::Null])), None);
+        assert_eq!(take_event(Value::Null), None);
+    }
 
     #[test]
     fn encodes_the_worked_example_byte_exact() {
