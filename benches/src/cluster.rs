@@ -23,8 +23,8 @@ use serde_json::{Value, json};
 use crate::Flags;
 use crate::orchestrate::{self, Peer, Sizes};
 use crate::report;
-use crate::services::{self, Postgres, Redis, RedisCluster};
 use crate::sys;
+use oxsio_test_services::{self as services, Postgres, RedisCluster, RedisServer as Redis};
 
 /// The scenario name in the raw lines.
 pub const SCENARIO: &str = "cluster_fanout";
@@ -141,14 +141,14 @@ impl Services {
             }
         };
         if needs(Service::Redis) {
-            s.redis = Some(have_redis().and_then(|()| Redis::start(pin)));
+            s.redis = Some(have_redis().and_then(|()| Redis::try_start(pin)));
         }
         if needs(Service::RedisCluster) {
-            s.cluster = Some(have_redis().and_then(|()| RedisCluster::start(pin)));
+            s.cluster = Some(have_redis().and_then(|()| RedisCluster::try_start(3, pin)));
         }
         if needs(Service::Postgres) {
-            s.pg = Some(if Postgres::available() && services::on_path("psql") {
-                Postgres::start(pin)
+            s.pg = Some(if Postgres::available() {
+                Postgres::try_start(pin)
             } else {
                 Err(
                     "PostgreSQL not installed (apt-get install postgresql; tests/run-all.sh does)"

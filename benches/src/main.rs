@@ -18,7 +18,6 @@ mod orchestrate;
 mod report;
 mod scale;
 mod scenarios;
-mod services;
 mod sys;
 mod wire;
 

@@ -336,16 +336,7 @@ impl Running {
     }
 }
 
-pub(crate) fn pinned(cpu: Option<usize>, program: &str) -> Command {
-    match cpu {
-        Some(c) => {
-            let mut cmd = Command::new("taskset");
-            cmd.args(["-c", &c.to_string(), program]);
-            cmd
-        }
-        None => Command::new(program),
-    }
-}
+pub(crate) use oxsio_test_services::pinned;
 
 pub(crate) fn start(
     peer: &Peer,
@@ -583,7 +574,7 @@ pub(crate) fn load(
         join(pids.iter().map(u32::to_string).collect()),
     ];
     args.extend(sizes.args(scenario));
-    let mut child = pinned(pin, &exe.display().to_string())
+    let mut child = pinned(pin, &exe)
         .args(&args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -910,7 +901,7 @@ pub fn smoke(f: &Flags) -> i32 {
     // The cluster scenario on the classic adapter (2 oxsio nodes on a
     // redis-server the run starts), when redis-server is installed.
     let mut total = SCENARIOS.len();
-    if crate::services::on_path("redis-server") {
+    if oxsio_test_services::on_path("redis-server") {
         let bench = cluster::Bench::start(&["redis".to_owned()], None, &["oxsio"]);
         bench.rep(0, 1, &sizes, (None, None), &mut |v| {
             println!("{v}");

@@ -1,47 +1,83 @@
 //! The services the tests and the load bench start for themselves: a
 //! `redis-server`, a Redis Cluster of N masters and a PostgreSQL, each on
 //! free loopback ports, in its own temporary directory, and stopped by its
-//! PID when dropped (or by [`RedisCluster::halt`] / [`Postgres::halt`] for
-//! restart tests).
+//! PID when dropped (or by `stop` / `halt`, with `restart` for restart
+//! tests).
 //!
 //! The programs come from the Debian packages `redis-server` and
-//! `postgresql`, which `tests/run-all.sh` installs. Starting panics with a
-//! message naming the missing program: this crate is for tests.
+//! `postgresql`, which `tests/run-all.sh` installs. `try_start` returns an
+//! error naming what is missing or what failed (the bench skips that
+//! scenario); `start` panics with it (a test fails with it). `try_start`
+//! takes a CPU to pin the service to (`taskset`), or None.
 //!
 //! ```no_run
 //! let redis = oxsio_test_services::RedisServer::start();
 //! println!("{}", redis.url()); // redis://127.0.0.1:<port>
 //! ```
-#![allow(clippy::unwrap_used)]
 
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A free TCP port on 127.0.0.1 (free when asked; bind it soon).
+///
+/// # Panics
+/// When the system has no free port.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    try_free_port().unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn try_free_port() -> Result<u16, String> {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("no free port: {e}"))
 }
 
 /// A free port for a Redis Cluster node: its cluster bus listens 10 000
 /// above it, so the port must be at most 55 535 and that one free too
 /// (a port above 55 535 makes `redis-server` refuse to start).
+///
+/// # Panics
+/// When no such pair is found in 1 000 tries.
 pub fn free_cluster_port() -> u16 {
+    try_free_cluster_port().unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn try_free_cluster_port() -> Result<u16, String> {
     for _ in 0..1000 {
-        let port = free_port();
-        if port <= 55_535 && std::net::TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok() {
-            return port;
+        let port = try_free_port()?;
+        if port <= 55_535 && TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok() {
+            return Ok(port);
         }
     }
-    panic!("no free port pair for a Redis Cluster node");
+    Err("no free port pair for a Redis Cluster node".into())
+}
+
+/// Whether `program` is on PATH.
+pub fn on_path(program: &str) -> bool {
+    std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .any(|d| Path::new(d).join(program).is_file())
+}
+
+/// `program`, pinned to `cpu` with `taskset` when given (taskset execs, so
+/// the PID is the program's).
+pub fn pinned(cpu: Option<usize>, program: impl AsRef<std::ffi::OsStr>) -> Command {
+    match cpu {
+        Some(c) => {
+            let mut cmd = Command::new("taskset");
+            cmd.arg("-c").arg(c.to_string()).arg(program);
+            cmd
+        }
+        None => Command::new(program),
+    }
 }
 
 /// A directory under the system temp dir that no other run uses.
-fn unique_dir(tag: &str) -> PathBuf {
+fn scratch(tag: &str) -> PathBuf {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(
@@ -57,48 +93,103 @@ fn unique_dir(tag: &str) -> PathBuf {
     ))
 }
 
-/// Whether something accepts TCP connections on `port` within 10 s.
-fn port_up(port: u16) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if Instant::now() > deadline {
-            return false;
+fn mkdir(dir: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))
+}
+
+/// Waits (10 s at most) until something accepts TCP connections on `port`.
+fn wait_for_port(port: u16, what: &str) -> Result<(), String> {
+    let until = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > until {
+            return Err(format!("{what} on port {port} did not start within 10 s"));
         }
         std::thread::sleep(Duration::from_millis(25));
     }
-    true
+    Ok(())
 }
 
-/// Stops a child by its PID and reaps it.
-fn kill(child: &mut Child) {
+/// Stops a child by its PID: `signal` (TERM, INT…), at most 10 s, then
+/// SIGKILL; reaps it.
+fn stop_child(child: &mut Child, signal: &str) {
+    let _ = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(child.id().to_string())
+        .stderr(Stdio::null())
+        .status();
+    let until = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < until {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let _ = child.kill();
     let _ = child.wait();
 }
 
+fn redis_server(port: u16, dir: &Path, cluster: bool, cpu: Option<usize>) -> Result<Child, String> {
+    let mut cmd = pinned(cpu, "redis-server");
+    cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"]);
+    if cluster {
+        cmd.args(["--cluster-enabled", "yes"])
+            .args(["--cluster-config-file", "nodes.conf"])
+            .args(["--cluster-node-timeout", "2000"]);
+    }
+    cmd.current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("redis-server: {e} (tests/run-all.sh installs it)"))
+}
+
 /// One `redis-server` on a loopback port, without persistence.
 pub struct RedisServer {
-    child: Child,
+    child: Option<Child>,
     /// Its port on 127.0.0.1.
     pub port: u16,
+    dir: PathBuf,
 }
 
 impl RedisServer {
     /// Starts one on a free port.
+    ///
+    /// # Panics
+    /// When it cannot start (the message says why).
     pub fn start() -> RedisServer {
-        RedisServer::start_on(free_port())
+        RedisServer::try_start_on(None, None).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Starts one on `port` (to restart a server where it was).
+    ///
+    /// # Panics
+    /// When it cannot start (the message says why).
     pub fn start_on(port: u16) -> RedisServer {
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server (installed by tests/run-all.sh)");
-        let s = RedisServer { child, port };
-        assert!(port_up(port), "redis-server on {port} did not start");
-        s
+        RedisServer::try_start_on(Some(port), None).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Starts one on a free port, pinned to `cpu` when given.
+    pub fn try_start(cpu: Option<usize>) -> Result<RedisServer, String> {
+        RedisServer::try_start_on(None, cpu)
+    }
+
+    fn try_start_on(port: Option<u16>, cpu: Option<usize>) -> Result<RedisServer, String> {
+        let port = match port {
+            Some(p) => p,
+            None => try_free_port()?,
+        };
+        let dir = scratch("redis");
+        mkdir(&dir)?;
+        let mut s = RedisServer {
+            child: None,
+            port,
+            dir,
+        };
+        s.child = Some(redis_server(port, &s.dir, false, cpu)?);
+        wait_for_port(port, "redis-server")?;
+        Ok(s)
     }
 
     /// `redis://127.0.0.1:<port>`.
@@ -106,29 +197,19 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
-    /// Its PID.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
+    /// Stops it by PID (once) and removes its directory.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            stop_child(&mut c, "TERM");
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
 impl Drop for RedisServer {
     fn drop(&mut self) {
-        kill(&mut self.child);
+        self.stop();
     }
-}
-
-fn spawn_cluster_node(port: u16, dir: &Path) -> Child {
-    Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--cluster-enabled", "yes"])
-        .args(["--cluster-config-file", "nodes.conf"])
-        .args(["--cluster-node-timeout", "2000"])
-        .args(["--save", "", "--appendonly", "no"])
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("redis-server (installed by tests/run-all.sh)")
 }
 
 /// A Redis Cluster of masters without replicas, each node in its own
@@ -138,68 +219,79 @@ pub struct RedisCluster {
     /// The nodes' ports on 127.0.0.1.
     pub ports: Vec<u16>,
     dir: PathBuf,
+    cpu: Option<usize>,
 }
 
 impl RedisCluster {
-    /// Starts `n` masters (3 at least, Redis's minimum) and waits until
-    /// every node reports `cluster_state:ok` and knows all the others.
+    /// Starts `n` masters (3 at least, Redis's minimum).
+    ///
+    /// # Panics
+    /// When it cannot start (the message says why).
     pub fn start(n: usize) -> RedisCluster {
-        let dir = unique_dir("redis-cluster");
-        let mut cluster = RedisCluster {
+        RedisCluster::try_start(n, None).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Starts `n` masters pinned to `cpu` when given, joins them, and waits
+    /// until every node reports `cluster_state:ok` and knows all the others.
+    pub fn try_start(n: usize, cpu: Option<usize>) -> Result<RedisCluster, String> {
+        let mut c = RedisCluster {
             children: Vec::new(),
             ports: Vec::new(),
-            dir,
+            dir: scratch("redis-cluster"),
+            cpu,
         };
         for _ in 0..n {
-            let port = free_cluster_port();
-            let node_dir = cluster.dir.join(port.to_string());
-            std::fs::create_dir_all(&node_dir).unwrap();
-            cluster.children.push(spawn_cluster_node(port, &node_dir));
-            cluster.ports.push(port);
+            let port = try_free_cluster_port()?;
+            let node_dir = c.dir.join(port.to_string());
+            mkdir(&node_dir)?;
+            c.children.push(redis_server(port, &node_dir, true, cpu)?);
+            c.ports.push(port);
         }
-        for &port in &cluster.ports {
-            assert!(
-                port_up(port),
-                "redis-server (cluster node) on {port} did not start"
-            );
+        for &p in &c.ports {
+            wait_for_port(p, "redis-server (cluster node)")?;
         }
         let mut create = Command::new("redis-cli");
         create.args(["--cluster", "create"]);
-        for p in &cluster.ports {
+        for p in &c.ports {
             create.arg(format!("127.0.0.1:{p}"));
         }
         let out = create
             .args(["--cluster-replicas", "0", "--cluster-yes"])
             .stdin(Stdio::null())
             .output()
-            .expect("redis-cli (installed with redis-server)");
-        assert!(
-            out.status.success(),
-            "redis-cli --cluster create: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        cluster.wait_ok();
-        cluster
+            .map_err(|e| format!("redis-cli: {e} (installed with redis-server)"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "redis-cli --cluster create failed: {}",
+                String::from_utf8_lossy(&out.stdout).trim()
+            ));
+        }
+        c.wait_ok()?;
+        Ok(c)
     }
 
-    fn wait_ok(&self) {
+    fn wait_ok(&self) -> Result<(), String> {
         for &port in &self.ports {
-            let deadline = Instant::now() + Duration::from_secs(20);
+            let until = Instant::now() + Duration::from_secs(20);
             loop {
                 let info = Command::new("redis-cli")
                     .args(["-p", &port.to_string(), "cluster", "info"])
+                    .stdin(Stdio::null())
                     .output()
-                    .expect("redis-cli");
+                    .map_err(|e| format!("redis-cli: {e}"))?;
                 let text = String::from_utf8_lossy(&info.stdout);
                 if text.contains("cluster_state:ok")
                     && text.contains(&format!("cluster_known_nodes:{}", self.ports.len()))
                 {
                     break;
                 }
-                assert!(Instant::now() < deadline, "cluster node {port} not ready");
+                if Instant::now() > until {
+                    return Err(format!("Redis Cluster node {port} not ready within 20 s"));
+                }
                 std::thread::sleep(Duration::from_millis(50));
             }
         }
+        Ok(())
     }
 
     /// Seed URLs of every node.
@@ -221,51 +313,65 @@ impl RedisCluster {
 
     /// Kills every node (by PID); their `nodes.conf` stay for [`restart`](Self::restart).
     pub fn halt(&mut self) {
-        for c in &mut self.children {
-            kill(c);
+        for mut c in self.children.drain(..) {
+            let _ = c.kill();
+            let _ = c.wait();
         }
-        self.children.clear();
     }
 
     /// Starts the nodes again on the same ports and directories; they find
     /// each other from `nodes.conf`.
+    ///
+    /// # Panics
+    /// When the cluster does not come back (the message says why).
     pub fn restart(&mut self) {
-        for &port in &self.ports {
-            let child = spawn_cluster_node(port, &self.dir.join(port.to_string()));
-            self.children.push(child);
+        let restarted = (|| {
+            for &port in &self.ports {
+                let dir = self.dir.join(port.to_string());
+                self.children
+                    .push(redis_server(port, &dir, true, self.cpu)?);
+            }
+            for &port in &self.ports {
+                wait_for_port(port, "redis-server (cluster node)")?;
+            }
+            self.wait_ok()
+        })();
+        restarted.unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// Stops every node by PID (SIGTERM, once) and removes their directories.
+    pub fn stop(&mut self) {
+        for mut c in self.children.drain(..) {
+            stop_child(&mut c, "TERM");
         }
-        for &port in &self.ports {
-            assert!(
-                port_up(port),
-                "redis-server (cluster node) on {port} did not start"
-            );
-        }
-        self.wait_ok();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
 impl Drop for RedisCluster {
     fn drop(&mut self) {
-        self.halt();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        self.stop();
     }
 }
 
 /// PostgreSQL's programs, from PATH or the Debian package's directory.
-fn pg_bin(name: &str) -> PathBuf {
+fn pg_bin(name: &str) -> Option<PathBuf> {
     for dir in std::env::var("PATH").unwrap_or_default().split(':') {
         let p = Path::new(dir).join(name);
-        if p.exists() {
-            return p;
+        if p.is_file() {
+            return Some(p);
         }
     }
-    for v in ["18", "17", "16", "15", "14", "13"] {
-        let p = PathBuf::from(format!("/usr/lib/postgresql/{v}/bin/{name}"));
-        if p.exists() {
-            return p;
-        }
-    }
-    panic!("{name} not found (apt-get install postgresql; tests/run-all.sh does)");
+    ["18", "17", "16", "15", "14", "13"]
+        .iter()
+        .map(|v| PathBuf::from(format!("/usr/lib/postgresql/{v}/bin/{name}")))
+        .find(|p| p.is_file())
+}
+
+fn need_pg_bin(name: &str) -> Result<PathBuf, String> {
+    pg_bin(name).ok_or_else(|| {
+        format!("{name} not found (apt-get install postgresql; tests/run-all.sh does)")
+    })
 }
 
 fn is_root() -> bool {
@@ -277,11 +383,12 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-/// A command run as the `postgres` user when we are root (PostgreSQL
-/// refuses to run as root); `setpriv` execs, so the PID is PostgreSQL's.
-fn as_pg_user(program: PathBuf) -> Command {
+/// `program` run as the `postgres` user when we are root (PostgreSQL
+/// refuses to run as root), pinned to `cpu` when given; `setpriv` and
+/// `taskset` exec, so the PID is PostgreSQL's.
+fn as_pg_user(program: &Path, cpu: Option<usize>) -> Command {
     if is_root() {
-        let mut c = Command::new("setpriv");
+        let mut c = pinned(cpu, "setpriv");
         c.args([
             "--reuid=postgres",
             "--regid=postgres",
@@ -291,16 +398,17 @@ fn as_pg_user(program: PathBuf) -> Command {
         .arg(program);
         c
     } else {
-        Command::new(program)
+        pinned(cpu, program)
     }
 }
 
 /// Runs SQL with `psql` on the database at `url`; its unaligned output,
 /// or None when it failed.
 pub fn psql(url: &str, sql: &str) -> Option<String> {
-    let out = Command::new(pg_bin("psql"))
+    let out = Command::new(pg_bin("psql")?)
         .arg(url)
         .args(["-tA", "-c", sql])
+        .stdin(Stdio::null())
         .output()
         .ok()?;
     out.status
@@ -315,62 +423,94 @@ pub struct Postgres {
     /// Its port on 127.0.0.1.
     pub port: u16,
     dir: PathBuf,
+    cpu: Option<usize>,
 }
 
 impl Postgres {
+    /// Whether `initdb`, `postgres` and `psql` are installed (Debian `postgresql`).
+    pub fn available() -> bool {
+        ["initdb", "postgres", "psql"]
+            .iter()
+            .all(|p| pg_bin(p).is_some())
+    }
+
     /// `initdb`, then starts it on a free port.
+    ///
+    /// # Panics
+    /// When it cannot start (the message says why).
     pub fn start() -> Postgres {
-        let dir = unique_dir("pg");
-        std::fs::create_dir_all(&dir).unwrap();
+        Postgres::try_start(None).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// `initdb`, then starts it on a free port, pinned to `cpu` when given;
+    /// waits (20 s at most) until it answers a query.
+    pub fn try_start(cpu: Option<usize>) -> Result<Postgres, String> {
+        let initdb = need_pg_bin("initdb")?;
+        need_pg_bin("psql")?;
+        let mut pg = Postgres {
+            child: None,
+            port: try_free_port()?,
+            dir: scratch("pg"),
+            cpu,
+        };
+        mkdir(&pg.dir)?;
         if is_root() {
             let st = Command::new("chown")
                 .args(["-R", "postgres:postgres"])
-                .arg(&dir)
+                .arg(&pg.dir)
                 .status()
-                .expect("chown");
-            assert!(st.success(), "chown postgres {}", dir.display());
+                .map_err(|e| format!("chown: {e}"))?;
+            if !st.success() {
+                return Err("chown of the PostgreSQL directory to postgres failed".into());
+            }
         }
-        let out = as_pg_user(pg_bin("initdb"))
+        let out = as_pg_user(&initdb, None)
             .arg("-D")
-            .arg(dir.join("data"))
+            .arg(pg.dir.join("data"))
             .args(["-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"])
-            .stdout(Stdio::null())
+            .stdin(Stdio::null())
             .output()
-            .expect("initdb");
-        assert!(
-            out.status.success(),
-            "initdb: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let mut pg = Postgres {
-            child: None,
-            port: free_port(),
-            dir,
-        };
-        pg.restart();
-        pg
+            .map_err(|e| format!("initdb: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "initdb failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        pg.run()?;
+        Ok(pg)
     }
 
-    /// Starts the server again on its port and data (after [`halt`](Self::halt)),
-    /// and waits until it answers queries.
-    pub fn restart(&mut self) {
-        let child = as_pg_user(pg_bin("postgres"))
+    fn run(&mut self) -> Result<(), String> {
+        let child = as_pg_user(&need_pg_bin("postgres")?, self.cpu)
             .arg("-D")
             .arg(self.dir.join("data"))
             .args(["-p", &self.port.to_string(), "-k"])
             .arg(&self.dir)
             .args(["-c", "listen_addresses=127.0.0.1"])
             .args(["-c", "fsync=off", "-c", "max_connections=100"])
+            .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("postgres");
+            .map_err(|e| format!("postgres: {e}"))?;
         self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let until = Instant::now() + Duration::from_secs(20);
         while self.psql("SELECT 1").is_none() {
-            assert!(Instant::now() < deadline, "postgres did not start");
+            if Instant::now() > until {
+                return Err("PostgreSQL did not answer a query within 20 s".into());
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
+        Ok(())
+    }
+
+    /// Starts the server again on its port and data (after [`halt`](Self::halt)).
+    ///
+    /// # Panics
+    /// When it does not come back (the message says why).
+    pub fn restart(&mut self) {
+        self.run().unwrap_or_else(|e| panic!("{e}"));
     }
 
     /// `postgres://postgres@127.0.0.1:<port>/postgres`.
@@ -385,25 +525,20 @@ impl Postgres {
 
     /// Fast shutdown (SIGINT to its PID); the data stays for [`restart`](Self::restart).
     pub fn halt(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill")
-                .args(["-INT", &child.id().to_string()])
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            kill(&mut child);
+        if let Some(mut c) = self.child.take() {
+            stop_child(&mut c, "INT");
         }
+    }
+
+    /// Fast shutdown, and the data directory removed.
+    pub fn stop(&mut self) {
+        self.halt();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
 impl Drop for Postgres {
     fn drop(&mut self) {
-        self.halt();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        self.stop();
     }
 }
