@@ -55,6 +55,10 @@ pub struct Restore {
     pub session: SessionState,
     /// Where the replay starts, in the adapter's own terms.
     pub resume: String,
+    /// Packets read from a log shared by the cluster while restoring (the
+    /// Redis streams adapter), each with its offset (already appended as
+    /// its last argument); empty for adapters that replay from their own log.
+    pub replay: Vec<(String, Packet)>,
 }
 
 struct Logged {
@@ -263,6 +267,7 @@ impl RecoveryStore {
         let p = g.sessions.remove(pid)?;
         Some(Restore {
             resume: format!("{from:x}"),
+            replay: Vec::new(),
             session: p.state,
         })
     }
@@ -351,7 +356,7 @@ impl RecoveryStore {
 }
 
 /// Node's `shouldIncludePacket`: in a target room (or all) and in no excluded room.
-fn included(session_rooms: &[Room], rooms: &[Room], except: &[Room]) -> bool {
+pub(crate) fn included(session_rooms: &[Room], rooms: &[Room], except: &[Room]) -> bool {
     let hit = rooms.is_empty() || session_rooms.iter().any(|r| rooms.contains(r));
     hit && !session_rooms.iter().any(|r| except.contains(r))
 }
