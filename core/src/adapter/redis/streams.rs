@@ -255,6 +255,8 @@ struct Shared {
     routes: RwLock<HashMap<String, Weak<dyn Receiver>>>,
     cmds: mpsc::UnboundedSender<Cmd>,
     cmds_rx: Mutex<Option<mpsc::UnboundedReceiver<Cmd>>>,
+    /// How many stream readers know where they start.
+    started: tokio::sync::watch::Sender<usize>,
 }
 
 impl Shared {
@@ -383,6 +385,16 @@ fn is_ephemeral(msg: &Value) -> bool {
 /// XADD whether it went through.
 async fn worker(weak: Weak<Shared>, mut rx: mpsc::UnboundedReceiver<Cmd>) {
     const BATCH: usize = 256;
+    // This node's own broadcasts reach its sockets when its readers read
+    // them back: let the readers find their start first (bounded), so that
+    // the first entries are after it.
+    if let Some(shared) = weak.upgrade() {
+        let mut started = shared.started.subscribe();
+        let n = shared.streams.len();
+        let timeout = shared.config.requests_timeout;
+        drop(shared);
+        let _ = tokio::time::timeout(timeout, started.wait_for(|s| *s >= n)).await;
+    }
     while let Some(first) = rx.recv().await {
         let Some(shared) = weak.upgrade() else { return };
         let mut batch = vec![first];
@@ -401,6 +413,7 @@ async fn worker(weak: Weak<Shared>, mut rx: mpsc::UnboundedReceiver<Cmd>) {
                     fields,
                     logged,
                 } => {
+                    let stream_name = stream.clone();
                     let cmd = pipe
                         .cmd("XADD")
                         .arg(stream)
@@ -412,7 +425,11 @@ async fn worker(weak: Weak<Shared>, mut rx: mpsc::UnboundedReceiver<Cmd>) {
                         cmd.arg(k).arg(v);
                     }
                     cmd.ignore();
-                    waiting.extend(logged);
+                    // A stream nobody reads back yet: deliver it here.
+                    let read_back = shared
+                        .stream(&stream_name)
+                        .is_some_and(|s| s.progress.lock().is_ok_and(|p| p.read.is_some()));
+                    waiting.extend(logged.map(|l| (l, read_back)));
                 }
                 Cmd::Publish(channel, payload) => {
                     pipe.cmd("PUBLISH").arg(channel).arg(payload).ignore();
@@ -440,8 +457,8 @@ async fn worker(weak: Weak<Shared>, mut rx: mpsc::UnboundedReceiver<Cmd>) {
                 false
             }
         };
-        for logged in waiting {
-            logged(ok);
+        for (logged, read_back) in waiting {
+            logged(ok && read_back);
         }
     }
 }
@@ -501,6 +518,9 @@ async fn reader(weak: Weak<Shared>, stream: Arc<StreamState>) {
                         p.read = parse_id(&start);
                     }
                     last = Some(start);
+                    if let Some(shared) = weak.upgrade() {
+                        shared.started.send_modify(|n| *n += 1);
+                    }
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "redis streams adapter: cannot read the stream; retrying");
@@ -639,6 +659,7 @@ impl RedisStreamsAdapter {
             routes: RwLock::new(HashMap::new()),
             cmds,
             cmds_rx: Mutex::new(Some(cmds_rx)),
+            started: tokio::sync::watch::channel(0).0,
         });
         Ok(Arc::new(move |ns: NsHandle| {
             shared.start();
