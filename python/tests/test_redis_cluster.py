@@ -344,3 +344,71 @@ def test_postgres_manager_with_a_node_js_node(postgres_url: str) -> None:
         sio.close()
         js.kill()
         js.wait(timeout=5)
+
+
+def test_streams_manager_with_a_node_js_node(redis_port: int) -> None:
+    """A Python server on ``RedisStreamsManager`` (connection state recovery
+    on) and a Node.js node on ``@socket.io/redis-streams-adapter``: events
+    both ways (each with its stream offset last), binary, fetchSockets."""
+    url = f"redis://127.0.0.1:{redis_port}"
+    sio = _python_node(
+        client_manager=oxsio.RedisStreamsManager(url, requests_timeout=2, block_time=1),
+        connection_state_recovery=True,
+    )
+    port = sio.start("127.0.0.1", 0)
+    js, js_url = _node_js(redis_port, {"ADAPTER": "streams"})
+    got = Recorder()
+    clients = []
+
+    def first_args(tag: str, event: str) -> List[Any]:
+        return [a[:-1] for e, a in _events(got, tag) if e == event and a and isinstance(a[-1], str) and "-" in a[-1]]
+
+    try:
+        for transport in ("websocket", "polling"):
+            got.items.clear()
+            a = _client(f"http://127.0.0.1:{port}", ["room1"], got, "A", transport=transport)
+            b = _client(js_url, ["room1", "room2"], got, "B", transport=transport)
+            clients += [a, b]
+            control = oxsio.Client()
+            control.connect(js_url, namespaces=["/control"], transports=[transport])
+            clients.append(control)
+            wait_for(
+                lambda: control.call("op", {"kind": "count"}, namespace="/control")["count"] == 2,
+                what="two nodes",
+            )
+            sio.emit("chat", "from python", room="room1")
+            wait_for(lambda: ["from python"] in first_args("B", "chat"), what="python -> node")
+            wait_for(lambda: ["from python"] in first_args("A", "chat"), what="python -> python, with its offset")
+            sio.emit("bin", b"\x01\x02", room="room2")
+            wait_for(lambda: [b"\x01\x02"] in first_args("B", "bin"), what="binary python -> node")
+            control.call("op", {"kind": "emit", "rooms": ["room1"], "event": "chat", "args": ["from node"]}, namespace="/control")
+            wait_for(lambda: ["from node"] in first_args("A", "chat"), what="node -> python")
+            r = control.call("op", {"kind": "fetch", "rooms": ["room1"]}, namespace="/control")
+            assert sorted(s["id"] for s in r["sockets"]) == sorted([a.get_sid(), b.get_sid()])
+            a.disconnect()
+            b.disconnect()
+            control.disconnect()
+    finally:
+        for c in clients:
+            c.disconnect()
+        sio.close()
+        js.kill()
+        js.wait(timeout=5)
+
+
+def test_streams_manager_arguments() -> None:
+    m = oxsio.AsyncRedisStreamsManager("redis://127.0.0.1:1", stream_count=3, max_len=5, block_time=0.5)
+    assert isinstance(m, oxsio.RedisStreamsManager)
+    for bad in (
+        {"url": "http://x"},
+        {"url": "redis://x", "stream_count": 0},
+        {"url": "redis://x", "read_count": 0},
+        {"url": "redis://x", "block_time": 0},
+        {"url": "redis://x", "stream_name": ""},
+        {"url": "redis://x", "only_plaintext": "yes"},
+        {"url": "redis://x", "requests_timeout": -1},
+    ):
+        with pytest.raises(ValueError):
+            oxsio.RedisStreamsManager(**bad)
+    sio = oxsio.Server(client_manager=oxsio.RedisStreamsManager("redis://127.0.0.1:1", stream_count=2))
+    sio.close()
