@@ -228,6 +228,37 @@ fn next_id((ms, seq): EntryId) -> String {
 #[derive(Default)]
 struct Progress {
     read: Option<EntryId>,
+    /// The last BROADCAST entries read, for a restore whose `XRANGE`
+    /// ended before `read` (the entries in between reached the sockets
+    /// before the restored one registered).
+    recent: std::collections::VecDeque<(EntryId, HashMap<String, Vec<u8>>)>,
+}
+
+/// Broadcast entries kept in [`Progress::recent`].
+const RECENT: usize = 1000;
+
+/// Node's replay test for one entry: a BROADCAST of namespace `nsp` that
+/// targeted one of `rooms`, as the event packet to replay (offset appended).
+fn replay_packet(
+    id: &str,
+    fields: &HashMap<String, Vec<u8>>,
+    nsp: &str,
+    rooms: &[crate::adapter::Room],
+) -> Option<Packet> {
+    if fields.get("nsp").map(Vec::as_slice) != Some(nsp.as_bytes())
+        || fields.get("type").map(Vec::as_slice) != Some(b"3".as_slice())
+    {
+        return None;
+    }
+    let msg = decode_entry(fields).ok()?;
+    let data = &msg["data"];
+    let (event, mut args) = event_from(&data["packet"]["data"])?;
+    let opts = opts_from(&data["opts"]);
+    if !included(rooms, &opts.rooms, &opts.except) {
+        return None;
+    }
+    args.push(Value::from(id));
+    Some(Packet::event(nsp.to_owned(), event, args, None))
 }
 
 struct StreamState {
@@ -556,6 +587,12 @@ async fn reader(weak: Weak<Shared>, stream: Arc<StreamState>) {
                 shared.dispatch(&id, &fields);
                 if let Some(parsed) = parse_id(&id) {
                     p.read = Some(parsed);
+                    if fields.get("type").map(Vec::as_slice) == Some(b"3".as_slice()) {
+                        p.recent.push_back((parsed, fields));
+                        if p.recent.len() > RECENT {
+                            p.recent.pop_front();
+                        }
+                    }
                 }
                 drop(p);
                 last = Some(id);
@@ -955,26 +992,15 @@ impl SharedRecovery for Streams {
                 for (id, fields) in got {
                     let Some(parsed) = parse_id(&id) else { continue };
                     from = parsed;
-                    if fields.get("nsp").map(Vec::as_slice) != Some(nsp.as_bytes())
-                        || fields.get("type").map(Vec::as_slice) != Some(b"3".as_slice())
-                    {
-                        continue;
-                    }
-                    let Ok(msg) = decode_entry(&fields) else { continue };
-                    let data = &msg["data"];
-                    let Some((event, mut args)) = event_from(&data["packet"]["data"]) else {
-                        continue;
-                    };
-                    let opts = opts_from(&data["opts"]);
-                    if included(&session.rooms, &opts.rooms, &opts.except) {
-                        args.push(Value::from(id.as_str()));
-                        replay.push((id, Packet::event(nsp.clone(), event, args, None)));
+                    if let Some(packet) = replay_packet(&id, &fields, &nsp, &session.rooms) {
+                        replay.push((id, packet));
                     }
                 }
             }
             Some(Restore {
                 session,
-                resume: offset,
+                // The last entry read: later ones come from the reader.
+                resume: format!("{}-{}", from.0, from.1),
                 replay,
             })
         }
@@ -998,7 +1024,7 @@ impl SharedRecovery for Streams {
         // No logged packet reaches the sockets while this one registers:
         // those read so far come from the replay, later ones live.
         let p = stream.progress.lock().unwrap_or_else(|e| e.into_inner());
-        let missed: Vec<Message> = restore
+        let mut missed: Vec<Message> = restore
             .replay
             .iter()
             .filter(|(id, _)| match (parse_id(id), p.read) {
@@ -1007,6 +1033,25 @@ impl SharedRecovery for Streams {
             })
             .map(|(_, packet)| local.ns().encode_message(packet))
             .collect();
+        // Read and delivered here after the restore's last XRANGE.
+        if let (Some(scanned), Some(read)) = (parse_id(&restore.resume), p.read)
+            && read > scanned
+        {
+            if p.recent.front().is_some_and(|(first, _)| *first > scanned)
+                && p.recent.len() >= RECENT
+            {
+                tracing::warn!(
+                    "redis streams adapter: a restored socket may miss broadcasts read meanwhile"
+                );
+            }
+            for (id, fields) in p.recent.iter().filter(|(id, _)| *id > scanned) {
+                let id = format!("{}-{}", id.0, id.1);
+                if let Some(packet) = replay_packet(&id, fields, &self.nsp, &restore.session.rooms)
+                {
+                    missed.push(local.ns().encode_message(&packet));
+                }
+            }
+        }
         attach(missed);
         true
     }
