@@ -78,7 +78,9 @@ async fn oxsio_and_node_js() {
         assert_eq!(p.expect("relayed").await, vec![Value::from("r")]);
         p.socket.disconnect();
     }
+    // A node that shuts down leaves the count at once (its subscriptions go).
     ox.stop().await;
+    until_count(&js, 1).await;
     js.stop().await;
     redis.stop().await;
 }

@@ -41,7 +41,6 @@
 //! requests end at their timeout; reading resumes after the last entry read.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
@@ -720,7 +719,7 @@ fn new_adapter(ns: NsHandle, shared: Arc<Shared>) -> ClusterAdapter<Streams> {
         stream,
         channel,
         response_channel,
-        closed: Arc::new(AtomicBool::new(false)),
+        closed: tokio::sync::watch::channel(false).0,
     };
     let adapter = ClusterAdapter::new(
         ns,
@@ -739,7 +738,7 @@ fn new_adapter(ns: NsHandle, shared: Arc<Shared>) -> ClusterAdapter<Streams> {
         shared.client.clone(),
         [t.channel.clone(), t.response_channel.clone()],
         weak,
-        t.closed.clone(),
+        t.closed.subscribe(),
     ));
     adapter
 }
@@ -750,11 +749,11 @@ async fn subscriber(
     client: redis::Client,
     channels: [String; 2],
     weak: Weak<dyn Receiver>,
-    closed: Arc<AtomicBool>,
+    mut closed: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut backoff = Duration::from_millis(100);
     loop {
-        if closed.load(Ordering::Acquire) || weak.strong_count() == 0 {
+        if *closed.borrow() || weak.strong_count() == 0 {
             return;
         }
         let subscribed = async {
@@ -768,10 +767,14 @@ async fn subscriber(
             Ok(Ok(ps)) => {
                 backoff = Duration::from_millis(100);
                 let mut stream = ps.into_on_message();
-                while let Some(msg) = stream.next().await {
-                    if closed.load(Ordering::Acquire) {
-                        return;
-                    }
+                loop {
+                    // On close the connection goes, so that the node
+                    // stops counting in `PUBSUB NUMSUB` at once.
+                    let msg = tokio::select! {
+                        m = stream.next() => m,
+                        _ = closed.wait_for(|c| *c) => return,
+                    };
+                    let Some(msg) = msg else { break };
                     let Some(receiver) = weak.upgrade() else {
                         return;
                     };
@@ -808,7 +811,8 @@ pub(crate) struct Streams {
     channel: String,
     /// `<prefix>#<nsp>#<uid>#`
     response_channel: String,
-    closed: Arc<AtomicBool>,
+    /// Set on close: the subscriber leaves.
+    closed: tokio::sync::watch::Sender<bool>,
 }
 
 impl Streams {
@@ -878,7 +882,7 @@ impl Transport for Streams {
     }
 
     fn close(&self) {
-        self.closed.store(true, Ordering::Release);
+        self.closed.send_replace(true);
         if let Ok(mut routes) = self.shared.routes.write()
             && routes.get(&self.nsp).is_some_and(|w| w.strong_count() == 0)
         {
