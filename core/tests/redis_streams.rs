@@ -3,9 +3,10 @@
 //! port, stopped by PID): the cross-node matrix with a Node.js streams node
 //! in both directions and over both transports (connection state recovery
 //! on, so every broadcast carries its stream offset), two oxsio nodes,
-//! recovery of a client that drops from one node and comes back on another
-//! (Node → oxsio, oxsio → Node, oxsio → oxsio), a Redis restart, and
-//! malformed stream entries and Pub/Sub payloads.
+//! recovery of a client (the oxsio client, and the official JS client) that
+//! drops from one node and comes back on another (Node → oxsio, oxsio →
+//! Node, oxsio → oxsio), unknown sessions and bad offsets, a Redis restart,
+//! and malformed stream entries and Pub/Sub payloads.
 #![cfg(feature = "redis")]
 #![allow(clippy::unwrap_used)]
 
