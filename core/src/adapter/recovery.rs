@@ -53,7 +53,8 @@ pub struct SessionState {
 pub struct Restore {
     /// The session.
     pub session: SessionState,
-    /// Where the replay starts, in the adapter's own terms.
+    /// Where the replay starts, in the adapter's own terms (the Redis
+    /// streams adapter: the last stream entry its restore read).
     pub resume: String,
     /// Packets read from a log shared by the cluster while restoring (the
     /// Redis streams adapter), each with its offset (already appended as
