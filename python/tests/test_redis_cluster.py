@@ -412,3 +412,75 @@ def test_streams_manager_arguments() -> None:
             oxsio.RedisStreamsManager(**bad)
     sio = oxsio.Server(client_manager=oxsio.RedisStreamsManager("redis://127.0.0.1:1", stream_count=2))
     sio.close()
+
+
+def _stored_sessions(redis_port: int) -> int:
+    """Number of ``sio:session:*`` keys (raw RESP, no client library)."""
+    with socket.create_connection(("127.0.0.1", redis_port)) as s:
+        s.sendall(b"*2\r\n$4\r\nKEYS\r\n$13\r\nsio:session:*\r\n")
+        head = s.recv(4096).split(b"\r\n", 1)[0]
+    return int(head[1:]) if head.startswith(b"*") else 0
+
+
+def test_streams_recovery_from_python_to_node_js(redis_port: int) -> None:
+    """A client of a Python server on ``RedisStreamsManager``, cut off by a
+    proxy, comes back through it to a Node.js streams node: recovered there
+    with the same sid, rooms and socket data, and gets the events sent
+    meanwhile by both nodes."""
+    from test_recovery import Proxy
+
+    url = f"redis://127.0.0.1:{redis_port}"
+    # The server notices the cut by its heartbeat, as in test_recovery.py.
+    sio = oxsio.Server(
+        ping_interval=1,
+        ping_timeout=2,
+        client_manager=oxsio.RedisStreamsManager(url, requests_timeout=2, block_time=1),
+        connection_state_recovery=True,
+    )
+
+    @sio.event
+    def connect(sid: str, environ: Any, auth: Any) -> None:
+        if not sio.recovered(sid):
+            sio.enter_room(sid, "room1")
+            sio.set_socket_data(sid, {"score": 7})
+
+    port = sio.start("127.0.0.1", 0)
+    js, js_url = _node_js(redis_port, {"ADAPTER": "streams"})
+    proxy = Proxy(("127.0.0.1", port))
+    got = Recorder()
+    client = oxsio.Client(reconnection_delay=0.3, reconnection_delay_max=0.3, randomization_factor=0)
+    client.on("n", lambda *args: got.add((args[0], type(args[-1]).__name__)))
+    control = oxsio.Client()
+    try:
+        control.connect(js_url, namespaces=["/control"], transports=["websocket"])
+        wait_for(lambda: control.call("op", {"kind": "count"}, namespace="/control")["count"] == 2, what="two nodes")
+        client.connect(f"http://127.0.0.1:{proxy.port}", transports=["websocket"])
+        sid = client.sid
+        sio.emit("n", 0, room="room1")
+        wait_for(lambda: got.items == [(0, "str")], what="n=0 with its offset")
+        with socket.socket() as dead:
+            dead.bind(("127.0.0.1", 0))
+            proxy.target = ("127.0.0.1", dead.getsockname()[1])
+        assert proxy.cut_all() > 0
+        wait_for(lambda: _stored_sessions(redis_port) == 1, 15, "the session in Redis")
+        control.call("op", {"kind": "emit", "rooms": ["room1"], "event": "n", "args": [1]}, namespace="/control")
+        time.sleep(0.1)
+        sio.emit("n", 2)
+        time.sleep(0.3)
+        proxy.target = ("127.0.0.1", int(js_url.rsplit(":", 1)[1]))
+        wait_for(lambda: client.connected and client.recovered(), what="recovered on the Node node")
+        assert client.sid == sid
+        control.call("op", {"kind": "emit", "rooms": ["room1"], "event": "n", "args": [3]}, namespace="/control")
+        wait_for(lambda: len(got.items) >= 4, what="missed and new events")
+        time.sleep(0.2)
+        assert got.items == [(0, "str"), (1, "str"), (2, "str"), (3, "str")]
+        r = control.call("op", {"kind": "fetch", "rooms": [sid]}, namespace="/control")
+        # The Node app adds its own keys on connection; the score came with the session.
+        assert [s["data"]["score"] for s in r["sockets"]] == [7]
+    finally:
+        client.shutdown()
+        control.disconnect()
+        proxy.close()
+        sio.close()
+        js.kill()
+        js.wait(timeout=5)

@@ -287,6 +287,10 @@ struct Shared {
     cmds_rx: Mutex<Option<mpsc::UnboundedReceiver<Cmd>>>,
     /// How many stream readers know where they start.
     started: tokio::sync::watch::Sender<usize>,
+    /// Namespace adapters not closed yet; when the last closes (the server
+    /// shut down), the readers stop, as Node's `controller.abort()`.
+    open: std::sync::atomic::AtomicUsize,
+    stopped: tokio::sync::watch::Sender<bool>,
 }
 
 impl Shared {
@@ -497,6 +501,16 @@ async fn worker(weak: Weak<Shared>, mut rx: mpsc::UnboundedReceiver<Cmd>) {
 /// on a connection of its own, and dispatches each entry by namespace;
 /// after an error, reconnects and resumes after the last entry read.
 async fn reader(weak: Weak<Shared>, stream: Arc<StreamState>) {
+    let Some(mut stopped) = weak.upgrade().map(|s| s.stopped.subscribe()) else {
+        return;
+    };
+    tokio::select! {
+        () = read_stream(weak, stream) => {}
+        _ = stopped.wait_for(|s| *s) => {}
+    }
+}
+
+async fn read_stream(weak: Weak<Shared>, stream: Arc<StreamState>) {
     let mut backoff = Duration::from_millis(100);
     let mut last: Option<String> = None;
     loop {
@@ -696,6 +710,8 @@ impl RedisStreamsAdapter {
             cmds,
             cmds_rx: Mutex::new(Some(cmds_rx)),
             started: tokio::sync::watch::channel(0).0,
+            open: std::sync::atomic::AtomicUsize::new(0),
+            stopped: tokio::sync::watch::channel(false).0,
         });
         Ok(Arc::new(move |ns: NsHandle| {
             shared.start();
@@ -713,6 +729,9 @@ fn new_adapter(ns: NsHandle, shared: Arc<Shared>) -> ClusterAdapter<Streams> {
     let channel = format!("{}#{nsp}#", shared.config.channel_prefix);
     let response_channel = format!("{channel}{uid}#");
     let stream = stream_for(&shared.config, &nsp);
+    shared
+        .open
+        .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     let transport = Streams {
         shared: shared.clone(),
         nsp: nsp.clone(),
@@ -883,6 +902,14 @@ impl Transport for Streams {
 
     fn close(&self) {
         self.closed.send_replace(true);
+        if self
+            .shared
+            .open
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel)
+            == 1
+        {
+            self.shared.stopped.send_replace(true);
+        }
         if let Ok(mut routes) = self.shared.routes.write()
             && routes.get(&self.nsp).is_some_and(|w| w.strong_count() == 0)
         {
