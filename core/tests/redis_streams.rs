@@ -720,3 +720,60 @@ async fn official_js_client_recovers_across_nodes() {
     js.stop().await;
     redis.stop().await;
 }
+
+/// `streamCount: 3` on both sides: each namespace goes to the stream Node's
+/// `hashCode(nsp) % 3` picks, and the nodes still hear each other there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_count_picks_the_streams_node_picks() {
+    let redis = Redis::start(free_port()).await;
+    let factory = RedisStreamsAdapter::factory(streams_config(redis.port).stream_count(3)).unwrap();
+    let ox = oxsio_node_recovery(factory, Some(RecoveryConfig::default())).await;
+    let js = js_node_env(
+        redis.port,
+        &[("ADAPTER", "streams".into()), ("STREAM_COUNT", "3".into())],
+    )
+    .await;
+    until_count(&ox, 2).await;
+    until_count(&js, 2).await;
+    let mut on_js = peer(&js, "js-root", &["room1"], Transport::Websocket).await;
+    let mut on_js_news = peer_ns(&js, "/news", "js-news", &[], Transport::Websocket).await;
+    let mut on_ox = peer(&ox, "ox-root", &["room1"], Transport::Websocket).await;
+    let Node::Oxsio(io, _) = &ox else {
+        unreachable!()
+    };
+    let mut through = false;
+    for _ in 0..50 {
+        io.of("/news").emit("headline", "h").unwrap();
+        if let Ok(Some((ev, _))) =
+            tokio::time::timeout(Duration::from_millis(200), on_js_news.rx.recv()).await
+        {
+            assert_eq!(ev, "headline");
+            through = true;
+            break;
+        }
+    }
+    assert!(through, "/news from oxsio never reached the Node node");
+    ox.op(json!({"kind": "emit", "rooms": ["room1"], "event": "chat", "args": [1]}))
+        .await;
+    assert_eq!(on_js.expect("chat").await, vec![Value::from(1)]);
+    assert_eq!(on_ox.expect("chat").await, vec![Value::from(1)]);
+    js.op(json!({"kind": "emit", "rooms": ["room1"], "event": "chat", "args": [2]}))
+        .await;
+    assert_eq!(on_ox.expect("chat").await, vec![Value::from(2)]);
+    // hashCode("/") % 3 == 2, hashCode("/news") % 3 == 0 (Node's function).
+    let xlen = async |key: &[u8]| {
+        let r = resp(redis.port, &[b"XLEN", key]).await;
+        String::from_utf8_lossy(&r)
+            .trim_start_matches(':')
+            .trim()
+            .parse::<u64>()
+            .unwrap()
+    };
+    assert!(xlen(b"socket.io-2").await >= 2, "/ not in socket.io-2");
+    assert!(xlen(b"socket.io-0").await >= 1, "/news not in socket.io-0");
+    assert_eq!(xlen(b"socket.io").await, 0);
+    assert_eq!(xlen(b"socket.io-1").await, 0);
+    ox.stop().await;
+    js.stop().await;
+    redis.stop().await;
+}
