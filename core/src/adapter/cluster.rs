@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 
 use super::{
     Adapter, BroadcastFlags, BroadcastOptions, MemoryAdapter, RecoveryStats, Restore, Room,
-    SessionState, loggable,
+    SessionState,
 };
 use crate::codec::socketio::{Packet, PacketData};
 use crate::engineio::Message;
@@ -425,8 +425,12 @@ impl<T: Transport> Core<T> {
     }
 
     /// A logged BROADCAST read back from the log at `offset`: delivered
-    /// locally with its offset appended when recovery is on and the packet
-    /// is replayable. Returns false when it is not such a packet.
+    /// locally, with its offset appended when recovery is on and the packet
+    /// is replayable (not volatile). This node's own broadcasts are
+    /// delivered here only then (otherwise they were when sent).
+    ///
+    /// # Errors
+    /// The message has no event.
     fn deliver_logged(&self, data: &Value, offset: &str, own: bool) -> Result<(), String> {
         let (event, mut args) =
             event_from(&data["packet"]["data"]).ok_or("broadcast without event")?;
@@ -715,7 +719,8 @@ impl<T: Transport> Adapter for ClusterAdapter<T> {
         if let (false, PacketData::Event { event, args, .. }) = (opts.flags.local, &packet.data) {
             let data = obj([("type", Value::from(2)), ("data", event_value(event, args))]);
             let data = obj([("packet", data), ("opts", opts_value(opts, None))]);
-            if self.0.shared_recovery().is_some() && loggable(&packet, opts) {
+            // Not volatile: read back and delivered by `deliver_logged`.
+            if self.0.shared_recovery().is_some() && !opts.flags.volatile {
                 // As Node's ClusterAdapter: local sockets get the packet
                 // with its offset once it is logged (read back from the
                 // log, in log order); without the log, at once without one.
