@@ -1066,7 +1066,13 @@ oxsio_result oxsio_log_dropped(uint64_t *out_count);
 // on a Redis Cluster: `nodes` (seed URLs), `prefix` "socket.io",
 // `subscription_mode` "static", "dynamic" (default) or
 // "dynamic-private", `requests_timeout_ms` 5000: how long fetch_sockets
-// waits for the other nodes) or "postgres" (`@socket.io/postgres-adapter`:
+// waits for the other nodes) or "redis-streams"
+// (`@socket.io/redis-streams-adapter` 0.3 on one Redis, with connection
+// state recovery across nodes: `url`, `prefix` "socket.io" (Pub/Sub
+// channels), `stream_name` "socket.io", `stream_count` 1, `max_len`
+// 10000, `read_count` 100, `block_time_ms` 5000, `session_key_prefix`
+// "sio:session:", `only_plaintext` false, `requests_timeout_ms` 5000) or
+// "postgres" (`@socket.io/postgres-adapter`:
 // `url` (connection string), `prefix` "socket.io", `table_name`
 // "socket_io_attachments", `payload_threshold` 8000, `cleanup_interval_ms`
 // 30000, `requests_timeout_ms` 5000); every node of a cluster must use the

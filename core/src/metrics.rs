@@ -547,12 +547,16 @@ impl Adapter for MeteredAdapter {
     fn persist_session(&self, session: SessionState) {
         self.inner.persist_session(session);
     }
-    fn restore_session(&self, pid: &str, offset: Option<&str>) -> Option<Restore> {
-        let r = self.inner.restore_session(pid, offset);
-        if r.is_none() {
-            self.metrics.recovery_misses.inc();
-        }
-        r
+    fn restore_session(&self, pid: &str, offset: Option<&str>) -> BoxFuture<Option<Restore>> {
+        let metrics = self.metrics.clone();
+        let restore = self.inner.restore_session(pid, offset);
+        Box::pin(async move {
+            let r = restore.await;
+            if r.is_none() {
+                metrics.recovery_misses.inc();
+            }
+            r
+        })
     }
     fn return_session(&self, restore: Restore) {
         self.inner.return_session(restore);

@@ -124,7 +124,9 @@ struct ServerConfig {
 #[serde(deny_unknown_fields)]
 struct AdapterJson {
     /// `"redis"` (classic `createAdapter`), `"redis-sharded"`
-    /// (`createShardedAdapter`) or `"postgres"` (`@socket.io/postgres-adapter`).
+    /// (`createShardedAdapter`), `"redis-streams"`
+    /// (`@socket.io/redis-streams-adapter`) or `"postgres"`
+    /// (`@socket.io/postgres-adapter`).
     kind: String,
     /// Classic: the Redis URL.
     url: Option<String>,
@@ -141,14 +143,41 @@ struct AdapterJson {
     payload_threshold: Option<usize>,
     /// Postgres: attachments kept this long, 30000.
     cleanup_interval_ms: Option<u64>,
+    /// Streams: stream key, "socket.io".
+    stream_name: Option<String>,
+    /// Streams: number of streams, 1.
+    stream_count: Option<usize>,
+    /// Streams: approximate stream length kept, 10000.
+    max_len: Option<usize>,
+    /// Streams: entries per XREAD, 100.
+    read_count: Option<usize>,
+    /// Streams: how long one XREAD blocks, 5000.
+    block_time_ms: Option<u64>,
+    /// Streams: key prefix of stored sessions, "sio:session:".
+    session_key_prefix: Option<String>,
+    /// Streams: every stream entry as JSON, false.
+    only_plaintext: Option<bool>,
 }
 
 impl AdapterJson {
     fn factory(self) -> Result<oxsio_core::adapter::AdapterFactory> {
         use oxsio_core::adapter::redis as r;
         let bad = |m: String| Error::new(oxsio_result::InvalidConfig, format!("adapter: {m}"));
+        let streams_options = self.stream_name.is_some()
+            || self.stream_count.is_some()
+            || self.max_len.is_some()
+            || self.read_count.is_some()
+            || self.block_time_ms.is_some()
+            || self.session_key_prefix.is_some()
+            || self.only_plaintext.is_some();
+        if streams_options && self.kind != "redis-streams" {
+            return Err(bad(
+                "stream_name, stream_count, max_len, read_count, block_time_ms, session_key_prefix and only_plaintext belong to kind \"redis-streams\""
+                    .into(),
+            ));
+        }
         match self.kind.as_str() {
-            "redis" | "redis-sharded"
+            "redis" | "redis-sharded" | "redis-streams"
                 if self.table_name.is_some()
                     || self.payload_threshold.is_some()
                     || self.cleanup_interval_ms.is_some() =>
@@ -227,8 +256,47 @@ impl AdapterJson {
                 }
                 r::ShardedRedisAdapter::factory(cfg).map_err(|e| bad(e.to_string()))
             }
+            "redis-streams" => {
+                if self.nodes.is_some() || self.subscription_mode.is_some() {
+                    return Err(bad(
+                        "nodes and subscription_mode belong to kind \"redis-sharded\"".into(),
+                    ));
+                }
+                let url = self
+                    .url
+                    .ok_or_else(|| bad("kind \"redis-streams\" needs url".into()))?;
+                let mut cfg = r::StreamsConfig::new(url);
+                if let Some(x) = self.prefix {
+                    cfg = cfg.channel_prefix(x);
+                }
+                if let Some(t) = self.requests_timeout_ms {
+                    cfg = cfg.requests_timeout(ms(t));
+                }
+                if let Some(x) = self.stream_name {
+                    cfg = cfg.stream_name(x);
+                }
+                if let Some(x) = self.stream_count {
+                    cfg = cfg.stream_count(x);
+                }
+                if let Some(x) = self.max_len {
+                    cfg = cfg.max_len(x);
+                }
+                if let Some(x) = self.read_count {
+                    cfg = cfg.read_count(x);
+                }
+                if let Some(x) = self.block_time_ms {
+                    cfg = cfg.block_time(ms(x));
+                }
+                if let Some(x) = self.session_key_prefix {
+                    cfg = cfg.session_key_prefix(x);
+                }
+                if let Some(x) = self.only_plaintext {
+                    cfg = cfg.only_plaintext(x);
+                }
+                r::RedisStreamsAdapter::factory(cfg).map_err(|e| bad(e.to_string()))
+            }
             other => Err(bad(format!(
-                "unknown kind {other:?} (\"redis\", \"redis-sharded\" or \"postgres\")"
+                "unknown kind {other:?} (\"redis\", \"redis-sharded\", \"redis-streams\" or \"postgres\")"
             ))),
         }
     }
@@ -893,7 +961,13 @@ fn srv(s: *const oxsio_server) -> Result<Arc<ServerShared>> {
 /// on a Redis Cluster: `nodes` (seed URLs), `prefix` "socket.io",
 /// `subscription_mode` "static", "dynamic" (default) or
 /// "dynamic-private", `requests_timeout_ms` 5000: how long fetch_sockets
-/// waits for the other nodes) or "postgres" (`@socket.io/postgres-adapter`:
+/// waits for the other nodes) or "redis-streams"
+/// (`@socket.io/redis-streams-adapter` 0.3 on one Redis, with connection
+/// state recovery across nodes: `url`, `prefix` "socket.io" (Pub/Sub
+/// channels), `stream_name` "socket.io", `stream_count` 1, `max_len`
+/// 10000, `read_count` 100, `block_time_ms` 5000, `session_key_prefix`
+/// "sio:session:", `only_plaintext` false, `requests_timeout_ms` 5000) or
+/// "postgres" (`@socket.io/postgres-adapter`:
 /// `url` (connection string), `prefix` "socket.io", `table_name`
 /// "socket_io_attachments", `payload_threshold` 8000, `cleanup_interval_ms`
 /// 30000, `requests_timeout_ms` 5000); every node of a cluster must use the
@@ -1827,6 +1901,17 @@ mod adapter_config_tests {
             r#"{"adapter": {"kind": "postgres", "url": "postgres://u@127.0.0.1:1/db", "table_name": "x; drop"}}"#,
             r#"{"adapter": {"kind": "postgres", "url": "postgres://u@127.0.0.1:1/db", "subscription_mode": "static"}}"#,
             r#"{"adapter": {"kind": "redis", "url": "redis://127.0.0.1:1", "table_name": "t"}}"#,
+            r#"{"adapter": {"kind": "redis-streams"}}"#,
+            r#"{"adapter": {"kind": "redis-streams", "url": "redis://127.0.0.1:1", "stream_count": 0}}"#,
+            r#"{"adapter": {"kind": "redis-streams", "url": "redis://127.0.0.1:1", "read_count": 0}}"#,
+            r#"{"adapter": {"kind": "redis-streams", "url": "redis://127.0.0.1:1", "block_time_ms": 0}}"#,
+            r#"{"adapter": {"kind": "redis-streams", "url": "redis://127.0.0.1:1", "stream_name": ""}}"#,
+            r#"{"adapter": {"kind": "redis-streams", "url": "redis://127.0.0.1:1", "nodes": ["redis://127.0.0.1:1"]}}"#,
+            r#"{"adapter": {"kind": "redis-streams", "url": "redis://127.0.0.1:1", "table_name": "t"}}"#,
+            r#"{"adapter": {"kind": "redis-streams", "url": "redis://127.0.0.1:1", "streamName": "s"}}"#,
+            r#"{"adapter": {"kind": "redis-streams", "url": "nope://x"}}"#,
+            r#"{"adapter": {"kind": "redis", "url": "redis://127.0.0.1:1", "stream_count": 2}}"#,
+            r#"{"adapter": {"kind": "redis-sharded", "nodes": ["redis://127.0.0.1:1"], "max_len": 5}}"#,
         ];
         for c in bad {
             assert_eq!(code(c), oxsio_result::InvalidConfig, "{c}");
@@ -1835,6 +1920,8 @@ mod adapter_config_tests {
             r#"{"adapter": {"kind": "redis", "url": "redis://127.0.0.1:1", "prefix": "p", "requests_timeout_ms": 100}}"#,
             r#"{"adapter": {"kind": "redis-sharded", "nodes": ["redis://127.0.0.1:1"], "subscription_mode": "dynamic-private"}}"#,
             r#"{"adapter": {"kind": "postgres", "url": "postgres://u@127.0.0.1:1/db", "payload_threshold": 100, "cleanup_interval_ms": 1000}}"#,
+            r#"{"adapter": {"kind": "redis-streams", "url": "redis://127.0.0.1:1"}}"#,
+            r#"{"adapter": {"kind": "redis-streams", "url": "redis://127.0.0.1:1", "prefix": "p", "stream_name": "s", "stream_count": 3, "max_len": 100, "read_count": 10, "block_time_ms": 1000, "session_key_prefix": "k:", "only_plaintext": true, "requests_timeout_ms": 100}, "connection_state_recovery": {}}"#,
         ];
         for c in good {
             assert_eq!(code(c), oxsio_result::Ok, "{c}");

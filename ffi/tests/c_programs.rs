@@ -530,6 +530,29 @@ fn server_side_emit_between_two_c_servers_over_redis() {
     assert!(status.success(), "cluster.c: {status}\n{out}");
 }
 
+/// The same two C servers with the streams adapter
+/// (`"kind": "redis-streams"`, connection state recovery on).
+#[test]
+fn server_side_emit_between_two_c_servers_over_the_streams_adapter() {
+    let (_redis, port) = redis_server();
+    let config = serde_json::json!({
+        "adapter": {
+            "kind": "redis-streams",
+            "url": format!("redis://127.0.0.1:{port}"),
+            "block_time_ms": 1000,
+            "requests_timeout_ms": 2000
+        },
+        "connection_state_recovery": {}
+    })
+    .to_string();
+    let exe = build("ffi/tests/c/cluster.c", Flavor::Sanitized);
+    let mut c = cmd(&exe, Flavor::Sanitized);
+    c.arg(port.to_string()).arg(&config);
+    let (status, out) = Proc::spawn("cluster", c).finish(Duration::from_secs(60));
+    assert_has(&out, "cluster: ok", "cluster.c (streams)");
+    assert!(status.success(), "cluster.c: {status}\n{out}");
+}
+
 /// A client that records every event it gets, and its disconnection.
 fn recording_client(
     rt: &tokio::runtime::Runtime,

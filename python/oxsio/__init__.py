@@ -24,9 +24,11 @@ from ._mount import ASGIApp, WSGIApp
 from ._options import (
     AsyncPostgresManager,
     AsyncRedisManager,
+    AsyncRedisStreamsManager,
     AsyncShardedRedisManager,
     PostgresManager,
     RedisManager,
+    RedisStreamsManager,
     ShardedRedisManager,
 )
 from . import exceptions
@@ -50,8 +52,10 @@ __all__ = [
     "AsyncPostgresManager",
     "PostgresManager",
     "AsyncRedisManager",
+    "AsyncRedisStreamsManager",
     "AsyncShardedRedisManager",
     "RedisManager",
+    "RedisStreamsManager",
     "ShardedRedisManager",
     "exceptions",
     "ASGIApp",

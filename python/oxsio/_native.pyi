@@ -149,6 +149,8 @@ class Server:
         requests_timeout: Optional[float] = None,
         postgres_url: Optional[str] = None,
         postgres_options: Optional[Tuple[str, int, float]] = None,
+        streams_url: Optional[str] = None,
+        streams_options: Optional[Tuple[str, int, int, int, float, str, bool]] = None,
         recovery: Optional[Tuple[float, bool, int, int, int]] = None,
         metrics_path: Optional[str] = None,
         origin_policy: str = "none",

@@ -284,15 +284,94 @@ class AsyncPostgresManager(PostgresManager):
     """``PostgresManager`` for ``AsyncServer`` (the same adapter)."""
 
 
+class RedisStreamsManager:
+    """The Redis streams adapter (``@socket.io/redis-streams-adapter`` 0.3:
+    durable messages in a Redis stream, requests and responses over
+    Pub/Sub), as a server's ``client_manager``. With
+    ``connection_state_recovery`` on the server, a client that drops from
+    one node is recovered by any other node of the cluster (Node.js ones
+    included): sessions are stored in Redis and missed events replayed from
+    the stream, each event carrying its stream offset as its last argument.
+
+    Options have Node's meaning and defaults: `url` (one Redis), `channel`
+    (``channelPrefix``), `stream_name`, `stream_count`, `max_len` (``MAXLEN
+    ~``), `read_count` (entries per ``XREAD``), `block_time` (seconds one
+    ``XREAD`` blocks), `session_key_prefix`, `only_plaintext` (every entry
+    as JSON), `requests_timeout` (seconds, cluster-wide requests). Every
+    node must use the same stream name, stream count and channel. Not
+    offered: Redis Cluster and sharded Pub/Sub (``useShardedPubSub``);
+    ``rooms()`` across nodes is not part of this protocol."""
+
+    def __init__(
+        self,
+        url: str = "redis://localhost:6379/0",
+        channel: str = "socket.io",
+        stream_name: str = "socket.io",
+        stream_count: int = 1,
+        max_len: int = 10000,
+        read_count: int = 100,
+        block_time: float = 5.0,
+        session_key_prefix: str = "sio:session:",
+        only_plaintext: bool = False,
+        requests_timeout: float = 5.0,
+    ) -> None:
+        if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("RedisStreamsManager url must be a redis:// URL")
+        for name, value in (("channel", channel), ("stream_name", stream_name)):
+            if not isinstance(value, str) or not value:
+                raise ValueError(f"RedisStreamsManager {name} must be a non-empty str")
+        if not isinstance(session_key_prefix, str):
+            raise ValueError("RedisStreamsManager session_key_prefix must be a str")
+        counts: List[Tuple[str, Any, int]] = [("stream_count", stream_count, 1), ("max_len", max_len, 0), ("read_count", read_count, 1)]
+        for what, n, low in counts:
+            if isinstance(n, bool) or not isinstance(n, int) or n < low:
+                raise ValueError(f"RedisStreamsManager {what} must be an int >= {low}")
+        if not isinstance(only_plaintext, bool):
+            raise ValueError("RedisStreamsManager only_plaintext must be a bool")
+        self.url = url
+        self.channel = channel
+        self.stream_name = stream_name
+        self.stream_count = stream_count
+        self.max_len = max_len
+        self.read_count = read_count
+        if isinstance(block_time, bool) or not isinstance(block_time, (int, float)) or block_time <= 0:
+            raise ValueError("RedisStreamsManager block_time must be a positive number of seconds")
+        self.block_time = float(block_time)
+        self.session_key_prefix = session_key_prefix
+        self.only_plaintext = only_plaintext
+        self.requests_timeout = _check_timeout(requests_timeout)
+
+    def _adapter(self) -> Dict[str, Any]:
+        return {
+            "streams_url": self.url,
+            "redis_prefix": self.channel,
+            "streams_options": (
+                self.stream_name,
+                self.stream_count,
+                self.max_len,
+                self.read_count,
+                self.block_time,
+                self.session_key_prefix,
+                self.only_plaintext,
+            ),
+            "requests_timeout": self.requests_timeout,
+        }
+
+
+class AsyncRedisStreamsManager(RedisStreamsManager):
+    """``RedisStreamsManager`` for ``AsyncServer`` (the same adapter)."""
+
+
 def adapter_options(client_manager: Any) -> Dict[str, Any]:
     if client_manager is None:
         return {}
     if isinstance(client_manager, RedisManager) and client_manager.write_only:
         raise ValueError("a write_only manager is an emitter, not a server's client_manager")
-    if isinstance(client_manager, (RedisManager, ShardedRedisManager, PostgresManager)):
+    if isinstance(client_manager, (RedisManager, ShardedRedisManager, RedisStreamsManager, PostgresManager)):
         return client_manager._adapter()
     raise TypeError(
-        "client_manager must be oxsio.RedisManager, oxsio.ShardedRedisManager, oxsio.PostgresManager "
+        "client_manager must be oxsio.RedisManager, oxsio.ShardedRedisManager, oxsio.RedisStreamsManager, "
+        "oxsio.PostgresManager "
         "or their Async variants, "
         f"not {type(client_manager).__name__}"
     )

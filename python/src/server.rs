@@ -55,6 +55,10 @@ const MARK: u8 = 6;
 #[derive(Clone, Default)]
 struct Early(Arc<Mutex<EarlyInner>>);
 
+/// `RedisStreamsManager`'s options: stream name, stream count, max length,
+/// read count, block time (s), session key prefix, only plaintext.
+type StreamsOptions = (String, usize, usize, usize, f64, String, bool);
+
 #[derive(Default)]
 struct EarlyInner {
     emits: Vec<(String, Args)>,
@@ -476,6 +480,8 @@ impl Server {
         requests_timeout = None,
         postgres_url = None,
         postgres_options = None,
+        streams_url = None,
+        streams_options = None,
         recovery = None,
         metrics_path = None,
         origin_policy = "none",
@@ -510,6 +516,8 @@ impl Server {
         requests_timeout: Option<f64>,
         postgres_url: Option<String>,
         postgres_options: Option<(String, usize, f64)>,
+        streams_url: Option<String>,
+        streams_options: Option<StreamsOptions>,
         recovery: Option<(f64, bool, usize, usize, usize)>,
         metrics_path: Option<String>,
         origin_policy: &str,
@@ -580,7 +588,45 @@ impl Server {
             Some(t) => Some(secs(t, "requests_timeout")?),
             None => None,
         };
-        if postgres_url.is_some()
+        if streams_options.is_some() && streams_url.is_none() {
+            return Err(PyValueError::new_err("streams_options without streams_url"));
+        }
+        if streams_url.is_some()
+            && (redis_url.is_some()
+                || sharded_nodes.is_some()
+                || subscription_mode.is_some()
+                || postgres_url.is_some())
+        {
+            return Err(PyValueError::new_err(
+                "streams_url goes with no other adapter option",
+            ));
+        }
+        let streams = streams_url.is_some();
+        if let Some(url) = streams_url {
+            // Joins a cluster with Node.js nodes using @socket.io/redis-streams-adapter.
+            let mut cfg = oxsio::adapter::redis::StreamsConfig::new(url);
+            if let Some(prefix) = redis_prefix.clone() {
+                cfg = cfg.channel_prefix(prefix);
+            }
+            if let Some(t) = requests_timeout {
+                cfg = cfg.requests_timeout(t);
+            }
+            if let Some((name, count, max_len, read_count, block, key_prefix, plaintext)) =
+                streams_options
+            {
+                cfg = cfg
+                    .stream_name(name)
+                    .stream_count(count)
+                    .max_len(max_len)
+                    .read_count(read_count)
+                    .block_time(secs(block, "block_time")?)
+                    .session_key_prefix(key_prefix)
+                    .only_plaintext(plaintext);
+            }
+            let factory = oxsio::adapter::redis::RedisStreamsAdapter::factory(cfg)
+                .map_err(|e| PyValueError::new_err(e.to_string()))?;
+            b = b.adapter(factory);
+        } else if postgres_url.is_some()
             && (redis_url.is_some() || sharded_nodes.is_some() || subscription_mode.is_some())
         {
             return Err(PyValueError::new_err(
@@ -657,9 +703,10 @@ impl Server {
                     b = b.adapter(factory);
                 }
                 (None, None) => {
-                    if redis_prefix.is_some()
-                        || subscription_mode.is_some()
-                        || requests_timeout.is_some()
+                    if !streams
+                        && (redis_prefix.is_some()
+                            || subscription_mode.is_some()
+                            || requests_timeout.is_some())
                     {
                         return Err(PyValueError::new_err(
                             "redis_prefix, subscription_mode and requests_timeout need an adapter (redis_url, sharded_nodes or postgres_url)",

@@ -344,3 +344,143 @@ def test_postgres_manager_with_a_node_js_node(postgres_url: str) -> None:
         sio.close()
         js.kill()
         js.wait(timeout=5)
+
+
+def test_streams_manager_with_a_node_js_node(redis_port: int) -> None:
+    """A Python server on ``RedisStreamsManager`` (connection state recovery
+    on) and a Node.js node on ``@socket.io/redis-streams-adapter``: events
+    both ways (each with its stream offset last), binary, fetchSockets."""
+    url = f"redis://127.0.0.1:{redis_port}"
+    sio = _python_node(
+        client_manager=oxsio.RedisStreamsManager(url, requests_timeout=2, block_time=1),
+        connection_state_recovery=True,
+    )
+    port = sio.start("127.0.0.1", 0)
+    js, js_url = _node_js(redis_port, {"ADAPTER": "streams"})
+    got = Recorder()
+    clients = []
+
+    def first_args(tag: str, event: str) -> List[Any]:
+        return [a[:-1] for e, a in _events(got, tag) if e == event and a and isinstance(a[-1], str) and "-" in a[-1]]
+
+    try:
+        for transport in ("websocket", "polling"):
+            got.items.clear()
+            a = _client(f"http://127.0.0.1:{port}", ["room1"], got, "A", transport=transport)
+            b = _client(js_url, ["room1", "room2"], got, "B", transport=transport)
+            clients += [a, b]
+            control = oxsio.Client()
+            control.connect(js_url, namespaces=["/control"], transports=[transport])
+            clients.append(control)
+            wait_for(
+                lambda: control.call("op", {"kind": "count"}, namespace="/control")["count"] == 2,
+                what="two nodes",
+            )
+            sio.emit("chat", "from python", room="room1")
+            wait_for(lambda: ["from python"] in first_args("B", "chat"), what="python -> node")
+            wait_for(lambda: ["from python"] in first_args("A", "chat"), what="python -> python, with its offset")
+            sio.emit("bin", b"\x01\x02", room="room2")
+            wait_for(lambda: [b"\x01\x02"] in first_args("B", "bin"), what="binary python -> node")
+            control.call("op", {"kind": "emit", "rooms": ["room1"], "event": "chat", "args": ["from node"]}, namespace="/control")
+            wait_for(lambda: ["from node"] in first_args("A", "chat"), what="node -> python")
+            r = control.call("op", {"kind": "fetch", "rooms": ["room1"]}, namespace="/control")
+            assert sorted(s["id"] for s in r["sockets"]) == sorted([a.get_sid(), b.get_sid()])
+            a.disconnect()
+            b.disconnect()
+            control.disconnect()
+    finally:
+        for c in clients:
+            c.disconnect()
+        sio.close()
+        js.kill()
+        js.wait(timeout=5)
+
+
+def test_streams_manager_arguments() -> None:
+    m = oxsio.AsyncRedisStreamsManager("redis://127.0.0.1:1", stream_count=3, max_len=5, block_time=0.5)
+    assert isinstance(m, oxsio.RedisStreamsManager)
+    for bad in (
+        {"url": "http://x"},
+        {"url": "redis://x", "stream_count": 0},
+        {"url": "redis://x", "read_count": 0},
+        {"url": "redis://x", "block_time": 0},
+        {"url": "redis://x", "stream_name": ""},
+        {"url": "redis://x", "only_plaintext": "yes"},
+        {"url": "redis://x", "requests_timeout": -1},
+    ):
+        with pytest.raises(ValueError):
+            oxsio.RedisStreamsManager(**bad)
+    sio = oxsio.Server(client_manager=oxsio.RedisStreamsManager("redis://127.0.0.1:1", stream_count=2))
+    sio.close()
+
+
+def _stored_sessions(redis_port: int) -> int:
+    """Number of ``sio:session:*`` keys (raw RESP, no client library)."""
+    with socket.create_connection(("127.0.0.1", redis_port)) as s:
+        s.sendall(b"*2\r\n$4\r\nKEYS\r\n$13\r\nsio:session:*\r\n")
+        head = s.recv(4096).split(b"\r\n", 1)[0]
+    return int(head[1:]) if head.startswith(b"*") else 0
+
+
+def test_streams_recovery_from_python_to_node_js(redis_port: int) -> None:
+    """A client of a Python server on ``RedisStreamsManager``, cut off by a
+    proxy, comes back through it to a Node.js streams node: recovered there
+    with the same sid, rooms and socket data, and gets the events sent
+    meanwhile by both nodes."""
+    from test_recovery import Proxy
+
+    url = f"redis://127.0.0.1:{redis_port}"
+    # The server notices the cut by its heartbeat, as in test_recovery.py.
+    sio = oxsio.Server(
+        ping_interval=1,
+        ping_timeout=2,
+        client_manager=oxsio.RedisStreamsManager(url, requests_timeout=2, block_time=1),
+        connection_state_recovery=True,
+    )
+
+    @sio.event
+    def connect(sid: str, environ: Any, auth: Any) -> None:
+        if not sio.recovered(sid):
+            sio.enter_room(sid, "room1")
+            sio.set_socket_data(sid, {"score": 7})
+
+    port = sio.start("127.0.0.1", 0)
+    js, js_url = _node_js(redis_port, {"ADAPTER": "streams"})
+    proxy = Proxy(("127.0.0.1", port))
+    got = Recorder()
+    client = oxsio.Client(reconnection_delay=0.3, reconnection_delay_max=0.3, randomization_factor=0)
+    client.on("n", lambda *args: got.add((args[0], type(args[-1]).__name__)))
+    control = oxsio.Client()
+    try:
+        control.connect(js_url, namespaces=["/control"], transports=["websocket"])
+        wait_for(lambda: control.call("op", {"kind": "count"}, namespace="/control")["count"] == 2, what="two nodes")
+        client.connect(f"http://127.0.0.1:{proxy.port}", transports=["websocket"])
+        sid = client.sid
+        sio.emit("n", 0, room="room1")
+        wait_for(lambda: got.items == [(0, "str")], what="n=0 with its offset")
+        with socket.socket() as dead:
+            dead.bind(("127.0.0.1", 0))
+            proxy.target = ("127.0.0.1", dead.getsockname()[1])
+        assert proxy.cut_all() > 0
+        wait_for(lambda: _stored_sessions(redis_port) == 1, 15, "the session in Redis")
+        control.call("op", {"kind": "emit", "rooms": ["room1"], "event": "n", "args": [1]}, namespace="/control")
+        time.sleep(0.1)
+        sio.emit("n", 2)
+        time.sleep(0.3)
+        proxy.target = ("127.0.0.1", int(js_url.rsplit(":", 1)[1]))
+        wait_for(lambda: client.connected and client.recovered(), what="recovered on the Node node")
+        assert client.sid == sid
+        control.call("op", {"kind": "emit", "rooms": ["room1"], "event": "n", "args": [3]}, namespace="/control")
+        wait_for(lambda: len(got.items) >= 4, what="missed and new events")
+        time.sleep(0.2)
+        assert got.items == [(0, "str"), (1, "str"), (2, "str"), (3, "str")]
+        r = control.call("op", {"kind": "fetch", "rooms": [sid]}, namespace="/control")
+        # The Node app adds its own keys on connection; the score came with the session.
+        assert [s["data"]["score"] for s in r["sockets"]] == [7]
+    finally:
+        client.shutdown()
+        control.disconnect()
+        proxy.close()
+        sio.close()
+        js.kill()
+        js.wait(timeout=5)

@@ -9,7 +9,10 @@
 // SUBSCRIPTION_MODE (static | dynamic | dynamic-private, default dynamic)
 // and CHANNEL_PREFIX (default socket.io);
 // with ADAPTER=postgres, @socket.io/postgres-adapter on the PostgreSQL at
-// PG_URL (the attachments table is created if missing; no Redis is used).
+// PG_URL (the attachments table is created if missing; no Redis is used);
+// with ADAPTER=streams, @socket.io/redis-streams-adapter on the Redis, with
+// connectionStateRecovery on (maxDisconnectionDuration MAX_DISCONNECTION_MS,
+// default 120000), STREAM_NAME / STREAM_COUNT / MAX_LEN when set.
 //
 // App on "/": a client's auth {name, rooms:[..]} names it and joins rooms;
 // every event a client receives is also reported back by the client itself.
@@ -40,6 +43,22 @@ async function main() {
     );
     return serve(createPgAdapter(pool));
   }
+  if (process.env.ADAPTER === "streams") {
+    const { createAdapter: createStreamsAdapter } = require("@socket.io/redis-streams-adapter");
+    const client = createClient({ url: `redis://127.0.0.1:${redisPort}` });
+    client.on("error", () => {});
+    await client.connect();
+    const opts = {};
+    if (process.env.STREAM_NAME) opts.streamName = process.env.STREAM_NAME;
+    if (process.env.STREAM_COUNT) opts.streamCount = Number(process.env.STREAM_COUNT);
+    if (process.env.MAX_LEN) opts.maxLen = Number(process.env.MAX_LEN);
+    return serve(createStreamsAdapter(client, opts), {
+      connectionStateRecovery: {
+        maxDisconnectionDuration: Number(process.env.MAX_DISCONNECTION_MS || 120000),
+        skipMiddlewares: true,
+      },
+    });
+  }
   const sharded = process.env.ADAPTER === "sharded";
   const pub = sharded
     ? createCluster({
@@ -59,16 +78,16 @@ async function main() {
   return serve(adapter);
 }
 
-function serve(adapter) {
+function serve(adapter, extra = {}) {
   const httpServer = http.createServer();
-  const io = new Server(httpServer, { adapter });
+  const io = new Server(httpServer, { adapter, ...extra });
 
   const app = (socket) => {
     const auth = socket.handshake.auth || {};
     socket.data.name = auth.name;
     socket.data.node = "node";
     for (const r of auth.rooms || []) socket.join(r);
-    socket.emit("ready", socket.id);
+    socket.emit("ready", socket.id, socket.recovered);
   };
   io.on("connection", app);
   io.of("/news").on("connection", app);

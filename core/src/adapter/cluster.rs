@@ -16,8 +16,12 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use tokio::sync::mpsc;
 
-use super::{Adapter, BroadcastFlags, BroadcastOptions, MemoryAdapter, Room};
+use super::{
+    Adapter, BroadcastFlags, BroadcastOptions, MemoryAdapter, RecoveryStats, Restore, Room,
+    SessionState,
+};
 use crate::codec::socketio::{Packet, PacketData};
+use crate::engineio::Message;
 use crate::sid::Sid;
 use crate::socketio::{AckError, BroadcastError, NsHandle, RemoteSocket, ServerAck};
 use crate::{Args, Map, Value};
@@ -62,6 +66,39 @@ pub(crate) trait Transport: Send + Sync + 'static {
     }
     /// The adapter closes: stop listening.
     fn close(&self) {}
+    /// Publishes a message that the transport logs (a durable message of
+    /// the Redis streams adapter), then calls `logged` with whether it was
+    /// logged. The default publishes and reports it not logged.
+    fn publish_logged(&self, msg: &Value, logged: Box<dyn FnOnce(bool) + Send>) {
+        self.publish(msg);
+        logged(false);
+    }
+    /// Connection state recovery shared by the cluster (Redis streams):
+    /// sessions and missed packets live in the transport's store, and
+    /// logged broadcasts reach local sockets in log order with their offset
+    /// appended (this node's own ones too, when read back). None: recovery
+    /// stays per node, with the local adapter.
+    fn shared_recovery(&self) -> Option<&dyn SharedRecovery> {
+        None
+    }
+}
+
+/// Recovery kept in a store the whole cluster shares (see
+/// [`Transport::shared_recovery`]).
+pub(crate) trait SharedRecovery: Send + Sync {
+    /// Stores a disconnected socket's session for `ttl`.
+    fn persist(&self, session: SessionState, ttl: Duration);
+    /// Takes the session of `pid` with the logged packets after `offset`
+    /// that it missed.
+    fn restore(&self, pid: &str, offset: &str) -> BoxFuture<'static, Option<Restore>>;
+    /// Calls `attach` with the packets of `restore` not delivered live to
+    /// this node yet, while no logged packet is delivered.
+    fn attach(
+        &self,
+        local: &MemoryAdapter,
+        restore: Option<&Restore>,
+        attach: &mut dyn FnMut(Vec<Message>),
+    ) -> bool;
 }
 
 /// A random 16-hex-character id (`randomBytes(8).toString("hex")`).
@@ -70,7 +107,7 @@ pub(crate) fn random_id() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn obj<const N: usize>(pairs: [(&str, Value); N]) -> Value {
+pub(crate) fn obj<const N: usize>(pairs: [(&str, Value); N]) -> Value {
     let mut m = Map::with_capacity(N);
     for (k, v) in pairs {
         m.insert(k.to_owned(), v);
@@ -78,11 +115,11 @@ fn obj<const N: usize>(pairs: [(&str, Value); N]) -> Value {
     Value::Object(m)
 }
 
-fn rooms_value(rooms: &[Room]) -> Value {
+pub(crate) fn rooms_value(rooms: &[Room]) -> Value {
     Value::Array(rooms.iter().map(|r| Value::from(&**r)).collect())
 }
 
-fn rooms_from(v: &Value) -> Vec<Room> {
+pub(crate) fn rooms_from(v: &Value) -> Vec<Room> {
     v.as_array()
         .map(|a| a.iter().filter_map(Value::as_str).map(Room::from).collect())
         .unwrap_or_default()
@@ -104,7 +141,7 @@ fn opts_value(opts: &BroadcastOptions, timeout_ms: Option<u64>) -> Value {
     ])
 }
 
-fn opts_from(v: &Value) -> BroadcastOptions {
+pub(crate) fn opts_from(v: &Value) -> BroadcastOptions {
     BroadcastOptions {
         rooms: rooms_from(&v["rooms"]),
         except: rooms_from(&v["except"]),
@@ -123,7 +160,7 @@ fn event_value(event: &str, args: &Args) -> Value {
     Value::Array(data)
 }
 
-fn event_from(data: &Value) -> Option<(String, Args)> {
+pub(crate) fn event_from(data: &Value) -> Option<(String, Args)> {
     let (first, rest) = data.as_array()?.split_first()?;
     let name = match first {
         Value::String(s) => s.clone(),
@@ -156,6 +193,10 @@ pub(crate) trait Receiver: Send + Sync {
     /// A decoded message from a node's broadcast/request channel, or a
     /// response addressed to this node.
     fn on_message(self: Arc<Self>, msg: Value);
+    /// A decoded message read from a log at `offset` (Redis streams);
+    /// this node's own messages come back too.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    fn on_logged(self: Arc<Self>, msg: Value, offset: &str);
 }
 
 /// `ClusterAdapterWithHeartbeat`: the nodes are known from their messages
@@ -195,8 +236,13 @@ impl<T: Transport> ClusterAdapter<T> {
         requests_timeout: Duration,
         heartbeat: bool,
     ) -> Self {
+        let local = if transport.shared_recovery().is_some() {
+            MemoryAdapter::unlogged(ns)
+        } else {
+            MemoryAdapter::new(ns)
+        };
         let core = Arc::new(Core {
-            local: MemoryAdapter::new(ns),
+            local,
             nsp,
             uid,
             transport,
@@ -372,14 +418,50 @@ impl<T: Transport> Core<T> {
         }
     }
 
-    fn handle(self: &Arc<Self>, msg: Value) -> Result<(), String> {
-        if msg["uid"].as_str() == Some(self.uid.as_str()) {
+    /// The shared recovery store, when the transport has one and recovery is on.
+    fn shared_recovery(&self) -> Option<&dyn SharedRecovery> {
+        let rec = self.transport.shared_recovery()?;
+        self.local.recovery_config().is_some().then_some(rec)
+    }
+
+    /// A logged BROADCAST read back from the log at `offset`: delivered
+    /// locally, with its offset appended when recovery is on and the packet
+    /// is replayable (not volatile). This node's own broadcasts are
+    /// delivered here only then (otherwise they were when sent).
+    ///
+    /// # Errors
+    /// The message has no event.
+    fn deliver_logged(&self, data: &Value, offset: &str, own: bool) -> Result<(), String> {
+        let (event, mut args) =
+            event_from(&data["packet"]["data"]).ok_or("broadcast without event")?;
+        let opts = opts_from(&data["opts"]);
+        let replayable = !opts.flags.volatile && self.shared_recovery().is_some();
+        if own && !replayable {
+            // Delivered when it was sent.
             return Ok(());
         }
+        if replayable {
+            args.push(Value::from(offset));
+        }
+        let packet = Packet::event(self.nsp.clone(), event, args, None);
+        let _ = self.local.broadcast(packet, &opts);
+        Ok(())
+    }
+
+    fn handle(self: &Arc<Self>, msg: Value, offset: Option<&str>) -> Result<(), String> {
         if msg["nsp"].as_str() != Some(self.nsp.as_str()) {
             return Ok(());
         }
         let ty = msg["type"].as_u64().ok_or("message without type")?;
+        if let (kind::BROADCAST, Some(offset)) = (ty, offset)
+            && msg["data"]["requestId"].is_null()
+        {
+            let own = msg["uid"].as_str() == Some(self.uid.as_str());
+            return self.deliver_logged(&msg["data"], offset, own);
+        }
+        if msg["uid"].as_str() == Some(self.uid.as_str()) {
+            return Ok(());
+        }
         if let Some(hb) = &self.heartbeat
             && let Some(uid) = msg["uid"]
                 .as_str()
@@ -524,16 +606,87 @@ impl<T: Transport> Receiver for Core<T> {
     }
 
     fn on_message(self: Arc<Self>, msg: Value) {
-        if let Err(e) = self.handle(msg) {
+        if let Err(e) = self.handle(msg, None) {
+            tracing::warn!(nsp = %self.nsp, error = %e, "cluster adapter: ignoring a malformed message");
+        }
+    }
+
+    fn on_logged(self: Arc<Self>, msg: Value, offset: &str) {
+        if let Err(e) = self.handle(msg, Some(offset)) {
             tracing::warn!(nsp = %self.nsp, error = %e, "cluster adapter: ignoring a malformed message");
         }
     }
 }
 
 impl<T: Transport> Adapter for ClusterAdapter<T> {
-    // Recovery is per node: the local adapter keeps this node's sessions
-    // (Node's sharded adapter cannot recover across nodes either).
-    recovery_by_local_adapter!(this => this.0.local);
+    // Recovery is per node (the local adapter keeps this node's sessions,
+    // as Node's sharded and Postgres adapters) unless the transport keeps
+    // it for the whole cluster (Redis streams).
+    fn supports_recovery(&self) -> bool {
+        match self.0.transport.shared_recovery() {
+            Some(_) => self.0.shared_recovery().is_some(),
+            None => self.0.local.supports_recovery(),
+        }
+    }
+
+    fn persist_session(&self, session: SessionState) {
+        if self.0.transport.shared_recovery().is_none() {
+            self.0.local.persist_session(session);
+            return;
+        }
+        if let (Some(rec), Some(cfg)) = (self.0.shared_recovery(), self.0.local.recovery_config()) {
+            rec.persist(session, cfg.max_disconnection_duration);
+        }
+    }
+
+    fn restore_session(
+        &self,
+        pid: &str,
+        offset: Option<&str>,
+    ) -> BoxFuture<'static, Option<Restore>> {
+        if self.0.transport.shared_recovery().is_none() {
+            return self.0.local.restore_session(pid, offset);
+        }
+        // As Node: a session is only restored from a logged offset.
+        match (self.0.shared_recovery(), offset) {
+            (Some(rec), Some(offset)) => rec.restore(pid, offset),
+            _ => Box::pin(std::future::ready(None)),
+        }
+    }
+
+    fn return_session(&self, restore: Restore) {
+        if self.0.transport.shared_recovery().is_none() {
+            self.0.local.return_session(restore);
+            return;
+        }
+        self.persist_session(restore.session);
+    }
+
+    fn attach_session(
+        &self,
+        pid: &Arc<str>,
+        restore: Option<&Restore>,
+        attach: &mut dyn FnMut(Vec<Message>),
+    ) -> bool {
+        if self.0.transport.shared_recovery().is_none() {
+            return self.0.local.attach_session(pid, restore, attach);
+        }
+        match self.0.shared_recovery() {
+            Some(rec) => rec.attach(&self.0.local, restore, attach),
+            None => {
+                attach(Vec::new());
+                false
+            }
+        }
+    }
+
+    fn forget_session(&self, pid: &str) {
+        self.0.local.forget_session(pid);
+    }
+
+    fn recovery_stats(&self) -> RecoveryStats {
+        self.0.local.recovery_stats()
+    }
 
     fn socket_connected(&self, sid: Sid) {
         self.0.transport.socket_connected(sid);
@@ -564,11 +717,26 @@ impl<T: Transport> Adapter for ClusterAdapter<T> {
 
     fn broadcast(&self, packet: Packet, opts: &BroadcastOptions) -> Result<(), BroadcastError> {
         if let (false, PacketData::Event { event, args, .. }) = (opts.flags.local, &packet.data) {
-            let packet = obj([("type", Value::from(2)), ("data", event_value(event, args))]);
-            self.0.publish(
-                kind::BROADCAST,
-                obj([("packet", packet), ("opts", opts_value(opts, None))]),
-            );
+            let data = obj([("type", Value::from(2)), ("data", event_value(event, args))]);
+            let data = obj([("packet", data), ("opts", opts_value(opts, None))]);
+            // Not volatile: read back and delivered by `deliver_logged`.
+            if self.0.shared_recovery().is_some() && !opts.flags.volatile {
+                // As Node's ClusterAdapter: local sockets get the packet
+                // with its offset once it is logged (read back from the
+                // log, in log order); without the log, at once without one.
+                let msg = self.0.message(kind::BROADCAST, data);
+                let (core, opts) = (self.0.clone(), opts.clone());
+                self.0.transport.publish_logged(
+                    &msg,
+                    Box::new(move |logged| {
+                        if !logged {
+                            let _ = core.local.broadcast(packet, &opts);
+                        }
+                    }),
+                );
+                return Ok(());
+            }
+            self.0.publish(kind::BROADCAST, data);
         }
         self.0.local.broadcast(packet, opts)
     }

@@ -47,6 +47,23 @@ impl MemoryAdapter {
         }
     }
 
+    /// An adapter that never logs packets nor keeps sessions itself, even
+    /// with recovery on: the cluster adapter over it does (Redis streams).
+    #[cfg(any(feature = "redis", feature = "postgres"))]
+    pub(crate) fn unlogged(ns: NsHandle) -> Self {
+        MemoryAdapter {
+            ns,
+            index: RwLock::new(Index::default()),
+            recovery: OnceLock::from(None),
+        }
+    }
+
+    /// The namespace's recovery options (None: recovery is off).
+    #[cfg(any(feature = "redis", feature = "postgres"))]
+    pub(crate) fn recovery_config(&self) -> Option<crate::RecoveryConfig> {
+        self.ns.upgrade()?.common.recovery.clone()
+    }
+
     fn recovery(&self) -> Option<&Arc<RecoveryStore>> {
         self.recovery
             .get_or_init(|| {
@@ -377,8 +394,13 @@ impl Adapter for MemoryAdapter {
         }
     }
 
-    fn restore_session(&self, pid: &str, offset: Option<&str>) -> Option<Restore> {
-        self.recovery()?.take(pid, offset)
+    fn restore_session(
+        &self,
+        pid: &str,
+        offset: Option<&str>,
+    ) -> BoxFuture<'static, Option<Restore>> {
+        let r = self.recovery().and_then(|s| s.take(pid, offset));
+        Box::pin(std::future::ready(r))
     }
 
     fn return_session(&self, restore: Restore) {

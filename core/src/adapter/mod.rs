@@ -8,7 +8,7 @@
 /// The session-recovery methods of [`Adapter`], handed to the node's own
 /// `$local` adapter: the cluster adapters keep recovery per node, as Node's
 /// Redis and Postgres adapters do. Use: `recovery_by_local_adapter!(this => this.0.local);`.
-#[cfg(any(feature = "redis", feature = "postgres"))]
+#[cfg(feature = "redis")]
 macro_rules! recovery_by_local_adapter {
     ($this:ident => $local:expr) => {
         fn supports_recovery(&self) -> bool {
@@ -31,7 +31,7 @@ macro_rules! recovery_by_local_adapter {
             &self,
             pid: &str,
             offset: Option<&str>,
-        ) -> Option<crate::adapter::Restore> {
+        ) -> futures_util::future::BoxFuture<'static, Option<crate::adapter::Restore>> {
             {
                 let $this = self;
                 &$local
@@ -96,6 +96,8 @@ use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
 pub use memory::MemoryAdapter;
+#[cfg(feature = "redis")]
+pub(crate) use recovery::included;
 pub use recovery::{RecoveryStats, Restore, SessionExtensions, SessionState};
 pub(crate) use recovery::{RecoveryStore, loggable};
 
@@ -208,10 +210,17 @@ pub trait Adapter: Send + Sync + 'static {
         let _ = session;
     }
     /// Takes the session of `pid` when it can be recovered from `offset`
-    /// (`None`: the client got no packet since its session began).
-    fn restore_session(&self, pid: &str, offset: Option<&str>) -> Option<Restore> {
+    /// (`None`: the client got no packet since its session began). A
+    /// future, since a cluster adapter may ask its store (Redis streams);
+    /// an adapter that answers at once returns a ready future, and the
+    /// socket then connects without leaving the connection's task.
+    fn restore_session(
+        &self,
+        pid: &str,
+        offset: Option<&str>,
+    ) -> BoxFuture<'static, Option<Restore>> {
         let _ = (pid, offset);
-        None
+        Box::pin(std::future::ready(None))
     }
     /// Gives back a session taken by `restore_session` that was not used
     /// (a middleware refused the socket).

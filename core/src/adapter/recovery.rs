@@ -53,8 +53,13 @@ pub struct SessionState {
 pub struct Restore {
     /// The session.
     pub session: SessionState,
-    /// Where the replay starts, in the adapter's own terms.
+    /// Where the replay starts, in the adapter's own terms (the Redis
+    /// streams adapter: the last stream entry its restore read).
     pub resume: String,
+    /// Packets read from a log shared by the cluster while restoring (the
+    /// Redis streams adapter), each with its offset (already appended as
+    /// its last argument); empty for adapters that replay from their own log.
+    pub replay: Vec<(String, Packet)>,
 }
 
 struct Logged {
@@ -263,6 +268,7 @@ impl RecoveryStore {
         let p = g.sessions.remove(pid)?;
         Some(Restore {
             resume: format!("{from:x}"),
+            replay: Vec::new(),
             session: p.state,
         })
     }
@@ -351,7 +357,7 @@ impl RecoveryStore {
 }
 
 /// Node's `shouldIncludePacket`: in a target room (or all) and in no excluded room.
-fn included(session_rooms: &[Room], rooms: &[Room], except: &[Room]) -> bool {
+pub(crate) fn included(session_rooms: &[Room], rooms: &[Room], except: &[Room]) -> bool {
     let hit = rooms.is_empty() || session_rooms.iter().any(|r| rooms.contains(r));
     hit && !session_rooms.iter().any(|r| except.contains(r))
 }

@@ -539,13 +539,13 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 ///
 /// # Errors
 /// Invalid or truncated msgpack.
-#[cfg(feature = "redis")]
+#[cfg(any(feature = "redis", feature = "postgres"))]
 pub(crate) fn from_msgpack(mut bytes: &[u8]) -> Result<Value, String> {
     let v = rmpv::decode::read_value_ref(&mut bytes).map_err(|e| e.to_string())?;
     Ok(from_rmpv_lenient(v))
 }
 
-#[cfg(feature = "redis")]
+#[cfg(any(feature = "redis", feature = "postgres"))]
 fn from_rmpv_lenient(v: rmpv::ValueRef<'_>) -> Value {
     use rmpv::ValueRef;
     match v {

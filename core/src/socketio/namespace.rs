@@ -219,8 +219,9 @@ impl NsInner {
 
     /// The session a reconnecting client offers (`pid`, `offset` in its
     /// auth), taken from the adapter when it can be recovered. A socket of
-    /// that session still connected here is taken over first.
-    fn restore_for(&self, auth: &Value) -> Option<Restore> {
+    /// that session still connected here is taken over first. None when
+    /// the auth offers no session.
+    fn restore_for(&self, auth: &Value) -> Option<BoxFuture<'static, Option<Restore>>> {
         let pid = auth["pid"].as_str()?;
         let offset = match &auth["offset"] {
             Value::String(o) => Some(o.as_str()),
@@ -236,17 +237,38 @@ impl NsInner {
         if let Some(old) = live {
             old.close_taken_over();
         }
-        self.adapter.restore_session(pid, offset)
+        Some(self.adapter.restore_session(pid, offset))
     }
 
-    /// Runs the middlewares for a new socket, then connects it or refuses it.
+    /// Runs the middlewares for a new socket, then connects it or refuses
+    /// it. When the adapter must ask its store for the offered session
+    /// (Redis streams), the rest happens once it answered.
     pub(crate) fn connect(self: &Arc<Self>, conn: &Arc<Conn>, auth: Option<Value>) {
-        let info = conn.info();
         let auth = auth.unwrap_or_else(|| Value::Object(crate::Map::new()));
         let eio3 = conn.session().eio3.is_some();
         // Socket.IO 2.x clients cannot recover a session.
         let recovery = self.common.recovery.as_ref().filter(|_| !eio3);
-        let mut restore = recovery.and_then(|_| self.restore_for(&auth));
+        let Some(mut pending) = recovery.and_then(|_| self.restore_for(&auth)) else {
+            self.connect_restored(conn, auth, None);
+            return;
+        };
+        if let Some(restore) = (&mut pending).now_or_never() {
+            self.connect_restored(conn, auth, restore);
+            return;
+        }
+        let ns = self.clone();
+        let conn = conn.clone();
+        tokio::spawn(async move {
+            let restore = pending.await;
+            ns.connect_restored(&conn, auth, restore);
+        });
+    }
+
+    fn connect_restored(self: &Arc<Self>, conn: &Arc<Conn>, auth: Value, restore: Option<Restore>) {
+        let info = conn.info();
+        let eio3 = conn.session().eio3.is_some();
+        let recovery = self.common.recovery.as_ref().filter(|_| !eio3);
+        let mut restore = restore;
         let identity = match &mut restore {
             Some(r) => Identity {
                 id: r.session.sid,

@@ -66,7 +66,20 @@ pub async fn oxsio_node(redis: u16) -> Node {
 
 /// An oxsio node running the test app on any adapter.
 pub async fn oxsio_node_with(factory: AdapterFactory) -> Node {
-    let io = Server::builder().adapter(factory).build();
+    oxsio_node_recovery(factory, None).await
+}
+
+/// An oxsio node running the test app, with connection state recovery
+/// when `recovery` is given.
+pub async fn oxsio_node_recovery(
+    factory: AdapterFactory,
+    recovery: Option<oxsio::RecoveryConfig>,
+) -> Node {
+    let mut builder = Server::builder().adapter(factory);
+    if let Some(r) = recovery {
+        builder = builder.connection_state_recovery(r);
+    }
+    let io = builder.build();
     let app = |s: Socket| {
         let auth = s.handshake().auth.clone();
         for r in auth["rooms"].as_array().into_iter().flatten() {
@@ -78,7 +91,7 @@ pub async fn oxsio_node_with(factory: AdapterFactory) -> Node {
                 m.insert("node".into(), Value::from("oxsio"));
             }
         });
-        let _ = s.emit("ready", s.id().as_str());
+        let _ = s.emit("ready", (s.id().as_str(), s.recovered()));
     };
     io.on_connection(app);
     io.of("/news").on_connection(app);
@@ -293,7 +306,7 @@ pub async fn peer_ns(
         .build()
         .unwrap();
     socket.on_any(move |ev: &ClientEvent| {
-        let _ = tx.send((ev.name.clone(), ev.args.clone()));
+        let _ = tx.send((ev.name.clone(), without_offset(&ev.args)));
     });
     socket.on("ask", move |ev: ClientEvent| {
         let _ = ev.ack.unwrap().send(json!({"from": n}));
@@ -305,6 +318,28 @@ pub async fn peer_ns(
         socket,
         rx,
         id: args[0].as_str().unwrap().to_owned(),
+    }
+}
+
+/// True for a Redis stream entry id (`<ms>-<seq>`), the offset the streams
+/// adapter appends to events when connection state recovery is on.
+pub fn is_offset(v: &Value) -> bool {
+    v.as_str().is_some_and(|s| {
+        s.split_once('-').is_some_and(|(a, b)| {
+            !a.is_empty()
+                && !b.is_empty()
+                && a.bytes().all(|c| c.is_ascii_digit())
+                && b.bytes().all(|c| c.is_ascii_digit())
+        })
+    })
+}
+
+/// An event's arguments without a trailing recovery offset (the matrix
+/// compares what the application sent).
+pub fn without_offset(args: &[Value]) -> Vec<Value> {
+    match args.split_last() {
+        Some((last, rest)) if is_offset(last) => rest.to_vec(),
+        _ => args.to_vec(),
     }
 }
 

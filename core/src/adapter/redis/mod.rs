@@ -20,10 +20,12 @@
 
 mod emitter;
 mod sharded;
+mod streams;
 mod wire;
 
 pub use emitter::{Emitter, EmitterConfig, EmitterError};
 pub use sharded::{ShardedConfig, ShardedRedisAdapter, SubscriptionMode};
+pub use streams::{RedisStreamsAdapter, StreamsConfig};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
