@@ -8,11 +8,9 @@
 //! started once per run on loopback and free ports, pinned to the server
 //! CPU with the nodes, and stopped by PID at the end ([`crate::services`]).
 //!
-//! **Adding an adapter kind** (the streams adapter): one [`AdapterKind`]
-//! variant with its name, its service and whether oxsio has it
-//! ([`AdapterKind::oxsio_has_it`]), plus one arm in
-//! `src/bin/server_oxsio.rs`' `adapter()`; `peers/node_app.js` already
-//! serves `ADAPTER=streams` (`@socket.io/redis-streams-adapter`).
+//! **Adding an adapter kind**: one [`AdapterKind`] variant with its name
+//! and its service, one arm in `src/bin/server_oxsio.rs`' `adapter()` and
+//! one `ADAPTER=` case in `peers/node_app.js`.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -31,7 +29,7 @@ pub const SCENARIO: &str = "cluster_fanout";
 
 /// The adapter kinds measured by default, in report order (`none` = one
 /// node without an adapter, the baseline of the ratios).
-pub const DEFAULT_ADAPTERS: &[&str] = &["none", "redis", "sharded", "postgres"];
+pub const DEFAULT_ADAPTERS: &[&str] = &["none", "redis", "sharded", "streams", "postgres"];
 
 /// The implementations measured on each adapter.
 pub const IMPLS: [&str; 2] = ["oxsio", "node"];
@@ -48,8 +46,7 @@ pub enum AdapterKind {
     Sharded,
     /// `@socket.io/postgres-adapter` on PostgreSQL.
     Postgres,
-    /// `@socket.io/redis-streams-adapter` on one Redis (Node only until the
-    /// oxsio streams adapter lands on this branch).
+    /// `@socket.io/redis-streams-adapter` on one Redis.
     Streams,
 }
 
@@ -110,11 +107,6 @@ impl AdapterKind {
     /// Nodes per measurement: 1 without an adapter, else 2.
     pub fn nodes(self) -> usize {
         if self == AdapterKind::None { 1 } else { 2 }
-    }
-
-    /// Whether `bench-server-oxsio --adapter` knows this kind.
-    fn oxsio_has_it(self) -> bool {
-        self != AdapterKind::Streams
     }
 }
 
@@ -257,13 +249,6 @@ impl Bench {
                 };
                 if let Some(why) = &peer.skip {
                     skipped.push((id, why.clone()));
-                    continue;
-                }
-                if name == "oxsio" && !kind.oxsio_has_it() {
-                    skipped.push((
-                        id,
-                        format!("oxsio has no {} adapter on this branch", kind.name()),
-                    ));
                     continue;
                 }
                 match services.url(kind) {

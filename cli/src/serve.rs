@@ -65,6 +65,20 @@ pub(crate) struct Args {
     /// Subscription mode of --redis-sharded; every node of the cluster must use the same.
     #[arg(long, value_enum, requires = "redis_sharded")]
     subscription_mode: Option<SubscriptionModeArg>,
+    /// Join a cluster through Redis streams (@socket.io/redis-streams-adapter),
+    /// which also recovers sessions across nodes with --recovery.
+    #[arg(long, value_name = "URL", group = "adapter")]
+    redis_streams: Option<String>,
+    /// Stream key of --redis-streams (default socket.io).
+    #[arg(long, value_name = "NAME", requires = "redis_streams")]
+    stream_name: Option<String>,
+    /// Number of streams of --redis-streams (default 1); the same on every node.
+    #[arg(long, value_name = "N", requires = "redis_streams")]
+    stream_count: Option<usize>,
+    /// Approximate length each stream keeps (MAXLEN ~; default 10000): it
+    /// bounds how far back a session can be recovered.
+    #[arg(long, value_name = "N", requires = "redis_streams")]
+    stream_max_len: Option<usize>,
     /// Join a cluster through PostgreSQL LISTEN/NOTIFY (@socket.io/postgres-adapter),
     /// e.g. postgres://user@127.0.0.1:5432/db.
     #[arg(long, value_name = "URL", group = "adapter")]
@@ -84,6 +98,12 @@ pub(crate) struct Args {
     /// for the other nodes, in milliseconds (default 5000).
     #[arg(long, value_name = "MS", requires = "adapter")]
     adapter_timeout_ms: Option<u64>,
+    /// Connection state recovery: a client that lost its connection for at
+    /// most this many milliseconds gets its id, rooms and missed events back
+    /// (Node's connectionStateRecovery.maxDisconnectionDuration; 120000 is
+    /// Node's default). Off without it.
+    #[arg(long, value_name = "MS")]
+    recovery: Option<u64>,
     /// Serve Prometheus metrics at this path (e.g. /metrics).
     #[arg(long, value_name = "PATH")]
     metrics: Option<String>,
@@ -168,6 +188,27 @@ fn adapter(a: &Args) -> Result<Option<oxsio::adapter::AdapterFactory>, Failure> 
             .map(Some)
             .map_err(|e| Failure::usage(format!("--redis-sharded: {e}")));
     }
+    if let Some(url) = &a.redis_streams {
+        let mut cfg = redis::StreamsConfig::new(url.clone());
+        if let Some(p) = &a.adapter_prefix {
+            cfg = cfg.channel_prefix(p.clone());
+        }
+        if let Some(t) = timeout {
+            cfg = cfg.requests_timeout(t);
+        }
+        if let Some(n) = &a.stream_name {
+            cfg = cfg.stream_name(n.clone());
+        }
+        if let Some(n) = a.stream_count {
+            cfg = cfg.stream_count(n);
+        }
+        if let Some(n) = a.stream_max_len {
+            cfg = cfg.max_len(n);
+        }
+        return redis::RedisStreamsAdapter::factory(cfg)
+            .map(Some)
+            .map_err(|e| Failure::usage(format!("--redis-streams {url}: {e}")));
+    }
     if let Some(url) = &a.postgres {
         let mut cfg = postgres::PostgresConfig::new(url.clone());
         if let Some(p) = &a.adapter_prefix {
@@ -215,6 +256,15 @@ pub(crate) async fn run(a: Args) -> Result<(), Failure> {
     }
     if let Some(factory) = adapter(&a)? {
         b = b.adapter(factory);
+    }
+    if let Some(ms) = a.recovery {
+        if ms == 0 {
+            return Err(Failure::usage("--recovery must be at least 1 ms"));
+        }
+        b = b.connection_state_recovery(oxsio::RecoveryConfig {
+            max_disconnection_duration: Duration::from_millis(ms),
+            ..oxsio::RecoveryConfig::default()
+        });
     }
     if let Some(path) = &a.metrics {
         if !path.starts_with('/') {

@@ -422,8 +422,9 @@ fn errors_have_a_message_and_an_exit_code() {
 }
 
 /// Two `oxsio serve` nodes joined by the adapter `args` name: an event
-/// broadcast through one reaches a listener on the other.
-fn spans_two_nodes(args: &[&str]) {
+/// broadcast through one reaches a listener on the other; the event as
+/// the listener printed it.
+fn spans_two_nodes(args: &[&str]) -> serde_json::Value {
     let (_a, url_a) = oxsio_server(args);
     let (_b, url_b) = oxsio_server(args);
     let mut listener = Proc::spawn({
@@ -449,8 +450,10 @@ fn spans_two_nodes(args: &[&str]) {
             "{args:?}: nothing crossed; saw {seen:?}"
         );
     };
-    assert_eq!(line, r#"{"event":"news","args":["across"]}"#);
+    let line: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(line["args"][0], "across", "{line}");
     assert_eq!(listener.exit_code(), Some(0));
+    line
 }
 
 #[test]
@@ -458,7 +461,8 @@ fn serve_with_redis_spans_two_nodes() {
     let redis = oxsio_test_services::RedisServer::start();
     let url = redis.url();
     let prefix = format!("oxsio-cli-{}", std::process::id());
-    spans_two_nodes(&["--redis", &url, "--redis-prefix", &prefix]);
+    let line = spans_two_nodes(&["--redis", &url, "--redis-prefix", &prefix]);
+    assert_eq!(line["args"].as_array().unwrap().len(), 1, "{line}");
 }
 
 #[test]
@@ -492,6 +496,104 @@ fn serve_with_the_postgres_adapter_spans_two_nodes() {
     ]);
 }
 
+#[test]
+fn serve_with_the_streams_adapter_spans_two_nodes() {
+    let redis = oxsio_test_services::RedisServer::start();
+    let url = redis.url();
+    let line = spans_two_nodes(&[
+        "--redis-streams",
+        &url,
+        "--stream-name",
+        "cli-stream",
+        "--stream-count",
+        "2",
+        "--stream-max-len",
+        "500",
+        "--recovery",
+        "5000",
+    ]);
+    // With recovery, each event carries its stream entry id as a last
+    // argument (the offset a client offers back), as with Node's adapter.
+    let offset = line["args"][1].as_str().unwrap_or_default().to_owned();
+    let (ms, seq) = offset.split_once('-').unwrap_or_default();
+    assert!(
+        ms.parse::<u64>().is_ok() && seq.parse::<u64>().is_ok(),
+        "{line}"
+    );
+    // --stream-name and --stream-count name the streams: `<name>-<i>`.
+    let keys = Command::new("redis-cli")
+        .args([
+            "-p",
+            &redis.port.to_string(),
+            "--raw",
+            "KEYS",
+            "cli-stream*",
+        ])
+        .output()
+        .unwrap();
+    let keys = String::from_utf8_lossy(&keys.stdout).to_string();
+    assert!(
+        keys.lines()
+            .any(|k| k == "cli-stream-0" || k == "cli-stream-1"),
+        "{keys}"
+    );
+}
+
+/// One HTTP/1.1 request to `url` (http://host:port) with `body` (POST) or
+/// without (GET); the response body.
+fn http(url: &str, path: &str, body: Option<&str>) -> String {
+    use std::io::Write;
+    let host = url.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let req = match body {
+        Some(b) => format!(
+            "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{b}",
+            b.len()
+        ),
+        None => format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"),
+    };
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out.split_once("\r\n\r\n").unwrap().1.to_owned()
+}
+
+/// The CONNECT answer of `/` over long-polling, e.g. `40{"sid":"…"}`.
+fn connect_answer(url: &str) -> String {
+    let open = http(url, "/socket.io/?EIO=4&transport=polling", None);
+    let sid = open
+        .split("\"sid\":\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_owned();
+    let path = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
+    assert_eq!(http(url, &path, Some("40")), "ok");
+    http(url, &path, None)
+}
+
+/// `serve --recovery MS` turns connection state recovery on: the CONNECT
+/// answer carries a session id (`pid`) to recover; without it, none.
+#[test]
+fn serve_recovery_flag() {
+    let (_on, url_on) = oxsio_server(&["--recovery", "5000"]);
+    let answer = connect_answer(&url_on);
+    assert!(
+        answer.starts_with("40{") && answer.contains("\"pid\":\""),
+        "{answer}"
+    );
+    let (_off, url_off) = oxsio_server(&[]);
+    let answer = connect_answer(&url_off);
+    assert!(
+        answer.starts_with("40{") && !answer.contains("\"pid\""),
+        "{answer}"
+    );
+    let o = oxsio(&["serve", "--port", "0", "--recovery", "0"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--recovery"), "{}", stderr(&o));
+}
+
 /// Adapter flags that cannot go together, or lack what they refine, are
 /// usage errors (exit code 2) naming the flag.
 #[test]
@@ -508,6 +610,25 @@ fn adapter_flags_are_checked() {
         ),
         (vec!["--subscription-mode", "static"], "--redis-sharded"),
         (vec!["--postgres-table", "t"], "--postgres"),
+        (vec!["--stream-count", "2"], "--redis-streams"),
+        (
+            vec![
+                "--redis-streams",
+                "redis://127.0.0.1:1",
+                "--stream-count",
+                "0",
+            ],
+            "stream_count",
+        ),
+        (
+            vec![
+                "--redis-streams",
+                "redis://127.0.0.1:1",
+                "--redis",
+                "redis://127.0.0.1:1",
+            ],
+            "--redis",
+        ),
         (vec!["--adapter-prefix", "p"], "adapter"),
         (vec!["--redis", "not a url"], "--redis"),
         (vec!["--postgres", "mysql://nope"], "--postgres"),

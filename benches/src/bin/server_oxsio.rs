@@ -18,7 +18,10 @@ use std::time::Duration;
 
 use oxsio::adapter::AdapterFactory;
 use oxsio::adapter::postgres::{PostgresAdapter, PostgresConfig};
-use oxsio::adapter::redis::{RedisAdapter, RedisConfig, ShardedConfig, ShardedRedisAdapter};
+use oxsio::adapter::redis::{
+    RedisAdapter, RedisConfig, RedisStreamsAdapter, ShardedConfig, ShardedRedisAdapter,
+    StreamsConfig,
+};
 use oxsio::{Event, Server, Socket};
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -34,17 +37,19 @@ fn str_arg(name: &str) -> Option<String> {
     args.get(i + 1).cloned()
 }
 
-/// The adapter of `--adapter KIND --adapter-url URL`. Adding a kind (the
-/// streams adapter, say) is one more arm here and in
-/// `benches/src/cluster.rs`' `AdapterKind`.
+/// The adapter of `--adapter KIND --adapter-url URL`. Adding a kind is one
+/// more arm here and in `benches/src/cluster.rs`' `AdapterKind`.
 fn adapter(kind: &str, url: &str) -> Result<AdapterFactory, String> {
     match kind {
         "redis" => RedisAdapter::factory(RedisConfig::new(url)).map_err(|e| e.to_string()),
         "sharded" => ShardedRedisAdapter::factory(ShardedConfig::new(url.split(',')))
             .map_err(|e| e.to_string()),
+        "streams" => {
+            RedisStreamsAdapter::factory(StreamsConfig::new(url)).map_err(|e| e.to_string())
+        }
         "postgres" => PostgresAdapter::factory(PostgresConfig::new(url)).map_err(|e| e.to_string()),
         _ => Err(format!(
-            "unknown adapter {kind:?}: redis, sharded or postgres"
+            "unknown adapter {kind:?}: redis, sharded, streams or postgres"
         )),
     }
 }
