@@ -799,3 +799,82 @@ async fn stream_count_picks_the_streams_node_picks() {
     js.stop().await;
     redis.stop().await;
 }
+
+/// `RecoveryConfig::max_packets_per_session` holds on the streams adapter
+/// too: a client that missed more packets than that gets a new socket; one
+/// that missed that many is recovered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_packets_per_session_bounds_the_replay() {
+    let redis = Redis::start(free_port()).await;
+    let factory = RedisStreamsAdapter::factory(streams_config(redis.port)).unwrap();
+    let recovery = RecoveryConfig {
+        max_packets_per_session: 2,
+        ..RecoveryConfig::default()
+    };
+    let node = oxsio_node_recovery(factory, Some(recovery)).await;
+    until_count(&node, 1).await;
+    for (missed, recovered) in [(3, false), (2, true)] {
+        let proxy = Proxy::start(addr(&node)).await;
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let socket = ClientBuilder::new(format!("http://{}", proxy.addr))
+            .transports([Transport::Websocket])
+            .reconnection(Reconnection {
+                delay: Duration::from_millis(300),
+                delay_max: Duration::from_millis(300),
+                randomization_factor: 0.0,
+                ..Reconnection::default()
+            })
+            .auth(json!({"name": "counted", "rooms": ["counted"]}))
+            .build()
+            .unwrap();
+        socket.on_any(move |ev: &ClientEvent| {
+            let _ = tx.send((ev.name.clone(), ev.args.clone()));
+        });
+        socket.connect().await.unwrap();
+        let (_, args) = next_event(&mut rx, "ready").await;
+        let id = args[0].as_str().unwrap().to_owned();
+        // One event first, so the client has an offset to offer.
+        node.op(json!({"kind": "emit", "rooms": ["counted"], "event": "n", "args": [0]}))
+            .await;
+        assert_eq!(next_event(&mut rx, "n=0").await.0, "n");
+
+        let dead: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+        proxy.retarget(dead);
+        assert!(proxy.cut_all(false) > 0);
+        let mut stored = false;
+        for _ in 0..600 {
+            if session_stored_for(redis.port, &id).await {
+                stored = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(stored, "the session was never stored");
+        for n in 1..=missed {
+            node.op(json!({"kind": "emit", "rooms": ["counted"], "event": "n", "args": [n]}))
+                .await;
+        }
+        proxy.retarget(addr(&node));
+        let mut replayed = 0;
+        let ready = loop {
+            let (ev, args) = next_event(&mut rx, "replay and ready").await;
+            match ev.as_str() {
+                "n" => replayed += 1,
+                "ready" => break args,
+                other => panic!("unexpected {other}"),
+            }
+        };
+        assert_eq!(ready[1], Value::Bool(recovered), "missed {missed}");
+        assert_eq!(socket.recovered(), recovered, "missed {missed}");
+        if recovered {
+            assert_eq!(ready[0].as_str(), Some(id.as_str()));
+            assert_eq!(replayed, missed);
+        } else {
+            assert_ne!(ready[0].as_str(), Some(id.as_str()));
+            assert_eq!(replayed, 0);
+        }
+        socket.disconnect();
+    }
+    node.stop().await;
+    redis.stop().await;
+}

@@ -649,7 +649,28 @@ impl<T: Transport> Adapter for ClusterAdapter<T> {
         }
         // As Node: a session is only restored from a logged offset.
         match (self.0.shared_recovery(), offset) {
-            (Some(rec), Some(offset)) => rec.restore(pid, offset),
+            (Some(rec), Some(offset)) => {
+                let most = self
+                    .0
+                    .local
+                    .recovery_config()
+                    .map(|c| c.max_packets_per_session);
+                let restore = rec.restore(pid, offset);
+                async move {
+                    let r = restore.await?;
+                    // As the node's own store: a client that missed more
+                    // than that is connected as a new socket instead.
+                    if most.is_some_and(|most| r.replay.len() > most) {
+                        tracing::debug!(
+                            missed = r.replay.len(),
+                            "session not recovered: more missed packets than max_packets_per_session"
+                        );
+                        return None;
+                    }
+                    Some(r)
+                }
+                .boxed()
+            }
             _ => Box::pin(std::future::ready(None)),
         }
     }

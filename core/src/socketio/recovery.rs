@@ -51,13 +51,16 @@ pub struct RecoveryConfig {
     pub skip_middlewares: bool,
     /// Most packets kept for replay per namespace on this node (default
     /// 100 000). The oldest go first; a client that missed a packet no
-    /// longer kept is not recovered.
+    /// longer kept is not recovered. With the Redis streams adapter the
+    /// packets are the stream's entries, bounded by its `max_len` instead.
     pub max_stored_packets: usize,
     /// Most packets replayed to one session (default 10 000): a client that
     /// missed more is connected as a new socket instead.
     pub max_packets_per_session: usize,
     /// Most disconnected sessions kept per namespace on this node (default
-    /// 100 000); past it the oldest session is forgotten.
+    /// 100 000); past it the oldest session is forgotten. With the Redis
+    /// streams adapter sessions are Redis keys that expire after
+    /// `max_disconnection_duration`, and this bound does not apply.
     pub max_sessions: usize,
 }
 
