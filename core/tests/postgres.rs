@@ -80,28 +80,14 @@ async fn js_pg(pg: &Postgres) -> Node {
     js_node_env(0, &[("ADAPTER", "postgres".into()), ("PG_URL", pg.url())]).await
 }
 
-/// Nodes learn of each other from heartbeats (at most 5 s apart).
-async fn until_count(node: &Node, n: u64) {
-    for _ in 0..150 {
-        if node.op(json!({"kind": "count"})).await["count"] == json!(n) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{} never counted {n} nodes", node.name());
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oxsio_and_node_js_in_one_cluster() {
     let pg = Postgres::start().await;
     let ox = oxsio_pg(&pg).await;
     let js = js_pg(&pg).await;
-    until_count(&ox, 2).await;
-    until_count(&js, 2).await;
-    for transport in [Transport::Websocket, Transport::Polling] {
-        matrix(&ox, &js, transport, false).await;
-        matrix(&js, &ox, transport, false).await;
-    }
+    ox.until_count(2).await;
+    js.until_count(2).await;
+    matrix_both_ways(&ox, &js, false).await;
     // Over the NOTIFY threshold: through the attachments table, both ways.
     let big = "x".repeat(20_000);
     for (caller, other) in [(&ox, &js), (&js, &ox)] {
@@ -132,15 +118,12 @@ async fn two_oxsio_nodes() {
     let pg = Postgres::start().await;
     let n1 = oxsio_pg(&pg).await;
     let n2 = oxsio_pg(&pg).await;
-    until_count(&n1, 2).await;
-    until_count(&n2, 2).await;
-    for transport in [Transport::Websocket, Transport::Polling] {
-        matrix(&n1, &n2, transport, false).await;
-        matrix(&n2, &n1, transport, false).await;
-    }
+    n1.until_count(2).await;
+    n2.until_count(2).await;
+    matrix_both_ways(&n1, &n2, false).await;
     // A node that leaves says so (ADAPTER_CLOSE): the other counts one.
     n2.stop().await;
-    until_count(&n1, 1).await;
+    n1.until_count(1).await;
     n1.stop().await;
     pg.stop().await;
 }
@@ -195,7 +178,7 @@ async fn cluster_heals_after_a_postgres_restart() {
     let mut pg = Postgres::start().await;
     let n1 = oxsio_pg(&pg).await;
     let n2 = oxsio_pg(&pg).await;
-    until_count(&n1, 2).await;
+    n1.until_count(2).await;
     let mut a = peer(&n1, "client-A", &["room1"], Transport::Websocket).await;
     let mut b = peer(&n2, "client-B", &["room1"], Transport::Websocket).await;
     n1.op(json!({"kind": "emit", "rooms": ["room1"], "event": "before", "args": []}))

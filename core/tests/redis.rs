@@ -22,10 +22,7 @@ async fn two_oxsio_nodes() {
     let redis = Redis::start(free_port()).await;
     let (n1, n2) = (oxsio_node(redis.port).await, oxsio_node(redis.port).await);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    for transport in [Transport::Websocket, Transport::Polling] {
-        matrix(&n1, &n2, transport, true).await;
-        matrix(&n2, &n1, transport, true).await;
-    }
+    matrix_both_ways(&n1, &n2, true).await;
     n1.stop().await;
     n2.stop().await;
     redis.stop().await;
@@ -36,10 +33,7 @@ async fn oxsio_and_node_js_in_one_cluster() {
     let redis = Redis::start(free_port()).await;
     let (ox, js) = (oxsio_node(redis.port).await, js_node(redis.port).await);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    for transport in [Transport::Websocket, Transport::Polling] {
-        matrix(&ox, &js, transport, true).await;
-        matrix(&js, &ox, transport, true).await;
-    }
+    matrix_both_ways(&ox, &js, true).await;
     ox.stop().await;
     js.stop().await;
     redis.stop().await;

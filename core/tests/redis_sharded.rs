@@ -39,27 +39,13 @@ async fn js_sharded(cluster: &RedisCluster, mode: SubscriptionMode) -> Node {
     .await
 }
 
-/// Waits until `node` counts `n` nodes (every subscription is in place).
-async fn until_count(node: &Node, n: u64) {
-    for _ in 0..100 {
-        if node.op(json!({"kind": "count"})).await["count"] == json!(n) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{} never counted {n} nodes", node.name());
-}
-
 async fn oxsio_with_node_js(mode: SubscriptionMode) {
     let cluster = RedisCluster::start(3).await;
     let ox = oxsio_sharded(&cluster, mode).await;
     let js = js_sharded(&cluster, mode).await;
-    until_count(&ox, 2).await;
-    until_count(&js, 2).await;
-    for transport in [Transport::Websocket, Transport::Polling] {
-        matrix(&ox, &js, transport, false).await;
-        matrix(&js, &ox, transport, false).await;
-    }
+    ox.until_count(2).await;
+    js.until_count(2).await;
+    matrix_both_ways(&ox, &js, false).await;
     ox.stop().await;
     js.stop().await;
     cluster.stop().await;
@@ -85,12 +71,9 @@ async fn two_oxsio_nodes() {
     let cluster = RedisCluster::start(3).await;
     let n1 = oxsio_sharded(&cluster, SubscriptionMode::Dynamic).await;
     let n2 = oxsio_sharded(&cluster, SubscriptionMode::Dynamic).await;
-    until_count(&n1, 2).await;
-    until_count(&n2, 2).await;
-    for transport in [Transport::Websocket, Transport::Polling] {
-        matrix(&n1, &n2, transport, false).await;
-        matrix(&n2, &n1, transport, false).await;
-    }
+    n1.until_count(2).await;
+    n2.until_count(2).await;
+    matrix_both_ways(&n1, &n2, false).await;
     n1.stop().await;
     n2.stop().await;
     cluster.stop().await;
@@ -152,7 +135,7 @@ async fn malformed_messages_are_ignored() {
     let cluster = RedisCluster::start(3).await;
     let ox = oxsio_sharded(&cluster, SubscriptionMode::Dynamic).await;
     let mut a = peer(&ox, "client-A", &["room1"], Transport::Websocket).await;
-    until_count(&ox, 1).await;
+    ox.until_count(1).await;
     let garbage: [(&str, &[u8]); 10] = [
         ("socket.io#/#", b"\xc1\xff"),
         ("socket.io#/#", b"{\"type\":"),

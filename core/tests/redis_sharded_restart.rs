@@ -23,16 +23,6 @@ async fn oxsio_sharded(cluster: &RedisCluster, mode: SubscriptionMode) -> Node {
     oxsio_node_with(factory).await
 }
 
-async fn until_count(node: &Node, n: u64) {
-    for _ in 0..100 {
-        if node.op(json!({"kind": "count"})).await["count"] == json!(n) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{} never counted {n} nodes", node.name());
-}
-
 /// The whole Redis Cluster restarts under two nodes: broadcasts stay local
 /// meanwhile, requests end within their bound, nothing crashes, and the
 /// cluster heals by itself (the client reconnects and subscribes again).
@@ -41,7 +31,7 @@ async fn cluster_heals_after_a_redis_cluster_restart() {
     let mut cluster = RedisCluster::start(3).await;
     let n1 = oxsio_sharded(&cluster, SubscriptionMode::Dynamic).await;
     let n2 = oxsio_sharded(&cluster, SubscriptionMode::Dynamic).await;
-    until_count(&n1, 2).await;
+    n1.until_count(2).await;
     let mut a = peer(&n1, "client-A", &["room1"], Transport::Websocket).await;
     let mut b = peer(&n2, "client-B", &["room1"], Transport::Websocket).await;
     let mut through = false;

@@ -38,17 +38,6 @@ async fn js_streams(redis: u16) -> Node {
     js_node_env(redis, &[("ADAPTER", "streams".into())]).await
 }
 
-/// Waits until `node` counts `n` nodes (every subscription is in place).
-async fn until_count(node: &Node, n: u64) {
-    for _ in 0..200 {
-        if node.op(json!({"kind": "count"})).await["count"] == json!(n) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{} never counted {n} nodes", node.name());
-}
-
 fn addr(node: &Node) -> SocketAddr {
     node.url().strip_prefix("http://").unwrap().parse().unwrap()
 }
@@ -58,12 +47,9 @@ async fn oxsio_and_node_js() {
     let redis = Redis::start(free_port()).await;
     let ox = oxsio_streams(redis.port).await;
     let js = js_streams(redis.port).await;
-    until_count(&ox, 2).await;
-    until_count(&js, 2).await;
-    for transport in [Transport::Websocket, Transport::Polling] {
-        matrix(&ox, &js, transport, false).await;
-        matrix(&js, &ox, transport, false).await;
-    }
+    ox.until_count(2).await;
+    js.until_count(2).await;
+    matrix_both_ways(&ox, &js, false).await;
     // serverSideEmit without ack, both ways: the "relay" handler shows it
     // to the receiving node's clients.
     for (from, to) in [(&ox, &js), (&js, &ox)] {
@@ -81,7 +67,7 @@ async fn oxsio_and_node_js() {
     }
     // A node that shuts down leaves the count at once (its subscriptions go).
     ox.stop().await;
-    until_count(&js, 1).await;
+    js.until_count(1).await;
     js.stop().await;
     redis.stop().await;
 }
@@ -91,12 +77,9 @@ async fn two_oxsio_nodes() {
     let redis = Redis::start(free_port()).await;
     let n1 = oxsio_streams(redis.port).await;
     let n2 = oxsio_streams(redis.port).await;
-    until_count(&n1, 2).await;
-    until_count(&n2, 2).await;
-    for transport in [Transport::Websocket, Transport::Polling] {
-        matrix(&n1, &n2, transport, false).await;
-        matrix(&n2, &n1, transport, false).await;
-    }
+    n1.until_count(2).await;
+    n2.until_count(2).await;
+    matrix_both_ways(&n1, &n2, false).await;
     n1.stop().await;
     n2.stop().await;
     redis.stop().await;
@@ -143,6 +126,48 @@ async fn next_event(
         .unwrap()
 }
 
+/// A client of `addr` that reconnects every 300 ms and records its events.
+fn recording_client(
+    addr: SocketAddr,
+    transport: Transport,
+    auth: serde_json::Value,
+) -> (
+    oxsio::client::ClientSocket,
+    mpsc::UnboundedReceiver<(String, Vec<Value>)>,
+) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let socket = ClientBuilder::new(format!("http://{addr}"))
+        .transports([transport])
+        .reconnection(Reconnection {
+            delay: Duration::from_millis(300),
+            delay_max: Duration::from_millis(300),
+            randomization_factor: 0.0,
+            ..Reconnection::default()
+        })
+        .auth(auth)
+        .build()
+        .unwrap();
+    socket.on_any(move |ev: &ClientEvent| {
+        let _ = tx.send((ev.name.clone(), ev.args.clone()));
+    });
+    (socket, rx)
+}
+
+/// Cuts the proxy's clients off (reconnecting fails until it is
+/// retargeted) and waits until the node stored socket `id`'s session.
+async fn cut_until_stored(proxy: &Proxy, redis: u16, id: &str, ctx: &str) {
+    let dead: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+    proxy.retarget(dead);
+    assert!(proxy.cut_all(false) > 0, "{ctx}");
+    for _ in 0..600 {
+        if session_stored_for(redis, id).await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{ctx}: the node never stored the session");
+}
+
 /// A client on node `a` (through a proxy) in room1 and, by a cluster
 /// operation, in "extra", cut off; while it is away, events are sent from
 /// both nodes; it comes back on node `b` with its pid and offset, is
@@ -151,21 +176,11 @@ async fn next_event(
 async fn recovers_across(a: &Node, b: &Node, redis: u16, transport: Transport) {
     let ctx = format!("{} -> {} ({transport:?})", a.name(), b.name());
     let proxy = Proxy::start(addr(a)).await;
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let socket = ClientBuilder::new(format!("http://{}", proxy.addr))
-        .transports([transport])
-        .reconnection(Reconnection {
-            delay: Duration::from_millis(300),
-            delay_max: Duration::from_millis(300),
-            randomization_factor: 0.0,
-            ..Reconnection::default()
-        })
-        .auth(json!({"name": "roamer", "rooms": ["room1"]}))
-        .build()
-        .unwrap();
-    socket.on_any(move |ev: &ClientEvent| {
-        let _ = tx.send((ev.name.clone(), ev.args.clone()));
-    });
+    let (socket, mut rx) = recording_client(
+        proxy.addr,
+        transport,
+        json!({"name": "roamer", "rooms": ["room1"]}),
+    );
     socket.connect().await.unwrap();
     let (ev, args) = next_event(&mut rx, "ready").await;
     assert_eq!(ev, "ready", "{ctx}");
@@ -204,18 +219,7 @@ async fn recovers_across(a: &Node, b: &Node, redis: u16, transport: Transport) {
     got.retain(|(n, _)| *n != 0);
 
     // Cut: reconnecting fails until the proxy points at node b.
-    let dead: SocketAddr = ([127, 0, 0, 1], free_port()).into();
-    proxy.retarget(dead);
-    assert!(proxy.cut_all(false) > 0, "{ctx}");
-    let mut stored = false;
-    for _ in 0..600 {
-        if session_stored_for(redis, &id).await {
-            stored = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(stored, "{ctx}: node a never stored the session");
+    cut_until_stored(&proxy, redis, &id, &ctx).await;
 
     a.op(json!({"kind": "emit", "rooms": ["room1"], "event": "n", "args": [1]}))
         .await;
@@ -297,8 +301,8 @@ async fn recovery_case(a_js: bool, b_js: bool) {
     };
     let a = make(a_js).await;
     let b = make(b_js).await;
-    until_count(&a, 2).await;
-    until_count(&b, 2).await;
+    a.until_count(2).await;
+    b.until_count(2).await;
     for transport in [Transport::Websocket, Transport::Polling] {
         recovers_across(&a, &b, redis.port, transport).await;
     }
@@ -330,7 +334,7 @@ async fn unknown_sessions_and_bad_offsets_give_new_sessions() {
     let redis = Redis::start(free_port()).await;
     let ox = oxsio_streams(redis.port).await;
     let js = js_streams(redis.port).await;
-    until_count(&ox, 2).await;
+    ox.until_count(2).await;
     // A real session, stored by hand as Node stores it, so that only the
     // offset is wrong in the last offers.
     for node in [&ox, &js] {
@@ -399,7 +403,7 @@ async fn cluster_heals_after_a_redis_restart() {
     let n1 = oxsio_streams(port).await;
     let n2 = oxsio_streams(port).await;
     let js = js_streams(port).await;
-    until_count(&n1, 3).await;
+    n1.until_count(3).await;
     let mut a = peer(&n1, "client-A", &["room1"], Transport::Websocket).await;
     let mut b = peer(&n2, "client-B", &["room1"], Transport::Websocket).await;
     let mut c = peer(&js, "client-C", &["room1"], Transport::Websocket).await;
@@ -470,7 +474,7 @@ async fn cluster_heals_after_a_redis_restart() {
             "{name} does not reach every node after the restart"
         );
     }
-    until_count(&n1, 3).await;
+    n1.until_count(3).await;
     let fetched = n2.op(json!({"kind": "fetch"})).await;
     assert_eq!(fetched["sockets"].as_array().unwrap().len(), 3, "{fetched}");
     n1.stop().await;
@@ -487,7 +491,7 @@ async fn malformed_entries_and_messages_are_ignored() {
     let redis = Redis::start(free_port()).await;
     let ox = oxsio_streams(redis.port).await;
     let mut a = peer(&ox, "client-A", &["room1"], Transport::Websocket).await;
-    until_count(&ox, 1).await;
+    ox.until_count(1).await;
     // Reading from the stream has started once a broadcast comes back.
     ox.op(json!({"kind": "emit", "rooms": ["room1"], "event": "warm", "args": []}))
         .await;
@@ -732,8 +736,8 @@ async fn official_js_client_recovers_across_nodes() {
     let redis = Redis::start(free_port()).await;
     let ox = oxsio_streams(redis.port).await;
     let js = js_streams(redis.port).await;
-    until_count(&ox, 2).await;
-    until_count(&js, 2).await;
+    ox.until_count(2).await;
+    js.until_count(2).await;
     for transport in ["websocket", "polling"] {
         official_client_recovers_across(&ox, &js, redis.port, transport).await;
         official_client_recovers_across(&js, &ox, redis.port, transport).await;
@@ -755,8 +759,8 @@ async fn stream_count_picks_the_streams_node_picks() {
         &[("ADAPTER", "streams".into()), ("STREAM_COUNT", "3".into())],
     )
     .await;
-    until_count(&ox, 2).await;
-    until_count(&js, 2).await;
+    ox.until_count(2).await;
+    js.until_count(2).await;
     let mut on_js = peer(&js, "js-root", &["room1"], Transport::Websocket).await;
     let mut on_js_news = peer_ns(&js, "/news", "js-news", &[], Transport::Websocket).await;
     let mut on_ox = peer(&ox, "ox-root", &["room1"], Transport::Websocket).await;
@@ -812,24 +816,14 @@ async fn max_packets_per_session_bounds_the_replay() {
         ..RecoveryConfig::default()
     };
     let node = oxsio_node_recovery(factory, Some(recovery)).await;
-    until_count(&node, 1).await;
+    node.until_count(1).await;
     for (missed, recovered) in [(3, false), (2, true)] {
         let proxy = Proxy::start(addr(&node)).await;
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let socket = ClientBuilder::new(format!("http://{}", proxy.addr))
-            .transports([Transport::Websocket])
-            .reconnection(Reconnection {
-                delay: Duration::from_millis(300),
-                delay_max: Duration::from_millis(300),
-                randomization_factor: 0.0,
-                ..Reconnection::default()
-            })
-            .auth(json!({"name": "counted", "rooms": ["counted"]}))
-            .build()
-            .unwrap();
-        socket.on_any(move |ev: &ClientEvent| {
-            let _ = tx.send((ev.name.clone(), ev.args.clone()));
-        });
+        let (socket, mut rx) = recording_client(
+            proxy.addr,
+            Transport::Websocket,
+            json!({"name": "counted", "rooms": ["counted"]}),
+        );
         socket.connect().await.unwrap();
         let (_, args) = next_event(&mut rx, "ready").await;
         let id = args[0].as_str().unwrap().to_owned();
@@ -838,18 +832,7 @@ async fn max_packets_per_session_bounds_the_replay() {
             .await;
         assert_eq!(next_event(&mut rx, "n=0").await.0, "n");
 
-        let dead: SocketAddr = ([127, 0, 0, 1], free_port()).into();
-        proxy.retarget(dead);
-        assert!(proxy.cut_all(false) > 0);
-        let mut stored = false;
-        for _ in 0..600 {
-            if session_stored_for(redis.port, &id).await {
-                stored = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        assert!(stored, "the session was never stored");
+        cut_until_stored(&proxy, redis.port, &id, "max_packets_per_session").await;
         for n in 1..=missed {
             node.op(json!({"kind": "emit", "rooms": ["counted"], "event": "n", "args": [n]}))
                 .await;

@@ -156,6 +156,25 @@ def _events(got: Recorder, tag: str) -> List[Any]:
     return [(e, a) for t, e, a in got.items if t == tag and e != "ready"]
 
 
+def _pair(
+    port: int, js_url: str, got: Recorder, clients: List[Any], transport: str = "websocket", timeout: float = 10
+) -> "tuple[oxsio.Client, oxsio.Client, oxsio.Client]":
+    """Client A on the Python node (room1), client B on the Node.js node
+    (room1, room2) and a control client of the Node.js node, once both
+    nodes count each other; all three are added to ``clients``."""
+    a = _client(f"http://127.0.0.1:{port}", ["room1"], got, "A", transport=transport)
+    b = _client(js_url, ["room1", "room2"], got, "B", transport=transport)
+    control = oxsio.Client()
+    control.connect(js_url, namespaces=["/control"], transports=[transport])
+    clients += [a, b, control]
+    wait_for(
+        lambda: control.call("op", {"kind": "count"}, namespace="/control")["count"] == 2,
+        timeout=timeout,
+        what="two nodes",
+    )
+    return a, b, control
+
+
 def test_write_only_manager_is_an_emitter(redis_port: int) -> None:
     url = f"redis://127.0.0.1:{redis_port}"
     sio = _python_node(client_manager=oxsio.RedisManager(url))
@@ -228,16 +247,7 @@ def test_sharded_manager_with_a_node_js_node(cluster_ports: List[int]) -> None:
     try:
         for transport in ("websocket", "polling"):
             got.items.clear()
-            a = _client(f"http://127.0.0.1:{port}", ["room1"], got, "A", transport=transport)
-            b = _client(js_url, ["room1", "room2"], got, "B", transport=transport)
-            clients += [a, b]
-            control = oxsio.Client()
-            control.connect(js_url, namespaces=["/control"], transports=[transport])
-            clients.append(control)
-            wait_for(
-                lambda: control.call("op", {"kind": "count"}, namespace="/control")["count"] == 2,
-                what="two nodes",
-            )
+            a, b, control = _pair(port, js_url, got, clients, transport)
             # Python -> Node, a room on its dynamic channel.
             sio.emit("chat", "from python", room="room1")
             wait_for(lambda: ("chat", ["from python"]) in _events(got, "B"), what="python -> node")
@@ -319,17 +329,8 @@ def test_postgres_manager_with_a_node_js_node(postgres_url: str) -> None:
     got = Recorder()
     clients = []
     try:
-        a = _client(f"http://127.0.0.1:{port}", ["room1"], got, "A")
-        b = _client(js_url, ["room1"], got, "B")
-        control = oxsio.Client()
-        control.connect(js_url, namespaces=["/control"], transports=["websocket"])
-        clients += [a, b, control]
         # Heartbeats make the nodes known to each other (at most 5 s apart).
-        wait_for(
-            lambda: control.call("op", {"kind": "count"}, namespace="/control")["count"] == 2,
-            timeout=15,
-            what="two nodes",
-        )
+        a, b, control = _pair(port, js_url, got, clients, timeout=15)
         sio.emit("chat", "from python", room="room1")
         wait_for(lambda: ("chat", ["from python"]) in _events(got, "B"), what="python -> node")
         # Over payload_threshold: through the attachments table.
@@ -366,16 +367,7 @@ def test_streams_manager_with_a_node_js_node(redis_port: int) -> None:
     try:
         for transport in ("websocket", "polling"):
             got.items.clear()
-            a = _client(f"http://127.0.0.1:{port}", ["room1"], got, "A", transport=transport)
-            b = _client(js_url, ["room1", "room2"], got, "B", transport=transport)
-            clients += [a, b]
-            control = oxsio.Client()
-            control.connect(js_url, namespaces=["/control"], transports=[transport])
-            clients.append(control)
-            wait_for(
-                lambda: control.call("op", {"kind": "count"}, namespace="/control")["count"] == 2,
-                what="two nodes",
-            )
+            a, b, control = _pair(port, js_url, got, clients, transport)
             sio.emit("chat", "from python", room="room1")
             wait_for(lambda: ["from python"] in first_args("B", "chat"), what="python -> node")
             wait_for(lambda: ["from python"] in first_args("A", "chat"), what="python -> python, with its offset")

@@ -369,6 +369,29 @@ impl Peer {
     }
 }
 
+impl Node {
+    /// Waits (15 s at most) until this node counts `n` nodes in the
+    /// cluster, that is until every node's subscriptions are in place.
+    pub async fn until_count(&self, n: u64) {
+        let until = std::time::Instant::now() + Duration::from_secs(15);
+        while std::time::Instant::now() < until {
+            if self.op(json!({"kind": "count"})).await["count"] == json!(n) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{} never counted {n} nodes", self.name());
+    }
+}
+
+/// The matrix in both directions, over WebSocket then long-polling.
+pub async fn matrix_both_ways(a: &Node, b: &Node, all_rooms: bool) {
+    for transport in [Transport::Websocket, Transport::Polling] {
+        matrix(a, b, transport, all_rooms).await;
+        matrix(b, a, transport, all_rooms).await;
+    }
+}
+
 /// Every cluster operation called on `caller`, observed on both nodes.
 /// Client A sits on `caller` in room1; client B on `other` in room1 and
 /// room2; both clients use `transport`. `all_rooms`: the adapter has a
