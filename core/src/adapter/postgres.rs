@@ -200,14 +200,10 @@ impl Shared {
         client.batch_execute(&sql).await.map_err(|e| e.to_string())
     }
 
-    /// Sends one message as Node does: JSON in the notification, or the
-    /// msgpack message in the table and a header in the notification.
-    async fn send(
-        &self,
-        client: &tokio_postgres::Client,
-        channel: &str,
-        msg: &Value,
-    ) -> Result<(), String> {
+    /// A message as Node sends it: `Ok(json)`, the notification's payload,
+    /// or `Err(msgpack)` when it goes to the attachments table (binary, or
+    /// JSON over `payload_threshold`).
+    fn payload(&self, msg: &Value) -> Result<String, Vec<u8>> {
         let ty = msg["type"].as_u64().unwrap_or_default();
         let binary = matches!(
             ty,
@@ -216,86 +212,171 @@ impl Shared {
                 | cluster::kind::SERVER_SIDE_EMIT
                 | cluster::kind::SERVER_SIDE_EMIT_RESPONSE
         ) && msg.has_binary();
-        let json = if binary { None } else { Some(msg.to_string()) };
-        let payload = match json {
-            Some(j) if j.len() <= self.config.payload_threshold => j,
-            _ => {
-                let bytes = codec::to_msgpack(msg);
-                let sql = format!(
-                    "INSERT INTO {} (payload) VALUES ($1) RETURNING id",
-                    self.config.table_name
-                );
-                let row = client
-                    .query_one(&sql, &[&bytes])
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let id: i64 = row.get(0);
-                // node-pg reads a bigserial as a string: mirror it.
-                let mut header = crate::Map::new();
-                header.insert("uid".into(), msg["uid"].clone());
-                header.insert("type".into(), Value::from(ty));
-                header.insert("attachmentId".into(), Value::from(id.to_string()));
-                Value::Object(header).to_string()
-            }
-        };
-        client
-            .execute("SELECT pg_notify($1, $2)", &[&channel, &payload])
+        match (!binary).then(|| msg.to_string()) {
+            Some(j) if j.len() <= self.config.payload_threshold => Ok(j),
+            _ => Err(codec::to_msgpack(msg)),
+        }
+    }
+
+    /// Sends a message through the attachments table: the msgpack message
+    /// in a row, `{uid, type, attachmentId}` in the notification.
+    async fn send_attached(
+        &self,
+        publisher: &Publisher,
+        channel: &str,
+        msg: &Value,
+        bytes: Vec<u8>,
+    ) -> Result<(), String> {
+        let sql = format!(
+            "INSERT INTO {} (payload) VALUES ($1) RETURNING id",
+            self.config.table_name
+        );
+        let row = publisher
+            .client
+            .query_one(&sql, &[&bytes])
+            .await
+            .map_err(|e| e.to_string())?;
+        let id: i64 = row.get(0);
+        // node-pg reads a bigserial as a string: mirror it.
+        let mut header = crate::Map::new();
+        header.insert("uid".into(), msg["uid"].clone());
+        header.insert(
+            "type".into(),
+            Value::from(msg["type"].as_u64().unwrap_or_default()),
+        );
+        header.insert("attachmentId".into(), Value::from(id.to_string()));
+        let payload = Value::Object(header).to_string();
+        publisher
+            .client
+            .execute(&publisher.notify, &[&channel, &payload])
             .await
             .map_err(|e| e.to_string())?;
         Ok(())
     }
 }
 
+/// The publisher's connection and its prepared `pg_notify` statement.
+struct Publisher {
+    client: tokio_postgres::Client,
+    notify: tokio_postgres::Statement,
+}
+
+impl Publisher {
+    async fn open(shared: &Shared) -> Result<Publisher, String> {
+        let (client, _notifications) = connect(shared).await?;
+        shared
+            .ensure_table(&client)
+            .await
+            .map_err(|e| format!("cannot create the attachments table: {e}"))?;
+        let notify = client
+            .prepare("SELECT pg_notify($1, $2)")
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(Publisher { client, notify })
+    }
+
+    /// Sends notifications in order, pipelined: each is its own statement
+    /// (its own transaction, so PostgreSQL never folds two equal ones), all
+    /// written before the first reply is awaited (tokio-postgres pipelines
+    /// the queries issued concurrently on one client).
+    async fn notify_all(&self, batch: &[(String, String)]) -> Result<(), String> {
+        let sent = batch.iter().map(|(channel, payload)| {
+            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [channel, payload];
+            self.client.execute_raw(&self.notify, params)
+        });
+        let results = futures_util::future::join_all(sent).await;
+        match results.into_iter().find_map(Result::err) {
+            Some(e) => Err(e.to_string()),
+            None => Ok(()),
+        }
+    }
+}
+
+/// One step of a publisher batch, run in order.
+enum Step {
+    /// Consecutive plain notifications, pipelined.
+    Notify(Vec<(String, String)>),
+    /// A message through the attachments table.
+    Attached(String, Value, Vec<u8>),
+    Cleanup,
+}
+
 /// Runs publishes and cleanups in order on one connection, reconnecting
 /// when it breaks (what cannot be sent meanwhile is dropped and logged).
+///
+/// Woken by a message, it yields once, then takes everything queued: the
+/// tasks already runnable on this node (the writers of this node's own
+/// deliveries, the handlers of the rest of a burst) run first, and the
+/// burst leaves as one pipeline of `pg_notify` statements (one round trip)
+/// instead of one round trip each, which let the other nodes receive,
+/// and write to their clients, one broadcast at a time (as the Redis
+/// adapter's publisher).
 async fn publisher(weak: Weak<Shared>, mut rx: mpsc::UnboundedReceiver<Cmd>) {
-    let mut client: Option<tokio_postgres::Client> = None;
-    while let Some(cmd) = rx.recv().await {
+    const BATCH: usize = 256;
+    let mut conn: Option<Publisher> = None;
+    while let Some(first) = rx.recv().await {
+        tokio::task::yield_now().await;
         let Some(shared) = weak.upgrade() else { return };
+        let mut steps: Vec<Step> = Vec::new();
+        let mut next = Some(first);
+        let mut n = 0;
+        while let Some(cmd) = next.take() {
+            n += 1;
+            match cmd {
+                Cmd::Publish(channel, msg) => match shared.payload(&msg) {
+                    Ok(json) => match steps.last_mut() {
+                        Some(Step::Notify(batch)) => batch.push((channel, json)),
+                        _ => steps.push(Step::Notify(vec![(channel, json)])),
+                    },
+                    Err(bytes) => steps.push(Step::Attached(channel, msg, bytes)),
+                },
+                Cmd::Cleanup => steps.push(Step::Cleanup),
+            }
+            if n < BATCH {
+                next = rx.try_recv().ok();
+            }
+        }
         let t = shared.config.requests_timeout;
-        if client
-            .as_ref()
-            .is_none_or(tokio_postgres::Client::is_closed)
-        {
-            client = match connect(&shared).await {
-                Ok((c, _notifications)) => match shared.ensure_table(&c).await {
-                    Ok(()) => Some(c),
+        for step in steps {
+            if conn.as_ref().is_none_or(|p| p.client.is_closed()) {
+                conn = match Publisher::open(&shared).await {
+                    Ok(p) => Some(p),
                     Err(e) => {
-                        tracing::error!(error = %e, "postgres adapter: cannot create the attachments table");
+                        tracing::error!(error = %e, "postgres adapter: cannot connect; messages stay local");
                         None
                     }
-                },
-                Err(e) => {
-                    tracing::error!(error = %e, "postgres adapter: cannot connect; messages stay local");
-                    None
+                };
+            }
+            let Some(p) = &conn else { continue };
+            let r = match step {
+                Step::Notify(batch) => tokio::time::timeout(t, p.notify_all(&batch)).await,
+                Step::Attached(channel, msg, bytes) => {
+                    tokio::time::timeout(t, shared.send_attached(p, &channel, &msg, bytes)).await
+                }
+                Step::Cleanup => {
+                    let sql = format!(
+                        "DELETE FROM {} WHERE created_at < now() - interval '{} milliseconds'",
+                        shared.config.table_name,
+                        shared.config.cleanup_interval.as_millis()
+                    );
+                    tokio::time::timeout(t, async {
+                        p.client
+                            .batch_execute(&sql)
+                            .await
+                            .map_err(|e| e.to_string())
+                    })
+                    .await
                 }
             };
-        }
-        let Some(c) = &client else { continue };
-        let r = match &cmd {
-            Cmd::Publish(channel, msg) => {
-                tokio::time::timeout(t, shared.send(c, channel, msg)).await
-            }
-            Cmd::Cleanup => {
-                let sql = format!(
-                    "DELETE FROM {} WHERE created_at < now() - interval '{} milliseconds'",
-                    shared.config.table_name,
-                    shared.config.cleanup_interval.as_millis()
-                );
-                tokio::time::timeout(t, async {
-                    c.batch_execute(&sql).await.map_err(|e| e.to_string())
-                })
-                .await
-            }
-        };
-        match r {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, "postgres adapter: publish failed; the message stays local")
-            }
-            Err(_) => {
-                tracing::error!("postgres adapter: publish timed out; the message stays local");
-                client = None;
+            match r {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "postgres adapter: publish failed; the message stays local")
+                }
+                Err(_) => {
+                    tracing::error!("postgres adapter: publish timed out; the message stays local");
+                    conn = None;
+                }
             }
         }
     }
@@ -339,8 +420,15 @@ async fn listener(weak: Weak<Shared>, mut new_channels: mpsc::UnboundedReceiver<
                 tokio::select! {
                     n = notes.recv() => {
                         let Some(n) = n else { break };
+                        // Let the rest of a burst arrive, then hand it all
+                        // to the namespaces before the socket writers run,
+                        // so that each writes several packets at once.
+                        tokio::task::yield_now().await;
                         let Some(shared) = weak.upgrade() else { return };
                         on_notification(&shared, &client, n.channel(), n.payload()).await;
+                        while let Ok(n) = notes.try_recv() {
+                            on_notification(&shared, &client, n.channel(), n.payload()).await;
+                        }
                     }
                     ch = new_channels.recv() => {
                         let Some(ch) = ch else { return };

@@ -430,6 +430,11 @@ async fn worker(weak: Weak<Shared>, mut rx: mpsc::UnboundedReceiver<Cmd>) {
         let _ = tokio::time::timeout(timeout, started.wait_for(|s| *s >= n)).await;
     }
     while let Some(first) = rx.recv().await {
+        // Local deliveries first, then the whole burst as one pipeline (as
+        // the classic adapter's publisher): without this yield each
+        // broadcast of a burst left alone, and the other nodes' readers
+        // woke, and their sockets were written to, once per broadcast.
+        tokio::task::yield_now().await;
         let Some(shared) = weak.upgrade() else { return };
         let mut batch = vec![first];
         while batch.len() < BATCH {
@@ -586,16 +591,39 @@ async fn read_stream(weak: Weak<Shared>, stream: Arc<StreamState>) {
                 .arg(&from)
                 .query_async(&mut conn)
                 .await;
-            let v = match r {
-                Ok(v) => v,
+            let mut read = match r {
+                Ok(v) => read_reply(&v),
                 Err(e) => {
                     tracing::warn!(error = %e, "redis streams adapter: reading the stream failed; reconnecting");
                     break;
                 }
             };
             backoff = Duration::from_millis(100);
+            // A blocked XREAD returns as soon as the first entry of a
+            // burst is added (Redis serves blocked readers after each
+            // command, before the rest of the writer's pipeline). Read what
+            // the rest of the burst added without blocking before
+            // delivering, so that the sockets get the whole burst at once
+            // instead of its first broadcast alone.
+            if let Some((top, _)) = read.last().filter(|_| read.len() < count) {
+                let more: redis::RedisResult<redis::Value> = redis::cmd("XREAD")
+                    .arg("COUNT")
+                    .arg(count - read.len())
+                    .arg("STREAMS")
+                    .arg(&stream.name)
+                    .arg(top)
+                    .query_async(&mut conn)
+                    .await;
+                match more {
+                    Ok(v) => read.extend(read_reply(&v)),
+                    Err(e) => {
+                        // Deliver what was read; the next read resumes after it.
+                        tracing::warn!(error = %e, "redis streams adapter: reading the stream failed");
+                    }
+                }
+            }
             let Some(shared) = weak.upgrade() else { return };
-            for (id, fields) in read_reply(&v) {
+            for (id, fields) in read {
                 let mut p = stream.progress.lock().unwrap_or_else(|e| e.into_inner());
                 shared.dispatch(&id, &fields);
                 if let Some(parsed) = parse_id(&id) {
