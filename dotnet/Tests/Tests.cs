@@ -44,6 +44,7 @@ internal static class Tests
             T("server_poll_mode_js_client_polling_upgrade", () => ServerPollJsClient("upgrade")),
             T("server_callback_mode_csharp_client", ServerCallbackMode),
             T("server_poll_mode_rooms_fetch_sockets_broadcast_ack_set_auth", ServerPollParity),
+            T("server_two_csharp_servers_one_cluster_over_redis", ServerClusterOverRedis),
             T("misuse_double_dispose_and_use_after_dispose", MisuseDispose),
             T("misuse_bad_arguments_are_typed_exceptions", MisuseArguments),
             T("a_throwing_handler_is_logged_and_the_connection_lives", ThrowingHandler),
@@ -684,6 +685,62 @@ internal static class Tests
                 while (sockets.Count < 3 && DateTime.UtcNow < deadline) { if (server.Poll() == 0) server.Wait(20); }
                 Eq(3, sockets.Count, "reconnected");
                 Assert(sockets[2].AuthJson.Contains("\"who\":\"a2\""), "new auth: " + sockets[2].AuthJson);
+            }
+        }
+    }
+
+    /// <summary>Two C# servers joined by the Redis adapter ("adapter" in the
+    /// config) on a redis-server this test starts and stops by PID: a room
+    /// broadcast from one reaches both servers' clients, and FetchSocketsJson
+    /// on the other sees both sockets with their data.</summary>
+    private static void ServerClusterOverRedis()
+    {
+        int redisPort;
+        var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        l.Start();
+        redisPort = ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
+        l.Stop();
+        using (new Proc("redis-server", "--port", redisPort.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"))
+        {
+            var up = DateTime.UtcNow.AddSeconds(10);
+            while (true)
+            {
+                try { using (new System.Net.Sockets.TcpClient("127.0.0.1", redisPort)) break; }
+                catch (System.Net.Sockets.SocketException)
+                {
+                    if (DateTime.UtcNow > up) throw new TimeoutException("redis-server did not start (tests/run-all.sh installs it)");
+                    Thread.Sleep(25);
+                }
+            }
+            string config = "{\"adapter\":{\"kind\":\"redis\",\"url\":\"redis://127.0.0.1:" + redisPort + "\",\"requests_timeout_ms\":2000}}";
+            using (var s1 = new Server(config, DispatchMode.Callback))
+            using (var s2 = new Server(config, DispatchMode.Callback))
+            {
+                s1.OnConnection("/", s => { s.Join("team"); s.DataJson = "{\"node\":1}"; });
+                s2.OnConnection("/", s => { s.Join("team"); s.DataJson = "{\"node\":2}"; });
+                int p1 = s1.Listen(), p2 = s2.Listen();
+                using (var a = new Client(Url(p1)))
+                using (var b = new Client(Url(p2)))
+                {
+                    var got = new List<string>();
+                    a.On("news", e => { lock (got) got.Add("a:" + e.GetString(0)); });
+                    b.On("news", e => { lock (got) got.Add("b:" + e.GetString(0)); });
+                    a.Open();
+                    b.Open();
+                    Pump(() => a.State == ClientState.Connected && b.State == ClientState.Connected, 10000, "both connected", a, b);
+                    // The adapter subscribes in the background: emit until both sides hear it.
+                    var deadline = DateTime.UtcNow.AddSeconds(20);
+                    Func<bool> both = () => { lock (got) return got.Contains("a:across") && got.Contains("b:across"); };
+                    while (!both())
+                    {
+                        if (DateTime.UtcNow > deadline) throw new TimeoutException("the broadcast never crossed: " + string.Join(",", got));
+                        s1.Emit(new Target("/").To("team"), "news", "[\"across\"]");
+                        try { Pump(both, 300, "news on both servers", a, b); } catch (TimeoutException) { }
+                    }
+                    string fetched = s2.FetchSocketsJson(new Target("/").To("team"), 3000);
+                    Assert(fetched.Contains("\"node\":1") && fetched.Contains("\"node\":2") && fetched.Contains(a.Id) && fetched.Contains(b.Id),
+                        "fetchSockets across the servers: " + fetched);
+                }
             }
         }
     }
