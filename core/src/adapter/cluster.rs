@@ -16,6 +16,7 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use tokio::sync::mpsc;
 
+use super::acks::{self, RemoteReply};
 use super::{
     Adapter, BroadcastFlags, BroadcastOptions, MemoryAdapter, RecoveryStats, Restore, Room,
     SessionState,
@@ -791,47 +792,19 @@ impl<T: Transport> Adapter for ClusterAdapter<T> {
                 rx = Some((id, r));
             }
             let local = core.local.send_with_acks(packet, &opts);
-            let deadline = tokio::time::Instant::now() + timeout;
-            let mut replies = Vec::new();
-            let mut complete = match tokio::time::timeout_at(
-                deadline,
-                futures_util::future::join_all(local),
-            )
-            .await
-            {
-                Ok(r) => {
-                    replies.extend(r.into_iter().filter_map(Result::ok));
-                    true
-                }
-                Err(_) => false,
-            };
-            if let Some((id, mut rx)) = rx {
-                let (mut counts, mut expected, mut acks) = (0usize, 0usize, 0usize);
-                let remote = async {
-                    while counts < remote_nodes || acks < expected {
-                        let Some(msg) = rx.recv().await else { break };
-                        match msg["type"].as_u64() {
-                            Some(kind::BROADCAST_CLIENT_COUNT) => {
-                                counts += 1;
-                                expected +=
-                                    msg["data"]["clientCount"].as_u64().unwrap_or(0) as usize;
-                            }
-                            Some(kind::BROADCAST_ACK) => {
-                                acks += 1;
-                                replies.push(vec![msg["data"]["packet"].clone()]);
-                            }
-                            _ => {}
-                        }
-                    }
-                };
-                complete &= tokio::time::timeout_at(deadline, remote).await.is_ok();
+            let remote = rx.as_mut().map(|(_, r)| (remote_nodes, r));
+            let result = acks::gather(local, remote, timeout, |msg| match msg["type"].as_u64() {
+                Some(kind::BROADCAST_CLIENT_COUNT) => Some(RemoteReply::Count(
+                    msg["data"]["clientCount"].as_u64().unwrap_or(0) as usize,
+                )),
+                Some(kind::BROADCAST_ACK) => Some(RemoteReply::Ack(msg["data"]["packet"].clone())),
+                _ => None,
+            })
+            .await;
+            if let Some((id, _)) = rx {
                 core.forget(&id);
             }
-            if complete {
-                Ok(replies)
-            } else {
-                Err(AckError::Timeout)
-            }
+            result
         }
         .boxed()
     }

@@ -79,6 +79,8 @@ macro_rules! recovery_by_local_adapter {
 }
 
 #[cfg(any(feature = "redis", feature = "postgres"))]
+pub(crate) mod acks;
+#[cfg(any(feature = "redis", feature = "postgres"))]
 pub(crate) mod cluster;
 #[cfg(any(feature = "redis", feature = "postgres"))]
 pub(crate) mod codec;

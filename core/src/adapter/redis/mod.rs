@@ -35,6 +35,7 @@ use futures_util::future::BoxFuture;
 use futures_util::{FutureExt, StreamExt};
 use tokio::sync::{OnceCell, mpsc};
 
+use super::acks::{self, RemoteReply};
 use super::{Adapter, BroadcastOptions, MemoryAdapter, Room};
 use crate::codec::socketio::{Packet, PacketData};
 use crate::sid::Sid;
@@ -601,42 +602,19 @@ impl Adapter for RedisAdapter {
                 rx = Some((id, r));
             }
             let local = inner.local.send_with_acks(packet, &opts);
-            let deadline = tokio::time::Instant::now() + timeout;
-            let mut replies = Vec::new();
-            let local_all = futures_util::future::join_all(local);
-            let mut complete = match tokio::time::timeout_at(deadline, local_all).await {
-                Ok(r) => {
-                    replies.extend(r.into_iter().filter_map(Result::ok));
-                    true
-                }
-                Err(_) => false,
-            };
-            if let Some((id, mut rx)) = rx {
-                let (mut counts, mut expected, mut acks) = (0usize, 0usize, 0usize);
-                let remote = async {
-                    while counts < remote_nodes || acks < expected {
-                        let Some(msg) = rx.recv().await else { break };
-                        match msg["type"].as_u64() {
-                            Some(kind::BROADCAST_CLIENT_COUNT) => {
-                                counts += 1;
-                                expected += msg["clientCount"].as_u64().unwrap_or(0) as usize;
-                            }
-                            Some(kind::BROADCAST_ACK) => {
-                                acks += 1;
-                                replies.push(vec![msg["packet"].clone()]);
-                            }
-                            _ => {}
-                        }
-                    }
-                };
-                complete &= tokio::time::timeout_at(deadline, remote).await.is_ok();
+            let remote = rx.as_mut().map(|(_, r)| (remote_nodes, r));
+            let result = acks::gather(local, remote, timeout, |msg| match msg["type"].as_u64() {
+                Some(kind::BROADCAST_CLIENT_COUNT) => Some(RemoteReply::Count(
+                    msg["clientCount"].as_u64().unwrap_or(0) as usize,
+                )),
+                Some(kind::BROADCAST_ACK) => Some(RemoteReply::Ack(msg["packet"].clone())),
+                _ => None,
+            })
+            .await;
+            if let Some((id, _)) = rx {
                 inner.forget(&id);
             }
-            if complete {
-                Ok(replies)
-            } else {
-                Err(AckError::Timeout)
-            }
+            result
         }
         .boxed()
     }
