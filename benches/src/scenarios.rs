@@ -227,38 +227,71 @@ fn echo_frame(event: &str, payload: usize) -> Vec<u8> {
     format!("42[\"{event}\",\"{pad}\"]").into_bytes()
 }
 
-/// echo: `clients` WebSocket clients × `per_client` round trips, closed
-/// loop (one event in flight per client).
-pub async fn echo(
+/// What an echo client sends, and how it knows the server's echo.
+#[derive(Clone)]
+enum EchoWire {
+    /// A JSON `echo` event as a text frame; the echo is the `echo` event
+    /// of the same length.
+    Json {
+        frame: Rc<Vec<u8>>,
+        expect_len: usize,
+    },
+    /// A `socket.io-msgpack-parser` packet as a binary frame; the echo is
+    /// the same bytes.
+    Msgpack { frame: Rc<Vec<u8>>, head: Rc<[u8]> },
+}
+
+impl EchoWire {
+    /// One round trip on `c`: whether the echo was the expected one.
+    async fn round_trip(&self, c: &mut WsClient) -> std::io::Result<bool> {
+        match self {
+            EchoWire::Json { frame, expect_len } => {
+                c.writer.send_text(frame).await?;
+                loop {
+                    let p = c.reader.next_sio(&c.writer).await?;
+                    if p.starts_with(b"2[\"echo\"") {
+                        return Ok(p.len() == *expect_len);
+                    }
+                }
+            }
+            EchoWire::Msgpack { frame, head } => {
+                c.writer.send_frame(2, frame).await?;
+                loop {
+                    let p = c.reader.next_binary(&c.writer).await?;
+                    if p.starts_with(head) {
+                        return Ok(p == frame.as_slice());
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `clients` WebSocket clients × `per_client` round trips of `wire`,
+/// closed loop (one event in flight per client); the scenario's JSON line
+/// without its name.
+async fn echo_run(
     t: &Target,
     clients: usize,
     per_client: usize,
     payload: usize,
     limit: Duration,
-) -> Value {
+    wire: EchoWire,
+) -> serde_json::Map<String, Value> {
     let deadline = tokio::time::Instant::now() + limit;
     let (conns, failed, err, _) = open_all(t, clients, 64, deadline).await;
-    let frame = Rc::new(echo_frame("echo", payload));
-    let expect_len = frame.len() - 1;
     let (cpu0, split0, t0) = (t.cpu(), t.cpu_split(), Instant::now());
     let mut set = JoinSet::new();
     for mut c in conns {
-        let frame = frame.clone();
+        let wire = wire.clone();
         set.spawn_local(async move {
             let mut lat = Lat::default();
             let mut errors = 0u64;
             let run = async {
                 for _ in 0..per_client {
                     let sent = sys::mono_ns();
-                    c.writer.send_text(&frame).await?;
-                    loop {
-                        let p = c.reader.next_sio(&c.writer).await?;
-                        if p.starts_with(b"2[\"echo\"") {
-                            if p.len() != expect_len {
-                                errors += 1;
-                            }
-                            break;
-                        }
+                    if !wire.round_trip(&mut c).await? {
+                        errors += 1;
                     }
                     lat.push_ns(sys::mono_ns().saturating_sub(sent));
                 }
@@ -282,8 +315,7 @@ pub async fn echo(
     let msgs = lat.0.len() as u64;
     let (p50, p99, max) = lat.summary();
     let expected = (clients * per_client) as u64;
-    json!({
-        "scenario": if payload >= 1024 { "echo_1k" } else { "echo_64" },
+    let line = json!({
         "transport": "websocket",
         "clients": clients, "per_client": per_client, "payload_bytes": payload,
         "connect_failures": failed, "first_error": err,
@@ -297,7 +329,42 @@ pub async fn echo(
         "server_user_share": user_share,
         "server_busy": cpu.map(|c| round(c / elapsed, 3)),
         "ok": msgs == expected && errors == 0 && failed == 0,
-    })
+    });
+    match line {
+        Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    }
+}
+
+/// `fields` after `first` (the scenario's name and tags, first in the line).
+fn line(first: Value, fields: serde_json::Map<String, Value>) -> Value {
+    let mut m = match first {
+        Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    };
+    m.extend(fields);
+    Value::Object(m)
+}
+
+/// echo: `clients` WebSocket clients × `per_client` round trips, closed
+/// loop (one event in flight per client).
+pub async fn echo(
+    t: &Target,
+    clients: usize,
+    per_client: usize,
+    payload: usize,
+    limit: Duration,
+) -> Value {
+    let frame = Rc::new(echo_frame("echo", payload));
+    let expect_len = frame.len() - 1;
+    let wire = EchoWire::Json { frame, expect_len };
+    let fields = echo_run(t, clients, per_client, payload, limit, wire).await;
+    let name = if payload >= 1024 {
+        "echo_1k"
+    } else {
+        "echo_64"
+    };
+    line(json!({ "scenario": name }), fields)
 }
 
 /// echo_64_msgpack: as [`echo`], with `socket.io-msgpack-parser` packets
@@ -311,8 +378,6 @@ pub async fn echo_msgpack(
     limit: Duration,
 ) -> Value {
     use oxsio::codec::{msgpack, socketio::Packet};
-    let deadline = tokio::time::Instant::now() + limit;
-    let (conns, failed, err, _) = open_all(t, clients, 64, deadline).await;
     let frame = msgpack::encode(&Packet::event(
         "/",
         "echo",
@@ -320,67 +385,16 @@ pub async fn echo_msgpack(
         None,
     ));
     // The server's echo is the same packet, byte for byte.
-    let frame = Rc::new(frame);
     let head: Rc<[u8]> = frame[..frame.len().min(16)].into();
-    let (cpu0, split0, t0) = (t.cpu(), t.cpu_split(), Instant::now());
-    let mut set = JoinSet::new();
-    for mut c in conns {
-        let (frame, head) = (frame.clone(), head.clone());
-        set.spawn_local(async move {
-            let mut lat = Lat::default();
-            let mut errors = 0u64;
-            let run = async {
-                for _ in 0..per_client {
-                    let sent = sys::mono_ns();
-                    c.writer.send_frame(2, &frame).await?;
-                    loop {
-                        let p = c.reader.next_binary(&c.writer).await?;
-                        if p.starts_with(&head) {
-                            if p != frame.as_slice() {
-                                errors += 1;
-                            }
-                            break;
-                        }
-                    }
-                    lat.push_ns(sys::mono_ns().saturating_sub(sent));
-                }
-                Ok::<_, std::io::Error>(())
-            };
-            let r = timeout_at(deadline, run).await;
-            let broken = !matches!(r, Ok(Ok(())));
-            (lat, errors, broken)
-        });
-    }
-    let mut lat = Lat::default();
-    let (mut errors, mut broken) = (0u64, 0u64);
-    while let Some(Ok((l, e, b))) = set.join_next().await {
-        lat.0.extend(l.0);
-        errors += e;
-        broken += b as u64;
-    }
-    let elapsed = t0.elapsed().as_secs_f64();
-    let cpu = cpu_delta(cpu0, t.cpu());
-    let user_share = user_share(split0, t.cpu_split());
-    let msgs = lat.0.len() as u64;
-    let (p50, p99, max) = lat.summary();
-    let expected = (clients * per_client) as u64;
-    json!({
-        "scenario": "echo_64_msgpack",
-        "transport": "websocket",
-        "parser": "msgpack",
-        "clients": clients, "per_client": per_client, "payload_bytes": payload,
-        "connect_failures": failed, "first_error": err,
-        "msgs": msgs, "expected": expected, "complete": msgs == expected,
-        "bad_replies": errors, "broken_clients": broken,
-        "elapsed_s": round(elapsed, 3),
-        "msgs_per_s": round(msgs as f64 / elapsed, 1),
-        "p50_us": p50, "p99_us": p99, "max_us": max,
-        "server_cpu_s": cpu.map(|c| round(c, 3)),
-        "cpu_us_per_msg": per(cpu, msgs),
-        "server_user_share": user_share,
-        "server_busy": cpu.map(|c| round(c / elapsed, 3)),
-        "ok": msgs == expected && errors == 0 && failed == 0,
-    })
+    let wire = EchoWire::Msgpack {
+        frame: Rc::new(frame),
+        head,
+    };
+    let fields = echo_run(t, clients, per_client, payload, limit, wire).await;
+    line(
+        json!({ "scenario": "echo_64_msgpack", "parser": "msgpack" }),
+        fields,
+    )
 }
 
 /// fanout: `receivers` clients in room "all"; client 0 sends `broadcasts`
