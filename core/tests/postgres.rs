@@ -187,35 +187,10 @@ async fn cluster_heals_after_a_postgres_restart() {
     b.expect("before").await;
 
     pg.halt().await;
-    n1.op(json!({"kind": "emit", "rooms": ["room1"], "event": "down", "args": []}))
-        .await;
-    a.expect("down").await;
-    let started = std::time::Instant::now();
-    let fetched = n1.op(json!({"kind": "fetch"})).await;
-    assert!(
-        started.elapsed() < Duration::from_secs(4),
-        "fetch took {:?}",
-        started.elapsed()
-    );
-    assert!(!fetched["sockets"].as_array().unwrap().is_empty());
+    works_locally_while_down(&n1, &mut a, Duration::from_secs(4)).await;
 
     pg.restart().await;
-    let mut healed = false;
-    for _ in 0..100 {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        n1.op(json!({"kind": "emit", "rooms": ["room1"], "event": "after", "args": []}))
-            .await;
-        a.expect("after").await;
-        if let Ok(Some((ev, _))) =
-            tokio::time::timeout(Duration::from_millis(200), b.rx.recv()).await
-        {
-            if ev != "after" {
-                continue;
-            }
-            healed = true;
-            break;
-        }
-    }
+    let healed = heals(&n1, &mut a, &mut b, 100).await;
     assert!(
         healed,
         "the cluster did not heal after the PostgreSQL restart"

@@ -47,36 +47,10 @@ async fn cluster_heals_after_a_redis_cluster_restart() {
     assert!(through);
 
     cluster.halt().await;
-    n1.op(json!({"kind": "emit", "rooms": ["room1"], "event": "down", "args": []}))
-        .await;
-    a.expect("down").await;
-    let started = std::time::Instant::now();
-    let fetched = n1.op(json!({"kind": "fetch"})).await;
-    assert!(
-        started.elapsed() < Duration::from_secs(7),
-        "fetch took {:?}",
-        started.elapsed()
-    );
-    assert!(!fetched["sockets"].as_array().unwrap().is_empty());
+    works_locally_while_down(&n1, &mut a, Duration::from_secs(7)).await;
 
     cluster.restart().await;
-    let mut healed = false;
-    for _ in 0..150 {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        n1.op(json!({"kind": "emit", "rooms": ["room1"], "event": "after", "args": []}))
-            .await;
-        a.expect("after").await;
-        while let Ok(Some((ev, _))) =
-            tokio::time::timeout(Duration::from_millis(100), b.rx.recv()).await
-        {
-            if ev == "after" {
-                healed = true;
-            }
-        }
-        if healed {
-            break;
-        }
-    }
+    let healed = heals(&n1, &mut a, &mut b, 150).await;
     assert!(
         healed,
         "the cluster did not heal after the Redis Cluster restart"

@@ -384,6 +384,44 @@ impl Node {
     }
 }
 
+/// While the cluster's service is down: a room broadcast from `node` still
+/// reaches its own client `a`, and fetch_sockets answers with the local
+/// sockets within `bound` (requests to other nodes end at their timeout).
+pub async fn works_locally_while_down(node: &Node, a: &mut Peer, bound: Duration) {
+    node.op(json!({"kind": "emit", "rooms": ["room1"], "event": "down", "args": []}))
+        .await;
+    a.expect("down").await;
+    let started = std::time::Instant::now();
+    let fetched = node.op(json!({"kind": "fetch"})).await;
+    assert!(
+        started.elapsed() < bound,
+        "fetch took {:?}",
+        started.elapsed()
+    );
+    assert!(!fetched["sockets"].as_array().unwrap().is_empty());
+}
+
+/// After the service is back: room broadcasts from `node` (each also seen
+/// by its own client `a`) every 200 ms until `b`, on another node, gets
+/// one; whether it did within `tries`.
+pub async fn heals(node: &Node, a: &mut Peer, b: &mut Peer, tries: usize) -> bool {
+    for _ in 0..tries {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        node.op(json!({"kind": "emit", "rooms": ["room1"], "event": "after", "args": []}))
+            .await;
+        a.expect("after").await;
+        // Broadcasts published while the service was down may arrive late.
+        while let Ok(Some((ev, _))) =
+            tokio::time::timeout(Duration::from_millis(150), b.rx.recv()).await
+        {
+            if ev == "after" {
+                return true;
+            }
+        }
+    }
+    false
+}
+
 /// The matrix in both directions, over WebSocket then long-polling.
 pub async fn matrix_both_ways(a: &Node, b: &Node, all_rooms: bool) {
     for transport in [Transport::Websocket, Transport::Polling] {
