@@ -10,12 +10,16 @@ Applied once, at install time, to the installed package (run.sh does it):
    byte-string meaning back to str payloads (each character is one byte,
    latin-1) where they cross into autobahn's framing, hexlifying and the
    comparison of received and expected events;
-4. a few line edits listed in EDITS below.
+4. a few line edits listed in EDITS below;
+5. the package's bytecode caches are removed: a .pyc compiled before the
+   patch can have the patched file's size and, within the same second, its
+   mtime, and Python would then run the unpatched code.
 The case definitions (frames sent, expectations) are left as they are.
 """
 
 import pathlib
 import re
+import shutil
 import subprocess
 import sys
 
@@ -199,6 +203,8 @@ def main():
         if old not in text:
             sys.exit("py3patch: %s: %r not found" % (rel, old))
         f.write_text(text.replace(old, new), encoding="utf-8")
+    for cache in list(PKG.rglob("__pycache__")):
+        shutil.rmtree(cache)
     MARK.write_text("patched\n")
 
 

@@ -29,9 +29,11 @@ if [ "$(cat "$VENV/.stamp" 2>/dev/null)" != "$stamp" ]; then
   rm -rf "$VENV"
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --disable-pip-version-check -r "$HERE/requirements.txt"
-  "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps autobahntestsuite==25.10.1
+  # --no-compile: bytecode of the unpatched sources could outlive the patch.
+  "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps --no-compile autobahntestsuite==25.10.1
   site=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
   "$VENV/bin/python" "$HERE/py3patch.py" "$site"
+  "$VENV/bin/python" -c 'import autobahntestsuite.wstest' || { echo "autobahn: the patched suite does not import"; exit 1; }
   echo "$stamp" > "$VENV/.stamp"
 fi
 
