@@ -1067,8 +1067,9 @@ oxsio_result oxsio_log_dropped(uint64_t *out_count);
 // `subscription_mode` "static", "dynamic" (default) or
 // "dynamic-private", `requests_timeout_ms` 5000: how long fetch_sockets
 // waits for the other nodes) or "redis-streams"
-// (`@socket.io/redis-streams-adapter` 0.3 on one Redis, with connection
-// state recovery across nodes: `url`, `prefix` "socket.io" (Pub/Sub
+// (`@socket.io/redis-streams-adapter` 0.3, with connection state recovery
+// across nodes: `url` (one Redis) or `nodes` (a Redis Cluster's seed
+// URLs), `use_sharded_pub_sub` false (Redis Cluster only), `prefix` "socket.io" (Pub/Sub
 // channels), `stream_name` "socket.io", `stream_count` 1, `max_len`
 // 10000, `read_count` 100, `block_time_ms` 5000, `session_key_prefix`
 // "sio:session:", `only_plaintext` false, `requests_timeout_ms` 5000) or

@@ -66,9 +66,17 @@ pub(crate) struct Args {
     #[arg(long, value_enum, requires = "redis_sharded")]
     subscription_mode: Option<SubscriptionModeArg>,
     /// Join a cluster through Redis streams (@socket.io/redis-streams-adapter),
-    /// which also recovers sessions across nodes with --recovery.
+    /// which also recovers sessions across nodes with --recovery. With
+    /// --redis-cluster, the seed URLs of a Redis Cluster (repeat for more).
     #[arg(long, value_name = "URL", group = "adapter")]
-    redis_streams: Option<String>,
+    redis_streams: Vec<String>,
+    /// The --redis-streams URLs are seeds of a Redis Cluster.
+    #[arg(long, requires = "redis_streams")]
+    redis_cluster: bool,
+    /// Requests and responses of --redis-streams over sharded Pub/Sub
+    /// (Node's useShardedPubSub); needs --redis-cluster.
+    #[arg(long, requires = "redis_cluster")]
+    sharded_pub_sub: bool,
     /// Stream key of --redis-streams (default socket.io).
     #[arg(long, value_name = "NAME", requires = "redis_streams")]
     stream_name: Option<String>,
@@ -188,8 +196,18 @@ fn adapter(a: &Args) -> Result<Option<oxsio::adapter::AdapterFactory>, Failure> 
             .map(Some)
             .map_err(|e| Failure::usage(format!("--redis-sharded: {e}")));
     }
-    if let Some(url) = &a.redis_streams {
-        let mut cfg = redis::StreamsConfig::new(url.clone());
+    if !a.redis_streams.is_empty() {
+        let mut cfg = match (a.redis_cluster, a.redis_streams.as_slice()) {
+            (true, nodes) => redis::StreamsConfig::cluster(nodes.iter().cloned())
+                .use_sharded_pub_sub(a.sharded_pub_sub),
+            (false, [url]) => redis::StreamsConfig::new(url.clone()),
+            (false, _) => {
+                return Err(Failure::usage(
+                    "several --redis-streams URLs are the seeds of a Redis Cluster: add --redis-cluster"
+                        .to_owned(),
+                ));
+            }
+        };
         if let Some(p) = &a.adapter_prefix {
             cfg = cfg.channel_prefix(p.clone());
         }
@@ -207,7 +225,7 @@ fn adapter(a: &Args) -> Result<Option<oxsio::adapter::AdapterFactory>, Failure> 
         }
         return redis::RedisStreamsAdapter::factory(cfg)
             .map(Some)
-            .map_err(|e| Failure::usage(format!("--redis-streams {url}: {e}")));
+            .map_err(|e| Failure::usage(format!("--redis-streams: {e}")));
     }
     if let Some(url) = &a.postgres {
         let mut cfg = postgres::PostgresConfig::new(url.clone());

@@ -539,6 +539,25 @@ fn serve_with_the_streams_adapter_spans_two_nodes() {
     );
 }
 
+#[test]
+fn serve_with_the_streams_adapter_on_a_redis_cluster_spans_two_nodes() {
+    let cluster = oxsio_test_services::RedisCluster::start(3);
+    let urls = cluster.urls();
+    let mut args = Vec::new();
+    for u in &urls {
+        args.extend(["--redis-streams", u.as_str()]);
+    }
+    args.extend([
+        "--redis-cluster",
+        "--sharded-pub-sub",
+        "--stream-count",
+        "3",
+        "--adapter-timeout-ms",
+        "2000",
+    ]);
+    spans_two_nodes(&args);
+}
+
 /// One HTTP/1.1 request to `url` (http://host:port) with `body` (POST) or
 /// without (GET); the response body.
 fn http(url: &str, path: &str, body: Option<&str>) -> String {
@@ -629,6 +648,24 @@ fn adapter_flags_are_checked() {
             ],
             "--redis",
         ),
+        (
+            vec![
+                "--redis-streams",
+                "redis://127.0.0.1:1",
+                "--redis-streams",
+                "redis://127.0.0.1:2",
+            ],
+            "--redis-cluster",
+        ),
+        (
+            vec![
+                "--redis-streams",
+                "redis://127.0.0.1:1",
+                "--sharded-pub-sub",
+            ],
+            "--redis-cluster",
+        ),
+        (vec!["--redis-cluster"], "--redis-streams"),
         (vec!["--adapter-prefix", "p"], "adapter"),
         (vec!["--redis", "not a url"], "--redis"),
         (vec!["--postgres", "mysql://nope"], "--postgres"),

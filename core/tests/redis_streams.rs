@@ -85,9 +85,18 @@ async fn two_oxsio_nodes() {
     redis.stop().await;
 }
 
-/// True when a stored session (`sio:session:*`, base64 msgpack) belongs to
-/// socket `sid`.
-async fn session_stored_for(redis: u16, sid: &str) -> bool {
+/// True when a stored session (`sio:session:*`, base64 msgpack) on one of
+/// the Redis servers `redis` (a cluster's masters) belongs to socket `sid`.
+async fn session_stored_for(redis: &[u16], sid: &str) -> bool {
+    for port in redis {
+        if session_stored_on(*port, sid).await {
+            return true;
+        }
+    }
+    false
+}
+
+async fn session_stored_on(redis: u16, sid: &str) -> bool {
     use base64::Engine as _;
     let cli = |args: Vec<String>| async move {
         let out = tokio::process::Command::new("redis-cli")
@@ -155,7 +164,7 @@ fn recording_client(
 
 /// Cuts the proxy's clients off (reconnecting fails until it is
 /// retargeted) and waits until the node stored socket `id`'s session.
-async fn cut_until_stored(proxy: &Proxy, redis: u16, id: &str, ctx: &str) {
+async fn cut_until_stored(proxy: &Proxy, redis: &[u16], id: &str, ctx: &str) {
     let dead: SocketAddr = ([127, 0, 0, 1], free_port()).into();
     proxy.retarget(dead);
     assert!(proxy.cut_all(false) > 0, "{ctx}");
@@ -173,7 +182,7 @@ async fn cut_until_stored(proxy: &Proxy, redis: u16, id: &str, ctx: &str) {
 /// both nodes; it comes back on node `b` with its pid and offset, is
 /// recovered there with the same id and rooms, and gets the missed events
 /// once each, in stream order, before its "ready".
-async fn recovers_across(a: &Node, b: &Node, redis: u16, transport: Transport) {
+async fn recovers_across(a: &Node, b: &Node, redis: &[u16], transport: Transport) {
     let ctx = format!("{} -> {} ({transport:?})", a.name(), b.name());
     let proxy = Proxy::start(addr(a)).await;
     let (socket, mut rx) = recording_client(
@@ -304,7 +313,7 @@ async fn recovery_case(a_js: bool, b_js: bool) {
     a.until_count(2).await;
     b.until_count(2).await;
     for transport in [Transport::Websocket, Transport::Polling] {
-        recovers_across(&a, &b, redis.port, transport).await;
+        recovers_across(&a, &b, &[redis.port], transport).await;
     }
     a.stop().await;
     b.stop().await;
@@ -324,6 +333,61 @@ async fn recovery_from_oxsio_to_node_js() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recovery_from_oxsio_to_oxsio() {
     recovery_case(false, false).await;
+}
+
+/// On a Redis Cluster of three masters (Node's streams adapter on a
+/// `createCluster` client), with three streams spread over the masters and
+/// requests over Pub/Sub, or over sharded Pub/Sub (`useShardedPubSub`):
+/// the matrix both ways, recovery across nodes both ways, and the node
+/// count summed over the masters.
+async fn on_a_redis_cluster(sharded: bool) {
+    let cluster = RedisCluster::start(3).await;
+    let config = StreamsConfig::cluster(cluster.urls())
+        .stream_count(3)
+        .use_sharded_pub_sub(sharded)
+        .requests_timeout(Duration::from_secs(2))
+        .block_time(Duration::from_millis(1000));
+    let factory = RedisStreamsAdapter::factory(config).unwrap();
+    let ox = oxsio_node_recovery(factory, Some(RecoveryConfig::default())).await;
+    let mut env = vec![
+        ("ADAPTER", "streams".to_owned()),
+        ("REDIS_CLUSTER", cluster.port_list()),
+        ("STREAM_COUNT", "3".to_owned()),
+    ];
+    if sharded {
+        env.push(("USE_SHARDED_PUBSUB", "1".to_owned()));
+    }
+    let js = js_node_env(cluster.ports[0], &env).await;
+    ox.until_count(2).await;
+    js.until_count(2).await;
+    matrix_both_ways(&ox, &js, false).await;
+    recovers_across(&js, &ox, &cluster.ports, Transport::Websocket).await;
+    recovers_across(&ox, &js, &cluster.ports, Transport::Polling).await;
+    // The namespaces' streams, as Node names them, hold the entries.
+    let mut filled = 0;
+    for stream in ["socket.io-0", "socket.io-1", "socket.io-2"] {
+        for port in &cluster.ports {
+            let r = resp(*port, &[b"XLEN", stream.as_bytes()]).await;
+            if r.starts_with(b":") && !r.starts_with(b":0") {
+                filled += 1;
+            }
+        }
+    }
+    assert!(filled >= 1, "no stream entries on any master");
+    ox.stop().await;
+    js.until_count(1).await;
+    js.stop().await;
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_redis_cluster_with_node_js() {
+    on_a_redis_cluster(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_redis_cluster_with_sharded_pub_sub() {
+    on_a_redis_cluster(true).await;
 }
 
 /// A client offering an unknown pid, an offset in the wrong format, or an
@@ -623,7 +687,7 @@ async fn malformed_entries_and_messages_are_ignored() {
 /// on node `a` through a proxy, cut off, events sent meanwhile from both
 /// nodes, back on node `b`: recovered there with the same id, the missed
 /// events once each and in order.
-async fn official_client_recovers_across(a: &Node, b: &Node, redis: u16, transport: &str) {
+async fn official_client_recovers_across(a: &Node, b: &Node, redis: &[u16], transport: &str) {
     use tokio::io::{AsyncBufReadExt, BufReader};
     let ctx = format!("{} -> {} ({transport})", a.name(), b.name());
     let proxy = Proxy::start(addr(a)).await;
@@ -739,8 +803,8 @@ async fn official_js_client_recovers_across_nodes() {
     ox.until_count(2).await;
     js.until_count(2).await;
     for transport in ["websocket", "polling"] {
-        official_client_recovers_across(&ox, &js, redis.port, transport).await;
-        official_client_recovers_across(&js, &ox, redis.port, transport).await;
+        official_client_recovers_across(&ox, &js, &[redis.port], transport).await;
+        official_client_recovers_across(&js, &ox, &[redis.port], transport).await;
     }
     ox.stop().await;
     js.stop().await;
@@ -832,7 +896,7 @@ async fn max_packets_per_session_bounds_the_replay() {
             .await;
         assert_eq!(next_event(&mut rx, "n=0").await.0, "n");
 
-        cut_until_stored(&proxy, redis.port, &id, "max_packets_per_session").await;
+        cut_until_stored(&proxy, &[redis.port], &id, "max_packets_per_session").await;
         for n in 1..=missed {
             node.op(json!({"kind": "emit", "rooms": ["counted"], "event": "n", "args": [n]}))
                 .await;

@@ -130,7 +130,7 @@ struct AdapterJson {
     kind: String,
     /// Classic: the Redis URL.
     url: Option<String>,
-    /// Sharded: seed URLs of the Redis Cluster.
+    /// Sharded, and streams on a Redis Cluster: seed URLs of the cluster.
     nodes: Option<Vec<String>>,
     /// Key (classic) or channel (sharded) prefix, "socket.io".
     prefix: Option<String>,
@@ -157,6 +157,8 @@ struct AdapterJson {
     session_key_prefix: Option<String>,
     /// Streams: every stream entry as JSON, false.
     only_plaintext: Option<bool>,
+    /// Streams on a Redis Cluster: requests over sharded Pub/Sub, false.
+    use_sharded_pub_sub: Option<bool>,
 }
 
 impl AdapterJson {
@@ -169,10 +171,11 @@ impl AdapterJson {
             || self.read_count.is_some()
             || self.block_time_ms.is_some()
             || self.session_key_prefix.is_some()
-            || self.only_plaintext.is_some();
+            || self.only_plaintext.is_some()
+            || self.use_sharded_pub_sub.is_some();
         if streams_options && self.kind != "redis-streams" {
             return Err(bad(
-                "stream_name, stream_count, max_len, read_count, block_time_ms, session_key_prefix and only_plaintext belong to kind \"redis-streams\""
+                "stream_name, stream_count, max_len, read_count, block_time_ms, session_key_prefix, only_plaintext and use_sharded_pub_sub belong to kind \"redis-streams\""
                     .into(),
             ));
         }
@@ -257,15 +260,24 @@ impl AdapterJson {
                 r::ShardedRedisAdapter::factory(cfg).map_err(|e| bad(e.to_string()))
             }
             "redis-streams" => {
-                if self.nodes.is_some() || self.subscription_mode.is_some() {
+                if self.subscription_mode.is_some() {
                     return Err(bad(
-                        "nodes and subscription_mode belong to kind \"redis-sharded\"".into(),
+                        "subscription_mode belongs to kind \"redis-sharded\"".into(),
                     ));
                 }
-                let url = self
-                    .url
-                    .ok_or_else(|| bad("kind \"redis-streams\" needs url".into()))?;
-                let mut cfg = r::StreamsConfig::new(url);
+                let mut cfg = match (self.url, self.nodes) {
+                    (Some(url), None) => r::StreamsConfig::new(url),
+                    (None, Some(nodes)) => r::StreamsConfig::cluster(nodes),
+                    _ => {
+                        return Err(bad(
+                            "kind \"redis-streams\" needs url (one Redis) or nodes (a Redis Cluster's seed URLs)"
+                                .into(),
+                        ));
+                    }
+                };
+                if let Some(x) = self.use_sharded_pub_sub {
+                    cfg = cfg.use_sharded_pub_sub(x);
+                }
                 if let Some(x) = self.prefix {
                     cfg = cfg.channel_prefix(x);
                 }
@@ -962,8 +974,9 @@ fn srv(s: *const oxsio_server) -> Result<Arc<ServerShared>> {
 /// `subscription_mode` "static", "dynamic" (default) or
 /// "dynamic-private", `requests_timeout_ms` 5000: how long fetch_sockets
 /// waits for the other nodes) or "redis-streams"
-/// (`@socket.io/redis-streams-adapter` 0.3 on one Redis, with connection
-/// state recovery across nodes: `url`, `prefix` "socket.io" (Pub/Sub
+/// (`@socket.io/redis-streams-adapter` 0.3, with connection state recovery
+/// across nodes: `url` (one Redis) or `nodes` (a Redis Cluster's seed
+/// URLs), `use_sharded_pub_sub` false (Redis Cluster only), `prefix` "socket.io" (Pub/Sub
 /// channels), `stream_name` "socket.io", `stream_count` 1, `max_len`
 /// 10000, `read_count` 100, `block_time_ms` 5000, `session_key_prefix`
 /// "sio:session:", `only_plaintext` false, `requests_timeout_ms` 5000) or
@@ -1907,6 +1920,10 @@ mod adapter_config_tests {
             r#"{"adapter": {"kind": "redis-streams", "url": "redis://127.0.0.1:1", "block_time_ms": 0}}"#,
             r#"{"adapter": {"kind": "redis-streams", "url": "redis://127.0.0.1:1", "stream_name": ""}}"#,
             r#"{"adapter": {"kind": "redis-streams", "url": "redis://127.0.0.1:1", "nodes": ["redis://127.0.0.1:1"]}}"#,
+            r#"{"adapter": {"kind": "redis-streams", "url": "redis://127.0.0.1:1", "use_sharded_pub_sub": true}}"#,
+            r#"{"adapter": {"kind": "redis-streams", "nodes": []}}"#,
+            r#"{"adapter": {"kind": "redis", "url": "redis://127.0.0.1:1", "use_sharded_pub_sub": true}}"#,
+            r#"{"adapter": {"kind": "redis-streams", "url": "redis://127.0.0.1:1", "subscription_mode": "static"}}"#,
             r#"{"adapter": {"kind": "redis-streams", "url": "redis://127.0.0.1:1", "table_name": "t"}}"#,
             r#"{"adapter": {"kind": "redis-streams", "url": "redis://127.0.0.1:1", "streamName": "s"}}"#,
             r#"{"adapter": {"kind": "redis-streams", "url": "nope://x"}}"#,
@@ -1921,6 +1938,7 @@ mod adapter_config_tests {
             r#"{"adapter": {"kind": "redis-sharded", "nodes": ["redis://127.0.0.1:1"], "subscription_mode": "dynamic-private"}}"#,
             r#"{"adapter": {"kind": "postgres", "url": "postgres://u@127.0.0.1:1/db", "payload_threshold": 100, "cleanup_interval_ms": 1000}}"#,
             r#"{"adapter": {"kind": "redis-streams", "url": "redis://127.0.0.1:1"}}"#,
+            r#"{"adapter": {"kind": "redis-streams", "nodes": ["redis://127.0.0.1:1", "redis://127.0.0.1:2"], "use_sharded_pub_sub": true, "stream_count": 3}}"#,
             r#"{"adapter": {"kind": "redis-streams", "url": "redis://127.0.0.1:1", "prefix": "p", "stream_name": "s", "stream_count": 3, "max_len": 100, "read_count": 10, "block_time_ms": 1000, "session_key_prefix": "k:", "only_plaintext": true, "requests_timeout_ms": 100}, "connection_state_recovery": {}}"#,
         ];
         for c in good {

@@ -8,7 +8,7 @@ import json as _stdjson
 import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Deque, Dict, Hashable, List, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, Hashable, List, Optional, Tuple, Union
 
 from ._base import logger
 
@@ -293,18 +293,20 @@ class RedisStreamsManager:
     included): sessions are stored in Redis and missed events replayed from
     the stream, each event carrying its stream offset as its last argument.
 
-    Options have Node's meaning and defaults: `url` (one Redis), `channel`
+    Options have Node's meaning and defaults: `url` (one Redis, or a list
+    of seed URLs of a Redis Cluster, as Node's adapter on a
+    ``createCluster`` client), `use_sharded_pub_sub` (``useShardedPubSub``:
+    requests over sharded Pub/Sub; Redis Cluster only), `channel`
     (``channelPrefix``), `stream_name`, `stream_count`, `max_len` (``MAXLEN
     ~``), `read_count` (entries per ``XREAD``), `block_time` (seconds one
     ``XREAD`` blocks), `session_key_prefix`, `only_plaintext` (every entry
     as JSON), `requests_timeout` (seconds, cluster-wide requests). Every
-    node must use the same stream name, stream count and channel. Not
-    offered: Redis Cluster and sharded Pub/Sub (``useShardedPubSub``);
+    node must use the same stream name, stream count and channel.
     ``rooms()`` across nodes is not part of this protocol."""
 
     def __init__(
         self,
-        url: str = "redis://localhost:6379/0",
+        url: Union[str, List[str]] = "redis://localhost:6379/0",
         channel: str = "socket.io",
         stream_name: str = "socket.io",
         stream_count: int = 1,
@@ -314,9 +316,15 @@ class RedisStreamsManager:
         session_key_prefix: str = "sio:session:",
         only_plaintext: bool = False,
         requests_timeout: float = 5.0,
+        use_sharded_pub_sub: bool = False,
     ) -> None:
-        if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("RedisStreamsManager url must be a redis:// URL")
+        urls = url if isinstance(url, list) else [url]
+        if not urls or not all(isinstance(u, str) and u.startswith(("redis://", "rediss://", "unix://")) for u in urls):
+            raise ValueError("RedisStreamsManager url must be a redis:// URL, or a non-empty list of them (a Redis Cluster)")
+        if not isinstance(use_sharded_pub_sub, bool):
+            raise ValueError("RedisStreamsManager use_sharded_pub_sub must be a bool")
+        if use_sharded_pub_sub and not isinstance(url, list):
+            raise ValueError("RedisStreamsManager use_sharded_pub_sub needs a Redis Cluster (url as a list of seed URLs)")
         for name, value in (("channel", channel), ("stream_name", stream_name)):
             if not isinstance(value, str) or not value:
                 raise ValueError(f"RedisStreamsManager {name} must be a non-empty str")
@@ -328,7 +336,8 @@ class RedisStreamsManager:
                 raise ValueError(f"RedisStreamsManager {what} must be an int >= {low}")
         if not isinstance(only_plaintext, bool):
             raise ValueError("RedisStreamsManager only_plaintext must be a bool")
-        self.url = url
+        self.url = list(url) if isinstance(url, list) else url
+        self.use_sharded_pub_sub = use_sharded_pub_sub
         self.channel = channel
         self.stream_name = stream_name
         self.stream_count = stream_count
@@ -343,7 +352,7 @@ class RedisStreamsManager:
 
     def _adapter(self) -> Dict[str, Any]:
         return {
-            "streams_url": self.url,
+            ("streams_nodes" if isinstance(self.url, list) else "streams_url"): self.url,
             "redis_prefix": self.channel,
             "streams_options": (
                 self.stream_name,
@@ -353,6 +362,7 @@ class RedisStreamsManager:
                 self.block_time,
                 self.session_key_prefix,
                 self.only_plaintext,
+                self.use_sharded_pub_sub,
             ),
             "requests_timeout": self.requests_timeout,
         }

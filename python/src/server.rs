@@ -56,8 +56,9 @@ const MARK: u8 = 6;
 struct Early(Arc<Mutex<EarlyInner>>);
 
 /// `RedisStreamsManager`'s options: stream name, stream count, max length,
-/// read count, block time (s), session key prefix, only plaintext.
-type StreamsOptions = (String, usize, usize, usize, f64, String, bool);
+/// read count, block time (s), session key prefix, only plaintext, sharded
+/// Pub/Sub.
+type StreamsOptions = (String, usize, usize, usize, f64, String, bool, bool);
 
 #[derive(Default)]
 struct EarlyInner {
@@ -481,6 +482,7 @@ impl Server {
         postgres_url = None,
         postgres_options = None,
         streams_url = None,
+        streams_nodes = None,
         streams_options = None,
         recovery = None,
         metrics_path = None,
@@ -517,6 +519,7 @@ impl Server {
         postgres_url: Option<String>,
         postgres_options: Option<(String, usize, f64)>,
         streams_url: Option<String>,
+        streams_nodes: Option<Vec<String>>,
         streams_options: Option<StreamsOptions>,
         recovery: Option<(f64, bool, usize, usize, usize)>,
         metrics_path: Option<String>,
@@ -588,10 +591,20 @@ impl Server {
             Some(t) => Some(secs(t, "requests_timeout")?),
             None => None,
         };
-        if streams_options.is_some() && streams_url.is_none() {
+        if streams_url.is_some() && streams_nodes.is_some() {
+            return Err(PyValueError::new_err(
+                "streams_url (one Redis) or streams_nodes (a Redis Cluster), not both",
+            ));
+        }
+        let streams_config = match (streams_url, streams_nodes) {
+            (Some(url), None) => Some(oxsio::adapter::redis::StreamsConfig::new(url)),
+            (None, Some(nodes)) => Some(oxsio::adapter::redis::StreamsConfig::cluster(nodes)),
+            _ => None,
+        };
+        if streams_options.is_some() && streams_config.is_none() {
             return Err(PyValueError::new_err("streams_options without streams_url"));
         }
-        if streams_url.is_some()
+        if streams_config.is_some()
             && (redis_url.is_some()
                 || sharded_nodes.is_some()
                 || subscription_mode.is_some()
@@ -601,17 +614,16 @@ impl Server {
                 "streams_url goes with no other adapter option",
             ));
         }
-        let streams = streams_url.is_some();
-        if let Some(url) = streams_url {
+        let streams = streams_config.is_some();
+        if let Some(mut cfg) = streams_config {
             // Joins a cluster with Node.js nodes using @socket.io/redis-streams-adapter.
-            let mut cfg = oxsio::adapter::redis::StreamsConfig::new(url);
             if let Some(prefix) = redis_prefix.clone() {
                 cfg = cfg.channel_prefix(prefix);
             }
             if let Some(t) = requests_timeout {
                 cfg = cfg.requests_timeout(t);
             }
-            if let Some((name, count, max_len, read_count, block, key_prefix, plaintext)) =
+            if let Some((name, count, max_len, read_count, block, key_prefix, plaintext, sharded)) =
                 streams_options
             {
                 cfg = cfg
@@ -621,7 +633,8 @@ impl Server {
                     .read_count(read_count)
                     .block_time(secs(block, "block_time")?)
                     .session_key_prefix(key_prefix)
-                    .only_plaintext(plaintext);
+                    .only_plaintext(plaintext)
+                    .use_sharded_pub_sub(sharded);
             }
             let factory = oxsio::adapter::redis::RedisStreamsAdapter::factory(cfg)
                 .map_err(|e| PyValueError::new_err(e.to_string()))?;

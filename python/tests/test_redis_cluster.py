@@ -352,12 +352,27 @@ def test_streams_manager_with_a_node_js_node(redis_port: int) -> None:
     on) and a Node.js node on ``@socket.io/redis-streams-adapter``: events
     both ways (each with its stream offset last), binary, fetchSockets."""
     url = f"redis://127.0.0.1:{redis_port}"
-    sio = _python_node(
-        client_manager=oxsio.RedisStreamsManager(url, requests_timeout=2, block_time=1),
-        connection_state_recovery=True,
-    )
+    _streams_with_node_js(oxsio.RedisStreamsManager(url, requests_timeout=2, block_time=1), redis_port, {"ADAPTER": "streams"})
+
+
+def test_streams_manager_on_a_redis_cluster(cluster_ports: List[int]) -> None:
+    """The same on a 3-master Redis Cluster, three streams, requests over
+    sharded Pub/Sub (``useShardedPubSub`` on the Node.js node)."""
+    nodes = [f"redis://127.0.0.1:{p}" for p in cluster_ports]
+    manager = oxsio.RedisStreamsManager(nodes, stream_count=3, use_sharded_pub_sub=True, requests_timeout=2, block_time=1)
+    env = {
+        "ADAPTER": "streams",
+        "REDIS_CLUSTER": ",".join(map(str, cluster_ports)),
+        "STREAM_COUNT": "3",
+        "USE_SHARDED_PUBSUB": "1",
+    }
+    _streams_with_node_js(manager, cluster_ports[0], env)
+
+
+def _streams_with_node_js(manager: oxsio.RedisStreamsManager, redis_port: int, env: Dict[str, str]) -> None:
+    sio = _python_node(client_manager=manager, connection_state_recovery=True)
     port = sio.start("127.0.0.1", 0)
-    js, js_url = _node_js(redis_port, {"ADAPTER": "streams"})
+    js, js_url = _node_js(redis_port, env)
     got = Recorder()
     clients = []
 
@@ -399,10 +414,16 @@ def test_streams_manager_arguments() -> None:
         {"url": "redis://x", "stream_name": ""},
         {"url": "redis://x", "only_plaintext": "yes"},
         {"url": "redis://x", "requests_timeout": -1},
+        {"url": [], "stream_count": 1},
+        {"url": ["redis://x", 5]},
+        {"url": "redis://x", "use_sharded_pub_sub": True},
+        {"url": ["redis://x"], "use_sharded_pub_sub": "yes"},
     ):
         with pytest.raises(ValueError):
             oxsio.RedisStreamsManager(**bad)
     sio = oxsio.Server(client_manager=oxsio.RedisStreamsManager("redis://127.0.0.1:1", stream_count=2))
+    sio.close()
+    sio = oxsio.Server(client_manager=oxsio.RedisStreamsManager(["redis://127.0.0.1:1"], use_sharded_pub_sub=True))
     sio.close()
 
 

@@ -12,7 +12,9 @@
 // PG_URL (the attachments table is created if missing; no Redis is used);
 // with ADAPTER=streams, @socket.io/redis-streams-adapter on the Redis, with
 // connectionStateRecovery on (maxDisconnectionDuration MAX_DISCONNECTION_MS,
-// default 120000), STREAM_NAME / STREAM_COUNT / MAX_LEN when set.
+// default 120000), STREAM_NAME / STREAM_COUNT / MAX_LEN when set; on the
+// Redis Cluster REDIS_CLUSTER when set, with useShardedPubSub when
+// USE_SHARDED_PUBSUB=1.
 //
 // App on "/": a client's auth {name, rooms:[..]} names it and joins rooms;
 // every event a client receives is also reported back by the client itself.
@@ -45,10 +47,15 @@ async function main() {
   }
   if (process.env.ADAPTER === "streams") {
     const { createAdapter: createStreamsAdapter } = require("@socket.io/redis-streams-adapter");
-    const client = createClient({ url: `redis://127.0.0.1:${redisPort}` });
+    const client = process.env.REDIS_CLUSTER
+      ? createCluster({
+          rootNodes: process.env.REDIS_CLUSTER.split(",").map((p) => ({ url: `redis://127.0.0.1:${p}` })),
+        })
+      : createClient({ url: `redis://127.0.0.1:${redisPort}` });
     client.on("error", () => {});
     await client.connect();
     const opts = {};
+    if (process.env.USE_SHARDED_PUBSUB === "1") opts.useShardedPubSub = true;
     if (process.env.STREAM_NAME) opts.streamName = process.env.STREAM_NAME;
     if (process.env.STREAM_COUNT) opts.streamCount = Number(process.env.STREAM_COUNT);
     if (process.env.MAX_LEN) opts.maxLen = Number(process.env.MAX_LEN);

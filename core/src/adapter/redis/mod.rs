@@ -19,6 +19,7 @@
 //! on the channels are logged and ignored.
 
 mod emitter;
+mod endpoint;
 mod sharded;
 mod streams;
 mod wire;

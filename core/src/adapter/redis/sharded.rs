@@ -314,7 +314,7 @@ async fn worker(weak: Weak<Shared>, mut rx: mpsc::UnboundedReceiver<Cmd>) {
                         .query_async::<redis::Value>(&mut conn),
                 )
                 .await;
-                if !matches!(r, Ok(Ok(ref v)) if numsub(v).is_some_and(|n| n > 0)) {
+                if !matches!(r, Ok(Ok(ref v)) if wire::numsub(v).is_some_and(|n| n > 0)) {
                     failed = true;
                     break;
                 }
@@ -408,23 +408,6 @@ async fn flush(
             );
             false
         }
-    }
-}
-
-/// Reads the subscriber count out of `PUBSUB SHARDNUMSUB <channel>` (an
-/// array `[channel, n]`, or a map once combined across cluster nodes).
-fn numsub(v: &redis::Value) -> Option<usize> {
-    use redis::Value as R;
-    let int = |v: &R| match v {
-        R::Int(n) => usize::try_from(*n).ok(),
-        R::BulkString(b) => std::str::from_utf8(b).ok()?.parse().ok(),
-        R::SimpleString(s) => s.parse().ok(),
-        _ => None,
-    };
-    match v {
-        R::Array(a) => a.get(1).and_then(int),
-        R::Map(m) => m.first().and_then(|(_, n)| int(n)),
-        _ => None,
     }
 }
 
@@ -627,7 +610,7 @@ impl Transport for Sharded {
                     .query_async(&mut conn)
                     .await;
                 match r {
-                    Ok(v) => numsub(&v),
+                    Ok(v) => wire::numsub(&v),
                     Err(e) => {
                         tracing::error!(error = %e, "sharded redis adapter: SHARDNUMSUB failed; assuming a single node");
                         None
@@ -742,16 +725,6 @@ mod tests {
             "/",
         );
         assert_eq!(Sharded::encode(&plain)[0], b'{');
-    }
-
-    #[test]
-    fn numsub_reads_arrays_and_maps() {
-        use redis::Value as R;
-        let arr = R::Array(vec![R::BulkString(b"socket.io#/#".to_vec()), R::Int(3)]);
-        assert_eq!(numsub(&arr), Some(3));
-        let map = R::Map(vec![(R::BulkString(b"socket.io#/#".to_vec()), R::Int(2))]);
-        assert_eq!(numsub(&map), Some(2));
-        assert_eq!(numsub(&R::Nil), None);
     }
 
     #[test]

@@ -35,8 +35,12 @@
 //!   is still in the stream, and the broadcasts of its namespace after it
 //!   (up to 100 `XRANGE` rounds) that targeted its rooms.
 //!
-//! Limits: Redis sharded Pub/Sub (Node's `useShardedPubSub`) and Redis
-//! Cluster are not offered (one Redis); `rooms()` lists this node's rooms.
+//! One Redis, or a Redis Cluster ([`StreamsConfig::cluster`], as Node's
+//! adapter on a `createCluster` client): there each stream is one key, a
+//! batch of commands goes as one pipeline per key, requests go over
+//! Pub/Sub (or sharded Pub/Sub, Node's `useShardedPubSub`) and the node
+//! count is summed over the cluster's nodes. `rooms()` lists this node's
+//! rooms.
 //! While Redis is unreachable, broadcasts stay local (without offsets) and
 //! requests end at their timeout; reading resumes after the last entry read.
 
@@ -51,6 +55,7 @@ use futures_util::{FutureExt, StreamExt};
 use tokio::sync::{OnceCell, mpsc};
 
 use super::RedisConfigError;
+use super::endpoint::{Conn, Endpoint};
 use super::wire;
 use crate::Value;
 use crate::adapter::cluster::{
@@ -71,8 +76,16 @@ const RESTORE_MAX_XRANGE_CALLS: usize = 100;
 /// Streams adapter options, named as Node's.
 #[derive(Debug, Clone)]
 pub struct StreamsConfig {
-    /// Redis URL, e.g. `redis://127.0.0.1:6379`.
+    /// Redis URL, e.g. `redis://127.0.0.1:6379` (empty with
+    /// [`cluster_nodes`](Self::cluster_nodes)).
     pub url: String,
+    /// Seed URLs of a Redis Cluster, in place of `url` (see
+    /// [`StreamsConfig::cluster`]); empty for one Redis.
+    pub cluster_nodes: Vec<String>,
+    /// Requests and responses over sharded Pub/Sub (`SPUBLISH` /
+    /// `SSUBSCRIBE`, counted with `PUBSUB SHARDNUMSUB`), as Node's
+    /// `useShardedPubSub`; default false. Redis Cluster only.
+    pub use_sharded_pub_sub: bool,
     /// Stream key (`streamName`), default `socket.io`.
     pub stream_name: String,
     /// Number of streams (`streamCount`), default 1. With more, stream
@@ -96,10 +109,12 @@ pub struct StreamsConfig {
 }
 
 impl StreamsConfig {
-    /// Options for `url` with Node's defaults.
+    /// Options for one Redis at `url`, with Node's defaults.
     pub fn new(url: impl Into<String>) -> Self {
         StreamsConfig {
             url: url.into(),
+            cluster_nodes: Vec::new(),
+            use_sharded_pub_sub: false,
             stream_name: "socket.io".into(),
             stream_count: 1,
             channel_prefix: "socket.io".into(),
@@ -110,6 +125,39 @@ impl StreamsConfig {
             only_plaintext: false,
             requests_timeout: Duration::from_secs(5),
         }
+    }
+
+    /// Options for a Redis Cluster reached through the seed URLs `nodes`,
+    /// with Node's defaults (Node's streams adapter on a `createCluster`
+    /// client). Each stream is one key, so with `stream_count > 1` the
+    /// streams spread over the masters; requests go over Pub/Sub, which a
+    /// cluster carries to every node (or over sharded Pub/Sub with
+    /// [`use_sharded_pub_sub`](Self::use_sharded_pub_sub)).
+    ///
+    /// ```no_run
+    /// # fn f() -> Result<(), oxsio::adapter::redis::RedisConfigError> {
+    /// use oxsio::adapter::redis::{RedisStreamsAdapter, StreamsConfig};
+    /// let config = StreamsConfig::cluster(["redis://127.0.0.1:7000", "redis://127.0.0.1:7001"])
+    ///     .stream_count(3)
+    ///     .use_sharded_pub_sub(true);
+    /// let io = oxsio::Server::builder().adapter(RedisStreamsAdapter::factory(config)?).build();
+    /// # Ok(()) }
+    /// ```
+    pub fn cluster<I, S>(nodes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        StreamsConfig {
+            cluster_nodes: nodes.into_iter().map(Into::into).collect(),
+            ..StreamsConfig::new("")
+        }
+    }
+
+    /// Sends requests and responses over sharded Pub/Sub (Redis Cluster only).
+    pub fn use_sharded_pub_sub(mut self, on: bool) -> Self {
+        self.use_sharded_pub_sub = on;
+        self
     }
 
     /// Sets the stream name.
@@ -182,6 +230,12 @@ impl StreamsConfig {
         }
         if self.requests_timeout.is_zero() {
             return bad("requests_timeout must be positive");
+        }
+        if !self.cluster_nodes.is_empty() && !self.url.is_empty() {
+            return bad("give url (one Redis) or cluster_nodes (a Redis Cluster), not both");
+        }
+        if self.use_sharded_pub_sub && self.cluster_nodes.is_empty() {
+            return bad("use_sharded_pub_sub needs a Redis Cluster (cluster_nodes)");
         }
         Ok(())
     }
@@ -278,9 +332,9 @@ enum Cmd {
 /// What every namespace adapter of one server shares: the command
 /// connection, the stream readers and the namespaces they dispatch to.
 struct Shared {
-    client: redis::Client,
+    endpoint: Endpoint,
     config: StreamsConfig,
-    conn: OnceCell<redis::aio::ConnectionManager>,
+    conn: OnceCell<Conn>,
     streams: Vec<Arc<StreamState>>,
     routes: RwLock<HashMap<String, Weak<dyn Receiver>>>,
     cmds: mpsc::UnboundedSender<Cmd>,
@@ -294,13 +348,10 @@ struct Shared {
 }
 
 impl Shared {
-    async fn conn(&self) -> Option<redis::aio::ConnectionManager> {
-        let cfg = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(self.config.requests_timeout));
+    async fn conn(&self) -> Option<Conn> {
         match self
             .conn
-            .get_or_try_init(|| self.client.get_connection_manager_with_config(cfg))
+            .get_or_try_init(|| self.endpoint.commands(self.config.requests_timeout))
             .await
         {
             Ok(c) => Some(c.clone()),
@@ -415,6 +466,38 @@ fn is_ephemeral(msg: &Value) -> bool {
     }
 }
 
+/// A batch's pipelines: one on one Redis; on a Redis Cluster, whose
+/// pipelines must stay within one slot, one per key (and one for the
+/// commands without a key). Each keeps its commands in order.
+struct Pipes(Vec<(Option<String>, redis::Pipeline)>, bool);
+
+impl Pipes {
+    fn new(cluster: bool) -> Self {
+        Pipes(Vec::new(), cluster)
+    }
+
+    /// The pipeline for commands on `key`, with its index.
+    fn for_key(&mut self, key: &str) -> (usize, &mut redis::Pipeline) {
+        self.group(Some(key))
+    }
+
+    fn unkeyed(&mut self) -> (usize, &mut redis::Pipeline) {
+        self.group(None)
+    }
+
+    fn group(&mut self, key: Option<&str>) -> (usize, &mut redis::Pipeline) {
+        let key = key.filter(|_| self.1);
+        let i = match self.0.iter().position(|(k, _)| k.as_deref() == key) {
+            Some(i) => i,
+            None => {
+                self.0.push((key.map(str::to_owned), redis::pipe()));
+                self.0.len() - 1
+            }
+        };
+        (i, &mut self.0[i].1)
+    }
+}
+
 /// Runs commands in order, pipelined per batch; reports to each logged
 /// XADD whether it went through.
 async fn worker(weak: Weak<Shared>, mut rx: mpsc::UnboundedReceiver<Cmd>) {
@@ -443,7 +526,7 @@ async fn worker(weak: Weak<Shared>, mut rx: mpsc::UnboundedReceiver<Cmd>) {
                 Err(_) => break,
             }
         }
-        let mut pipe = redis::pipe();
+        let mut pipes = Pipes::new(shared.endpoint.is_cluster());
         let mut waiting = Vec::new();
         for c in batch {
             match c {
@@ -452,6 +535,7 @@ async fn worker(weak: Weak<Shared>, mut rx: mpsc::UnboundedReceiver<Cmd>) {
                     fields,
                     logged,
                 } => {
+                    let (group, pipe) = pipes.for_key(&stream);
                     let stream_name = stream.clone();
                     let cmd = pipe
                         .cmd("XADD")
@@ -468,12 +552,20 @@ async fn worker(weak: Weak<Shared>, mut rx: mpsc::UnboundedReceiver<Cmd>) {
                     let read_back = shared
                         .stream(&stream_name)
                         .is_some_and(|s| s.progress.lock().is_ok_and(|p| p.read.is_some()));
-                    waiting.extend(logged.map(|l| (l, read_back)));
+                    waiting.extend(logged.map(|l| (l, group, read_back)));
                 }
                 Cmd::Publish(channel, payload) => {
-                    pipe.cmd("PUBLISH").arg(channel).arg(payload).ignore();
+                    if shared.config.use_sharded_pub_sub {
+                        // SPUBLISH is routed by its channel's slot.
+                        let (_, pipe) = pipes.for_key(&channel);
+                        pipe.cmd("SPUBLISH").arg(channel).arg(payload).ignore();
+                    } else {
+                        let (_, pipe) = pipes.unkeyed();
+                        pipe.cmd("PUBLISH").arg(channel).arg(payload).ignore();
+                    }
                 }
                 Cmd::Set(key, value, ttl_ms) => {
+                    let (_, pipe) = pipes.for_key(&key);
                     pipe.cmd("SET")
                         .arg(key)
                         .arg(value)
@@ -484,20 +576,27 @@ async fn worker(weak: Weak<Shared>, mut rx: mpsc::UnboundedReceiver<Cmd>) {
             }
         }
         let run = async {
-            let mut conn = shared.conn().await?;
-            let r: redis::RedisResult<()> = pipe.query_async(&mut conn).await;
-            r.map_err(|e| tracing::error!(error = %e, "redis streams adapter: publish failed; messages stay local"))
-                .ok()
+            let conn = shared.conn().await?;
+            let runs = pipes.0.into_iter().map(|(_, pipe)| {
+                let mut conn = conn.clone();
+                async move {
+                    let r: redis::RedisResult<()> = pipe.query_async(&mut conn).await;
+                    r.map_err(|e| tracing::error!(error = %e, "redis streams adapter: publish failed; messages stay local"))
+                        .is_ok()
+                }
+            });
+            Some(futures_util::future::join_all(runs).await)
         };
         let ok = match tokio::time::timeout(shared.config.requests_timeout, run).await {
-            Ok(r) => r.is_some(),
+            Ok(r) => r,
             Err(_) => {
                 tracing::error!("redis streams adapter: publish timed out; messages stay local");
-                false
+                None
             }
         };
-        for (logged, read_back) in waiting {
-            logged(ok && read_back);
+        for (logged, group, read_back) in waiting {
+            let went = ok.as_ref().is_some_and(|ok| ok.get(group) == Some(&true));
+            logged(went && read_back);
         }
     }
 }
@@ -520,18 +619,11 @@ async fn read_stream(weak: Weak<Shared>, stream: Arc<StreamState>) {
     let mut last: Option<String> = None;
     loop {
         let Some(shared) = weak.upgrade() else { return };
-        let client = shared.client.clone();
+        let endpoint = shared.endpoint.clone();
         let (block, count) = (shared.config.block_time, shared.config.read_count);
         let timeout = shared.config.requests_timeout;
         drop(shared);
-        let connect = async {
-            let cfg = redis::AsyncConnectionConfig::new()
-                .set_connection_timeout(Some(Duration::from_secs(2)))
-                .set_response_timeout(Some(block + timeout));
-            client
-                .get_multiplexed_async_connection_with_config(&cfg)
-                .await
-        };
+        let connect = endpoint.dedicated(block + timeout);
         let mut conn = match tokio::time::timeout(timeout, connect).await {
             Ok(Ok(c)) => c,
             Ok(Err(e)) => {
@@ -711,8 +803,11 @@ impl RedisStreamsAdapter {
     /// Connecting happens later, in the background.
     pub fn factory(config: StreamsConfig) -> Result<AdapterFactory, RedisConfigError> {
         config.check()?;
-        let client = redis::Client::open(config.url.as_str())
-            .map_err(|e| RedisConfigError(e.to_string()))?;
+        let endpoint = if config.cluster_nodes.is_empty() {
+            Endpoint::single(&config.url)?
+        } else {
+            Endpoint::cluster(&config.cluster_nodes)?
+        };
         let names: Vec<String> = if config.stream_count <= 1 {
             vec![config.stream_name.clone()]
         } else {
@@ -722,7 +817,7 @@ impl RedisStreamsAdapter {
         };
         let (cmds, cmds_rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
-            client,
+            endpoint,
             config,
             conn: OnceCell::new(),
             streams: names
@@ -781,31 +876,73 @@ fn new_adapter(ns: NsHandle, shared: Arc<Shared>) -> ClusterAdapter<Streams> {
         routes.insert(nsp, weak.clone());
     }
     let t = &adapter.0.transport;
-    crate::runtime::spawn(subscriber(
-        shared.client.clone(),
-        [t.channel.clone(), t.response_channel.clone()],
+    let subscription = Subscription {
+        endpoint: shared.endpoint.clone(),
+        channels: [t.channel.clone(), t.response_channel.clone()],
+        sharded: shared.config.use_sharded_pub_sub,
+        timeout: shared.config.requests_timeout,
         weak,
-        t.closed.subscribe(),
-    ));
+    };
+    let closed = t.closed.subscribe();
+    crate::runtime::spawn(async move {
+        match subscription.endpoint {
+            Endpoint::Single(ref client) => {
+                let client = client.clone();
+                subscriber(client, subscription, closed).await;
+            }
+            Endpoint::Cluster(_) => cluster_subscriber(subscription, closed).await,
+        }
+    });
     adapter
 }
 
-/// Subscribes to the namespace's channel and this node's response channel
-/// (again after every disconnect) and dispatches their msgpack messages.
+/// One namespace's subscription: its channel and this node's response
+/// channel, whose msgpack messages go to the namespace adapter.
+struct Subscription {
+    endpoint: Endpoint,
+    channels: [String; 2],
+    /// `SSUBSCRIBE` (Node's `useShardedPubSub`) instead of `SUBSCRIBE`.
+    sharded: bool,
+    timeout: Duration,
+    weak: Weak<dyn Receiver>,
+}
+
+impl Subscription {
+    /// Hands one message to the namespace; false once it is gone.
+    fn deliver(&self, payload: &[u8]) -> bool {
+        let Some(receiver) = self.weak.upgrade() else {
+            return false;
+        };
+        // Node sends every Pub/Sub message as msgpack.
+        match wire::from_msgpack(payload) {
+            Ok(v @ Value::Object(_)) => receiver.on_message(v),
+            Ok(_) => tracing::warn!("redis streams adapter: ignoring a message that is not a map"),
+            Err(e) => {
+                tracing::warn!(error = %e, "redis streams adapter: ignoring an undecodable message")
+            }
+        }
+        true
+    }
+
+    fn over(&self, closed: &tokio::sync::watch::Receiver<bool>) -> bool {
+        *closed.borrow() || self.weak.strong_count() == 0
+    }
+}
+
+/// Subscribes on one Redis (again after every disconnect) and dispatches.
 async fn subscriber(
     client: redis::Client,
-    channels: [String; 2],
-    weak: Weak<dyn Receiver>,
+    sub: Subscription,
     mut closed: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut backoff = Duration::from_millis(100);
     loop {
-        if *closed.borrow() || weak.strong_count() == 0 {
+        if sub.over(&closed) {
             return;
         }
         let subscribed = async {
             let mut ps = client.get_async_pubsub().await?;
-            for ch in &channels {
+            for ch in &sub.channels {
                 ps.subscribe(ch).await?;
             }
             Ok::<_, redis::RedisError>(ps)
@@ -822,18 +959,8 @@ async fn subscriber(
                         _ = closed.wait_for(|c| *c) => return,
                     };
                     let Some(msg) = msg else { break };
-                    let Some(receiver) = weak.upgrade() else {
+                    if !sub.deliver(msg.get_payload_bytes()) {
                         return;
-                    };
-                    // Node sends every Pub/Sub message as msgpack.
-                    match wire::from_msgpack(msg.get_payload_bytes()) {
-                        Ok(v @ Value::Object(_)) => receiver.on_message(v),
-                        Ok(_) => tracing::warn!(
-                            "redis streams adapter: ignoring a message that is not a map"
-                        ),
-                        Err(e) => {
-                            tracing::warn!(error = %e, "redis streams adapter: ignoring an undecodable message")
-                        }
                     }
                 }
                 tracing::warn!("redis streams adapter: subscription lost; re-subscribing");
@@ -846,6 +973,101 @@ async fn subscriber(
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(2));
     }
+}
+
+/// How often a cluster subscription checks that the cluster still counts
+/// it (a restarted cluster forgets its subscribers).
+const SUBSCRIPTION_CHECK: Duration = Duration::from_secs(5);
+
+/// Subscribes on a Redis Cluster over a RESP3 connection of its own and
+/// dispatches its pushes. The connection subscribes again after a node
+/// reconnects; every few seconds the response channel's subscriber count
+/// is checked as well, and a new connection made when the cluster no
+/// longer counts it.
+async fn cluster_subscriber(sub: Subscription, mut closed: tokio::sync::watch::Receiver<bool>) {
+    let mut backoff = Duration::from_millis(100);
+    let want = if sub.sharded {
+        redis::PushKind::SMessage
+    } else {
+        redis::PushKind::Message
+    };
+    loop {
+        if sub.over(&closed) {
+            return;
+        }
+        let (tx, mut pushes) = mpsc::unbounded_channel();
+        let subscribed = async {
+            let mut conn = sub.endpoint.cluster_pubsub(sub.timeout, tx).await?.ok()?;
+            for ch in &sub.channels {
+                let r = if sub.sharded {
+                    conn.ssubscribe(ch).await
+                } else {
+                    conn.subscribe(ch).await
+                };
+                if let Err(e) = r {
+                    tracing::error!(channel = %ch, error = %e, "redis streams adapter: cannot subscribe; retrying");
+                    return None;
+                }
+            }
+            Some(conn)
+        };
+        let conn = tokio::time::timeout(sub.timeout, subscribed)
+            .await
+            .ok()
+            .flatten();
+        if let Some(mut conn) = conn {
+            backoff = Duration::from_millis(100);
+            let mut check = tokio::time::interval(SUBSCRIPTION_CHECK);
+            check.reset();
+            loop {
+                tokio::select! {
+                    push = pushes.recv() => {
+                        let Some(push) = push else { break };
+                        if push.kind != want {
+                            continue;
+                        }
+                        if let Some(redis::Value::BulkString(payload)) = push.data.get(1)
+                            && !sub.deliver(payload)
+                        {
+                            return;
+                        }
+                    }
+                    _ = check.tick() => {
+                        if !counted(&mut conn, &sub).await {
+                            break;
+                        }
+                    }
+                    // (Not the guard itself: it would be held across the check.)
+                    () = async { let _ = closed.wait_for(|c| *c).await; } => return,
+                }
+            }
+            tracing::warn!("redis streams adapter: cluster subscription lost; re-subscribing");
+        } else {
+            tracing::error!("redis streams adapter: cannot subscribe on the cluster; retrying");
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(2));
+    }
+}
+
+/// Whether the cluster counts this node's subscription to its response
+/// channel (which only this node subscribes to).
+async fn counted(conn: &mut redis::cluster_async::ClusterConnection, sub: &Subscription) -> bool {
+    let r = tokio::time::timeout(
+        sub.timeout,
+        numsub_cmd(sub.sharded, &sub.channels[1]).query_async::<redis::Value>(conn),
+    )
+    .await;
+    matches!(r, Ok(Ok(ref v)) if wire::numsub(v).is_some_and(|n| n > 0))
+}
+
+/// `PUBSUB NUMSUB` (or `SHARDNUMSUB`) of `channel`; on a cluster it goes to
+/// every node and the counts are summed, as Node does.
+fn numsub_cmd(sharded: bool, channel: &str) -> redis::Cmd {
+    let mut cmd = redis::cmd("PUBSUB");
+    cmd.arg(if sharded { "SHARDNUMSUB" } else { "NUMSUB" })
+        .arg(channel);
+    cmd
 }
 
 /// The streams transport of one namespace.
@@ -909,15 +1131,14 @@ impl Transport for Streams {
         async move {
             let query = async {
                 let mut conn = shared.conn().await?;
-                let r: redis::RedisResult<(String, usize)> = redis::cmd("PUBSUB")
-                    .arg("NUMSUB")
-                    .arg(&channel)
-                    .query_async(&mut conn)
-                    .await;
+                let r: redis::RedisResult<redis::Value> =
+                    numsub_cmd(shared.config.use_sharded_pub_sub, &channel)
+                        .query_async(&mut conn)
+                        .await;
                 r.map_err(|e| tracing::error!(error = %e, "redis streams adapter: NUMSUB failed; assuming a single node")).ok()
             };
             match tokio::time::timeout(shared.config.requests_timeout, query).await {
-                Ok(Some((_, n))) => n.max(1),
+                Ok(Some(v)) => wire::numsub(&v).unwrap_or(1).max(1),
                 _ => 1,
             }
         }
@@ -1119,6 +1340,44 @@ impl SharedRecovery for Streams {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_redis_or_a_cluster_and_sharded_pub_sub_only_on_a_cluster() {
+        let err = |c: StreamsConfig| RedisStreamsAdapter::factory(c).err().map(|e| e.0);
+        assert!(err(StreamsConfig::new("redis://127.0.0.1:1")).is_none());
+        assert!(err(StreamsConfig::cluster(["redis://127.0.0.1:1"])).is_none());
+        let both = StreamsConfig {
+            url: "redis://127.0.0.1:1".into(),
+            ..StreamsConfig::cluster(["redis://127.0.0.1:2"])
+        };
+        assert!(err(both).unwrap().contains("not both"));
+        assert!(err(StreamsConfig::cluster(Vec::<String>::new())).is_some());
+        assert!(err(StreamsConfig::cluster(["nope://x"])).is_some());
+        let single_sharded = StreamsConfig::new("redis://127.0.0.1:1").use_sharded_pub_sub(true);
+        assert!(err(single_sharded).unwrap().contains("Redis Cluster"));
+        assert!(
+            err(StreamsConfig::cluster(["redis://127.0.0.1:1"]).use_sharded_pub_sub(true))
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_cluster_batch_is_one_pipeline_per_key_in_order() {
+        let mut one = Pipes::new(false);
+        assert_eq!(one.for_key("s-0").0, 0);
+        assert_eq!(one.unkeyed().0, 0);
+        assert_eq!(one.for_key("s-1").0, 0);
+        assert_eq!(one.0.len(), 1);
+        let mut cluster = Pipes::new(true);
+        cluster.for_key("s-0").1.cmd("XADD").arg(1);
+        cluster.unkeyed().1.cmd("PUBLISH").arg(2);
+        cluster.for_key("s-1").1.cmd("XADD").arg(3);
+        cluster.for_key("s-0").1.cmd("XADD").arg(4);
+        assert_eq!(cluster.0.len(), 3);
+        let keys: Vec<_> = cluster.0.iter().map(|(k, _)| k.clone()).collect();
+        assert_eq!(keys, [Some("s-0".into()), None, Some("s-1".into())]);
+        assert_eq!(cluster.0[0].1.len(), 2);
+    }
 
     #[test]
     fn stream_names_follow_node_hash_code() {

@@ -196,6 +196,24 @@ pub(crate) fn broadcast_uid(payload: &[u8]) -> Option<&[u8]> {
     body.get(..len)
 }
 
+/// Reads the subscriber count out of `PUBSUB NUMSUB <channel>` or
+/// `SHARDNUMSUB` (an array `[channel, n]`, or a map once summed across
+/// cluster nodes).
+pub(super) fn numsub(v: &redis::Value) -> Option<usize> {
+    use redis::Value as R;
+    let int = |v: &R| match v {
+        R::Int(n) => usize::try_from(*n).ok(),
+        R::BulkString(b) => std::str::from_utf8(b).ok()?.parse().ok(),
+        R::SimpleString(s) => s.parse().ok(),
+        _ => None,
+    };
+    match v {
+        R::Array(a) => a.get(1).and_then(int),
+        R::Map(m) => m.first().and_then(|(_, n)| int(n)),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,5 +337,15 @@ mod tests {
         assert!(decode(b"{not json").is_err());
         assert!(decode(b"").is_err());
         assert!(decode(b"\x93\xa6").is_err());
+    }
+
+    #[test]
+    fn numsub_reads_arrays_and_maps() {
+        use redis::Value as R;
+        let arr = R::Array(vec![R::BulkString(b"socket.io#/#".to_vec()), R::Int(3)]);
+        assert_eq!(numsub(&arr), Some(3));
+        let map = R::Map(vec![(R::BulkString(b"socket.io#/#".to_vec()), R::Int(2))]);
+        assert_eq!(numsub(&map), Some(2));
+        assert_eq!(numsub(&R::Nil), None);
     }
 }
