@@ -4,12 +4,13 @@
 // "broadcast" -> emit to room "all", sender included.
 // Prints "LISTENING <port>" once bound on 127.0.0.1.
 // Usage: node node_app.js [--port N] [--ping-interval-ms N] [--ping-timeout-ms N]
-// Cluster (the cluster scenarios): ADAPTER=redis|sharded|postgres|streams and
-// ADAPTER_URL (comma-separated node URLs for sharded):
+// Cluster (the cluster scenarios): ADAPTER=redis|sharded|postgres|streams|streams-cluster
+// and ADAPTER_URL (comma-separated node URLs for sharded and streams-cluster):
 //   redis    @socket.io/redis-adapter createAdapter on node-redis
 //   sharded  @socket.io/redis-adapter createShardedAdapter on a node-redis cluster
 //   postgres @socket.io/postgres-adapter on a pg Pool
 //   streams  @socket.io/redis-streams-adapter createAdapter on node-redis
+//   streams-cluster  the same on a node-redis cluster, streamCount 3, useShardedPubSub
 // Without ADAPTER the server is alone (in-memory adapter).
 'use strict';
 const path = require('path');
@@ -37,6 +38,12 @@ async function adapter(kind, url) {
     return need('@socket.io/postgres-adapter').createAdapter(pool);
   }
   const redis = need('redis');
+  if (kind === 'streams-cluster') {
+    const client = redis.createCluster({ rootNodes: url.split(',').map((u) => ({ url: u })) });
+    client.on('error', () => {});
+    await client.connect();
+    return need('@socket.io/redis-streams-adapter').createAdapter(client, { streamCount: 3, useShardedPubSub: true });
+  }
   if (kind === 'sharded') {
     const pub = redis.createCluster({ rootNodes: url.split(',').map((u) => ({ url: u })) });
     const sub = pub.duplicate();

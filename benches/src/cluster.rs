@@ -29,7 +29,14 @@ pub const SCENARIO: &str = "cluster_fanout";
 
 /// The adapter kinds measured by default, in report order (`none` = one
 /// node without an adapter, the baseline of the ratios).
-pub const DEFAULT_ADAPTERS: &[&str] = &["none", "redis", "sharded", "streams", "postgres"];
+pub const DEFAULT_ADAPTERS: &[&str] = &[
+    "none",
+    "redis",
+    "sharded",
+    "streams",
+    "streams-cluster",
+    "postgres",
+];
 
 /// The implementations measured on each adapter.
 pub const IMPLS: [&str; 2] = ["oxsio", "node"];
@@ -48,6 +55,9 @@ pub enum AdapterKind {
     Postgres,
     /// `@socket.io/redis-streams-adapter` on one Redis.
     Streams,
+    /// `@socket.io/redis-streams-adapter` on a 3-master Redis Cluster, three
+    /// streams, sharded Pub/Sub.
+    StreamsCluster,
 }
 
 /// The service an adapter kind runs on.
@@ -60,7 +70,8 @@ enum Service {
 }
 
 impl AdapterKind {
-    /// From its name (`none`, `redis`, `sharded`, `postgres`, `streams`).
+    /// From its name (`none`, `redis`, `sharded`, `postgres`, `streams`,
+    /// `streams-cluster`).
     pub fn parse(s: &str) -> Option<AdapterKind> {
         Some(match s {
             "none" => AdapterKind::None,
@@ -68,6 +79,7 @@ impl AdapterKind {
             "sharded" => AdapterKind::Sharded,
             "postgres" => AdapterKind::Postgres,
             "streams" => AdapterKind::Streams,
+            "streams-cluster" => AdapterKind::StreamsCluster,
             _ => return None,
         })
     }
@@ -80,6 +92,7 @@ impl AdapterKind {
             AdapterKind::Sharded => "sharded",
             AdapterKind::Postgres => "postgres",
             AdapterKind::Streams => "streams",
+            AdapterKind::StreamsCluster => "streams-cluster",
         }
     }
 
@@ -91,6 +104,9 @@ impl AdapterKind {
             "sharded" => "sharded Redis, 3-master Redis Cluster (`createShardedAdapter`, dynamic)",
             "postgres" => "Postgres (`@socket.io/postgres-adapter`)",
             "streams" => "Redis streams (`@socket.io/redis-streams-adapter`)",
+            "streams-cluster" => {
+                "Redis streams on a 3-master Redis Cluster (3 streams, `useShardedPubSub`)"
+            }
             _ => "?",
         }
     }
@@ -99,7 +115,7 @@ impl AdapterKind {
         match self {
             AdapterKind::None => Service::None,
             AdapterKind::Redis | AdapterKind::Streams => Service::Redis,
-            AdapterKind::Sharded => Service::RedisCluster,
+            AdapterKind::Sharded | AdapterKind::StreamsCluster => Service::RedisCluster,
             AdapterKind::Postgres => Service::Postgres,
         }
     }

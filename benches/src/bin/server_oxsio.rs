@@ -47,9 +47,15 @@ fn adapter(kind: &str, url: &str) -> Result<AdapterFactory, String> {
         "streams" => {
             RedisStreamsAdapter::factory(StreamsConfig::new(url)).map_err(|e| e.to_string())
         }
+        "streams-cluster" => RedisStreamsAdapter::factory(
+            StreamsConfig::cluster(url.split(','))
+                .stream_count(3)
+                .use_sharded_pub_sub(true),
+        )
+        .map_err(|e| e.to_string()),
         "postgres" => PostgresAdapter::factory(PostgresConfig::new(url)).map_err(|e| e.to_string()),
         _ => Err(format!(
-            "unknown adapter {kind:?}: redis, sharded, streams or postgres"
+            "unknown adapter {kind:?}: redis, sharded, streams, streams-cluster or postgres"
         )),
     }
 }
