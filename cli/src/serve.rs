@@ -87,6 +87,18 @@ pub(crate) struct Args {
     /// bounds how far back a session can be recovered.
     #[arg(long, value_name = "N", requires = "redis_streams")]
     stream_max_len: Option<usize>,
+    /// Entries per XREAD of --redis-streams (default 100).
+    #[arg(long, value_name = "N", requires = "redis_streams")]
+    stream_read_count: Option<usize>,
+    /// How long one XREAD of --redis-streams blocks, in milliseconds (default 5000).
+    #[arg(long, value_name = "MS", requires = "redis_streams")]
+    stream_block_ms: Option<u64>,
+    /// Key prefix of the sessions --redis-streams stores for recovery (default sio:session:).
+    #[arg(long, value_name = "PREFIX", requires = "redis_streams")]
+    session_key_prefix: Option<String>,
+    /// Every stream entry of --redis-streams as JSON, binary included (Node's onlyPlaintext).
+    #[arg(long, requires = "redis_streams")]
+    stream_only_plaintext: bool,
     /// Join a cluster through PostgreSQL LISTEN/NOTIFY (@socket.io/postgres-adapter),
     /// e.g. postgres://user@127.0.0.1:5432/db.
     #[arg(long, value_name = "URL", group = "adapter")]
@@ -94,6 +106,13 @@ pub(crate) struct Args {
     /// Table of the Postgres adapter's attachments (payloads with binary or over the NOTIFY limit).
     #[arg(long, value_name = "NAME", requires = "postgres")]
     postgres_table: Option<String>,
+    /// Messages of --postgres whose JSON is longer than this many bytes go
+    /// through the attachments table (default 8000, under NOTIFY's limit).
+    #[arg(long, value_name = "BYTES", requires = "postgres")]
+    postgres_payload_threshold: Option<usize>,
+    /// Attachments of --postgres older than this are deleted, in milliseconds (default 30000).
+    #[arg(long, value_name = "MS", requires = "postgres")]
+    postgres_cleanup_ms: Option<u64>,
     /// Key / channel prefix of the adapter (default socket.io, as Node's adapters).
     #[arg(
         long,
@@ -223,6 +242,16 @@ fn adapter(a: &Args) -> Result<Option<oxsio::adapter::AdapterFactory>, Failure> 
         if let Some(n) = a.stream_max_len {
             cfg = cfg.max_len(n);
         }
+        if let Some(n) = a.stream_read_count {
+            cfg = cfg.read_count(n);
+        }
+        if let Some(ms) = a.stream_block_ms {
+            cfg = cfg.block_time(Duration::from_millis(ms));
+        }
+        if let Some(p) = &a.session_key_prefix {
+            cfg = cfg.session_key_prefix(p.clone());
+        }
+        cfg = cfg.only_plaintext(a.stream_only_plaintext);
         return redis::RedisStreamsAdapter::factory(cfg)
             .map(Some)
             .map_err(|e| Failure::usage(format!("--redis-streams: {e}")));
@@ -237,6 +266,12 @@ fn adapter(a: &Args) -> Result<Option<oxsio::adapter::AdapterFactory>, Failure> 
         }
         if let Some(table) = &a.postgres_table {
             cfg = cfg.table_name(table.clone());
+        }
+        if let Some(n) = a.postgres_payload_threshold {
+            cfg = cfg.payload_threshold(n);
+        }
+        if let Some(ms) = a.postgres_cleanup_ms {
+            cfg = cfg.cleanup_interval(Duration::from_millis(ms));
         }
         return postgres::PostgresAdapter::factory(cfg)
             .map(Some)

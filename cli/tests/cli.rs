@@ -491,6 +491,10 @@ fn serve_with_the_postgres_adapter_spans_two_nodes() {
         &url,
         "--postgres-table",
         "cli_attachments",
+        "--postgres-payload-threshold",
+        "4000",
+        "--postgres-cleanup-ms",
+        "60000",
         "--adapter-prefix",
         "cli",
     ]);
@@ -509,6 +513,12 @@ fn serve_with_the_streams_adapter_spans_two_nodes() {
         "2",
         "--stream-max-len",
         "500",
+        "--stream-read-count",
+        "50",
+        "--stream-block-ms",
+        "1000",
+        "--session-key-prefix",
+        "cli:session:",
         "--recovery",
         "5000",
     ]);
@@ -666,6 +676,34 @@ fn adapter_flags_are_checked() {
             "--redis-cluster",
         ),
         (vec!["--redis-cluster"], "--redis-streams"),
+        (vec!["--stream-read-count", "5"], "--redis-streams"),
+        (
+            vec![
+                "--redis-streams",
+                "redis://127.0.0.1:1",
+                "--stream-block-ms",
+                "0",
+            ],
+            "block_time",
+        ),
+        (
+            vec![
+                "--postgres",
+                "postgres://x@127.0.0.1:1/x",
+                "--postgres-cleanup-ms",
+                "0",
+            ],
+            "cleanup_interval",
+        ),
+        (
+            vec![
+                "--redis",
+                "redis://127.0.0.1:1",
+                "--adapter-timeout-ms",
+                "0",
+            ],
+            "requests_timeout",
+        ),
         (vec!["--adapter-prefix", "p"], "adapter"),
         (vec!["--redis", "not a url"], "--redis"),
         (vec!["--postgres", "mysql://nope"], "--postgres"),

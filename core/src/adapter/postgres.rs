@@ -525,8 +525,9 @@ impl PostgresAdapter {
     /// A factory for [`ServerBuilder::adapter`](crate::ServerBuilder::adapter).
     ///
     /// # Errors
-    /// An invalid connection string or table name. Connecting happens later,
-    /// in the background.
+    /// An invalid connection string or table name, or a zero cleanup
+    /// interval or request timeout. Connecting happens later, in the
+    /// background.
     pub fn factory(config: PostgresConfig) -> Result<AdapterFactory, PostgresConfigError> {
         let pg = tokio_postgres::Config::from_str(&config.url)
             .map_err(|e| PostgresConfigError(e.to_string()))?;
@@ -541,6 +542,17 @@ impl PostgresAdapter {
                 "table name {:?}: letters, digits, '_' and '.' only",
                 config.table_name
             )));
+        }
+        // Zero would run the cleanup in a loop, or end every request at once.
+        if config.cleanup_interval.is_zero() {
+            return Err(PostgresConfigError(
+                "cleanup_interval must be positive".into(),
+            ));
+        }
+        if config.requests_timeout.is_zero() {
+            return Err(PostgresConfigError(
+                "requests_timeout must be positive".into(),
+            ));
         }
         let (cmds, cmds_rx) = mpsc::unbounded_channel();
         let (listen, listen_rx) = mpsc::unbounded_channel();

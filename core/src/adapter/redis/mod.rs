@@ -127,8 +127,12 @@ impl RedisAdapter {
     /// A factory for [`ServerBuilder::adapter`](crate::ServerBuilder::adapter).
     ///
     /// # Errors
-    /// The URL is not a valid Redis URL. Connecting happens later, in the background.
+    /// The URL is not a valid Redis URL, or the request timeout is zero.
+    /// Connecting happens later, in the background.
     pub fn factory(config: RedisConfig) -> Result<super::AdapterFactory, RedisConfigError> {
+        if config.requests_timeout.is_zero() {
+            return Err(RedisConfigError("requests_timeout must be positive".into()));
+        }
         let client = redis::Client::open(config.url.as_str())
             .map_err(|e| RedisConfigError(e.to_string()))?;
         let shared = Arc::new(Shared {

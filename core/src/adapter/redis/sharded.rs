@@ -418,11 +418,14 @@ impl ShardedRedisAdapter {
     /// A factory for [`ServerBuilder::adapter`](crate::ServerBuilder::adapter).
     ///
     /// # Errors
-    /// No node URL, or a URL that is not a Redis URL. Connecting happens
-    /// later, in the background.
+    /// No node URL, a URL that is not a Redis URL, or a zero request
+    /// timeout. Connecting happens later, in the background.
     pub fn factory(config: ShardedConfig) -> Result<AdapterFactory, RedisConfigError> {
         if config.nodes.is_empty() {
             return Err(RedisConfigError("no Redis Cluster node given".into()));
+        }
+        if config.requests_timeout.is_zero() {
+            return Err(RedisConfigError("requests_timeout must be positive".into()));
         }
         let routes: Routes = Arc::new(RwLock::new(HashMap::new()));
         let dispatch = routes.clone();
