@@ -76,7 +76,11 @@ impl Endpoint {
                     .await
                     .map(Conn::Managed)
             }
+            // No retries: a command that timed out may have run (an XADD
+            // retried would add its broadcast twice); the caller reports
+            // the failure instead.
             Endpoint::Cluster(nodes) => Self::cluster_builder(nodes, response)
+                .retries(0)
                 .build()?
                 .get_async_connection()
                 .await

@@ -467,8 +467,8 @@ fn is_ephemeral(msg: &Value) -> bool {
 }
 
 /// A batch's pipelines: one on one Redis; on a Redis Cluster, whose
-/// pipelines must stay within one slot, one per key (and one for the
-/// commands without a key). Each keeps its commands in order.
+/// pipelines must stay within one slot, one per key (a stream, a session
+/// key, a Pub/Sub channel). Each keeps its commands in order.
 struct Pipes(Vec<(Option<String>, redis::Pipeline)>, bool);
 
 impl Pipes {
@@ -478,15 +478,7 @@ impl Pipes {
 
     /// The pipeline for commands on `key`, with its index.
     fn for_key(&mut self, key: &str) -> (usize, &mut redis::Pipeline) {
-        self.group(Some(key))
-    }
-
-    fn unkeyed(&mut self) -> (usize, &mut redis::Pipeline) {
-        self.group(None)
-    }
-
-    fn group(&mut self, key: Option<&str>) -> (usize, &mut redis::Pipeline) {
-        let key = key.filter(|_| self.1);
+        let key = Some(key).filter(|_| self.1);
         let i = match self.0.iter().position(|(k, _)| k.as_deref() == key) {
             Some(i) => i,
             None => {
@@ -555,14 +547,14 @@ async fn worker(weak: Weak<Shared>, mut rx: mpsc::UnboundedReceiver<Cmd>) {
                     waiting.extend(logged.map(|l| (l, group, read_back)));
                 }
                 Cmd::Publish(channel, payload) => {
-                    if shared.config.use_sharded_pub_sub {
-                        // SPUBLISH is routed by its channel's slot.
-                        let (_, pipe) = pipes.for_key(&channel);
-                        pipe.cmd("SPUBLISH").arg(channel).arg(payload).ignore();
+                    // The cluster client routes (S)PUBLISH by its channel's slot.
+                    let (_, pipe) = pipes.for_key(&channel);
+                    let cmd = if shared.config.use_sharded_pub_sub {
+                        "SPUBLISH"
                     } else {
-                        let (_, pipe) = pipes.unkeyed();
-                        pipe.cmd("PUBLISH").arg(channel).arg(payload).ignore();
-                    }
+                        "PUBLISH"
+                    };
+                    pipe.cmd(cmd).arg(channel).arg(payload).ignore();
                 }
                 Cmd::Set(key, value, ttl_ms) => {
                     let (_, pipe) = pipes.for_key(&key);
@@ -997,7 +989,13 @@ async fn cluster_subscriber(sub: Subscription, mut closed: tokio::sync::watch::R
         }
         let (tx, mut pushes) = mpsc::unbounded_channel();
         let subscribed = async {
-            let mut conn = sub.endpoint.cluster_pubsub(sub.timeout, tx).await?.ok()?;
+            let mut conn = match sub.endpoint.cluster_pubsub(sub.timeout, tx).await? {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::error!(error = %e, "redis streams adapter: cannot connect to the cluster to subscribe; retrying");
+                    return None;
+                }
+            };
             for ch in &sub.channels {
                 let r = if sub.sharded {
                     conn.ssubscribe(ch).await
@@ -1050,15 +1048,24 @@ async fn cluster_subscriber(sub: Subscription, mut closed: tokio::sync::watch::R
     }
 }
 
-/// Whether the cluster counts this node's subscription to its response
-/// channel (which only this node subscribes to).
+/// False when the cluster answers that nobody subscribes to this node's
+/// response channel (which only this node subscribes to): it forgot the
+/// subscription. An error or a timeout (a node unreachable for now) is not
+/// taken for that.
 async fn counted(conn: &mut redis::cluster_async::ClusterConnection, sub: &Subscription) -> bool {
     let r = tokio::time::timeout(
         sub.timeout,
         numsub_cmd(sub.sharded, &sub.channels[1]).query_async::<redis::Value>(conn),
     )
     .await;
-    matches!(r, Ok(Ok(ref v)) if wire::numsub(v).is_some_and(|n| n > 0))
+    match r {
+        Ok(Ok(v)) => wire::numsub(&v) != Some(0),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "redis streams adapter: cannot count the cluster's subscribers");
+            true
+        }
+        Err(_) => true,
+    }
 }
 
 /// `PUBSUB NUMSUB` (or `SHARDNUMSUB`) of `channel`; on a cluster it goes to
@@ -1365,17 +1372,26 @@ mod tests {
     fn a_cluster_batch_is_one_pipeline_per_key_in_order() {
         let mut one = Pipes::new(false);
         assert_eq!(one.for_key("s-0").0, 0);
-        assert_eq!(one.unkeyed().0, 0);
+        assert_eq!(one.for_key("socket.io#/#").0, 0);
         assert_eq!(one.for_key("s-1").0, 0);
         assert_eq!(one.0.len(), 1);
         let mut cluster = Pipes::new(true);
         cluster.for_key("s-0").1.cmd("XADD").arg(1);
-        cluster.unkeyed().1.cmd("PUBLISH").arg(2);
+        cluster.for_key("socket.io#/#").1.cmd("PUBLISH").arg(2);
         cluster.for_key("s-1").1.cmd("XADD").arg(3);
         cluster.for_key("s-0").1.cmd("XADD").arg(4);
-        assert_eq!(cluster.0.len(), 3);
+        cluster.for_key("socket.io#/#uid#").1.cmd("PUBLISH").arg(5);
+        assert_eq!(cluster.0.len(), 4);
         let keys: Vec<_> = cluster.0.iter().map(|(k, _)| k.clone()).collect();
-        assert_eq!(keys, [Some("s-0".into()), None, Some("s-1".into())]);
+        assert_eq!(
+            keys,
+            [
+                Some("s-0".into()),
+                Some("socket.io#/#".into()),
+                Some("s-1".into()),
+                Some("socket.io#/#uid#".into())
+            ]
+        );
         assert_eq!(cluster.0[0].1.len(), 2);
     }
 
