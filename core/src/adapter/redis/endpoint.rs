@@ -162,3 +162,79 @@ impl ConnectionLike for Conn {
         }
     }
 }
+
+/// A batch's pipelines: one on one Redis; on a Redis Cluster, whose
+/// pipelines must stay within one slot, one per key (a stream, a session
+/// key, a Pub/Sub channel). Each keeps its commands in order.
+pub(crate) struct Pipes(pub(crate) Vec<(Option<String>, redis::Pipeline)>, bool);
+
+impl Pipes {
+    pub(crate) fn new(cluster: bool) -> Self {
+        Pipes(Vec::new(), cluster)
+    }
+
+    /// The pipeline for commands on `key`, with its index.
+    pub(crate) fn for_key(&mut self, key: &str) -> (usize, &mut redis::Pipeline) {
+        let key = Some(key).filter(|_| self.1);
+        let i = match self.0.iter().position(|(k, _)| k.as_deref() == key) {
+            Some(i) => i,
+            None => {
+                self.0.push((key.map(str::to_owned), redis::pipe()));
+                self.0.len() - 1
+            }
+        };
+        (i, &mut self.0[i].1)
+    }
+}
+
+impl Pipes {
+    /// True when no command was added.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.iter().all(|(_, p)| p.is_empty())
+    }
+
+    /// Runs every pipeline (concurrently, each in order) on `conn`; whether
+    /// each went through, in the order of their indexes.
+    pub(crate) async fn run<C>(self, conn: &C) -> Vec<redis::RedisResult<()>>
+    where
+        C: ConnectionLike + Clone + Send,
+    {
+        let runs = self.0.into_iter().map(|(_, pipe)| {
+            let mut conn = conn.clone();
+            async move { pipe.query_async::<()>(&mut conn).await }
+        });
+        futures_util::future::join_all(runs).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cluster_batch_is_one_pipeline_per_key_in_order() {
+        let mut one = Pipes::new(false);
+        assert_eq!(one.for_key("s-0").0, 0);
+        assert_eq!(one.for_key("socket.io#/#").0, 0);
+        assert_eq!(one.for_key("s-1").0, 0);
+        assert_eq!(one.0.len(), 1);
+        let mut cluster = Pipes::new(true);
+        cluster.for_key("s-0").1.cmd("XADD").arg(1);
+        cluster.for_key("socket.io#/#").1.cmd("PUBLISH").arg(2);
+        cluster.for_key("s-1").1.cmd("XADD").arg(3);
+        cluster.for_key("s-0").1.cmd("XADD").arg(4);
+        cluster.for_key("socket.io#/#uid#").1.cmd("PUBLISH").arg(5);
+        assert_eq!(cluster.0.len(), 4);
+        let keys: Vec<_> = cluster.0.iter().map(|(k, _)| k.clone()).collect();
+        assert_eq!(
+            keys,
+            [
+                Some("s-0".into()),
+                Some("socket.io#/#".into()),
+                Some("s-1".into()),
+                Some("socket.io#/#uid#".into())
+            ]
+        );
+        assert_eq!(cluster.0[0].1.len(), 2);
+    }
+}

@@ -40,6 +40,7 @@ use redis::cluster_async::ClusterConnection;
 use tokio::sync::{OnceCell, mpsc};
 
 use super::RedisConfigError;
+use super::endpoint::Pipes;
 use super::wire;
 use crate::Value;
 use crate::adapter::cluster::{self, ClusterAdapter, Receiver, Transport};
@@ -320,17 +321,17 @@ async fn worker(weak: Weak<Shared>, mut rx: mpsc::UnboundedReceiver<Cmd>) {
                 }
             }
         }
-        let mut pipe = redis::pipe();
-        let mut n = 0;
+        // A cluster pipeline stays within one slot: one per channel.
+        let mut pipes = Pipes::new(true);
         for c in batch {
             match c {
                 Cmd::Publish(channel, payload) => {
+                    let (_, pipe) = pipes.for_key(&channel);
                     pipe.cmd("SPUBLISH").arg(channel).arg(payload).ignore();
-                    n += 1;
                 }
                 other => {
-                    failed |= !flush(&mut conn, &mut pipe, n, timeout).await;
-                    n = 0;
+                    let ready = std::mem::replace(&mut pipes, Pipes::new(true));
+                    failed |= !flush(&conn, ready, timeout).await;
                     let (ch, on) = match other {
                         Cmd::Subscribe(ch, private) => {
                             if private {
@@ -356,7 +357,7 @@ async fn worker(weak: Weak<Shared>, mut rx: mpsc::UnboundedReceiver<Cmd>) {
                 }
             }
         }
-        failed |= !flush(&mut conn, &mut pipe, n, timeout).await;
+        failed |= !flush(&conn, pipes, timeout).await;
         if failed {
             shared.reset(generation);
             synced = 0;
@@ -384,28 +385,21 @@ async fn ssubscribe(
 }
 
 /// Sends the pipelined publishes; false when they failed.
-async fn flush(
-    conn: &mut ClusterConnection,
-    pipe: &mut redis::Pipeline,
-    n: usize,
-    timeout: Duration,
-) -> bool {
-    if n == 0 {
+async fn flush(conn: &ClusterConnection, pipes: Pipes, timeout: Duration) -> bool {
+    if pipes.is_empty() {
         return true;
     }
-    let r = tokio::time::timeout(timeout, pipe.query_async::<()>(conn)).await;
-    pipe.clear();
-    match r {
-        Ok(Ok(())) => true,
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, n, "sharded redis adapter: publish failed; messages stay local");
-            false
+    match tokio::time::timeout(timeout, pipes.run(conn)).await {
+        Ok(results) => {
+            let mut ok = true;
+            for e in results.into_iter().filter_map(Result::err) {
+                tracing::error!(error = %e, "sharded redis adapter: publish failed; messages stay local");
+                ok = false;
+            }
+            ok
         }
         Err(_) => {
-            tracing::error!(
-                n,
-                "sharded redis adapter: publish timed out; messages stay local"
-            );
+            tracing::error!("sharded redis adapter: publish timed out; messages stay local");
             false
         }
     }

@@ -55,7 +55,7 @@ use futures_util::{FutureExt, StreamExt};
 use tokio::sync::{OnceCell, mpsc};
 
 use super::RedisConfigError;
-use super::endpoint::{Conn, Endpoint};
+use super::endpoint::{Conn, Endpoint, Pipes};
 use super::wire;
 use crate::Value;
 use crate::adapter::cluster::{
@@ -466,30 +466,6 @@ fn is_ephemeral(msg: &Value) -> bool {
     }
 }
 
-/// A batch's pipelines: one on one Redis; on a Redis Cluster, whose
-/// pipelines must stay within one slot, one per key (a stream, a session
-/// key, a Pub/Sub channel). Each keeps its commands in order.
-struct Pipes(Vec<(Option<String>, redis::Pipeline)>, bool);
-
-impl Pipes {
-    fn new(cluster: bool) -> Self {
-        Pipes(Vec::new(), cluster)
-    }
-
-    /// The pipeline for commands on `key`, with its index.
-    fn for_key(&mut self, key: &str) -> (usize, &mut redis::Pipeline) {
-        let key = Some(key).filter(|_| self.1);
-        let i = match self.0.iter().position(|(k, _)| k.as_deref() == key) {
-            Some(i) => i,
-            None => {
-                self.0.push((key.map(str::to_owned), redis::pipe()));
-                self.0.len() - 1
-            }
-        };
-        (i, &mut self.0[i].1)
-    }
-}
-
 /// Runs commands in order, pipelined per batch; reports to each logged
 /// XADD whether it went through.
 async fn worker(weak: Weak<Shared>, mut rx: mpsc::UnboundedReceiver<Cmd>) {
@@ -569,15 +545,16 @@ async fn worker(weak: Weak<Shared>, mut rx: mpsc::UnboundedReceiver<Cmd>) {
         }
         let run = async {
             let conn = shared.conn().await?;
-            let runs = pipes.0.into_iter().map(|(_, pipe)| {
-                let mut conn = conn.clone();
-                async move {
-                    let r: redis::RedisResult<()> = pipe.query_async(&mut conn).await;
-                    r.map_err(|e| tracing::error!(error = %e, "redis streams adapter: publish failed; messages stay local"))
-                        .is_ok()
-                }
-            });
-            Some(futures_util::future::join_all(runs).await)
+            let results = pipes.run(&conn).await;
+            Some(
+                results
+                    .into_iter()
+                    .map(|r| {
+                        r.map_err(|e| tracing::error!(error = %e, "redis streams adapter: publish failed; messages stay local"))
+                            .is_ok()
+                    })
+                    .collect::<Vec<_>>(),
+            )
         };
         let ok = match tokio::time::timeout(shared.config.requests_timeout, run).await {
             Ok(r) => r,
@@ -1366,33 +1343,6 @@ mod tests {
             err(StreamsConfig::cluster(["redis://127.0.0.1:1"]).use_sharded_pub_sub(true))
                 .is_none()
         );
-    }
-
-    #[test]
-    fn a_cluster_batch_is_one_pipeline_per_key_in_order() {
-        let mut one = Pipes::new(false);
-        assert_eq!(one.for_key("s-0").0, 0);
-        assert_eq!(one.for_key("socket.io#/#").0, 0);
-        assert_eq!(one.for_key("s-1").0, 0);
-        assert_eq!(one.0.len(), 1);
-        let mut cluster = Pipes::new(true);
-        cluster.for_key("s-0").1.cmd("XADD").arg(1);
-        cluster.for_key("socket.io#/#").1.cmd("PUBLISH").arg(2);
-        cluster.for_key("s-1").1.cmd("XADD").arg(3);
-        cluster.for_key("s-0").1.cmd("XADD").arg(4);
-        cluster.for_key("socket.io#/#uid#").1.cmd("PUBLISH").arg(5);
-        assert_eq!(cluster.0.len(), 4);
-        let keys: Vec<_> = cluster.0.iter().map(|(k, _)| k.clone()).collect();
-        assert_eq!(
-            keys,
-            [
-                Some("s-0".into()),
-                Some("socket.io#/#".into()),
-                Some("s-1".into()),
-                Some("socket.io#/#uid#".into())
-            ]
-        );
-        assert_eq!(cluster.0[0].1.len(), 2);
     }
 
     #[test]
