@@ -13,8 +13,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::time::Duration;
 
 use common::cluster::*;
+use oxsio::Transport;
 use oxsio::adapter::redis::{ShardedConfig, ShardedRedisAdapter, SubscriptionMode};
-use oxsio::{Transport, Value};
 use serde_json::json;
 
 async fn oxsio_sharded(cluster: &RedisCluster, mode: SubscriptionMode) -> Node {
@@ -46,18 +46,7 @@ async fn oxsio_with_node_js(mode: SubscriptionMode) {
     ox.until_count(2).await;
     js.until_count(2).await;
     matrix_both_ways(&ox, &js, false).await;
-    // Server-side emits of two namespaces leave in one batch, on two
-    // channels (two slots of the cluster): both go out.
-    if let Node::Oxsio(io, _) = &ox {
-        let mut w = peer(&js, "relay-watcher", &[], Transport::Websocket).await;
-        let (root, news) = (io.of("/"), io.of("/news"));
-        tokio::join!(
-            root.server_side_emit("relay", vec![Value::from("two channels")]),
-            news.server_side_emit("relay", vec![Value::from("news")]),
-        );
-        assert_eq!(w.expect("relayed").await, vec![Value::from("two channels")]);
-        w.socket.disconnect();
-    }
+    two_channels_in_one_batch(&ox, &js).await;
     ox.stop().await;
     js.stop().await;
     cluster.stop().await;

@@ -361,18 +361,7 @@ async fn on_a_redis_cluster(sharded: bool) {
     ox.until_count(2).await;
     js.until_count(2).await;
     matrix_both_ways(&ox, &js, false).await;
-    // Server-side emits of two namespaces leave in one batch, on two
-    // channels (two slots of the cluster): both go out.
-    if let Node::Oxsio(io, _) = &ox {
-        let mut w = peer(&js, "relay-watcher", &[], Transport::Websocket).await;
-        let (root, news) = (io.of("/"), io.of("/news"));
-        tokio::join!(
-            root.server_side_emit("relay", vec![Value::from("two channels")]),
-            news.server_side_emit("relay", vec![Value::from("news")]),
-        );
-        assert_eq!(w.expect("relayed").await, vec![Value::from("two channels")]);
-        w.socket.disconnect();
-    }
+    two_channels_in_one_batch(&ox, &js).await;
     recovers_across(&js, &ox, &cluster.ports, Transport::Websocket).await;
     recovers_across(&ox, &js, &cluster.ports, Transport::Polling).await;
     // The namespaces' streams, as Node names them, hold the entries.

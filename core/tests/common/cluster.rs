@@ -422,6 +422,26 @@ pub async fn heals(node: &Node, a: &mut Peer, b: &mut Peer, tries: usize) -> boo
     false
 }
 
+/// Server-side emits of two namespaces from the oxsio node `ox` leave in
+/// one batch, on two channels (two slots of a Redis Cluster): both go out,
+/// and `js` relays the root namespace's to its clients.
+pub async fn two_channels_in_one_batch(ox: &Node, js: &Node) {
+    let Node::Oxsio(io, _) = ox else {
+        panic!(
+            "two_channels_in_one_batch: {} is not an oxsio node",
+            ox.name()
+        );
+    };
+    let mut w = peer(js, "relay-watcher", &[], Transport::Websocket).await;
+    let (root, news) = (io.of("/"), io.of("/news"));
+    tokio::join!(
+        root.server_side_emit("relay", vec![Value::from("two channels")]),
+        news.server_side_emit("relay", vec![Value::from("news")]),
+    );
+    assert_eq!(w.expect("relayed").await, vec![Value::from("two channels")]);
+    w.socket.disconnect();
+}
+
 /// The matrix in both directions, over WebSocket then long-polling.
 pub async fn matrix_both_ways(a: &Node, b: &Node, all_rooms: bool) {
     for transport in [Transport::Websocket, Transport::Polling] {
