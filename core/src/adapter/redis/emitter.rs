@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use tokio::sync::OnceCell;
 
+use super::endpoint::{Conn, Endpoint};
 use super::wire::{self, kind, obj};
 use crate::adapter::Room;
 use crate::{Args, Map, Value};
@@ -107,19 +108,8 @@ pub enum EmitterError {
     Publish(String),
 }
 
-enum Client {
-    Single(redis::Client),
-    Cluster(Box<redis::cluster::ClusterClient>),
-}
-
-#[derive(Clone)]
-enum Conn {
-    Single(redis::aio::ConnectionManager),
-    Cluster(redis::cluster_async::ClusterConnection),
-}
-
 struct Inner {
-    client: Client,
+    endpoint: Endpoint,
     config: EmitterConfig,
     conn: OnceCell<Conn>,
 }
@@ -127,18 +117,7 @@ struct Inner {
 impl Inner {
     async fn conn(&self) -> Result<Conn, EmitterError> {
         let t = self.config.timeout;
-        let connect = async {
-            let c = match &self.client {
-                Client::Single(c) => {
-                    let cfg = redis::aio::ConnectionManagerConfig::new()
-                        .set_connection_timeout(Some(Duration::from_secs(2)))
-                        .set_response_timeout(Some(t));
-                    Conn::Single(c.get_connection_manager_with_config(cfg).await?)
-                }
-                Client::Cluster(c) => Conn::Cluster(c.get_async_connection().await?),
-            };
-            Ok::<_, redis::RedisError>(c)
-        };
+        let connect = self.endpoint.commands(t);
         let init = self.conn.get_or_try_init(|| async {
             match tokio::time::timeout(t, connect).await {
                 Ok(r) => r.map_err(|e| EmitterError::Publish(e.to_string())),
@@ -149,15 +128,10 @@ impl Inner {
     }
 
     async fn publish(&self, channel: String, payload: Vec<u8>) -> Result<(), EmitterError> {
-        let conn = self.conn().await?;
+        let mut conn = self.conn().await?;
         let mut cmd = redis::cmd("PUBLISH");
         cmd.arg(channel).arg(payload);
-        let call = async {
-            match conn {
-                Conn::Single(mut c) => cmd.query_async::<()>(&mut c).await,
-                Conn::Cluster(mut c) => cmd.query_async::<()>(&mut c).await,
-            }
-        };
+        let call = cmd.query_async::<()>(&mut conn);
         match tokio::time::timeout(self.config.timeout, call).await {
             Ok(r) => r.map_err(|e| EmitterError::Publish(e.to_string())),
             Err(_) => Err(EmitterError::Publish("publish timed out".into())),
@@ -184,27 +158,19 @@ impl Emitter {
     /// A URL is not a Redis URL, or no URL is given. Connecting happens on
     /// the first publish.
     pub fn new(config: EmitterConfig) -> Result<Emitter, EmitterError> {
-        let client = if config.cluster {
-            if config.nodes.is_empty() {
-                return Err(EmitterError::Config("no Redis Cluster node given".into()));
-            }
-            Client::Cluster(Box::new(
-                redis::cluster::ClusterClient::new(config.nodes.clone())
-                    .map_err(|e| EmitterError::Config(e.to_string()))?,
-            ))
+        let endpoint = if config.cluster {
+            Endpoint::cluster(&config.nodes)
         } else {
             let url = config
                 .nodes
                 .first()
                 .ok_or_else(|| EmitterError::Config("no Redis URL given".into()))?;
-            Client::Single(
-                redis::Client::open(url.as_str())
-                    .map_err(|e| EmitterError::Config(e.to_string()))?,
-            )
-        };
+            Endpoint::single(url)
+        }
+        .map_err(|e| EmitterError::Config(e.0))?;
         Ok(Emitter {
             inner: Arc::new(Inner {
-                client,
+                endpoint,
                 config,
                 conn: OnceCell::new(),
             }),
