@@ -233,7 +233,21 @@ impl RedisCluster {
 
     /// Starts `n` masters pinned to `cpu` when given, joins them, and waits
     /// until every node reports `cluster_state:ok` and knows all the others.
+    /// Ports are picked free but not reserved, so a test running beside
+    /// this one may take a node's port or bus port first: a start that
+    /// fails is made again on new ports (3 tries).
     pub fn try_start(n: usize, cpu: Option<usize>) -> Result<RedisCluster, String> {
+        let mut last = String::new();
+        for _ in 0..3 {
+            match RedisCluster::start_once(n, cpu) {
+                Ok(c) => return Ok(c),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
+    fn start_once(n: usize, cpu: Option<usize>) -> Result<RedisCluster, String> {
         let mut c = RedisCluster {
             children: Vec::new(),
             ports: Vec::new(),
@@ -249,6 +263,14 @@ impl RedisCluster {
         }
         for &p in &c.ports {
             wait_for_port(p, "redis-server (cluster node)")?;
+        }
+        // A node that could not bind exited; its port may answer for another.
+        for (child, p) in c.children.iter_mut().zip(&c.ports) {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(format!(
+                    "redis-server (cluster node) on port {p} exited ({status}): its port or bus port was taken"
+                ));
+            }
         }
         let mut create = Command::new("redis-cli");
         create.args(["--cluster", "create"]);
