@@ -55,6 +55,20 @@ fn try_free_cluster_port() -> Result<u16, String> {
     Err("no free port pair for a Redis Cluster node".into())
 }
 
+/// Runs a service start up to 3 times. Ports are picked free but not
+/// reserved, so a test running beside this one may take one first; each
+/// try picks new ports.
+fn retried<T>(mut start: impl FnMut() -> Result<T, String>) -> Result<T, String> {
+    let mut last = String::new();
+    for _ in 0..3 {
+        match start() {
+            Ok(s) => return Ok(s),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
 /// Whether `program` is on PATH.
 pub fn on_path(program: &str) -> bool {
     std::env::var("PATH")
@@ -159,7 +173,7 @@ impl RedisServer {
     /// # Panics
     /// When it cannot start (the message says why).
     pub fn start() -> RedisServer {
-        RedisServer::try_start_on(None, None).unwrap_or_else(|e| panic!("{e}"))
+        RedisServer::try_start(None).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Starts one on `port` (to restart a server where it was).
@@ -170,9 +184,9 @@ impl RedisServer {
         RedisServer::try_start_on(Some(port), None).unwrap_or_else(|e| panic!("{e}"))
     }
 
-    /// Starts one on a free port, pinned to `cpu` when given.
+    /// Starts one on a free port, pinned to `cpu` when given (3 tries).
     pub fn try_start(cpu: Option<usize>) -> Result<RedisServer, String> {
-        RedisServer::try_start_on(None, cpu)
+        retried(|| RedisServer::try_start_on(None, cpu))
     }
 
     fn try_start_on(port: Option<u16>, cpu: Option<usize>) -> Result<RedisServer, String> {
@@ -189,6 +203,11 @@ impl RedisServer {
         };
         s.child = Some(redis_server(port, &s.dir, false, cpu)?);
         wait_for_port(port, "redis-server")?;
+        if let Some(Ok(Some(status))) = s.child.as_mut().map(Child::try_wait) {
+            return Err(format!(
+                "redis-server on port {port} exited ({status}): its port was taken"
+            ));
+        }
         Ok(s)
     }
 
@@ -233,18 +252,10 @@ impl RedisCluster {
 
     /// Starts `n` masters pinned to `cpu` when given, joins them, and waits
     /// until every node reports `cluster_state:ok` and knows all the others.
-    /// Ports are picked free but not reserved, so a test running beside
-    /// this one may take a node's port or bus port first: a start that
-    /// fails is made again on new ports (3 tries).
+    /// A start that fails (a test beside this one took a node's port or
+    /// bus port first) is made again on new ports (3 tries).
     pub fn try_start(n: usize, cpu: Option<usize>) -> Result<RedisCluster, String> {
-        let mut last = String::new();
-        for _ in 0..3 {
-            match RedisCluster::start_once(n, cpu) {
-                Ok(c) => return Ok(c),
-                Err(e) => last = e,
-            }
-        }
-        Err(last)
+        retried(|| RedisCluster::start_once(n, cpu))
     }
 
     fn start_once(n: usize, cpu: Option<usize>) -> Result<RedisCluster, String> {
@@ -465,8 +476,13 @@ impl Postgres {
     }
 
     /// `initdb`, then starts it on a free port, pinned to `cpu` when given;
-    /// waits (20 s at most) until it answers a query.
+    /// waits (20 s at most) until it answers a query. 3 tries, each on a
+    /// new port.
     pub fn try_start(cpu: Option<usize>) -> Result<Postgres, String> {
+        retried(|| Postgres::start_once(cpu))
+    }
+
+    fn start_once(cpu: Option<usize>) -> Result<Postgres, String> {
         let initdb = need_pg_bin("initdb")?;
         need_pg_bin("psql")?;
         let mut pg = Postgres {
