@@ -156,6 +156,15 @@ def _events(got: Recorder, tag: str) -> List[Any]:
     return [(e, a) for t, e, a in got.items if t == tag and e != "ready"]
 
 
+def _teardown(clients: List[Any], sio: oxsio.Server, js: "subprocess.Popen[str]") -> None:
+    """Disconnects the test's clients, closes the Python node, stops the Node one."""
+    for c in clients:
+        c.disconnect()
+    sio.close()
+    js.kill()
+    js.wait(timeout=5)
+
+
 def _pair(
     port: int, js_url: str, got: Recorder, clients: List[Any], transport: str = "websocket", timeout: float = 10
 ) -> "tuple[oxsio.Client, oxsio.Client, oxsio.Client]":
@@ -219,11 +228,7 @@ def test_write_only_manager_is_an_emitter(redis_port: int) -> None:
         with pytest.raises(ValueError, match="reserved"):
             em.emit("disconnect")
     finally:
-        for c in clients:
-            c.disconnect()
-        sio.close()
-        js.kill()
-        js.wait(timeout=5)
+        _teardown(clients, sio, js)
 
 
 def test_an_unreachable_redis_raises() -> None:
@@ -261,11 +266,7 @@ def test_sharded_manager_with_a_node_js_node(cluster_ports: List[int]) -> None:
             b.disconnect()
             control.disconnect()
     finally:
-        for c in clients:
-            c.disconnect()
-        sio.close()
-        js.kill()
-        js.wait(timeout=5)
+        _teardown(clients, sio, js)
 
 
 def _pg_bin(name: str) -> str:
@@ -340,11 +341,7 @@ def test_postgres_manager_with_a_node_js_node(postgres_url: str) -> None:
         control.call("op", {"kind": "emit", "rooms": ["room1"], "event": "chat", "args": ["from node"]}, namespace="/control")
         wait_for(lambda: ("chat", ["from node"]) in _events(got, "A"), what="node -> python")
     finally:
-        for c in clients:
-            c.disconnect()
-        sio.close()
-        js.kill()
-        js.wait(timeout=5)
+        _teardown(clients, sio, js)
 
 
 def test_streams_manager_with_a_node_js_node(redis_port: int) -> None:
@@ -396,11 +393,7 @@ def _streams_with_node_js(manager: oxsio.RedisStreamsManager, redis_port: int, e
             b.disconnect()
             control.disconnect()
     finally:
-        for c in clients:
-            c.disconnect()
-        sio.close()
-        js.kill()
-        js.wait(timeout=5)
+        _teardown(clients, sio, js)
 
 
 def test_streams_manager_arguments() -> None:
