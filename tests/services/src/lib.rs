@@ -69,6 +69,19 @@ fn retried<T>(mut start: impl FnMut() -> Result<T, String>) -> Result<T, String>
     Err(last)
 }
 
+/// Waits until `port` answers, then checks that `child` is still running:
+/// a server that could not bind its port exited, and the port may answer
+/// for another process.
+fn listening(child: &mut Child, port: u16, what: &str) -> Result<(), String> {
+    wait_for_port(port, what)?;
+    match child.try_wait() {
+        Ok(Some(status)) => Err(format!(
+            "{what} on port {port} exited ({status}): a test beside this one took a port it needs"
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Whether `program` is on PATH.
 pub fn on_path(program: &str) -> bool {
     std::env::var("PATH")
@@ -202,11 +215,8 @@ impl RedisServer {
             dir,
         };
         s.child = Some(redis_server(port, &s.dir, false, cpu)?);
-        wait_for_port(port, "redis-server")?;
-        if let Some(Ok(Some(status))) = s.child.as_mut().map(Child::try_wait) {
-            return Err(format!(
-                "redis-server on port {port} exited ({status}): its port was taken"
-            ));
+        if let Some(child) = s.child.as_mut() {
+            listening(child, port, "redis-server")?;
         }
         Ok(s)
     }
@@ -272,16 +282,8 @@ impl RedisCluster {
             c.children.push(redis_server(port, &node_dir, true, cpu)?);
             c.ports.push(port);
         }
-        for &p in &c.ports {
-            wait_for_port(p, "redis-server (cluster node)")?;
-        }
-        // A node that could not bind exited; its port may answer for another.
-        for (child, p) in c.children.iter_mut().zip(&c.ports) {
-            if let Ok(Some(status)) = child.try_wait() {
-                return Err(format!(
-                    "redis-server (cluster node) on port {p} exited ({status}): its port or bus port was taken"
-                ));
-            }
+        for (child, &p) in c.children.iter_mut().zip(&c.ports) {
+            listening(child, p, "redis-server (cluster node)")?;
         }
         let mut create = Command::new("redis-cli");
         create.args(["--cluster", "create"]);
